@@ -1,0 +1,534 @@
+//! The object heap: allocation, object access, and a precise moving
+//! collector (Cheney copying between two spaces, growing on demand).
+//!
+//! # Object layout
+//! Every object starts with two words:
+//! * word 0, the header: bits 0–31 the size (slots for pointer objects,
+//!   bytes for byte objects), bits 32–39 flags ([`BYTES`], [`FORWARDED`]),
+//!   bits 40–63 the identity hash;
+//! * word 1, the class (a [`Value`]).
+//!
+//! Pointer objects then hold one [`Value`] per slot; byte objects hold their
+//! bytes, padded to a whole word.
+//!
+//! # References are addresses, access is by index
+//! A reference is the address of word 0, so identity is a word compare and
+//! compiled code can use it directly. The heap turns an address into an index
+//! into its `Vec<u64>` with a bounds check, so this module needs no `unsafe`:
+//! a stale reference makes a panic ("dangling reference"), never a wild read.
+//!
+//! # Roots
+//! The collector's roots are exactly: [`Heap::roots`] (the VM's named
+//! objects and globals), the handle stack ([`Heap::push_handle`]), and the
+//! slices the caller passes to [`Heap::collect`] (the VM stack). A `Value`
+//! held anywhere else across an allocation is stale afterwards.
+//!
+//! This module must not know about classes, methods or the interpreter.
+
+use crate::value::Value;
+use std::time::Instant;
+
+/// Header flag: the object holds bytes, not values.
+pub const BYTES: u64 = 1 << 32;
+/// Header flag (during a collection): word 1 holds the forwarding address.
+pub const FORWARDED: u64 = 2 << 32;
+const SIZE_MASK: u64 = 0xFFFF_FFFF;
+const HASH_SHIFT: u32 = 40;
+/// Words before an object's first slot.
+pub const HEADER_WORDS: usize = 2;
+
+/// The heap cannot satisfy an allocation even after collecting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("out of memory: {requested_bytes} bytes requested, heap limit {limit_bytes} bytes")]
+pub struct OutOfMemory {
+    pub requested_bytes: usize,
+    pub limit_bytes: usize,
+}
+
+/// Collector statistics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GcStats {
+    pub collections: u64,
+    pub allocated_words: u64,
+    pub copied_words: u64,
+    pub nanos: u128,
+    pub live_words: usize,
+}
+
+/// The object heap.
+pub struct Heap {
+    /// The active space. Never resized in place: its address is part of
+    /// every reference into it.
+    space: Vec<u64>,
+    base: u64,
+    /// Words in use (the bump pointer).
+    top: usize,
+    /// Size of the next to-space, adjusted after each collection.
+    target_words: usize,
+    initial_words: usize,
+    max_words: usize,
+    /// Extra words granted once so that an out-of-memory error can still be
+    /// reported by Smalltalk code.
+    reserve_words: usize,
+    reserve_in_use: bool,
+    /// Named roots owned by the VM (nil, true, false, globals, classes…).
+    pub roots: Vec<Value>,
+    handles: Vec<Value>,
+    next_hash: u32,
+    pub stats: GcStats,
+}
+
+/// Heap sizes, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct HeapConfig {
+    pub initial_bytes: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for HeapConfig {
+    fn default() -> Self {
+        HeapConfig { initial_bytes: 8 << 20, max_bytes: 4 << 30 }
+    }
+}
+
+fn words_for_bytes(n: usize) -> usize {
+    n.div_ceil(8)
+}
+
+/// Words an object occupies, from its header.
+#[inline(always)]
+fn object_words(header: u64) -> usize {
+    let size = (header & SIZE_MASK) as usize;
+    HEADER_WORDS + if header & BYTES != 0 { words_for_bytes(size) } else { size }
+}
+
+impl std::fmt::Debug for Heap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Heap {{ used: {} words of {}, limit {} }}", self.top, self.space.len(), self.max_words)
+    }
+}
+
+impl Heap {
+    pub fn new(config: HeapConfig) -> Heap {
+        let initial_words = (config.initial_bytes / 8).max(1024);
+        let max_words = (config.max_bytes / 8).max(initial_words);
+        let space = vec![0u64; initial_words];
+        let base = space.as_ptr() as u64;
+        Heap {
+            space,
+            base,
+            top: 0,
+            target_words: initial_words,
+            initial_words,
+            max_words,
+            reserve_words: (1 << 20) / 8,
+            reserve_in_use: false,
+            roots: Vec::new(),
+            handles: Vec::new(),
+            next_hash: 1,
+            stats: GcStats::default(),
+        }
+    }
+
+    // -- Addresses -----------------------------------------------------------
+
+    /// The index of `obj`'s header word. Panics on a value that is not a
+    /// reference into the active space (a VM bug: a stale or forged value).
+    #[inline(always)]
+    fn index(&self, obj: Value) -> usize {
+        let off = obj.raw().wrapping_sub(self.base);
+        let i = (off >> 3) as usize;
+        if off & 7 != 0 || i >= self.top {
+            self.dangling(obj)
+        }
+        i
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn dangling(&self, obj: Value) -> ! {
+        panic!("dangling reference {obj:?} (heap at {:#x}, {} words)", self.base, self.top)
+    }
+
+    /// True when `v` is a reference to an object in this heap (for
+    /// verification; the interpreter trusts its roots).
+    pub fn contains(&self, v: Value) -> bool {
+        let off = v.raw().wrapping_sub(self.base);
+        v.is_ref() && off & 7 == 0 && ((off >> 3) as usize) < self.top
+    }
+
+    // -- Object access ------------------------------------------------------------
+
+    #[inline(always)]
+    fn header(&self, obj: Value) -> u64 {
+        self.space[self.index(obj)]
+    }
+
+    /// The object's class.
+    #[inline(always)]
+    pub fn class_of_object(&self, obj: Value) -> Value {
+        Value::from_raw(self.space[self.index(obj) + 1])
+    }
+
+    /// Replaces an object's class (image loading, `become`-free class change).
+    pub fn set_class(&mut self, obj: Value, class: Value) {
+        let at = self.index(obj);
+        self.space[at + 1] = class.raw();
+    }
+
+    /// Slot count of a pointer object or byte count of a byte object.
+    #[inline(always)]
+    pub fn size(&self, obj: Value) -> usize {
+        (self.header(obj) & SIZE_MASK) as usize
+    }
+
+    #[inline(always)]
+    pub fn is_bytes(&self, obj: Value) -> bool {
+        self.header(obj) & BYTES != 0
+    }
+
+    /// The identity hash assigned at allocation.
+    pub fn identity_hash(&self, obj: Value) -> u32 {
+        (self.header(obj) >> HASH_SHIFT) as u32
+    }
+
+    /// Slot `i` of a pointer object; `None` for byte objects or out of range.
+    #[inline(always)]
+    pub fn get(&self, obj: Value, i: usize) -> Option<Value> {
+        if obj.is_int() {
+            return None;
+        }
+        let at = self.index(obj);
+        let h = self.space[at];
+        if h & BYTES != 0 || i >= (h & SIZE_MASK) as usize {
+            return None;
+        }
+        Some(Value::from_raw(self.space[at + HEADER_WORDS + i]))
+    }
+
+    /// Stores into slot `i` of a pointer object; `false` if it has no such slot.
+    #[inline(always)]
+    pub fn set(&mut self, obj: Value, i: usize, v: Value) -> bool {
+        if obj.is_int() {
+            return false;
+        }
+        let at = self.index(obj);
+        let h = self.space[at];
+        if h & BYTES != 0 || i >= (h & SIZE_MASK) as usize {
+            return false;
+        }
+        self.space[at + HEADER_WORDS + i] = v.raw();
+        true
+    }
+
+    /// All slots of a pointer object (empty for byte objects).
+    pub fn slots(&self, obj: Value) -> &[Value] {
+        let at = self.index(obj);
+        let h = self.space[at];
+        if h & BYTES != 0 {
+            return &[];
+        }
+        let n = (h & SIZE_MASK) as usize;
+        bytemuck::cast_slice(&self.space[at + HEADER_WORDS..at + HEADER_WORDS + n])
+    }
+
+    /// The bytes of a byte object (empty for pointer objects).
+    pub fn bytes(&self, obj: Value) -> &[u8] {
+        let at = self.index(obj);
+        let h = self.space[at];
+        if h & BYTES == 0 {
+            return &[];
+        }
+        let n = (h & SIZE_MASK) as usize;
+        let words = &self.space[at + HEADER_WORDS..at + HEADER_WORDS + words_for_bytes(n)];
+        &bytemuck::cast_slice(words)[..n]
+    }
+
+    /// The bytes of a byte object, writable (empty for pointer objects).
+    pub fn bytes_mut(&mut self, obj: Value) -> &mut [u8] {
+        let at = self.index(obj);
+        let h = self.space[at];
+        if h & BYTES == 0 {
+            return &mut [];
+        }
+        let n = (h & SIZE_MASK) as usize;
+        let words = &mut self.space[at + HEADER_WORDS..at + HEADER_WORDS + words_for_bytes(n)];
+        &mut bytemuck::cast_slice_mut(words)[..n]
+    }
+
+    /// Copies `count` slots between pointer objects (overlap-safe). The caller
+    /// has checked the ranges.
+    pub fn copy_slots(&mut self, dst: Value, dst_at: usize, src: Value, src_at: usize, count: usize) {
+        let s = self.index(src) + HEADER_WORDS + src_at;
+        let d = self.index(dst) + HEADER_WORDS + dst_at;
+        self.space.copy_within(s..s + count, d);
+    }
+
+    /// Copies `count` bytes between byte objects (overlap-safe).
+    pub fn copy_bytes(&mut self, dst: Value, dst_at: usize, src: Value, src_at: usize, count: usize) {
+        if src == dst {
+            self.bytes_mut(dst).copy_within(src_at..src_at + count, dst_at);
+        } else {
+            let tmp = self.bytes(src)[src_at..src_at + count].to_vec();
+            self.bytes_mut(dst)[dst_at..dst_at + count].copy_from_slice(&tmp);
+        }
+    }
+
+    // -- Allocation ----------------------------------------------------------------
+
+    /// Allocates a pointer object of `slots` slots, each set to `fill`.
+    /// `None` when the active space is full: collect and retry.
+    #[inline]
+    pub fn alloc_slots(&mut self, class: Value, slots: usize, fill: Value) -> Option<Value> {
+        let at = self.bump(HEADER_WORDS + slots, slots as u64)?;
+        self.space[at + 1] = class.raw();
+        self.space[at + HEADER_WORDS..at + HEADER_WORDS + slots].fill(fill.raw());
+        Some(Value::from_raw(self.base + 8 * at as u64))
+    }
+
+    /// Allocates a zeroed byte object of `len` bytes. `None` when full.
+    #[inline]
+    pub fn alloc_bytes(&mut self, class: Value, len: usize) -> Option<Value> {
+        let words = words_for_bytes(len);
+        let at = self.bump(HEADER_WORDS + words, BYTES | len as u64)?;
+        self.space[at + 1] = class.raw();
+        self.space[at + HEADER_WORDS..at + HEADER_WORDS + words].fill(0);
+        Some(Value::from_raw(self.base + 8 * at as u64))
+    }
+
+    #[inline(always)]
+    fn bump(&mut self, words: usize, size_and_flags: u64) -> Option<usize> {
+        if (size_and_flags & SIZE_MASK) != (size_and_flags & SIZE_MASK) as u32 as u64
+            || words > self.space.len() - self.top
+        {
+            return None;
+        }
+        let at = self.top;
+        self.top += words;
+        self.next_hash = self.next_hash.wrapping_add(0x9E37) & 0xFF_FFFF;
+        self.space[at] = size_and_flags | (self.next_hash as u64) << HASH_SHIFT;
+        self.stats.allocated_words += words as u64;
+        Some(at)
+    }
+
+    /// Words needed for an object, for [`Heap::collect`]'s `want`.
+    pub fn words_for(slots_or_bytes: usize, bytes: bool) -> usize {
+        HEADER_WORDS + if bytes { words_for_bytes(slots_or_bytes) } else { slots_or_bytes }
+    }
+
+    /// True if an object of `words` words fits without collecting.
+    pub fn fits(&self, words: usize) -> bool {
+        words <= self.space.len() - self.top
+    }
+
+    // -- Handles ---------------------------------------------------------------------
+
+    /// Protects `v` across allocations; returns its handle index.
+    pub fn push_handle(&mut self, v: Value) -> usize {
+        self.handles.push(v);
+        self.handles.len() - 1
+    }
+    /// The current value of handle `i`.
+    pub fn handle(&self, i: usize) -> Value {
+        self.handles[i]
+    }
+    /// Releases handles down to `len` (a value [`Heap::handle_mark`] returned).
+    pub fn release_handles(&mut self, len: usize) {
+        self.handles.truncate(len);
+    }
+    pub fn handle_mark(&self) -> usize {
+        self.handles.len()
+    }
+
+    // -- Collection ------------------------------------------------------------------
+
+    /// Bytes in use and the limit, for statistics and messages.
+    pub fn used_bytes(&self) -> usize {
+        self.top * 8
+    }
+    pub fn limit_bytes(&self) -> usize {
+        self.max_words * 8
+    }
+
+    /// Collects, then makes sure `want` more words fit. The roots are
+    /// [`Heap::roots`], the handles, and every value in `stacks`.
+    pub fn collect(&mut self, stacks: &mut [&mut [Value]], want: usize) -> Result<(), OutOfMemory> {
+        let limit = self.max_words + if self.reserve_in_use { self.reserve_words } else { 0 };
+        let to_words = self.target_words.max(self.top + want).min(limit).max(self.top.min(limit));
+        self.copy_into(to_words, stacks);
+        let live = self.top;
+        self.target_words = (3 * live + want).max(self.initial_words).min(limit);
+        if self.fits(want) {
+            if self.reserve_in_use && live + want + self.reserve_words < self.max_words {
+                self.reserve_in_use = false;
+            }
+            return Ok(());
+        }
+        // Everything survived: grow now rather than at the next collection.
+        if live + want <= limit {
+            self.copy_into(self.target_words.max(live + want), stacks);
+            return Ok(());
+        }
+        Err(OutOfMemory { requested_bytes: want * 8, limit_bytes: limit * 8 })
+    }
+
+    /// Grants the emergency reserve once, so that an out-of-memory error can
+    /// be raised as a Smalltalk error. False if it is already in use.
+    pub fn grant_reserve(&mut self) -> bool {
+        if self.reserve_in_use {
+            return false;
+        }
+        self.reserve_in_use = true;
+        true
+    }
+
+    fn copy_into(&mut self, to_words: usize, stacks: &mut [&mut [Value]]) {
+        let started = Instant::now();
+        let to = vec![0u64; to_words.max(HEADER_WORDS)];
+        let mut c = Copier {
+            from_base: self.base,
+            from_top: self.top,
+            to_base: to.as_ptr() as u64,
+            from: std::mem::replace(&mut self.space, to),
+            free: 0,
+        };
+        for r in self.roots.iter_mut().chain(self.handles.iter_mut()) {
+            *r = c.forward(&mut self.space, *r);
+        }
+        for stack in stacks.iter_mut() {
+            for r in stack.iter_mut() {
+                *r = c.forward(&mut self.space, *r);
+            }
+        }
+        c.scan(&mut self.space);
+        self.base = c.to_base;
+        self.top = c.free;
+        self.stats.collections += 1;
+        self.stats.copied_words += c.free as u64;
+        self.stats.live_words = c.free;
+        self.stats.nanos += started.elapsed().as_nanos();
+        // `c.from` (the old space) is freed here: no reference into it survives.
+    }
+}
+
+/// The state of one Cheney copy.
+struct Copier {
+    from: Vec<u64>,
+    from_base: u64,
+    from_top: usize,
+    to_base: u64,
+    free: usize,
+}
+
+impl Copier {
+    #[inline]
+    fn forward(&mut self, to: &mut [u64], v: Value) -> Value {
+        if v.is_int() {
+            return v;
+        }
+        let off = v.raw().wrapping_sub(self.from_base);
+        let i = (off >> 3) as usize;
+        assert!(off & 7 == 0 && i < self.from_top, "collector found a dangling reference {v:?}");
+        let h = self.from[i];
+        if h & FORWARDED != 0 {
+            return Value::from_raw(self.from[i + 1]);
+        }
+        let n = object_words(h);
+        to[self.free..self.free + n].copy_from_slice(&self.from[i..i + n]);
+        let new = self.to_base + 8 * self.free as u64;
+        self.free += n;
+        self.from[i] = h | FORWARDED;
+        self.from[i + 1] = new;
+        Value::from_raw(new)
+    }
+
+    fn scan(&mut self, to: &mut [u64]) {
+        let mut scan = 0;
+        while scan < self.free {
+            let h = to[scan];
+            let n = object_words(h);
+            let first = scan + 1;
+            let last = if h & BYTES != 0 { scan + 2 } else { scan + n };
+            for j in first..last {
+                let old = Value::from_raw(to[j]);
+                let new = self.forward(to, old);
+                to[j] = new.raw();
+            }
+            scan += n;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_heap() -> Heap {
+        Heap::new(HeapConfig { initial_bytes: 64 << 10, max_bytes: 1 << 20 })
+    }
+
+    #[test]
+    fn objects_survive_collection_with_their_graph() {
+        let mut h = small_heap();
+        let cls = h.alloc_slots(Value::small(0), 0, Value::small(0)).unwrap();
+        h.roots.push(cls);
+        let a = h.alloc_slots(cls, 2, Value::small(7)).unwrap();
+        let s = h.alloc_bytes(cls, 5).unwrap();
+        h.bytes_mut(s).copy_from_slice(b"hello");
+        h.set(a, 1, s);
+        let _garbage = h.alloc_slots(cls, 100, Value::small(0)).unwrap();
+        let mut stack = vec![a];
+        let hash = h.identity_hash(a);
+        h.collect(&mut [&mut stack], 0).unwrap();
+        let a2 = stack[0];
+        assert_ne!(a2, a, "the object moved");
+        assert_eq!(h.identity_hash(a2), hash);
+        assert_eq!(h.get(a2, 0), Some(Value::small(7)));
+        let s2 = h.get(a2, 1).unwrap();
+        assert_eq!(h.bytes(s2), b"hello");
+        assert_eq!(h.class_of_object(a2), h.roots[0]);
+        assert_eq!(h.stats.live_words, 2 + 4 + 3);
+    }
+
+    #[test]
+    fn cycles_are_copied_once() {
+        let mut h = small_heap();
+        let a = h.alloc_slots(Value::small(0), 1, Value::small(0)).unwrap();
+        h.set(a, 0, a);
+        h.roots.push(a);
+        h.collect(&mut [], 0).unwrap();
+        let a2 = h.roots[0];
+        assert_eq!(h.get(a2, 0), Some(a2));
+        assert_eq!(h.stats.live_words, 3);
+    }
+
+    #[test]
+    fn grows_then_reports_exhaustion() {
+        let mut h = small_heap();
+        let mut keep = Vec::new();
+        let err = loop {
+            match h.alloc_slots(Value::small(0), 1000, Value::small(0)) {
+                Some(v) => keep.push(v),
+                None => {
+                    if let Err(e) = h.collect(&mut [&mut keep], 1002) {
+                        break e;
+                    }
+                }
+            }
+        };
+        assert_eq!(err.limit_bytes, 1 << 20);
+        assert!(keep.len() > 100);
+        assert!(h.grant_reserve());
+        h.collect(&mut [&mut keep], 1002).unwrap();
+        assert!(h.alloc_slots(Value::small(0), 1000, Value::small(0)).is_some());
+    }
+
+    #[test]
+    #[should_panic(expected = "dangling reference")]
+    fn stale_reference_panics_instead_of_reading_freed_memory() {
+        let mut h = small_heap();
+        let a = h.alloc_slots(Value::small(0), 1, Value::small(0)).unwrap();
+        h.collect(&mut [], 0).unwrap();
+        let _ = h.get(a, 0);
+    }
+}

@@ -1,0 +1,31 @@
+//! The VM's named roots: the objects the VM itself must find (nil, the
+//! booleans, the globals dictionary, the classes it instantiates, the
+//! selectors it sends). They live in [`crate::heap::Heap::roots`], indexed
+//! by [`Root`], so the collector updates them.
+//!
+//! The first fifteen are the fifteen top-level records of an LLST image, in
+//! file order; the rest are found by name after loading.
+
+macro_rules! define_roots {
+    ($($name:ident),* $(,)?) => {
+        /// Index of a named root in `Heap::roots`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        pub enum Root { $($name,)* }
+        /// How many named roots there are.
+        pub const ROOT_COUNT: usize = [$(Root::$name),*].len();
+    };
+}
+
+define_roots! {
+    // The fifteen image roots, in file order.
+    Nil, True, False, Globals, SmallIntClass, IntegerClass, ArrayClass, BlockClass,
+    ContextClass, StringClass, InitialMethod, SelectorLess, SelectorLessEqual, SelectorPlus,
+    SelectorDoesNotUnderstand,
+    // Found by name after loading (nil when the image lacks them).
+    ProcessClass, SymbolClass, ByteArrayClass, CharClass, ClassClass, UndefinedClass,
+    SelectorError, SelectorValue, SelectorMain,
+}
+
+/// The number of roots stored in an LLST image file.
+pub const IMAGE_ROOTS: usize = 15;

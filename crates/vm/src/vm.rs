@@ -1,0 +1,373 @@
+//! The VM handle: owns the heap, the VM stack, the method cache, the I/O
+//! channels and the options. Allocation goes through here, because only here
+//! are all the roots known (heap roots, handles, the VM stack, the
+//! interpreter's cached registers).
+//!
+//! Execution lives in [`crate::interp`], primitives in [`crate::prims`].
+
+use crate::heap::{Heap, HeapConfig, OutOfMemory};
+use crate::image::llst::{self, ImageError};
+use crate::interp::cache::MethodCache;
+use crate::interp::process::Run;
+use crate::layout;
+use crate::roots::{IMAGE_ROOTS, ROOT_COUNT, Root};
+use crate::value::Value;
+use std::io::{self, BufRead, Write};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Where line input (primitive 251) and character input (primitive 9) come from.
+pub trait Console {
+    /// Shows `prompt` and reads one line without its newline; `None` at end of input.
+    fn read_line(&mut self, prompt: &str) -> io::Result<Option<String>>;
+    /// Reads one byte; `None` at end of input.
+    fn read_byte(&mut self) -> io::Result<Option<u8>>;
+}
+
+/// A console on any buffered reader (piped stdin, a string in tests).
+/// The prompt is not shown: there is nobody to see it.
+pub struct ReaderConsole<R: BufRead>(pub R);
+
+impl<R: BufRead> Console for ReaderConsole<R> {
+    fn read_line(&mut self, _prompt: &str) -> io::Result<Option<String>> {
+        let mut buf = Vec::new();
+        if self.0.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(None);
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+    }
+    fn read_byte(&mut self) -> io::Result<Option<u8>> {
+        let buf = self.0.fill_buf()?;
+        let Some(&b) = buf.first() else { return Ok(None) };
+        self.0.consume(1);
+        Ok(Some(b))
+    }
+}
+
+/// VM options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub heap: HeapConfig,
+    /// Collect at every allocation.
+    pub gc_stress: bool,
+    /// VM stack size in slots (8 bytes each). Deeper recursion is a
+    /// Smalltalk error.
+    pub stack_slots: usize,
+}
+
+/// Default VM stack: 64 Mi slots (512 MiB of address space, touched only
+/// as deep as the program recurses): a million frames fit with room.
+pub const DEFAULT_STACK_SLOTS: usize = 64 << 20;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            heap: HeapConfig::default(),
+            gc_stress: std::env::var_os("LST_GC_STRESS").is_some_and(|v| v != "0"),
+            stack_slots: DEFAULT_STACK_SLOTS,
+        }
+    }
+}
+
+/// Execution counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    pub sends: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+}
+
+/// A running VM.
+pub struct Vm {
+    pub heap: Heap,
+    /// The VM stack: frames of every running process (see `interp::frame`).
+    pub(crate) stack: Vec<Value>,
+    /// Slots the stack may use before a send fails with "stack overflow".
+    pub(crate) stack_limit: usize,
+    pub(crate) stack_capacity: usize,
+    /// Interpreter registers that hold heap references: the current
+    /// method's bytecodes and literals. A root, refreshed by the collector.
+    pub(crate) regs: [Value; 2],
+    /// Header index of the current frame, and the next bytecode.
+    pub(crate) hp: usize,
+    pub(crate) pc: usize,
+    pub(crate) cache: MethodCache,
+    pub(crate) runs: Vec<Run>,
+    /// Safepoint countdown: decremented at method entry and backward branches.
+    pub(crate) countdown: i64,
+    pub(crate) countdown_reset: i64,
+    pub(crate) interrupt: Arc<AtomicBool>,
+    pub(crate) error_depth: u32,
+    pub(crate) next_serial: i64,
+    pub options: Options,
+    pub stats: Stats,
+    pub(crate) out: Box<dyn Write>,
+    pub(crate) console: Box<dyn Console>,
+    pub(crate) files: crate::prims::io::FileTable,
+}
+
+/// Why a VM could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Image(#[from] ImageError),
+}
+
+impl Vm {
+    /// Loads an LLST image file's bytes.
+    pub fn from_llst_image(bytes: &[u8], options: Options) -> Result<Vm, LoadError> {
+        let heap = llst::load(bytes, options.heap)?;
+        Ok(Vm::with_heap(heap, options))
+    }
+
+    fn with_heap(mut heap: Heap, options: Options) -> Vm {
+        debug_assert_eq!(heap.roots.len(), IMAGE_ROOTS);
+        let nil = heap.roots[Root::Nil as usize];
+        heap.roots.resize(ROOT_COUNT, nil);
+        let capacity = options.stack_slots.max(1 << 16);
+        let mut vm = Vm {
+            heap,
+            stack: Vec::with_capacity(capacity),
+            stack_limit: capacity - crate::interp::frame::RED_ZONE,
+            stack_capacity: capacity,
+            regs: [nil; 2],
+            hp: 0,
+            pc: 0,
+            cache: MethodCache::new(),
+            runs: Vec::new(),
+            countdown: crate::interp::process::POLL_INTERVAL,
+            countdown_reset: crate::interp::process::POLL_INTERVAL,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            error_depth: 0,
+            next_serial: 1,
+            options,
+            stats: Stats::default(),
+            out: Box::new(io::stdout()),
+            console: Box::new(ReaderConsole(io::BufReader::new(io::stdin()))),
+            files: crate::prims::io::FileTable::new(),
+        };
+        vm.find_named_roots();
+        vm
+    }
+
+    /// Looks up the roots the image does not store by position.
+    fn find_named_roots(&mut self) {
+        for (root, name) in [
+            (Root::ProcessClass, "Process"),
+            (Root::SymbolClass, "Symbol"),
+            (Root::ByteArrayClass, "ByteArray"),
+            (Root::CharClass, "Char"),
+            (Root::ClassClass, "Class"),
+            (Root::UndefinedClass, "Undefined"),
+        ] {
+            if let Some(v) = self.global(name) {
+                self.heap.roots[root as usize] = v;
+            }
+        }
+        for (root, name) in [
+            (Root::SelectorError, "error:"),
+            (Root::SelectorValue, "value"),
+            (Root::SelectorMain, "main"),
+        ] {
+            if let Some(v) = self.find_symbol(name.as_bytes()) {
+                self.heap.roots[root as usize] = v;
+            }
+        }
+    }
+
+    /// Replaces the output sink (tests capture output this way).
+    pub fn set_output(&mut self, out: Box<dyn Write>) {
+        self.out = out;
+    }
+    /// Replaces the input source.
+    pub fn set_console(&mut self, console: Box<dyn Console>) {
+        self.console = console;
+    }
+    /// The flag that Ctrl-C sets; the interpreter polls it at safepoints.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.interrupt.clone()
+    }
+    /// Flushes program output.
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
+    // -- Roots and well-known objects -------------------------------------------
+
+    #[inline(always)]
+    pub fn root(&self, r: Root) -> Value {
+        self.heap.roots[r as usize]
+    }
+    #[inline(always)]
+    pub fn nil(&self) -> Value {
+        self.root(Root::Nil)
+    }
+    #[inline(always)]
+    pub fn boolean(&self, b: bool) -> Value {
+        self.root(if b { Root::True } else { Root::False })
+    }
+
+    /// The class of any value.
+    #[inline(always)]
+    pub fn class_of(&self, v: Value) -> Value {
+        if v.is_int() { self.root(Root::SmallIntClass) } else { self.heap.class_of_object(v) }
+    }
+
+    /// True if `v` can serve as a class: a pointer object with the slots
+    /// method lookup and instantiation read.
+    pub fn is_class_shaped(&self, v: Value) -> bool {
+        v.is_ref() && !self.heap.is_bytes(v) && self.heap.size(v) >= layout::class::MIN_SLOTS
+    }
+
+    /// A byte object's bytes as text (lossy), for names and messages.
+    pub fn text_of(&self, v: Value) -> String {
+        if v.is_ref() && self.heap.is_bytes(v) {
+            String::from_utf8_lossy(self.heap.bytes(v)).into_owned()
+        } else if let Some(n) = v.as_int() {
+            n.to_string()
+        } else {
+            String::from("?")
+        }
+    }
+
+    /// The name of a class (`?` if it has none).
+    pub fn class_name(&self, class: Value) -> String {
+        if !self.is_class_shaped(class) {
+            return "?".into();
+        }
+        self.text_of(self.heap.get(class, layout::class::NAME).unwrap_or(class))
+    }
+
+    /// Looks `key` up in a Dictionary whose keys are symbols sorted by their
+    /// bytes (LLST's method and global dictionaries), by binary search.
+    pub fn dictionary_find(&self, dict: Value, key: &[u8]) -> Option<Value> {
+        if !dict.is_ref() || self.heap.is_bytes(dict) {
+            return None;
+        }
+        let keys = self.heap.get(dict, layout::dictionary::KEYS)?;
+        let values = self.heap.get(dict, layout::dictionary::VALUES)?;
+        if !keys.is_ref() || !values.is_ref() {
+            return None;
+        }
+        let ks = self.heap.slots(keys);
+        let (mut lo, mut hi) = (0, ks.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let k = ks[mid];
+            let kb: &[u8] = if k.is_ref() { self.heap.bytes(k) } else { &[] };
+            if kb < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let k = *ks.get(lo)?;
+        if k.is_ref() && self.heap.bytes(k) == key { self.heap.get(values, lo) } else { None }
+    }
+
+    /// The global named `name`.
+    pub fn global(&self, name: &str) -> Option<Value> {
+        self.dictionary_find(self.root(Root::Globals), name.as_bytes())
+    }
+
+    /// Finds an existing Symbol by its bytes: a global's key, or a selector
+    /// in some class's method dictionary.
+    pub fn find_symbol(&self, name: &[u8]) -> Option<Value> {
+        let globals = self.root(Root::Globals);
+        let keys = self.heap.get(globals, layout::dictionary::KEYS)?;
+        let values = self.heap.get(globals, layout::dictionary::VALUES)?;
+        for (&k, &v) in self.heap.slots(keys).iter().zip(self.heap.slots(values)) {
+            if k.is_ref() && self.heap.bytes(k) == name {
+                return Some(k);
+            }
+            for class in [v, if self.is_class_shaped(v) { self.heap.class_of_object(v) } else { v }] {
+                if !self.is_class_shaped(class) {
+                    continue;
+                }
+                let methods = self.heap.get(class, layout::class::METHODS)?;
+                if let Some(keys) = methods.is_ref().then(|| self.heap.get(methods, 0)).flatten() {
+                    if keys.is_ref() {
+                        for &s in self.heap.slots(keys) {
+                            if s.is_ref() && self.heap.bytes(s) == name {
+                                return Some(s);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    // -- Allocation ----------------------------------------------------------------
+
+    /// Runs a collection now, with every root, and makes room for `want` words.
+    pub fn collect_garbage(&mut self, want: usize) -> Result<(), OutOfMemory> {
+        let r = self.heap.collect(&mut [&mut self.stack[..], &mut self.regs[..]], want);
+        self.cache.flush();
+        r
+    }
+
+    fn make_room(&mut self, words: usize) -> Result<(), OutOfMemory> {
+        if self.options.gc_stress || !self.heap.fits(words) {
+            self.collect_garbage(words)?;
+        }
+        Ok(())
+    }
+
+    /// Allocates a pointer object of `slots` nil slots. May collect: every
+    /// `Value` not in a root is stale afterwards.
+    pub fn alloc_slots(&mut self, class: Value, slots: usize) -> Result<Value, OutOfMemory> {
+        let words = Heap::words_for(slots, false);
+        let nil = self.nil();
+        if let Some(v) = (!self.options.gc_stress).then(|| self.heap.alloc_slots(class, slots, nil)).flatten() {
+            return Ok(v);
+        }
+        let h = self.heap.push_handle(class);
+        let r = self.make_room(words);
+        let class = self.heap.handle(h);
+        self.heap.release_handles(h);
+        r?;
+        let nil = self.nil();
+        Ok(self.heap.alloc_slots(class, slots, nil).expect("collect made room"))
+    }
+
+    /// Allocates a zeroed byte object. May collect.
+    pub fn alloc_bytes(&mut self, class: Value, len: usize) -> Result<Value, OutOfMemory> {
+        let words = Heap::words_for(len, true);
+        if let Some(v) = (!self.options.gc_stress).then(|| self.heap.alloc_bytes(class, len)).flatten() {
+            return Ok(v);
+        }
+        let h = self.heap.push_handle(class);
+        let r = self.make_room(words);
+        let class = self.heap.handle(h);
+        self.heap.release_handles(h);
+        r?;
+        Ok(self.heap.alloc_bytes(class, len).expect("collect made room"))
+    }
+
+    /// A new String holding `text`. May collect.
+    pub fn new_string(&mut self, text: &[u8]) -> Result<Value, OutOfMemory> {
+        let s = self.alloc_bytes(self.root(Root::StringClass), text.len())?;
+        self.heap.bytes_mut(s).copy_from_slice(text);
+        Ok(s)
+    }
+
+    /// A new Array of `n` nils.
+    pub fn new_array(&mut self, n: usize) -> Result<Value, OutOfMemory> {
+        self.alloc_slots(self.root(Root::ArrayClass), n)
+    }
+
+    /// A new Array holding a copy of VM stack slots `from..to`.
+    pub fn array_from_stack(&mut self, from: usize, to: usize) -> Result<Value, OutOfMemory> {
+        let a = self.new_array(to - from)?;
+        for i in from..to {
+            let v = self.stack[i];
+            self.heap.set(a, i - from, v);
+        }
+        Ok(a)
+    }
+}
