@@ -120,6 +120,9 @@ mod tests {
     #[test]
     fn reports_errors_inline() {
         let text = disasm(&[0x21, 0xE0], &|_| None);
-        assert!(text.contains("0001  <error: invalid opcode 14 at 1>"), "{text}");
+        assert!(
+            text.contains("0001  <error: invalid opcode 14 at 1>"),
+            "{text}"
+        );
     }
 }

@@ -260,30 +260,47 @@ pub fn decode_at(code: &[u8], pc: usize) -> Result<Insn, DecodeError> {
     };
     if index == 0xFF {
         return Err(if opcode == opcode::DO_SPECIAL {
-            DecodeError::UnknownSpecial { at: pc, special: arg }
+            DecodeError::UnknownSpecial {
+                at: pc,
+                special: arg,
+            }
         } else {
             DecodeError::InvalidOpcode { at: pc, opcode }
         });
     }
     let spec = &SPECS[index as usize];
     if opcode == opcode::DO_SPECIAL && arg > 15 {
-        return Err(DecodeError::UnknownSpecial { at: pc, special: arg });
+        return Err(DecodeError::UnknownSpecial {
+            at: pc,
+            special: arg,
+        });
     }
     let extra = match spec.extra {
         Extra::None => 0,
         Extra::U8 => {
-            let e = *code.get(pc + len).ok_or(DecodeError::Truncated { at: pc })?;
+            let e = *code
+                .get(pc + len)
+                .ok_or(DecodeError::Truncated { at: pc })?;
             len += 1;
             e as u16
         }
         Extra::U16 => {
-            let lo = *code.get(pc + len).ok_or(DecodeError::Truncated { at: pc })?;
-            let hi = *code.get(pc + len + 1).ok_or(DecodeError::Truncated { at: pc })?;
+            let lo = *code
+                .get(pc + len)
+                .ok_or(DecodeError::Truncated { at: pc })?;
+            let hi = *code
+                .get(pc + len + 1)
+                .ok_or(DecodeError::Truncated { at: pc })?;
             len += 2;
             u16::from_le_bytes([lo, hi])
         }
     };
-    Ok(Insn { op: spec.op, arg, extra, len: len as u8 })
+    Ok(Insn {
+        op: spec.op,
+        arg,
+        extra,
+        len: len as u8,
+    })
 }
 
 /// Iterates over a method's instructions with their offsets.
@@ -368,7 +385,13 @@ mod tests {
         let ops: Vec<Op> = decode_all(&code).map(|r| r.unwrap().1.op).collect();
         assert_eq!(
             ops,
-            [Op::PushConstant, Op::MarkArguments, Op::SendMessage, Op::PopTop, Op::SelfReturn]
+            [
+                Op::PushConstant,
+                Op::MarkArguments,
+                Op::SendMessage,
+                Op::PopTop,
+                Op::SelfReturn
+            ]
         );
     }
 
@@ -393,9 +416,18 @@ mod tests {
 
     #[test]
     fn malformed_bytes_are_errors() {
-        assert_eq!(decode_at(&[0xE0], 0), Err(DecodeError::InvalidOpcode { at: 0, opcode: 14 }));
-        assert_eq!(decode_at(&[0xF0], 0), Err(DecodeError::UnknownSpecial { at: 0, special: 0 }));
-        assert_eq!(decode_at(&[0xC1, 0x05], 0), Err(DecodeError::Truncated { at: 0 }));
+        assert_eq!(
+            decode_at(&[0xE0], 0),
+            Err(DecodeError::InvalidOpcode { at: 0, opcode: 14 })
+        );
+        assert_eq!(
+            decode_at(&[0xF0], 0),
+            Err(DecodeError::UnknownSpecial { at: 0, special: 0 })
+        );
+        assert_eq!(
+            decode_at(&[0xC1, 0x05], 0),
+            Err(DecodeError::Truncated { at: 0 })
+        );
         assert_eq!(decode_at(&[0x09], 0), Err(DecodeError::Truncated { at: 0 }));
         assert_eq!(decode_at(&[], 0), Err(DecodeError::Truncated { at: 0 }));
     }

@@ -87,7 +87,10 @@ pub struct HeapConfig {
 
 impl Default for HeapConfig {
     fn default() -> Self {
-        HeapConfig { initial_bytes: 8 << 20, max_bytes: 4 << 30 }
+        HeapConfig {
+            initial_bytes: 8 << 20,
+            max_bytes: 4 << 30,
+        }
     }
 }
 
@@ -99,12 +102,23 @@ fn words_for_bytes(n: usize) -> usize {
 #[inline(always)]
 fn object_words(header: u64) -> usize {
     let size = (header & SIZE_MASK) as usize;
-    HEADER_WORDS + if header & BYTES != 0 { words_for_bytes(size) } else { size }
+    HEADER_WORDS
+        + if header & BYTES != 0 {
+            words_for_bytes(size)
+        } else {
+            size
+        }
 }
 
 impl std::fmt::Debug for Heap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Heap {{ used: {} words of {}, limit {} }}", self.top, self.space.len(), self.max_words)
+        write!(
+            f,
+            "Heap {{ used: {} words of {}, limit {} }}",
+            self.top,
+            self.space.len(),
+            self.max_words
+        )
     }
 }
 
@@ -147,7 +161,10 @@ impl Heap {
     #[cold]
     #[inline(never)]
     fn dangling(&self, obj: Value) -> ! {
-        panic!("dangling reference {obj:?} (heap at {:#x}, {} words)", self.base, self.top)
+        panic!(
+            "dangling reference {obj:?} (heap at {:#x}, {} words)",
+            self.base, self.top
+        )
     }
 
     /// True when `v` is a reference to an object in this heap (for
@@ -258,16 +275,31 @@ impl Heap {
 
     /// Copies `count` slots between pointer objects (overlap-safe). The caller
     /// has checked the ranges.
-    pub fn copy_slots(&mut self, dst: Value, dst_at: usize, src: Value, src_at: usize, count: usize) {
+    pub fn copy_slots(
+        &mut self,
+        dst: Value,
+        dst_at: usize,
+        src: Value,
+        src_at: usize,
+        count: usize,
+    ) {
         let s = self.index(src) + HEADER_WORDS + src_at;
         let d = self.index(dst) + HEADER_WORDS + dst_at;
         self.space.copy_within(s..s + count, d);
     }
 
     /// Copies `count` bytes between byte objects (overlap-safe).
-    pub fn copy_bytes(&mut self, dst: Value, dst_at: usize, src: Value, src_at: usize, count: usize) {
+    pub fn copy_bytes(
+        &mut self,
+        dst: Value,
+        dst_at: usize,
+        src: Value,
+        src_at: usize,
+        count: usize,
+    ) {
         if src == dst {
-            self.bytes_mut(dst).copy_within(src_at..src_at + count, dst_at);
+            self.bytes_mut(dst)
+                .copy_within(src_at..src_at + count, dst_at);
         } else {
             let tmp = self.bytes(src)[src_at..src_at + count].to_vec();
             self.bytes_mut(dst)[dst_at..dst_at + count].copy_from_slice(&tmp);
@@ -313,7 +345,12 @@ impl Heap {
 
     /// Words needed for an object, for [`Heap::collect`]'s `want`.
     pub fn words_for(slots_or_bytes: usize, bytes: bool) -> usize {
-        HEADER_WORDS + if bytes { words_for_bytes(slots_or_bytes) } else { slots_or_bytes }
+        HEADER_WORDS
+            + if bytes {
+                words_for_bytes(slots_or_bytes)
+            } else {
+                slots_or_bytes
+            }
     }
 
     /// True if an object of `words` words fits without collecting.
@@ -353,8 +390,17 @@ impl Heap {
     /// Collects, then makes sure `want` more words fit. The roots are
     /// [`Heap::roots`], the handles, and every value in `stacks`.
     pub fn collect(&mut self, stacks: &mut [&mut [Value]], want: usize) -> Result<(), OutOfMemory> {
-        let limit = self.max_words + if self.reserve_in_use { self.reserve_words } else { 0 };
-        let to_words = self.target_words.max(self.top + want).min(limit).max(self.top.min(limit));
+        let limit = self.max_words
+            + if self.reserve_in_use {
+                self.reserve_words
+            } else {
+                0
+            };
+        let to_words = self
+            .target_words
+            .max(self.top + want)
+            .min(limit)
+            .max(self.top.min(limit));
         self.copy_into(to_words, stacks);
         let live = self.top;
         self.target_words = (3 * live + want).max(self.initial_words).min(limit);
@@ -369,7 +415,10 @@ impl Heap {
             self.copy_into(self.target_words.max(live + want), stacks);
             return Ok(());
         }
-        Err(OutOfMemory { requested_bytes: want * 8, limit_bytes: limit * 8 })
+        Err(OutOfMemory {
+            requested_bytes: want * 8,
+            limit_bytes: limit * 8,
+        })
     }
 
     /// Grants the emergency reserve once, so that an out-of-memory error can
@@ -428,7 +477,10 @@ impl Copier {
         }
         let off = v.raw().wrapping_sub(self.from_base);
         let i = (off >> 3) as usize;
-        assert!(off & 7 == 0 && i < self.from_top, "collector found a dangling reference {v:?}");
+        assert!(
+            off & 7 == 0 && i < self.from_top,
+            "collector found a dangling reference {v:?}"
+        );
         let h = self.from[i];
         if h & FORWARDED != 0 {
             return Value::from_raw(self.from[i + 1]);
@@ -464,7 +516,10 @@ mod tests {
     use super::*;
 
     fn small_heap() -> Heap {
-        Heap::new(HeapConfig { initial_bytes: 64 << 10, max_bytes: 1 << 20 })
+        Heap::new(HeapConfig {
+            initial_bytes: 64 << 10,
+            max_bytes: 1 << 20,
+        })
     }
 
     #[test]
@@ -520,7 +575,10 @@ mod tests {
         assert!(keep.len() > 100);
         assert!(h.grant_reserve());
         h.collect(&mut [&mut keep], 1002).unwrap();
-        assert!(h.alloc_slots(Value::small(0), 1000, Value::small(0)).is_some());
+        assert!(
+            h.alloc_slots(Value::small(0), 1000, Value::small(0))
+                .is_some()
+        );
     }
 
     #[test]

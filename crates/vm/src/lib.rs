@@ -6,6 +6,13 @@
 
 pub mod heap;
 pub mod image;
+pub mod interp;
 pub mod layout;
+pub mod prims;
 pub mod roots;
 pub mod value;
+pub mod vm;
+
+pub use interp::ExitStatus;
+pub use vm::{Console, Options, ReaderConsole, Vm};
+pub mod debug;

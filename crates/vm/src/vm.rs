@@ -41,7 +41,9 @@ impl<R: BufRead> Console for ReaderConsole<R> {
     }
     fn read_byte(&mut self) -> io::Result<Option<u8>> {
         let buf = self.0.fill_buf()?;
-        let Some(&b) = buf.first() else { return Ok(None) };
+        let Some(&b) = buf.first() else {
+            return Ok(None);
+        };
         self.0.consume(1);
         Ok(Some(b))
     }
@@ -56,6 +58,8 @@ pub struct Options {
     /// VM stack size in slots (8 bytes each). Deeper recursion is a
     /// Smalltalk error.
     pub stack_slots: usize,
+    /// Print every send to stderr (`--trace`).
+    pub trace_sends: bool,
 }
 
 /// Default VM stack: 64 Mi slots (512 MiB of address space, touched only
@@ -68,6 +72,7 @@ impl Default for Options {
             heap: HeapConfig::default(),
             gc_stress: std::env::var_os("LST_GC_STRESS").is_some_and(|v| v != "0"),
             stack_slots: DEFAULT_STACK_SLOTS,
+            trace_sends: false,
         }
     }
 }
@@ -94,6 +99,9 @@ pub struct Vm {
     /// Header index of the current frame, and the next bytecode.
     pub(crate) hp: usize,
     pub(crate) pc: usize,
+    /// The current frame's receiver index and temporaries base (cached from its header).
+    pub(crate) fp: usize,
+    pub(crate) tb: usize,
     pub(crate) cache: MethodCache,
     pub(crate) runs: Vec<Run>,
     /// Safepoint countdown: decremented at method entry and backward branches.
@@ -136,6 +144,8 @@ impl Vm {
             regs: [nil; 2],
             hp: 0,
             pc: 0,
+            fp: 0,
+            tb: 0,
             cache: MethodCache::new(),
             runs: Vec::new(),
             countdown: crate::interp::process::POLL_INTERVAL,
@@ -213,7 +223,11 @@ impl Vm {
     /// The class of any value.
     #[inline(always)]
     pub fn class_of(&self, v: Value) -> Value {
-        if v.is_int() { self.root(Root::SmallIntClass) } else { self.heap.class_of_object(v) }
+        if v.is_int() {
+            self.root(Root::SmallIntClass)
+        } else {
+            self.heap.class_of_object(v)
+        }
     }
 
     /// True if `v` can serve as a class: a pointer object with the slots
@@ -265,7 +279,11 @@ impl Vm {
             }
         }
         let k = *ks.get(lo)?;
-        if k.is_ref() && self.heap.bytes(k) == key { self.heap.get(values, lo) } else { None }
+        if k.is_ref() && self.heap.bytes(k) == key {
+            self.heap.get(values, lo)
+        } else {
+            None
+        }
     }
 
     /// The global named `name`.
@@ -283,12 +301,23 @@ impl Vm {
             if k.is_ref() && self.heap.bytes(k) == name {
                 return Some(k);
             }
-            for class in [v, if self.is_class_shaped(v) { self.heap.class_of_object(v) } else { v }] {
+            for class in [
+                v,
+                if self.is_class_shaped(v) {
+                    self.heap.class_of_object(v)
+                } else {
+                    v
+                },
+            ] {
                 if !self.is_class_shaped(class) {
                     continue;
                 }
                 let methods = self.heap.get(class, layout::class::METHODS)?;
-                if let Some(keys) = methods.is_ref().then(|| self.heap.get(methods, 0)).flatten() {
+                if let Some(keys) = methods
+                    .is_ref()
+                    .then(|| self.heap.get(methods, 0))
+                    .flatten()
+                {
                     if keys.is_ref() {
                         for &s in self.heap.slots(keys) {
                             if s.is_ref() && self.heap.bytes(s) == name {
@@ -306,7 +335,9 @@ impl Vm {
 
     /// Runs a collection now, with every root, and makes room for `want` words.
     pub fn collect_garbage(&mut self, want: usize) -> Result<(), OutOfMemory> {
-        let r = self.heap.collect(&mut [&mut self.stack[..], &mut self.regs[..]], want);
+        let r = self
+            .heap
+            .collect(&mut [&mut self.stack[..], &mut self.regs[..]], want);
         self.cache.flush();
         r
     }
@@ -323,7 +354,10 @@ impl Vm {
     pub fn alloc_slots(&mut self, class: Value, slots: usize) -> Result<Value, OutOfMemory> {
         let words = Heap::words_for(slots, false);
         let nil = self.nil();
-        if let Some(v) = (!self.options.gc_stress).then(|| self.heap.alloc_slots(class, slots, nil)).flatten() {
+        if let Some(v) = (!self.options.gc_stress)
+            .then(|| self.heap.alloc_slots(class, slots, nil))
+            .flatten()
+        {
             return Ok(v);
         }
         let h = self.heap.push_handle(class);
@@ -332,13 +366,19 @@ impl Vm {
         self.heap.release_handles(h);
         r?;
         let nil = self.nil();
-        Ok(self.heap.alloc_slots(class, slots, nil).expect("collect made room"))
+        Ok(self
+            .heap
+            .alloc_slots(class, slots, nil)
+            .expect("collect made room"))
     }
 
     /// Allocates a zeroed byte object. May collect.
     pub fn alloc_bytes(&mut self, class: Value, len: usize) -> Result<Value, OutOfMemory> {
         let words = Heap::words_for(len, true);
-        if let Some(v) = (!self.options.gc_stress).then(|| self.heap.alloc_bytes(class, len)).flatten() {
+        if let Some(v) = (!self.options.gc_stress)
+            .then(|| self.heap.alloc_bytes(class, len))
+            .flatten()
+        {
             return Ok(v);
         }
         let h = self.heap.push_handle(class);
@@ -346,7 +386,10 @@ impl Vm {
         let class = self.heap.handle(h);
         self.heap.release_handles(h);
         r?;
-        Ok(self.heap.alloc_bytes(class, len).expect("collect made room"))
+        Ok(self
+            .heap
+            .alloc_bytes(class, len)
+            .expect("collect made room"))
     }
 
     /// A new String holding `text`. May collect.

@@ -37,7 +37,10 @@ pub struct ImageError {
 }
 
 fn err<T>(offset: usize, problem: impl Into<String>) -> Result<T, ImageError> {
-    Err(ImageError { offset, problem: problem.into() })
+    Err(ImageError {
+        offset,
+        problem: problem.into(),
+    })
 }
 
 /// A reference read from the file.
@@ -125,10 +128,20 @@ pub fn parse(data: &[u8]) -> Result<Parsed, ImageError> {
                 let n = r.word()?;
                 // Each field takes at least one byte, the class another.
                 if n >= r.remaining() {
-                    return err(at, format!("object claims {n} fields but only {} bytes remain", r.remaining()));
+                    return err(
+                        at,
+                        format!(
+                            "object claims {n} fields but only {} bytes remain",
+                            r.remaining()
+                        ),
+                    );
                 }
                 let idx = objects.len();
-                objects.push(Record { offset: at, class: Ref::Int(0), body: Body::Slots(vec![Ref::Int(0); n]) });
+                objects.push(Record {
+                    offset: at,
+                    class: Ref::Int(0),
+                    body: Body::Slots(vec![Ref::Int(0); n]),
+                });
                 work.extend((0..n).rev().map(|i| Slot::Field(idx, i)));
                 work.push(Slot::Class(idx));
                 Ref::Obj(idx)
@@ -143,7 +156,13 @@ pub fn parse(data: &[u8]) -> Result<Parsed, ImageError> {
             3 => {
                 let n = r.word()?;
                 if n > r.remaining() {
-                    return err(at, format!("byte object claims {n} bytes but only {} remain", r.remaining()));
+                    return err(
+                        at,
+                        format!(
+                            "byte object claims {n} bytes but only {} remain",
+                            r.remaining()
+                        ),
+                    );
                 }
                 let mut bytes = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -155,20 +174,33 @@ pub fn parse(data: &[u8]) -> Result<Parsed, ImageError> {
                     bytes.push(b);
                 }
                 let idx = objects.len();
-                objects.push(Record { offset: at, class: Ref::Int(0), body: Body::Bytes(bytes) });
+                objects.push(Record {
+                    offset: at,
+                    class: Ref::Int(0),
+                    body: Body::Bytes(bytes),
+                });
                 work.push(Slot::Class(idx));
                 Ref::Obj(idx)
             }
             4 => {
                 let k = r.word()?;
                 if k >= objects.len() {
-                    return err(at, format!("reference to object {k}, but only {} objects precede it", objects.len()));
+                    return err(
+                        at,
+                        format!(
+                            "reference to object {k}, but only {} objects precede it",
+                            objects.len()
+                        ),
+                    );
                 }
                 Ref::Obj(k)
             }
             5 => {
                 if objects.is_empty() {
-                    return err(at, "nil reference before any object (nil must be the first object)");
+                    return err(
+                        at,
+                        "nil reference before any object (nil must be the first object)",
+                    );
                 }
                 Ref::Obj(0)
             }
@@ -204,7 +236,10 @@ pub fn validate(p: &Parsed) -> Result<(), ImageError> {
         if !is_class_shaped(p, rec.class) {
             let what = match rec.class {
                 Ref::Int(n) => format!("the SmallInt {n}"),
-                Ref::Obj(k) => format!("object {k} (at byte {}), which is not class-shaped", p.objects[k].offset),
+                Ref::Obj(k) => format!(
+                    "object {k} (at byte {}), which is not class-shaped",
+                    p.objects[k].offset
+                ),
             };
             return err(rec.offset, format!("the object's class is {what}"));
         }
@@ -216,18 +251,39 @@ pub fn validate(p: &Parsed) -> Result<(), ImageError> {
     for (i, name) in [(3, "globals"), (10, "initial method")] {
         let ok = matches!(p.roots[i], Ref::Obj(k) if matches!(&p.objects[k].body, Body::Slots(f) if f.len() >= 2));
         if !ok {
-            return err(root_at(i), format!("root {i} ({name}) is not a pointer object"));
+            return err(
+                root_at(i),
+                format!("root {i} ({name}) is not a pointer object"),
+            );
         }
     }
-    for (i, name) in [(4, "SmallInt"), (5, "Integer"), (6, "Array"), (7, "Block"), (8, "Context"), (9, "String")] {
+    for (i, name) in [
+        (4, "SmallInt"),
+        (5, "Integer"),
+        (6, "Array"),
+        (7, "Block"),
+        (8, "Context"),
+        (9, "String"),
+    ] {
         if !is_class_shaped(p, p.roots[i]) {
-            return err(root_at(i), format!("root {i} (class {name}) is not a class"));
+            return err(
+                root_at(i),
+                format!("root {i} (class {name}) is not a class"),
+            );
         }
     }
-    for (i, name) in [(11, "#<"), (12, "#<="), (13, "#+"), (14, "#doesNotUnderstand:")] {
+    for (i, name) in [
+        (11, "#<"),
+        (12, "#<="),
+        (13, "#+"),
+        (14, "#doesNotUnderstand:"),
+    ] {
         let ok = matches!(p.roots[i], Ref::Obj(k) if matches!(p.objects[k].body, Body::Bytes(_)));
         if !ok {
-            return err(root_at(i), format!("root {i} (selector {name}) is not a symbol"));
+            return err(
+                root_at(i),
+                format!("root {i} (selector {name}) is not a symbol"),
+            );
         }
     }
     Ok(())
@@ -326,7 +382,10 @@ mod tests {
     fn malformed_records_are_named() {
         let mut img = tiny_image();
         img[2] = 9;
-        assert_eq!(load(&img, HeapConfig::default()).unwrap_err().problem, "unknown record type 9");
+        assert_eq!(
+            load(&img, HeapConfig::default()).unwrap_err().problem,
+            "unknown record type 9"
+        );
         let mut img = tiny_image();
         img[5] = 40; // class of the class: object 40 does not exist
         let e = load(&img, HeapConfig::default()).unwrap_err();
@@ -335,6 +394,9 @@ mod tests {
         let mut img = tiny_image();
         img[3] = 1; // the class now has 1 field: not class-shaped
         let e = load(&img, HeapConfig::default()).unwrap_err();
-        assert!(e.problem.contains("not class-shaped") || e.problem.contains("fields"), "{e}");
+        assert!(
+            e.problem.contains("not class-shaped") || e.problem.contains("fields"),
+            "{e}"
+        );
     }
 }

@@ -1,0 +1,46 @@
+//! Readable views of heap objects for tools: method listings and short
+//! descriptions of values. Used by the CLI and tests; never by execution.
+
+use crate::layout;
+use crate::value::Value;
+use crate::vm::Vm;
+
+impl Vm {
+    /// A short description of a value, as a literal would read.
+    pub fn describe(&self, v: Value) -> String {
+        if let Some(n) = v.as_int() {
+            return n.to_string();
+        }
+        let class = self.class_of(v);
+        let name = self.class_name(class);
+        match name.as_str() {
+            "Symbol" => format!("#{}", self.text_of(v)),
+            "String" => format!("'{}'", self.text_of(v)),
+            _ if v == self.nil() => "nil".into(),
+            _ if self.is_class_shaped(v) && self.class_name(v) != "?" => self.class_name(v),
+            _ => format!("a {name}"),
+        }
+    }
+
+    /// The bytecode listing of `class>>selector`, if the class defines it.
+    pub fn disassemble(&self, class: Value, selector: &str) -> Option<String> {
+        let methods = self.heap.get(class, layout::class::METHODS)?;
+        let method = self.dictionary_find(methods, selector.as_bytes())?;
+        let code = self.heap.get(method, layout::method::BYTECODES)?;
+        let literals = self.heap.get(method, layout::method::LITERALS)?;
+        let get = |i| self.heap.get(method, i).unwrap_or(self.nil());
+        let mut out = format!(
+            "{} (stackSize {}, temporarySize {})\n",
+            self.method_name(method),
+            self.describe(get(layout::method::STACK_SIZE)),
+            self.describe(get(layout::method::TEMPORARY_SIZE))
+        );
+        if code.is_int() || !self.heap.is_bytes(code) {
+            out.push_str("<bytecodes are not a byte object>\n");
+            return Some(out);
+        }
+        let literal = |i: usize| self.heap.get(literals, i).map(|v| self.describe(v));
+        out.push_str(&lst_bytecode::disasm(self.heap.bytes(code), &literal));
+        Some(out)
+    }
+}

@@ -1,0 +1,231 @@
+//! Frames on the VM stack: layout, activation and return.
+//!
+//! ```text
+//!   fp  → receiver, arguments            (pushed by the caller)
+//!   tb  → temporaries                    (inline; unused once TEMPS is set)
+//!   hp  → METHOD FP TB CALLER RETPC CONTEXT TEMPS SERIAL   (the header)
+//!   sb  → operand stack …                (sb = hp + HEADER)
+//! ```
+//! * `CALLER` is the caller's header index, or -1 at the bottom of a process.
+//! * `RETPC` is the caller's continuation: the bytecode offset at which it
+//!   resumes. (The JIT will store native continuations here too.)
+//! * `CONTEXT` is nil, or the Context/Block object this frame is *married*
+//!   to: the object that stands for it when Smalltalk code needs one (a
+//!   block's home, a suspended process). While the frame lives, the frame is
+//!   the truth and the object's fields are stale.
+//! * `TEMPS` is nil (temporaries inline) or a heap Array shared with blocks.
+//! * `SERIAL` is nil, or a number naming this activation, so a dead
+//!   context can find its sender again for a non-local return.
+//!
+//! Every slot holds a valid [`Value`] (header numbers are SmallInts), so the
+//! collector scans the stack as a plain array of roots.
+
+use super::Trap;
+use crate::layout;
+use crate::value::Value;
+use crate::vm::Vm;
+
+pub const H_METHOD: usize = 0;
+pub const H_FP: usize = 1;
+pub const H_TB: usize = 2;
+pub const H_CALLER: usize = 3;
+pub const H_RETPC: usize = 4;
+pub const H_CONTEXT: usize = 5;
+pub const H_TEMPS: usize = 6;
+pub const H_SERIAL: usize = 7;
+/// Header slots per frame.
+pub const HEADER: usize = 8;
+/// Stack slots kept free beyond the limit: for the operand stack of the top
+/// frame between checks, and for raising the stack-overflow error.
+pub const RED_ZONE: usize = 1 << 17;
+/// Temporaries of the boot method, whose temporarySize is nil in LLST images.
+pub const BOOT_TEMPORARIES: usize = 42;
+
+/// What a method provides to run it: bytecodes, literals, temporary count.
+pub(crate) struct MethodParts {
+    pub code: Value,
+    pub literals: Value,
+    pub temps: usize,
+}
+
+impl Vm {
+    /// Reads and checks the fields of a method the VM is about to run.
+    pub(crate) fn method_parts(&self, method: Value) -> Result<MethodParts, Trap> {
+        let h = &self.heap;
+        let bad = |what: &str| Trap::Error(format!("cannot run a method whose {what}"));
+        if method.is_int() || h.is_bytes(method) || h.size(method) <= layout::method::TEMPORARY_SIZE
+        {
+            return Err(bad("shape is not a Method's"));
+        }
+        let code = h.get(method, layout::method::BYTECODES).unwrap_or(method);
+        if code.is_int() || !h.is_bytes(code) {
+            return Err(bad("bytecodes are not a byte object"));
+        }
+        let literals = h.get(method, layout::method::LITERALS).unwrap_or(method);
+        if literals.is_int() || h.is_bytes(literals) {
+            return Err(bad("literals are not an Array"));
+        }
+        let temps = h
+            .get(method, layout::method::TEMPORARY_SIZE)
+            .unwrap_or(method);
+        let temps = if temps == self.nil() {
+            0
+        } else {
+            temps
+                .as_usize()
+                .filter(|&n| n <= 255)
+                .ok_or_else(|| bad("temporarySize is not a small count"))?
+        };
+        Ok(MethodParts {
+            code,
+            literals,
+            temps,
+        })
+    }
+
+    #[inline(always)]
+    pub(crate) fn header(&self, hp: usize, field: usize) -> Value {
+        self.stack[hp + field]
+    }
+
+    #[inline(always)]
+    pub(crate) fn header_index(&self, hp: usize, field: usize) -> usize {
+        self.stack[hp + field].int_unchecked() as usize
+    }
+
+    /// The caller's header index, or `None` at the bottom of a process.
+    #[inline(always)]
+    pub(crate) fn caller_of(&self, hp: usize) -> Option<usize> {
+        usize::try_from(self.stack[hp + H_CALLER].int_unchecked()).ok()
+    }
+
+    /// Makes `hp` the current frame and loads the interpreter registers.
+    pub(crate) fn enter_frame(&mut self, hp: usize, pc: usize) -> Result<(), Trap> {
+        self.hp = hp;
+        self.fp = self.header_index(hp, H_FP);
+        self.tb = self.header_index(hp, H_TB);
+        self.pc = pc;
+        let parts = self.method_parts(self.header(hp, H_METHOD))?;
+        self.regs = [parts.code, parts.literals];
+        Ok(())
+    }
+
+    /// Pushes a frame for `method`, whose receiver and arguments are the top
+    /// `nvals` stack slots. `caller` is the frame to return to (`None` at the
+    /// bottom of a process); `retpc` where it resumes.
+    pub(crate) fn push_frame(
+        &mut self,
+        method: Value,
+        nvals: usize,
+        caller: Option<usize>,
+        retpc: usize,
+        temps_override: Option<usize>,
+    ) -> Result<(), Trap> {
+        let parts = self.method_parts(method)?;
+        let temps = temps_override.unwrap_or(parts.temps);
+        if self.stack.len() + temps + HEADER > self.stack_limit {
+            return Err(Trap::StackOverflow);
+        }
+        let fp = self.stack.len() - nvals;
+        let tb = self.stack.len();
+        let nil = self.nil();
+        self.stack.extend(std::iter::repeat_n(nil, temps));
+        let hp = self.stack.len();
+        let caller = caller.map_or(-1, |c| c as i64);
+        self.stack.extend_from_slice(&[
+            method,
+            Value::small(fp as i64),
+            Value::small(tb as i64),
+            Value::small(caller),
+            Value::small(retpc as i64),
+            nil,
+            nil,
+            nil,
+        ]);
+        self.hp = hp;
+        self.fp = fp;
+        self.tb = tb;
+        self.pc = 0;
+        self.regs = [parts.code, parts.literals];
+        Ok(())
+    }
+
+    /// Returns `value` from the current frame to its caller.
+    pub(crate) fn return_value(&mut self, value: Value) -> Result<super::Flow, Trap> {
+        let hp = self.hp;
+        self.return_from(hp, value)
+    }
+
+    /// Returns `value` from frame `hp` (the current frame or one below it,
+    /// for non-local return), discarding every frame above it.
+    pub(crate) fn return_from(&mut self, hp: usize, value: Value) -> Result<super::Flow, Trap> {
+        self.widow_frames_above(hp);
+        let fp = self.header_index(hp, H_FP);
+        let retpc = self.header_index(hp, H_RETPC);
+        match self.caller_of(hp) {
+            Some(caller) => {
+                self.stack.truncate(fp);
+                self.stack.push(value);
+                self.enter_frame(caller, retpc)?;
+                Ok(super::Flow::Continue)
+            }
+            None => {
+                let h = self.heap.push_handle(value);
+                self.stack.truncate(fp);
+                let value = self.heap.handle(h);
+                self.heap.release_handles(h);
+                self.process_bottom_return(value)
+            }
+        }
+    }
+
+    /// Frames from the top of the stack down to and including `hp` are
+    /// about to die: let their married contexts remember their senders.
+    pub(crate) fn widow_frames_above(&mut self, hp: usize) {
+        let mut f = self.hp;
+        loop {
+            if self.header(f, H_CONTEXT) != self.nil() {
+                self.widow(f);
+            }
+            if f == hp {
+                break;
+            }
+            match self.caller_of(f) {
+                Some(c) if c >= hp => f = c,
+                _ => break,
+            }
+        }
+    }
+
+    /// Records, in the context married to frame `hp`, how to find its sender
+    /// after the frame is gone (for a later non-local return through it).
+    fn widow(&mut self, hp: usize) {
+        let ctx = self.header(hp, H_CONTEXT);
+        if !self.has_sender_link(ctx) {
+            return; // a Block, or a Context made by Smalltalk code
+        }
+        let link = match self.caller_of(hp) {
+            Some(caller) => {
+                let serial = self.frame_serial(caller);
+                Value::small(serial << 32 | caller as i64)
+            }
+            None => {
+                let heap_caller = self.current_run_heap_caller();
+                self.heap.set(ctx, layout::context::PREVIOUS, heap_caller);
+                self.nil()
+            }
+        };
+        self.heap.set(ctx, super::context::SENDER_LINK, link);
+    }
+
+    /// The serial number of frame `hp`, assigning one if it has none.
+    pub(crate) fn frame_serial(&mut self, hp: usize) -> i64 {
+        if let Some(s) = self.header(hp, H_SERIAL).as_int() {
+            return s;
+        }
+        let s = self.next_serial & 0x3FFF_FFFF;
+        self.next_serial += 1;
+        self.stack[hp + H_SERIAL] = Value::small(s);
+        s
+    }
+}

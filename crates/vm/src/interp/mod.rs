@@ -1,0 +1,411 @@
+//! The bytecode interpreter: one loop over LST bytecodes, with frames on
+//! the VM stack ([`frame`]) and no Rust recursion per send.
+//!
+//! Sends ([`send`]), blocks and contexts ([`context`]) and processes
+//! ([`process`]) are split out; this file is the dispatch loop. Anything
+//! that goes wrong mid-instruction is a [`Trap`], which the outer loop turns
+//! into a Smalltalk error (or stops the process): bad input never panics.
+
+pub mod cache;
+pub mod context;
+pub mod frame;
+pub mod process;
+pub mod send;
+
+use crate::heap::OutOfMemory;
+use crate::roots::Root;
+use crate::value::Value;
+use crate::vm::Vm;
+use frame::{H_TEMPS, HEADER};
+use lst_bytecode::{Op, decode_at};
+
+/// Something the current instruction cannot complete.
+#[derive(Debug)]
+pub enum Trap {
+    /// Raised as a Smalltalk error (`error:` to the current receiver).
+    Error(String),
+    /// The VM stack limit was reached.
+    StackOverflow,
+    OutOfMemory(OutOfMemory),
+    /// Ctrl-C.
+    Interrupt,
+    /// The running process's time slice is over.
+    Preempt,
+    /// Cannot be raised in Smalltalk: the process stops.
+    Fatal(String),
+}
+
+impl From<OutOfMemory> for Trap {
+    fn from(e: OutOfMemory) -> Trap {
+        Trap::OutOfMemory(e)
+    }
+}
+
+/// How a process run ended (LLST's status codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// The process's bottom context returned (4).
+    Returned,
+    /// The process stopped on an error (2).
+    Error,
+    /// The time slice expired (5).
+    TimeExpired,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> i64 {
+        match self {
+            ExitStatus::Returned => 4,
+            ExitStatus::Error => 2,
+            ExitStatus::TimeExpired => 5,
+        }
+    }
+}
+
+/// Whether execution goes on after an instruction.
+pub enum Flow {
+    Continue,
+    /// The boot process ended.
+    Exit(ExitStatus),
+}
+
+fn bad(msg: &str) -> Trap {
+    Trap::Error(msg.to_string())
+}
+
+impl Vm {
+    /// Runs until the boot process ends.
+    pub(crate) fn run(&mut self) -> Result<ExitStatus, String> {
+        loop {
+            let flow = match self.interpret() {
+                Ok(status) => return Ok(status),
+                Err(trap) => self.handle_trap(trap),
+            };
+            match flow {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Exit(status)) => return Ok(status),
+                Err(trap) => match self.handle_trap(trap) {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Exit(status)) => return Ok(status),
+                    Err(t) => return Err(format!("unrecoverable VM error: {t:?}")),
+                },
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Result<Value, Trap> {
+        if self.stack.len() <= self.hp + HEADER {
+            return Err(bad("operand stack underflow"));
+        }
+        Ok(self.stack.pop().unwrap_or_default())
+    }
+
+    #[inline(always)]
+    fn top(&self) -> Result<Value, Trap> {
+        if self.stack.len() <= self.hp + HEADER {
+            return Err(bad("operand stack underflow"));
+        }
+        Ok(self.stack[self.stack.len() - 1])
+    }
+
+    #[inline(always)]
+    fn literal(&self, i: usize) -> Result<Value, Trap> {
+        self.heap
+            .get(self.regs[1], i)
+            .ok_or_else(|| bad("literal index out of range"))
+    }
+
+    /// Operand values for an instruction taking `n` of them: checks they are there.
+    #[inline(always)]
+    fn operands(&self, n: usize) -> Result<usize, Trap> {
+        let base = self
+            .stack
+            .len()
+            .checked_sub(n)
+            .filter(|&b| b >= self.hp + HEADER);
+        base.ok_or_else(|| bad("operand stack underflow"))
+    }
+
+    /// Branch to `target`; backward branches are safepoints.
+    #[inline(always)]
+    fn jump(&mut self, target: u16, at: usize) -> Result<(), Trap> {
+        if (target as usize) <= at {
+            self.tick()?;
+            if self.stack.len() > self.stack_limit {
+                return Err(Trap::StackOverflow);
+            }
+        }
+        self.pc = target as usize;
+        Ok(())
+    }
+
+    /// Pops an argument Array and spreads it on the stack (a send whose
+    /// arguments were not built by the markArguments just before it).
+    fn spread_arguments(&mut self) -> Result<usize, Trap> {
+        let args = self.pop()?;
+        if args.is_int() || self.heap.is_bytes(args) || self.heap.size(args) == 0 {
+            return Err(bad(
+                "a send's argument array is not an Array with a receiver",
+            ));
+        }
+        self.stack.extend_from_slice(self.heap.slots(args));
+        Ok(self.heap.size(args))
+    }
+
+    /// The dispatch loop. Returns when the boot process ends; anything else
+    /// that stops an instruction is a trap.
+    fn interpret(&mut self) -> Result<ExitStatus, Trap> {
+        loop {
+            let at = self.pc;
+            let insn = decode_at(self.heap.bytes(self.regs[0]), at)
+                .map_err(|e| Trap::Error(format!("bad bytecode: {e}")))?;
+            self.pc = at + insn.len as usize;
+            let arg = insn.arg as usize;
+            match insn.op {
+                Op::PushInstance => {
+                    let v = self.heap.get(self.stack[self.fp], arg);
+                    self.stack
+                        .push(v.ok_or_else(|| bad("instance variable index out of range"))?);
+                }
+                Op::PushArgument => {
+                    let i = self.fp + arg;
+                    if i >= self.tb {
+                        return Err(bad("argument index out of range"));
+                    }
+                    self.stack.push(self.stack[i]);
+                }
+                Op::PushTemporary => {
+                    let v = self.temporary(arg)?;
+                    self.stack.push(v);
+                }
+                Op::PushLiteral => {
+                    let v = self.literal(arg)?;
+                    self.stack.push(v);
+                }
+                Op::PushConstant => {
+                    let v = match arg {
+                        0..=9 => Value::small(arg as i64),
+                        10 => self.nil(),
+                        11 => self.root(Root::True),
+                        12 => self.root(Root::False),
+                        _ => return Err(bad("invalid pushConstant")),
+                    };
+                    self.stack.push(v);
+                }
+                Op::AssignInstance => {
+                    let v = self.top()?;
+                    if !self.heap.set(self.stack[self.fp], arg, v) {
+                        return Err(bad("instance variable index out of range"));
+                    }
+                }
+                Op::AssignTemporary => {
+                    let v = self.top()?;
+                    self.set_temporary(arg, v)?;
+                }
+                Op::MarkArguments => self.mark_arguments(arg)?,
+                Op::SendMessage => {
+                    let n = self.spread_arguments()?;
+                    let selector = self.literal(arg)?;
+                    self.send(selector, n, None)?;
+                }
+                Op::SendToSuper => {
+                    let n = self.spread_arguments()?;
+                    let selector = self.literal(insn.extra as usize)?;
+                    let class = self.super_class()?;
+                    self.send(selector, n, Some(class))?;
+                }
+                Op::SendUnary => {
+                    let v = self.pop()?;
+                    let r = match arg {
+                        0 => v == self.nil(),
+                        1 => v != self.nil(),
+                        _ => return Err(bad("invalid sendUnary")),
+                    };
+                    self.stack.push(self.boolean(r));
+                }
+                Op::SendBinary => self.send_binary(arg)?,
+                Op::PushBlock => self.push_block(insn.arg, insn.extra)?,
+                Op::DoPrimitive => {
+                    if let Flow::Exit(s) = self.do_primitive(arg, insn.extra as u8)? {
+                        return Ok(s);
+                    }
+                }
+                Op::SelfReturn => {
+                    let v = self.stack[self.fp];
+                    if let Flow::Exit(s) = self.return_value(v)? {
+                        return Ok(s);
+                    }
+                }
+                Op::StackReturn => {
+                    let v = self.pop()?;
+                    if let Flow::Exit(s) = self.return_value(v)? {
+                        return Ok(s);
+                    }
+                }
+                Op::BlockReturn => {
+                    let v = self.pop()?;
+                    if let Flow::Exit(s) = self.non_local_return(v)? {
+                        return Ok(s);
+                    }
+                }
+                Op::Duplicate => {
+                    let v = self.top()?;
+                    self.stack.push(v);
+                }
+                Op::PopTop => {
+                    self.pop()?;
+                }
+                Op::Branch => self.jump(insn.extra, at)?,
+                Op::BranchIfTrue => {
+                    if self.pop()? == self.root(Root::True) {
+                        self.jump(insn.extra, at)?;
+                    }
+                }
+                Op::BranchIfFalse => {
+                    if self.pop()? == self.root(Root::False) {
+                        self.jump(insn.extra, at)?;
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn temporary(&self, i: usize) -> Result<Value, Trap> {
+        let temps = self.stack[self.hp + H_TEMPS];
+        if temps == self.nil() {
+            let at = self.tb + i;
+            if at >= self.hp {
+                return Err(bad("temporary index out of range"));
+            }
+            Ok(self.stack[at])
+        } else {
+            self.heap
+                .get(temps, i)
+                .ok_or_else(|| bad("temporary index out of range"))
+        }
+    }
+
+    #[inline(always)]
+    fn set_temporary(&mut self, i: usize, v: Value) -> Result<(), Trap> {
+        let temps = self.stack[self.hp + H_TEMPS];
+        if temps == self.nil() {
+            let at = self.tb + i;
+            if at >= self.hp {
+                return Err(bad("temporary index out of range"));
+            }
+            self.stack[at] = v;
+            Ok(())
+        } else if self.heap.set(temps, i, v) {
+            Ok(())
+        } else {
+            Err(bad("temporary index out of range"))
+        }
+    }
+
+    /// `markArguments n`: when a send follows (as compilers emit), the
+    /// values stay on the stack and the send runs now; no Array is built.
+    fn mark_arguments(&mut self, n: usize) -> Result<(), Trap> {
+        let base = self.operands(n)?;
+        let next = decode_at(self.heap.bytes(self.regs[0]), self.pc);
+        match next {
+            Ok(send) if n > 0 && send.op == Op::SendMessage => {
+                self.pc += send.len as usize;
+                let selector = self.literal(send.arg as usize)?;
+                self.send(selector, n, None)
+            }
+            Ok(send) if n > 0 && send.op == Op::SendToSuper => {
+                self.pc += send.len as usize;
+                let selector = self.literal(send.extra as usize)?;
+                let class = self.super_class()?;
+                self.send(selector, n, Some(class))
+            }
+            _ => {
+                let array = self.array_from_stack(base, base + n)?;
+                self.stack.truncate(base);
+                self.stack.push(array);
+                Ok(())
+            }
+        }
+    }
+
+    /// `sendBinary`: `<`, `<=`, `+` on two SmallInts without a send; a real
+    /// send otherwise, and when `+` overflows (never a silent wrap).
+    fn send_binary(&mut self, k: usize) -> Result<(), Trap> {
+        let base = self.operands(2)?;
+        let (l, r) = (self.stack[base], self.stack[base + 1]);
+        if l.is_int() && r.is_int() {
+            let (a, b) = (l.int_unchecked(), r.int_unchecked());
+            let v = match k {
+                0 => Some(self.boolean(a < b)),
+                1 => Some(self.boolean(a <= b)),
+                2 => Value::int(a + b),
+                _ => return Err(bad("invalid sendBinary")),
+            };
+            if let Some(v) = v {
+                self.stack.truncate(base);
+                self.stack.push(v);
+                return Ok(());
+            }
+        }
+        let selector = match k {
+            0 => self.root(Root::SelectorLess),
+            1 => self.root(Root::SelectorLessEqual),
+            2 => self.root(Root::SelectorPlus),
+            _ => return Err(bad("invalid sendBinary")),
+        };
+        self.send(selector, 2, None)
+    }
+
+    /// `doPrimitive argc number`: on success the method returns the
+    /// primitive's value; on failure nil is pushed and the method goes on.
+    fn do_primitive(&mut self, argc: usize, number: u8) -> Result<Flow, Trap> {
+        let base = self.operands(argc)?;
+        match number {
+            6 => {
+                let (Some(process), Some(ticks)) = (
+                    self.stack.get(base).copied().filter(|_| argc == 2),
+                    self.stack
+                        .get(base + 1)
+                        .and_then(|t| t.as_int())
+                        .filter(|&t| t >= 0),
+                ) else {
+                    return self.primitive_failed(base);
+                };
+                self.stack.truncate(base);
+                if self.start_run(process, ticks)? {
+                    return Ok(Flow::Continue);
+                }
+                self.stack.push(self.nil());
+                Ok(Flow::Continue)
+            }
+            8 => {
+                if self.invoke_block(argc)? {
+                    Ok(Flow::Continue)
+                } else {
+                    self.primitive_failed(base)
+                }
+            }
+            19 => self.stop_process(ExitStatus::Error),
+            255 => {
+                self.flush();
+                eprintln!("Debug trap");
+                Ok(Flow::Continue)
+            }
+            _ => match crate::prims::call(self, number, base, argc)? {
+                Some(v) => {
+                    self.stack.truncate(base);
+                    self.return_value(v)
+                }
+                None => self.primitive_failed(base),
+            },
+        }
+    }
+
+    fn primitive_failed(&mut self, base: usize) -> Result<Flow, Trap> {
+        self.stack.truncate(base);
+        self.stack.push(self.nil());
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,134 @@
+//! Message sends: method lookup through the class chain, the method cache,
+//! `doesNotUnderstand:`, and super sends.
+
+use super::Trap;
+use super::frame::H_METHOD;
+use crate::layout;
+use crate::roots::Root;
+use crate::value::Value;
+use crate::vm::Vm;
+
+/// More superclass links than this means a cycle in the class chain.
+const MAX_CHAIN: usize = 100_000;
+
+impl Vm {
+    /// Finds the method for `selector` starting at `class`.
+    pub(crate) fn lookup(&mut self, selector: Value, class: Value) -> Result<Option<Value>, Trap> {
+        if let Some(m) = self.cache.probe(selector, class) {
+            self.stats.cache_hits += 1;
+            return Ok(Some(m));
+        }
+        self.stats.cache_misses += 1;
+        if selector.is_int() || !self.heap.is_bytes(selector) {
+            return Err(Trap::Error(format!(
+                "cannot send {selector:?}: a selector must be a Symbol"
+            )));
+        }
+        let mut c = class;
+        for _ in 0..MAX_CHAIN {
+            if !self.is_class_shaped(c) {
+                return Ok(None);
+            }
+            let methods = self.heap.get(c, layout::class::METHODS).unwrap_or(c);
+            let found = {
+                let key = self.heap.bytes(selector);
+                self.dictionary_find(methods, key)
+            };
+            if let Some(m) = found {
+                self.cache.insert(selector, class, m);
+                return Ok(Some(m));
+            }
+            c = self.heap.get(c, layout::class::PARENT).unwrap_or(c);
+        }
+        Err(Trap::Error(format!(
+            "the superclass chain of {} has a cycle",
+            self.class_name(class)
+        )))
+    }
+
+    /// Sends `selector` to the receiver `nvals` slots below the top of the
+    /// stack (receiver and arguments are the top `nvals` slots). Lookup
+    /// starts at `start` for super sends, else at the receiver's class.
+    pub(crate) fn send(
+        &mut self,
+        selector: Value,
+        nvals: usize,
+        start: Option<Value>,
+    ) -> Result<(), Trap> {
+        if nvals == 0 || self.stack.len() < self.hp + super::frame::HEADER + nvals {
+            return Err(Trap::Error("send without a receiver on the stack".into()));
+        }
+        self.stats.sends += 1;
+        let receiver = self.stack[self.stack.len() - nvals];
+        let class = start.unwrap_or_else(|| self.class_of(receiver));
+        if self.options.trace_sends {
+            self.trace_send(selector, receiver, class);
+        }
+        match self.lookup(selector, class)? {
+            Some(method) => {
+                self.tick()?;
+                self.push_frame(method, nvals, Some(self.hp), self.pc, None)
+            }
+            None => self.does_not_understand(selector, nvals, class),
+        }
+    }
+
+    #[cold]
+    fn trace_send(&mut self, selector: Value, receiver: Value, class: Value) {
+        self.flush();
+        eprintln!(
+            "{:>6} send #{} to {} ({})",
+            self.stack.len(),
+            self.text_of(selector),
+            self.describe(receiver),
+            self.class_name(class)
+        );
+    }
+
+    /// LLST's `doesNotUnderstand:`: the original arguments are dropped and
+    /// the handler receives the receiver and the selector.
+    fn does_not_understand(
+        &mut self,
+        selector: Value,
+        nvals: usize,
+        class: Value,
+    ) -> Result<(), Trap> {
+        let dnu = self.root(Root::SelectorDoesNotUnderstand);
+        let Some(handler) = self.lookup(dnu, class)? else {
+            let receiver = self.stack[self.stack.len() - nvals];
+            return Err(Trap::Fatal(format!(
+                "{} does not understand #{} and has no doesNotUnderstand:",
+                self.class_name(self.class_of(receiver)),
+                self.text_of(selector)
+            )));
+        };
+        let keep = self.stack.len() - nvals + 1;
+        self.stack.truncate(keep);
+        self.stack.push(selector);
+        self.tick()?;
+        self.push_frame(handler, 2, Some(self.hp), self.pc, None)
+    }
+
+    /// Where a super send in the current method starts looking: the
+    /// superclass of the method's defining class.
+    pub(crate) fn super_class(&self) -> Result<Value, Trap> {
+        let method = self.header(self.hp, H_METHOD);
+        let class = self
+            .heap
+            .get(method, layout::method::CLASS)
+            .unwrap_or(method);
+        if !self.is_class_shaped(class) {
+            return Err(Trap::Error(
+                "super send in a method without a defining class".into(),
+            ));
+        }
+        Ok(self.heap.get(class, layout::class::PARENT).unwrap_or(class))
+    }
+
+    /// Sends `selector` with the receiver and arguments given as values
+    /// (pushed here): for sends the VM makes itself, such as `error:`.
+    pub(crate) fn send_values(&mut self, selector: Value, values: &[Value]) -> Result<(), Trap> {
+        self.stack.extend_from_slice(values);
+        self.send(selector, values.len(), None)
+    }
+}

@@ -1,0 +1,167 @@
+//! Primitives: the one table of LLST's primitive numbers, and dispatch.
+//!
+//! A primitive gets its arguments as the top `argc` slots of the VM stack
+//! (argument 1 is the one pushed first) and answers `Some(value)` on success
+//! (the method then returns it) or `None` on failure (the method's
+//! Smalltalk fallback code runs). Wrong argument types are failures, never
+//! crashes. Primitives that change control flow (6 run a process, 8 invoke a
+//! block, 19 stop on error, 255 debug trap) are listed here but run by the
+//! interpreter itself.
+//!
+//! A primitive that allocates must read its arguments again afterwards
+//! through [`Args::get`]: the collector moves objects, and the arguments
+//! are on the VM stack, where it updates them.
+
+pub mod io;
+mod object;
+mod smallint;
+mod system;
+
+use crate::interp::Trap;
+use crate::value::Value;
+use crate::vm::Vm;
+
+/// The arguments of one primitive call: stack slots `base..base + count`.
+#[derive(Clone, Copy)]
+pub struct Args {
+    base: usize,
+    count: usize,
+}
+
+impl Args {
+    /// Argument `i` (0-based), read from the stack now.
+    #[inline(always)]
+    pub fn get(self, vm: &Vm, i: usize) -> Value {
+        debug_assert!(i < self.count);
+        vm.stack[self.base + i]
+    }
+    /// Argument `i` as a SmallInt.
+    #[inline(always)]
+    pub fn int(self, vm: &Vm, i: usize) -> Option<i64> {
+        self.get(vm, i).as_int()
+    }
+}
+
+/// What a primitive answers: `Ok(None)` is failure.
+pub type PrimResult = Result<Option<Value>, Trap>;
+type PrimFn = fn(&mut Vm, Args) -> PrimResult;
+
+/// How a primitive is carried out.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// A function of its arguments.
+    Function(PrimFn),
+    /// Changes control flow; the interpreter runs it.
+    Interpreter,
+    /// Not implemented by LLST's soft VM either: always fails.
+    Unsupported,
+}
+
+/// One entry of the primitive table.
+pub struct Primitive {
+    pub number: u8,
+    pub name: &'static str,
+    /// Fewest arguments it reads; fewer is a failure.
+    pub arity: usize,
+    pub kind: Kind,
+}
+
+macro_rules! primitive_table {
+    ($($num:literal $name:literal $arity:literal $kind:expr;)*) => {
+        /// Every primitive number LLST's VM knows.
+        pub static PRIMITIVES: &[Primitive] = &[
+            $(Primitive { number: $num, name: $name, arity: $arity, kind: $kind },)*
+        ];
+        fn index() -> [Option<u8>; 256] {
+            let mut t = [None; 256];
+            for (i, p) in PRIMITIVES.iter().enumerate() {
+                t[p.number as usize] = Some(i as u8);
+            }
+            t
+        }
+    };
+}
+
+use Kind::{Function as F, Interpreter as I, Unsupported as U};
+
+primitive_table! {
+    1   "identical"          2 F(object::identical);
+    2   "class"              1 F(object::class);
+    3   "putChar"            1 F(io::put_char);
+    4   "basicSize"          1 F(object::size);
+    5   "arrayAtPut"         3 F(object::array_at_put);
+    6   "runProcess"         2 I;
+    7   "newObject"          2 F(object::new_object);
+    8   "invokeBlock"        1 I;
+    9   "getChar"            0 F(io::get_char);
+    10  "smallIntAdd"        2 F(smallint::add);
+    11  "smallIntQuo"        2 F(smallint::quo);
+    12  "smallIntRem"        2 F(smallint::rem);
+    13  "smallIntLess"       2 F(smallint::less);
+    14  "smallIntEqual"      2 F(smallint::equal);
+    15  "smallIntMul"        2 F(smallint::mul);
+    16  "smallIntSub"        2 F(smallint::sub);
+    18  "debug"              0 U;
+    19  "error"              0 I;
+    20  "newByteObject"      2 F(object::new_bytes);
+    21  "stringAt"           2 F(object::string_at);
+    22  "stringAtPut"        3 F(object::string_at_put);
+    23  "cloneByteObject"    2 F(object::clone_bytes);
+    24  "arrayAt"            2 F(object::array_at);
+    25  "integerQuo"         2 U;
+    26  "integerRem"         2 U;
+    27  "integerAdd"         2 U;
+    28  "integerMul"         2 U;
+    29  "integerSub"         2 U;
+    30  "integerLess"        2 U;
+    31  "integerEqual"       2 U;
+    32  "integerNew"         1 F(object::integer_new);
+    33  "integerAsSmallInt"  1 U;
+    34  "flushCache"         0 F(system::flush_cache);
+    35  "become"             2 U;
+    36  "smallIntBitOr"      2 F(smallint::bit_or);
+    37  "smallIntBitAnd"     2 F(smallint::bit_and);
+    38  "bulkReplace"        5 F(object::bulk_replace);
+    39  "smallIntBitShift"   2 F(smallint::bit_shift);
+    40  "truncSmallInt"      1 U;
+    100 "fileOpen"           2 F(io::file_open);
+    103 "fileClose"          1 F(io::file_close);
+    104 "writeImage"         1 U;
+    105 "fileStat"           2 F(io::file_stat);
+    106 "fileRead"           3 F(io::file_read);
+    107 "fileWrite"          3 F(io::file_write);
+    108 "fileSeek"           2 F(io::file_seek);
+    109 "systemName"         0 U;
+    247 "jitOnce"            1 U;
+    248 "jitStatistics"      0 U;
+    249 "jitPrintMethod"     1 U;
+    250 "jitPatchHotMethods" 0 U;
+    251 "readline"           1 F(io::readline);
+    252 "jitSendMessage"     2 U;
+    253 "ticks"              0 F(system::ticks);
+    254 "collectGarbage"     0 F(system::collect_garbage);
+    255 "debugTrap"          0 I;
+}
+
+/// The table entry for `number`.
+pub fn lookup(number: u8) -> Option<&'static Primitive> {
+    static INDEX: std::sync::OnceLock<[Option<u8>; 256]> = std::sync::OnceLock::new();
+    INDEX.get_or_init(index)[number as usize].map(|i| &PRIMITIVES[i as usize])
+}
+
+/// Runs primitive `number` on the top `argc` stack slots (from `base`).
+pub(crate) fn call(vm: &mut Vm, number: u8, base: usize, argc: usize) -> PrimResult {
+    match lookup(number) {
+        Some(Primitive {
+            kind: Kind::Function(f),
+            arity,
+            ..
+        }) if argc >= *arity => f(vm, Args { base, count: argc }),
+        _ => Ok(None),
+    }
+}
+
+/// A SmallInt result, or failure when it does not fit.
+pub(crate) fn int_result(n: Option<i64>) -> PrimResult {
+    Ok(n.and_then(Value::int))
+}

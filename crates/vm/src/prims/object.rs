@@ -1,0 +1,157 @@
+//! Object primitives: identity, class, size, indexed access, instantiation,
+//! byte-object copies and bulk replacement.
+
+use super::{Args, PrimResult};
+use crate::vm::Vm;
+
+/// Largest object the primitives will create (slots or bytes).
+const MAX_OBJECT: i64 = u32::MAX as i64;
+
+fn is_pointers(vm: &Vm, v: crate::value::Value) -> bool {
+    v.is_ref() && !vm.heap.is_bytes(v)
+}
+fn is_bytes(vm: &Vm, v: crate::value::Value) -> bool {
+    v.is_ref() && vm.heap.is_bytes(v)
+}
+
+/// A 1-based index into an object of `size` elements, as 0-based.
+fn index(i: Option<i64>, size: usize) -> Option<usize> {
+    let i = usize::try_from(i?).ok()?;
+    (1..=size).contains(&i).then(|| i - 1)
+}
+
+/// 1: `a == b`.
+pub fn identical(vm: &mut Vm, a: Args) -> PrimResult {
+    Ok(Some(vm.boolean(a.get(vm, 0) == a.get(vm, 1))))
+}
+
+/// 2: the class of anything.
+pub fn class(vm: &mut Vm, a: Args) -> PrimResult {
+    Ok(Some(vm.class_of(a.get(vm, 0))))
+}
+
+/// 4: slots or bytes; 0 for a SmallInt.
+pub fn size(vm: &mut Vm, a: Args) -> PrimResult {
+    let v = a.get(vm, 0);
+    let n = if v.is_int() { 0 } else { vm.heap.size(v) };
+    Ok(Some(crate::value::Value::small(n as i64)))
+}
+
+/// 24: `<24 array index>`.
+pub fn array_at(vm: &mut Vm, a: Args) -> PrimResult {
+    let array = a.get(vm, 0);
+    if !is_pointers(vm, array) {
+        return Ok(None);
+    }
+    Ok(index(a.int(vm, 1), vm.heap.size(array)).and_then(|i| vm.heap.get(array, i)))
+}
+
+/// 5: `<5 value array index>`; answers the array.
+pub fn array_at_put(vm: &mut Vm, a: Args) -> PrimResult {
+    let (value, array) = (a.get(vm, 0), a.get(vm, 1));
+    if !is_pointers(vm, array) {
+        return Ok(None);
+    }
+    let Some(i) = index(a.int(vm, 2), vm.heap.size(array)) else {
+        return Ok(None);
+    };
+    vm.heap.set(array, i, value);
+    Ok(Some(array))
+}
+
+/// 21: `<21 string index>`: a byte as a SmallInt.
+pub fn string_at(vm: &mut Vm, a: Args) -> PrimResult {
+    let s = a.get(vm, 0);
+    if !is_bytes(vm, s) {
+        return Ok(None);
+    }
+    let bytes = vm.heap.bytes(s);
+    Ok(index(a.int(vm, 1), bytes.len()).map(|i| crate::value::Value::small(bytes[i] as i64)))
+}
+
+/// 22: `<22 value string index>`: stores the value's low byte; answers the string.
+pub fn string_at_put(vm: &mut Vm, a: Args) -> PrimResult {
+    let (value, s) = (a.get(vm, 0), a.get(vm, 1));
+    let Some(byte) = value.as_int() else {
+        return Ok(None);
+    };
+    if !is_bytes(vm, s) {
+        return Ok(None);
+    }
+    let Some(i) = index(a.int(vm, 2), vm.heap.size(s)) else {
+        return Ok(None);
+    };
+    vm.heap.bytes_mut(s)[i] = byte as u8;
+    Ok(Some(s))
+}
+
+fn class_and_size(vm: &Vm, a: Args) -> Option<(crate::value::Value, usize)> {
+    let class = a.get(vm, 0);
+    let n = a.int(vm, 1).filter(|n| (0..=MAX_OBJECT).contains(n))?;
+    vm.is_class_shaped(class).then_some((class, n as usize))
+}
+
+/// 7: `<7 class size>`: a new pointer object of `size` nil slots.
+pub fn new_object(vm: &mut Vm, a: Args) -> PrimResult {
+    let Some((class, n)) = class_and_size(vm, a) else {
+        return Ok(None);
+    };
+    Ok(Some(vm.alloc_slots(class, n)?))
+}
+
+/// 20: `<20 class size>`: a new zeroed byte object.
+pub fn new_bytes(vm: &mut Vm, a: Args) -> PrimResult {
+    let Some((class, n)) = class_and_size(vm, a) else {
+        return Ok(None);
+    };
+    Ok(Some(vm.alloc_bytes(class, n)?))
+}
+
+/// 23: `<23 object class>`: a copy of a byte object with another class.
+pub fn clone_bytes(vm: &mut Vm, a: Args) -> PrimResult {
+    let (original, class) = (a.get(vm, 0), a.get(vm, 1));
+    if !is_bytes(vm, original) || !vm.is_class_shaped(class) {
+        return Ok(None);
+    }
+    let n = vm.heap.size(original);
+    let copy = vm.alloc_bytes(class, n)?;
+    let original = a.get(vm, 0); // the allocation may have moved it
+    vm.heap.copy_bytes(copy, 0, original, 0, n);
+    Ok(Some(copy))
+}
+
+/// 32: `Integer new: n` answers n itself (LLST has no boxed integers).
+pub fn integer_new(vm: &mut Vm, a: Args) -> PrimResult {
+    let v = a.get(vm, 0);
+    Ok(v.is_int().then_some(v))
+}
+
+/// 38: `<38 start stop source sourceStart destination>`: copies
+/// `source[sourceStart…]` over `destination[start..stop]` (1-based,
+/// overlap-safe) between two byte objects or two pointer objects.
+pub fn bulk_replace(vm: &mut Vm, a: Args) -> PrimResult {
+    let (Some(start), Some(stop), Some(src_start)) = (a.int(vm, 0), a.int(vm, 1), a.int(vm, 3))
+    else {
+        return Ok(None);
+    };
+    let (src, dst) = (a.get(vm, 2), a.get(vm, 4));
+    let count = stop - start + 1;
+    if start < 1 || stop < 1 || src_start < 1 || count < 1 || src.is_int() || dst.is_int() {
+        return Ok(None);
+    }
+    let (start, stop, src_start, count) = (
+        start as usize - 1,
+        stop as usize,
+        src_start as usize - 1,
+        count as usize,
+    );
+    if vm.heap.size(dst) < stop || vm.heap.size(src) < src_start + count {
+        return Ok(None);
+    }
+    match (vm.heap.is_bytes(src), vm.heap.is_bytes(dst)) {
+        (true, true) => vm.heap.copy_bytes(dst, start, src, src_start, count),
+        (false, false) => vm.heap.copy_slots(dst, start, src, src_start, count),
+        _ => return Ok(None),
+    }
+    Ok(Some(dst))
+}

@@ -1,0 +1,25 @@
+//! System primitives: the method cache, the clock, the collector.
+
+use super::{Args, PrimResult};
+use crate::value::Value;
+use crate::vm::Vm;
+
+/// 34: flush the method cache (after a method dictionary changed).
+pub fn flush_cache(vm: &mut Vm, _: Args) -> PrimResult {
+    vm.cache.flush();
+    Ok(Some(vm.nil()))
+}
+
+/// 253: wall-clock milliseconds.
+pub fn ticks(_: &mut Vm, _: Args) -> PrimResult {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    Ok(Value::int(ms))
+}
+
+/// 254: collect now.
+pub fn collect_garbage(vm: &mut Vm, _: Args) -> PrimResult {
+    vm.collect_garbage(0)?;
+    Ok(Some(vm.nil()))
+}
