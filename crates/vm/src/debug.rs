@@ -44,3 +44,36 @@ impl Vm {
         Some(out)
     }
 }
+
+impl Vm {
+    /// Every method reachable from the globals' classes and metaclasses:
+    /// (class name, selector, bytecodes).
+    pub fn all_methods(&self) -> Vec<(String, String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let globals = self.root(crate::roots::Root::Globals);
+        let Some(values) = self.heap.get(globals, layout::dictionary::VALUES) else {
+            return out;
+        };
+        for &g in self.heap.slots(values) {
+            if !self.is_class_shaped(g) {
+                continue;
+            }
+            for class in [g, self.class_of(g)] {
+                let Some(methods) = self.heap.get(class, layout::class::METHODS) else {
+                    continue;
+                };
+                let Some(ms) = self.heap.get(methods, layout::dictionary::VALUES) else {
+                    continue;
+                };
+                for &m in self.heap.slots(ms) {
+                    let code = self.heap.get(m, layout::method::BYTECODES).unwrap_or(m);
+                    if code.is_ref() && self.heap.is_bytes(code) {
+                        let sel = self.text_of(self.heap.get(m, layout::method::NAME).unwrap_or(m));
+                        out.push((self.class_name(class), sel, self.heap.bytes(code).to_vec()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,73 @@
+//! Shared helpers: boot an LLST image in-process with scripted input and
+//! captured output.
+
+#![allow(dead_code)]
+
+use lst_vm::{ExitStatus, Options, ReaderConsole, Vm};
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+/// Path of an image in `../shared/llst/`, beside the repository.
+pub fn image_path(name: &str) -> String {
+    format!("{}/../../../shared/llst/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn image(name: &str) -> Vec<u8> {
+    std::fs::read(image_path(name)).unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+}
+
+/// A `Write` whose bytes the test can read afterwards.
+#[derive(Clone, Default)]
+pub struct Captured(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.borrow()).into_owned()
+    }
+}
+
+/// Boots `image_name` with `input` as the console, returns (status, output).
+pub fn run_image(image_name: &str, input: &str, options: Options) -> (ExitStatus, String) {
+    let mut vm = Vm::from_llst_image(&image(image_name), options).expect("image loads");
+    let out = Captured::default();
+    vm.set_output(Box::new(out.clone()));
+    vm.set_console(Box::new(ReaderConsole(std::io::Cursor::new(
+        input.as_bytes().to_vec(),
+    ))));
+    let status = vm.boot().expect("boot runs");
+    (status, out.text())
+}
+
+pub fn options() -> Options {
+    Options {
+        gc_stress: false,
+        ..Options::default()
+    }
+}
+
+pub fn stress_options() -> Options {
+    Options {
+        gc_stress: true,
+        ..Options::default()
+    }
+}
+
+/// Lines of the REPL's answers after the start-up test run.
+pub fn after_tests(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("Running ") && !l.ends_with("OK"))
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,169 @@
+//! LLST's own images run unmodified: the start-up test suite, REPL lines,
+//! file-in programs, deep recursion, non-local return, errors.
+
+mod common;
+use common::*;
+use lst_vm::ExitStatus;
+
+const DAM: &str = "DecodeAllMethods.image";
+
+fn count(output: &str, suffix: &str) -> usize {
+    output.lines().filter(|l| l.ends_with(suffix)).count()
+}
+
+#[test]
+fn startup_test_suite_passes() {
+    let (status, out) = run_image(DAM, "", options());
+    assert_eq!(status, ExitStatus::Returned);
+    assert_eq!(count(&out, "OK"), 134, "{out}");
+    assert_eq!(count(&out, "FAIL"), 0, "{out}");
+}
+
+#[test]
+fn startup_test_suite_passes_under_gc_stress() {
+    let (status, out) = run_image(DAM, "", stress_options());
+    assert_eq!(status, ExitStatus::Returned);
+    assert_eq!(count(&out, "OK"), 134, "{out}");
+    assert_eq!(count(&out, "FAIL"), 0, "{out}");
+}
+
+#[test]
+fn repl_evaluates_lines_and_survives_errors() {
+    let input =
+        "3 + 4 * 2\nnil foo\n7 / 0\n#(3 1 2) asList sort\n| t | t <- 5. ^ t * t\n'a' + 'b'\n";
+    let (status, out) = run_image(DAM, input, options());
+    assert_eq!(status, ExitStatus::Returned);
+    let lines = after_tests(&out);
+    let expect = [
+        "14",
+        "ERROR",
+        "nil (class Undefined): does not understand foo",
+        "Backtrace:",
+        "error:(Undefined, String)",
+        "doesNotUnderstand:(Undefined, Symbol)",
+        "doItCommand(Undefined)",
+        "nil",
+        "ERROR",
+        "division by zero",
+        "Backtrace:",
+        "error:(SmallInt, String)",
+        "quo:(SmallInt, SmallInt)",
+        "/(SmallInt, SmallInt)",
+        "doItCommand(Undefined)",
+        "nil",
+        "List (1 2 3)",
+        "25",
+        "ab",
+    ];
+    assert_eq!(lines, expect, "{out}");
+}
+
+#[test]
+fn small_integers_never_wrap_silently() {
+    // LLST wraps at 31 bits; our SmallInts are 63-bit and overflow fails the
+    // primitive, so the image's own fallback code runs.
+    let input = "1073741823 + 1\n4611686018427387903 + 1\n";
+    let (_, out) = run_image(DAM, input, options());
+    let lines = after_tests(&out);
+    assert_eq!(lines[0], "1073741824");
+    assert!(!lines.iter().any(|l| l.starts_with('-')), "{out}");
+}
+
+fn file_in(program: &str, options: lst_vm::Options) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!(
+        "lst-test-{}-{:x}",
+        std::process::id(),
+        program.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("program.st");
+    std::fs::write(&path, program).unwrap();
+    let (status, out) = run_image(
+        DAM,
+        &format!("File fileIn: '{}'\n", path.display()),
+        options,
+    );
+    assert_eq!(status, ExitStatus::Returned);
+    after_tests(&out)
+}
+
+#[test]
+fn file_in_defines_classes_and_recurses_a_million_deep() {
+    let lines = file_in(include_str!("../../../tests/programs/deep.st"), options());
+    assert!(lines.contains(&"1000000".to_string()), "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("file in completed"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn unbounded_recursion_is_a_smalltalk_error_and_the_repl_goes_on() {
+    let program =
+        "+Object subclass: #Deep\n!Deep\nforever: n\n    ^ (self forever: n + 1) + 1\n!\n";
+    let dir = std::env::temp_dir().join(format!("lst-test-forever-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("forever.st");
+    std::fs::write(&path, program).unwrap();
+    let input = format!(
+        "File fileIn: '{}'\nDeep new forever: 0\n6 * 7\n",
+        path.display()
+    );
+    let options = lst_vm::Options {
+        stack_slots: 1 << 20,
+        ..options()
+    };
+    let (status, out) = run_image(DAM, &input, options);
+    assert_eq!(status, ExitStatus::Returned);
+    assert!(
+        out.contains("stack overflow: recursion deeper than the VM stack allows"),
+        "{out}"
+    );
+    assert_eq!(
+        after_tests(&out).last().map(String::as_str),
+        Some("42"),
+        "{out}"
+    );
+}
+
+#[test]
+fn non_local_return_reaches_the_home_sender_even_after_the_home_returned() {
+    let program = "+Object subclass: #Nlr\n\
+        !Nlr\nmakeBlock\n    ^ [ :x | ^ x * 2 ]\n!\n\
+        !Nlr\nuse | b |\n    b <- self makeBlock.\n    ^ (b value: 21) + 1000\n!\n\
+        !Nlr\nfind: n\n    #(1 2 3 4) do: [ :e | e = n ifTrue: [ ^ e * 10 ] ].\n    ^ nil\n!\n\
+        +Nlr new find: 3\n\
+        +Nlr new use\n";
+    let lines = file_in(program, options());
+    assert!(lines.contains(&"30".to_string()), "{lines:?}");
+    // `^ x * 2` returns to the sender of makeBlock's context: `use`, which is
+    // still running; it resumes after `b value: 21` with 42, as in LLST.
+    assert!(lines.contains(&"1042".to_string()), "{lines:?}");
+}
+
+#[test]
+fn non_local_return_to_a_dead_sender_is_a_smalltalk_error() {
+    let program = "+Object subclass: #Nlr\n\
+        !Nlr\nmakeBlock\n    ^ [ :x | ^ x ]\n!\n\
+        !Nlr\nkeep\n    ^ self makeBlock\n!\n\
+        +(Nlr new keep) value: 5\n\
+        +6 * 7\n";
+    let lines = file_in(program, options());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("non-local return from a block in Nlr>>makeBlock")),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"42".to_string()), "{lines:?}");
+}
+
+#[test]
+fn vm_primitives_image_boots_and_ends_cleanly() {
+    // A stripped fixture image: it has no `Undefined>>main` and its String
+    // has no methods, so booting runs into a real recursion in its own error
+    // reporting. The VM stops that process cleanly.
+    let (status, _) = run_image("VMPrimitives.image", "", options());
+    assert_eq!(status, ExitStatus::Error);
+}
