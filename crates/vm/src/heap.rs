@@ -250,6 +250,7 @@ impl Heap {
     }
 
     /// The bytes of a byte object (empty for pointer objects).
+    #[inline]
     pub fn bytes(&self, obj: Value) -> &[u8] {
         let at = self.index(obj);
         let h = self.space[at];
@@ -259,6 +260,22 @@ impl Heap {
         let n = (h & SIZE_MASK) as usize;
         let words = &self.space[at + HEADER_WORDS..at + HEADER_WORDS + words_for_bytes(n)];
         &bytemuck::cast_slice(words)[..n]
+    }
+
+    /// Where a byte object's bytes start in [`Heap::space_bytes`], and how
+    /// many there are. Valid until the next collection.
+    #[inline(always)]
+    pub fn byte_range(&self, obj: Value) -> (usize, usize) {
+        let at = self.index(obj);
+        let n = (self.space[at] & SIZE_MASK) as usize;
+        ((at + HEADER_WORDS) * 8, if self.space[at] & BYTES != 0 { n } else { 0 })
+    }
+
+    /// The whole active space as bytes (for reading the current method's
+    /// bytecodes through a cached [`Heap::byte_range`]).
+    #[inline(always)]
+    pub fn space_bytes(&self) -> &[u8] {
+        bytemuck::cast_slice(&self.space[..self.top])
     }
 
     /// The bytes of a byte object, writable (empty for pointer objects).

@@ -90,9 +90,11 @@ pub struct Vm {
     pub heap: Heap,
     /// The VM stack: frames of every running process (see `interp::frame`).
     pub(crate) stack: Vec<Value>,
-    /// Slots the stack may use before a send fails with "stack overflow".
+    /// Slots the stack may use before a send fails with "stack overflow"
+    /// (raised while handling that error, into the red zone).
     pub(crate) stack_limit: usize,
-    pub(crate) stack_capacity: usize,
+    /// The configured limit; the allocation adds the red zone beyond it.
+    pub(crate) stack_base_limit: usize,
     /// Interpreter registers that hold heap references: the current
     /// method's bytecodes and literals. A root, refreshed by the collector.
     pub(crate) regs: [Value; 2],
@@ -102,6 +104,9 @@ pub struct Vm {
     /// The current frame's receiver index and temporaries base (cached from its header).
     pub(crate) fp: usize,
     pub(crate) tb: usize,
+    /// The current bytecodes' place in the heap (see `Vm::refresh_code`).
+    pub(crate) code_start: usize,
+    pub(crate) code_len: usize,
     pub(crate) cache: MethodCache,
     pub(crate) runs: Vec<Run>,
     /// Safepoint countdown: decremented at method entry and backward branches.
@@ -135,17 +140,20 @@ impl Vm {
         debug_assert_eq!(heap.roots.len(), IMAGE_ROOTS);
         let nil = heap.roots[Root::Nil as usize];
         heap.roots.resize(ROOT_COUNT, nil);
-        let capacity = options.stack_slots.max(1 << 16);
+        let limit = options.stack_slots.max(1 << 10);
+        let capacity = limit + crate::interp::frame::RED_ZONE;
         let mut vm = Vm {
             heap,
             stack: Vec::with_capacity(capacity),
-            stack_limit: capacity - crate::interp::frame::RED_ZONE,
-            stack_capacity: capacity,
+            stack_limit: limit,
+            stack_base_limit: limit,
             regs: [nil; 2],
             hp: 0,
             pc: 0,
             fp: 0,
             tb: 0,
+            code_start: 0,
+            code_len: 0,
             cache: MethodCache::new(),
             runs: Vec::new(),
             countdown: crate::interp::process::POLL_INTERVAL,

@@ -1,9 +1,11 @@
-//! The global method cache: (selector, class) → method, direct-mapped.
+//! The global method cache: (selector, class) → method and its checked
+//! parts (bytecodes, literals, temporary count), direct-mapped.
 //!
 //! Keys are object addresses, so the cache is flushed at every collection
 //! (objects move) and whenever a method dictionary may have changed
 //! (primitive 34).
 
+use super::frame::MethodParts;
 use crate::value::Value;
 
 const ENTRIES: usize = 2048;
@@ -13,6 +15,9 @@ struct Entry {
     selector: u64,
     class: u64,
     method: u64,
+    code: u64,
+    literals: u64,
+    temps: usize,
 }
 
 pub struct MethodCache {
@@ -27,9 +32,7 @@ impl Default for MethodCache {
 
 impl MethodCache {
     pub fn new() -> MethodCache {
-        MethodCache {
-            entries: Box::new([Entry::default(); ENTRIES]),
-        }
+        MethodCache { entries: Box::new([Entry::default(); ENTRIES]) }
     }
 
     #[inline(always)]
@@ -39,17 +42,23 @@ impl MethodCache {
     }
 
     #[inline(always)]
-    pub fn probe(&self, selector: Value, class: Value) -> Option<Value> {
+    pub(crate) fn probe(&self, selector: Value, class: Value) -> Option<(Value, MethodParts)> {
         let e = &self.entries[Self::slot(selector, class)];
-        (e.selector == selector.raw() && e.class == class.raw() && e.selector != 0)
-            .then(|| crate::value::Value::from_raw(e.method))
+        (e.selector == selector.raw() && e.class == class.raw() && e.selector != 0).then(|| {
+            let parts =
+                MethodParts { code: Value::from_raw(e.code), literals: Value::from_raw(e.literals), temps: e.temps };
+            (Value::from_raw(e.method), parts)
+        })
     }
 
-    pub fn insert(&mut self, selector: Value, class: Value, method: Value) {
+    pub(crate) fn insert(&mut self, selector: Value, class: Value, method: Value, parts: MethodParts) {
         self.entries[Self::slot(selector, class)] = Entry {
             selector: selector.raw(),
             class: class.raw(),
             method: method.raw(),
+            code: parts.code.raw(),
+            literals: parts.literals.raw(),
+            temps: parts.temps,
         };
     }
 

@@ -163,6 +163,7 @@ impl Vm {
         let top = slot(self, context::STACK_TOP).as_usize().unwrap_or(0);
         let pc = slot(self, context::BYTE_POINTER).as_usize().unwrap_or(0);
         let nargs = self.heap.size(args);
+        let parts = self.method_parts(method)?;
         if self.stack.len() + nargs + HEADER + top + 1 > self.stack_limit {
             return Err(Trap::StackOverflow);
         }
@@ -182,6 +183,8 @@ impl Vm {
             ctx,
             temps,
             nil,
+            parts.code,
+            parts.literals,
         ]);
         if top > 0 {
             self.stack.extend_from_slice(&self.heap.slots(stack)[..top]);
@@ -262,7 +265,8 @@ impl Vm {
         if k > 0 && (!temps_ok || location + k > self.heap.size(temps)) {
             return Ok(false);
         }
-        if !args.is_ref() || self.heap.is_bytes(args) || self.method_parts(method).is_err() {
+        let Ok(parts) = self.method_parts(method) else { return Ok(false) };
+        if !args.is_ref() || self.heap.is_bytes(args) {
             return Ok(false);
         }
         for i in 0..k {
@@ -296,6 +300,8 @@ impl Vm {
             blk,
             temps,
             nil,
+            parts.code,
+            parts.literals,
         ]);
         self.enter_frame(tb, body)?;
         Ok(true)

@@ -3,7 +3,7 @@
 //! ```text
 //!   fp  → receiver, arguments            (pushed by the caller)
 //!   tb  → temporaries                    (inline; unused once TEMPS is set)
-//!   hp  → METHOD FP TB CALLER RETPC CONTEXT TEMPS SERIAL   (the header)
+//!   hp  → METHOD FP TB CALLER RETPC CONTEXT TEMPS SERIAL CODE LITERALS  (the header)
 //!   sb  → operand stack …                (sb = hp + HEADER)
 //! ```
 //! * `CALLER` is the caller's header index, or -1 at the bottom of a process.
@@ -16,6 +16,8 @@
 //! * `TEMPS` is nil (temporaries inline) or a heap Array shared with blocks.
 //! * `SERIAL` is nil, or a number naming this activation, so a dead
 //!   context can find its sender again for a non-local return.
+//! * `CODE` and `LITERALS` are the method's bytecodes and literals, checked
+//!   once when the frame was pushed, so a return need not check again.
 //!
 //! Every slot holds a valid [`Value`] (header numbers are SmallInts), so the
 //! collector scans the stack as a plain array of roots.
@@ -33,8 +35,10 @@ pub const H_RETPC: usize = 4;
 pub const H_CONTEXT: usize = 5;
 pub const H_TEMPS: usize = 6;
 pub const H_SERIAL: usize = 7;
+pub const H_CODE: usize = 8;
+pub const H_LITERALS: usize = 9;
 /// Header slots per frame.
-pub const HEADER: usize = 8;
+pub const HEADER: usize = 10;
 /// Stack slots kept free beyond the limit: for the operand stack of the top
 /// frame between checks, and for raising the stack-overflow error.
 pub const RED_ZONE: usize = 1 << 17;
@@ -42,6 +46,7 @@ pub const RED_ZONE: usize = 1 << 17;
 pub const BOOT_TEMPORARIES: usize = 42;
 
 /// What a method provides to run it: bytecodes, literals, temporary count.
+#[derive(Clone, Copy)]
 pub(crate) struct MethodParts {
     pub code: Value,
     pub literals: Value,
@@ -105,9 +110,22 @@ impl Vm {
         self.fp = self.header_index(hp, H_FP);
         self.tb = self.header_index(hp, H_TB);
         self.pc = pc;
-        let parts = self.method_parts(self.header(hp, H_METHOD))?;
-        self.regs = [parts.code, parts.literals];
+        self.regs = [self.header(hp, H_CODE), self.header(hp, H_LITERALS)];
+        self.refresh_code();
         Ok(())
+    }
+
+    /// Recomputes the cached byte range of the current bytecodes (after a
+    /// frame change or a collection).
+    #[inline(always)]
+    pub(crate) fn refresh_code(&mut self) {
+        (self.code_start, self.code_len) = self.heap.byte_range(self.regs[0]);
+    }
+
+    /// The current method's bytecodes.
+    #[inline(always)]
+    pub(crate) fn code(&self) -> &[u8] {
+        &self.heap.space_bytes()[self.code_start..self.code_start + self.code_len]
     }
 
     /// Pushes a frame for `method`, whose receiver and arguments are the top
@@ -122,6 +140,20 @@ impl Vm {
         temps_override: Option<usize>,
     ) -> Result<(), Trap> {
         let parts = self.method_parts(method)?;
+        self.push_checked_frame(method, parts, nvals, caller, retpc, temps_override)
+    }
+
+    /// [`Vm::push_frame`] for a method whose parts are already checked.
+    #[inline(always)]
+    pub(crate) fn push_checked_frame(
+        &mut self,
+        method: Value,
+        parts: MethodParts,
+        nvals: usize,
+        caller: Option<usize>,
+        retpc: usize,
+        temps_override: Option<usize>,
+    ) -> Result<(), Trap> {
         let temps = temps_override.unwrap_or(parts.temps);
         if self.stack.len() + temps + HEADER > self.stack_limit {
             return Err(Trap::StackOverflow);
@@ -141,12 +173,15 @@ impl Vm {
             nil,
             nil,
             nil,
+            parts.code,
+            parts.literals,
         ]);
         self.hp = hp;
         self.fp = fp;
         self.tb = tb;
         self.pc = 0;
         self.regs = [parts.code, parts.literals];
+        self.refresh_code();
         Ok(())
     }
 
@@ -159,7 +194,9 @@ impl Vm {
     /// Returns `value` from frame `hp` (the current frame or one below it,
     /// for non-local return), discarding every frame above it.
     pub(crate) fn return_from(&mut self, hp: usize, value: Value) -> Result<super::Flow, Trap> {
-        self.widow_frames_above(hp);
+        if hp != self.hp || self.header(hp, H_CONTEXT) != self.nil() {
+            self.widow_frames_above(hp);
+        }
         let fp = self.header_index(hp, H_FP);
         let retpc = self.header_index(hp, H_RETPC);
         match self.caller_of(hp) {

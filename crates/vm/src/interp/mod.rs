@@ -158,7 +158,7 @@ impl Vm {
     fn interpret(&mut self) -> Result<ExitStatus, Trap> {
         loop {
             let at = self.pc;
-            let insn = decode_at(self.heap.bytes(self.regs[0]), at)
+            let insn = decode_at(self.code(), at)
                 .map_err(|e| Trap::Error(format!("bad bytecode: {e}")))?;
             self.pc = at + insn.len as usize;
             let arg = insn.arg as usize;
@@ -308,7 +308,7 @@ impl Vm {
     /// values stay on the stack and the send runs now; no Array is built.
     fn mark_arguments(&mut self, n: usize) -> Result<(), Trap> {
         let base = self.operands(n)?;
-        let next = decode_at(self.heap.bytes(self.regs[0]), self.pc);
+        let next = decode_at(self.code(), self.pc);
         match next {
             Ok(send) if n > 0 && send.op == Op::SendMessage => {
                 self.pc += send.len as usize;

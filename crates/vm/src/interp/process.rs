@@ -153,7 +153,7 @@ impl Vm {
         let run = self.runs.pop().expect("a process is running");
         self.stack.truncate(run.base);
         self.error_depth = 0;
-        self.stack_limit = self.stack_capacity - RED_ZONE;
+        self.stack_limit = self.stack_base_limit;
         self.reset_countdown();
         match run.parent {
             None => Ok(Flow::Exit(status)),
@@ -232,7 +232,7 @@ impl Vm {
             Trap::Interrupt => self.raise_error("interrupted (Ctrl-C)".into()),
             Trap::StackOverflow => {
                 let limit = self.stack_limit;
-                if self.stack_limit < self.stack_capacity - RED_ZONE / 2 {
+                if self.stack_limit == self.stack_base_limit {
                     self.stack_limit += RED_ZONE / 2;
                     self.raise_error(format!(
                         "stack overflow: recursion deeper than the VM stack allows ({limit} slots; see --stack-size)"

@@ -2,7 +2,7 @@
 //! `doesNotUnderstand:`, and super sends.
 
 use super::Trap;
-use super::frame::H_METHOD;
+use super::frame::{H_METHOD, MethodParts};
 use crate::layout;
 use crate::roots::Root;
 use crate::value::Value;
@@ -12,12 +12,19 @@ use crate::vm::Vm;
 const MAX_CHAIN: usize = 100_000;
 
 impl Vm {
-    /// Finds the method for `selector` starting at `class`.
-    pub(crate) fn lookup(&mut self, selector: Value, class: Value) -> Result<Option<Value>, Trap> {
-        if let Some(m) = self.cache.probe(selector, class) {
+    /// Finds the method for `selector` starting at `class`, with its
+    /// checked parts.
+    #[inline]
+    pub(crate) fn lookup(&mut self, selector: Value, class: Value) -> Result<Option<(Value, MethodParts)>, Trap> {
+        if let Some(hit) = self.cache.probe(selector, class) {
             self.stats.cache_hits += 1;
-            return Ok(Some(m));
+            return Ok(Some(hit));
         }
+        self.lookup_slow(selector, class)
+    }
+
+    #[inline(never)]
+    fn lookup_slow(&mut self, selector: Value, class: Value) -> Result<Option<(Value, MethodParts)>, Trap> {
         self.stats.cache_misses += 1;
         if selector.is_int() || !self.heap.is_bytes(selector) {
             return Err(Trap::Error(format!(
@@ -35,8 +42,9 @@ impl Vm {
                 self.dictionary_find(methods, key)
             };
             if let Some(m) = found {
-                self.cache.insert(selector, class, m);
-                return Ok(Some(m));
+                let parts = self.method_parts(m)?;
+                self.cache.insert(selector, class, m, parts);
+                return Ok(Some((m, parts)));
             }
             c = self.heap.get(c, layout::class::PARENT).unwrap_or(c);
         }
@@ -65,9 +73,9 @@ impl Vm {
             self.trace_send(selector, receiver, class);
         }
         match self.lookup(selector, class)? {
-            Some(method) => {
+            Some((method, parts)) => {
                 self.tick()?;
-                self.push_frame(method, nvals, Some(self.hp), self.pc, None)
+                self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)
             }
             None => self.does_not_understand(selector, nvals, class),
         }
@@ -94,7 +102,7 @@ impl Vm {
         class: Value,
     ) -> Result<(), Trap> {
         let dnu = self.root(Root::SelectorDoesNotUnderstand);
-        let Some(handler) = self.lookup(dnu, class)? else {
+        let Some((handler, _)) = self.lookup(dnu, class)? else {
             let receiver = self.stack[self.stack.len() - nvals];
             return Err(Trap::Fatal(format!(
                 "{} does not understand #{} and has no doesNotUnderstand:",
