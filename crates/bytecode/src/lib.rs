@@ -203,6 +203,39 @@ const fn build_special_index() -> [u8; 16] {
 static OPCODE_INDEX: [u8; 16] = build_opcode_index();
 static SPECIAL_INDEX: [u8; 16] = build_special_index();
 
+/// What a first byte says on its own, for the decoder's fast path.
+#[derive(Clone, Copy)]
+enum Form {
+    /// A compact instruction (opcode and argument in the byte) followed by
+    /// the extra bytes its spec names.
+    Compact(Op, u8, Extra),
+    /// Extended or invalid: the general decoder handles it.
+    Other,
+}
+
+/// The [`Form`] of every possible first byte, derived from [`SPECS`].
+const fn build_forms() -> [Form; 256] {
+    let mut t = [Form::Other; 256];
+    let mut b = 0;
+    while b < 256 {
+        let (opcode, arg) = (b >> 4, b & 15);
+        let index = if opcode == opcode::EXTENDED as usize {
+            0xFF
+        } else if opcode == opcode::DO_SPECIAL as usize {
+            SPECIAL_INDEX[arg]
+        } else {
+            OPCODE_INDEX[opcode]
+        };
+        if index != 0xFF {
+            let spec = &SPECS[index as usize];
+            t[b] = Form::Compact(spec.op, arg as u8, spec.extra);
+        }
+        b += 1;
+    }
+    t
+}
+static FORMS: [Form; 256] = build_forms();
+
 /// One decoded instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Insn {
@@ -247,6 +280,37 @@ pub fn decode_at(code: &[u8], pc: usize) -> Result<Insn, DecodeError> {
     let Some(&b) = code.get(pc) else {
         return Err(DecodeError::Truncated { at: pc });
     };
+    match FORMS[b as usize] {
+        Form::Compact(op, arg, Extra::None) => Ok(Insn {
+            op,
+            arg,
+            extra: 0,
+            len: 1,
+        }),
+        Form::Compact(op, arg, Extra::U8) => match code.get(pc + 1) {
+            Some(&e) => Ok(Insn {
+                op,
+                arg,
+                extra: e as u16,
+                len: 2,
+            }),
+            None => Err(DecodeError::Truncated { at: pc }),
+        },
+        Form::Compact(op, arg, Extra::U16) => match code.get(pc + 1..pc + 3) {
+            Some(&[lo, hi]) => Ok(Insn {
+                op,
+                arg,
+                extra: u16::from_le_bytes([lo, hi]),
+                len: 3,
+            }),
+            _ => Err(DecodeError::Truncated { at: pc }),
+        },
+        Form::Other => decode_general(code, pc, b),
+    }
+}
+
+#[inline(never)]
+fn decode_general(code: &[u8], pc: usize, b: u8) -> Result<Insn, DecodeError> {
     let (mut opcode, mut arg, mut len) = (b >> 4, b & 0x0F, 1usize);
     if opcode == opcode::EXTENDED {
         opcode = arg;
@@ -430,5 +494,31 @@ mod tests {
         );
         assert_eq!(decode_at(&[0x09], 0), Err(DecodeError::Truncated { at: 0 }));
         assert_eq!(decode_at(&[], 0), Err(DecodeError::Truncated { at: 0 }));
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// The table-driven fast path decodes every 3-byte sequence exactly as
+    /// the general decoder does.
+    #[test]
+    fn fast_path_agrees_with_the_general_decoder() {
+        for b0 in 0..=255u8 {
+            for b1 in [0u8, 1, 0x0A, 0x7F, 0xFF] {
+                for b2 in [0u8, 3, 0xFF] {
+                    let code = [b0, b1, b2];
+                    for len in 1..=3 {
+                        assert_eq!(
+                            decode_at(&code[..len], 0),
+                            decode_general(&code[..len], 0, b0),
+                            "bytes {:02X?}",
+                            &code[..len]
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -268,7 +268,10 @@ impl Heap {
     pub fn byte_range(&self, obj: Value) -> (usize, usize) {
         let at = self.index(obj);
         let n = (self.space[at] & SIZE_MASK) as usize;
-        ((at + HEADER_WORDS) * 8, if self.space[at] & BYTES != 0 { n } else { 0 })
+        (
+            (at + HEADER_WORDS) * 8,
+            if self.space[at] & BYTES != 0 { n } else { 0 },
+        )
     }
 
     /// The whole active space as bytes (for reading the current method's
@@ -446,6 +449,12 @@ impl Heap {
         }
         self.reserve_in_use = true;
         true
+    }
+
+    /// Takes the emergency reserve back (the process that needed it has
+    /// finished); the next collection enforces the normal limit again.
+    pub fn return_reserve(&mut self) {
+        self.reserve_in_use = false;
     }
 
     fn copy_into(&mut self, to_words: usize, stacks: &mut [&mut [Value]]) {

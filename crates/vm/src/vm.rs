@@ -347,6 +347,7 @@ impl Vm {
             .heap
             .collect(&mut [&mut self.stack[..], &mut self.regs[..]], want);
         self.cache.flush();
+        self.refresh_code();
         r
     }
 

@@ -167,3 +167,45 @@ fn vm_primitives_image_boots_and_ends_cleanly() {
     let (status, _) = run_image("VMPrimitives.image", "", options());
     assert_eq!(status, ExitStatus::Error);
 }
+
+#[test]
+fn ctrl_c_interrupts_the_running_evaluation_and_the_repl_goes_on() {
+    use lst_vm::{ReaderConsole, Vm};
+    let mut vm = Vm::from_llst_image(&image(DAM), options()).unwrap();
+    let out = Captured::default();
+    vm.set_output(Box::new(out.clone()));
+    let input = "[ true ] whileTrue: [ nil ]\n6 * 7\n";
+    vm.set_console(Box::new(ReaderConsole(std::io::Cursor::new(
+        input.as_bytes().to_vec(),
+    ))));
+    let flag = vm.interrupt_flag();
+    let presser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let status = vm.boot().unwrap();
+    presser.join().unwrap();
+    assert_eq!(status, ExitStatus::Returned);
+    let text = out.text();
+    assert!(text.contains("interrupted (Ctrl-C)"), "{text}");
+    assert_eq!(
+        after_tests(&text).last().map(String::as_str),
+        Some("42"),
+        "{text}"
+    );
+}
+
+#[test]
+fn memory_exhaustion_is_a_smalltalk_error_and_the_repl_goes_on() {
+    let mut options = options();
+    options.heap.max_bytes = 64 << 20;
+    let input = "Array new: 100000000\n| l | l <- List new. [ true ] whileTrue: [ l add: (Array new: 1000) ]\n6 * 7\n";
+    let (status, out) = run_image(DAM, input, options);
+    assert_eq!(status, ExitStatus::Returned);
+    assert!(out.matches("out of memory").count() >= 2, "{out}");
+    assert_eq!(
+        after_tests(&out).last().map(String::as_str),
+        Some("42"),
+        "{out}"
+    );
+}

@@ -32,7 +32,9 @@ impl Default for MethodCache {
 
 impl MethodCache {
     pub fn new() -> MethodCache {
-        MethodCache { entries: Box::new([Entry::default(); ENTRIES]) }
+        MethodCache {
+            entries: Box::new([Entry::default(); ENTRIES]),
+        }
     }
 
     #[inline(always)]
@@ -45,13 +47,22 @@ impl MethodCache {
     pub(crate) fn probe(&self, selector: Value, class: Value) -> Option<(Value, MethodParts)> {
         let e = &self.entries[Self::slot(selector, class)];
         (e.selector == selector.raw() && e.class == class.raw() && e.selector != 0).then(|| {
-            let parts =
-                MethodParts { code: Value::from_raw(e.code), literals: Value::from_raw(e.literals), temps: e.temps };
+            let parts = MethodParts {
+                code: Value::from_raw(e.code),
+                literals: Value::from_raw(e.literals),
+                temps: e.temps,
+            };
             (Value::from_raw(e.method), parts)
         })
     }
 
-    pub(crate) fn insert(&mut self, selector: Value, class: Value, method: Value, parts: MethodParts) {
+    pub(crate) fn insert(
+        &mut self,
+        selector: Value,
+        class: Value,
+        method: Value,
+        parts: MethodParts,
+    ) {
         self.entries[Self::slot(selector, class)] = Entry {
             selector: selector.raw(),
             class: class.raw(),

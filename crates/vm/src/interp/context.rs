@@ -30,8 +30,10 @@ impl Vm {
     }
 
     /// True for the Contexts the VM makes, which carry [`SENDER_LINK`].
+    #[inline(always)]
     pub(crate) fn has_sender_link(&self, ctx: Value) -> bool {
-        ctx.is_ref()
+        ctx != self.nil()
+            && ctx.is_ref()
             && self.heap.class_of_object(ctx) == self.root(Root::ContextClass)
             && self.heap.size(ctx) == VM_CONTEXT_SLOTS
     }
@@ -265,7 +267,9 @@ impl Vm {
         if k > 0 && (!temps_ok || location + k > self.heap.size(temps)) {
             return Ok(false);
         }
-        let Ok(parts) = self.method_parts(method) else { return Ok(false) };
+        let Ok(parts) = self.cached_method_parts(method) else {
+            return Ok(false);
+        };
         if !args.is_ref() || self.heap.is_bytes(args) {
             return Ok(false);
         }

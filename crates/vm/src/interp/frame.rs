@@ -54,6 +54,20 @@ pub(crate) struct MethodParts {
 }
 
 impl Vm {
+    /// [`Vm::method_parts`] through the method cache (keyed by the method
+    /// itself), for callers without a lookup: block invocation.
+    #[inline]
+    pub(crate) fn cached_method_parts(&mut self, method: Value) -> Result<MethodParts, Trap> {
+        if let Some((_, parts)) = self.cache.probe(method, Value::ZERO) {
+            return Ok(parts);
+        }
+        let parts = self.method_parts(method)?;
+        if method.is_ref() {
+            self.cache.insert(method, Value::ZERO, method, parts);
+        }
+        Ok(parts)
+    }
+
     /// Reads and checks the fields of a method the VM is about to run.
     pub(crate) fn method_parts(&self, method: Value) -> Result<MethodParts, Trap> {
         let h = &self.heap;
@@ -194,7 +208,7 @@ impl Vm {
     /// Returns `value` from frame `hp` (the current frame or one below it,
     /// for non-local return), discarding every frame above it.
     pub(crate) fn return_from(&mut self, hp: usize, value: Value) -> Result<super::Flow, Trap> {
-        if hp != self.hp || self.header(hp, H_CONTEXT) != self.nil() {
+        if hp != self.hp || self.has_sender_link(self.header(hp, H_CONTEXT)) {
             self.widow_frames_above(hp);
         }
         let fp = self.header_index(hp, H_FP);
@@ -221,7 +235,7 @@ impl Vm {
     pub(crate) fn widow_frames_above(&mut self, hp: usize) {
         let mut f = self.hp;
         loop {
-            if self.header(f, H_CONTEXT) != self.nil() {
+            if self.has_sender_link(self.header(f, H_CONTEXT)) {
                 self.widow(f);
             }
             if f == hp {
@@ -238,9 +252,6 @@ impl Vm {
     /// after the frame is gone (for a later non-local return through it).
     fn widow(&mut self, hp: usize) {
         let ctx = self.header(hp, H_CONTEXT);
-        if !self.has_sender_link(ctx) {
-            return; // a Block, or a Context made by Smalltalk code
-        }
         let link = match self.caller_of(hp) {
             Some(caller) => {
                 let serial = self.frame_serial(caller);

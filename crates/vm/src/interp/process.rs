@@ -153,6 +153,7 @@ impl Vm {
         let run = self.runs.pop().expect("a process is running");
         self.stack.truncate(run.base);
         self.error_depth = 0;
+        self.heap.return_reserve();
         self.stack_limit = self.stack_base_limit;
         self.reset_countdown();
         match run.parent {
@@ -266,14 +267,15 @@ impl Vm {
     /// Sends `error: msg` to the current receiver.
     fn raise_error(&mut self, msg: String) -> Result<Flow, Trap> {
         self.error_depth += 1;
-        let selector = self.root(Root::SelectorError);
-        if self.error_depth > MAX_ERROR_DEPTH || selector == self.nil() {
+        if self.error_depth > MAX_ERROR_DEPTH || self.root(Root::SelectorError) == self.nil() {
             self.report_fatal(&format!(
                 "{msg} (while handling an error; the process is stopped)"
             ));
             return self.stop_process(ExitStatus::Error);
         }
         let text = self.new_string(msg.as_bytes())?;
+        // Read after the allocation, which may have moved them.
+        let selector = self.root(Root::SelectorError);
         let receiver = self.stack[self.fp];
         match self.send_values(selector, &[receiver, text]) {
             Ok(()) => Ok(Flow::Continue),

@@ -15,7 +15,11 @@ impl Vm {
     /// Finds the method for `selector` starting at `class`, with its
     /// checked parts.
     #[inline]
-    pub(crate) fn lookup(&mut self, selector: Value, class: Value) -> Result<Option<(Value, MethodParts)>, Trap> {
+    pub(crate) fn lookup(
+        &mut self,
+        selector: Value,
+        class: Value,
+    ) -> Result<Option<(Value, MethodParts)>, Trap> {
         if let Some(hit) = self.cache.probe(selector, class) {
             self.stats.cache_hits += 1;
             return Ok(Some(hit));
@@ -24,7 +28,11 @@ impl Vm {
     }
 
     #[inline(never)]
-    fn lookup_slow(&mut self, selector: Value, class: Value) -> Result<Option<(Value, MethodParts)>, Trap> {
+    fn lookup_slow(
+        &mut self,
+        selector: Value,
+        class: Value,
+    ) -> Result<Option<(Value, MethodParts)>, Trap> {
         self.stats.cache_misses += 1;
         if selector.is_int() || !self.heap.is_bytes(selector) {
             return Err(Trap::Error(format!(
