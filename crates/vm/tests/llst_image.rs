@@ -209,3 +209,32 @@ fn memory_exhaustion_is_a_smalltalk_error_and_the_repl_goes_on() {
         "{out}"
     );
 }
+
+/// Heap words allocated by a whole run that files in `fib:` and evaluates `expr`.
+fn words_allocated_for(expr: &str) -> (u64, String) {
+    use lst_vm::{ReaderConsole, Vm};
+    let dir = std::env::temp_dir().join(format!("lst-test-alloc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fib.st");
+    std::fs::write(&path, include_str!("../../../tests/programs/fib_method.st")).unwrap();
+    let mut vm = Vm::from_llst_image(&image(DAM), options()).unwrap();
+    let out = Captured::default();
+    vm.set_output(Box::new(out.clone()));
+    let input = format!("File fileIn: '{}'\n{expr}\n", path.display());
+    vm.set_console(Box::new(ReaderConsole(std::io::Cursor::new(input.into_bytes()))));
+    vm.boot().unwrap();
+    (vm.heap.stats.allocated_words, out.text())
+}
+
+#[test]
+fn ordinary_sends_allocate_nothing() {
+    // Same source text length, so compiling costs the same; fib: 20 makes
+    // about 21,700 more sends than fib: 10.
+    let (small, out_small) = words_allocated_for("Fib new fib: 10");
+    let (large, out_large) = words_allocated_for("Fib new fib: 20");
+    assert!(out_small.contains("\n55\n") && out_large.contains("\n6765\n"), "{out_large}");
+    // Printing 6765 instead of 55 allocates a little more (the image builds
+    // the digits by concatenation); one word per send would be 21,700.
+    let extra = large.saturating_sub(small);
+    assert!(extra < 500, "{extra} more words allocated for 21,700 more sends");
+}
