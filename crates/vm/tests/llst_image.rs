@@ -221,7 +221,9 @@ fn words_allocated_for(expr: &str) -> (u64, String) {
     let out = Captured::default();
     vm.set_output(Box::new(out.clone()));
     let input = format!("File fileIn: '{}'\n{expr}\n", path.display());
-    vm.set_console(Box::new(ReaderConsole(std::io::Cursor::new(input.into_bytes()))));
+    vm.set_console(Box::new(ReaderConsole(std::io::Cursor::new(
+        input.into_bytes(),
+    ))));
     vm.boot().unwrap();
     (vm.heap.stats.allocated_words, out.text())
 }
@@ -232,9 +234,15 @@ fn ordinary_sends_allocate_nothing() {
     // about 21,700 more sends than fib: 10.
     let (small, out_small) = words_allocated_for("Fib new fib: 10");
     let (large, out_large) = words_allocated_for("Fib new fib: 20");
-    assert!(out_small.contains("\n55\n") && out_large.contains("\n6765\n"), "{out_large}");
+    assert!(
+        out_small.contains("\n55\n") && out_large.contains("\n6765\n"),
+        "{out_large}"
+    );
     // Printing 6765 instead of 55 allocates a little more (the image builds
     // the digits by concatenation); one word per send would be 21,700.
     let extra = large.saturating_sub(small);
-    assert!(extra < 500, "{extra} more words allocated for 21,700 more sends");
+    assert!(
+        extra < 500,
+        "{extra} more words allocated for 21,700 more sends"
+    );
 }

@@ -18,6 +18,7 @@ struct Entry {
     code: u64,
     literals: u64,
     temps: usize,
+    primitive: Option<super::frame::PrimitiveMethod>,
 }
 
 pub struct MethodCache {
@@ -51,6 +52,7 @@ impl MethodCache {
                 code: Value::from_raw(e.code),
                 literals: Value::from_raw(e.literals),
                 temps: e.temps,
+                primitive: e.primitive,
             };
             (Value::from_raw(e.method), parts)
         })
@@ -70,6 +72,7 @@ impl MethodCache {
             code: parts.code.raw(),
             literals: parts.literals.raw(),
             temps: parts.temps,
+            primitive: parts.primitive,
         };
     }
 

@@ -16,6 +16,17 @@ use crate::roots::Root;
 use crate::value::Value;
 use crate::vm::Vm;
 
+/// Where a block's frame goes and whom it returns to.
+struct BlockTarget {
+    /// Stack index of the frame's first slot.
+    fp: usize,
+    /// The caller's header index (a SmallInt, -1 at a process bottom).
+    caller: Value,
+    retpc: Value,
+    /// The frame of `Block>>value…` that ran primitive 8 is replaced.
+    replaces_frame: bool,
+}
+
 /// A hidden slot in the Contexts the VM makes: how a dead context finds its
 /// sender frame (`serial << 32 | header index`), for non-local return.
 pub const SENDER_LINK: usize = context::SLOTS;
@@ -239,17 +250,47 @@ impl Vm {
     }
 
     /// Primitive 8 in `Block>>value…`: the top `argc` slots are the block's
-    /// arguments and the block. Stores the arguments into the home's
-    /// temporaries and replaces the `value` frame by the block's frame.
-    /// `Ok(false)` is primitive failure.
+    /// arguments and the block. Replaces the `value` frame by the block's
+    /// frame. `Ok(false)` is primitive failure.
     pub(crate) fn invoke_block(&mut self, argc: usize) -> Result<bool, Trap> {
         let len = self.stack.len();
-        let blk = self.stack[len - 1];
-        if argc == 0
-            || !blk.is_ref()
-            || self.heap.is_bytes(blk)
-            || self.heap.size(blk) < block::SLOTS
-        {
+        if argc == 0 {
+            return Ok(false);
+        }
+        let d = self.hp;
+        let target = BlockTarget {
+            fp: self.header_index(d, H_FP),
+            caller: self.header(d, H_CALLER),
+            retpc: self.header(d, H_RETPC),
+            replaces_frame: true,
+        };
+        self.activate_block(self.stack[len - 1], len - argc, argc - 1, target)
+    }
+
+    /// A send of `value…` whose method is `Block>>value…` (primitive 8),
+    /// without a frame for that method: the receiver (the block) and `k`
+    /// arguments are the top `k + 1` slots of the current frame.
+    pub(crate) fn send_to_block(&mut self, k: usize) -> Result<bool, Trap> {
+        let base = self.stack.len() - k - 1;
+        let target = BlockTarget {
+            fp: base,
+            caller: Value::small(self.hp as i64),
+            retpc: Value::small(self.pc as i64),
+            replaces_frame: false,
+        };
+        self.activate_block(self.stack[base], base + 1, k, target)
+    }
+
+    /// Pushes the frame of block `blk` at `target.fp`, its `k` arguments
+    /// (stack slots from `args_at`) stored into the home's temporaries.
+    fn activate_block(
+        &mut self,
+        blk: Value,
+        args_at: usize,
+        k: usize,
+        target: BlockTarget,
+    ) -> Result<bool, Trap> {
+        if !self.is_block_object(blk) {
             return Ok(false);
         }
         let field = |vm: &Vm, i| vm.heap.get(blk, i).unwrap_or(blk);
@@ -262,7 +303,6 @@ impl Vm {
         ) else {
             return Ok(false);
         };
-        let k = argc - 1;
         let temps_ok = temps.is_ref() && !self.heap.is_bytes(temps);
         if k > 0 && (!temps_ok || location + k > self.heap.size(temps)) {
             return Ok(false);
@@ -274,15 +314,17 @@ impl Vm {
             return Ok(false);
         }
         for i in 0..k {
-            let v = self.stack[len - 1 - k + i];
+            let v = self.stack[args_at + i];
             self.heap.set(temps, location + i, v);
         }
         self.tick()?;
-        let d = self.hp;
-        self.widow_frames_above(d);
-        let caller = self.header(d, H_CALLER);
-        let retpc = self.header(d, H_RETPC);
-        let fp = self.header_index(d, H_FP);
+        if target.replaces_frame {
+            let d = self.hp;
+            if self.has_sender_link(self.header(d, H_CONTEXT)) {
+                self.widow_frames_above(d);
+            }
+        }
+        let fp = target.fp;
         let nargs = self.heap.size(args);
         if fp + nargs + HEADER + 1 > self.stack_limit {
             return Err(Trap::StackOverflow);
@@ -299,8 +341,8 @@ impl Vm {
             method,
             Value::small(fp as i64),
             Value::small(tb as i64),
-            caller,
-            retpc,
+            target.caller,
+            target.retpc,
             blk,
             temps,
             nil,

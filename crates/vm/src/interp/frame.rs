@@ -51,6 +51,52 @@ pub(crate) struct MethodParts {
     pub code: Value,
     pub literals: Value,
     pub temps: usize,
+    /// Set when the method begins by running a primitive on its own
+    /// arguments (see [`PrimitiveMethod`]).
+    pub primitive: Option<PrimitiveMethod>,
+}
+
+/// A method whose code begins `pushArgument i₁ … pushArgument iₙ;
+/// doPrimitive n p`: a send to it can run primitive `p` on the caller's
+/// stack, without a frame, and push the method only if the primitive fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PrimitiveMethod {
+    pub number: u8,
+    pub argc: u8,
+    /// The argument index (0 = receiver) of each primitive argument.
+    pub args: [u8; MAX_PRIMITIVE_ARGS],
+}
+
+const MAX_PRIMITIVE_ARGS: usize = 5;
+
+/// Recognizes a [`PrimitiveMethod`] prologue.
+fn primitive_prologue(code: &[u8]) -> Option<PrimitiveMethod> {
+    let mut args = [0u8; MAX_PRIMITIVE_ARGS];
+    let mut pc = 0;
+    let mut n = 0;
+    loop {
+        let insn = lst_bytecode::decode_at(code, pc).ok()?;
+        pc += insn.len as usize;
+        match insn.op {
+            lst_bytecode::Op::PushArgument if n < MAX_PRIMITIVE_ARGS => {
+                args[n] = insn.arg;
+                n += 1;
+            }
+            lst_bytecode::Op::DoPrimitive if insn.arg as usize == n => {
+                let number = insn.extra as u8;
+                let runs_alone = matches!(
+                    crate::prims::lookup(number).map(|p| p.kind),
+                    Some(crate::prims::Kind::Function(_))
+                );
+                return (runs_alone || number == 8).then_some(PrimitiveMethod {
+                    number,
+                    argc: n as u8,
+                    args,
+                });
+            }
+            _ => return None,
+        }
+    }
 }
 
 impl Vm {
@@ -95,10 +141,12 @@ impl Vm {
                 .filter(|&n| n <= 255)
                 .ok_or_else(|| bad("temporarySize is not a small count"))?
         };
+        let primitive = primitive_prologue(h.bytes(code));
         Ok(MethodParts {
             code,
             literals,
             temps,
+            primitive,
         })
     }
 

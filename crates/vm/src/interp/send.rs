@@ -2,7 +2,7 @@
 //! `doesNotUnderstand:`, and super sends.
 
 use super::Trap;
-use super::frame::{H_METHOD, MethodParts};
+use super::frame::{H_METHOD, MethodParts, PrimitiveMethod};
 use crate::layout;
 use crate::roots::Root;
 use crate::value::Value;
@@ -71,6 +71,18 @@ impl Vm {
         nvals: usize,
         start: Option<Value>,
     ) -> Result<(), Trap> {
+        self.send_with(selector, nvals, start, true)
+    }
+
+    /// [`Vm::send`]; `fast` allows running a primitive method's primitive
+    /// without a frame.
+    fn send_with(
+        &mut self,
+        selector: Value,
+        nvals: usize,
+        start: Option<Value>,
+        fast: bool,
+    ) -> Result<(), Trap> {
         if nvals == 0 || self.stack.len() < self.hp + super::frame::HEADER + nvals {
             return Err(Trap::Error("send without a receiver on the stack".into()));
         }
@@ -82,6 +94,26 @@ impl Vm {
         }
         match self.lookup(selector, class)? {
             Some((method, parts)) => {
+                if let (Some(p), true) = (parts.primitive, fast) {
+                    let collections = self.heap.stats.collections;
+                    let h = self.heap.push_handle(selector);
+                    let done = self.primitive_send(p, nvals);
+                    let selector = self.heap.handle(h);
+                    self.heap.release_handles(h);
+                    if done? {
+                        return Ok(());
+                    }
+                    if self.heap.stats.collections != collections {
+                        // The primitive collected before failing: `method`,
+                        // `parts` and `class` are stale. Look up again.
+                        self.stats.sends -= 1;
+                        let start = match start {
+                            Some(_) => Some(self.super_class()?),
+                            None => None,
+                        };
+                        return self.send_with(selector, nvals, start, false);
+                    }
+                }
                 self.tick()?;
                 self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)
             }
@@ -99,6 +131,48 @@ impl Vm {
             self.describe(receiver),
             self.class_name(class)
         );
+    }
+
+    /// Runs a primitive method's primitive for a send, without a frame.
+    /// `Ok(false)`: it failed (or does not apply), so the method runs.
+    #[inline]
+    fn primitive_send(&mut self, p: PrimitiveMethod, nvals: usize) -> Result<bool, Trap> {
+        let argc = p.argc as usize;
+        if p.args[..argc].iter().any(|&i| i as usize >= nvals) {
+            return Ok(false);
+        }
+        let base = self.stack.len() - nvals;
+        if p.number == 8 {
+            // `Block>>value…` is `<8 args… self>`.
+            let k = nvals - 1;
+            let in_order = argc == nvals
+                && p.args[argc - 1] == 0
+                && (0..k).all(|i| p.args[i] as usize == i + 1);
+            return if in_order {
+                self.send_to_block(k)
+            } else {
+                Ok(false)
+            };
+        }
+        let top = self.stack.len();
+        for i in 0..argc {
+            let v = self.stack[base + p.args[i] as usize];
+            self.stack.push(v);
+        }
+        match crate::prims::call(self, p.number, top, argc) {
+            Ok(Some(v)) => {
+                self.stack.truncate(base);
+                self.stack.push(v);
+                Ok(true)
+            }
+            // Failed, or trapped: run the method, so that its fallback code
+            // (or the error, with the method in the backtrace) happens in
+            // its own frame.
+            Ok(None) | Err(_) => {
+                self.stack.truncate(top);
+                Ok(false)
+            }
+        }
     }
 
     /// LLST's `doesNotUnderstand:`: the original arguments are dropped and
