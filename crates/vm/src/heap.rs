@@ -178,7 +178,12 @@ impl Heap {
 
     #[inline(always)]
     fn header(&self, obj: Value) -> u64 {
-        self.space[self.index(obj)]
+        // A SmallInt reads as an empty pointer object.
+        if obj.is_int() {
+            0
+        } else {
+            self.space[self.index(obj)]
+        }
     }
 
     /// The object's class.
@@ -240,6 +245,9 @@ impl Heap {
 
     /// All slots of a pointer object (empty for byte objects).
     pub fn slots(&self, obj: Value) -> &[Value] {
+        if obj.is_int() {
+            return &[];
+        }
         let at = self.index(obj);
         let h = self.space[at];
         if h & BYTES != 0 {
@@ -252,6 +260,9 @@ impl Heap {
     /// The bytes of a byte object (empty for pointer objects).
     #[inline]
     pub fn bytes(&self, obj: Value) -> &[u8] {
+        if obj.is_int() {
+            return &[];
+        }
         let at = self.index(obj);
         let h = self.space[at];
         if h & BYTES == 0 {
@@ -266,6 +277,9 @@ impl Heap {
     /// many there are. Valid until the next collection.
     #[inline(always)]
     pub fn byte_range(&self, obj: Value) -> (usize, usize) {
+        if obj.is_int() {
+            return (0, 0);
+        }
         let at = self.index(obj);
         let n = (self.space[at] & SIZE_MASK) as usize;
         (
@@ -283,6 +297,9 @@ impl Heap {
 
     /// The bytes of a byte object, writable (empty for pointer objects).
     pub fn bytes_mut(&mut self, obj: Value) -> &mut [u8] {
+        if obj.is_int() {
+            return &mut [];
+        }
         let at = self.index(obj);
         let h = self.space[at];
         if h & BYTES == 0 {
@@ -569,6 +586,14 @@ mod tests {
         assert_eq!(h.bytes(s2), b"hello");
         assert_eq!(h.class_of_object(a2), h.roots[0]);
         assert_eq!(h.stats.live_words, 2 + 4 + 3);
+    }
+
+    #[test]
+    fn accessors_treat_small_ints_as_empty_objects() {
+        let h = small_heap();
+        let n = Value::small(12);
+        assert_eq!((h.size(n), h.is_bytes(n), h.get(n, 0)), (0, false, None));
+        assert!(h.slots(n).is_empty() && h.bytes(n).is_empty());
     }
 
     #[test]

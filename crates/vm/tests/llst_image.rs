@@ -246,3 +246,32 @@ fn ordinary_sends_allocate_nothing() {
         "{extra} more words allocated for 21,700 more sends"
     );
 }
+
+#[test]
+fn time_sliced_processes_resume_exactly_where_they_stopped() {
+    // `doExecute: ticks` stops the process after `ticks` safepoints (status
+    // 5); running it again resumes it from its spilled contexts.
+    let program = include_str!("../../../tests/programs/time_slices.st");
+    for ticks in ["1", "7", "50", "0"] {
+        let lines = file_in(
+            &program.replace("doExecute: 50", &format!("doExecute: {ticks}")),
+            options(),
+        );
+        let sliced = if ticks == "0" { "false" } else { "true" };
+        let expect = format!("Array (4 {sliced} 100010000)");
+        assert!(lines.contains(&expect), "ticks {ticks}: {lines:?}");
+    }
+}
+
+#[test]
+fn time_slices_under_gc_stress() {
+    let program = include_str!("../../../tests/programs/time_slices.st").replace("10000", "300");
+    let lines = file_in(
+        &program.replace("doExecute: 50", "doExecute: 3"),
+        stress_options(),
+    );
+    assert!(
+        lines.contains(&"Array (4 true 90300)".to_string()),
+        "{lines:?}"
+    );
+}

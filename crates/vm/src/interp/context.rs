@@ -317,7 +317,6 @@ impl Vm {
             let v = self.stack[args_at + i];
             self.heap.set(temps, location + i, v);
         }
-        self.tick()?;
         if target.replaces_frame {
             let d = self.hp;
             if self.has_sender_link(self.header(d, H_CONTEXT)) {
@@ -350,6 +349,7 @@ impl Vm {
             parts.literals,
         ]);
         self.enter_frame(tb, body)?;
+        self.tick()?;
         Ok(true)
     }
 

@@ -127,16 +127,17 @@ impl Vm {
         base.ok_or_else(|| bad("operand stack underflow"))
     }
 
-    /// Branch to `target`; backward branches are safepoints.
+    /// Branch to `target`; backward branches are safepoints, taken after
+    /// the jump so that a process stopped there resumes at the target.
     #[inline(always)]
     fn jump(&mut self, target: u16, at: usize) -> Result<(), Trap> {
+        self.pc = target as usize;
         if (target as usize) <= at {
-            self.tick()?;
             if self.stack.len() > self.stack_limit {
                 return Err(Trap::StackOverflow);
             }
+            self.tick()?;
         }
-        self.pc = target as usize;
         Ok(())
     }
 

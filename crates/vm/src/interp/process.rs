@@ -182,7 +182,9 @@ impl Vm {
 
     // -- Safepoints ------------------------------------------------------------------
 
-    /// A safepoint: method entry or backward branch.
+    /// A safepoint: method entry (after the frame is pushed) or backward
+    /// branch (after the jump). The state is whole there, so a process
+    /// stopped at a safepoint resumes exactly where it was.
     #[inline(always)]
     pub(crate) fn tick(&mut self) -> Result<(), Trap> {
         self.countdown -= 1;
@@ -279,6 +281,8 @@ impl Vm {
         let receiver = self.stack[self.fp];
         match self.send_values(selector, &[receiver, text]) {
             Ok(()) => Ok(Flow::Continue),
+            // The error: frame is pushed; the safepoint on its entry fired.
+            Err(t @ (Trap::Preempt | Trap::Interrupt)) => Err(t),
             Err(_) => {
                 self.report_fatal(&msg);
                 self.stop_process(ExitStatus::Error)

@@ -114,8 +114,8 @@ impl Vm {
                         return self.send_with(selector, nvals, start, false);
                     }
                 }
-                self.tick()?;
-                self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)
+                self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
+                self.tick()
             }
             None => self.does_not_understand(selector, nvals, class),
         }
@@ -195,8 +195,8 @@ impl Vm {
         let keep = self.stack.len() - nvals + 1;
         self.stack.truncate(keep);
         self.stack.push(selector);
-        self.tick()?;
-        self.push_frame(handler, 2, Some(self.hp), self.pc, None)
+        self.push_frame(handler, 2, Some(self.hp), self.pc, None)?;
+        self.tick()
     }
 
     /// Where a super send in the current method starts looking: the
