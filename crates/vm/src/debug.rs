@@ -77,3 +77,35 @@ impl Vm {
         out
     }
 }
+
+impl Vm {
+    /// The source text of every method that has one: (class, selector, text).
+    pub fn all_method_sources(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        let globals = self.root(crate::roots::Root::Globals);
+        let Some(values) = self.heap.get(globals, layout::dictionary::VALUES) else {
+            return out;
+        };
+        for &g in self.heap.slots(values) {
+            if !self.is_class_shaped(g) {
+                continue;
+            }
+            for class in [g, self.class_of(g)] {
+                let Some(methods) = self.heap.get(class, layout::class::METHODS) else {
+                    continue;
+                };
+                let Some(ms) = self.heap.get(methods, layout::dictionary::VALUES) else {
+                    continue;
+                };
+                for &m in self.heap.slots(ms) {
+                    let text = self.heap.get(m, layout::method::TEXT).unwrap_or(m);
+                    if text.is_ref() && self.heap.is_bytes(text) {
+                        let sel = self.text_of(self.heap.get(m, layout::method::NAME).unwrap_or(m));
+                        out.push((self.class_name(class), sel, self.text_of(text)));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
