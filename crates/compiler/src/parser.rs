@@ -52,10 +52,15 @@ struct Failed;
 
 type PResult<T> = Result<T, Failed>;
 
+/// Deepest nesting of parentheses, blocks and literal arrays accepted
+/// (deeper input is a diagnostic, not a Rust stack overflow).
+pub const MAX_NESTING: usize = 256;
+
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
     diags: Vec<Diagnostic>,
+    depth: usize,
 }
 
 impl Parser {
@@ -64,6 +69,7 @@ impl Parser {
             toks: tokenize(source),
             pos: 0,
             diags: Vec::new(),
+            depth: 0,
         }
     }
 
@@ -259,6 +265,16 @@ impl Parser {
     // -- Expressions ----------------------------------------------------------
 
     fn expr(&mut self) -> PResult<Expr> {
+        if self.depth >= MAX_NESTING {
+            return self.error(format!("expression nested more than {MAX_NESTING} deep"));
+        }
+        self.depth += 1;
+        let e = self.expr_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn expr_inner(&mut self) -> PResult<Expr> {
         if let (Tok::Ident(text), Tok::Assign) = (self.tok().clone(), self.peek_tok(1)) {
             let span = self.bump().span;
             self.bump();
@@ -458,6 +474,16 @@ impl Parser {
 
     /// The elements of a literal array, after `#(` or a nested `(`.
     fn array_body(&mut self) -> PResult<Literal> {
+        if self.depth >= MAX_NESTING {
+            return self.error(format!("literal array nested more than {MAX_NESTING} deep"));
+        }
+        self.depth += 1;
+        let a = self.array_items();
+        self.depth -= 1;
+        a
+    }
+
+    fn array_items(&mut self) -> PResult<Literal> {
         let mut items = Vec::new();
         loop {
             let item = match self.tok().clone() {
@@ -686,6 +712,24 @@ mod tests {
         assert!(parse_expression("(1 + 2").is_err());
         assert!(parse_expression("#(1 2").is_err());
         assert!(parse_expression("[:x x]").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_a_diagnostic_not_a_stack_overflow() {
+        for src in [
+            "(".repeat(100_000),
+            "[".repeat(100_000),
+            "#(".repeat(100_000),
+            "x foo: (".repeat(50_000),
+        ] {
+            let errs = parse_expression(&src).unwrap_err();
+            assert!(
+                errs.iter().any(|d| d.message.contains("nested more than")),
+                "{:?}",
+                &errs[..1]
+            );
+        }
+        assert!(parse_expression(&format!("{}3{}", "(".repeat(200), ")".repeat(200))).is_ok());
     }
 
     #[test]
