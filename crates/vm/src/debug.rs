@@ -45,10 +45,23 @@ impl Vm {
     }
 }
 
+/// One method of the image, as tools see it.
+#[derive(Clone, Debug)]
+pub struct MethodInfo {
+    pub class: String,
+    pub selector: String,
+    pub bytecodes: Vec<u8>,
+    /// The source text, if the method keeps one.
+    pub text: Option<String>,
+    /// Each literal as [`Vm::describe`] shows it.
+    pub literals: Vec<String>,
+    /// The instance variable names of the class, inherited first.
+    pub instance_variables: Vec<String>,
+}
+
 impl Vm {
-    /// Every method reachable from the globals' classes and metaclasses:
-    /// (class name, selector, bytecodes).
-    pub fn all_methods(&self) -> Vec<(String, String, Vec<u8>)> {
+    /// Every (class, method) reachable from the globals' classes and metaclasses.
+    fn methods_of_globals(&self) -> Vec<(Value, Value)> {
         let mut out = Vec::new();
         let globals = self.root(crate::roots::Root::Globals);
         let Some(values) = self.heap.get(globals, layout::dictionary::VALUES) else {
@@ -59,53 +72,76 @@ impl Vm {
                 continue;
             }
             for class in [g, self.class_of(g)] {
-                let Some(methods) = self.heap.get(class, layout::class::METHODS) else {
+                let methods = self.heap.get(class, layout::class::METHODS);
+                let Some(ms) = methods.and_then(|d| self.heap.get(d, layout::dictionary::VALUES))
+                else {
                     continue;
                 };
-                let Some(ms) = self.heap.get(methods, layout::dictionary::VALUES) else {
-                    continue;
-                };
-                for &m in self.heap.slots(ms) {
-                    let code = self.heap.get(m, layout::method::BYTECODES).unwrap_or(m);
-                    if code.is_ref() && self.heap.is_bytes(code) {
-                        let sel = self.text_of(self.heap.get(m, layout::method::NAME).unwrap_or(m));
-                        out.push((self.class_name(class), sel, self.heap.bytes(code).to_vec()));
-                    }
-                }
+                out.extend(self.heap.slots(ms).iter().map(|&m| (class, m)));
             }
         }
         out
     }
-}
 
-impl Vm {
-    /// The source text of every method that has one: (class, selector, text).
-    pub fn all_method_sources(&self) -> Vec<(String, String, String)> {
-        let mut out = Vec::new();
-        let globals = self.root(crate::roots::Root::Globals);
-        let Some(values) = self.heap.get(globals, layout::dictionary::VALUES) else {
-            return out;
-        };
-        for &g in self.heap.slots(values) {
-            if !self.is_class_shaped(g) {
-                continue;
-            }
-            for class in [g, self.class_of(g)] {
-                let Some(methods) = self.heap.get(class, layout::class::METHODS) else {
-                    continue;
-                };
-                let Some(ms) = self.heap.get(methods, layout::dictionary::VALUES) else {
-                    continue;
-                };
-                for &m in self.heap.slots(ms) {
-                    let text = self.heap.get(m, layout::method::TEXT).unwrap_or(m);
-                    if text.is_ref() && self.heap.is_bytes(text) {
-                        let sel = self.text_of(self.heap.get(m, layout::method::NAME).unwrap_or(m));
-                        out.push((self.class_name(class), sel, self.text_of(text)));
-                    }
+    /// The instance variable names of `class`, inherited first.
+    pub fn instance_variable_names(&self, class: Value) -> Vec<String> {
+        let mut chain = vec![];
+        let mut c = class;
+        while self.is_class_shaped(c) && chain.len() < 10_000 {
+            chain.push(c);
+            c = self
+                .heap
+                .get(c, layout::class::PARENT)
+                .unwrap_or(self.nil());
+        }
+        let mut names = vec![];
+        for &c in chain.iter().rev() {
+            if let Some(vars) = self.heap.get(c, layout::class::VARIABLES) {
+                if vars.is_ref() && !self.heap.is_bytes(vars) {
+                    names.extend(self.heap.slots(vars).iter().map(|&v| self.text_of(v)));
                 }
             }
         }
+        names
+    }
+
+    /// Every method whose bytecodes are a byte object.
+    pub fn all_methods(&self) -> Vec<MethodInfo> {
+        let mut out = Vec::new();
+        for (class, m) in self.methods_of_globals() {
+            let get = |i| self.heap.get(m, i).unwrap_or(self.nil());
+            let code = get(layout::method::BYTECODES);
+            if !code.is_ref() || !self.heap.is_bytes(code) {
+                continue;
+            }
+            let text = get(layout::method::TEXT);
+            let literals = get(layout::method::LITERALS);
+            let literals = if literals.is_ref() && !self.heap.is_bytes(literals) {
+                self.heap
+                    .slots(literals)
+                    .iter()
+                    .map(|&v| self.describe(v))
+                    .collect()
+            } else {
+                vec![]
+            };
+            out.push(MethodInfo {
+                class: self.class_name(class),
+                selector: self.text_of(get(layout::method::NAME)),
+                bytecodes: self.heap.bytes(code).to_vec(),
+                text: (text.is_ref() && self.heap.is_bytes(text)).then(|| self.text_of(text)),
+                literals,
+                instance_variables: self.instance_variable_names(class),
+            });
+        }
         out
+    }
+
+    /// The source text of every method that has one: (class, selector, text).
+    pub fn all_method_sources(&self) -> Vec<(String, String, String)> {
+        self.all_methods()
+            .into_iter()
+            .filter_map(|m| Some((m.class, m.selector, m.text?)))
+            .collect()
     }
 }

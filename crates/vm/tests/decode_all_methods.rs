@@ -9,7 +9,8 @@ fn check_image(name: &str) -> usize {
     let vm = Vm::from_llst_image(&image(name), options()).unwrap();
     let methods = vm.all_methods();
     assert!(!methods.is_empty());
-    for (class, selector, code) in &methods {
+    for m in &methods {
+        let (class, selector, code) = (&m.class, &m.selector, &m.bytecodes);
         let mut again = Vec::new();
         for item in lst_bytecode::decode_all(code) {
             let (_, insn) = item.unwrap_or_else(|e| panic!("{class}>>{selector}: {e}"));

@@ -1,0 +1,603 @@
+//! AST → LST bytecode: the one code generator of lst.
+//!
+//! Owns variable resolution (arguments, temporaries, instance variables,
+//! pseudo-variables, globals), the inlining of the control selectors with
+//! literal blocks (as LST's compilers do), block layout, branch patching,
+//! literal collection and the operand-stack depth. It does not touch the
+//! heap: literals come out as [`LiteralValue`]s (globals by name), which the
+//! VM's linker turns into objects.
+//!
+//! Conventions follow LLST's image builder where they cost nothing (each
+//! statement is popped, methods end `popTop; selfReturn`, `ifTrue:` without
+//! an else arm answers nil), so our bytecode reads like LLST's. Where LLST
+//! is unsafe or wasteful we differ: every block gets its own temporary
+//! slots (LLST reuses them across sibling blocks), an inlined `whileTrue:`
+//! creates no dead block object, and inlined loops answer nil.
+
+use crate::ast::*;
+use crate::diagnostic::{Diagnostic, Span};
+use lst_bytecode::{Op, encode};
+
+/// A literal of a compiled method, independent of any heap.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiteralValue {
+    /// A constant written in the source (number, string, symbol, array …).
+    Constant(Literal),
+    /// A selector (a Symbol).
+    Selector(String),
+    /// The value of a global variable, bound when the method is linked.
+    Global { name: String, span: Span },
+}
+
+/// A compiled method, ready for the VM to link into heap objects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompiledMethod {
+    pub selector: String,
+    pub arg_count: usize,
+    pub bytecodes: Vec<u8>,
+    pub literals: Vec<LiteralValue>,
+    /// The deepest the operand stack gets.
+    pub stack_size: usize,
+    /// Temporaries, including every block's parameters and temporaries.
+    pub temp_size: usize,
+    /// The source text.
+    pub source: String,
+}
+
+/// Compiles the source of a method of a class with instance variables
+/// `ivars` (every one, inherited first).
+pub fn compile_method(source: &str, ivars: &[String]) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    let method = crate::parse_method(source)?;
+    generate(&method, ivars, source)
+}
+
+/// Compiles statements (with optional leading temporaries) as a method
+/// `doIt` of a class with instance variables `ivars`.
+pub fn compile_doit(source: &str, ivars: &[String]) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    let method = crate::parse_expression(source)?;
+    generate(&method, ivars, source)
+}
+
+/// Generates code for a parsed method.
+pub fn generate(
+    method: &Method,
+    ivars: &[String],
+    source: &str,
+) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    let mut g = Gen {
+        ivars,
+        args: method.params.iter().map(|n| n.text.clone()).collect(),
+        scopes: vec![],
+        temp_count: 0,
+        temp_max: 0,
+        code: vec![],
+        literals: vec![],
+        depth: 0,
+        max_depth: 0,
+        block_depth: 0,
+        diags: vec![],
+    };
+    g.check_unique(&method.params, &method.temps);
+    g.open_scope(&method.temps);
+    for stmt in &method.body {
+        g.statement(stmt);
+        g.op(Op::PopTop, 0);
+    }
+    g.op(Op::SelfReturn, 0);
+    if g.code.len() > u16::MAX as usize {
+        g.error("method too large (over 64 KiB of bytecode)", method.span);
+    }
+    if !g.diags.is_empty() {
+        return Err(g.diags);
+    }
+    Ok(CompiledMethod {
+        selector: method.selector.clone(),
+        arg_count: method.params.len(),
+        bytecodes: g.code,
+        literals: g.literals,
+        stack_size: g.max_depth.max(1),
+        temp_size: g.temp_max,
+        source: source.to_string(),
+    })
+}
+
+/// What a name refers to.
+enum Var {
+    SelfOrSuper,
+    Argument(usize),
+    Temporary(usize),
+    Instance(usize),
+    Constant(u8),
+    Global,
+}
+
+/// Selectors `sendBinary` handles (index = its argument).
+const BINARY_SPECIALS: [&str; 3] = ["<", "<=", "+"];
+/// Selectors `sendUnary` handles.
+const UNARY_SPECIALS: [&str; 2] = ["isNil", "notNil"];
+
+struct Gen<'a> {
+    ivars: &'a [String],
+    args: Vec<String>,
+    /// Temporaries in scope, innermost scope last: (name, slot).
+    scopes: Vec<Vec<(String, usize)>>,
+    temp_count: usize,
+    temp_max: usize,
+    code: Vec<u8>,
+    literals: Vec<LiteralValue>,
+    depth: usize,
+    max_depth: usize,
+    /// Real (not inlined) blocks around the code being generated.
+    block_depth: usize,
+    diags: Vec<Diagnostic>,
+}
+
+impl Gen<'_> {
+    fn error(&mut self, message: impl Into<String>, span: Span) {
+        self.diags.push(Diagnostic::new(message, span));
+    }
+
+    // -- Emission ------------------------------------------------------------------
+
+    /// Emits an instruction and tracks the stack depth.
+    fn op(&mut self, op: Op, arg: usize) {
+        self.op_extra(op, arg, 0);
+    }
+
+    fn op_extra(&mut self, op: Op, arg: usize, extra: u16) {
+        let arg = u8::try_from(arg).unwrap_or_else(|_| {
+            self.diags.push(Diagnostic::new(
+                format!(
+                    "too many operands for {} ({arg}; at most 255)",
+                    op.mnemonic()
+                ),
+                Span::default(),
+            ));
+            0
+        });
+        encode(&mut self.code, op, arg, extra);
+        let (pops, pushes) = stack_effect(op, arg as usize);
+        self.depth = self.depth.saturating_sub(pops) + pushes;
+        self.max_depth = self.max_depth.max(self.depth);
+    }
+
+    /// Emits a jump with a target to patch; answers where its offset is.
+    fn jump(&mut self, op: Op) -> usize {
+        self.op_extra(op, 0, 0);
+        self.code.len() - 2
+    }
+
+    /// Points the jump whose offset is at `at` to the current position.
+    fn patch(&mut self, at: usize) {
+        let here = self.code.len() as u16;
+        self.code[at..at + 2].copy_from_slice(&here.to_le_bytes());
+    }
+
+    fn literal(&mut self, lit: LiteralValue) -> usize {
+        self.literals.push(lit);
+        self.literals.len() - 1
+    }
+
+    // -- Scopes ----------------------------------------------------------------------
+
+    fn check_unique(&mut self, params: &[Name], temps: &[Name]) {
+        let mut seen: Vec<&str> = vec![];
+        for n in params.iter().chain(temps) {
+            if seen.contains(&n.text.as_str()) {
+                self.error(format!("`{}` is declared twice", n.text), n.span);
+            }
+            seen.push(&n.text);
+        }
+    }
+
+    /// Opens a scope whose names get fresh temporary slots.
+    fn open_scope(&mut self, names: &[Name]) -> usize {
+        let first = self.temp_count;
+        let scope = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.text.clone(), first + i))
+            .collect();
+        self.scopes.push(scope);
+        self.temp_count += names.len();
+        self.temp_max = self.temp_max.max(self.temp_count);
+        first
+    }
+
+    fn resolve(&self, name: &str) -> Var {
+        match name {
+            "self" | "super" => return Var::SelfOrSuper,
+            "nil" => return Var::Constant(10),
+            "true" => return Var::Constant(11),
+            "false" => return Var::Constant(12),
+            _ => {}
+        }
+        for scope in self.scopes.iter().rev() {
+            if let Some(&(_, slot)) = scope.iter().rev().find(|(n, _)| n == name) {
+                return Var::Temporary(slot);
+            }
+        }
+        if let Some(i) = self.args.iter().position(|a| a == name) {
+            return Var::Argument(i + 1);
+        }
+        if let Some(i) = self.ivars.iter().rposition(|v| v == name) {
+            return Var::Instance(i);
+        }
+        Var::Global
+    }
+
+    // -- Statements and expressions ----------------------------------------------------
+
+    fn statement(&mut self, stmt: &Stmt) {
+        match stmt {
+            Stmt::Expr(e) => self.expr(e),
+            Stmt::Return { value, .. } => {
+                self.expr(value);
+                let op = if self.block_depth > 0 {
+                    Op::BlockReturn
+                } else {
+                    Op::StackReturn
+                };
+                self.op(op, 0);
+                // The value is gone at run time; keep the count balanced
+                // for the code that (unreachably) follows.
+                self.depth += 1;
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        match e {
+            Expr::Var(n) => self.push_var(n),
+            Expr::Assign { target, value } => self.assign(target, value),
+            Expr::Literal { value, .. } => self.push_literal(value),
+            Expr::Block(b) => self.block(b),
+            Expr::Send(s) => {
+                if !self.inlined(&s.receiver, &s.message) {
+                    self.send(&s.receiver, &s.message);
+                }
+            }
+            Expr::Cascade {
+                receiver, messages, ..
+            } => self.cascade(receiver, messages),
+            Expr::Primitive { number, args, span } => {
+                for a in args {
+                    self.expr(a);
+                }
+                if args.len() > 15 {
+                    self.error("a primitive takes at most 15 arguments", *span);
+                }
+                self.op_extra(Op::DoPrimitive, args.len(), u16::from(*number));
+            }
+        }
+    }
+
+    fn push_var(&mut self, n: &Name) {
+        match self.resolve(&n.text) {
+            Var::SelfOrSuper => self.op(Op::PushArgument, 0),
+            Var::Argument(i) => self.op(Op::PushArgument, i),
+            Var::Temporary(i) => self.op(Op::PushTemporary, i),
+            Var::Instance(i) => self.op(Op::PushInstance, i),
+            Var::Constant(k) => self.op(Op::PushConstant, k as usize),
+            Var::Global => {
+                let i = self.literal(LiteralValue::Global {
+                    name: n.text.clone(),
+                    span: n.span,
+                });
+                self.op(Op::PushLiteral, i);
+            }
+        }
+    }
+
+    fn assign(&mut self, target: &Name, value: &Expr) {
+        self.expr(value);
+        match self.resolve(&target.text) {
+            Var::Temporary(i) => self.op(Op::AssignTemporary, i),
+            Var::Instance(i) => self.op(Op::AssignInstance, i),
+            Var::Argument(_) => self.error(
+                format!("cannot assign to argument `{}`", target.text),
+                target.span,
+            ),
+            Var::SelfOrSuper | Var::Constant(_) => {
+                self.error(format!("cannot assign to `{}`", target.text), target.span)
+            }
+            Var::Global => self.error(
+                format!(
+                    "cannot assign to `{}`: not a temporary or instance variable (declare it with | {} |)",
+                    target.text, target.text
+                ),
+                target.span,
+            ),
+        }
+    }
+
+    fn push_literal(&mut self, lit: &Literal) {
+        match lit {
+            Literal::Integer(n @ 0..=9) => self.op(Op::PushConstant, *n as usize),
+            Literal::Nil => self.op(Op::PushConstant, 10),
+            Literal::True => self.op(Op::PushConstant, 11),
+            Literal::False => self.op(Op::PushConstant, 12),
+            _ => {
+                let i = self.literal(LiteralValue::Constant(lit.clone()));
+                self.op(Op::PushLiteral, i);
+            }
+        }
+    }
+
+    /// A real block: `pushBlock argLocation end`, its body, `stackReturn`.
+    fn block(&mut self, b: &Block) {
+        self.check_unique(&b.params, &b.temps);
+        let names: Vec<Name> = b.params.iter().chain(&b.temps).cloned().collect();
+        let saved_depth = self.depth;
+        let arg_location = self.temp_count;
+        self.op_extra(Op::PushBlock, arg_location, 0);
+        let end_at = self.code.len() - 2;
+        self.open_scope(&names);
+        self.block_depth += 1;
+        self.depth = 0;
+        self.body(&b.body);
+        self.op(Op::StackReturn, 0);
+        self.block_depth -= 1;
+        self.scopes.pop();
+        self.depth = saved_depth + 1;
+        self.patch(end_at);
+    }
+
+    /// Statements whose last value stays on the stack (nil if none).
+    fn body(&mut self, stmts: &[Stmt]) {
+        if stmts.is_empty() {
+            self.op(Op::PushConstant, 10);
+        }
+        for (i, s) in stmts.iter().enumerate() {
+            if i > 0 {
+                self.op(Op::PopTop, 0);
+            }
+            self.statement(s);
+        }
+    }
+
+    /// The statements of a literal block inlined where it is written.
+    fn inline_body(&mut self, b: &Block) {
+        self.check_unique(&b.params, &b.temps);
+        self.open_scope(&b.temps);
+        self.body(&b.body);
+        self.scopes.pop();
+    }
+
+    fn send(&mut self, receiver: &Expr, m: &Message) {
+        let is_super = matches!(receiver, Expr::Var(n) if n.text == "super");
+        self.expr(receiver);
+        self.send_message(m, is_super);
+    }
+
+    /// Sends `m` to the value on the stack.
+    fn send_message(&mut self, m: &Message, is_super: bool) {
+        for a in &m.args {
+            self.expr(a);
+        }
+        if !is_super {
+            if let Some(k) = UNARY_SPECIALS.iter().position(|s| *s == m.selector) {
+                return self.op(Op::SendUnary, k);
+            }
+            if let Some(k) = BINARY_SPECIALS.iter().position(|s| *s == m.selector) {
+                return self.op(Op::SendBinary, k);
+            }
+        }
+        self.op(Op::MarkArguments, m.args.len() + 1);
+        let lit = self.literal(LiteralValue::Selector(m.selector.clone()));
+        if is_super {
+            if lit > 255 {
+                self.error("too many literals (at most 256)", m.span);
+            }
+            self.op_extra(Op::SendToSuper, 0, lit as u16);
+        } else {
+            self.op(Op::SendMessage, lit);
+        }
+    }
+
+    /// A cascade, with Little Smalltalk's meaning (as LLST compiles it):
+    /// the messages after each `;` go to the *value of the first send*
+    /// (`'ab' + 'cd'; size` is 4), not to its receiver as in Smalltalk-80.
+    /// LLST also duplicates that value before the last part and leaves it
+    /// on the stack; we keep the stack balanced.
+    fn cascade(&mut self, receiver: &Expr, parts: &[Vec<Message>]) {
+        let is_super = matches!(receiver, Expr::Var(n) if n.text == "super");
+        self.expr(receiver);
+        // The value of the first send receives every later part.
+        for (i, part) in parts.iter().enumerate() {
+            let more = i + 1 < parts.len();
+            if i > 0 && more {
+                self.op(Op::Duplicate, 0);
+            }
+            for (j, m) in part.iter().enumerate() {
+                self.send_message(m, is_super && i == 0 && j == 0);
+            }
+            if i > 0 && more {
+                self.op(Op::PopTop, 0);
+            }
+        }
+    }
+
+    // -- Inlined control selectors -------------------------------------------------------
+
+    /// Generates `receiver message` inline if it is a control selector
+    /// with literal blocks; answers false (generating nothing) otherwise.
+    fn inlined(&mut self, receiver: &Expr, m: &Message) -> bool {
+        let blocks: Option<Vec<&Block>> = m
+            .args
+            .iter()
+            .map(|a| match a {
+                Expr::Block(b) if b.params.is_empty() => Some(b),
+                _ => None,
+            })
+            .collect();
+        let Some(blocks) = blocks else { return false };
+        let receiver_block = match receiver {
+            Expr::Block(b) if b.params.is_empty() => Some(b),
+            _ => None,
+        };
+        match (m.selector.as_str(), blocks.as_slice(), receiver_block) {
+            ("ifTrue:", [then], _) => self.if_then(receiver, Op::BranchIfFalse, then, None),
+            ("ifFalse:", [then], _) => self.if_then(receiver, Op::BranchIfTrue, then, None),
+            ("ifTrue:ifFalse:", [a, b], _) => self.if_then(receiver, Op::BranchIfFalse, a, Some(b)),
+            ("ifFalse:ifTrue:", [a, b], _) => self.if_then(receiver, Op::BranchIfTrue, a, Some(b)),
+            ("and:", [b], _) => self.short_circuit(receiver, Op::BranchIfFalse, b, 12),
+            ("or:", [b], _) => self.short_circuit(receiver, Op::BranchIfTrue, b, 11),
+            ("whileTrue:", [body], Some(cond)) => {
+                self.while_loop(cond, Op::BranchIfFalse, Some(body))
+            }
+            ("whileFalse:", [body], Some(cond)) => {
+                self.while_loop(cond, Op::BranchIfTrue, Some(body))
+            }
+            ("whileTrue", [], Some(cond)) => self.while_loop(cond, Op::BranchIfFalse, None),
+            ("whileFalse", [], Some(cond)) => self.while_loop(cond, Op::BranchIfTrue, None),
+            _ => return false,
+        }
+        true
+    }
+
+    /// `cond; skip L; then; branch M; L: else-or-nil; M:`.
+    fn if_then(&mut self, cond: &Expr, skip: Op, then: &Block, otherwise: Option<&Block>) {
+        self.expr(cond);
+        let to_else = self.jump(skip);
+        let depth = self.depth;
+        self.inline_body(then);
+        let to_end = self.jump(Op::Branch);
+        self.patch(to_else);
+        self.depth = depth;
+        match otherwise {
+            Some(b) => self.inline_body(b),
+            None => self.op(Op::PushConstant, 10),
+        }
+        self.patch(to_end);
+    }
+
+    /// `cond; skip L; rest; branch M; L: pushConstant k; M:`.
+    fn short_circuit(&mut self, cond: &Expr, skip: Op, rest: &Block, constant: usize) {
+        self.expr(cond);
+        let to_const = self.jump(skip);
+        let depth = self.depth;
+        self.inline_body(rest);
+        let to_end = self.jump(Op::Branch);
+        self.patch(to_const);
+        self.depth = depth;
+        self.op(Op::PushConstant, constant);
+        self.patch(to_end);
+    }
+
+    /// `L: cond; exit E; body; popTop; branch L; E: pushConstant nil`.
+    fn while_loop(&mut self, cond: &Block, exit: Op, body: Option<&Block>) {
+        let top = self.code.len() as u16;
+        self.inline_body(cond);
+        let to_exit = self.jump(exit);
+        if let Some(b) = body {
+            self.inline_body(b);
+            self.op(Op::PopTop, 0);
+        }
+        self.op_extra(Op::Branch, 0, top);
+        self.patch(to_exit);
+        self.op(Op::PushConstant, 10);
+    }
+}
+
+/// How many values an instruction pops and pushes.
+fn stack_effect(op: Op, arg: usize) -> (usize, usize) {
+    match op {
+        Op::PushInstance
+        | Op::PushArgument
+        | Op::PushTemporary
+        | Op::PushLiteral
+        | Op::PushConstant
+        | Op::PushBlock
+        | Op::Duplicate => (0, 1),
+        Op::AssignInstance | Op::AssignTemporary => (1, 1),
+        Op::MarkArguments => (arg, 1),
+        Op::SendMessage | Op::SendToSuper | Op::SendUnary => (1, 1),
+        Op::SendBinary => (2, 1),
+        Op::DoPrimitive => (arg, 1),
+        Op::SelfReturn => (0, 0),
+        Op::StackReturn | Op::BlockReturn | Op::PopTop => (1, 0),
+        Op::Branch => (0, 0),
+        Op::BranchIfTrue | Op::BranchIfFalse => (1, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lst_bytecode::disasm;
+
+    fn listing(src: &str, ivars: &[&str]) -> String {
+        let ivars: Vec<String> = ivars.iter().map(|s| s.to_string()).collect();
+        let m = compile_method(src, &ivars).unwrap_or_else(|d| panic!("{d:?}"));
+        disasm(&m.bytecodes, &|_| None)
+    }
+
+    #[test]
+    fn sends_and_special_sends() {
+        let text = listing("foo: a ^ (a + 1) bar: a isNil", &[]);
+        assert!(text.contains("sendBinary"), "{text}");
+        assert!(text.contains("sendUnary"), "{text}");
+        assert!(text.contains("markArguments 2"), "{text}");
+        assert!(text.contains("stackReturn"), "{text}");
+    }
+
+    #[test]
+    fn if_true_without_else_answers_nil() {
+        let m = compile_method("f: x ^ x ifTrue: [ 1 ]", &[]).unwrap();
+        // pushArgument 1; branchIfFalse L; pushConstant 1; branch M; L: pushConstant nil; M: stackReturn
+        assert_eq!(
+            m.bytecodes,
+            vec![0x21, 0xF8, 8, 0, 0x51, 0xF6, 9, 0, 0x5A, 0xF2, 0xF5, 0xF1]
+        );
+    }
+
+    #[test]
+    fn blocks_get_their_own_slots() {
+        let m = compile_method("f | t | t := [:a | a]. ^ [:b | | c | b] ", &[]).unwrap();
+        assert_eq!(m.temp_size, 4);
+    }
+
+    #[test]
+    fn semantic_errors_have_places() {
+        let src = "f: a a := 3. self := 4";
+        let errs = compile_method(src, &[]).unwrap_err();
+        assert_eq!(errs.len(), 2);
+        assert_eq!(&src[errs[0].span.start..errs[0].span.end], "a");
+    }
+
+    #[test]
+    fn cascades_go_to_the_value_of_the_first_send() {
+        // 'ab' + 'cd'; size; yourself → pushLiteral, pushLiteral, sendBinary +,
+        // duplicate, markArguments 1, send #size, popTop, markArguments 1, send #yourself
+        let text = listing("f ^ 'ab' + 'cd'; size; yourself", &[]);
+        let ops: Vec<&str> = text
+            .lines()
+            .map(|l| l.split_whitespace().nth(2).unwrap_or(""))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                "pushLiteral",
+                "pushLiteral",
+                "sendBinary",
+                "duplicate",
+                "markArguments",
+                "sendMessage",
+                "popTop",
+                "markArguments",
+                "sendMessage",
+                "stackReturn",
+                "popTop",
+                "selfReturn"
+            ],
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn stack_depth_is_counted() {
+        let m = compile_method("f ^ 1 + (2 + (3 + 4))", &[]).unwrap();
+        assert_eq!(m.stack_size, 4);
+    }
+}
