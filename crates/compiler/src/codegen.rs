@@ -52,9 +52,15 @@ pub fn compile_method(source: &str, ivars: &[String]) -> Result<CompiledMethod, 
 }
 
 /// Compiles statements (with optional leading temporaries) as a method
-/// `doIt` of a class with instance variables `ivars`.
+/// `doIt` of a class with instance variables `ivars`; it answers the value
+/// of its last statement.
 pub fn compile_doit(source: &str, ivars: &[String]) -> Result<CompiledMethod, Vec<Diagnostic>> {
-    let method = crate::parse_expression(source)?;
+    let mut method = crate::parse_expression(source)?;
+    if let Some(Stmt::Expr(e)) = method.body.last() {
+        let span = e.span();
+        let value = e.clone();
+        *method.body.last_mut().expect("a last statement") = Stmt::Return { value, span };
+    }
     generate(&method, ivars, source)
 }
 

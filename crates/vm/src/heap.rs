@@ -73,6 +73,8 @@ pub struct Heap {
     reserve_in_use: bool,
     /// Named roots owned by the VM (nil, true, false, globals, classes…).
     pub roots: Vec<Value>,
+    /// Every interned Symbol (strong roots: symbols are never freed).
+    pub symbols: Vec<Value>,
     handles: Vec<Value>,
     next_hash: u32,
     pub stats: GcStats,
@@ -138,6 +140,7 @@ impl Heap {
             reserve_words: (1 << 20) / 8,
             reserve_in_use: false,
             roots: Vec::new(),
+            symbols: Vec::new(),
             handles: Vec::new(),
             next_hash: 1,
             stats: GcStats::default(),
@@ -165,6 +168,56 @@ impl Heap {
             "dangling reference {obj:?} (heap at {:#x}, {} words)",
             self.base, self.top
         )
+    }
+
+    /// Every object, in address order.
+    pub fn objects(&self) -> impl Iterator<Item = Value> + '_ {
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            if i >= self.top {
+                return None;
+            }
+            let obj = Value::from_raw(self.base + (i as u64) * 8);
+            i += object_words(self.space[i]);
+            Some(obj)
+        })
+    }
+
+    // -- Snapshots (image files) ------------------------------------------------
+
+    /// The words in use and the address of the first, for writing an image.
+    pub fn snapshot(&self) -> (u64, &[u64]) {
+        (self.base, &self.space[..self.top])
+    }
+
+    /// The next identity hash to hand out (saved in images).
+    pub fn next_hash(&self) -> u32 {
+        self.next_hash
+    }
+
+    /// A heap holding `words` as they were written by [`Heap::snapshot`] at
+    /// address `old_base`, with references moved to the new place. The
+    /// caller has checked the words (see `image::native`); `relocate` is
+    /// told, per object, which words are references.
+    pub fn from_words(config: HeapConfig, words: Vec<u64>, next_hash: u32) -> Heap {
+        let mut heap = Heap::new(HeapConfig {
+            initial_bytes: config.initial_bytes.max(words.len() * 8 * 2),
+            max_bytes: config.max_bytes.max(words.len() * 8 * 2),
+        });
+        heap.space[..words.len()].copy_from_slice(&words);
+        heap.top = words.len();
+        heap.next_hash = next_hash.max(1);
+        heap
+    }
+
+    /// The address of the first word (references are this plus 8 × index).
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Raw words of the active space, for relocating a loaded image.
+    pub fn words_mut(&mut self) -> &mut [u64] {
+        &mut self.space[..self.top]
     }
 
     /// True when `v` is a reference to an object in this heap (for
@@ -484,7 +537,12 @@ impl Heap {
             from: std::mem::replace(&mut self.space, to),
             free: 0,
         };
-        for r in self.roots.iter_mut().chain(self.handles.iter_mut()) {
+        for r in self
+            .roots
+            .iter_mut()
+            .chain(self.symbols.iter_mut())
+            .chain(self.handles.iter_mut())
+        {
             *r = c.forward(&mut self.space, *r);
         }
         for stack in stacks.iter_mut() {

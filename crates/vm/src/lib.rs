@@ -8,8 +8,11 @@ pub mod heap;
 pub mod image;
 pub mod interp;
 pub mod layout;
+pub mod link;
+pub mod numbers;
 pub mod prims;
 pub mod roots;
+pub mod session;
 pub mod value;
 pub mod vm;
 

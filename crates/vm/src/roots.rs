@@ -24,7 +24,9 @@ define_roots! {
     SelectorDoesNotUnderstand,
     // Found by name after loading (nil when the image lacks them).
     ProcessClass, SymbolClass, ByteArrayClass, CharClass, ClassClass, UndefinedClass,
-    SelectorError, SelectorValue, SelectorMain,
+    SelectorError, SelectorValue, SelectorMain, FloatClass, LargeIntegerClass, MethodClass,
+    // Held by the VM: the value the last top-level run answered.
+    LastResult,
 }
 
 /// The number of roots stored in an LLST image file.

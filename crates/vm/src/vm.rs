@@ -120,6 +120,7 @@ pub struct Vm {
     pub(crate) out: Box<dyn Write>,
     pub(crate) console: Box<dyn Console>,
     pub(crate) files: crate::prims::io::FileTable,
+    pub(crate) symbols: crate::link::SymbolTable,
 }
 
 /// Why a VM could not be created.
@@ -127,6 +128,8 @@ pub struct Vm {
 pub enum LoadError {
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    Native(#[from] crate::image::native::NativeImageError),
 }
 
 impl Vm {
@@ -136,8 +139,56 @@ impl Vm {
         Ok(Vm::with_heap(heap, options))
     }
 
-    fn with_heap(mut heap: Heap, options: Options) -> Vm {
-        debug_assert_eq!(heap.roots.len(), IMAGE_ROOTS);
+    /// Loads an image file's bytes: lst's own format (by its magic) or LLST's.
+    pub fn from_image(bytes: &[u8], options: Options) -> Result<Vm, LoadError> {
+        if bytes.starts_with(crate::image::native::MAGIC) {
+            let heap = crate::image::native::load(bytes, options.heap)?;
+            Ok(Vm::with_heap(heap, options))
+        } else {
+            Vm::from_llst_image(bytes, options)
+        }
+    }
+
+    /// True if the image has an initial method to run at start-up (LLST
+    /// images: `nil main`, their own REPL). lst's own images have none: the
+    /// host runs the REPL and evaluates through [`Vm::compile_doit`].
+    pub fn boots_itself(&self) -> bool {
+        self.root(Root::InitialMethod) != self.nil()
+    }
+
+    /// The running image in lst's format (collects first, so that only
+    /// live objects are written).
+    pub fn image_bytes(&mut self) -> Result<Vec<u8>, OutOfMemory> {
+        self.collect_garbage(0)?;
+        Ok(crate::image::native::write(&self.heap))
+    }
+
+    /// Saves the image to `path` atomically: written to a temporary file
+    /// beside it, synced, then renamed over `path`.
+    pub fn save_image(&mut self, path: &std::path::Path) -> io::Result<()> {
+        let bytes = self.image_bytes().map_err(io::Error::other)?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::other(format!("{} names no file", path.display())))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp{}", std::process::id()));
+        let tmp = dir.map_or_else(|| tmp_name.clone().into(), |d| d.join(&tmp_name));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    pub(crate) fn with_heap(mut heap: Heap, options: Options) -> Vm {
+        debug_assert!(heap.roots.len() == IMAGE_ROOTS || heap.roots.len() == ROOT_COUNT);
         let nil = heap.roots[Root::Nil as usize];
         heap.roots.resize(ROOT_COUNT, nil);
         let limit = options.stack_slots.max(1 << 10);
@@ -166,13 +217,14 @@ impl Vm {
             out: Box::new(io::stdout()),
             console: Box::new(ReaderConsole(io::BufReader::new(io::stdin()))),
             files: crate::prims::io::FileTable::new(),
+            symbols: Default::default(),
         };
         vm.find_named_roots();
         vm
     }
 
     /// Looks up the roots the image does not store by position.
-    fn find_named_roots(&mut self) {
+    pub(crate) fn find_named_roots(&mut self) {
         for (root, name) in [
             (Root::ProcessClass, "Process"),
             (Root::SymbolClass, "Symbol"),
@@ -180,6 +232,9 @@ impl Vm {
             (Root::CharClass, "Char"),
             (Root::ClassClass, "Class"),
             (Root::UndefinedClass, "Undefined"),
+            (Root::FloatClass, "Float"),
+            (Root::LargeIntegerClass, "LargeInteger"),
+            (Root::MethodClass, "Method"),
         ] {
             if let Some(v) = self.global(name) {
                 self.heap.roots[root as usize] = v;

@@ -402,6 +402,27 @@ impl Vm {
         )))
     }
 
+    /// The running process's frames, innermost first: `Class>>selector`,
+    /// one per line (the first 100 and the last 10 of a deep stack).
+    pub fn backtrace_text(&self) -> String {
+        if self.runs.is_empty() {
+            return String::new();
+        }
+        let frames = self.process_frames();
+        let mut out = String::new();
+        for (i, &hp) in frames.iter().enumerate() {
+            if i == 100 && frames.len() > 110 {
+                out.push_str(&format!("  ... {} more frames ...\n", frames.len() - 110));
+            }
+            if i >= 100 && i < frames.len() - 10 && frames.len() > 110 {
+                continue;
+            }
+            out.push_str(&self.method_name(self.header(hp, H_METHOD)));
+            out.push('\n');
+        }
+        out
+    }
+
     /// The name of a method, as `Class>>selector` when it knows its class.
     pub fn method_name(&self, method: Value) -> String {
         let get = |i| self.heap.get(method, i).unwrap_or(method);

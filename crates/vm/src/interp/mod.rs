@@ -389,6 +389,7 @@ impl Vm {
                 }
             }
             19 => self.stop_process(ExitStatus::Error),
+            120 => self.perform(base, argc),
             255 => {
                 self.flush();
                 eprintln!("Debug trap");
@@ -402,6 +403,35 @@ impl Vm {
                 None => self.primitive_failed(base),
             },
         }
+    }
+
+    /// Primitive 120 (`<120 receiver selector args>`): sends `selector`
+    /// with the Array `args`. The send's value becomes the value of the
+    /// primitive expression (the method goes on; it does not return).
+    fn perform(&mut self, base: usize, argc: usize) -> Result<Flow, Trap> {
+        let (selector, args) = (self.stack[base + 1], self.stack[base + 2]);
+        let arity = |s: &[u8]| match s {
+            [] => None,
+            [c, ..] if !c.is_ascii_alphabetic() && *c != b'_' => Some(1),
+            _ => Some(s.iter().filter(|&&c| c == b':').count()),
+        };
+        let ok = argc == 3
+            && selector.is_ref()
+            && self.heap.is_bytes(selector)
+            && args.is_ref()
+            && !self.heap.is_bytes(args)
+            && arity(self.heap.bytes(selector)) == Some(self.heap.size(args));
+        if !ok {
+            return self.primitive_failed(base);
+        }
+        let n = self.heap.size(args);
+        self.stack.truncate(base + 1);
+        for i in 0..n {
+            let v = self.heap.slots(args)[i];
+            self.stack.push(v);
+        }
+        self.send(selector, n + 1, None)?;
+        Ok(Flow::Continue)
     }
 
     fn primitive_failed(&mut self, base: usize) -> Result<Flow, Trap> {

@@ -97,6 +97,38 @@ impl Vm {
         status
     }
 
+    /// Runs `method` with `values` (receiver, then arguments) as a new
+    /// top-level process, until it ends. Answers the method's value, or
+    /// `Ok(None)` if the process stopped on an error (Smalltalk's `error:`
+    /// has reported it). `Err` is a VM failure.
+    pub fn run_method(&mut self, method: Value, values: &[Value]) -> Result<Option<Value>, String> {
+        if !self.runs.is_empty() {
+            return Err("run_method called while a process is running".into());
+        }
+        let nil = self.nil();
+        let base = self.stack.len();
+        self.stack.extend_from_slice(&[nil, nil]);
+        self.runs.push(Run {
+            base,
+            parent: None,
+            ticks_left: 0,
+        });
+        self.reset_countdown();
+        self.stack.extend_from_slice(values);
+        self.hp = usize::MAX;
+        if let Err(t) = self.push_frame(method, values.len(), None, 0, None) {
+            self.runs.pop();
+            self.stack.truncate(base);
+            return Err(format!("cannot run the method: {t:?}"));
+        }
+        let status = self.run();
+        self.flush();
+        match status? {
+            ExitStatus::Returned => Ok(Some(self.root(Root::LastResult))),
+            _ => Ok(None),
+        }
+    }
+
     /// Primitive 6 (`<6 process ticks>`): runs `process` on top of the
     /// current one. The arguments have been checked and popped. `Ok(false)`
     /// is primitive failure.
@@ -139,6 +171,7 @@ impl Vm {
             return Ok(Flow::Continue);
         }
         let process = self.stack[self.runs.last().expect("a process is running").base + R_PROCESS];
+        self.heap.roots[Root::LastResult as usize] = value;
         if process != self.nil() {
             let nil = self.nil();
             self.heap.set(process, layout::process::CONTEXT, nil);

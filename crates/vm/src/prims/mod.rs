@@ -12,6 +12,9 @@
 //! through [`Args::get`]: the collector moves objects, and the arguments
 //! are on the VM stack, where it updates them.
 
+mod compile;
+mod float;
+mod integer;
 pub mod io;
 mod object;
 mod smallint;
@@ -68,7 +71,7 @@ pub struct Primitive {
 
 macro_rules! primitive_table {
     ($($num:literal $name:literal $arity:literal $kind:expr;)*) => {
-        /// Every primitive number LLST's VM knows.
+        /// Every primitive: LLST's numbers, then lst's own.
         pub static PRIMITIVES: &[Primitive] = &[
             $(Primitive { number: $num, name: $name, arity: $arity, kind: $kind },)*
         ];
@@ -124,6 +127,43 @@ primitive_table! {
     38  "bulkReplace"        5 F(object::bulk_replace);
     39  "smallIntBitShift"   2 F(smallint::bit_shift);
     40  "truncSmallInt"      1 U;
+    // lst's own (docs/image-sources.md): integers of any size,
+    60  "integerAdd"         2 F(integer::add);
+    61  "integerSub"         2 F(integer::sub);
+    62  "integerMul"         2 F(integer::mul);
+    63  "integerQuo"         2 F(integer::quo);
+    64  "integerRem"         2 F(integer::rem);
+    65  "integerDiv"         2 F(integer::div);
+    66  "integerMod"         2 F(integer::modulo);
+    67  "integerLess"        2 F(integer::less);
+    68  "integerEqual"       2 F(integer::equal);
+    69  "integerPrintBase"   2 F(integer::print_base);
+    70  "integerAsFloat"     1 F(integer::as_float);
+    71  "integerBitAnd"      2 F(integer::bit_and);
+    72  "integerBitOr"       2 F(integer::bit_or);
+    73  "integerBitXor"      2 F(integer::bit_xor);
+    74  "integerBitShift"    2 F(integer::bit_shift);
+    75  "integerParse"       2 F(integer::parse);
+    // Floats,
+    80  "floatAdd"           2 F(float::add);
+    81  "floatSub"           2 F(float::sub);
+    82  "floatMul"           2 F(float::mul);
+    83  "floatDiv"           2 F(float::div);
+    84  "floatLess"          2 F(float::less);
+    85  "floatEqual"         2 F(float::equal);
+    86  "floatPrint"         1 F(float::print);
+    87  "floatSqrt"          1 F(float::sqrt);
+    88  "floatTruncated"     1 F(float::truncated);
+    89  "floatRounded"       1 F(float::rounded);
+    90  "floatParse"         1 F(float::parse);
+    91  "floatLn"            1 F(float::ln);
+    92  "floatExp"           1 F(float::exp);
+    93  "floatSin"           1 F(float::sin);
+    94  "floatCos"           1 F(float::cos);
+    95  "floatArcTan"        1 F(float::arc_tan);
+    96  "floatRaisedTo"      2 F(float::power);
+    97  "floatFloor"         1 F(float::floor);
+    98  "floatCeiling"       1 F(float::ceiling);
     100 "fileOpen"           2 F(io::file_open);
     103 "fileClose"          1 F(io::file_close);
     104 "writeImage"         1 U;
@@ -132,6 +172,19 @@ primitive_table! {
     107 "fileWrite"          3 F(io::file_write);
     108 "fileSeek"           2 F(io::file_seek);
     109 "systemName"         0 U;
+    // the language system and reflection.
+    110 "compileMethod"      2 F(compile::compile_method);
+    111 "compileDoIt"        1 F(compile::compile_doit);
+    112 "newProcess"         2 F(compile::new_process);
+    114 "intern"             1 F(object::intern);
+    115 "saveImage"          1 F(compile::save_image);
+    116 "identityHash"       1 F(object::identity_hash);
+    117 "backtrace"          0 F(compile::backtrace);
+    118 "bytesHash"          1 F(object::bytes_hash);
+    119 "bytesCompare"       2 F(object::bytes_compare);
+    120 "perform"            3 I;
+    121 "shallowCopy"        1 F(object::shallow_copy);
+    122 "microseconds"       0 F(system::microseconds);
     247 "jitOnce"            1 U;
     248 "jitStatistics"      0 U;
     249 "jitPrintMethod"     1 U;

@@ -155,3 +155,75 @@ pub fn bulk_replace(vm: &mut Vm, a: Args) -> PrimResult {
     }
     Ok(Some(dst))
 }
+
+/// 114: the Symbol with a byte object's bytes.
+pub fn intern(vm: &mut Vm, a: Args) -> PrimResult {
+    let s = a.get(vm, 0);
+    if !is_bytes(vm, s) {
+        return Ok(None);
+    }
+    let bytes = vm.heap.bytes(s).to_vec();
+    Ok(Some(vm.intern(&bytes)?))
+}
+
+/// 116: identity hash (a SmallInt ≥ 0; a SmallInt hashes to itself).
+pub fn identity_hash(vm: &mut Vm, a: Args) -> PrimResult {
+    let v = a.get(vm, 0);
+    if let Some(n) = v.as_int() {
+        return Ok(crate::value::Value::int(n.abs()));
+    }
+    Ok(Some(crate::value::Value::small(i64::from(
+        vm.heap.identity_hash(v),
+    ))))
+}
+
+/// 118: a hash of a byte object's bytes (FNV-1a, 62 bits).
+pub fn bytes_hash(vm: &mut Vm, a: Args) -> PrimResult {
+    let s = a.get(vm, 0);
+    if !is_bytes(vm, s) {
+        return Ok(None);
+    }
+    let h = vm
+        .heap
+        .bytes(s)
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    Ok(Some(crate::value::Value::small((h >> 2) as i64)))
+}
+
+/// 119: -1, 0 or 1: the bytewise order of two byte objects.
+pub fn bytes_compare(vm: &mut Vm, a: Args) -> PrimResult {
+    let (x, y) = (a.get(vm, 0), a.get(vm, 1));
+    if !is_bytes(vm, x) || !is_bytes(vm, y) {
+        return Ok(None);
+    }
+    let order = vm.heap.bytes(x).cmp(vm.heap.bytes(y)) as i64;
+    Ok(Some(crate::value::Value::small(order)))
+}
+
+/// 121: a shallow copy of any object.
+pub fn shallow_copy(vm: &mut Vm, a: Args) -> PrimResult {
+    let v = a.get(vm, 0);
+    if v.is_int() {
+        return Ok(None);
+    }
+    let (class, n) = (vm.heap.class_of_object(v), vm.heap.size(v));
+    let copy = if vm.heap.is_bytes(v) {
+        let c = vm.alloc_bytes(class, n)?;
+        let v = a.get(vm, 0);
+        let bytes = vm.heap.bytes(v).to_vec();
+        vm.heap.bytes_mut(c).copy_from_slice(&bytes);
+        c
+    } else {
+        let c = vm.alloc_slots(class, n)?;
+        let v = a.get(vm, 0);
+        for i in 0..n {
+            let x = vm.heap.slots(v)[i];
+            vm.heap.set(c, i, x);
+        }
+        c
+    };
+    Ok(Some(copy))
+}

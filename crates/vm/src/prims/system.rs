@@ -23,3 +23,13 @@ pub fn collect_garbage(vm: &mut Vm, _: Args) -> PrimResult {
     vm.collect_garbage(0)?;
     Ok(Some(vm.nil()))
 }
+
+/// 122: microseconds since the VM started.
+pub fn microseconds(_: &mut Vm, _: Args) -> PrimResult {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let us = START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_micros();
+    Ok(Value::int(us as i64))
+}

@@ -1,0 +1,107 @@
+//! What a host does with a VM on lst's own image: evaluate source as a
+//! top-level process, print values with their `printString`, define
+//! globals from the REPL, and list names for completion. The CLI, the
+//! tests and the image builder use these; the interpreter does not.
+
+use crate::layout;
+use crate::link::{CompileError, Origin};
+use crate::roots::Root;
+use crate::value::Value;
+use crate::vm::Vm;
+
+/// The result of evaluating source.
+#[derive(Debug)]
+pub enum Evaluation {
+    /// It ran and answered this value (valid until the next allocation).
+    Value(Value),
+    /// It did not compile; the rendered diagnostics.
+    CompileError(String),
+    /// It stopped on a Smalltalk error, which Smalltalk has reported.
+    Failed,
+}
+
+impl Vm {
+    /// Compiles `source` (temporaries and statements) and runs it with
+    /// receiver nil as a top-level process. `Err` is a VM failure.
+    pub fn evaluate(&mut self, source: &str, origin: Origin) -> Result<Evaluation, String> {
+        let method = match self.compile_doit(source, origin) {
+            Ok(m) => m,
+            Err(CompileError::Diagnostics(d)) => return Ok(Evaluation::CompileError(d)),
+            Err(CompileError::OutOfMemory(e)) => return Err(e.to_string()),
+        };
+        let nil = self.nil();
+        Ok(match self.run_method(method, &[nil])? {
+            Some(v) => Evaluation::Value(v),
+            None => Evaluation::Failed,
+        })
+    }
+
+    /// `value printString`, run as a top-level process; `None` if that
+    /// failed (Smalltalk reported why) or did not answer a String.
+    pub fn print_string(&mut self, value: Value) -> Result<Option<String>, String> {
+        let h = self.heap.push_handle(value);
+        let origin = Origin {
+            label: "printString",
+            first_line: 1,
+        };
+        let compiled = lst_compiler::compile_method("printIt: x ^ x printString", &[])
+            .map_err(|d| format!("{d:?}"))?;
+        let class = self.root(Root::UndefinedClass);
+        let method = self.link_method(&compiled, class, origin);
+        let value = self.heap.handle(h);
+        self.heap.release_handles(h);
+        let method = method.map_err(|e| e.to_string())?;
+        let nil = self.nil();
+        Ok(self
+            .run_method(method, &[nil, value])?
+            .filter(|s| s.is_ref() && self.heap.is_bytes(*s))
+            .map(|s| self.text_of(s)))
+    }
+
+    /// Makes (or sets) the global `name`, as the REPL does for `name := expr`
+    /// when `name` is not yet a global.
+    pub fn set_global(&mut self, name: &str, value: Value) -> Result<(), String> {
+        let h = self.heap.push_handle(value);
+        let r = self.set_global_inner(name, h);
+        self.heap.release_handles(h);
+        r
+    }
+
+    fn set_global_inner(&mut self, name: &str, h: usize) -> Result<(), String> {
+        let globals = self.root(Root::Globals);
+        if let Some(keys) = self.heap.get(globals, layout::dictionary::KEYS) {
+            let at = self
+                .heap
+                .slots(keys)
+                .iter()
+                .position(|&k| k.is_ref() && self.heap.bytes(k) == name.as_bytes());
+            if let Some(at) = at {
+                let values = self
+                    .heap
+                    .get(globals, layout::dictionary::VALUES)
+                    .unwrap_or(keys);
+                let value = self.heap.handle(h);
+                self.heap.set(values, at, value);
+                return Ok(());
+            }
+        }
+        // A new key: the same sorted insertion as a method dictionary's.
+        let symbol = self.intern(name.as_bytes()).map_err(|e| e.to_string())?;
+        let value = self.heap.handle(h);
+        self.dictionary_insert(globals, symbol, value)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Global names and every selector of every class, for completion.
+    pub fn completion_words(&self) -> Vec<String> {
+        let mut words = vec![];
+        let globals = self.root(Root::Globals);
+        if let Some(keys) = self.heap.get(globals, layout::dictionary::KEYS) {
+            words.extend(self.heap.slots(keys).iter().map(|&k| self.text_of(k)));
+        }
+        words.extend(self.all_methods().into_iter().map(|m| m.selector));
+        words.sort();
+        words.dedup();
+        words
+    }
+}
