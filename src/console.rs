@@ -53,24 +53,84 @@ fn history_path() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".lst_history"))
 }
 
-/// Connects the VM to the terminal (or to piped stdin), and makes Ctrl-C
-/// interrupt the running evaluation instead of killing the process.
-pub fn install(vm: &mut Vm) -> Result<()> {
+/// The console for stdin: a line editor on a terminal, plain reading otherwise.
+fn stdin_console() -> Result<Box<dyn Console>> {
     if io::stdin().is_terminal() {
         let mut editor = rustyline::DefaultEditor::new()?;
         let history = history_path();
         if let Some(h) = &history {
             let _ = editor.load_history(h);
         }
-        vm.set_console(Box::new(Terminal {
+        Ok(Box::new(Terminal {
             editor,
             history,
             pending: Default::default(),
-        }));
+        }))
     } else {
-        vm.set_console(Box::new(ReaderConsole(io::BufReader::new(io::stdin()))));
+        Ok(Box::new(ReaderConsole(io::BufReader::new(io::stdin()))))
     }
+}
+
+/// Connects the VM to the terminal (or to piped stdin), and makes Ctrl-C
+/// interrupt the running evaluation instead of killing the process.
+pub fn install(vm: &mut Vm) -> Result<()> {
+    vm.set_console(stdin_console()?);
+    connect_output_and_interrupts(vm)
+}
+
+/// Like [`install`], but the console first answers `script`'s lines; then
+/// stdin if `interactive`, else end of input.
+pub fn install_scripted(vm: &mut Vm, script: Vec<String>, interactive: bool) -> Result<()> {
+    let rest: Option<Box<dyn Console>> = if interactive || script.is_empty() {
+        Some(stdin_console()?)
+    } else {
+        None
+    };
+    vm.set_console(Box::new(Scripted {
+        lines: script.into(),
+        pending: Default::default(),
+        rest,
+    }));
+    connect_output_and_interrupts(vm)
+}
+
+fn connect_output_and_interrupts(vm: &mut Vm) -> Result<()> {
     vm.set_output(Box::new(io::BufWriter::new(io::stdout())));
     signal_hook::flag::register(signal_hook::consts::SIGINT, vm.interrupt_flag())?;
     Ok(())
+}
+
+/// Scripted lines, then another console (or end of input).
+struct Scripted {
+    lines: std::collections::VecDeque<String>,
+    pending: std::collections::VecDeque<u8>,
+    rest: Option<Box<dyn Console>>,
+}
+
+impl Console for Scripted {
+    fn read_line(&mut self, prompt: &str) -> io::Result<Option<String>> {
+        if let Some(line) = self.lines.pop_front() {
+            return Ok(Some(line));
+        }
+        match &mut self.rest {
+            Some(c) => c.read_line(prompt),
+            None => Ok(None),
+        }
+    }
+
+    fn read_byte(&mut self) -> io::Result<Option<u8>> {
+        if self.pending.is_empty() {
+            if let Some(line) = self.lines.pop_front() {
+                self.pending.extend(line.bytes());
+                self.pending.push_back(b'\n');
+            }
+        }
+        if let Some(b) = self.pending.pop_front() {
+            return Ok(Some(b));
+        }
+        match &mut self.rest {
+            Some(c) => c.read_byte(),
+            None => Ok(None),
+        }
+    }
 }

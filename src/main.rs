@@ -1,28 +1,49 @@
-//! `lst`: the command line. Boots an image and runs its own main loop (the
-//! REPL of LLST images), or disassembles methods.
+//! `lst`: the command line. Loads an image (the embedded default, lst's
+//! own format, or an LLST image), then files in sources, evaluates `-e`
+//! expressions and runs the REPL; or disassembles methods; or builds an
+//! image from sources.
 
 mod console;
 mod disasm;
+mod repl;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use lst_vm::image::builder::{self, Source};
 use lst_vm::{ExitStatus, Options, Vm};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The default image, built from `image/*.st` when lst was compiled.
+static DEFAULT_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lst.image"));
 
 /// A Little Smalltalk virtual machine.
+///
+/// With no arguments, starts the REPL on the embedded image. Source files
+/// (LLST chunk format or the image-builder format) are filed in, in order;
+/// `-e` evaluates an expression and prints its value; then lst exits,
+/// unless `-i` asks for the REPL.
 #[derive(Parser)]
-#[command(name = "lst", version, about)]
+#[command(name = "lst", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(flatten)]
     vm: VmFlags,
+    /// Source files to file in.
+    files: Vec<PathBuf>,
+    /// Evaluate an expression and print its value (repeatable).
+    #[arg(short = 'e', long = "eval", value_name = "EXPR")]
+    eval: Vec<String>,
+    /// Start the REPL after the files and expressions.
+    #[arg(short = 'i', long)]
+    interactive: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Args, Clone)]
 struct VmFlags {
-    /// Image file to boot (an LLST image).
-    #[arg(long, short = 'i', global = true)]
+    /// Image file to load instead of the embedded one (lst's format or an LLST image).
+    #[arg(long, global = true, value_name = "FILE")]
     image: Option<PathBuf>,
     /// Collect garbage at every allocation (slow; for testing the GC).
     /// The environment variable LST_GC_STRESS=1 does the same.
@@ -44,11 +65,20 @@ struct VmFlags {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print a method's bytecode: `lst disasm --image F Class>>selector`
+    /// Print a method's bytecode: `lst disasm Class>>selector`
     /// (`Class class>>selector` for class-side methods).
     Disasm {
         /// The method, as Class>>selector.
         method: String,
+    },
+    /// Compile a folder of `.st` sources (image-builder format, read in
+    /// name order) into an image in lst's format.
+    BuildImage {
+        /// The folder of sources.
+        sources: PathBuf,
+        /// The image file to write (atomically).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
     },
 }
 
@@ -62,50 +92,133 @@ fn options(flags: &VmFlags) -> Options {
 }
 
 fn load(flags: &VmFlags) -> Result<Vm> {
-    let path = flags
-        .image
-        .as_ref()
-        .context("no image given: use --image PATH (an LLST image file)")?;
+    let Some(path) = &flags.image else {
+        return Vm::from_image(DEFAULT_IMAGE, options(flags)).context("the embedded image");
+    };
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
-    Vm::from_llst_image(&bytes, options(flags))
+    Vm::from_image(&bytes, options(flags))
         .with_context(|| format!("cannot load image {}", path.display()))
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("lst: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> Result<std::process::ExitCode> {
+fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(Command::BuildImage { sources, output }) = &cli.command {
+        return build_image(sources, output, &cli.vm);
+    }
     let mut vm = load(&cli.vm)?;
     if let Some(Command::Disasm { method }) = &cli.command {
         print!("{}", disasm::method(&vm, method)?);
-        return Ok(std::process::ExitCode::SUCCESS);
+        return Ok(ExitCode::SUCCESS);
     }
-    console::install(&mut vm)?;
+    let interactive = cli.interactive || (cli.files.is_empty() && cli.eval.is_empty());
+    let code = if vm.boots_itself() {
+        run_llst_image(&mut vm, &cli, interactive)?
+    } else {
+        run_own_image(&mut vm, &cli, interactive)?
+    };
+    if cli.vm.stats {
+        print_stats(&vm);
+    }
+    Ok(code)
+}
+
+/// lst's image: the host files in, evaluates and runs the REPL.
+fn run_own_image(vm: &mut Vm, cli: &Cli, interactive: bool) -> Result<ExitCode> {
+    console::install(vm)?;
+    let mut ok = true;
+    for file in &cli.files {
+        ok &= repl::file_in(vm, file)?;
+    }
+    for expr in &cli.eval {
+        ok &= repl::eval_and_print(vm, expr, "-e")?;
+    }
+    if interactive {
+        repl::run(vm)?;
+    }
+    vm.flush();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// An LLST image runs its own REPL (`nil main`); files and expressions
+/// become its first input lines.
+fn run_llst_image(vm: &mut Vm, cli: &Cli, interactive: bool) -> Result<ExitCode> {
+    let mut script: Vec<String> = cli
+        .files
+        .iter()
+        .map(|f| {
+            format!(
+                "File fileIn: {}",
+                repl::string_literal(&f.to_string_lossy())
+            )
+        })
+        .collect();
+    script.extend(cli.eval.iter().cloned());
+    console::install_scripted(vm, script, interactive)?;
     let status = vm.boot().map_err(anyhow::Error::msg)?;
     match status {
         ExitStatus::Returned => println!("Exited normally"),
         ExitStatus::Error => println!("User defined return"),
         ExitStatus::TimeExpired => println!("Execution time expired"),
     }
-    if cli.vm.stats {
-        let s = vm.stats;
-        let g = vm.heap.stats;
-        eprintln!(
-            "{} messages sent, cache hits {}, misses {}; {} collections, {:.1} ms in GC",
-            s.sends,
-            s.cache_hits,
-            s.cache_misses,
-            g.collections,
-            g.nanos as f64 / 1e6
-        );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build_image(dir: &Path, output: &Path, flags: &VmFlags) -> Result<ExitCode> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "st"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!("no .st files in {}", dir.display());
     }
-    Ok(std::process::ExitCode::SUCCESS)
+    let sources = paths
+        .iter()
+        .map(|p| {
+            Ok(Source {
+                name: p.display().to_string(),
+                text: std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut vm = builder::build(&sources, options(flags)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    vm.save_image(output)
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    let size = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "lst: wrote {} ({} bytes, {} sources)",
+        output.display(),
+        size,
+        sources.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_stats(vm: &Vm) {
+    let s = vm.stats;
+    let g = vm.heap.stats;
+    eprintln!(
+        "{} messages sent, cache hits {}, misses {}; {} collections, {:.1} ms in GC",
+        s.sends,
+        s.cache_hits,
+        s.cache_misses,
+        g.collections,
+        g.nanos as f64 / 1e6
+    );
 }

@@ -406,8 +406,8 @@ impl Vm {
     }
 
     /// Primitive 120 (`<120 receiver selector args>`): sends `selector`
-    /// with the Array `args`. The send's value becomes the value of the
-    /// primitive expression (the method goes on; it does not return).
+    /// with the Array `args` in place of the method that ran the
+    /// primitive, so the send's value is what that method answers.
     fn perform(&mut self, base: usize, argc: usize) -> Result<Flow, Trap> {
         let (selector, args) = (self.stack[base + 1], self.stack[base + 2]);
         let arity = |s: &[u8]| match s {
@@ -424,13 +424,28 @@ impl Vm {
         if !ok {
             return self.primitive_failed(base);
         }
-        let n = self.heap.size(args);
-        self.stack.truncate(base + 1);
-        for i in 0..n {
+        // Keep the message in handles while the frame returns (which may
+        // materialize contexts), then send it from the caller.
+        let mark = self.heap.handle_mark();
+        self.heap.push_handle(selector);
+        self.heap.push_handle(self.stack[base]);
+        for i in 0..self.heap.size(args) {
             let v = self.heap.slots(args)[i];
-            self.stack.push(v);
+            self.heap.push_handle(v);
         }
-        self.send(selector, n + 1, None)?;
+        let nil = self.nil();
+        let flow = self.return_value(nil);
+        let values: Vec<Value> = (mark + 1..self.heap.handle_mark())
+            .map(|h| self.heap.handle(h))
+            .collect();
+        let selector = self.heap.handle(mark);
+        self.heap.release_handles(mark);
+        if let Flow::Exit(s) = flow? {
+            return Ok(Flow::Exit(s));
+        }
+        self.stack.pop();
+        self.stack.extend_from_slice(&values);
+        self.send(selector, values.len(), None)?;
         Ok(Flow::Continue)
     }
 

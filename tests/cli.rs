@@ -1,0 +1,130 @@
+//! The `lst` command line on the embedded image: `-e`, files, the piped
+//! REPL, `build-image`, refusing damaged images, and a chunk-format
+//! program that gives the same output on our image and on LLST's.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn lst(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lst"))
+        .args(args)
+        .env_remove("LST_GC_STRESS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lst runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("lst-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn eval_prints_values_of_the_number_tower() {
+    let o = lst(
+        &[
+            "-e",
+            "(2 raisedTo: 100) printString",
+            "-e",
+            "2 sqrt",
+            "-e",
+            "2 sqrt printString asNumber = 2 sqrt",
+            "-e",
+            "(1 bitShift: 62) class",
+            "-e",
+            "((2 raisedTo: 100) // (2 raisedTo: 98))",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "1267650600228229401496703205376\n1.4142135623730951\ntrue\nLargeInteger\n4\n"
+    );
+}
+
+#[test]
+fn errors_are_reported_and_the_repl_goes_on() {
+    let o = lst(&[], "nil foo\n3 +\nx := 6 * 7\n[:a |\n  a + x ] value: 1\n");
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("does not understand"), "{out}");
+    assert!(err.contains("stdin:1:4: error"), "{err}");
+    assert!(out.ends_with("42\n43\n"), "{out}");
+}
+
+#[test]
+fn a_failing_expression_makes_a_failing_exit() {
+    let o = lst(&["-e", "nil foo"], "");
+    assert!(!o.status.success());
+}
+
+#[test]
+fn files_are_filed_in_and_syntax_errors_point_at_the_line() {
+    let dir = temp_dir("filein");
+    let file = dir.join("prog.st");
+    std::fs::write(
+        &file,
+        "+Object subclass: #Greeter\n!Greeter\nhello\n  ^ 'hello'\n!\n!Greeter\nbroken\n  ^ 3 + + 4\n!\n+Greeter new hello\n",
+    )
+    .unwrap();
+    let o = lst(&[file.to_str().unwrap()], "");
+    let (out, err) = (stdout(&o), stderr(&o) + &stdout(&o));
+    assert!(out.contains("hello"), "{out}");
+    assert!(err.contains("error"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let o = lst(&["/nonexistent/prog.st"], "");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("/nonexistent/prog.st"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn build_image_writes_an_image_that_loads() {
+    let dir = temp_dir("build");
+    let image = dir.join("own.image");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/image");
+    let o = lst(&["build-image", src, "-o", image.to_str().unwrap()], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lst(&["--image", image.to_str().unwrap(), "-e", "3 + 4"], "");
+    assert_eq!(stdout(&o), "7\n", "{}", stderr(&o));
+    // Damaged copies are refused with the reason, never loaded.
+    let bytes = std::fs::read(&image).unwrap();
+    let cut = dir.join("cut.image");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    let o = lst(&["--image", cut.to_str().unwrap(), "-e", "3"], "");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("truncated image"), "{}", stderr(&o));
+    let mut flipped = bytes.clone();
+    let at = flipped.len() - 100;
+    flipped[at] ^= 0x40;
+    let bad = dir.join("bad.image");
+    std::fs::write(&bad, &flipped).unwrap();
+    let o = lst(&["--image", bad.to_str().unwrap(), "-e", "3"], "");
+    assert!(stderr(&o).contains("checksum"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).unwrap();
+}
