@@ -128,3 +128,36 @@ fn build_image_writes_an_image_that_loads() {
     assert!(stderr(&o).contains("checksum"), "{}", stderr(&o));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The same chunk-format program on our image and on LLST's gives the same
+/// output. (LLST's file-in also prints a `Compiling Class:selector... ok`
+/// line per method and the REPL's own lines; those are dropped here.)
+#[test]
+fn an_llst_program_gives_the_same_output_on_both_images() {
+    let program = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/compat.st");
+    let llst = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/llst/DecodeAllMethods.image");
+    let ours = lst(&[program], "");
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    let theirs = stdout(&lst(&["--image", llst, program], ""));
+    let start = theirs.find("subclass created").expect("the program ran on LLST's image");
+    let theirs: Vec<&str> = theirs[start..]
+        .lines()
+        .filter(|l| !l.starts_with("Compiling "))
+        .take_while(|l| *l != "file in completed")
+        .collect();
+    let ours = stdout(&ours);
+    assert_eq!(ours.lines().collect::<Vec<_>>(), theirs);
+    assert!(ours.lines().count() >= 14, "{ours}");
+}
+
+#[test]
+fn a_saved_image_keeps_globals() {
+    let dir = temp_dir("save");
+    let image = dir.join("saved.image");
+    let save = format!("System saveImage: '{}'", image.display());
+    let o = lst(&["-e", "kept := 41", "-e", &save], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lst(&["--image", image.to_str().unwrap(), "-e", "kept + 1"], "");
+    assert_eq!(stdout(&o), "42\n", "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).unwrap();
+}
