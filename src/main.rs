@@ -3,6 +3,7 @@
 //! expressions and runs the REPL; or disassembles methods; or builds an
 //! image from sources.
 
+mod bench;
 mod console;
 mod disasm;
 mod repl;
@@ -16,6 +17,8 @@ use std::process::ExitCode;
 
 /// The default image, built from `image/*.st` when lst was compiled.
 static DEFAULT_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lst.image"));
+/// The same library plus the benchmarks (`bench/awfy`, `bench/micro`).
+static BENCH_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bench.image"));
 
 /// A Little Smalltalk virtual machine.
 ///
@@ -24,7 +27,7 @@ static DEFAULT_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lst.imag
 /// `-e` evaluates an expression and prints its value; then lst exits,
 /// unless `-i` asks for the REPL.
 #[derive(Parser)]
-#[command(name = "lst", version, about, args_conflicts_with_subcommands = true)]
+#[command(name = "lst", version, about, subcommand_precedence_over_arg = true)]
 struct Cli {
     #[command(flatten)]
     vm: VmFlags,
@@ -71,6 +74,28 @@ enum Command {
         /// The method, as Class>>selector.
         method: String,
     },
+    /// Run the benchmarks (Are We Fast Yet ports and micro benchmarks) on
+    /// the embedded benchmark image and print median, min and max times.
+    Bench {
+        /// Benchmarks to run (default: all), e.g. Richards Fib.
+        names: Vec<String>,
+        /// Timed outer iterations per benchmark.
+        #[arg(long, default_value_t = 1)]
+        iterations: usize,
+        /// Inner iterations (default: the suite's own count per benchmark).
+        #[arg(long)]
+        inner: Option<i64>,
+        /// Each benchmark once with the smallest inner count its result
+        /// check knows (the CI smoke run).
+        #[arg(long, conflicts_with_all = ["inner", "iterations"])]
+        smoke: bool,
+        /// Execution mode.
+        #[arg(long, value_enum, default_value_t = Mode::Interp)]
+        mode: Mode,
+        /// Also write every iteration's time to this JSON file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Compile a folder of `.st` sources (image-builder format, read in
     /// name order) into an image in lst's format.
     BuildImage {
@@ -82,6 +107,17 @@ enum Command {
     },
 }
 
+/// How `lst bench` executes.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// The bytecode interpreter.
+    Interp,
+    /// The JIT (not built yet).
+    Jit,
+    /// Both, with their ratio.
+    Both,
+}
+
 fn options(flags: &VmFlags) -> Options {
     let mut o = Options::default();
     o.gc_stress |= flags.gc_stress;
@@ -91,9 +127,9 @@ fn options(flags: &VmFlags) -> Options {
     o
 }
 
-fn load(flags: &VmFlags) -> Result<Vm> {
+fn load(flags: &VmFlags, embedded: &[u8]) -> Result<Vm> {
     let Some(path) = &flags.image else {
-        return Vm::from_image(DEFAULT_IMAGE, options(flags)).context("the embedded image");
+        return Vm::from_image(embedded, options(flags)).context("the embedded image");
     };
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
@@ -115,7 +151,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(Command::BuildImage { sources, output }) = &cli.command {
         return build_image(sources, output, &cli.vm);
     }
-    let mut vm = load(&cli.vm)?;
+    if let Some(Command::Bench {
+        names,
+        iterations,
+        inner,
+        smoke,
+        mode,
+        json,
+    }) = &cli.command
+    {
+        if *mode != Mode::Interp {
+            bail!(
+                "--mode jit and --mode both need the JIT, which lst does not have yet; \
+                 only --mode interp runs"
+            );
+        }
+        let mut vm = load(&cli.vm, BENCH_IMAGE)?;
+        console::install(&mut vm)?;
+        let plan = bench::Plan {
+            names: names.clone(),
+            iterations: (*iterations).max(1),
+            inner: *inner,
+            smoke: *smoke,
+            json: json.clone(),
+        };
+        let ok = bench::run(&mut vm, &plan)?;
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let mut vm = load(&cli.vm, DEFAULT_IMAGE)?;
     if let Some(Command::Disasm { method }) = &cli.command {
         print!("{}", disasm::method(&vm, method)?);
         return Ok(ExitCode::SUCCESS);

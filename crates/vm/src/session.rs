@@ -87,7 +87,8 @@ impl Vm {
         }
         // A new key: the same sorted insertion as a method dictionary's.
         let symbol = self.intern(name.as_bytes()).map_err(|e| e.to_string())?;
-        let value = self.heap.handle(h);
+        // Read after the allocation, which may have moved them.
+        let (globals, value) = (self.root(Root::Globals), self.heap.handle(h));
         self.dictionary_insert(globals, symbol, value)
             .map_err(|e| e.to_string())
     }

@@ -86,12 +86,27 @@ fn builds_and_evaluates_under_gc_stress() {
 
 #[test]
 fn globals_set_from_the_host_are_seen_by_later_code() {
-    let (mut vm, _) = mini_vm(Options::default());
+    globals_survive(Options::default());
+    globals_survive(Options {
+        gc_stress: true,
+        ..Options::default()
+    });
+}
+
+fn globals_survive(options: Options) {
+    let (mut vm, _) = mini_vm(options);
     let Evaluation::Value(v) = vm.evaluate("40 + 2", HERE).unwrap() else {
         panic!()
     };
     vm.set_global("answer", v).unwrap();
     assert_eq!(eval(&mut vm, "answer + 1"), "43");
+    for i in 0..20 {
+        let Evaluation::Value(v) = vm.evaluate(&format!("{i} * 1000"), HERE).unwrap() else {
+            panic!()
+        };
+        vm.set_global(&format!("g{i}"), v).unwrap();
+    }
+    assert_eq!(eval(&mut vm, "g7 + g19 + answer"), "26042");
 }
 
 #[test]

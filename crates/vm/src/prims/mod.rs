@@ -185,6 +185,7 @@ primitive_table! {
     120 "perform"            3 I;
     121 "shallowCopy"        1 F(object::shallow_copy);
     122 "microseconds"       0 F(system::microseconds);
+    123 "exit"               1 F(system::exit);
     247 "jitOnce"            1 U;
     248 "jitStatistics"      0 U;
     249 "jitPrintMethod"     1 U;
@@ -278,8 +279,8 @@ mod tests {
             .iter()
             .filter(|p| matches!(p.kind, Kind::Function(_)))
         {
-            if matches!(p.number, 9 | 251) {
-                continue; // console input: covered by the REPL tests
+            if matches!(p.number, 9 | 123 | 251) {
+                continue; // console input (REPL tests) and exit (it ends the process)
             }
             for argc in 0..=5usize {
                 for seed in 0..count.pow(2) {

@@ -33,3 +33,12 @@ pub fn microseconds(_: &mut Vm, _: Args) -> PrimResult {
         .as_micros();
     Ok(Value::int(us as i64))
 }
+
+/// 123: ends the VM now with exit code `code`, after flushing output.
+pub fn exit(vm: &mut Vm, a: Args) -> PrimResult {
+    let Some(code) = a.int(vm, 0) else {
+        return Ok(None);
+    };
+    vm.flush();
+    std::process::exit(code.clamp(0, 255) as i32)
+}

@@ -1,0 +1,230 @@
+//! `lst bench`: runs the Are We Fast Yet ports (`bench/awfy/`) and the
+//! micro benchmarks (`bench/micro/`) on the embedded benchmark image,
+//! times every outer iteration, checks every result, and prints a table
+//! (median, min, max; a rate for the micro benchmarks) or writes the raw
+//! times as JSON.
+//!
+//! Timing is done here, around one top-level run of
+//! `benchmark innerBenchmarkLoop: inner` per outer iteration; the
+//! benchmark itself checks its result and a wrong one fails the run.
+
+use anyhow::{Context as _, Result, bail};
+use lst_vm::Vm;
+use lst_vm::link::Origin;
+use lst_vm::session::Evaluation;
+use lst_vm::value::Value;
+use std::io::Write;
+use std::time::Instant;
+
+/// How to run the benchmarks.
+pub struct Plan {
+    pub names: Vec<String>,
+    pub iterations: usize,
+    pub inner: Option<i64>,
+    /// Use each benchmark's smallest checked inner count.
+    pub smoke: bool,
+    pub json: Option<std::path::PathBuf>,
+}
+
+/// One benchmark's measurements.
+struct Measured {
+    name: String,
+    suite: &'static str,
+    inner: i64,
+    times_us: Vec<f64>,
+    sends: u64,
+    rate: Option<(f64, String)>,
+}
+
+const ORIGIN: Origin = Origin {
+    label: "bench",
+    first_line: 1,
+};
+
+fn evaluate(vm: &mut Vm, source: &str) -> Result<Value> {
+    match vm.evaluate(source, ORIGIN).map_err(anyhow::Error::msg)? {
+        Evaluation::Value(v) => Ok(v),
+        Evaluation::CompileError(d) => bail!("{source}: {d}"),
+        Evaluation::Failed => bail!("{source}: stopped on a Smalltalk error (reported above)"),
+    }
+}
+
+fn strings(vm: &mut Vm, source: &str) -> Result<Vec<String>> {
+    let array = evaluate(vm, source)?;
+    Ok((0..vm.heap.size(array))
+        .map(|i| vm.text_of(vm.heap.slots(array)[i]))
+        .collect())
+}
+
+fn int(vm: &mut Vm, source: &str) -> Result<i64> {
+    evaluate(vm, source)?
+        .as_int()
+        .with_context(|| format!("{source}: not a SmallInt"))
+}
+
+/// Every benchmark the image knows: (name, suite, class).
+fn catalogue(vm: &mut Vm) -> Result<Vec<(String, &'static str, String)>> {
+    let mut all = vec![];
+    for n in strings(vm, "AwfyRun benchmarkNames")? {
+        all.push((n.clone(), "awfy", format!("Awfy{n}")));
+    }
+    for n in strings(vm, "MicroRun benchmarkNames")? {
+        all.push((n.clone(), "micro", format!("Micro{n}")));
+    }
+    Ok(all)
+}
+
+/// Runs the plan; answers false if a result check failed.
+pub fn run(vm: &mut Vm, plan: &Plan) -> Result<bool> {
+    let catalogue = catalogue(vm)?;
+    let chosen: Vec<_> = if plan.names.is_empty() {
+        catalogue.clone()
+    } else {
+        plan.names
+            .iter()
+            .map(|n| {
+                catalogue
+                    .iter()
+                    .find(|(name, ..)| name.eq_ignore_ascii_case(n))
+                    .cloned()
+                    .with_context(|| {
+                        let known: Vec<&str> = catalogue.iter().map(|c| c.0.as_str()).collect();
+                        format!("no benchmark {n}; known: {}", known.join(" "))
+                    })
+            })
+            .collect::<Result<_>>()?
+    };
+    let mut results = vec![];
+    let mut ok = true;
+    for (name, suite, class) in &chosen {
+        match measure(vm, plan, name, suite, class)? {
+            Some(m) => results.push(m),
+            None => ok = false,
+        }
+    }
+    eprint!("\r\x1b[K");
+    print_table(&results, plan.iterations);
+    if let Some(path) = &plan.json {
+        write_json(path, &results)?;
+    }
+    Ok(ok)
+}
+
+fn measure(
+    vm: &mut Vm,
+    plan: &Plan,
+    name: &str,
+    suite: &'static str,
+    class: &str,
+) -> Result<Option<Measured>> {
+    let inner = match plan.inner {
+        Some(n) => n,
+        None if suite == "micro" => 1,
+        None if plan.smoke => int(vm, &format!("AwfyRun smokeInnerIterationsFor: '{name}'"))?,
+        None => int(vm, &format!("AwfyRun defaultInnerIterationsFor: '{name}'"))?,
+    };
+    let instance = evaluate(vm, &format!("{class} new"))?;
+    vm.set_global("LstBenchmark", instance)
+        .map_err(anyhow::Error::msg)?;
+    let method = vm
+        .compile_doit(&format!("LstBenchmark innerBenchmarkLoop: {inner}"), ORIGIN)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let h = vm.heap.push_handle(method);
+    let mut times = vec![];
+    let sends_before = vm.stats.sends;
+    for i in 0..plan.iterations {
+        eprint!("\r\x1b[K{name}: iteration {}/{}", i + 1, plan.iterations);
+        let _ = std::io::stderr().flush();
+        let method = vm.heap.handle(h);
+        let nil = vm.nil();
+        let start = Instant::now();
+        let r = vm.run_method(method, &[nil]).map_err(anyhow::Error::msg)?;
+        let elapsed = start.elapsed().as_secs_f64() * 1e6;
+        if r != Some(vm.boolean(true)) {
+            vm.heap.release_handles(h);
+            eprintln!(
+                "\r\x1b[K{name}: result check FAILED (inner {inner}, iteration {})",
+                i + 1
+            );
+            return Ok(None);
+        }
+        times.push(elapsed);
+    }
+    vm.heap.release_handles(h);
+    let sends = (vm.stats.sends - sends_before) / plan.iterations.max(1) as u64;
+    let rate = if suite == "micro" {
+        let ops = int(vm, &format!("{class} new operations"))? as f64 * inner as f64;
+        let unit = evaluate(vm, &format!("{class} new unit"))?;
+        let unit = vm
+            .print_string(unit)
+            .map_err(anyhow::Error::msg)?
+            .unwrap_or_default();
+        Some((ops / (median(&times) / 1e6), unit))
+    } else {
+        None
+    };
+    Ok(Some(Measured {
+        name: name.to_string(),
+        suite,
+        inner,
+        times_us: times,
+        sends,
+        rate,
+    }))
+}
+
+fn median(times: &[f64]) -> f64 {
+    let mut t = times.to_vec();
+    t.sort_by(f64::total_cmp);
+    match t.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => t[n / 2],
+        n => (t[n / 2 - 1] + t[n / 2]) / 2.0,
+    }
+}
+
+fn print_table(results: &[Measured], iterations: usize) {
+    println!(
+        "{:<22} {:>7} {:>11} {:>11} {:>11} {:>13} {:>24}",
+        "benchmark", "inner", "median ms", "min ms", "max ms", "sends/iter", "rate (median)"
+    );
+    for m in results {
+        let min = m.times_us.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = m.times_us.iter().copied().fold(0.0, f64::max);
+        let rate = m
+            .rate
+            .as_ref()
+            .map_or(String::new(), |(r, unit)| format!("{:.3e} {unit}/s", r));
+        println!(
+            "{:<22} {:>7} {:>11.3} {:>11.3} {:>11.3} {:>13} {:>24}",
+            format!("{} {}", m.suite, m.name),
+            m.inner,
+            median(&m.times_us) / 1e3,
+            min / 1e3,
+            max / 1e3,
+            m.sends,
+            rate
+        );
+    }
+    println!("({iterations} iterations each; mode interp)");
+}
+
+fn write_json(path: &std::path::Path, results: &[Measured]) -> Result<()> {
+    let benchmarks: Vec<serde_json::Value> = results
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name,
+                "suite": m.suite,
+                "mode": "interp",
+                "inner": m.inner,
+                "times_us": m.times_us,
+                "median_us": median(&m.times_us),
+                "sends_per_iteration": m.sends,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({ "lst": env!("CARGO_PKG_VERSION"), "benchmarks": benchmarks });
+    std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,71 @@
+//! The CI smoke run of `lst bench`: every benchmark once with the smallest
+//! inner count its result check knows, so a port cannot silently break;
+//! and the cheaper ones again under GC stress.
+
+use std::process::Command;
+
+fn bench(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_lst"))
+        .arg("bench")
+        .args(args)
+        .env_remove("LST_GC_STRESS")
+        .output()
+        .expect("lst runs");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn rows(table: &str) -> usize {
+    table
+        .lines()
+        .filter(|l| l.starts_with("awfy ") || l.starts_with("micro "))
+        .count()
+}
+
+#[test]
+fn every_benchmark_passes_its_result_check() {
+    let (ok, out, err) = bench(&["--smoke"]);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(rows(&out), 14 + 6, "{out}");
+}
+
+#[test]
+fn benchmarks_pass_under_gc_stress() {
+    let names = [
+        "DeltaBlue",
+        "Bounce",
+        "List",
+        "Mandelbrot",
+        "NBody",
+        "Permute",
+        "Queens",
+        "Sieve",
+        "Storage",
+        "Towers",
+        "Fib",
+        "Loop",
+    ];
+    let mut args = vec!["--smoke", "--gc-stress"];
+    args.extend(names);
+    let (ok, out, err) = bench(&args);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(rows(&out), names.len(), "{out}");
+}
+
+#[test]
+fn the_jit_mode_says_it_is_not_there() {
+    let (ok, _, err) = bench(&["--mode", "jit", "Fib"]);
+    assert!(!ok);
+    assert!(err.contains("does not have yet"), "{err}");
+}
+
+#[test]
+fn a_wrong_result_is_a_failure() {
+    // Mandelbrot only verifies inner counts 1, 500 and 750.
+    let (ok, _, err) = bench(&["Mandelbrot", "--inner", "2"]);
+    assert!(!ok);
+    assert!(err.contains("result check FAILED"), "{err}");
+}
