@@ -15,6 +15,12 @@ impl Vm {
     /// Finds the method for `selector` starting at `class`, with its
     /// checked parts.
     #[inline]
+    /// The method `class` answers `selector` with (through the method
+    /// cache, as a send does), for tools and benchmarks.
+    pub fn lookup_method(&mut self, selector: Value, class: Value) -> Option<Value> {
+        self.lookup(selector, class).ok().flatten().map(|(m, _)| m)
+    }
+
     pub(crate) fn lookup(
         &mut self,
         selector: Value,
