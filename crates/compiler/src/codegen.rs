@@ -12,7 +12,9 @@
 //! an else arm answers nil), so our bytecode reads like LLST's. Where LLST
 //! is unsafe or wasteful we differ: every block gets its own temporary
 //! slots (LLST reuses them across sibling blocks), an inlined `whileTrue:`
-//! creates no dead block object, and inlined loops answer nil.
+//! creates no dead block object, inlined loops answer nil, and immutable
+//! literals (selectors, globals, Symbols, integers, Chars) are shared
+//! within a method (fewer literals, fewer extended instructions).
 
 use crate::ast::*;
 use crate::diagnostic::{Diagnostic, Span};
@@ -179,7 +181,26 @@ impl Gen<'_> {
         self.code[at..at + 2].copy_from_slice(&here.to_le_bytes());
     }
 
+    /// The index of a literal. Selectors, globals, Symbols, integers and
+    /// Chars are shared within a method (they are immutable or bound by
+    /// name); strings, arrays and Floats get a slot per use, as in LLST,
+    /// since a method could change its own literal string or array.
     fn literal(&mut self, lit: LiteralValue) -> usize {
+        let shareable = match &lit {
+            LiteralValue::Selector(_) | LiteralValue::Global { .. } => true,
+            LiteralValue::Constant(c) => matches!(
+                c,
+                Literal::Symbol(_)
+                    | Literal::Integer(_)
+                    | Literal::LargeInteger(_)
+                    | Literal::Char(_)
+            ),
+        };
+        if shareable {
+            if let Some(i) = self.literals.iter().position(|l| same_literal(l, &lit)) {
+                return i;
+            }
+        }
         self.literals.push(lit);
         self.literals.len() - 1
     }
@@ -503,6 +524,17 @@ impl Gen<'_> {
         self.op_extra(Op::Branch, 0, top);
         self.patch(to_exit);
         self.op(Op::PushConstant, 10);
+    }
+}
+
+/// True if two literals denote the same shareable object (globals by name,
+/// whatever their source position).
+fn same_literal(a: &LiteralValue, b: &LiteralValue) -> bool {
+    match (a, b) {
+        (LiteralValue::Global { name: x, .. }, LiteralValue::Global { name: y, .. }) => x == y,
+        (LiteralValue::Selector(x), LiteralValue::Selector(y)) => x == y,
+        (LiteralValue::Constant(x), LiteralValue::Constant(y)) => x == y,
+        _ => false,
     }
 }
 
