@@ -1,10 +1,11 @@
-//! `lst disasm`: finds `Class>>selector` in the image and lists its bytecode.
+//! `lst disasm`: finds `Class>>selector` in the image and lists its
+//! bytecode, and with `--jit` the JIT's IR for it and its block bodies.
 
 use anyhow::{Result, bail};
 use lst_vm::Vm;
 
-/// The listing of the method named `spec` (`Class>>sel` or `Class class>>sel`).
-pub fn method(vm: &Vm, spec: &str) -> Result<String> {
+/// The class and selector `spec` names.
+fn resolve(vm: &Vm, spec: &str) -> Result<(lst_vm::value::Value, String)> {
     let Some((class_part, selector)) = spec.split_once(">>") else {
         bail!("expected Class>>selector, got {spec:?}");
     };
@@ -16,8 +17,49 @@ pub fn method(vm: &Vm, spec: &str) -> Result<String> {
         bail!("no class named {class_name}");
     };
     let class = if meta { vm.class_of(class) } else { class };
-    match vm.disassemble(class, selector.trim()) {
+    Ok((class, selector.trim().to_string()))
+}
+
+/// The listing of the method named `spec` (`Class>>sel` or `Class class>>sel`).
+pub fn method(vm: &Vm, spec: &str) -> Result<String> {
+    let (class, selector) = resolve(vm, spec)?;
+    match vm.disassemble(class, &selector) {
         Some(text) => Ok(text),
         None => bail!("{spec}: no such method"),
     }
+}
+
+/// The JIT IR of the method named `spec` and of each of its block bodies.
+pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
+    use lst_jit::ir::Kind;
+    use lst_jit::translate::{Source, block_bodies, translate};
+    let (class, selector) = resolve(vm, spec)?;
+    let Some(info) = vm.find_method_info(class, &selector) else {
+        bail!("{spec}: no such method");
+    };
+    let name = format!("{}>>{}", info.class, info.selector);
+    let arg_count = match selector.as_bytes().first() {
+        Some(c) if !c.is_ascii_alphabetic() && *c != b'_' => 1,
+        _ => selector.matches(':').count() as u8,
+    };
+    let src = Source {
+        name: &name,
+        bytecodes: &info.bytecodes,
+        arg_count,
+        temp_count: info.temporary_size.min(255) as u8,
+    };
+    let mut out = String::new();
+    let kinds = std::iter::once(Kind::Method).chain(
+        block_bodies(&info.bytecodes)
+            .into_iter()
+            .map(|(start, _)| Kind::BlockBody { start }),
+    );
+    for kind in kinds {
+        out.push('\n');
+        match translate(&src, kind.clone()) {
+            Ok(f) => out.push_str(&f.to_string()),
+            Err(e) => out.push_str(&format!("; {kind:?} is not translated: {e}\n")),
+        }
+    }
+    Ok(out)
 }

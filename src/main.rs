@@ -73,6 +73,9 @@ enum Command {
     Disasm {
         /// The method, as Class>>selector.
         method: String,
+        /// Also print the JIT's IR for the method and each block body.
+        #[arg(long)]
+        jit: bool,
     },
     /// Run the benchmarks (Are We Fast Yet ports and micro benchmarks) on
     /// the embedded benchmark image and print median, min and max times.
@@ -183,8 +186,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         });
     }
     let mut vm = load(&cli.vm, DEFAULT_IMAGE)?;
-    if let Some(Command::Disasm { method }) = &cli.command {
+    if let Some(Command::Disasm { method, jit }) = &cli.command {
         print!("{}", disasm::method(&vm, method)?);
+        if *jit {
+            print!("{}", disasm::jit_ir(&vm, method)?);
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let interactive = cli.interactive || (cli.files.is_empty() && cli.eval.is_empty());

@@ -135,11 +135,16 @@ fn build_image_writes_an_image_that_loads() {
 #[test]
 fn an_llst_program_gives_the_same_output_on_both_images() {
     let program = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/compat.st");
-    let llst = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/llst/DecodeAllMethods.image");
+    let llst = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/llst/DecodeAllMethods.image"
+    );
     let ours = lst(&[program], "");
     assert!(ours.status.success(), "{}", stderr(&ours));
     let theirs = stdout(&lst(&["--image", llst, program], ""));
-    let start = theirs.find("subclass created").expect("the program ran on LLST's image");
+    let start = theirs
+        .find("subclass created")
+        .expect("the program ran on LLST's image");
     let theirs: Vec<&str> = theirs[start..]
         .lines()
         .filter(|l| !l.starts_with("Compiling "))
@@ -160,4 +165,21 @@ fn a_saved_image_keeps_globals() {
     let o = lst(&["--image", image.to_str().unwrap(), "-e", "kept + 1"], "");
     assert_eq!(stdout(&o), "42\n", "{}", stderr(&o));
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn disasm_shows_bytecode_and_jit_ir() {
+    let o = lst(&["disasm", "--jit", "SmallInt>>+"], "");
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("doPrimitive 2 prim 10"), "{out}");
+    assert!(out.contains("method SmallInt>>+ args 1 temps 0"), "{out}");
+    assert!(out.contains("primitive 10 (v0, v1) else bb2(v2)"), "{out}");
+    let o = lst(&["disasm", "Nothing>>foo"], "");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no class named Nothing"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -57,6 +57,8 @@ pub struct MethodInfo {
     pub literals: Vec<String>,
     /// The instance variable names of the class, inherited first.
     pub instance_variables: Vec<String>,
+    /// The method's temporaries (its `temporarySize`; 0 if not a SmallInt).
+    pub temporary_size: usize,
 }
 
 impl Vm {
@@ -107,34 +109,47 @@ impl Vm {
 
     /// Every method whose bytecodes are a byte object.
     pub fn all_methods(&self) -> Vec<MethodInfo> {
-        let mut out = Vec::new();
-        for (class, m) in self.methods_of_globals() {
-            let get = |i| self.heap.get(m, i).unwrap_or(self.nil());
-            let code = get(layout::method::BYTECODES);
-            if !code.is_ref() || !self.heap.is_bytes(code) {
-                continue;
-            }
-            let text = get(layout::method::TEXT);
-            let literals = get(layout::method::LITERALS);
-            let literals = if literals.is_ref() && !self.heap.is_bytes(literals) {
-                self.heap
-                    .slots(literals)
-                    .iter()
-                    .map(|&v| self.describe(v))
-                    .collect()
-            } else {
-                vec![]
-            };
-            out.push(MethodInfo {
-                class: self.class_name(class),
-                selector: self.text_of(get(layout::method::NAME)),
-                bytecodes: self.heap.bytes(code).to_vec(),
-                text: (text.is_ref() && self.heap.is_bytes(text)).then(|| self.text_of(text)),
-                literals,
-                instance_variables: self.instance_variable_names(class),
-            });
+        self.methods_of_globals()
+            .into_iter()
+            .filter_map(|(class, m)| self.method_info(class, m))
+            .collect()
+    }
+
+    /// `class`'s own method for `selector`, as tools see it.
+    pub fn find_method_info(&self, class: Value, selector: &str) -> Option<MethodInfo> {
+        let methods = self.heap.get(class, layout::class::METHODS)?;
+        let method = self.dictionary_find(methods, selector.as_bytes())?;
+        self.method_info(class, method)
+    }
+
+    fn method_info(&self, class: Value, m: Value) -> Option<MethodInfo> {
+        let get = |i| self.heap.get(m, i).unwrap_or(self.nil());
+        let code = get(layout::method::BYTECODES);
+        if !code.is_ref() || !self.heap.is_bytes(code) {
+            return None;
         }
-        out
+        let text = get(layout::method::TEXT);
+        let literals = get(layout::method::LITERALS);
+        let literals = if literals.is_ref() && !self.heap.is_bytes(literals) {
+            self.heap
+                .slots(literals)
+                .iter()
+                .map(|&v| self.describe(v))
+                .collect()
+        } else {
+            vec![]
+        };
+        Some(MethodInfo {
+            class: self.class_name(class),
+            selector: self.text_of(get(layout::method::NAME)),
+            bytecodes: self.heap.bytes(code).to_vec(),
+            text: (text.is_ref() && self.heap.is_bytes(text)).then(|| self.text_of(text)),
+            literals,
+            instance_variables: self.instance_variable_names(class),
+            temporary_size: get(layout::method::TEMPORARY_SIZE)
+                .as_int()
+                .map_or(0, |n| n.clamp(0, 255) as usize),
+        })
     }
 
     /// The source text of every method that has one: (class, selector, text).

@@ -1,0 +1,258 @@
+//! The JIT's IR: a function is a list of basic blocks; a block has
+//! parameters, instructions and one terminator. Values are SSA: each is
+//! defined once, by a block parameter or an instruction result. A value
+//! is used only in the block that defines it; values that flow to another
+//! block are passed as arguments of the jump (so no dominance analysis is
+//! needed to check or to lower the IR).
+//!
+//! Two value types: `obj` (a tagged Smalltalk value: SmallInt or
+//! reference) and `bool` (a machine condition, from tests; only branches
+//! and `bool_obj` consume it).
+//!
+//! This module owns the data structures only; building, checking and
+//! printing live in their own modules.
+
+use std::fmt;
+
+/// An SSA value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Value(pub u32);
+
+/// A basic block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlockId(pub u32);
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+impl fmt::Display for BlockId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bb{}", self.0)
+    }
+}
+
+/// The type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    Obj,
+    Bool,
+}
+
+/// The selectors of LST's special sends (`sendBinary`, `sendUnary`), which
+/// the VM knows without a literal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Special {
+    Less,
+    LessEqual,
+    Plus,
+}
+
+impl Special {
+    pub const ALL: [Special; 3] = [Special::Less, Special::LessEqual, Special::Plus];
+
+    pub fn selector(self) -> &'static str {
+        match self {
+            Special::Less => "<",
+            Special::LessEqual => "<=",
+            Special::Plus => "+",
+        }
+    }
+}
+
+/// Who receives a send's message: the selector is a literal of the
+/// method, or one of the VM's special selectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selector {
+    Literal(u8),
+    Special(Special),
+}
+
+/// An instruction. Operands are values; results are listed in
+/// [`InstData::results`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inst {
+    /// The receiver.
+    SelfRef,
+    /// Argument N (1-based, as `pushArgument`).
+    Arg(u8),
+    /// Temporary N of the method's frame (shared with its blocks).
+    Temp(u8),
+    /// Temporary N := value.
+    SetTemp(u8, Value),
+    /// Instance variable N of the receiver.
+    Ivar(u8),
+    /// Instance variable N of the receiver := value (with the write barrier).
+    SetIvar(u8, Value),
+    /// Literal N of the method.
+    Literal(u8),
+    Nil,
+    True,
+    False,
+    /// A SmallInt constant.
+    Int(i64),
+    /// bool: the two values are the same object.
+    Same(Value, Value),
+    /// bool: both values are SmallInts.
+    BothInt(Value, Value),
+    /// (sum, overflowed): SmallInt addition; operands must be SmallInts.
+    IntAdd(Value, Value),
+    /// bool: a < b for SmallInts.
+    IntLess(Value, Value),
+    /// bool: a <= b for SmallInts.
+    IntLessEqual(Value, Value),
+    /// bool: the negation.
+    Not(Value),
+    /// obj: true or false from a bool.
+    BoolObj(Value),
+    /// A message send: the receiver and arguments are values (no argument
+    /// Array); the result is the answer. `to_super` sends start the lookup
+    /// in the superclass of the method's class.
+    Send {
+        selector: Selector,
+        receiver: Value,
+        args: Vec<Value>,
+        to_super: bool,
+    },
+    /// A new Block whose parameters go to temporaries from `arg_location`
+    /// and whose body starts at bytecode offset `body`.
+    MakeBlock {
+        arg_location: u8,
+        body: u16,
+    },
+    /// Polls for GC, preemption and Ctrl-C (method entry, loop back-edges).
+    Safepoint,
+}
+
+impl Inst {
+    /// The types of the results this instruction defines.
+    pub fn result_types(&self) -> &'static [Type] {
+        use Inst::*;
+        match self {
+            SetTemp(..) | SetIvar(..) | Safepoint => &[],
+            Same(..) | BothInt(..) | IntLess(..) | IntLessEqual(..) | Not(..) => &[Type::Bool],
+            IntAdd(..) => &[Type::Obj, Type::Bool],
+            _ => &[Type::Obj],
+        }
+    }
+
+    /// The operands, with the type each must have.
+    pub fn operands(&self) -> Vec<(Value, Type)> {
+        use Inst::*;
+        let obj = |v: &Value| (*v, Type::Obj);
+        match self {
+            SetTemp(_, v) | SetIvar(_, v) => vec![obj(v)],
+            Same(a, b) | BothInt(a, b) | IntAdd(a, b) | IntLess(a, b) | IntLessEqual(a, b) => {
+                vec![obj(a), obj(b)]
+            }
+            BoolObj(c) | Not(c) => vec![(*c, Type::Bool)],
+            Send { receiver, args, .. } => std::iter::once(receiver).chain(args).map(obj).collect(),
+            _ => vec![],
+        }
+    }
+}
+
+/// An instruction with the values it defines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstData {
+    pub results: Vec<Value>,
+    pub inst: Inst,
+}
+
+/// A jump to a block with arguments for its parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockCall {
+    pub block: BlockId,
+    pub args: Vec<Value>,
+}
+
+/// How a block ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Terminator {
+    Jump(BlockCall),
+    /// On a bool condition.
+    Branch {
+        cond: Value,
+        then: BlockCall,
+        otherwise: BlockCall,
+    },
+    /// Return the value to the sender (`stackReturn`, `selfReturn`; in a
+    /// block body, to the sender of `value`).
+    Return(Value),
+    /// Non-local return from a block: to the sender of its home method.
+    BlockReturn(Value),
+    /// Run primitive N: on success the method returns its answer; on
+    /// failure control goes on at `fail`.
+    Primitive {
+        number: u8,
+        args: Vec<Value>,
+        fail: BlockCall,
+    },
+}
+
+impl Terminator {
+    /// The blocks it may go to, with their arguments.
+    pub fn successors(&self) -> Vec<&BlockCall> {
+        match self {
+            Terminator::Jump(c) => vec![c],
+            Terminator::Branch {
+                then, otherwise, ..
+            } => vec![then, otherwise],
+            Terminator::Primitive { fail, .. } => vec![fail],
+            Terminator::Return(_) | Terminator::BlockReturn(_) => vec![],
+        }
+    }
+
+    /// The values it reads directly (not block arguments), with types.
+    pub fn operands(&self) -> Vec<(Value, Type)> {
+        match self {
+            Terminator::Branch { cond, .. } => vec![(*cond, Type::Bool)],
+            Terminator::Return(v) | Terminator::BlockReturn(v) => vec![(*v, Type::Obj)],
+            Terminator::Primitive { args, .. } => args.iter().map(|v| (*v, Type::Obj)).collect(),
+            Terminator::Jump(_) => vec![],
+        }
+    }
+}
+
+/// A basic block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub id: BlockId,
+    /// Parameters (all of type obj: they carry operand-stack values).
+    pub params: Vec<Value>,
+    pub insts: Vec<InstData>,
+    pub terminator: Terminator,
+}
+
+/// What a function computes: a method, or the body of a block inside one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Method,
+    /// A block body starting at this bytecode offset.
+    BlockBody {
+        start: u16,
+    },
+}
+
+/// A function: one method or block body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// `Class>>selector`, for printing.
+    pub name: String,
+    pub kind: Kind,
+    /// Arguments of the method (excluding the receiver).
+    pub arg_count: u8,
+    /// The method's temporaries (including its blocks').
+    pub temp_count: u8,
+    /// Blocks; the first is the entry and has no parameters.
+    pub blocks: Vec<Block>,
+}
+
+impl Function {
+    /// The block with this id.
+    pub fn block(&self, id: BlockId) -> Option<&Block> {
+        self.blocks.iter().find(|b| b.id == id)
+    }
+}

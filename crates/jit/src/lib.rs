@@ -1,0 +1,18 @@
+//! lst-jit: the JIT's front end.
+//!
+//! [`ir`] defines a small SSA IR between LST bytecode and the back ends:
+//! values are SSA, blocks take parameters (no phis), and Smalltalk
+//! semantics are spelled out (tag tests, overflow checks, the fallback
+//! sends) so that every back end and tier reuses one lowering. [`translate`]
+//! turns a method's (or a block body's) bytecode into IR; [`verify`] checks
+//! IR; [`print`] and [`parse`] turn it into text and back, for tests and
+//! for `lst disasm --jit`.
+//!
+//! The back end (Cranelift, continuation-passing, on the VM stack) is not
+//! here yet.
+
+pub mod ir;
+pub mod parse;
+pub mod print;
+pub mod translate;
+pub mod verify;

@@ -1,0 +1,292 @@
+//! Text → IR, the inverse of [`crate::print`], for tests that feed IR in
+//! (filetests) and for checking that printing loses nothing. Errors name
+//! the line.
+
+use crate::ir::*;
+
+/// A parse error with its 1-based line.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("line {line}: {message}")]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Parses one function.
+pub fn parse_function(text: &str) -> Result<Function, ParseError> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.split(';').next().unwrap_or("").trim()))
+        .filter(|(_, l)| !l.is_empty());
+    let (n, header) = lines.next().ok_or(ParseError {
+        line: 1,
+        message: "empty input".into(),
+    })?;
+    let mut f = parse_header(header).map_err(|m| ParseError {
+        line: n,
+        message: m,
+    })?;
+    let mut current: Option<(BlockId, Vec<Value>, Vec<InstData>)> = None;
+    for (n, line) in lines {
+        let err = |m: String| ParseError {
+            line: n,
+            message: m,
+        };
+        if let Some(head) = line.strip_suffix(':') {
+            if current.is_some() {
+                return Err(err("the previous block has no terminator".into()));
+            }
+            let (id, params) = parse_block_head(head).map_err(err)?;
+            current = Some((id, params, vec![]));
+            continue;
+        }
+        let Some((id, params, insts)) = current.as_mut() else {
+            return Err(err("an instruction outside a block".into()));
+        };
+        match parse_terminator(line).map_err(err)? {
+            Some(t) => {
+                f.blocks.push(Block {
+                    id: *id,
+                    params: std::mem::take(params),
+                    insts: std::mem::take(insts),
+                    terminator: t,
+                });
+                current = None;
+            }
+            None => insts.push(parse_inst(line).map_err(err)?),
+        }
+    }
+    if current.is_some() {
+        return Err(ParseError {
+            line: text.lines().count(),
+            message: "the last block has no terminator".into(),
+        });
+    }
+    Ok(f)
+}
+
+fn words(s: &str) -> Vec<&str> {
+    s.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+fn number<T: std::str::FromStr>(w: Option<&&str>, what: &str) -> Result<T, String> {
+    w.and_then(|w| w.parse().ok())
+        .ok_or_else(|| format!("expected {what}, found {:?}", w.copied().unwrap_or("")))
+}
+
+fn parse_header(line: &str) -> Result<Function, String> {
+    // Names may hold commas (`Array>>,`): split on whitespace only.
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let (kind, rest) = match w.as_slice() {
+        ["method", _, rest @ ..] => (Kind::Method, rest),
+        ["block", _, "at", start, rest @ ..] => (
+            Kind::BlockBody {
+                start: start
+                    .parse()
+                    .map_err(|_| format!("bad block start {start}"))?,
+            },
+            rest,
+        ),
+        _ => {
+            return Err(
+                "expected `method NAME args N temps N` or `block NAME at PC args N temps N`".into(),
+            );
+        }
+    };
+    let ["args", a, "temps", t] = rest else {
+        return Err("expected `args N temps N` after the name".into());
+    };
+    Ok(Function {
+        name: w[1].to_string(),
+        kind,
+        arg_count: number(Some(a), "an argument count")?,
+        temp_count: number(Some(t), "a temporary count")?,
+        blocks: vec![],
+    })
+}
+
+fn value(w: &str) -> Result<Value, String> {
+    w.strip_prefix('v')
+        .and_then(|n| n.parse().ok())
+        .map(Value)
+        .ok_or_else(|| format!("expected a value (vN), found {w:?}"))
+}
+
+fn block_id(w: &str) -> Result<BlockId, String> {
+    w.strip_prefix("bb")
+        .and_then(|n| n.parse().ok())
+        .map(BlockId)
+        .ok_or_else(|| format!("expected a block (bbN), found {w:?}"))
+}
+
+/// `bb3(v1, v2)` or `bb3`.
+fn parse_block_head(s: &str) -> Result<(BlockId, Vec<Value>), String> {
+    let s = s.trim();
+    match s.split_once('(') {
+        None => Ok((block_id(s)?, vec![])),
+        Some((id, rest)) => {
+            let inner = rest
+                .strip_suffix(')')
+                .ok_or_else(|| format!("missing `)` in {s:?}"))?;
+            let params = words(inner)
+                .into_iter()
+                .map(value)
+                .collect::<Result<_, _>>()?;
+            Ok((block_id(id.trim())?, params))
+        }
+    }
+}
+
+/// Splits `bb1(v1, v2), bb2(v3)` into block calls.
+fn block_calls(s: &str) -> Result<Vec<BlockCall>, String> {
+    let mut calls = vec![];
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let end = match (rest.find('('), rest.find(',')) {
+            (Some(p), Some(c)) if p < c => rest.find(')').map(|i| i + 1),
+            (Some(_), None) => rest.find(')').map(|i| i + 1),
+            (_, Some(c)) => Some(c),
+            (None, None) => Some(rest.len()),
+        }
+        .ok_or_else(|| format!("missing `)` in {rest:?}"))?;
+        let (id, args) = parse_block_head(&rest[..end])?;
+        calls.push(BlockCall { block: id, args });
+        rest = rest[end..]
+            .trim_start()
+            .trim_start_matches(',')
+            .trim_start();
+    }
+    Ok(calls)
+}
+
+fn parse_terminator(line: &str) -> Result<Option<Terminator>, String> {
+    let (op, rest) = line.split_once(' ').unwrap_or((line, ""));
+    Ok(Some(match op {
+        "jump" => {
+            let [c] = <[BlockCall; 1]>::try_from(block_calls(rest)?)
+                .map_err(|_| "jump takes one block".to_string())?;
+            Terminator::Jump(c)
+        }
+        "branch" => {
+            let (cond, calls) = rest
+                .split_once(',')
+                .ok_or("expected `branch vC, bbT, bbF`")?;
+            let [then, otherwise] = <[BlockCall; 2]>::try_from(block_calls(calls)?)
+                .map_err(|_| "branch takes two blocks".to_string())?;
+            Terminator::Branch {
+                cond: value(cond.trim())?,
+                then,
+                otherwise,
+            }
+        }
+        "return" => Terminator::Return(value(rest.trim())?),
+        "block_return" => Terminator::BlockReturn(value(rest.trim())?),
+        "primitive" => {
+            let (n, rest) = rest
+                .split_once('(')
+                .ok_or("expected `primitive N (args) else bbF`")?;
+            let (args, fail) = rest
+                .split_once(')')
+                .ok_or("expected `)` after the primitive's arguments")?;
+            let fail = fail
+                .trim()
+                .strip_prefix("else")
+                .ok_or("expected `else bbF` after the primitive")?;
+            let [fail] = <[BlockCall; 1]>::try_from(block_calls(fail)?)
+                .map_err(|_| "a primitive has one failure block".to_string())?;
+            Terminator::Primitive {
+                number: number(Some(&n.trim()), "a primitive number")?,
+                args: words(args)
+                    .into_iter()
+                    .map(value)
+                    .collect::<Result<_, _>>()?,
+                fail,
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+fn parse_inst(line: &str) -> Result<InstData, String> {
+    let (results, body) = match line.split_once(" = ") {
+        Some((r, b)) => (
+            words(r)
+                .into_iter()
+                .map(value)
+                .collect::<Result<Vec<_>, _>>()?,
+            b,
+        ),
+        None => (vec![], line),
+    };
+    let w = words(body);
+    let v = |i: usize| value(w.get(i).copied().unwrap_or(""));
+    let n = |i: usize| number::<u8>(w.get(i), "a number");
+    use Inst::*;
+    let inst = match w.as_slice() {
+        ["self"] => SelfRef,
+        ["arg", _] => Arg(n(1)?),
+        ["temp", _] => Temp(n(1)?),
+        ["temp", _, ":=", _] => SetTemp(n(1)?, v(3)?),
+        ["ivar", _] => Ivar(n(1)?),
+        ["ivar", _, ":=", _] => SetIvar(n(1)?, v(3)?),
+        ["lit", _] => Literal(n(1)?),
+        ["nil"] => Nil,
+        ["true"] => True,
+        ["false"] => False,
+        ["int", _] => Int(number(w.get(1), "an integer")?),
+        ["same", _, _] => Same(v(1)?, v(2)?),
+        ["both_int", _, _] => BothInt(v(1)?, v(2)?),
+        ["int_add", _, _] => IntAdd(v(1)?, v(2)?),
+        ["int_lt", _, _] => IntLess(v(1)?, v(2)?),
+        ["int_le", _, _] => IntLessEqual(v(1)?, v(2)?),
+        ["not", _] => Not(v(1)?),
+        ["bool_obj", _] => BoolObj(v(1)?),
+        ["block", _, "body", _] => MakeBlock {
+            arg_location: n(1)?,
+            body: number(w.get(3), "a bytecode offset")?,
+        },
+        ["safepoint"] => Safepoint,
+        [op @ ("send" | "send.super"), sel, receiver, args @ ..] => Send {
+            selector: parse_selector(sel)?,
+            receiver: value(receiver)?,
+            args: args.iter().map(|a| value(a)).collect::<Result<_, _>>()?,
+            to_super: *op == "send.super",
+        },
+        _ => return Err(format!("unknown instruction {body:?}")),
+    };
+    Ok(InstData { results, inst })
+}
+
+fn parse_selector(w: &str) -> Result<Selector, String> {
+    if let Some(s) = w.strip_prefix("special:") {
+        return Special::ALL
+            .iter()
+            .find(|k| k.selector() == s)
+            .map(|k| Selector::Special(*k))
+            .ok_or_else(|| format!("unknown special selector {s:?}"));
+    }
+    w.strip_prefix("lit")
+        .and_then(|n| n.parse().ok())
+        .map(Selector::Literal)
+        .ok_or_else(|| format!("expected litN or special:OP, found {w:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse_function("method T>>f args 0 temps 0\nbb0:\n    v0 = frob\n    return v0\n")
+            .unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("unknown instruction"), "{e}");
+        let e = parse_function("method T>>f args 0 temps 0\nbb0:\n    v0 = nil\n").unwrap_err();
+        assert!(e.message.contains("no terminator"), "{e}");
+        let e = parse_function("function f").unwrap_err();
+        assert_eq!(e.line, 1);
+    }
+}

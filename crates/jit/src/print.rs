@@ -1,0 +1,132 @@
+//! IR → text. The format is what [`crate::parse`] reads:
+//!
+//! ```text
+//! method Object>>max: args 1 temps 0
+//! bb0:
+//!     safepoint
+//!     v0 = self
+//!     v1 = arg 1
+//!     v2 = send special:< v0 v1
+//!     v3 = true
+//!     v4 = same v2 v3
+//!     branch v4, bb1, bb2
+//! bb1:
+//!     return v1
+//! bb2:
+//!     return v0
+//! ```
+
+use crate::ir::*;
+use std::fmt::{self, Display, Write};
+
+fn list(values: &[Value]) -> String {
+    values
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Display for BlockCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.args.is_empty() {
+            write!(f, "{}", self.block)
+        } else {
+            write!(f, "{}({})", self.block, list(&self.args))
+        }
+    }
+}
+
+impl Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selector::Literal(i) => write!(f, "lit{i}"),
+            Selector::Special(s) => write!(f, "special:{}", s.selector()),
+        }
+    }
+}
+
+impl Display for Inst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Inst::*;
+        match self {
+            SelfRef => write!(f, "self"),
+            Arg(n) => write!(f, "arg {n}"),
+            Temp(n) => write!(f, "temp {n}"),
+            SetTemp(n, v) => write!(f, "temp {n} := {v}"),
+            Ivar(n) => write!(f, "ivar {n}"),
+            SetIvar(n, v) => write!(f, "ivar {n} := {v}"),
+            Literal(n) => write!(f, "lit {n}"),
+            Nil => write!(f, "nil"),
+            True => write!(f, "true"),
+            False => write!(f, "false"),
+            Int(n) => write!(f, "int {n}"),
+            Same(a, b) => write!(f, "same {a} {b}"),
+            BothInt(a, b) => write!(f, "both_int {a} {b}"),
+            IntAdd(a, b) => write!(f, "int_add {a} {b}"),
+            IntLess(a, b) => write!(f, "int_lt {a} {b}"),
+            IntLessEqual(a, b) => write!(f, "int_le {a} {b}"),
+            Not(c) => write!(f, "not {c}"),
+            BoolObj(c) => write!(f, "bool_obj {c}"),
+            Send {
+                selector,
+                receiver,
+                args,
+                to_super,
+            } => {
+                let op = if *to_super { "send.super" } else { "send" };
+                write!(f, "{op} {selector} {receiver}")?;
+                for a in args {
+                    write!(f, " {a}")?;
+                }
+                Ok(())
+            }
+            MakeBlock { arg_location, body } => write!(f, "block {arg_location} body {body}"),
+            Safepoint => write!(f, "safepoint"),
+        }
+    }
+}
+
+impl Display for Terminator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Terminator::Jump(c) => write!(f, "jump {c}"),
+            Terminator::Branch {
+                cond,
+                then,
+                otherwise,
+            } => write!(f, "branch {cond}, {then}, {otherwise}"),
+            Terminator::Return(v) => write!(f, "return {v}"),
+            Terminator::BlockReturn(v) => write!(f, "block_return {v}"),
+            Terminator::Primitive { number, args, fail } => {
+                write!(f, "primitive {number} ({}) else {fail}", list(args))
+            }
+        }
+    }
+}
+
+impl Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            Kind::Method => write!(f, "method {}", self.name)?,
+            Kind::BlockBody { start } => write!(f, "block {} at {start}", self.name)?,
+        }
+        writeln!(f, " args {} temps {}", self.arg_count, self.temp_count)?;
+        for b in &self.blocks {
+            let mut head = b.id.to_string();
+            if !b.params.is_empty() {
+                write!(head, "({})", list(&b.params))?;
+            }
+            writeln!(f, "{head}:")?;
+            for i in &b.insts {
+                if i.results.is_empty() {
+                    writeln!(f, "    {}", i.inst)?;
+                } else {
+                    writeln!(f, "    {} = {}", list(&i.results), i.inst)?;
+                }
+            }
+            writeln!(f, "    {}", b.terminator)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! Checks IR: block ids unique and the entry without parameters; every
+//! value defined once; every use in the block that defines it (after the
+//! definition) or one of its parameters; operand types right; every jump
+//! to an existing block with one argument per parameter; operand indices
+//! within the method's argument and temporary counts.
+
+use crate::ir::*;
+use std::collections::{HashMap, HashSet};
+
+/// Everything wrong with a function (empty when it is well formed).
+pub fn verify(f: &Function) -> Result<(), Vec<String>> {
+    let mut errors = vec![];
+    let mut params: HashMap<BlockId, usize> = HashMap::new();
+    for b in &f.blocks {
+        if params.insert(b.id, b.params.len()).is_some() {
+            errors.push(format!("{} is defined twice", b.id));
+        }
+    }
+    match f.blocks.first() {
+        None => errors.push("no blocks".into()),
+        Some(b) if !b.params.is_empty() => errors.push(format!("entry {} has parameters", b.id)),
+        _ => {}
+    }
+    let mut defined: HashSet<Value> = HashSet::new();
+    for b in &f.blocks {
+        let mut local: HashMap<Value, Type> = HashMap::new();
+        let mut define =
+            |v: Value, t: Type, errors: &mut Vec<String>, local: &mut HashMap<_, _>| {
+                if !defined.insert(v) {
+                    errors.push(format!("{}: {v} is defined twice", b.id));
+                }
+                local.insert(v, t);
+            };
+        for &p in &b.params {
+            define(p, Type::Obj, &mut errors, &mut local);
+        }
+        for i in &b.insts {
+            check_uses(
+                b.id,
+                &i.inst.operands(),
+                &local,
+                &i.inst.to_string(),
+                &mut errors,
+            );
+            check_indices(f, b.id, &i.inst, &mut errors);
+            let types = i.inst.result_types();
+            if types.len() != i.results.len() {
+                errors.push(format!(
+                    "{}: `{}` defines {} values, not {}",
+                    b.id,
+                    i.inst,
+                    types.len(),
+                    i.results.len()
+                ));
+            }
+            for (&v, &t) in i.results.iter().zip(types) {
+                define(v, t, &mut errors, &mut local);
+            }
+        }
+        let t = &b.terminator;
+        check_uses(b.id, &t.operands(), &local, &t.to_string(), &mut errors);
+        for call in t.successors() {
+            let args: Vec<(Value, Type)> = call.args.iter().map(|&v| (v, Type::Obj)).collect();
+            check_uses(b.id, &args, &local, &t.to_string(), &mut errors);
+            match params.get(&call.block) {
+                None => errors.push(format!("{}: jump to a missing block {}", b.id, call.block)),
+                Some(&n) if n != call.args.len() => errors.push(format!(
+                    "{}: {} takes {n} arguments, given {}",
+                    b.id,
+                    call.block,
+                    call.args.len()
+                )),
+                _ => {}
+            }
+            if Some(call.block) == f.blocks.first().map(|e| e.id) {
+                errors.push(format!("{}: jump to the entry block", b.id));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+fn check_uses(
+    block: BlockId,
+    uses: &[(Value, Type)],
+    local: &HashMap<Value, Type>,
+    what: &str,
+    errors: &mut Vec<String>,
+) {
+    for &(v, want) in uses {
+        match local.get(&v) {
+            None => errors.push(format!(
+                "{block}: `{what}` uses {v}, which is not defined before it in this block"
+            )),
+            Some(&t) if t != want => errors.push(format!(
+                "{block}: `{what}` needs {v} to be {want:?}, it is {t:?}"
+            )),
+            _ => {}
+        }
+    }
+}
+
+fn check_indices(f: &Function, block: BlockId, inst: &Inst, errors: &mut Vec<String>) {
+    let bad = match inst {
+        Inst::Arg(n) => *n == 0 || *n > f.arg_count,
+        Inst::Temp(n) | Inst::SetTemp(n, _) => *n >= f.temp_count,
+        Inst::MakeBlock { arg_location, .. } => *arg_location > f.temp_count,
+        _ => false,
+    };
+    if bad {
+        errors.push(format!(
+            "{block}: `{inst}` is out of range (args {}, temps {})",
+            f.arg_count, f.temp_count
+        ));
+    }
+}

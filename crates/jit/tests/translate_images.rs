@@ -1,0 +1,104 @@
+//! Every method and block body of LLST's two images and of lst's own
+//! image (built from image/*.st) translates to IR that verifies, and whose
+//! text parses back to the same IR. LLST's images may hold methods the
+//! translator declines (its compiler leaves values on the operand stack
+//! where paths meet); ours must all translate.
+
+use lst_jit::ir::Kind;
+use lst_jit::translate::{Source, block_bodies, translate};
+use lst_jit::{parse, verify};
+use lst_vm::image::builder::{self, Source as StSource};
+use lst_vm::{Options, Vm};
+
+fn arg_count(selector: &str) -> u8 {
+    match selector.as_bytes().first() {
+        Some(c) if !c.is_ascii_alphabetic() && *c != b'_' => 1,
+        _ => selector.matches(':').count() as u8,
+    }
+}
+
+/// Translates everything in the VM; answers (functions translated, declined).
+fn check(vm: &Vm) -> (usize, Vec<String>) {
+    let mut done = 0;
+    let mut declined = vec![];
+    for m in vm.all_methods() {
+        let name = format!("{}>>{}", m.class, m.selector);
+        let src = Source {
+            name: &name,
+            bytecodes: &m.bytecodes,
+            arg_count: arg_count(&m.selector),
+            temp_count: m.temporary_size.max(1).min(255) as u8,
+        };
+        let kinds = std::iter::once(Kind::Method).chain(
+            block_bodies(&m.bytecodes)
+                .into_iter()
+                .map(|(start, _)| Kind::BlockBody { start }),
+        );
+        for kind in kinds {
+            match translate(&src, kind.clone()) {
+                Ok(f) => {
+                    if let Err(e) = verify::verify(&f) {
+                        panic!("{name} ({kind:?}) does not verify:\n{}\n{f}", e.join("\n"));
+                    }
+                    let text = f.to_string();
+                    let back = parse::parse_function(&text)
+                        .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+                    assert_eq!(
+                        back, f,
+                        "{name}: the printed IR parses differently:\n{text}"
+                    );
+                    done += 1;
+                }
+                Err(e) => declined.push(format!("{name} {kind:?}: {e}")),
+            }
+        }
+    }
+    (done, declined)
+}
+
+fn llst(name: &str) -> Vm {
+    let path = format!("{}/../../../shared/llst/{name}", env!("CARGO_MANIFEST_DIR"));
+    Vm::from_llst_image(&std::fs::read(path).unwrap(), Options::default()).unwrap()
+}
+
+#[test]
+fn llst_images_translate_and_verify() {
+    for image in ["DecodeAllMethods.image", "VMPrimitives.image"] {
+        let (done, declined) = check(&llst(image));
+        eprintln!(
+            "{image}: {done} functions translated, {} declined",
+            declined.len()
+        );
+        for d in declined.iter().take(20) {
+            eprintln!("  {d}");
+        }
+        assert!(done > 150, "{image}: only {done}");
+        assert!(
+            declined.len() * 50 < done,
+            "{image}: declined {}",
+            declined.len()
+        );
+    }
+}
+
+#[test]
+fn our_image_translates_and_verifies_completely() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "st"))
+        .collect();
+    paths.sort();
+    let sources: Vec<StSource> = paths
+        .iter()
+        .map(|p| StSource {
+            name: p.display().to_string(),
+            text: std::fs::read_to_string(p).unwrap(),
+        })
+        .collect();
+    let vm = builder::build(&sources, Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let (done, declined) = check(&vm);
+    assert!(done > 1000, "only {done}");
+    assert!(declined.is_empty(), "{}", declined.join("\n"));
+}
