@@ -243,6 +243,35 @@ const fn build_forms() -> [Form; 256] {
 }
 static FORMS: [Form; 256] = build_forms();
 
+impl Op {
+    /// How many operand-stack values the instruction pops and pushes, given
+    /// its argument. `markArguments n` pops n values and pushes the argument
+    /// Array; `doPrimitive n` pops its n arguments and, when it fails,
+    /// pushes nil; `pushBlock` pushes the Block.
+    pub fn stack_effect(self, arg: u8) -> (usize, usize) {
+        let n = arg as usize;
+        match self {
+            Op::PushInstance
+            | Op::PushArgument
+            | Op::PushTemporary
+            | Op::PushLiteral
+            | Op::PushConstant
+            | Op::PushBlock
+            | Op::Duplicate => (0, 1),
+            Op::AssignInstance | Op::AssignTemporary => (1, 1),
+            Op::MarkArguments | Op::DoPrimitive => (n, 1),
+            Op::SendMessage | Op::SendToSuper | Op::SendUnary => (1, 1),
+            Op::SendBinary => (2, 1),
+            Op::SelfReturn | Op::Branch => (0, 0),
+            Op::StackReturn
+            | Op::BlockReturn
+            | Op::PopTop
+            | Op::BranchIfTrue
+            | Op::BranchIfFalse => (1, 0),
+        }
+    }
+}
+
 /// One decoded instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Insn {

@@ -42,6 +42,8 @@ pub struct CompiledMethod {
     pub stack_size: usize,
     /// Temporaries, including every block's parameters and temporaries.
     pub temp_size: usize,
+    /// Each block's body offset (just after its `pushBlock`) and parameter count.
+    pub block_arities: Vec<(u16, u8)>,
     /// The source text.
     pub source: String,
 }
@@ -78,6 +80,7 @@ pub fn generate(
         scopes: vec![],
         temp_count: 0,
         temp_max: 0,
+        block_arities: vec![],
         code: vec![],
         literals: vec![],
         depth: 0,
@@ -105,6 +108,7 @@ pub fn generate(
         literals: g.literals,
         stack_size: g.max_depth.max(1),
         temp_size: g.temp_max,
+        block_arities: g.block_arities,
         source: source.to_string(),
     })
 }
@@ -131,6 +135,7 @@ struct Gen<'a> {
     scopes: Vec<Vec<(String, usize)>>,
     temp_count: usize,
     temp_max: usize,
+    block_arities: Vec<(u16, u8)>,
     code: Vec<u8>,
     literals: Vec<LiteralValue>,
     depth: usize,
@@ -164,7 +169,7 @@ impl Gen<'_> {
             0
         });
         encode(&mut self.code, op, arg, extra);
-        let (pops, pushes) = stack_effect(op, arg as usize);
+        let (pops, pushes) = op.stack_effect(arg);
         self.depth = self.depth.saturating_sub(pops) + pushes;
         self.max_depth = self.max_depth.max(self.depth);
     }
@@ -359,6 +364,8 @@ impl Gen<'_> {
         let arg_location = self.temp_count;
         self.op_extra(Op::PushBlock, arg_location, 0);
         let end_at = self.code.len() - 2;
+        self.block_arities
+            .push((self.code.len() as u16, b.params.len().min(255) as u8));
         self.open_scope(&names);
         self.block_depth += 1;
         self.depth = 0;
@@ -535,28 +542,6 @@ fn same_literal(a: &LiteralValue, b: &LiteralValue) -> bool {
         (LiteralValue::Selector(x), LiteralValue::Selector(y)) => x == y,
         (LiteralValue::Constant(x), LiteralValue::Constant(y)) => x == y,
         _ => false,
-    }
-}
-
-/// How many values an instruction pops and pushes.
-fn stack_effect(op: Op, arg: usize) -> (usize, usize) {
-    match op {
-        Op::PushInstance
-        | Op::PushArgument
-        | Op::PushTemporary
-        | Op::PushLiteral
-        | Op::PushConstant
-        | Op::PushBlock
-        | Op::Duplicate => (0, 1),
-        Op::AssignInstance | Op::AssignTemporary => (1, 1),
-        Op::MarkArguments => (arg, 1),
-        Op::SendMessage | Op::SendToSuper | Op::SendUnary => (1, 1),
-        Op::SendBinary => (2, 1),
-        Op::DoPrimitive => (arg, 1),
-        Op::SelfReturn => (0, 0),
-        Op::StackReturn | Op::BlockReturn | Op::PopTop => (1, 0),
-        Op::Branch => (0, 0),
-        Op::BranchIfTrue | Op::BranchIfFalse => (1, 0),
     }
 }
 

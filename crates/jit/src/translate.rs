@@ -163,31 +163,6 @@ fn find_leaders(code: &[u8], entry: usize) -> Result<BTreeMap<usize, ()>, Transl
     Ok(leaders)
 }
 
-/// The stack effect of an instruction: (pops, pushes). `markArguments n`
-/// pops n values and pushes one argument pack.
-fn effect(insn: &Insn) -> (usize, usize) {
-    let n = insn.arg as usize;
-    match insn.op {
-        Op::PushInstance
-        | Op::PushArgument
-        | Op::PushTemporary
-        | Op::PushLiteral
-        | Op::PushConstant
-        | Op::PushBlock
-        | Op::Duplicate => (0, 1),
-        Op::AssignInstance | Op::AssignTemporary => (1, 1),
-        Op::MarkArguments => (n, 1),
-        Op::SendMessage | Op::SendToSuper | Op::SendUnary => (1, 1),
-        Op::SendBinary => (2, 1),
-        // Failure pushes nil after popping the arguments.
-        Op::DoPrimitive => (n, 1),
-        Op::SelfReturn | Op::Branch => (0, 0),
-        Op::StackReturn | Op::BlockReturn | Op::PopTop | Op::BranchIfTrue | Op::BranchIfFalse => {
-            (1, 0)
-        }
-    }
-}
-
 /// The operand-stack depth at every leader.
 fn stack_depths(
     code: &[u8],
@@ -201,7 +176,7 @@ fn stack_depths(
         let mut pc = start;
         loop {
             let insn = decode(code, pc)?;
-            let (pops, pushes) = effect(&insn);
+            let (pops, pushes) = insn.op.stack_effect(insn.arg);
             depth = depth.checked_sub(pops).ok_or(TranslateError::Unsupported {
                 at: pc,
                 message: "pops an empty operand stack".into(),

@@ -7,7 +7,7 @@
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, block_bodies, translate};
 use lst_jit::{parse, verify};
-use lst_vm::image::builder::{self, Source as StSource};
+use lst_vm::image::builder;
 use lst_vm::{Options, Vm};
 
 fn arg_count(selector: &str) -> u8 {
@@ -84,19 +84,7 @@ fn llst_images_translate_and_verify() {
 #[test]
 fn our_image_translates_and_verifies_completely() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "st"))
-        .collect();
-    paths.sort();
-    let sources: Vec<StSource> = paths
-        .iter()
-        .map(|p| StSource {
-            name: p.display().to_string(),
-            text: std::fs::read_to_string(p).unwrap(),
-        })
-        .collect();
+    let sources = builder::read_sources(std::path::Path::new(dir), "image").unwrap();
     let vm = builder::build(&sources, Options::default()).unwrap_or_else(|e| panic!("{e}"));
     let (done, declined) = check(&vm);
     assert!(done > 1000, "only {done}");

@@ -5,7 +5,7 @@
 //!
 //! The VM is built from the project's class library (`image/*.st`).
 
-use lst_vm::image::builder::{Source, build};
+use lst_vm::image::builder::{build, read_sources};
 use lst_vm::link::Origin;
 use lst_vm::value::Value;
 use lst_vm::{Options, Vm};
@@ -21,19 +21,8 @@ const HERE: Origin = Origin {
 
 fn library_vm() -> Vm {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .expect("image/ beside the crates")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "st"))
-        .collect();
-    paths.sort();
-    let sources: Vec<Source> = paths
-        .iter()
-        .map(|p| Source {
-            name: p.display().to_string(),
-            text: std::fs::read_to_string(p).unwrap(),
-        })
-        .collect();
+    let sources =
+        read_sources(std::path::Path::new(dir), "image").expect("image/ beside the crates");
     let mut vm = build(
         &sources,
         Options {

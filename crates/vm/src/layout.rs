@@ -27,6 +27,10 @@ pub mod method {
     pub const CLASS: usize = 5;
     pub const TEXT: usize = 6;
     pub const SLOTS: usize = 8;
+    /// lst's own images only (LLST's Methods have 8 slots): an Array of
+    /// (block body offset, parameter count) pairs, flattened, so that the
+    /// VM can check a block's argument count and answer `numArgs`.
+    pub const BLOCK_ARITIES: usize = 8;
 }
 
 /// `Context` (a method activation as an object).

@@ -168,13 +168,33 @@ impl Vm {
         let h_sel = self.heap.push_handle(selector);
         let text = self.new_string(cm.source.as_bytes())?;
         let h_text = self.heap.push_handle(text);
+        let arities = self.new_array(cm.block_arities.len() * 2)?;
+        for (i, &(body, n)) in cm.block_arities.iter().enumerate() {
+            self.heap.set(arities, 2 * i, Value::small(i64::from(body)));
+            self.heap
+                .set(arities, 2 * i + 1, Value::small(i64::from(n)));
+        }
+        let h_arities = self.heap.push_handle(arities);
         let method_class = self.root(Root::MethodClass);
         if method_class == self.nil() {
             return Err(CompileError::Diagnostics(
                 "this image has no Method class".into(),
             ));
         }
-        let method = self.alloc_slots(method_class, layout::method::SLOTS)?;
+        // The Method class may declare more slots than the VM's 8 (ours
+        // adds blockArities).
+        let size = self
+            .heap
+            .get(method_class, layout::class::INSTANCE_SIZE)
+            .and_then(|v| v.as_usize())
+            .unwrap_or(0)
+            .clamp(layout::method::SLOTS, 64);
+        let method = self.alloc_slots(method_class, size)?;
+        if size > layout::method::BLOCK_ARITIES {
+            let arities = self.heap.handle(h_arities);
+            self.heap
+                .set(method, layout::method::BLOCK_ARITIES, arities);
+        }
         use layout::method as m;
         for (field, value) in [
             (m::NAME, self.heap.handle(h_sel)),

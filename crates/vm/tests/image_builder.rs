@@ -4,25 +4,14 @@
 
 mod common;
 use common::*;
-use lst_vm::image::builder::{Source, build};
+use lst_vm::image::builder::{Source, build, read_sources};
 use lst_vm::link::Origin;
 use lst_vm::session::Evaluation;
 use lst_vm::{Options, Vm};
 
 fn mini_sources() -> Vec<Source> {
-    let dir = format!("{}/tests/fixtures/mini", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|p| Source {
-            name: p.file_name().unwrap().to_string_lossy().into(),
-            text: std::fs::read_to_string(p).unwrap(),
-        })
-        .collect()
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mini");
+    read_sources(std::path::Path::new(dir), "mini").unwrap()
 }
 
 fn mini_vm(options: Options) -> (Vm, Captured) {

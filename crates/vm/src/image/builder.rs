@@ -114,6 +114,28 @@ const REQUIRED: &[&str] = &[
     "Process",
 ];
 
+/// Reads every `*.st` file of `dir`, in name order; each is named
+/// `label/FILE` in diagnostics.
+pub fn read_sources(dir: &std::path::Path, label: &str) -> std::io::Result<Vec<Source>> {
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    paths.retain(|p| p.extension().is_some_and(|x| x == "st"));
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            Ok(Source {
+                name: format!(
+                    "{label}/{}",
+                    p.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                text: std::fs::read_to_string(p)?,
+            })
+        })
+        .collect()
+}
+
 /// Builds a VM from sources (read in the order given).
 pub fn build(sources: &[Source], options: Options) -> Result<Vm, BuildError> {
     let program = parse_sources(sources)?;

@@ -303,6 +303,9 @@ impl Vm {
         ) else {
             return Ok(false);
         };
+        if self.block_arity(blk).is_some_and(|n| n != k) {
+            return Ok(false);
+        }
         let temps_ok = temps.is_ref() && !self.heap.is_bytes(temps);
         if k > 0 && (!temps_ok || location + k > self.heap.size(temps)) {
             return Ok(false);
@@ -400,6 +403,24 @@ impl Vm {
             "non-local return from a block in {}: the sender of its home context has already returned",
             self.method_name(self.header(self.hp, H_METHOD))
         )))
+    }
+
+    /// How many parameters a block takes, if its method records it (lst's
+    /// own images; LLST's do not, and there LLST's looser rules apply).
+    pub fn block_arity(&self, blk: Value) -> Option<usize> {
+        let method = self.heap.get(blk, context::METHOD)?;
+        let body = self.heap.get(blk, block::BODY_POINTER)?.as_usize()?;
+        let arities = self
+            .heap
+            .get(method, crate::layout::method::BLOCK_ARITIES)?;
+        if !arities.is_ref() || self.heap.is_bytes(arities) {
+            return None;
+        }
+        self.heap
+            .slots(arities)
+            .chunks_exact(2)
+            .find(|pair| pair[0].as_usize() == Some(body))
+            .and_then(|pair| pair[1].as_usize())
     }
 
     /// The running process's frames, innermost first: `Class>>selector`,

@@ -79,32 +79,24 @@ impl Vm {
     pub fn boot(&mut self) -> Result<ExitStatus, String> {
         let method = self.root(Root::InitialMethod);
         let nil = self.nil();
-        let base = self.stack.len();
-        self.stack.extend_from_slice(&[nil, nil]);
-        self.runs.push(Run {
-            base,
-            parent: None,
-            ticks_left: 0,
-        });
-        self.stack.push(nil);
         let temps = (self.heap.get(method, layout::method::TEMPORARY_SIZE) == Some(nil))
             .then_some(BOOT_TEMPORARIES);
-        self.hp = usize::MAX;
-        self.push_frame(method, 1, None, 0, temps)
+        self.start_top_level(method, &[nil], temps)
             .map_err(|t| format!("cannot start the image: {t:?}"))?;
         let status = self.run();
         self.flush();
         status
     }
 
-    /// Runs `method` with `values` (receiver, then arguments) as a new
-    /// top-level process, until it ends. Answers the method's value, or
-    /// `Ok(None)` if the process stopped on an error (Smalltalk's `error:`
-    /// has reported it). `Err` is a VM failure.
-    pub fn run_method(&mut self, method: Value, values: &[Value]) -> Result<Option<Value>, String> {
-        if !self.runs.is_empty() {
-            return Err("run_method called while a process is running".into());
-        }
+    /// Pushes a run record for a top-level process (no Process object, no
+    /// parent) and the frame of `method` with `values` (receiver, then
+    /// arguments). On failure nothing is left pushed.
+    fn start_top_level(
+        &mut self,
+        method: Value,
+        values: &[Value],
+        temps: Option<usize>,
+    ) -> Result<(), Trap> {
         let nil = self.nil();
         let base = self.stack.len();
         self.stack.extend_from_slice(&[nil, nil]);
@@ -116,11 +108,24 @@ impl Vm {
         self.reset_countdown();
         self.stack.extend_from_slice(values);
         self.hp = usize::MAX;
-        if let Err(t) = self.push_frame(method, values.len(), None, 0, None) {
+        let r = self.push_frame(method, values.len(), None, 0, temps);
+        if r.is_err() {
             self.runs.pop();
             self.stack.truncate(base);
-            return Err(format!("cannot run the method: {t:?}"));
         }
+        r
+    }
+
+    /// Runs `method` with `values` (receiver, then arguments) as a new
+    /// top-level process, until it ends. Answers the method's value, or
+    /// `Ok(None)` if the process stopped on an error (Smalltalk's `error:`
+    /// has reported it). `Err` is a VM failure.
+    pub fn run_method(&mut self, method: Value, values: &[Value]) -> Result<Option<Value>, String> {
+        if !self.runs.is_empty() {
+            return Err("run_method called while a process is running".into());
+        }
+        self.start_top_level(method, values, None)
+            .map_err(|t| format!("cannot run the method: {t:?}"))?;
         let status = self.run();
         self.flush();
         match status? {

@@ -186,6 +186,7 @@ primitive_table! {
     121 "shallowCopy"        1 F(object::shallow_copy);
     122 "microseconds"       0 F(system::microseconds);
     123 "exit"               1 F(system::exit);
+    124 "blockArity"         1 F(object::block_arity);
     247 "jitOnce"            1 U;
     248 "jitStatistics"      0 U;
     249 "jitPrintMethod"     1 U;

@@ -69,10 +69,11 @@ pub fn string_at(vm: &mut Vm, a: Args) -> PrimResult {
     Ok(index(a.int(vm, 1), bytes.len()).map(|i| crate::value::Value::small(bytes[i] as i64)))
 }
 
-/// 22: `<22 value string index>`: stores the value's low byte; answers the string.
+/// 22: `<22 value string index>`: stores a byte (0–255; LLST would keep
+/// the low byte of anything, we fail instead); answers the string.
 pub fn string_at_put(vm: &mut Vm, a: Args) -> PrimResult {
     let (value, s) = (a.get(vm, 0), a.get(vm, 1));
-    let Some(byte) = value.as_int() else {
+    let Some(byte) = value.as_int().filter(|b| (0..=255).contains(b)) else {
         return Ok(None);
     };
     if !is_bytes(vm, s) {
@@ -201,6 +202,17 @@ pub fn bytes_compare(vm: &mut Vm, a: Args) -> PrimResult {
     }
     let order = vm.heap.bytes(x).cmp(vm.heap.bytes(y)) as i64;
     Ok(Some(crate::value::Value::small(order)))
+}
+
+/// 124: the number of parameters of a Block (lst's images record it).
+pub fn block_arity(vm: &mut Vm, a: Args) -> PrimResult {
+    let blk = a.get(vm, 0);
+    if !blk.is_ref() || vm.heap.class_of_object(blk) != vm.root(crate::roots::Root::BlockClass) {
+        return Ok(None);
+    }
+    Ok(vm
+        .block_arity(blk)
+        .map(|n| crate::value::Value::small(n as i64)))
 }
 
 /// 121: a shallow copy of any object.
