@@ -8,23 +8,15 @@ use std::path::{Path, PathBuf};
 
 fn sources(dir: &Path, label: &str) -> Vec<Source> {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "st"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            println!("cargo:rerun-if-changed={}", p.display());
-            Source {
-                name: format!("{label}/{}", p.file_name().unwrap().to_string_lossy()),
-                text: std::fs::read_to_string(p)
-                    .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display())),
-            }
-        })
-        .collect()
+    let sources = lst_vm::image::builder::read_sources(dir, label)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    for s in &sources {
+        println!(
+            "cargo:rerun-if-changed={}",
+            dir.join(&s.name[label.len() + 1..]).display()
+        );
+    }
+    sources
 }
 
 fn write_image(sources: &[Source], name: &str) {

@@ -10,7 +10,7 @@ mod repl;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use lst_vm::image::builder::{self, Source};
+use lst_vm::image::builder;
 use lst_vm::{ExitStatus, Options, Vm};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -251,25 +251,11 @@ fn run_llst_image(vm: &mut Vm, cli: &Cli, interactive: bool) -> Result<ExitCode>
 }
 
 fn build_image(dir: &Path, output: &Path, flags: &VmFlags) -> Result<ExitCode> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "st"))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
+    let sources = builder::read_sources(dir, &dir.display().to_string())
+        .with_context(|| format!("cannot read {}", dir.display()))?;
+    if sources.is_empty() {
         bail!("no .st files in {}", dir.display());
     }
-    let sources = paths
-        .iter()
-        .map(|p| {
-            Ok(Source {
-                name: p.display().to_string(),
-                text: std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     let mut vm = builder::build(&sources, options(flags)).map_err(|e| anyhow::anyhow!("{e}"))?;
     vm.save_image(output)
         .with_context(|| format!("cannot write {}", output.display()))?;
