@@ -29,7 +29,7 @@ pub fn method(vm: &Vm, spec: &str) -> Result<String> {
     }
 }
 
-/// The JIT IR of the method named `spec` and of each of its block bodies.
+/// The JIT IR (folded) of the method named `spec` and of each of its block bodies.
 pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
     use lst_jit::ir::Kind;
     use lst_jit::translate::{Source, block_bodies, translate};
@@ -57,7 +57,10 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
     for kind in kinds {
         out.push('\n');
         match translate(&src, kind.clone()) {
-            Ok(f) => out.push_str(&f.to_string()),
+            Ok(mut f) => {
+                lst_jit::fold::fold(&mut f);
+                out.push_str(&f.to_string());
+            }
             Err(e) => out.push_str(&format!("; {kind:?} is not translated: {e}\n")),
         }
     }

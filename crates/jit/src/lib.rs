@@ -5,12 +5,13 @@
 //! semantics are spelled out (tag tests, overflow checks, the fallback
 //! sends) so that every back end and tier reuses one lowering. [`translate`]
 //! turns a method's (or a block body's) bytecode into IR; [`verify`] checks
-//! IR; [`print`] and [`parse`] turn it into text and back, for tests and
-//! for `lst disasm --jit`.
+//! IR; [`fold`] simplifies it; [`print`] and [`parse`] turn it into text
+//! and back, for tests and for `lst disasm --jit`.
 //!
 //! The back end (Cranelift, continuation-passing, on the VM stack) is not
 //! here yet.
 
+pub mod fold;
 pub mod ir;
 pub mod parse;
 pub mod print;

@@ -4,6 +4,7 @@
 //!   the IR the translator must produce for it (and for its block bodies,
 //!   each after a blank line). `LST_BLESS=1` rewrites the expected part
 //!   from the actual output (review the diff before committing it).
+//! * `filetests/fold/*.test`: the same, after [`lst_jit::fold`].
 //! * `filetests/verify/*.ir`: IR whose first line is `; ok` (it must
 //!   verify and print back to exactly the same text) or `; error: TEXT`
 //!   (verification must fail with a message containing TEXT).
@@ -25,8 +26,9 @@ fn files(dir: &str, ext: &str) -> Vec<PathBuf> {
     v
 }
 
-/// The IR text for a method's source: the method, then each block body.
-fn translated(source: &str) -> String {
+/// The IR text for a method's source: the method, then each block body;
+/// folded if `fold`.
+fn translated(source: &str, fold: bool) -> String {
     let m = lst_compiler::compile_method(source, &["x".into(), "y".into()])
         .unwrap_or_else(|d| panic!("{d:?}"));
     let name = format!("Test>>{}", m.selector);
@@ -44,6 +46,10 @@ fn translated(source: &str) -> String {
     );
     for kind in kinds {
         let f = translate(&src, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut f = f;
+        if fold {
+            lst_jit::fold::fold(&mut f);
+        }
         verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
         out.push(f.to_string());
     }
@@ -52,13 +58,22 @@ fn translated(source: &str) -> String {
 
 #[test]
 fn translate_filetests() {
+    expected_output("translate", false);
+}
+
+#[test]
+fn fold_filetests() {
+    expected_output("fold", true);
+}
+
+fn expected_output(dir: &str, fold: bool) {
     let bless = std::env::var_os("LST_BLESS").is_some();
-    for path in files("translate", "test") {
+    for path in files(dir, "test") {
         let text = std::fs::read_to_string(&path).unwrap();
         let (source, expected) = text
             .split_once("\n---\n")
             .unwrap_or_else(|| panic!("{}: no `---` line", path.display()));
-        let actual = translated(source);
+        let actual = translated(source, fold);
         if bless {
             std::fs::write(&path, format!("{source}\n---\n{actual}")).unwrap();
         } else {

@@ -1,0 +1,177 @@
+//! Simplification of IR within each block, in the spirit of LuaJIT's fold
+//! engine: rules that look at an instruction and the ones defining its
+//! operands, and replace it by something simpler.
+//!
+//! * `same (bool_obj c) true` is `c`; `same (bool_obj c) false` is `not c`;
+//!   `not (not c)` is `c`; `branch (not c), A, B` is `branch c, B, A` (the
+//!   translated `x isNil ifTrue:` then branches on the identity test).
+//! * Pure instructions that read nothing mutable (`self`, `arg`, `lit`,
+//!   constants) are computed once per block.
+//! * Pure instructions whose results nobody uses are removed.
+//!
+//! Loads of temporaries and instance variables are never merged: a send or
+//! a store between two loads may change what they read.
+
+use crate::ir::*;
+use std::collections::{HashMap, HashSet};
+
+/// Folds every block of `f`.
+pub fn fold(f: &mut Function) {
+    for b in &mut f.blocks {
+        fold_block(b);
+    }
+    remove_dead(f);
+}
+
+/// An instruction that depends only on its operands and immutable state.
+fn reusable(inst: &Inst) -> bool {
+    use Inst::*;
+    matches!(
+        inst,
+        SelfRef | Arg(_) | Literal(_) | Nil | True | False | Int(_)
+    )
+}
+
+/// An instruction with no effect but its results.
+fn pure(inst: &Inst) -> bool {
+    use Inst::*;
+    !matches!(
+        inst,
+        SetTemp(..) | SetIvar(..) | Send { .. } | MakeBlock { .. } | Safepoint
+    )
+}
+
+fn fold_block(b: &mut Block) {
+    // What each value was defined as, and values replaced by others.
+    let mut def: HashMap<Value, Inst> = HashMap::new();
+    let mut replaced: HashMap<Value, Value> = HashMap::new();
+    let mut seen: Vec<(Inst, Value)> = vec![];
+    let mut out = Vec::with_capacity(b.insts.len());
+    for mut data in std::mem::take(&mut b.insts) {
+        rename_inst(&mut data.inst, &replaced);
+        let inst = data.inst.clone();
+        if let Some(v) = simplify(&inst, &def, &mut data) {
+            replaced.insert(data.results[0], v);
+            continue;
+        }
+        if reusable(&data.inst) {
+            if let Some(&(_, v)) = seen.iter().find(|(i, _)| *i == data.inst) {
+                replaced.insert(data.results[0], v);
+                continue;
+            }
+            seen.push((data.inst.clone(), data.results[0]));
+        }
+        if let [r] = data.results[..] {
+            def.insert(r, data.inst.clone());
+        }
+        out.push(data);
+    }
+    b.insts = out;
+    rename_terminator(&mut b.terminator, &replaced);
+    // `branch (not c), A, B` is `branch c, B, A`.
+    if let Terminator::Branch {
+        cond,
+        then,
+        otherwise,
+    } = &mut b.terminator
+    {
+        if let Some(Inst::Not(inner)) = def.get(cond) {
+            *cond = *inner;
+            std::mem::swap(then, otherwise);
+        }
+    }
+}
+
+/// A value that `inst` equals, or a simpler instruction written into `data`.
+fn simplify(inst: &Inst, def: &HashMap<Value, Inst>, data: &mut InstData) -> Option<Value> {
+    match inst {
+        Inst::Same(a, k) => {
+            let Some(Inst::BoolObj(c)) = def.get(a) else {
+                return None;
+            };
+            match def.get(k) {
+                Some(Inst::True) => Some(*c),
+                Some(Inst::False) => {
+                    data.inst = Inst::Not(*c);
+                    None
+                }
+                _ => None,
+            }
+        }
+        Inst::Not(c) => match def.get(c) {
+            Some(Inst::Not(inner)) => Some(*inner),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn rename(v: &mut Value, replaced: &HashMap<Value, Value>) {
+    while let Some(&r) = replaced.get(v) {
+        *v = r;
+    }
+}
+
+fn rename_inst(inst: &mut Inst, replaced: &HashMap<Value, Value>) {
+    use Inst::*;
+    match inst {
+        SetTemp(_, v) | SetIvar(_, v) | BoolObj(v) | Not(v) => rename(v, replaced),
+        Same(a, b) | BothInt(a, b) | IntAdd(a, b) | IntLess(a, b) | IntLessEqual(a, b) => {
+            rename(a, replaced);
+            rename(b, replaced);
+        }
+        Send { receiver, args, .. } => {
+            rename(receiver, replaced);
+            args.iter_mut().for_each(|a| rename(a, replaced));
+        }
+        _ => {}
+    }
+}
+
+fn rename_terminator(t: &mut Terminator, replaced: &HashMap<Value, Value>) {
+    match t {
+        Terminator::Jump(c) => c.args.iter_mut().for_each(|a| rename(a, replaced)),
+        Terminator::Branch {
+            cond,
+            then,
+            otherwise,
+        } => {
+            rename(cond, replaced);
+            for c in [then, otherwise] {
+                c.args.iter_mut().for_each(|a| rename(a, replaced));
+            }
+        }
+        Terminator::Return(v) | Terminator::BlockReturn(v) => rename(v, replaced),
+        Terminator::Primitive { args, fail, .. } => {
+            args.iter_mut().for_each(|a| rename(a, replaced));
+            fail.args.iter_mut().for_each(|a| rename(a, replaced));
+        }
+    }
+}
+
+/// Removes pure instructions whose results are not used, until none is left.
+fn remove_dead(f: &mut Function) {
+    loop {
+        let mut used: HashSet<Value> = HashSet::new();
+        for b in &f.blocks {
+            for i in &b.insts {
+                used.extend(i.inst.operands().into_iter().map(|(v, _)| v));
+            }
+            used.extend(b.terminator.operands().into_iter().map(|(v, _)| v));
+            for c in b.terminator.successors() {
+                used.extend(c.args.iter().copied());
+            }
+        }
+        let mut removed = false;
+        for b in &mut f.blocks {
+            b.insts.retain(|i| {
+                let dead = pure(&i.inst) && i.results.iter().all(|r| !used.contains(r));
+                removed |= dead;
+                !dead
+            });
+        }
+        if !removed {
+            return;
+        }
+    }
+}
