@@ -52,6 +52,9 @@ struct VmFlags {
     /// The environment variable LST_GC_STRESS=1 does the same.
     #[arg(long, global = true)]
     gc_stress: bool,
+    /// GC stress at every N-th allocation instead (LST_GC_STRESS=N does the same).
+    #[arg(long, value_name = "N", global = true)]
+    gc_stress_every: Option<u32>,
     /// Maximum heap size in MiB; beyond it allocation is a Smalltalk error.
     #[arg(long, value_name = "MIB", default_value_t = 4096, global = true)]
     heap_max: usize,
@@ -123,7 +126,10 @@ enum Mode {
 
 fn options(flags: &VmFlags) -> Options {
     let mut o = Options::default();
-    o.gc_stress |= flags.gc_stress;
+    o.gc_stress |= flags.gc_stress || flags.gc_stress_every.is_some();
+    if let Some(n) = flags.gc_stress_every {
+        o.gc_stress_interval = n.max(1);
+    }
     o.trace_sends = flags.trace;
     o.heap.max_bytes = flags.heap_max.max(1) << 20;
     o.stack_slots = (flags.stack_size.max(1) << 20) / 8;

@@ -1,6 +1,6 @@
 //! The CI smoke run of `lst bench`: every benchmark once with the smallest
 //! inner count its result check knows, so a port cannot silently break;
-//! and the cheaper ones again under GC stress.
+//! and again under GC stress (Havlak at every 1000th allocation).
 
 use std::process::Command;
 
@@ -53,6 +53,15 @@ fn benchmarks_pass_under_gc_stress() {
     let (ok, out, err) = bench(&args);
     assert!(ok, "{out}\n{err}");
     assert_eq!(rows(&out), names.len(), "{out}");
+}
+
+/// Havlak's live heap is large, so a collection at every allocation would
+/// take hours (each copies the whole heap); every 1000th takes about 45 s.
+#[test]
+fn havlak_passes_under_gc_stress_at_every_thousandth_allocation() {
+    let (ok, out, err) = bench(&["--smoke", "--gc-stress-every", "1000", "Havlak"]);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(rows(&out), 1, "{out}");
 }
 
 #[test]

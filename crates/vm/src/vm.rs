@@ -53,13 +53,26 @@ impl<R: BufRead> Console for ReaderConsole<R> {
 #[derive(Clone, Debug)]
 pub struct Options {
     pub heap: HeapConfig,
-    /// Collect at every allocation.
+    /// Collect at every allocation (or every `gc_stress_interval`-th).
     pub gc_stress: bool,
+    /// With `gc_stress`: collect at every N-th allocation (1: every one).
+    pub gc_stress_interval: u32,
     /// VM stack size in slots (8 bytes each). Deeper recursion is a
     /// Smalltalk error.
     pub stack_slots: usize,
     /// Print every send to stderr (`--trace`).
     pub trace_sends: bool,
+}
+
+/// `LST_GC_STRESS`: unset or `0` is off; `1` (or any other text) collects
+/// at every allocation; a number N > 1 at every N-th.
+fn stress_interval_from_env() -> Option<u32> {
+    let v = std::env::var("LST_GC_STRESS").ok()?;
+    match v.trim().parse::<u32>() {
+        Ok(0) => None,
+        Ok(n) => Some(n),
+        Err(_) => Some(1),
+    }
 }
 
 /// Default VM stack: 64 Mi slots (512 MiB of address space, touched only
@@ -70,7 +83,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             heap: HeapConfig::default(),
-            gc_stress: std::env::var_os("LST_GC_STRESS").is_some_and(|v| v != "0"),
+            gc_stress: stress_interval_from_env().is_some(),
+            gc_stress_interval: stress_interval_from_env().unwrap_or(1),
             stack_slots: DEFAULT_STACK_SLOTS,
             trace_sends: false,
         }
@@ -121,6 +135,8 @@ pub struct Vm {
     pub(crate) console: Box<dyn Console>,
     pub(crate) files: crate::prims::io::FileTable,
     pub(crate) symbols: crate::link::SymbolTable,
+    /// Allocations since the last stress collection.
+    stress_count: u32,
 }
 
 /// Why a VM could not be created.
@@ -218,6 +234,7 @@ impl Vm {
             console: Box::new(ReaderConsole(io::BufReader::new(io::stdin()))),
             files: crate::prims::io::FileTable::new(),
             symbols: Default::default(),
+            stress_count: 0,
         };
         vm.find_named_roots();
         vm
@@ -406,8 +423,22 @@ impl Vm {
         r
     }
 
+    /// Under GC stress: whether this allocation collects.
+    fn stress_due(&mut self) -> bool {
+        if !self.options.gc_stress {
+            return false;
+        }
+        self.stress_count += 1;
+        if self.stress_count >= self.options.gc_stress_interval.max(1) {
+            self.stress_count = 0;
+            true
+        } else {
+            false
+        }
+    }
+
     fn make_room(&mut self, words: usize) -> Result<(), OutOfMemory> {
-        if self.options.gc_stress || !self.heap.fits(words) {
+        if self.stress_due() || !self.heap.fits(words) {
             self.collect_garbage(words)?;
         }
         Ok(())
