@@ -183,3 +183,17 @@ fn disasm_shows_bytecode_and_jit_ir() {
         stderr(&o)
     );
 }
+
+/// A primitive that fails runs once: the method goes on after it (it is
+/// not run again by the method's own code after the frameless attempt).
+#[test]
+fn a_failing_primitive_runs_once() {
+    let o = lst(&["-e", "System saveImage: '/nonexistent/dir/x.image'"], "");
+    assert_eq!(stdout(&o), "false\n");
+    assert_eq!(
+        stderr(&o).matches("cannot save the image").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+}

@@ -65,6 +65,9 @@ pub(crate) struct PrimitiveMethod {
     pub argc: u8,
     /// The argument index (0 = receiver) of each primitive argument.
     pub args: [u8; MAX_PRIMITIVE_ARGS],
+    /// The bytecode offset just after the `doPrimitive`: where the method
+    /// goes on (with nil pushed) when the primitive has failed.
+    pub resume_pc: u16,
 }
 
 const MAX_PRIMITIVE_ARGS: usize = 5;
@@ -92,6 +95,7 @@ fn primitive_prologue(code: &[u8]) -> Option<PrimitiveMethod> {
                     number,
                     argc: n as u8,
                     args,
+                    resume_pc: pc as u16,
                 });
             }
             _ => return None,

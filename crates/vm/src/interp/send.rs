@@ -11,6 +11,27 @@ use crate::vm::Vm;
 /// More superclass links than this means a cycle in the class chain.
 const MAX_CHAIN: usize = 100_000;
 
+/// Whether a send may run the target's primitive without a frame.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Primitive {
+    /// Try it on the caller's stack first.
+    Try,
+    /// It has already run and failed: enter the method after it.
+    Failed,
+    /// Do not try it: run the method from its start.
+    InMethod,
+}
+
+/// What running a primitive method's primitive without a frame did.
+enum FastPrimitive {
+    /// It answered; the value is pushed.
+    Done,
+    /// It failed: the method goes on after its `doPrimitive`.
+    Failed,
+    /// It did not run (or trapped): the method runs from its start.
+    NotRun,
+}
+
 impl Vm {
     /// Finds the method for `selector` starting at `class`, with its
     /// checked parts.
@@ -77,7 +98,7 @@ impl Vm {
         nvals: usize,
         start: Option<Value>,
     ) -> Result<(), Trap> {
-        self.send_with(selector, nvals, start, true)
+        self.send_with(selector, nvals, start, Primitive::Try)
     }
 
     /// [`Vm::send`]; `fast` allows running a primitive method's primitive
@@ -87,7 +108,7 @@ impl Vm {
         selector: Value,
         nvals: usize,
         start: Option<Value>,
-        fast: bool,
+        primitive: Primitive,
     ) -> Result<(), Trap> {
         if nvals == 0 || self.stack.len() < self.hp + super::frame::HEADER + nvals {
             return Err(Trap::Error("send without a receiver on the stack".into()));
@@ -100,15 +121,19 @@ impl Vm {
         }
         match self.lookup(selector, class)? {
             Some((method, parts)) => {
-                if let (Some(p), true) = (parts.primitive, fast) {
+                let mut failed = primitive == Primitive::Failed;
+                if let (Some(p), Primitive::Try) = (parts.primitive, primitive) {
                     let collections = self.heap.stats.collections;
                     let h = self.heap.push_handle(selector);
-                    let done = self.primitive_send(p, nvals);
+                    let outcome = self.primitive_send(p, nvals);
                     let selector = self.heap.handle(h);
                     self.heap.release_handles(h);
-                    if done? {
-                        return Ok(());
-                    }
+                    let next = match outcome? {
+                        FastPrimitive::Done => return Ok(()),
+                        FastPrimitive::NotRun => Primitive::InMethod,
+                        FastPrimitive::Failed => Primitive::Failed,
+                    };
+                    failed = next == Primitive::Failed;
                     if self.heap.stats.collections != collections {
                         // The primitive collected before failing: `method`,
                         // `parts` and `class` are stale. Look up again.
@@ -117,10 +142,16 @@ impl Vm {
                             Some(_) => Some(self.super_class()?),
                             None => None,
                         };
-                        return self.send_with(selector, nvals, start, false);
+                        return self.send_with(selector, nvals, start, next);
                     }
                 }
                 self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
+                if let (true, Some(p)) = (failed, parts.primitive) {
+                    // Go on after the failed primitive (not run it twice:
+                    // it may have had effects), as the interpreter would.
+                    self.pc = p.resume_pc as usize;
+                    self.stack.push(self.nil());
+                }
                 self.tick()
             }
             None => self.does_not_understand(selector, nvals, class),
@@ -142,10 +173,10 @@ impl Vm {
     /// Runs a primitive method's primitive for a send, without a frame.
     /// `Ok(false)`: it failed (or does not apply), so the method runs.
     #[inline]
-    fn primitive_send(&mut self, p: PrimitiveMethod, nvals: usize) -> Result<bool, Trap> {
+    fn primitive_send(&mut self, p: PrimitiveMethod, nvals: usize) -> Result<FastPrimitive, Trap> {
         let argc = p.argc as usize;
         if p.args[..argc].iter().any(|&i| i as usize >= nvals) {
-            return Ok(false);
+            return Ok(FastPrimitive::NotRun);
         }
         let base = self.stack.len() - nvals;
         if p.number == 8 {
@@ -154,11 +185,12 @@ impl Vm {
             let in_order = argc == nvals
                 && p.args[argc - 1] == 0
                 && (0..k).all(|i| p.args[i] as usize == i + 1);
-            return if in_order {
-                self.send_to_block(k)
+            let done = in_order && self.send_to_block(k)?;
+            return Ok(if done {
+                FastPrimitive::Done
             } else {
-                Ok(false)
-            };
+                FastPrimitive::NotRun
+            });
         }
         let top = self.stack.len();
         for i in 0..argc {
@@ -169,14 +201,18 @@ impl Vm {
             Ok(Some(v)) => {
                 self.stack.truncate(base);
                 self.stack.push(v);
-                Ok(true)
+                Ok(FastPrimitive::Done)
             }
-            // Failed, or trapped: run the method, so that its fallback code
-            // (or the error, with the method in the backtrace) happens in
-            // its own frame.
-            Ok(None) | Err(_) => {
+            // Failed: the method's fallback code runs in its own frame.
+            Ok(None) => {
                 self.stack.truncate(top);
-                Ok(false)
+                Ok(FastPrimitive::Failed)
+            }
+            // Trapped: run the method from its start, so that the error
+            // is raised with the method in the backtrace.
+            Err(_) => {
+                self.stack.truncate(top);
+                Ok(FastPrimitive::NotRun)
             }
         }
     }
