@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod lexer;
 pub mod parser;
 
+pub use ast::selector_arity;
 pub use codegen::{CompiledMethod, LiteralValue, compile_doit, compile_method};
 pub use diagnostic::Diagnostic;
 pub use parser::{parse_expression, parse_method};

@@ -11,10 +11,7 @@ use lst_vm::image::builder;
 use lst_vm::{Options, Vm};
 
 fn arg_count(selector: &str) -> u8 {
-    match selector.as_bytes().first() {
-        Some(c) if !c.is_ascii_alphabetic() && *c != b'_' => 1,
-        _ => selector.matches(':').count() as u8,
-    }
+    lst_compiler::selector_arity(selector.as_bytes()).unwrap_or(0) as u8
 }
 
 /// Translates everything in the VM; answers (functions translated, declined).

@@ -68,24 +68,8 @@ impl Vm {
     }
 
     fn set_global_inner(&mut self, name: &str, h: usize) -> Result<(), String> {
-        let globals = self.root(Root::Globals);
-        if let Some(keys) = self.heap.get(globals, layout::dictionary::KEYS) {
-            let at = self
-                .heap
-                .slots(keys)
-                .iter()
-                .position(|&k| k.is_ref() && self.heap.bytes(k) == name.as_bytes());
-            if let Some(at) = at {
-                let values = self
-                    .heap
-                    .get(globals, layout::dictionary::VALUES)
-                    .unwrap_or(keys);
-                let value = self.heap.handle(h);
-                self.heap.set(values, at, value);
-                return Ok(());
-            }
-        }
-        // A new key: the same sorted insertion as a method dictionary's.
+        // The globals are kept like a method dictionary: sorted keys, the
+        // value replaced when the key is there, inserted in place if not.
         let symbol = self.intern(name.as_bytes()).map_err(|e| e.to_string())?;
         // Read after the allocation, which may have moved them.
         let (globals, value) = (self.root(Root::Globals), self.heap.handle(h));
@@ -100,7 +84,11 @@ impl Vm {
         if let Some(keys) = self.heap.get(globals, layout::dictionary::KEYS) {
             words.extend(self.heap.slots(keys).iter().map(|&k| self.text_of(k)));
         }
-        words.extend(self.all_methods().into_iter().map(|m| m.selector));
+        words.extend(
+            self.methods_of_globals()
+                .into_iter()
+                .map(|(_, m)| self.text_of(self.heap.get(m, layout::method::NAME).unwrap_or(m))),
+        );
         words.sort();
         words.dedup();
         words

@@ -410,17 +410,13 @@ impl Vm {
     /// primitive, so the send's value is what that method answers.
     fn perform(&mut self, base: usize, argc: usize) -> Result<Flow, Trap> {
         let (selector, args) = (self.stack[base + 1], self.stack[base + 2]);
-        let arity = |s: &[u8]| match s {
-            [] => None,
-            [c, ..] if !c.is_ascii_alphabetic() && *c != b'_' => Some(1),
-            _ => Some(s.iter().filter(|&&c| c == b':').count()),
-        };
         let ok = argc == 3
             && selector.is_ref()
             && self.heap.is_bytes(selector)
             && args.is_ref()
             && !self.heap.is_bytes(args)
-            && arity(self.heap.bytes(selector)) == Some(self.heap.size(args));
+            && lst_compiler::selector_arity(self.heap.bytes(selector))
+                == Some(self.heap.size(args));
         if !ok {
             return self.primitive_failed(base);
         }
