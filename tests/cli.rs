@@ -197,3 +197,19 @@ fn a_failing_primitive_runs_once() {
         stderr(&o)
     );
 }
+
+/// Primitive 112 makes a process only for a method without arguments
+/// (binary selectors take one).
+#[test]
+fn new_process_refuses_methods_with_arguments() {
+    let o = lst(
+        &[
+            "-e",
+            "<112 (SmallInt methods at: #+) 3>. #failed",
+            "-e",
+            "<112 (Object methods at: #printString) 3>. #failed",
+        ],
+        "",
+    );
+    assert_eq!(stdout(&o), "failed\nProcess\n", "{}", stderr(&o));
+}

@@ -67,7 +67,12 @@ pub fn new_process(vm: &mut Vm, a: Args) -> PrimResult {
         return Ok(None);
     };
     let selector = vm.heap.get(method, layout::method::NAME).unwrap_or(method);
-    if vm.heap.is_bytes(selector) && vm.heap.bytes(selector).contains(&b':') {
+    let bytes = if vm.heap.is_bytes(selector) {
+        vm.heap.bytes(selector)
+    } else {
+        &[]
+    };
+    if lst_compiler::selector_arity(bytes) != Some(0) {
         return Ok(None);
     }
     let stack_size = vm
