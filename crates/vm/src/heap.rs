@@ -195,10 +195,11 @@ impl Heap {
         self.next_hash
     }
 
-    /// A heap holding `words` as they were written by [`Heap::snapshot`] at
-    /// address `old_base`, with references moved to the new place. The
-    /// caller has checked the words (see `image::native`); `relocate` is
-    /// told, per object, which words are references.
+    /// A heap holding a copy of `words`, objects laid out as
+    /// [`Heap::snapshot`] gives them. References are not moved here: the
+    /// caller (`image::native`), which has checked the words and knows
+    /// which of them are references, relocates them through
+    /// [`Heap::words_mut`] and [`Heap::base`].
     pub fn from_words(config: HeapConfig, words: Vec<u64>, next_hash: u32) -> Heap {
         let mut heap = Heap::new(HeapConfig {
             initial_bytes: config.initial_bytes.max(words.len() * 8 * 2),
