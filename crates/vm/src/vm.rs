@@ -103,7 +103,7 @@ pub struct Stats {
 pub struct Vm {
     pub heap: Heap,
     /// The VM stack: frames of every running process (see `interp::frame`).
-    pub(crate) stack: Vec<Value>,
+    pub(crate) stack: crate::interp::stack::Stack,
     /// Slots the stack may use before a send fails with "stack overflow"
     /// (raised while handling that error, into the red zone).
     pub(crate) stack_limit: usize,
@@ -137,6 +137,12 @@ pub struct Vm {
     pub(crate) symbols: crate::link::SymbolTable,
     /// Allocations since the last stress collection.
     stress_count: u32,
+    /// Registers compiled code shares with the runtime (fixed offsets).
+    pub(crate) native_regs: crate::interp::native::NativeRegs,
+    /// Why compiled code last returned to the interpreter.
+    pub(crate) native_exit: crate::interp::native::NativeExit,
+    /// The JIT, when one is installed.
+    pub(crate) jit: Option<Box<crate::interp::native::Tier>>,
 }
 
 /// Why a VM could not be created.
@@ -211,7 +217,7 @@ impl Vm {
         let capacity = limit + crate::interp::frame::RED_ZONE;
         let mut vm = Vm {
             heap,
-            stack: Vec::with_capacity(capacity),
+            stack: crate::interp::stack::Stack::with_capacity(capacity),
             stack_limit: limit,
             stack_base_limit: limit,
             regs: [nil; 2],
@@ -235,8 +241,12 @@ impl Vm {
             files: crate::prims::io::FileTable::new(),
             symbols: Default::default(),
             stress_count: 0,
+            native_regs: Default::default(),
+            native_exit: Default::default(),
+            jit: None,
         };
         vm.find_named_roots();
+        vm.native_after_collection();
         vm
     }
 
@@ -415,11 +425,17 @@ impl Vm {
 
     /// Runs a collection now, with every root, and makes room for `want` words.
     pub fn collect_garbage(&mut self, want: usize) -> Result<(), OutOfMemory> {
+        let mut no_methods = vec![];
+        let methods = match self.jit.as_mut() {
+            Some(t) => &mut t.methods,
+            None => &mut no_methods,
+        };
         let r = self
             .heap
-            .collect(&mut [&mut self.stack[..], &mut self.regs[..]], want);
+            .collect(&mut [&mut self.stack[..], &mut self.regs[..], methods], want);
         self.cache.flush();
         self.refresh_code();
+        self.native_after_collection();
         r
     }
 

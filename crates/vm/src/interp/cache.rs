@@ -19,6 +19,7 @@ struct Entry {
     literals: u64,
     temps: usize,
     primitive: Option<super::frame::PrimitiveMethod>,
+    native: u32,
 }
 
 pub struct MethodCache {
@@ -53,6 +54,7 @@ impl MethodCache {
                 literals: Value::from_raw(e.literals),
                 temps: e.temps,
                 primitive: e.primitive,
+                native: e.native,
             };
             (Value::from_raw(e.method), parts)
         })
@@ -73,6 +75,7 @@ impl MethodCache {
             literals: parts.literals.raw(),
             temps: parts.temps,
             primitive: parts.primitive,
+            native: parts.native,
         };
     }
 

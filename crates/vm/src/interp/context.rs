@@ -102,11 +102,11 @@ impl Vm {
         for i in 0..count {
             let hp = frames[i];
             let (pc, end) = if i == 0 {
-                (self.pc, self.stack.len())
+                (self.bytecode_pc(self.pc), self.stack.len())
             } else {
                 let above = frames[i - 1];
                 (
-                    self.header_index(above, H_RETPC),
+                    self.bytecode_pc(self.header_index(above, H_RETPC)),
                     self.header_index(above, H_FP),
                 )
             };

@@ -54,6 +54,9 @@ pub(crate) struct MethodParts {
     /// Set when the method begins by running a primitive on its own
     /// arguments (see [`PrimitiveMethod`]).
     pub primitive: Option<PrimitiveMethod>,
+    /// Compiled code: the entry record (see `native`), 0 if not compiled
+    /// yet, `native::NEVER` if it will not be.
+    pub native: u32,
 }
 
 /// A method whose code begins `pushArgument i₁ … pushArgument iₙ;
@@ -151,6 +154,7 @@ impl Vm {
             literals,
             temps,
             primitive,
+            native: super::native::NEVER,
         })
     }
 

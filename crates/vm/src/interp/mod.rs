@@ -9,8 +9,10 @@
 pub mod cache;
 pub mod context;
 pub mod frame;
+pub mod native;
 pub mod process;
 pub mod send;
+pub mod stack;
 
 use crate::heap::OutOfMemory;
 use crate::roots::Root;
@@ -62,6 +64,14 @@ impl ExitStatus {
     }
 }
 
+/// What `doPrimitive` did.
+pub(crate) enum Primitive {
+    /// It failed: nil is pushed and the method goes on.
+    Failed,
+    /// It answered (the method has returned) or passed control on.
+    Ran(Flow),
+}
+
 /// Whether execution goes on after an instruction.
 pub enum Flow {
     Continue,
@@ -110,7 +120,7 @@ impl Vm {
     }
 
     #[inline(always)]
-    fn literal(&self, i: usize) -> Result<Value, Trap> {
+    pub(crate) fn literal(&self, i: usize) -> Result<Value, Trap> {
         self.heap
             .get(self.regs[1], i)
             .ok_or_else(|| bad("literal index out of range"))
@@ -159,8 +169,14 @@ impl Vm {
     fn interpret(&mut self) -> Result<ExitStatus, Trap> {
         loop {
             let at = self.pc;
-            let insn = decode_at(self.code(), at)
-                .map_err(|e| Trap::Error(format!("bad bytecode: {e}")))?;
+            let insn = match decode_at(self.code(), at) {
+                Ok(insn) => insn,
+                Err(_) if at >= native::NATIVE_PC_BASE => match self.run_native(at)? {
+                    Flow::Continue => continue,
+                    Flow::Exit(s) => return Ok(s),
+                },
+                Err(e) => return Err(Trap::Error(format!("bad bytecode: {e}"))),
+            };
             self.pc = at + insn.len as usize;
             let arg = insn.arg as usize;
             match insn.op {
@@ -362,7 +378,17 @@ impl Vm {
     /// `doPrimitive argc number`: on success the method returns the
     /// primitive's value; on failure nil is pushed and the method goes on.
     fn do_primitive(&mut self, argc: usize, number: u8) -> Result<Flow, Trap> {
+        Ok(match self.run_primitive(argc, number)? {
+            Primitive::Failed => Flow::Continue,
+            Primitive::Ran(flow) => flow,
+        })
+    }
+
+    /// [`Vm::do_primitive`], saying whether the primitive failed (for
+    /// compiled code, which goes on at its own failure path).
+    pub(crate) fn run_primitive(&mut self, argc: usize, number: u8) -> Result<Primitive, Trap> {
         let base = self.operands(argc)?;
+        let ran = |flow: Flow| Ok(Primitive::Ran(flow));
         match number {
             6 => {
                 let (Some(process), Some(ticks)) = (
@@ -375,30 +401,29 @@ impl Vm {
                     return self.primitive_failed(base);
                 };
                 self.stack.truncate(base);
-                if self.start_run(process, ticks)? {
-                    return Ok(Flow::Continue);
+                if !self.start_run(process, ticks)? {
+                    self.stack.push(self.nil());
                 }
-                self.stack.push(self.nil());
-                Ok(Flow::Continue)
+                ran(Flow::Continue)
             }
             8 => {
                 if self.invoke_block(argc)? {
-                    Ok(Flow::Continue)
+                    ran(Flow::Continue)
                 } else {
                     self.primitive_failed(base)
                 }
             }
-            19 => self.stop_process(ExitStatus::Error),
+            19 => ran(self.stop_process(ExitStatus::Error)?),
             120 => self.perform(base, argc),
             255 => {
                 self.flush();
                 eprintln!("Debug trap");
-                Ok(Flow::Continue)
+                ran(Flow::Continue)
             }
             _ => match crate::prims::call(self, number, base, argc)? {
                 Some(v) => {
                     self.stack.truncate(base);
-                    self.return_value(v)
+                    ran(self.return_value(v)?)
                 }
                 None => self.primitive_failed(base),
             },
@@ -408,7 +433,7 @@ impl Vm {
     /// Primitive 120 (`<120 receiver selector args>`): sends `selector`
     /// with the Array `args` in place of the method that ran the
     /// primitive, so the send's value is what that method answers.
-    fn perform(&mut self, base: usize, argc: usize) -> Result<Flow, Trap> {
+    fn perform(&mut self, base: usize, argc: usize) -> Result<Primitive, Trap> {
         let (selector, args) = (self.stack[base + 1], self.stack[base + 2]);
         let ok = argc == 3
             && selector.is_ref()
@@ -437,17 +462,17 @@ impl Vm {
         let selector = self.heap.handle(mark);
         self.heap.release_handles(mark);
         if let Flow::Exit(s) = flow? {
-            return Ok(Flow::Exit(s));
+            return Ok(Primitive::Ran(Flow::Exit(s)));
         }
         self.stack.pop();
         self.stack.extend_from_slice(&values);
         self.send(selector, values.len(), None)?;
-        Ok(Flow::Continue)
+        Ok(Primitive::Ran(Flow::Continue))
     }
 
-    fn primitive_failed(&mut self, base: usize) -> Result<Flow, Trap> {
+    fn primitive_failed(&mut self, base: usize) -> Result<Primitive, Trap> {
         self.stack.truncate(base);
         self.stack.push(self.nil());
-        Ok(Flow::Continue)
+        Ok(Primitive::Failed)
     }
 }

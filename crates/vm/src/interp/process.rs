@@ -234,7 +234,7 @@ impl Vm {
     }
 
     #[cold]
-    fn safepoint(&mut self) -> Result<(), Trap> {
+    pub(crate) fn safepoint(&mut self) -> Result<(), Trap> {
         let used = self.countdown_reset - self.countdown;
         if self.interrupt.swap(false, Ordering::Relaxed) {
             self.reset_countdown();

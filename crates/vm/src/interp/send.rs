@@ -3,6 +3,7 @@
 
 use super::Trap;
 use super::frame::{H_METHOD, MethodParts, PrimitiveMethod};
+use super::native::{NATIVE_PC_BASE, NEVER};
 use crate::layout;
 use crate::roots::Root;
 use crate::value::Value;
@@ -77,7 +78,8 @@ impl Vm {
                 self.dictionary_find(methods, key)
             };
             if let Some(m) = found {
-                let parts = self.method_parts(m)?;
+                let mut parts = self.method_parts(m)?;
+                parts.native = self.native_entry(m);
                 self.cache.insert(selector, class, m, parts);
                 return Ok(Some((m, parts)));
             }
@@ -145,7 +147,15 @@ impl Vm {
                         return self.send_with(selector, nvals, start, next);
                     }
                 }
+                let native = match parts.native {
+                    0 => self.count_call(selector, class, method, parts),
+                    n => n,
+                };
                 self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
+                if native != NEVER && !failed {
+                    // Compiled: the interpreter's loop enters the code.
+                    self.pc = NATIVE_PC_BASE + native as usize;
+                }
                 if let (true, Some(p)) = (failed, parts.primitive) {
                     // Go on after the failed primitive (not run it twice:
                     // it may have had effects), as the interpreter would.

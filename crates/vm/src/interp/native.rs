@@ -1,0 +1,599 @@
+//! The VM's side of the boundary with compiled code (the JIT lives in the
+//! `lst-jit` crate, which implements [`Compiler`]).
+//!
+//! # One frame, two executors
+//! Compiled methods run on the interpreter's frames (`frame.rs`). A frame's
+//! resume point is a bytecode offset or a *native continuation*: an index
+//! into [`Tier::records`] offset by [`NATIVE_PC_BASE`], stored wherever a
+//! bytecode offset goes (`Vm::pc`, a callee's `RETPC`). Each [`Record`] holds
+//! the code to call and the bytecode offset it stands for, so a frame
+//! paused at a native continuation can always be read (or resumed) as an
+//! interpreted one: by the collector (all slots are `Value`s), by
+//! `spill_process`, by backtraces.
+//!
+//! # Control transfer
+//! * The interpreter meets a native continuation as its pc (after a send
+//!   pushed a compiled method, or a return into a compiled caller) and calls
+//!   [`Vm::run_native`], which enters the code through the JIT's trampoline.
+//! * Compiled code leaves through the runtime helpers below, which reuse the
+//!   interpreter's own send, return, primitive and block code, so semantics
+//!   are the interpreter's by construction. A helper answers
+//!   [`GO_INTERPRET`] (leave native code: [`NativeExit`] says why),
+//!   [`GO_ON`] (continue after the call, its value in [`NativeRegs::value`])
+//!   or a code address to tail-call with ([`NativeRegs::hp`], `value`, `k`).
+//!
+//! Compiled code never holds a heap reference across a helper call: it
+//! writes its operand stack into the frame before any call that may
+//! collect and reads it back after.
+//!
+//! This module must not generate code; it knows records and helpers only.
+
+use super::frame::{H_FP, H_LITERALS, H_TB, H_TEMPS, HEADER};
+use super::{ExitStatus, Flow, Primitive, Trap};
+use crate::roots::Root;
+use crate::value::Value;
+use crate::vm::Vm;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Program counters at or above this are native continuations.
+pub const NATIVE_PC_BASE: usize = 1 << 40;
+
+/// Helper answer: leave native code (see [`NativeExit`]).
+pub const GO_INTERPRET: u64 = 0;
+/// Helper answer: go on after the call.
+pub const GO_ON: u64 = 1;
+
+/// `parts.native` of a method that will not be compiled.
+pub const NEVER: u32 = u32::MAX;
+
+/// When methods are compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum JitMode {
+    /// Never: everything is interpreted.
+    #[default]
+    Off,
+    /// After a method has been called `threshold` times.
+    On,
+    /// At a method's first call.
+    Always,
+}
+
+/// A place where compiled code can be entered.
+#[derive(Clone, Copy, Debug)]
+pub struct Record {
+    /// The compiled function's address.
+    pub code: usize,
+    /// Which entry of the function: 0 is the method's start, k > 0 the
+    /// continuation after its k-th send site.
+    pub k: u32,
+    /// The bytecode offset this entry corresponds to.
+    pub pc: u32,
+}
+
+/// What a compiler produced for one method.
+pub struct Compiled {
+    pub code: usize,
+    /// The bytecode offset of each entry (index k; entry 0 is offset 0).
+    /// The code uses record numbers `first_record + k` for them.
+    pub entries: Vec<u32>,
+}
+
+/// A JIT compiler (implemented by `lst-jit`).
+pub trait Compiler {
+    /// Compiles `method`; its entries are numbered from `first_record`.
+    /// `Err` says why the method stays interpreted.
+    fn compile(&mut self, vm: &Vm, method: Value, first_record: u32) -> Result<Compiled, String>;
+    /// The trampoline: `fn(vm, code, hp, value, k) -> u64`, entering
+    /// compiled code from Rust.
+    fn trampoline(&self) -> unsafe extern "C" fn(*mut Vm, usize, u64, u64, u64) -> u64;
+}
+
+/// Counters for `--jit-stats`.
+#[derive(Clone, Debug, Default)]
+pub struct JitStats {
+    pub compiled: u64,
+    pub refused: u64,
+    pub compile_times: Vec<Duration>,
+    /// Entries into compiled code from the interpreter.
+    pub entries_from_interpreter: u64,
+    /// Exits from compiled code into the interpreter.
+    pub exits_to_interpreter: u64,
+    /// Refusal reasons, first words, with counts.
+    pub refusals: HashMap<String, u64>,
+}
+
+/// The compiled-code tier of a VM.
+pub struct Tier {
+    pub(crate) compiler: Box<dyn Compiler>,
+    pub mode: JitMode,
+    /// Calls before a method is compiled (mode `On`).
+    pub threshold: u32,
+    pub(crate) records: Vec<Record>,
+    /// Every method the tier has seen (compiled or refused): a GC root, so
+    /// that [`Tier::index`] can be rebuilt after objects move.
+    pub(crate) methods: Vec<Value>,
+    /// Method address → its entry record, or [`NEVER`].
+    index: HashMap<u64, u32>,
+    /// Calls of not yet compiled methods (mode `On`), by address; cleared
+    /// when objects move.
+    calls: HashMap<u64, u32>,
+    pub stats: JitStats,
+}
+
+/// Registers compiled code reads and writes at fixed offsets of the Vm.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NativeRegs {
+    /// The frame to tail-call with, after a helper answered an address.
+    pub hp: u64,
+    /// The value a helper answered (a call's result, a new block).
+    pub value: Value,
+    /// The entry to tail-call.
+    pub k: u64,
+    /// nil, true and false (refreshed when objects move).
+    pub nil: Value,
+    pub true_: Value,
+    pub false_: Value,
+}
+
+/// Why compiled code returned to the interpreter.
+#[derive(Debug, Default)]
+pub enum NativeExit {
+    /// Go on interpreting the current frame at `Vm::pc`.
+    #[default]
+    Interpret,
+    Trap(Trap),
+    Exit(ExitStatus),
+}
+
+/// Offsets and constants compiled code is built against.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub stack_base: i32,
+    pub stack_len: i32,
+    pub countdown: i32,
+    pub regs_hp: i32,
+    pub regs_value: i32,
+    pub regs_k: i32,
+    pub nil: i32,
+    pub true_: i32,
+    pub false_: i32,
+    /// Frame header slots.
+    pub h_fp: usize,
+    pub h_tb: usize,
+    pub h_temps: usize,
+    pub h_literals: usize,
+    pub header: usize,
+    /// Bytes from an object's address to its first slot.
+    pub first_slot: i32,
+    /// Mask of an object header's size field, and its bytes flag.
+    pub size_mask: u64,
+    pub bytes_flag: u64,
+    pub native_pc_base: u64,
+}
+
+impl Vm {
+    /// The offsets of the fields compiled code touches.
+    pub fn native_layout() -> Layout {
+        use std::mem::offset_of;
+        let regs = offset_of!(Vm, native_regs);
+        let off = |n: usize| i32::try_from(n).expect("Vm field offsets are small");
+        Layout {
+            stack_base: off(offset_of!(Vm, stack) + super::stack::Stack::BASE_OFFSET),
+            stack_len: off(offset_of!(Vm, stack) + super::stack::Stack::LEN_OFFSET),
+            countdown: off(offset_of!(Vm, countdown)),
+            regs_hp: off(regs + offset_of!(NativeRegs, hp)),
+            regs_value: off(regs + offset_of!(NativeRegs, value)),
+            regs_k: off(regs + offset_of!(NativeRegs, k)),
+            nil: off(regs + offset_of!(NativeRegs, nil)),
+            true_: off(regs + offset_of!(NativeRegs, true_)),
+            false_: off(regs + offset_of!(NativeRegs, false_)),
+            h_fp: H_FP,
+            h_tb: H_TB,
+            h_temps: H_TEMPS,
+            h_literals: H_LITERALS,
+            header: HEADER,
+            first_slot: off(crate::heap::HEADER_WORDS * 8),
+            size_mask: 0xFFFF_FFFF,
+            bytes_flag: crate::heap::BYTES,
+            native_pc_base: NATIVE_PC_BASE as u64,
+        }
+    }
+
+    /// Installs a JIT.
+    pub fn set_jit(&mut self, compiler: Box<dyn Compiler>, mode: JitMode, threshold: u32) {
+        self.jit = Some(Box::new(Tier {
+            compiler,
+            mode,
+            threshold: threshold.max(1),
+            records: vec![],
+            methods: vec![],
+            index: HashMap::new(),
+            calls: HashMap::new(),
+            stats: JitStats::default(),
+        }));
+        self.cache.flush();
+    }
+
+    /// The JIT's counters, if there is a JIT.
+    pub fn jit_stats(&self) -> Option<&JitStats> {
+        self.jit.as_ref().map(|t| &t.stats)
+    }
+
+    /// Compiles `method` now if it is not yet (for tools); its entry record.
+    pub fn jit_compile(&mut self, method: Value) -> Result<Record, String> {
+        let r = match self.native_index(method) {
+            Some(r) => r,
+            None => self.compile_now(method),
+        };
+        match self.jit.as_ref() {
+            None => Err("no JIT installed".into()),
+            Some(_) if r == NEVER => Err("the JIT declined this method".into()),
+            Some(t) => Ok(t.records[r as usize]),
+        }
+    }
+
+    /// Refreshes what compiled code reads after objects moved.
+    pub(crate) fn native_after_collection(&mut self) {
+        self.native_regs.nil = self.nil();
+        self.native_regs.true_ = self.root(Root::True);
+        self.native_regs.false_ = self.root(Root::False);
+        if let Some(t) = self.jit.as_mut() {
+            t.calls.clear();
+            let records: Vec<u32> = t.methods.iter().map(|m| t.index[&m.raw()]).collect();
+            t.index.clear();
+            for (m, r) in t.methods.iter().zip(records) {
+                t.index.insert(m.raw(), r);
+            }
+        }
+    }
+
+    fn native_index(&self, method: Value) -> Option<u32> {
+        self.jit.as_ref()?.index.get(&method.raw()).copied()
+    }
+
+    /// What `MethodParts::native` is for a method just looked up: its entry
+    /// record, 0 (not compiled yet) or [`NEVER`].
+    pub(crate) fn native_entry(&mut self, method: Value) -> u32 {
+        let Some(tier) = self.jit.as_ref() else {
+            return NEVER;
+        };
+        if let Some(r) = tier.index.get(&method.raw()) {
+            return *r;
+        }
+        match tier.mode {
+            JitMode::Off => NEVER,
+            JitMode::On => 0,
+            JitMode::Always => self.compile_now(method),
+        }
+    }
+
+    /// A send found `method` (for `selector` in `class`), not compiled yet:
+    /// in mode `On`, counts the call and compiles at the threshold, then
+    /// refreshes the method-cache entry. Answers the entry record, 0 (not
+    /// yet) or [`NEVER`].
+    pub(crate) fn count_call(
+        &mut self,
+        selector: Value,
+        class: Value,
+        method: Value,
+        mut parts: super::frame::MethodParts,
+    ) -> u32 {
+        let Some(tier) = self.jit.as_mut() else {
+            return NEVER;
+        };
+        let r = match tier.index.get(&method.raw()) {
+            Some(&r) => r,
+            None => {
+                let n = tier.calls.entry(method.raw()).or_insert(0);
+                *n += 1;
+                if *n < tier.threshold {
+                    return 0;
+                }
+                tier.calls.remove(&method.raw());
+                self.compile_now(method)
+            }
+        };
+        parts.native = r;
+        self.cache.insert(selector, class, method, parts);
+        r
+    }
+
+    fn compile_now(&mut self, method: Value) -> u32 {
+        let Some(mut tier) = self.jit.take() else {
+            return NEVER;
+        };
+        let first = tier.records.len() as u32;
+        let started = std::time::Instant::now();
+        let result = tier.compiler.compile(self, method, first);
+        let r = match result {
+            Ok(c) => {
+                tier.stats.compile_times.push(started.elapsed());
+                tier.stats.compiled += 1;
+                for (k, &pc) in c.entries.iter().enumerate() {
+                    tier.records.push(Record {
+                        code: c.code,
+                        k: k as u32,
+                        pc,
+                    });
+                }
+                first
+            }
+            Err(why) => {
+                tier.stats.refused += 1;
+                let key: String = why.split(':').next().unwrap_or("").to_string();
+                *tier.stats.refusals.entry(key).or_insert(0) += 1;
+                NEVER
+            }
+        };
+        tier.methods.push(method);
+        tier.index.insert(method.raw(), r);
+        self.jit = Some(tier);
+        r
+    }
+
+    /// The bytecode offset a resume point stands for.
+    pub(crate) fn bytecode_pc(&self, pc: usize) -> usize {
+        if pc < NATIVE_PC_BASE {
+            return pc;
+        }
+        self.jit
+            .as_ref()
+            .and_then(|t| t.records.get(pc - NATIVE_PC_BASE))
+            .map_or(0, |r| r.pc as usize)
+    }
+
+    /// Runs compiled code at the native continuation `pc` of the current
+    /// frame, until it leaves native code.
+    #[cold]
+    pub(crate) fn run_native(&mut self, pc: usize) -> Result<Flow, Trap> {
+        let (record, trampoline) = match self.jit.as_mut() {
+            Some(t) if pc - NATIVE_PC_BASE < t.records.len() => {
+                t.stats.entries_from_interpreter += 1;
+                (t.records[pc - NATIVE_PC_BASE], t.compiler.trampoline())
+            }
+            _ => return Err(Trap::Fatal(format!("bad native resume point {pc}"))),
+        };
+        let value = if record.k == 0 {
+            self.nil()
+        } else {
+            self.stack.pop().unwrap_or_default()
+        };
+        let vm: *mut Vm = self;
+        // SAFETY: the trampoline and `record.code` were made by the installed
+        // compiler with this signature; compiled code touches the Vm only
+        // through `vm` and the helpers, while no Rust borrow of it is live.
+        unsafe { trampoline(vm, record.code, self.hp as u64, value.raw(), record.k as u64) };
+        if let Some(t) = self.jit.as_mut() {
+            t.stats.exits_to_interpreter += 1;
+        }
+        match std::mem::take(&mut self.native_exit) {
+            NativeExit::Interpret => Ok(Flow::Continue),
+            NativeExit::Trap(t) => Err(t),
+            NativeExit::Exit(s) => Ok(Flow::Exit(s)),
+        }
+    }
+
+    /// After the interpreter's code moved control to another frame: where
+    /// compiled code goes next (see the module doc).
+    fn transfer(&mut self) -> u64 {
+        if self.pc < NATIVE_PC_BASE {
+            self.native_exit = NativeExit::Interpret;
+            return GO_INTERPRET;
+        }
+        let Some(record) = self
+            .jit
+            .as_ref()
+            .and_then(|t| t.records.get(self.pc - NATIVE_PC_BASE))
+            .copied()
+        else {
+            self.native_exit = NativeExit::Trap(Trap::Fatal("bad native resume point".into()));
+            return GO_INTERPRET;
+        };
+        let value = if record.k == 0 {
+            self.nil()
+        } else {
+            self.stack.pop().unwrap_or_default()
+        };
+        self.native_regs.hp = self.hp as u64;
+        self.native_regs.value = value;
+        self.native_regs.k = record.k as u64;
+        record.code as u64
+    }
+
+    /// Leaves native code with `trap` (the frame state is written).
+    fn exit_with(&mut self, trap: Trap) -> u64 {
+        self.native_exit = NativeExit::Trap(trap);
+        GO_INTERPRET
+    }
+
+    /// The result of interpreter code that may have moved control.
+    fn after_flow(&mut self, flow: Result<Flow, Trap>) -> u64 {
+        match flow {
+            Ok(Flow::Continue) => self.transfer(),
+            Ok(Flow::Exit(s)) => {
+                self.native_exit = NativeExit::Exit(s);
+                GO_INTERPRET
+            }
+            Err(t) => self.exit_with(t),
+        }
+    }
+}
+
+/// Selector codes of [`lst_send`]: a literal index, or a special selector.
+pub const SPECIAL_SELECTOR: u64 = 1 << 16;
+/// Flag of [`lst_send`]'s selector code: a send to super.
+pub const TO_SUPER: u64 = 1 << 17;
+
+/// Turns the `vm` argument of a helper into the Vm.
+///
+/// # Safety
+/// `vm` must be the pointer the trampoline was called with, and no other
+/// reference to the Vm may be live (compiled code holds none).
+unsafe fn vm_of<'a>(vm: *mut Vm) -> &'a mut Vm {
+    // SAFETY: guaranteed by the caller (see above).
+    unsafe { &mut *vm }
+}
+
+/// Sends a message from compiled code. The frame `hp` has its operand stack
+/// written, ending with the receiver and `nvals - 1` arguments; `record` is
+/// the continuation after the send.
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_send(
+    vm: *mut Vm,
+    hp: u64,
+    selector: u64,
+    nvals: u64,
+    record: u64,
+) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    let hp = hp as usize;
+    let r = (|| {
+        vm.enter_frame(hp, NATIVE_PC_BASE + record as usize)?;
+        let index = (selector & 0xFFFF) as usize;
+        let sel = if selector & SPECIAL_SELECTOR != 0 {
+            vm.root(match index {
+                0 => Root::SelectorLess,
+                1 => Root::SelectorLessEqual,
+                _ => Root::SelectorPlus,
+            })
+        } else {
+            vm.literal(index)?
+        };
+        let start = if selector & TO_SUPER != 0 {
+            Some(vm.super_class()?)
+        } else {
+            None
+        };
+        vm.send(sel, nvals as usize, start)
+    })();
+    match r {
+        Err(t) => vm.exit_with(t),
+        Ok(()) if vm.hp == hp => {
+            // A primitive answered without a frame.
+            vm.native_regs.value = vm.stack.pop().unwrap_or_default();
+            GO_ON
+        }
+        Ok(()) => vm.transfer(),
+    }
+}
+
+/// Returns `value` from frame `hp` to its caller.
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_return(vm: *mut Vm, hp: u64, value: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    let flow = vm
+        .enter_frame(hp as usize, 0)
+        .and_then(|()| vm.return_value(Value::from_raw(value)));
+    vm.after_flow(flow)
+}
+
+/// `blockReturn` of `value` in frame `hp`, whose bytecode goes on at `pc`.
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_block_return(vm: *mut Vm, hp: u64, value: u64, pc: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    let flow = vm
+        .enter_frame(hp as usize, pc as usize)
+        .and_then(|()| vm.non_local_return(Value::from_raw(value)));
+    vm.after_flow(flow)
+}
+
+/// `doPrimitive argc number` in frame `hp`, whose operand stack is written
+/// (ending with the arguments); `pc` is the offset after the instruction.
+/// [`GO_ON`] when it failed (nil is pushed).
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_primitive(
+    vm: *mut Vm,
+    hp: u64,
+    number: u64,
+    argc: u64,
+    pc: u64,
+) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    let r = vm
+        .enter_frame(hp as usize, pc as usize)
+        .and_then(|()| vm.run_primitive(argc as usize, number as u8));
+    match r {
+        Ok(Primitive::Failed) => GO_ON,
+        Ok(Primitive::Ran(flow)) => vm.after_flow(Ok(flow)),
+        Err(t) => vm.exit_with(t),
+    }
+}
+
+/// `pushBlock` in frame `hp`: the block's body starts at `body` and the
+/// method goes on at `end`. The new Block is in [`NativeRegs::value`].
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_make_block(
+    vm: *mut Vm,
+    hp: u64,
+    arg_location: u64,
+    body: u64,
+    end: u64,
+) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    let r = vm
+        .enter_frame(hp as usize, body as usize)
+        .and_then(|()| vm.push_block(arg_location as u8, end as u16));
+    match r {
+        Ok(()) => {
+            vm.native_regs.value = vm.stack.pop().unwrap_or_default();
+            GO_ON
+        }
+        Err(t) => vm.exit_with(t),
+    }
+}
+
+/// The slow path of a safepoint whose countdown ran out, in frame `hp` at
+/// bytecode offset `pc` (the operand stack is written).
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_safepoint(vm: *mut Vm, hp: u64, pc: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    match vm
+        .enter_frame(hp as usize, pc as usize)
+        .and_then(|()| vm.safepoint())
+    {
+        Ok(()) => GO_ON,
+        Err(t) => vm.exit_with(t),
+    }
+}
+
+/// What [`lst_trap`] reports.
+pub const TRAP_IVAR: u64 = 0;
+pub const TRAP_TEMP: u64 = 1;
+
+/// A check in compiled code failed: raises the interpreter's error for it,
+/// in frame `hp` at `pc` (the operand stack is written).
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_trap(vm: *mut Vm, hp: u64, pc: u64, what: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    if let Err(t) = vm.enter_frame(hp as usize, pc as usize) {
+        return vm.exit_with(t);
+    }
+    let msg = match what {
+        TRAP_IVAR => "instance variable index out of range",
+        _ => "temporary index out of range",
+    };
+    vm.exit_with(Trap::Error(msg.into()))
+}
