@@ -7,7 +7,8 @@
 //!   translated `x isNil ifTrue:` then branches on the identity test).
 //! * Pure instructions that read nothing mutable (`self`, `arg`, `lit`,
 //!   constants) are computed once per block.
-//! * Pure instructions whose results nobody uses are removed.
+//! * Pure instructions whose results nobody uses are removed (a value in
+//!   a frame state is used: the interpreter may need it).
 //!
 //! Loads of temporaries and instance variables are never merged: a send or
 //! a store between two loads may change what they read.
@@ -49,6 +50,9 @@ fn fold_block(b: &mut Block) {
     let mut out = Vec::with_capacity(b.insts.len());
     for mut data in std::mem::take(&mut b.insts) {
         rename_inst(&mut data.inst, &replaced);
+        if let Some(state) = &mut data.state {
+            rename_state(state, &replaced);
+        }
         let inst = data.inst.clone();
         if let Some(v) = simplify(&inst, &def, &mut data) {
             replaced.insert(data.results[0], v);
@@ -128,6 +132,10 @@ fn rename_inst(inst: &mut Inst, replaced: &HashMap<Value, Value>) {
     }
 }
 
+fn rename_state(state: &mut State, replaced: &HashMap<Value, Value>) {
+    state.stack.iter_mut().for_each(|v| rename(v, replaced));
+}
+
 fn rename_terminator(t: &mut Terminator, replaced: &HashMap<Value, Value>) {
     match t {
         Terminator::Jump(c) => c.args.iter_mut().for_each(|a| rename(a, replaced)),
@@ -142,22 +150,28 @@ fn rename_terminator(t: &mut Terminator, replaced: &HashMap<Value, Value>) {
             }
         }
         Terminator::Return(v) | Terminator::BlockReturn(v) => rename(v, replaced),
-        Terminator::Primitive { args, fail, .. } => {
+        Terminator::Primitive {
+            args, fail, state, ..
+        } => {
             args.iter_mut().for_each(|a| rename(a, replaced));
             fail.args.iter_mut().for_each(|a| rename(a, replaced));
+            rename_state(state, replaced);
         }
     }
 }
 
-/// Removes pure instructions whose results are not used, until none is left.
+/// Removes pure instructions whose results are not used (by operands,
+/// block arguments or states), until none is left.
 fn remove_dead(f: &mut Function) {
     loop {
         let mut used: HashSet<Value> = HashSet::new();
         for b in &f.blocks {
             for i in &b.insts {
-                used.extend(i.inst.operands().into_iter().map(|(v, _)| v));
+                used.extend(i.uses().into_iter().map(|(v, _)| v));
             }
-            used.extend(b.terminator.operands().into_iter().map(|(v, _)| v));
+            let t = &b.terminator;
+            let uses = t.operands().into_iter().chain(t.state_uses());
+            used.extend(uses.map(|(v, _)| v));
             for c in b.terminator.successors() {
                 used.extend(c.args.iter().copied());
             }

@@ -9,6 +9,12 @@
 //! reference) and `bool` (a machine condition, from tests; only branches
 //! and `bool_obj` consume it).
 //!
+//! Instructions that may leave native code (sends, allocations,
+//! safepoints, primitives, the loads and stores of temporaries and
+//! instance variables) carry a [`State`]: the bytecode offset and operand
+//! stack the interpreter must see if it takes over there. A value in a
+//! state is a use like an operand.
+//!
 //! This module owns the data structures only; building, checking and
 //! printing live in their own modules.
 
@@ -70,8 +76,31 @@ pub enum Selector {
     Special(Special),
 }
 
+/// The interpreter's view at an instruction that may leave native code:
+/// the bytecode offset `pc` (meaning depends on the instruction, see
+/// [`Inst`] and [`Terminator::Primitive`]) and the operand-stack values,
+/// bottom first.
+///
+/// A back end that keeps stack values in registers writes `stack` into
+/// the VM frame and sets the frame's pc to `pc` before it leaves native
+/// code; the interpreter then goes on at `pc` with exactly that stack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub pc: u16,
+    pub stack: Vec<Value>,
+}
+
+impl State {
+    /// The values it reads, all of type obj.
+    pub fn uses(&self) -> Vec<(Value, Type)> {
+        self.stack.iter().map(|&v| (v, Type::Obj)).collect()
+    }
+}
+
 /// An instruction. Operands are values; results are listed in
-/// [`InstData::results`].
+/// [`InstData::results`]. Those for which [`Inst::has_state`] holds carry
+/// a [`State`] whose pc and stack are documented on each; the stack never
+/// includes the instruction's own operands unless that says so.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Inst {
     /// The receiver.
@@ -79,12 +108,18 @@ pub enum Inst {
     /// Argument N (1-based, as `pushArgument`).
     Arg(u8),
     /// Temporary N of the method's frame (shared with its blocks).
+    /// State: pc after the `pushTemporary`, the stack before the push.
     Temp(u8),
     /// Temporary N := value.
+    /// State: pc after the `assignTemporary`, the stack before it (the
+    /// value on top).
     SetTemp(u8, Value),
     /// Instance variable N of the receiver.
+    /// State: pc after the `pushInstance`, the stack before the push.
     Ivar(u8),
     /// Instance variable N of the receiver := value (with the write barrier).
+    /// State: pc after the `assignInstance`, the stack before it (the value
+    /// on top).
     SetIvar(u8, Value),
     /// Literal N of the method.
     Literal(u8),
@@ -110,6 +145,8 @@ pub enum Inst {
     /// A message send: the receiver and arguments are values (no argument
     /// Array); the result is the answer. `to_super` sends start the lookup
     /// in the superclass of the method's class.
+    /// State: pc after the send instruction (where the caller resumes
+    /// with the answer pushed), the stack below the receiver and arguments.
     Send {
         selector: Selector,
         receiver: Value,
@@ -118,11 +155,16 @@ pub enum Inst {
     },
     /// A new Block whose parameters go to temporaries from `arg_location`
     /// and whose body starts at bytecode offset `body`.
+    /// State: pc at the end of the body (where the interpreter goes on
+    /// after `pushBlock`), the stack before the push.
     MakeBlock {
         arg_location: u8,
         body: u16,
     },
     /// Polls for GC, preemption and Ctrl-C (method entry, loop back-edges).
+    /// State: at entry, the entry offset and an empty stack; before a
+    /// backward branch, the branch instruction's own offset and the stack
+    /// before it executes (for a conditional one, the condition on top).
     Safepoint,
 }
 
@@ -136,6 +178,21 @@ impl Inst {
             IntAdd(..) => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
         }
+    }
+
+    /// Whether it may leave native code, and so carries a [`State`].
+    pub fn has_state(&self) -> bool {
+        use Inst::*;
+        matches!(
+            self,
+            Temp(_)
+                | SetTemp(..)
+                | Ivar(_)
+                | SetIvar(..)
+                | Send { .. }
+                | MakeBlock { .. }
+                | Safepoint
+        )
     }
 
     /// The operands, with the type each must have.
@@ -154,11 +211,27 @@ impl Inst {
     }
 }
 
-/// An instruction with the values it defines.
+/// An instruction with the values it defines and, if it may leave native
+/// code ([`Inst::has_state`]), the interpreter's state there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstData {
     pub results: Vec<Value>,
     pub inst: Inst,
+    pub state: Option<State>,
+}
+
+impl InstData {
+    /// The values its state reads (none without a state), all obj.
+    pub fn state_uses(&self) -> Vec<(Value, Type)> {
+        self.state.as_ref().map_or(vec![], State::uses)
+    }
+
+    /// Everything it reads: its operands, then its state's values.
+    pub fn uses(&self) -> Vec<(Value, Type)> {
+        let mut uses = self.inst.operands();
+        uses.extend(self.state_uses());
+        uses
+    }
 }
 
 /// A jump to a block with arguments for its parameters.
@@ -185,10 +258,12 @@ pub enum Terminator {
     BlockReturn(Value),
     /// Run primitive N: on success the method returns its answer; on
     /// failure control goes on at `fail`.
+    /// State: pc of the `doPrimitive` itself, the stack below its arguments.
     Primitive {
         number: u8,
         args: Vec<Value>,
         fail: BlockCall,
+        state: State,
     },
 }
 
@@ -205,7 +280,8 @@ impl Terminator {
         }
     }
 
-    /// The values it reads directly (not block arguments), with types.
+    /// The values it reads directly (not block arguments nor its state's
+    /// values), with types.
     pub fn operands(&self) -> Vec<(Value, Type)> {
         match self {
             Terminator::Branch { cond, .. } => vec![(*cond, Type::Bool)],
@@ -213,6 +289,19 @@ impl Terminator {
             Terminator::Primitive { args, .. } => args.iter().map(|v| (*v, Type::Obj)).collect(),
             Terminator::Jump(_) => vec![],
         }
+    }
+
+    /// The interpreter's state if it may leave native code (a primitive).
+    pub fn state(&self) -> Option<&State> {
+        match self {
+            Terminator::Primitive { state, .. } => Some(state),
+            _ => None,
+        }
+    }
+
+    /// The values its state reads (none without a state), all obj.
+    pub fn state_uses(&self) -> Vec<(Value, Type)> {
+        self.state().map_or(vec![], State::uses)
     }
 }
 

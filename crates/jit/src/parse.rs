@@ -44,7 +44,8 @@ pub fn parse_function(text: &str) -> Result<Function, ParseError> {
         let Some((id, params, insts)) = current.as_mut() else {
             return Err(err("an instruction outside a block".into()));
         };
-        match parse_terminator(line).map_err(err)? {
+        let (line, state) = split_state(line).map_err(err)?;
+        match parse_terminator(line, state.clone()).map_err(err)? {
             Some(t) => {
                 f.blocks.push(Block {
                     id: *id,
@@ -54,7 +55,7 @@ pub fn parse_function(text: &str) -> Result<Function, ParseError> {
                 });
                 current = None;
             }
-            None => insts.push(parse_inst(line).map_err(err)?),
+            None => insts.push(parse_inst(line, state).map_err(err)?),
         }
     }
     if current.is_some() {
@@ -162,8 +163,39 @@ fn block_calls(s: &str) -> Result<Vec<BlockCall>, String> {
     Ok(calls)
 }
 
-fn parse_terminator(line: &str) -> Result<Option<Terminator>, String> {
+/// Splits a line into its instruction and its state suffix `@PC [v1 v2]`.
+fn split_state(line: &str) -> Result<(&str, Option<State>), String> {
+    let Some((inst, state)) = line.split_once('@') else {
+        return Ok((line, None));
+    };
+    let (pc, rest) = state
+        .split_once('[')
+        .ok_or("expected `@PC [values]` for a state")?;
+    let stack = rest
+        .trim_end()
+        .strip_suffix(']')
+        .ok_or("expected `]` after a state's values")?;
+    let state = State {
+        pc: number(Some(&pc.trim()), "a bytecode offset")?,
+        stack: words(stack)
+            .into_iter()
+            .map(value)
+            .collect::<Result<_, _>>()?,
+    };
+    Ok((inst.trim_end(), Some(state)))
+}
+
+/// A terminator (`None` if the line is an instruction); a primitive has a
+/// state, no other terminator does.
+fn parse_terminator(line: &str, state: Option<State>) -> Result<Option<Terminator>, String> {
     let (op, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let is_terminator = matches!(
+        op,
+        "jump" | "branch" | "return" | "block_return" | "primitive"
+    );
+    if is_terminator && op != "primitive" && state.is_some() {
+        return Err(format!("`{op}` takes no state"));
+    }
     Ok(Some(match op {
         "jump" => {
             let [c] = <[BlockCall; 1]>::try_from(block_calls(rest)?)
@@ -204,13 +236,14 @@ fn parse_terminator(line: &str) -> Result<Option<Terminator>, String> {
                     .map(value)
                     .collect::<Result<_, _>>()?,
                 fail,
+                state: state.ok_or("a primitive needs a state `@PC [values]`")?,
             }
         }
         _ => return Ok(None),
     }))
 }
 
-fn parse_inst(line: &str) -> Result<InstData, String> {
+fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
     let (results, body) = match line.split_once(" = ") {
         Some((r, b)) => (
             words(r)
@@ -257,7 +290,11 @@ fn parse_inst(line: &str) -> Result<InstData, String> {
         },
         _ => return Err(format!("unknown instruction {body:?}")),
     };
-    Ok(InstData { results, inst })
+    Ok(InstData {
+        results,
+        inst,
+        state,
+    })
 }
 
 fn parse_selector(w: &str) -> Result<Selector, String> {
@@ -288,5 +325,25 @@ mod tests {
         assert!(e.message.contains("no terminator"), "{e}");
         let e = parse_function("function f").unwrap_err();
         assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn states_parse_where_they_belong() {
+        let head = "method T>>f args 0 temps 0\nbb0:\n    v0 = self\n";
+        let f = parse_function(&format!(
+            "{head}    v1 = send lit0 v0 @3 [v0 v0]\n    return v1\n"
+        ))
+        .unwrap();
+        let want = State {
+            pc: 3,
+            stack: vec![Value(0), Value(0)],
+        };
+        assert_eq!(f.blocks[0].insts[1].state, Some(want));
+        let e = parse_function(&format!("{head}    primitive 1 (v0) else bb1(v0)\n")).unwrap_err();
+        assert!(e.message.contains("needs a state"), "{e}");
+        let e = parse_function(&format!("{head}    return v0 @3 []\n")).unwrap_err();
+        assert!(e.message.contains("takes no state"), "{e}");
+        let e = parse_function(&format!("{head}    v1 = send lit0 v0 @3 v0\n")).unwrap_err();
+        assert_eq!(e.line, 4);
     }
 }

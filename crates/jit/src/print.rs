@@ -3,10 +3,10 @@
 //! ```text
 //! method Object>>max: args 1 temps 0
 //! bb0:
-//!     safepoint
+//!     safepoint @0 []
 //!     v0 = self
 //!     v1 = arg 1
-//!     v2 = send special:< v0 v1
+//!     v2 = send special:< v0 v1 @3 []
 //!     v3 = true
 //!     v4 = same v2 v3
 //!     branch v4, bb1, bb2
@@ -15,6 +15,9 @@
 //! bb2:
 //!     return v0
 //! ```
+//!
+//! An instruction's [`State`] is a suffix ` @PC [v1 v2]`: the bytecode
+//! offset, then the operand stack, bottom first.
 
 use crate::ir::*;
 use std::fmt::{self, Display, Write};
@@ -87,6 +90,26 @@ impl Display for Inst {
     }
 }
 
+impl Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stack: Vec<String> = self.stack.iter().map(|v| v.to_string()).collect();
+        write!(f, "@{} [{}]", self.pc, stack.join(" "))
+    }
+}
+
+impl Display for InstData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.results.is_empty() {
+            write!(f, "{} = ", list(&self.results))?;
+        }
+        write!(f, "{}", self.inst)?;
+        match &self.state {
+            Some(s) => write!(f, " {s}"),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Display for Terminator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -98,9 +121,12 @@ impl Display for Terminator {
             } => write!(f, "branch {cond}, {then}, {otherwise}"),
             Terminator::Return(v) => write!(f, "return {v}"),
             Terminator::BlockReturn(v) => write!(f, "block_return {v}"),
-            Terminator::Primitive { number, args, fail } => {
-                write!(f, "primitive {number} ({}) else {fail}", list(args))
-            }
+            Terminator::Primitive {
+                number,
+                args,
+                fail,
+                state,
+            } => write!(f, "primitive {number} ({}) else {fail} {state}", list(args)),
         }
     }
 }
@@ -119,11 +145,7 @@ impl Display for Function {
             }
             writeln!(f, "{head}:")?;
             for i in &b.insts {
-                if i.results.is_empty() {
-                    writeln!(f, "    {}", i.inst)?;
-                } else {
-                    writeln!(f, "    {} = {}", list(&i.results), i.inst)?;
-                }
+                writeln!(f, "    {i}")?;
             }
             writeln!(f, "    {}", b.terminator)?;
         }

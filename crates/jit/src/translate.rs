@@ -19,6 +19,10 @@
 //! `sendBinary` (`<`, `<=`, `+`) is lowered with its SmallInt fast path, an
 //! overflow check, and the full send as the fallback; `sendUnary` is an
 //! identity test with nil. Safepoints go at entry and before backward jumps.
+//!
+//! Every instruction that may leave native code gets its frame [`State`]
+//! from the compile-time stack (see [`Inst`] for the pc and stack of each);
+//! a method whose argument pack would have to be in a state is declined.
 
 use crate::ir::*;
 use lst_bytecode::{Insn, Op, decode_at};
@@ -93,7 +97,11 @@ pub fn translate(src: &Source, kind: Kind) -> Result<Function, TranslateError> {
     };
     // A block of its own for the entry: the first bytecode may be a loop head.
     t.open(BlockId(0), vec![]);
-    t.emit(Inst::Safepoint);
+    let at_entry = State {
+        pc: entry as u16,
+        stack: vec![],
+    };
+    t.emit_at(Inst::Safepoint, at_entry);
     t.close(Terminator::Jump(BlockCall {
         block: t.leader(entry),
         args: vec![],
@@ -238,18 +246,32 @@ impl Translator<'_> {
         Value(self.next_value - 1)
     }
 
-    fn emit(&mut self, inst: Inst) -> Vec<Value> {
+    fn emit_with(&mut self, inst: Inst, state: Option<State>) -> Vec<Value> {
         let results: Vec<Value> = inst.result_types().iter().map(|_| self.value()).collect();
         let cur = self.cur.as_mut().expect("a block is open");
         cur.2.push(InstData {
             results: results.clone(),
             inst,
+            state,
         });
         results
     }
 
+    fn emit(&mut self, inst: Inst) -> Vec<Value> {
+        self.emit_with(inst, None)
+    }
+
     fn emit1(&mut self, inst: Inst) -> Value {
         self.emit(inst)[0]
+    }
+
+    /// Emits an instruction that may leave native code, with its state.
+    fn emit_at(&mut self, inst: Inst, state: State) -> Vec<Value> {
+        self.emit_with(inst, Some(state))
+    }
+
+    fn emit1_at(&mut self, inst: Inst, state: State) -> Value {
+        self.emit_at(inst, state)[0]
     }
 
     fn open(&mut self, id: BlockId, params: Vec<Value>) {
@@ -327,11 +349,19 @@ impl Translator<'_> {
             _ => Err(unsupported("expected a value on the operand stack")),
         };
         let next = pc + insn.len as usize;
+        // The frame state where the interpreter would go on at `resume`.
+        let at = |stack: &[Entry], resume: usize| state(stack, resume, pc);
         match insn.op {
-            Op::PushInstance => push(stack, self.emit1(Inst::Ivar(arg))),
+            Op::PushInstance => {
+                let s = at(stack, next)?;
+                push(stack, self.emit1_at(Inst::Ivar(arg), s));
+            }
             Op::PushArgument if arg == 0 => push(stack, self.emit1(Inst::SelfRef)),
             Op::PushArgument => push(stack, self.emit1(Inst::Arg(arg))),
-            Op::PushTemporary => push(stack, self.emit1(Inst::Temp(arg))),
+            Op::PushTemporary => {
+                let s = at(stack, next)?;
+                push(stack, self.emit1_at(Inst::Temp(arg), s));
+            }
             Op::PushLiteral => push(stack, self.emit1(Inst::Literal(arg))),
             Op::PushConstant => {
                 let inst = match arg {
@@ -344,13 +374,15 @@ impl Translator<'_> {
                 push(stack, self.emit1(inst))
             }
             Op::AssignInstance => {
+                let s = at(stack, next)?;
                 let v = pop(stack)?;
-                self.emit(Inst::SetIvar(arg, v));
+                self.emit_at(Inst::SetIvar(arg, v), s);
                 push(stack, v);
             }
             Op::AssignTemporary => {
+                let s = at(stack, next)?;
                 let v = pop(stack)?;
-                self.emit(Inst::SetTemp(arg, v));
+                self.emit_at(Inst::SetTemp(arg, v), s);
                 push(stack, v);
             }
             Op::MarkArguments => {
@@ -371,12 +403,13 @@ impl Translator<'_> {
                 } else {
                     arg
                 };
-                let r = self.emit1(Inst::Send {
+                let send = Inst::Send {
                     selector: Selector::Literal(literal),
                     receiver: vals[0],
                     args: vals[1..].to_vec(),
                     to_super: insn.op == Op::SendToSuper,
-                });
+                };
+                let r = self.emit1_at(send, at(stack, next)?);
                 push(stack, r);
             }
             Op::SendUnary => {
@@ -396,13 +429,14 @@ impl Translator<'_> {
                     .ok_or_else(|| unsupported("invalid sendBinary"))?;
                 let b = pop(stack)?;
                 let a = pop(stack)?;
-                self.send_binary(special, a, b, stack, pc)?;
+                self.send_binary(special, a, b, stack, pc, next)?;
             }
             Op::PushBlock => {
-                let r = self.emit1(Inst::MakeBlock {
+                let block = Inst::MakeBlock {
                     arg_location: arg,
                     body: next as u16,
-                });
+                };
+                let r = self.emit1_at(block, at(stack, insn.extra as usize)?);
                 push(stack, r);
             }
             Op::DoPrimitive => {
@@ -412,6 +446,7 @@ impl Translator<'_> {
                 }
                 let args = values(&stack[stack.len() - n..], pc)?;
                 stack.truncate(stack.len() - n);
+                let state = at(stack, pc)?;
                 let nil = self.emit1(Inst::Nil);
                 let mut rest = values(stack, pc)?;
                 rest.push(nil);
@@ -422,6 +457,7 @@ impl Translator<'_> {
                         block: self.leader(next),
                         args: rest,
                     },
+                    state,
                 });
                 return Ok(true);
             }
@@ -453,7 +489,7 @@ impl Translator<'_> {
             Op::Branch => {
                 let target = insn.extra as usize;
                 if target <= pc {
-                    self.emit(Inst::Safepoint);
+                    self.emit_at(Inst::Safepoint, at(stack, pc)?);
                 }
                 let args = values(stack, pc)?;
                 self.close(Terminator::Jump(BlockCall {
@@ -463,8 +499,10 @@ impl Translator<'_> {
                 return Ok(true);
             }
             Op::BranchIfTrue | Op::BranchIfFalse => {
-                let v = pop(stack)?;
                 let target = insn.extra as usize;
+                // The state before the branch pops its condition.
+                let before = (target <= pc).then(|| at(stack, pc)).transpose()?;
+                let v = pop(stack)?;
                 let constant = if insn.op == Op::BranchIfTrue {
                     Inst::True
                 } else {
@@ -472,8 +510,8 @@ impl Translator<'_> {
                 };
                 let k = self.emit1(constant);
                 let c = self.emit1(Inst::Same(v, k));
-                if target <= pc {
-                    self.emit(Inst::Safepoint);
+                if let Some(s) = before {
+                    self.emit_at(Inst::Safepoint, s);
                 }
                 let args = values(stack, pc)?;
                 self.close(Terminator::Branch {
@@ -500,6 +538,7 @@ impl Translator<'_> {
     /// slow: the full send
     /// join(S, r): continues with r pushed
     /// ```
+    /// The send's state resumes at `next`, after the `sendBinary`, with S.
     fn send_binary(
         &mut self,
         special: Special,
@@ -507,6 +546,7 @@ impl Translator<'_> {
         b: Value,
         stack: &mut Vec<Entry>,
         pc: usize,
+        next: usize,
     ) -> Result<(), TranslateError> {
         let live = values(stack, pc)?;
         let n = live.len();
@@ -565,12 +605,17 @@ impl Translator<'_> {
         let (sa, sb) = (slow_params[n], slow_params[n + 1]);
         let ss = slow_params[..n].to_vec();
         self.open(slow, slow_params);
-        let r = self.emit1(Inst::Send {
+        let send = Inst::Send {
             selector: Selector::Special(special),
             receiver: sa,
             args: vec![sb],
             to_super: false,
-        });
+        };
+        let state = State {
+            pc: next as u16,
+            stack: ss.clone(),
+        };
+        let r = self.emit1_at(send, state);
         self.close(Terminator::Jump(BlockCall {
             block: join,
             args: with(ss, &[r]),
@@ -589,14 +634,89 @@ fn push(stack: &mut Vec<Entry>, v: Value) {
 
 /// The stack's values; an argument pack cannot cross a block boundary.
 fn values(stack: &[Entry], pc: usize) -> Result<Vec<Value>, TranslateError> {
+    unpacked(stack, pc, "markArguments values live across a branch")
+}
+
+/// The frame state for the instruction at `pc` where the interpreter
+/// goes on at `resume` with `stack`; an argument pack cannot be in one.
+fn state(stack: &[Entry], resume: usize, pc: usize) -> Result<State, TranslateError> {
+    Ok(State {
+        pc: u16::try_from(resume).map_err(|_| TranslateError::Unsupported {
+            at: pc,
+            message: "a bytecode offset beyond 65535".into(),
+        })?,
+        stack: unpacked(stack, pc, "markArguments values would be in a frame state")?,
+    })
+}
+
+/// The stack's values, or `why` if it holds an argument pack.
+fn unpacked(stack: &[Entry], pc: usize, why: &str) -> Result<Vec<Value>, TranslateError> {
     stack
         .iter()
         .map(|e| match e {
             Entry::Val(v) => Ok(*v),
             Entry::Pack(_) => Err(TranslateError::Unsupported {
                 at: pc,
-                message: "markArguments values live across a branch".into(),
+                message: why.into(),
             }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lst_bytecode::encode;
+
+    fn method(code: &[(Op, u8, u16)]) -> Result<Function, TranslateError> {
+        let mut bytes = vec![];
+        for &(op, arg, extra) in code {
+            encode(&mut bytes, op, arg, extra);
+        }
+        let src = Source {
+            name: "T>>f",
+            bytecodes: &bytes,
+            arg_count: 0,
+            temp_count: 1,
+        };
+        translate(&src, Kind::Method)
+    }
+
+    #[test]
+    fn a_backward_conditional_branch_keeps_its_condition_in_the_state() {
+        let f = method(&[
+            (Op::PushArgument, 0, 0),
+            (Op::PushTemporary, 0, 0),
+            (Op::BranchIfTrue, 0, 1),
+            (Op::StackReturn, 0, 0),
+        ])
+        .unwrap();
+        let bb2 = &f.blocks[2];
+        let text: Vec<String> = bb2.insts.iter().map(|i| i.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "v2 = temp 0 @2 [v1]",
+                "v3 = true",
+                "v4 = same v2 v3",
+                "safepoint @2 [v1 v2]"
+            ],
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn an_argument_pack_in_a_state_is_declined() {
+        let e = method(&[
+            (Op::PushArgument, 0, 0),
+            (Op::MarkArguments, 1, 0),
+            (Op::PushTemporary, 0, 0),
+            (Op::StackReturn, 0, 0),
+        ])
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            TranslateError::Unsupported { at: 2, ref message } if message.contains("frame state")
+        ));
+    }
 }

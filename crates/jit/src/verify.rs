@@ -2,7 +2,9 @@
 //! value defined once; every use in the block that defines it (after the
 //! definition) or one of its parameters; operand types right; every jump
 //! to an existing block with one argument per parameter; operand indices
-//! within the method's argument and temporary counts.
+//! within the method's argument and temporary counts; a state on exactly
+//! the instructions that may leave native code, its values usable there
+//! as operands are, and all obj.
 
 use crate::ir::*;
 use std::collections::{HashMap, HashSet};
@@ -42,6 +44,7 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
                 &i.inst.to_string(),
                 &mut errors,
             );
+            check_state(b.id, i, &local, &mut errors);
             check_indices(f, b.id, &i.inst, &mut errors);
             let types = i.inst.result_types();
             if types.len() != i.results.len() {
@@ -59,6 +62,7 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
         }
         let t = &b.terminator;
         check_uses(b.id, &t.operands(), &local, &t.to_string(), &mut errors);
+        check_uses(b.id, &t.state_uses(), &local, &t.to_string(), &mut errors);
         for call in t.successors() {
             let args: Vec<(Value, Type)> = call.args.iter().map(|&v| (v, Type::Obj)).collect();
             check_uses(b.id, &args, &local, &t.to_string(), &mut errors);
@@ -101,6 +105,21 @@ fn check_uses(
             )),
             _ => {}
         }
+    }
+}
+
+/// A state where the instruction may leave native code, none elsewhere;
+/// its values defined before the instruction and obj.
+fn check_state(
+    block: BlockId,
+    i: &InstData,
+    local: &HashMap<Value, Type>,
+    errors: &mut Vec<String>,
+) {
+    match (i.inst.has_state(), &i.state) {
+        (true, None) => errors.push(format!("{block}: `{i}` has no state")),
+        (false, Some(_)) => errors.push(format!("{block}: `{i}` cannot have a state")),
+        _ => check_uses(block, &i.state_uses(), local, &i.to_string(), errors),
     }
 }
 

@@ -1,10 +1,10 @@
 //! Every method and block body of LLST's two images and of lst's own
 //! image (built from image/*.st) translates to IR that verifies, and whose
-//! text parses back to the same IR. LLST's images may hold methods the
+//! text parses back to the same IR; so does the IR after folding. LLST's images may hold methods the
 //! translator declines (its compiler leaves values on the operand stack
 //! where paths meet); ours must all translate.
 
-use lst_jit::ir::Kind;
+use lst_jit::ir::{Function, Kind};
 use lst_jit::translate::{Source, block_bodies, translate};
 use lst_jit::{parse, verify};
 use lst_vm::image::builder;
@@ -33,17 +33,10 @@ fn check(vm: &Vm) -> (usize, Vec<String>) {
         );
         for kind in kinds {
             match translate(&src, kind.clone()) {
-                Ok(f) => {
-                    if let Err(e) = verify::verify(&f) {
-                        panic!("{name} ({kind:?}) does not verify:\n{}\n{f}", e.join("\n"));
-                    }
-                    let text = f.to_string();
-                    let back = parse::parse_function(&text)
-                        .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
-                    assert_eq!(
-                        back, f,
-                        "{name}: the printed IR parses differently:\n{text}"
-                    );
+                Ok(mut f) => {
+                    check_function(&f, &name, &kind);
+                    lst_jit::fold::fold(&mut f);
+                    check_function(&f, &format!("{name} (folded)"), &kind);
                     done += 1;
                 }
                 Err(e) => declined.push(format!("{name} {kind:?}: {e}")),
@@ -51,6 +44,19 @@ fn check(vm: &Vm) -> (usize, Vec<String>) {
         }
     }
     (done, declined)
+}
+
+/// `f` verifies and its text parses back to it.
+fn check_function(f: &Function, name: &str, kind: &Kind) {
+    if let Err(e) = verify::verify(f) {
+        panic!("{name} ({kind:?}) does not verify:\n{}\n{f}", e.join("\n"));
+    }
+    let text = f.to_string();
+    let back = parse::parse_function(&text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+    assert_eq!(
+        &back, f,
+        "{name}: the printed IR parses differently:\n{text}"
+    );
 }
 
 fn llst(name: &str) -> Vm {
