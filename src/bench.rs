@@ -26,8 +26,25 @@ pub struct Plan {
     pub json: Option<std::path::PathBuf>,
 }
 
+/// How a VM executes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Interp,
+    Jit,
+}
+
+impl Tier {
+    pub fn label(self) -> &'static str {
+        match self {
+            Tier::Interp => "interp",
+            Tier::Jit => "jit",
+        }
+    }
+}
+
 /// One benchmark's measurements.
 struct Measured {
+    tier: Tier,
     name: String,
     suite: &'static str,
     inner: i64,
@@ -74,9 +91,11 @@ fn catalogue(vm: &mut Vm) -> Result<Vec<(String, &'static str, String)>> {
     Ok(all)
 }
 
-/// Runs the plan; answers false if a result check failed.
-pub fn run(vm: &mut Vm, plan: &Plan) -> Result<bool> {
-    let catalogue = catalogue(vm)?;
+/// Runs the plan on each VM (one per tier; each benchmark runs on all of
+/// them before the next, so that drift in the machine's speed hits the
+/// tiers alike); answers false if a result check failed.
+pub fn run(vms: &mut [(Tier, Vm)], plan: &Plan) -> Result<bool> {
+    let catalogue = catalogue(&mut vms[0].1)?;
     let chosen: Vec<_> = if plan.names.is_empty() {
         catalogue.clone()
     } else {
@@ -97,13 +116,21 @@ pub fn run(vm: &mut Vm, plan: &Plan) -> Result<bool> {
     let mut results = vec![];
     let mut ok = true;
     for (name, suite, class) in &chosen {
-        match measure(vm, plan, name, suite, class)? {
-            Some(m) => results.push(m),
-            None => ok = false,
+        for (tier, vm) in vms.iter_mut() {
+            match measure(vm, *tier, plan, name, suite, class)? {
+                Some(m) => results.push(m),
+                None => ok = false,
+            }
         }
     }
     eprint!("\r\x1b[K");
-    print_table(&results, plan.iterations);
+    for (tier, _) in vms.iter() {
+        let of_tier: Vec<&Measured> = results.iter().filter(|m| m.tier == *tier).collect();
+        print_table(&of_tier, plan.iterations, *tier);
+    }
+    if vms.len() > 1 {
+        print_ratios(&results);
+    }
     if let Some(path) = &plan.json {
         write_json(path, &results)?;
     }
@@ -112,6 +139,7 @@ pub fn run(vm: &mut Vm, plan: &Plan) -> Result<bool> {
 
 fn measure(
     vm: &mut Vm,
+    tier: Tier,
     plan: &Plan,
     name: &str,
     suite: &'static str,
@@ -133,7 +161,12 @@ fn measure(
     let mut times = vec![];
     let sends_before = vm.stats.sends;
     for i in 0..plan.iterations {
-        eprint!("\r\x1b[K{name}: iteration {}/{}", i + 1, plan.iterations);
+        eprint!(
+            "\r\x1b[K{name} ({}): iteration {}/{}",
+            tier.label(),
+            i + 1,
+            plan.iterations
+        );
         let _ = std::io::stderr().flush();
         let method = vm.heap.handle(h);
         let nil = vm.nil();
@@ -164,6 +197,7 @@ fn measure(
         None
     };
     Ok(Some(Measured {
+        tier,
         name: name.to_string(),
         suite,
         inner,
@@ -183,7 +217,7 @@ fn median(times: &[f64]) -> f64 {
     }
 }
 
-fn print_table(results: &[Measured], iterations: usize) {
+fn print_table(results: &[&Measured], iterations: usize, tier: Tier) {
     println!(
         "{:<22} {:>7} {:>11} {:>11} {:>11} {:>13} {:>24}",
         "benchmark", "inner", "median ms", "min ms", "max ms", "sends/iter", "rate (median)"
@@ -206,7 +240,29 @@ fn print_table(results: &[Measured], iterations: usize) {
             rate
         );
     }
-    println!("({iterations} iterations each; mode interp)");
+    println!("({iterations} iterations each; mode {})\n", tier.label());
+}
+
+/// Interpreter time / JIT time per benchmark, from the same run, and their
+/// geometric mean.
+fn print_ratios(results: &[Measured]) {
+    println!("{:<22} {:>14}", "benchmark", "interp/jit");
+    let mut logs = vec![];
+    for i in results.iter().filter(|m| m.tier == Tier::Interp) {
+        let Some(j) = results
+            .iter()
+            .find(|m| m.tier == Tier::Jit && m.name == i.name)
+        else {
+            continue;
+        };
+        let ratio = median(&i.times_us) / median(&j.times_us);
+        logs.push(ratio.ln());
+        println!("{:<22} {:>13.2}×", format!("{} {}", i.suite, i.name), ratio);
+    }
+    if !logs.is_empty() {
+        let geomean = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
+        println!("{:<22} {:>13.2}×", "geometric mean", geomean);
+    }
 }
 
 fn write_json(path: &std::path::Path, results: &[Measured]) -> Result<()> {
@@ -216,7 +272,7 @@ fn write_json(path: &std::path::Path, results: &[Measured]) -> Result<()> {
             serde_json::json!({
                 "name": m.name,
                 "suite": m.suite,
-                "mode": "interp",
+                "mode": m.tier.label(),
                 "inner": m.inner,
                 "times_us": m.times_us,
                 "median_us": median(&m.times_us),

@@ -67,6 +67,25 @@ struct VmFlags {
     /// Print execution statistics (sends, cache, GC) on exit.
     #[arg(long, global = true)]
     stats: bool,
+    /// When to compile methods to machine code: never, once hot, or at
+    /// their first call.
+    #[arg(long, value_enum, default_value_t = JitFlag::Off, global = true)]
+    jit: JitFlag,
+    /// Calls after which `--jit on` compiles a method.
+    #[arg(long, value_name = "N", default_value_t = 1000, global = true)]
+    jit_threshold: u32,
+    /// Print the JIT's statistics on exit (methods compiled, compile
+    /// times, transitions between the tiers).
+    #[arg(long, global = true)]
+    jit_stats: bool,
+}
+
+/// `--jit`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum JitFlag {
+    Off,
+    On,
+    Always,
 }
 
 #[derive(Subcommand)]
@@ -118,7 +137,7 @@ enum Command {
 enum Mode {
     /// The bytecode interpreter.
     Interp,
-    /// The JIT (not built yet).
+    /// The JIT (`--jit on` unless `--jit always` is given).
     Jit,
     /// Both, with their ratio.
     Both,
@@ -137,13 +156,30 @@ fn options(flags: &VmFlags) -> Options {
 }
 
 fn load(flags: &VmFlags, embedded: &[u8]) -> Result<Vm> {
-    let Some(path) = &flags.image else {
-        return Vm::from_image(embedded, options(flags)).context("the embedded image");
+    let mut vm = match &flags.image {
+        None => Vm::from_image(embedded, options(flags)).context("the embedded image")?,
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read image {}", path.display()))?;
+            Vm::from_image(&bytes, options(flags))
+                .with_context(|| format!("cannot load image {}", path.display()))?
+        }
     };
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
-    Vm::from_image(&bytes, options(flags))
-        .with_context(|| format!("cannot load image {}", path.display()))
+    install_jit(&mut vm, flags)?;
+    Ok(vm)
+}
+
+/// Installs the Cranelift JIT as `--jit` asks.
+fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
+    use lst_vm::interp::native::JitMode;
+    let mode = match flags.jit {
+        JitFlag::Off => return Ok(()),
+        JitFlag::On => JitMode::On,
+        JitFlag::Always => JitMode::Always,
+    };
+    let jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    vm.set_jit(Box::new(jit), mode, flags.jit_threshold);
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -169,14 +205,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         json,
     }) = &cli.command
     {
-        if *mode != Mode::Interp {
-            bail!(
-                "--mode jit and --mode both need the JIT, which lst does not have yet; \
-                 only --mode interp runs"
-            );
+        let tiers: &[bench::Tier] = match mode {
+            Mode::Interp => &[bench::Tier::Interp],
+            Mode::Jit => &[bench::Tier::Jit],
+            Mode::Both => &[bench::Tier::Interp, bench::Tier::Jit],
+        };
+        let mut vms = vec![];
+        for &tier in tiers {
+            let mut flags = cli.vm.clone();
+            flags.jit = match (tier, flags.jit) {
+                (bench::Tier::Interp, _) => JitFlag::Off,
+                (bench::Tier::Jit, JitFlag::Off) => JitFlag::On,
+                (bench::Tier::Jit, j) => j,
+            };
+            let mut vm = load(&flags, BENCH_IMAGE)?;
+            console::install(&mut vm)?;
+            vms.push((tier, vm));
         }
-        let mut vm = load(&cli.vm, BENCH_IMAGE)?;
-        console::install(&mut vm)?;
         let plan = bench::Plan {
             names: names.clone(),
             iterations: (*iterations).max(1),
@@ -184,7 +229,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             smoke: *smoke,
             json: json.clone(),
         };
-        let ok = bench::run(&mut vm, &plan)?;
+        let ok = bench::run(&mut vms, &plan)?;
         return Ok(if ok {
             ExitCode::SUCCESS
         } else {
@@ -207,6 +252,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     if cli.vm.stats {
         print_stats(&vm);
+    }
+    if cli.vm.jit_stats {
+        print_jit_stats(&vm);
     }
     Ok(code)
 }
@@ -273,6 +321,40 @@ fn build_image(dir: &Path, output: &Path, flags: &VmFlags) -> Result<ExitCode> {
         sources.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--jit-stats`: what the JIT compiled, how fast, and how often control
+/// crossed between the tiers.
+fn print_jit_stats(vm: &Vm) {
+    let Some(s) = vm.jit_stats() else {
+        eprintln!("jit: off");
+        return;
+    };
+    let mut times: Vec<f64> = s
+        .compile_times
+        .iter()
+        .map(|d| d.as_secs_f64() * 1e6)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
+    let total: f64 = times.iter().sum();
+    eprintln!(
+        "jit: {} methods compiled, {} declined; compile time median {:.1} µs, max {:.1} µs, total {:.1} ms",
+        s.compiled,
+        s.refused,
+        median,
+        times.last().copied().unwrap_or(0.0),
+        total / 1e3
+    );
+    eprintln!(
+        "jit: {} entries from the interpreter into compiled code, {} exits back",
+        s.entries_from_interpreter, s.exits_to_interpreter
+    );
+    let mut reasons: Vec<_> = s.refusals.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1));
+    for (why, n) in reasons.iter().take(8) {
+        eprintln!("jit: declined {n}× ({why})");
+    }
 }
 
 fn print_stats(vm: &Vm) {

@@ -65,10 +65,11 @@ fn havlak_passes_under_gc_stress_at_every_thousandth_allocation() {
 }
 
 #[test]
-fn the_jit_mode_says_it_is_not_there() {
-    let (ok, _, err) = bench(&["--mode", "jit", "Fib"]);
-    assert!(!ok);
-    assert!(err.contains("does not have yet"), "{err}");
+fn both_modes_print_their_ratio() {
+    let (ok, out, err) = bench(&["--smoke", "--mode", "both", "Fib", "Queens"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("mode interp") && out.contains("mode jit"), "{out}");
+    assert!(out.contains("interp/jit") && out.contains("geometric mean"), "{out}");
 }
 
 #[test]

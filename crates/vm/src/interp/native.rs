@@ -113,6 +113,8 @@ pub struct Tier {
     /// Every method the tier has seen (compiled or refused): a GC root, so
     /// that [`Tier::index`] can be rebuilt after objects move.
     pub(crate) methods: Vec<Value>,
+    /// The entry record (or [`NEVER`]) of each of `methods`.
+    method_records: Vec<u32>,
     /// Method address → its entry record, or [`NEVER`].
     index: HashMap<u64, u32>,
     /// Calls of not yet compiled methods (mode `On`), by address; cleared
@@ -207,8 +209,15 @@ impl Vm {
             compiler,
             mode,
             threshold: threshold.max(1),
-            records: vec![],
+            // Record 0 is never used: `MethodParts::native == 0` means "not
+            // compiled yet".
+            records: vec![Record {
+                code: 0,
+                k: 0,
+                pc: 0,
+            }],
             methods: vec![],
+            method_records: vec![],
             index: HashMap::new(),
             calls: HashMap::new(),
             stats: JitStats::default(),
@@ -241,9 +250,8 @@ impl Vm {
         self.native_regs.false_ = self.root(Root::False);
         if let Some(t) = self.jit.as_mut() {
             t.calls.clear();
-            let records: Vec<u32> = t.methods.iter().map(|m| t.index[&m.raw()]).collect();
             t.index.clear();
-            for (m, r) in t.methods.iter().zip(records) {
+            for (m, &r) in t.methods.iter().zip(&t.method_records) {
                 t.index.insert(m.raw(), r);
             }
         }
@@ -322,12 +330,16 @@ impl Vm {
             }
             Err(why) => {
                 tier.stats.refused += 1;
+                if std::env::var_os("LST_JIT_DEBUG").is_some() {
+                    eprintln!("jit: declined {}: {why}", self.method_name(method));
+                }
                 let key: String = why.split(':').next().unwrap_or("").to_string();
                 *tier.stats.refusals.entry(key).or_insert(0) += 1;
                 NEVER
             }
         };
         tier.methods.push(method);
+        tier.method_records.push(r);
         tier.index.insert(method.raw(), r);
         self.jit = Some(tier);
         r
@@ -596,4 +608,21 @@ pub unsafe extern "C" fn lst_trap(vm: *mut Vm, hp: u64, pc: u64, what: u64) -> u
         _ => "temporary index out of range",
     };
     vm.exit_with(Trap::Error(msg.into()))
+}
+
+/// Leaves compiled code to interpret frame `hp` from bytecode offset `pc`
+/// (the operand stack is written): for cases the code does not handle.
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_deopt(vm: *mut Vm, hp: u64, pc: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    match vm.enter_frame(hp as usize, pc as usize) {
+        Ok(()) => {
+            vm.native_exit = NativeExit::Interpret;
+            GO_INTERPRET
+        }
+        Err(t) => vm.exit_with(t),
+    }
 }

@@ -152,7 +152,7 @@ impl Vm {
                     n => n,
                 };
                 self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
-                if native != NEVER && !failed {
+                if native != 0 && native != NEVER && !failed {
                     // Compiled: the interpreter's loop enters the code.
                     self.pc = NATIVE_PC_BASE + native as usize;
                 }

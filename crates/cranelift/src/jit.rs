@@ -1,0 +1,263 @@
+//! Code memory and the compile driver: one `JITModule` holds every compiled
+//! method and the entry trampoline; [`CraneliftJit`] implements the VM's
+//! `Compiler` (bytecode → IR → fold → CLIF → machine code).
+//!
+//! Compiled code is never freed (cranelift-jit frees only whole modules):
+//! a method that is redefined keeps its old code for frames still running
+//! it. The code embeds no heap addresses, so a collection needs no patching.
+
+use crate::helpers::{self, Helper};
+use crate::lower::{self, Env, MethodFacts};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, UserFuncName, types::I64};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::{Context, settings, settings::Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use lst_jit::ir::Kind;
+use lst_jit::translate::{Source, translate};
+use lst_vm::interp::native::{Compiled, Compiler, Layout};
+use lst_vm::layout::method;
+use lst_vm::value::Value;
+use lst_vm::vm::Vm;
+
+/// The signature of the trampoline as Rust sees it.
+type Trampoline = unsafe extern "C" fn(*mut Vm, usize, u64, u64, u64) -> u64;
+
+/// The Cranelift JIT.
+pub struct CraneliftJit {
+    module: JITModule,
+    ctx: Context,
+    builder: FunctionBuilderContext,
+    helpers: Vec<FuncId>,
+    trampoline: Trampoline,
+    layout: Layout,
+    compiled: u32,
+    /// Keep the text of the last compiled function (for `disasm --jit`).
+    pub keep_listing: bool,
+    /// The CLIF and machine-code listing of the last function compiled
+    /// while `keep_listing` was set.
+    pub listing: Option<Listing>,
+}
+
+/// What `disasm --jit` shows of a compiled function.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    pub clif: String,
+    pub code: Vec<u8>,
+    pub address: usize,
+}
+
+fn isa() -> Result<OwnedTargetIsa, String> {
+    let mut flags = settings::builder();
+    let set = |f: &mut settings::Builder, k: &str, v: &str| {
+        f.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"))
+    };
+    set(&mut flags, "opt_level", "speed")?;
+    set(&mut flags, "use_colocated_libcalls", "false")?;
+    set(&mut flags, "is_pic", "false")?;
+    // The tail calling convention needs frame pointers on x86-64.
+    set(&mut flags, "preserve_frame_pointers", "true")?;
+    let verify = if std::env::var_os("LST_JIT_VERIFY").is_some() {
+        "true"
+    } else {
+        "false"
+    };
+    set(&mut flags, "enable_verifier", verify)?;
+    let isa = cranelift_native::builder().map_err(|e| format!("no native ISA: {e}"))?;
+    isa.finish(settings::Flags::new(flags))
+        .map_err(|e| format!("cannot build the ISA: {e}"))
+}
+
+/// `tail fn(vm, hp, value, k) -> u64`: every compiled function.
+fn tail_signature(pointer: cranelift_codegen::ir::Type) -> Signature {
+    let mut sig = Signature::new(CallConv::Tail);
+    for t in [pointer, I64, I64, I64] {
+        sig.params.push(AbiParam::new(t));
+    }
+    sig.returns.push(AbiParam::new(I64));
+    sig
+}
+
+impl CraneliftJit {
+    pub fn new() -> Result<CraneliftJit, String> {
+        let isa = isa()?;
+        let pointer = isa.pointer_type();
+        let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+        let all: Vec<Helper> = helpers::all(pointer);
+        for h in &all {
+            jb.symbol(h.name, h.address);
+        }
+        let mut module = JITModule::new(jb);
+        let helpers = all
+            .iter()
+            .map(|h| module.declare_function(h.name, Linkage::Import, &h.signature))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("declaring helpers: {e}"))?;
+        let mut jit = CraneliftJit {
+            ctx: module.make_context(),
+            module,
+            builder: FunctionBuilderContext::new(),
+            helpers,
+            trampoline: refuse_to_run,
+            layout: Vm::native_layout(),
+            compiled: 0,
+            keep_listing: false,
+            listing: None,
+        };
+        jit.trampoline = jit.build_trampoline()?;
+        Ok(jit)
+    }
+
+    /// `SystemV fn(vm, code, hp, value, k) -> u64`: calls compiled code
+    /// from Rust (which cannot call the tail convention itself).
+    fn build_trampoline(&mut self) -> Result<Trampoline, String> {
+        let pointer = self.module.isa().pointer_type();
+        let mut sig = Signature::new(CallConv::SystemV);
+        for t in [pointer, pointer, I64, I64, I64] {
+            sig.params.push(AbiParam::new(t));
+        }
+        sig.returns.push(AbiParam::new(I64));
+        self.module.clear_context(&mut self.ctx);
+        self.ctx.func.signature = sig.clone();
+        let config = self.module.isa().frontend_config();
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            let p = b.block_params(entry).to_vec();
+            let tail = b.import_signature(tail_signature(pointer));
+            let call = b.ins().call_indirect(tail, p[1], &[p[0], p[2], p[3], p[4]]);
+            let r = b.inst_results(call)[0];
+            b.ins().return_(&[r]);
+            b.seal_all_blocks();
+            b.finalize(config);
+        }
+        let id = self
+            .module
+            .declare_function("lst_trampoline", Linkage::Local, &sig)
+            .map_err(|e| e.to_string())?;
+        let address = self.define(id)?;
+        // SAFETY: the function just defined has exactly this signature.
+        Ok(unsafe { std::mem::transmute::<*const u8, Trampoline>(address as *const u8) })
+    }
+
+    /// Compiles the function in `self.ctx` as `id` and answers its address.
+    fn define(&mut self, id: FuncId) -> Result<usize, String> {
+        if self.keep_listing {
+            self.ctx.set_disasm(true);
+        }
+        let clif = self
+            .keep_listing
+            .then(|| self.ctx.func.display().to_string());
+        self.module
+            .define_function(id, &mut self.ctx)
+            .map_err(|e| format!("cranelift: {e:?}"))?;
+        let code = self
+            .ctx
+            .compiled_code()
+            .map(|c| c.code_buffer().to_vec())
+            .unwrap_or_default();
+        self.module.clear_context(&mut self.ctx);
+        self.module
+            .finalize_definitions()
+            .map_err(|e| format!("cranelift: {e}"))?;
+        let address = self.module.get_finalized_function(id) as usize;
+        if let Some(clif) = clif {
+            self.listing = Some(Listing {
+                clif,
+                code,
+                address,
+            });
+        }
+        Ok(address)
+    }
+
+    /// Builds the CLIF of `method` into `self.ctx`; answers the entries.
+    fn build(&mut self, vm: &Vm, method: Value, first_record: u32) -> Result<Vec<u32>, String> {
+        let h = &vm.heap;
+        let field = |i| h.get(method, i).unwrap_or(method);
+        let code = field(method::BYTECODES);
+        let literals = field(method::LITERALS);
+        if !code.is_ref() || !h.is_bytes(code) || !literals.is_ref() || h.is_bytes(literals) {
+            return Err("malformed method".into());
+        }
+        let selector = field(method::NAME);
+        let arity = (selector.is_ref() && h.is_bytes(selector))
+            .then(|| lst_compiler::selector_arity(h.bytes(selector)))
+            .flatten()
+            .ok_or("the method's selector is not a Symbol")?;
+        let temps = field(method::TEMPORARY_SIZE).as_usize().unwrap_or(0);
+        let name = vm.method_name(method);
+        let bytecodes = h.bytes(code).to_vec();
+        let src = Source {
+            name: &name,
+            bytecodes: &bytecodes,
+            arg_count: u8::try_from(arity).map_err(|_| "too many arguments")?,
+            temp_count: u8::try_from(temps).map_err(|_| "too many temporaries")?,
+        };
+        let mut f = translate(&src, Kind::Method).map_err(|e| format!("translate: {e}"))?;
+        lst_jit::fold::fold(&mut f);
+        let pointer = self.module.isa().pointer_type();
+        self.module.clear_context(&mut self.ctx);
+        self.ctx.func.signature = tail_signature(pointer);
+        self.ctx.func.name = UserFuncName::user(0, self.compiled);
+        let facts = MethodFacts {
+            bytecodes: &bytecodes,
+            literal_count: h.size(literals),
+        };
+        let config = self.module.isa().frontend_config();
+        let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
+        let refs: Vec<_> = self
+            .helpers
+            .iter()
+            .map(|&id| self.module.declare_func_in_func(id, b.func))
+            .collect();
+        let tail_sig = b.import_signature(tail_signature(pointer));
+        let env = Env {
+            layout: &self.layout,
+            helpers: &refs,
+            tail_sig,
+            first_record,
+        };
+        let lowered = lower::lower(&f, &facts, &env, &mut b);
+        match lowered {
+            Ok(l) => {
+                b.finalize(config);
+                Ok(l.entries)
+            }
+            Err(e) => Err(format!("lower: {e}")),
+        }
+    }
+}
+
+impl Compiler for CraneliftJit {
+    fn compile(&mut self, vm: &Vm, method: Value, first_record: u32) -> Result<Compiled, String> {
+        let entries = self.build(vm, method, first_record);
+        let entries = match entries {
+            Ok(e) => e,
+            Err(e) => {
+                self.module.clear_context(&mut self.ctx);
+                return Err(e);
+            }
+        };
+        self.compiled += 1;
+        let sig = tail_signature(self.module.isa().pointer_type());
+        let id = self
+            .module
+            .declare_function(&format!("m{}", self.compiled), Linkage::Local, &sig)
+            .map_err(|e| e.to_string())?;
+        let code = self.define(id)?;
+        Ok(Compiled { code, entries })
+    }
+
+    fn trampoline(&self) -> Trampoline {
+        self.trampoline
+    }
+}
+
+/// Stands in for the trampoline until it is built.
+unsafe extern "C" fn refuse_to_run(_: *mut Vm, _: usize, _: u64, _: u64, _: u64) -> u64 {
+    0
+}

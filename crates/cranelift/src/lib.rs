@@ -1,0 +1,13 @@
+//! lst-cranelift: the JIT's Cranelift back end.
+//!
+//! [`lower`] turns the front end's IR (`lst-jit`) into a Cranelift function
+//! in continuation-passing style on the VM stack; [`helpers`] lists the
+//! runtime functions compiled code calls, with signatures derived from
+//! their Rust types; [`jit`] owns code memory, the entry trampoline and the
+//! compile driver, and implements the VM's `Compiler` trait.
+
+pub mod helpers;
+pub mod jit;
+pub mod lower;
+
+pub use jit::CraneliftJit;

@@ -1,0 +1,775 @@
+//! The JIT IR of one method → a Cranelift function, in continuation-passing
+//! style on the VM stack (`docs/jit-plan.md` §2–3).
+//!
+//! The function is `tail fn(vm, hp, value, k) -> u64`. It runs on the frame
+//! at header index `hp` and is entered at the method's start (`k = 0`) or
+//! at the continuation after its k-th send (`value` is the answer there):
+//! the entry block dispatches on `k`. It never returns to compiled code:
+//! it ends in a tail call (to the next frame's code) or in a `return` to
+//! the trampoline, which hands control to the interpreter.
+//!
+//! Values live in SSA registers between calls into the runtime. Before a
+//! call that may collect or leave native code, the IR's frame state (the
+//! interpreter's operand stack) is written into the frame; after it, the
+//! values are read back. Anything else live across such a call must be
+//! recomputable (the receiver, an argument, a literal, a constant): the
+//! lowering refuses the method otherwise.
+//!
+//! This module builds CLIF only; code memory and helpers' addresses live in
+//! [`crate::jit`] and [`crate::helpers`].
+
+use crate::helpers::Id;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    self as cl, BlockArg, FuncRef, InstBuilder, JumpTableData, MemFlagsData, SigRef, TrapCode,
+    types::I64,
+};
+use cranelift_frontend::FunctionBuilder;
+use lst_jit::ir::{self, Inst, InstData, State, Terminator};
+use lst_vm::interp::native::{self as rt, Layout};
+use std::collections::HashMap;
+
+/// Why a method is not compiled.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LowerError(pub String);
+
+fn refuse<T>(why: impl Into<String>) -> Result<T, LowerError> {
+    Err(LowerError(why.into()))
+}
+
+/// What the lowering needs to know about the method besides its IR.
+pub struct MethodFacts<'a> {
+    pub bytecodes: &'a [u8],
+    pub literal_count: usize,
+}
+
+/// What the runtime must know about the lowered function.
+pub struct Lowered {
+    /// The bytecode offset of each entry k (entry 0 is the start).
+    pub entries: Vec<u32>,
+}
+
+/// Everything the lowering refers to in the function being built.
+pub struct Env<'a> {
+    pub layout: &'a Layout,
+    /// The helpers, imported into the function, by [`Id`].
+    pub helpers: &'a [FuncRef],
+    /// The signature of compiled functions, for tail calls.
+    pub tail_sig: SigRef,
+    /// The record number of this function's entry 0.
+    pub first_record: u32,
+}
+
+/// Lowers `f` into the function `b` is building.
+pub fn lower(
+    f: &ir::Function,
+    facts: &MethodFacts,
+    env: &Env,
+    b: &mut FunctionBuilder,
+) -> Result<Lowered, LowerError> {
+    let mut l = Lowering::new(f, facts, env, b);
+    l.function()?;
+    Ok(Lowered { entries: l.entries })
+}
+
+const FLAGS: MemFlagsData = MemFlagsData::trusted();
+
+struct Lowering<'a, 'b, 'c> {
+    f: &'a ir::Function,
+    facts: &'a MethodFacts<'a>,
+    env: &'a Env<'a>,
+    b: &'c mut FunctionBuilder<'b>,
+    vm: cl::Value,
+    hp: cl::Value,
+    /// Byte offsets of the frame's header, receiver and temporaries in the stack.
+    hp8: cl::Value,
+    fp8: cl::Value,
+    tb8: cl::Value,
+    blocks: HashMap<ir::BlockId, cl::Block>,
+    /// Definitions of values that can be recomputed anywhere.
+    remat: HashMap<ir::Value, Inst>,
+    /// The values of the current straight-line segment.
+    vals: HashMap<ir::Value, cl::Value>,
+    /// The continuation block of each send site, by k − 1.
+    conts: Vec<cl::Block>,
+    next_send: usize,
+    entries: Vec<u32>,
+}
+
+impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
+    fn new(
+        f: &'a ir::Function,
+        facts: &'a MethodFacts<'a>,
+        env: &'a Env<'a>,
+        b: &'c mut FunctionBuilder<'b>,
+    ) -> Self {
+        let zero = cl::Value::from_u32(0);
+        Lowering {
+            f,
+            facts,
+            env,
+            b,
+            vm: zero,
+            hp: zero,
+            hp8: zero,
+            fp8: zero,
+            tb8: zero,
+            blocks: HashMap::new(),
+            remat: HashMap::new(),
+            vals: HashMap::new(),
+            conts: vec![],
+            next_send: 0,
+            entries: vec![0],
+        }
+    }
+
+    fn function(&mut self) -> Result<(), LowerError> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let params = self.b.block_params(entry).to_vec();
+        let (vm, hp, value, k) = (params[0], params[1], params[2], params[3]);
+        self.vm = vm;
+        self.hp = hp;
+        self.hp8 = self.b.ins().ishl_imm_u(hp, 3);
+        self.fp8 = self.header_index8(self.env.layout.h_fp);
+        self.tb8 = self.header_index8(self.env.layout.h_tb);
+        self.prepare()?;
+        // Dispatch on the entry number.
+        let start = self.b.create_block();
+        let bad = self.b.create_block();
+        let arg = [BlockArg::Value(value)];
+        let table: Vec<cl::BlockCall> = std::iter::once(self.call_of(start, &[]))
+            .chain(self.conts.clone().into_iter().map(|c| self.call_of(c, &arg)))
+            .collect();
+        let default = self.call_of(bad, &[]);
+        let jt = self.b.create_jump_table(JumpTableData::new(default, &table));
+        let k = self.b.ins().ireduce(cl::types::I32, k);
+        self.b.ins().br_table(k, jt);
+        self.b.switch_to_block(bad);
+        self.b.ins().trap(TrapCode::unwrap_user(1));
+        self.method_start(start)?;
+        for block in &self.f.blocks {
+            self.block(block)?;
+        }
+        self.b.seal_all_blocks();
+        Ok(())
+    }
+
+    fn call_of(&mut self, block: cl::Block, args: &[BlockArg]) -> cl::BlockCall {
+        self.b.func.dfg.block_call(block, args)
+    }
+
+    /// Creates a Cranelift block per IR block and per send continuation,
+    /// and notes which values can be recomputed.
+    fn prepare(&mut self) -> Result<(), LowerError> {
+        for block in &self.f.blocks {
+            let cb = self.b.create_block();
+            for _ in &block.params {
+                self.b.append_block_param(cb, I64);
+            }
+            self.blocks.insert(block.id, cb);
+            for data in &block.insts {
+                if recomputable(&data.inst) {
+                    self.remat.insert(data.results[0], data.inst.clone());
+                }
+                if let Inst::Send { .. } = data.inst {
+                    let c = self.b.create_block();
+                    self.b.append_block_param(c, I64);
+                    self.conts.push(c);
+                    let pc = state_of(data)?.pc;
+                    self.entries.push(u32::from(pc));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The start: a frame whose argument count is not the method's (a
+    /// malformed image) is left to the interpreter.
+    fn method_start(&mut self, start: cl::Block) -> Result<(), LowerError> {
+        self.b.switch_to_block(start);
+        let span = self.b.ins().isub(self.tb8, self.fp8);
+        let want = 8 * (i64::from(self.f.arg_count) + 1);
+        let ok = self.b.ins().icmp_imm_s(IntCC::Equal, span, want);
+        let go = self.blocks[&self.f.blocks[0].id];
+        let deopt = self.b.create_block();
+        self.b.ins().brif(ok, go, &[], deopt, &[]);
+        self.b.switch_to_block(deopt);
+        let pc = self.b.ins().iconst(I64, 0);
+        let r = self.helper(Id::lst_deopt, &[self.vm, self.hp, pc]);
+        self.b.ins().return_(&[r]);
+        Ok(())
+    }
+
+    fn block(&mut self, block: &ir::Block) -> Result<(), LowerError> {
+        let cb = self.blocks[&block.id];
+        self.b.switch_to_block(cb);
+        self.vals.clear();
+        let params = self.b.block_params(cb).to_vec();
+        for (v, p) in block.params.iter().zip(params) {
+            self.vals.insert(*v, p);
+        }
+        for (i, data) in block.insts.iter().enumerate() {
+            let at_entry = block.id == self.f.blocks[0].id && i == 0;
+            self.inst(data, at_entry)?;
+        }
+        self.terminator(&block.terminator)
+    }
+
+    // -- Values ------------------------------------------------------------------
+
+    fn get(&mut self, v: ir::Value) -> Result<cl::Value, LowerError> {
+        if let Some(&x) = self.vals.get(&v) {
+            return Ok(x);
+        }
+        let Some(inst) = self.remat.get(&v).cloned() else {
+            return refuse(format!("{v} is live across a call"));
+        };
+        let x = self.pure(&inst)?;
+        self.vals.insert(v, x);
+        Ok(x)
+    }
+
+    fn gets(&mut self, vs: &[ir::Value]) -> Result<Vec<cl::Value>, LowerError> {
+        vs.iter().map(|&v| self.get(v)).collect()
+    }
+
+    fn block_args(&mut self, vs: &[ir::Value]) -> Result<Vec<BlockArg>, LowerError> {
+        Ok(self.gets(vs)?.into_iter().map(BlockArg::Value).collect())
+    }
+
+    fn set(&mut self, v: ir::Value, x: cl::Value) {
+        self.vals.insert(v, x);
+    }
+
+    // -- Memory ------------------------------------------------------------------
+
+    fn load_vm(&mut self, offset: i32) -> cl::Value {
+        self.b.ins().load(I64, FLAGS, self.vm, offset)
+    }
+
+    fn stack_base(&mut self) -> cl::Value {
+        self.load_vm(self.env.layout.stack_base)
+    }
+
+    /// The address of the stack slot at byte index `at8`.
+    fn slot_addr(&mut self, at8: cl::Value) -> cl::Value {
+        let base = self.stack_base();
+        self.b.ins().iadd(base, at8)
+    }
+
+    /// A header field holding a stack index, as a byte offset.
+    fn header_index8(&mut self, field: usize) -> cl::Value {
+        let v = self.frame_load(self.hp8, field);
+        let n = self.b.ins().sshr_imm_u(v, 1);
+        self.b.ins().ishl_imm_u(n, 3)
+    }
+
+    fn frame_load(&mut self, at8: cl::Value, slot: usize) -> cl::Value {
+        let addr = self.slot_addr(at8);
+        self.b.ins().load(I64, FLAGS, addr, (slot * 8) as i32)
+    }
+
+    fn frame_store(&mut self, at8: cl::Value, slot: usize, x: cl::Value) {
+        let addr = self.slot_addr(at8);
+        self.b.ins().store(FLAGS, x, addr, (slot * 8) as i32);
+    }
+
+    fn object_slot(&self, n: usize) -> i32 {
+        self.env.layout.first_slot + 8 * n as i32
+    }
+
+    /// Writes `vals` as the frame's operand stack and sets the stack length.
+    fn spill(&mut self, vals: &[ir::Value]) -> Result<(), LowerError> {
+        let xs = self.gets(vals)?;
+        let header = self.env.layout.header;
+        for (i, x) in xs.into_iter().enumerate() {
+            self.frame_store(self.hp8, header + i, x);
+        }
+        let len = self
+            .b
+            .ins()
+            .iadd_imm_s(self.hp, (header + vals.len()) as i64);
+        let vm = self.vm;
+        self.b
+            .ins()
+            .store(FLAGS, len, vm, self.env.layout.stack_len);
+        Ok(())
+    }
+
+    /// [`Self::spill`] in a block the rest of the segment does not pass
+    /// through: values it recomputes there are not kept for later uses.
+    fn spill_off_path(&mut self, vals: &[ir::Value]) -> Result<(), LowerError> {
+        let kept = self.vals.clone();
+        let r = self.spill(vals);
+        self.vals = kept;
+        r
+    }
+
+    /// After a call that may have collected: the segment's values are the
+    /// state's, read back from the frame.
+    fn reload(&mut self, vals: &[ir::Value]) {
+        self.vals.clear();
+        let header = self.env.layout.header;
+        for (i, &v) in vals.iter().enumerate() {
+            let x = self.frame_load(self.hp8, header + i);
+            self.vals.insert(v, x);
+        }
+    }
+
+    fn helper(&mut self, id: Id, args: &[cl::Value]) -> cl::Value {
+        let call = self.b.ins().call(self.env.helpers[id as usize], args);
+        self.b.inst_results(call)[0]
+    }
+
+    fn int(&mut self, n: i64) -> cl::Value {
+        self.b.ins().iconst(I64, n)
+    }
+
+    /// Continues after a helper's answer `r`: 0 leaves native code, 1 goes
+    /// to `on_go` (with the helper's value), anything else is a code
+    /// address to tail-call.
+    fn dispatch(&mut self, r: cl::Value, on_go: Option<cl::Block>) {
+        let exit = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.ins().brif(r, next, &[], exit, &[]);
+        self.b.switch_to_block(exit);
+        self.b.ins().return_(&[r]);
+        self.b.switch_to_block(next);
+        if let Some(go) = on_go {
+            let tail = self.b.create_block();
+            let go_on = self.b.create_block();
+            let is_go = self.b.ins().icmp_imm_s(IntCC::Equal, r, rt::GO_ON as i64);
+            self.b.ins().brif(is_go, go_on, &[], tail, &[]);
+            self.b.switch_to_block(go_on);
+            let value = self.load_vm(self.env.layout.regs_value);
+            self.b.ins().jump(go, &[BlockArg::Value(value)]);
+            self.b.switch_to_block(tail);
+        }
+        let lay = self.env.layout;
+        let hp = self.load_vm(lay.regs_hp);
+        let value = self.load_vm(lay.regs_value);
+        let k = self.load_vm(lay.regs_k);
+        let args = [self.vm, hp, value, k];
+        self.b
+            .ins()
+            .return_call_indirect(self.env.tail_sig, r, &args);
+    }
+
+    /// Leaves native code through helper `id` when `ok` is false.
+    fn check(
+        &mut self,
+        ok: cl::Value,
+        state: &State,
+        what: u64,
+    ) -> Result<(), LowerError> {
+        let good = self.b.create_block();
+        let bad = self.b.create_block();
+        self.b.ins().brif(ok, good, &[], bad, &[]);
+        self.b.switch_to_block(bad);
+        self.spill_off_path(&state.stack)?;
+        let pc = self.int(i64::from(state.pc));
+        let what = self.int(what as i64);
+        let r = self.helper(Id::lst_trap, &[self.vm, self.hp, pc, what]);
+        self.b.ins().return_(&[r]);
+        self.b.switch_to_block(good);
+        Ok(())
+    }
+
+    // -- Instructions ------------------------------------------------------------
+
+    /// Instructions that only read immutable state.
+    fn pure(&mut self, inst: &Inst) -> Result<cl::Value, LowerError> {
+        let lay = self.env.layout;
+        Ok(match *inst {
+            Inst::SelfRef => self.frame_load(self.fp8, 0),
+            Inst::Arg(n) => {
+                if n > self.f.arg_count {
+                    return refuse(format!("argument {n} of a method with {}", self.f.arg_count));
+                }
+                self.frame_load(self.fp8, n as usize)
+            }
+            Inst::Literal(n) => {
+                if n as usize >= self.facts.literal_count {
+                    return refuse(format!("literal {n} is out of range"));
+                }
+                let lits = self.frame_load(self.hp8, lay.h_literals);
+                let off = self.object_slot(n as usize);
+                self.b.ins().load(I64, FLAGS, lits, off)
+            }
+            Inst::Nil => self.load_vm(lay.nil),
+            Inst::True => self.load_vm(lay.true_),
+            Inst::False => self.load_vm(lay.false_),
+            Inst::Int(n) => {
+                let tagged = n.checked_mul(2).and_then(|t| t.checked_add(1));
+                match tagged {
+                    Some(t) => self.int(t),
+                    None => return refuse("constant out of SmallInt range"),
+                }
+            }
+            _ => return refuse("not a pure instruction"),
+        })
+    }
+
+    fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
+        let r = |i: usize| data.results[i];
+        match &data.inst {
+            i if recomputable(i) => {
+                let x = self.pure(i)?;
+                self.set(r(0), x);
+            }
+            Inst::Same(a, b) => {
+                let (a, b) = (self.get(*a)?, self.get(*b)?);
+                let c = self.b.ins().icmp(IntCC::Equal, a, b);
+                self.set(r(0), c);
+            }
+            Inst::BothInt(a, b) => {
+                let (a, b) = (self.get(*a)?, self.get(*b)?);
+                let both = self.b.ins().band(a, b);
+                let tag = self.b.ins().band_imm_u(both, 1);
+                let c = self.b.ins().icmp_imm_s(IntCC::NotEqual, tag, 0);
+                self.set(r(0), c);
+            }
+            Inst::IntAdd(a, b) => {
+                let (a, b) = (self.get(*a)?, self.get(*b)?);
+                // (2x+1) + (2y+1) − 1 = 2(x+y) + 1
+                let b1 = self.b.ins().iadd_imm_s(b, -1);
+                let (sum, overflow) = self.b.ins().sadd_overflow(a, b1);
+                self.set(r(0), sum);
+                self.set(r(1), overflow);
+            }
+            Inst::IntLess(a, b) | Inst::IntLessEqual(a, b) => {
+                let cc = match data.inst {
+                    Inst::IntLess(..) => IntCC::SignedLessThan,
+                    _ => IntCC::SignedLessThanOrEqual,
+                };
+                let (a, b) = (self.get(*a)?, self.get(*b)?);
+                let c = self.b.ins().icmp(cc, a, b);
+                self.set(r(0), c);
+            }
+            Inst::Not(c) => {
+                let c = self.get(*c)?;
+                let n = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
+                self.set(r(0), n);
+            }
+            Inst::BoolObj(c) => {
+                let c = self.get(*c)?;
+                let t = self.load_vm(self.env.layout.true_);
+                let f = self.load_vm(self.env.layout.false_);
+                let v = self.b.ins().select(c, t, f);
+                self.set(r(0), v);
+            }
+            Inst::Temp(n) => {
+                let v = self.temp(*n, None, state_of(data)?)?;
+                self.set(r(0), v.expect("a temp load answers a value"));
+            }
+            Inst::SetTemp(n, v) => {
+                let x = self.get(*v)?;
+                self.temp(*n, Some(x), state_of(data)?)?;
+            }
+            Inst::Ivar(n) => {
+                let v = self.ivar(*n, None, state_of(data)?)?;
+                self.set(r(0), v.expect("an ivar load answers a value"));
+            }
+            Inst::SetIvar(n, v) => {
+                let x = self.get(*v)?;
+                self.ivar(*n, Some(x), state_of(data)?)?;
+            }
+            Inst::Send {
+                selector,
+                receiver,
+                args,
+                to_super,
+            } => self.send(selector, *receiver, args, *to_super, state_of(data)?, r(0))?,
+            Inst::MakeBlock { arg_location, body } => {
+                self.make_block(*arg_location, *body, state_of(data)?, r(0))?
+            }
+            Inst::Safepoint if at_entry => {
+                // The send that entered the method has ticked already.
+            }
+            Inst::Safepoint => self.safepoint(state_of(data)?)?,
+            other => return refuse(format!("cannot lower {other:?}")),
+        }
+        Ok(())
+    }
+
+    /// Reads (`store` None) or writes temporary `n`: in the frame, or in
+    /// the heap Array that `TEMPS` points to once blocks share them.
+    fn temp(
+        &mut self,
+        n: u8,
+        store: Option<cl::Value>,
+        state: &State,
+    ) -> Result<Option<cl::Value>, LowerError> {
+        if n >= self.f.temp_count {
+            return refuse(format!("temporary {n} of a method with {}", self.f.temp_count));
+        }
+        let lay = *self.env.layout;
+        let temps = self.frame_load(self.hp8, lay.h_temps);
+        let nil = self.load_vm(lay.nil);
+        let inline = self.b.ins().icmp(IntCC::Equal, temps, nil);
+        let (frame, heap, join) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        if store.is_none() {
+            self.b.append_block_param(join, I64);
+        }
+        self.b.ins().brif(inline, frame, &[], heap, &[]);
+        // Inline in the frame.
+        self.b.switch_to_block(frame);
+        let args: Vec<BlockArg> = match store {
+            Some(x) => {
+                self.frame_store(self.tb8, n as usize, x);
+                vec![]
+            }
+            None => vec![BlockArg::Value(self.frame_load(self.tb8, n as usize))],
+        };
+        self.b.ins().jump(join, &args);
+        // In the heap Array.
+        self.b.switch_to_block(heap);
+        let header = self.b.ins().load(I64, FLAGS, temps, 0);
+        let size = self.b.ins().band_imm_u(header, lay.size_mask as i64);
+        let fits = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThan, size, i64::from(n));
+        self.check(fits, state, rt::TRAP_TEMP)?;
+        let off = self.object_slot(n as usize);
+        let args: Vec<BlockArg> = match store {
+            Some(x) => {
+                self.b.ins().store(FLAGS, x, temps, off);
+                vec![]
+            }
+            None => vec![BlockArg::Value(self.b.ins().load(I64, FLAGS, temps, off))],
+        };
+        self.b.ins().jump(join, &args);
+        self.b.switch_to_block(join);
+        Ok(self.b.block_params(join).first().copied())
+    }
+
+    /// Reads or writes instance variable `n` of the receiver, after checking
+    /// that the receiver is a pointer object with that slot.
+    fn ivar(
+        &mut self,
+        n: u8,
+        store: Option<cl::Value>,
+        state: &State,
+    ) -> Result<Option<cl::Value>, LowerError> {
+        let lay = *self.env.layout;
+        let receiver = self.frame_load(self.fp8, 0);
+        let tag = self.b.ins().band_imm_u(receiver, 1);
+        let is_ref = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+        self.check(is_ref, state, rt::TRAP_IVAR)?;
+        let header = self.b.ins().load(I64, FLAGS, receiver, 0);
+        let bytes = self.b.ins().band_imm_u(header, lay.bytes_flag as i64);
+        let size = self.b.ins().band_imm_u(header, lay.size_mask as i64);
+        let has = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThan, size, i64::from(n));
+        let pointers = self.b.ins().icmp_imm_s(IntCC::Equal, bytes, 0);
+        let ok = self.b.ins().band(has, pointers);
+        self.check(ok, state, rt::TRAP_IVAR)?;
+        let off = self.object_slot(n as usize);
+        Ok(match store {
+            Some(x) => {
+                self.b.ins().store(FLAGS, x, receiver, off);
+                None
+            }
+            None => Some(self.b.ins().load(I64, FLAGS, receiver, off)),
+        })
+    }
+
+    fn send(
+        &mut self,
+        selector: &ir::Selector,
+        receiver: ir::Value,
+        args: &[ir::Value],
+        to_super: bool,
+        state: &State,
+        result: ir::Value,
+    ) -> Result<(), LowerError> {
+        let mut code = match *selector {
+            ir::Selector::Literal(i) if (i as usize) < self.facts.literal_count => u64::from(i),
+            ir::Selector::Literal(i) => return refuse(format!("selector literal {i} out of range")),
+            ir::Selector::Special(s) => {
+                let i = ir::Special::ALL.iter().position(|&x| x == s).unwrap_or(0);
+                rt::SPECIAL_SELECTOR | i as u64
+            }
+        };
+        if to_super {
+            code |= rt::TO_SUPER;
+        }
+        let mut all = state.stack.clone();
+        all.push(receiver);
+        all.extend_from_slice(args);
+        self.spill(&all)?;
+        self.next_send += 1;
+        let k = self.next_send;
+        let record = u64::from(self.env.first_record) + k as u64;
+        let code = self.int(code as i64);
+        let nvals = self.int(args.len() as i64 + 1);
+        let record = self.int(record as i64);
+        let r = self.helper(Id::lst_send, &[self.vm, self.hp, code, nvals, record]);
+        let cont = self.conts[k - 1];
+        self.dispatch(r, Some(cont));
+        self.b.switch_to_block(cont);
+        self.reload(&state.stack);
+        let value = self.b.block_params(cont)[0];
+        self.set(result, value);
+        Ok(())
+    }
+
+    fn make_block(
+        &mut self,
+        arg_location: u8,
+        body: u16,
+        state: &State,
+        result: ir::Value,
+    ) -> Result<(), LowerError> {
+        self.spill(&state.stack)?;
+        let args = [
+            self.vm,
+            self.hp,
+            self.int(i64::from(arg_location)),
+            self.int(i64::from(body)),
+            self.int(i64::from(state.pc)),
+        ];
+        let r = self.helper(Id::lst_make_block, &args);
+        let (exit, after) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(r, after, &[], exit, &[]);
+        self.b.switch_to_block(exit);
+        self.b.ins().return_(&[r]);
+        self.b.switch_to_block(after);
+        self.reload(&state.stack);
+        let block = self.load_vm(self.env.layout.regs_value);
+        self.set(result, block);
+        Ok(())
+    }
+
+    /// `countdown -= 1`; when it runs out, the runtime's safepoint (which
+    /// may stop the process here, at the state's bytecode offset).
+    fn safepoint(&mut self, state: &State) -> Result<(), LowerError> {
+        let at = self.env.layout.countdown;
+        let n = self.load_vm(at);
+        let n = self.b.ins().iadd_imm_s(n, -1);
+        let vm = self.vm;
+        self.b.ins().store(FLAGS, n, vm, at);
+        let due = self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, n, 0);
+        let (slow, exit, resume) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.set_cold_block(slow);
+        self.b.set_cold_block(exit);
+        self.b.ins().brif(due, slow, &[], resume, &[]);
+        self.b.switch_to_block(slow);
+        self.spill_off_path(&state.stack)?;
+        let pc = self.int(i64::from(state.pc));
+        let r = self.helper(Id::lst_safepoint, &[self.vm, self.hp, pc]);
+        self.b.ins().brif(r, resume, &[], exit, &[]);
+        self.b.switch_to_block(exit);
+        self.b.ins().return_(&[r]);
+        // The safepoint does not collect: the segment's values stay valid.
+        self.b.switch_to_block(resume);
+        Ok(())
+    }
+
+    // -- Terminators -------------------------------------------------------------
+
+    fn jump_to(&mut self, call: &ir::BlockCall) -> Result<(), LowerError> {
+        let args = self.block_args(&call.args)?;
+        let target = self.blocks[&call.block];
+        self.b.ins().jump(target, &args);
+        Ok(())
+    }
+
+    fn terminator(&mut self, t: &Terminator) -> Result<(), LowerError> {
+        match t {
+            Terminator::Jump(call) => self.jump_to(call),
+            Terminator::Branch {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let c = self.get(*cond)?;
+                let targs = self.block_args(&then.args)?;
+                let eargs = self.block_args(&otherwise.args)?;
+                let (tb, eb) = (self.blocks[&then.block], self.blocks[&otherwise.block]);
+                self.b.ins().brif(c, tb, &targs, eb, &eargs);
+                Ok(())
+            }
+            Terminator::Return(v) => {
+                let v = self.get(*v)?;
+                let r = self.helper(Id::lst_return, &[self.vm, self.hp, v]);
+                self.dispatch(r, None);
+                Ok(())
+            }
+            Terminator::BlockReturn(v) => {
+                let v = self.get(*v)?;
+                let pc = self.int(0);
+                let r = self.helper(Id::lst_block_return, &[self.vm, self.hp, v, pc]);
+                self.dispatch(r, None);
+                Ok(())
+            }
+            Terminator::Primitive {
+                number,
+                args,
+                fail,
+                state,
+            } => self.primitive(*number, args, fail, state),
+        }
+    }
+
+    /// `doPrimitive`: the runtime runs it as the interpreter does; on
+    /// success the method has returned, on failure the code goes on at
+    /// `fail` with nil pushed.
+    fn primitive(
+        &mut self,
+        number: u8,
+        args: &[ir::Value],
+        fail: &ir::BlockCall,
+        state: &State,
+    ) -> Result<(), LowerError> {
+        let insn = lst_bytecode::decode_at(self.facts.bytecodes, state.pc as usize)
+            .map_err(|e| LowerError(format!("bad doPrimitive: {e}")))?;
+        let after = state.pc as usize + insn.len as usize;
+        let mut all = state.stack.clone();
+        all.extend_from_slice(args);
+        self.spill(&all)?;
+        let call_args = [
+            self.vm,
+            self.hp,
+            self.int(i64::from(number)),
+            self.int(args.len() as i64),
+            self.int(after as i64),
+        ];
+        let r = self.helper(Id::lst_primitive, &call_args);
+        let failed = self.b.create_block();
+        self.b.append_block_param(failed, I64);
+        self.dispatch(r, Some(failed));
+        self.b.switch_to_block(failed);
+        self.reload(&state.stack);
+        self.jump_to(fail)
+    }
+}
+
+/// Instructions whose value can be computed again after a call.
+fn recomputable(inst: &Inst) -> bool {
+    matches!(
+        inst,
+        Inst::SelfRef | Inst::Arg(_) | Inst::Literal(_) | Inst::Nil | Inst::True | Inst::False
+            | Inst::Int(_)
+    )
+}
+
+fn state_of(data: &InstData) -> Result<&State, LowerError> {
+    data.state
+        .as_ref()
+        .ok_or_else(|| LowerError(format!("{:?} has no frame state", data.inst)))
+}

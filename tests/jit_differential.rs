@@ -1,0 +1,138 @@
+//! The interpreter is the oracle: the same programs run interpreted
+//! (`--jit off`) and compiled (`--jit always`, every method compiled at its
+//! first call, with Cranelift's verifier on) must print exactly the same,
+//! also under GC stress (a collection at every allocation).
+//!
+//! Covered: every file of the Smalltalk suite (`tests/smalltalk/`), LLST's
+//! DecodeAllMethods.image booting through its own 134-test start-up suite,
+//! and every benchmark's smoke run (which checks its own result).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn suite_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/smalltalk"))
+        .expect("the suite folder")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "st"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `lst` with `args`, stdin empty; answers (exit success, stdout, stderr).
+fn lst(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lst"))
+        .args(args)
+        .env_remove("LST_GC_STRESS")
+        .env("LST_JIT_VERIFY", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("lst runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The JIT statistics line `N methods compiled, D declined`.
+fn compiled_and_declined(stderr: &str) -> (u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("methods compiled"))
+        .unwrap_or_else(|| panic!("no --jit-stats line in:\n{stderr}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (
+        words[1].parse().expect("a count"),
+        words[4].parse().expect("a count"),
+    )
+}
+
+/// Runs `args` interpreted and compiled; both must succeed alike and print
+/// the same. Answers a description of any difference.
+fn compare(label: &str, args: &[&str], gc_stress: bool) -> Option<String> {
+    let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
+    let interp = lst(&[args, &["--jit", "off"]].concat());
+    let jit = lst(&[args, stress, &["--jit", "always", "--jit-stats"]].concat());
+    let (compiled, _) = compiled_and_declined(&jit.2);
+    let jit_stderr: String = jit
+        .2
+        .lines()
+        .filter(|l| !l.starts_with("jit: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if interp.0 != jit.0 || interp.1 != jit.1 || interp.2 != jit_stderr {
+        return Some(format!(
+            "{label}: differs\n--- interpreted (ok {}):\n{}{}\n--- compiled (ok {}):\n{}{}",
+            interp.0, interp.1, interp.2, jit.0, jit.1, jit.2
+        ));
+    }
+    (compiled == 0).then(|| format!("{label}: the JIT compiled nothing"))
+}
+
+fn compare_suite(gc_stress: bool) {
+    let problems: Vec<String> = suite_files()
+        .into_iter()
+        .map(|f| {
+            thread::spawn(move || {
+                let path = f.to_string_lossy().into_owned();
+                compare(&path, &[&path], gc_stress)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter_map(|h| h.join().expect("a runner thread"))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn the_suite_prints_the_same_compiled() {
+    compare_suite(false);
+}
+
+#[test]
+fn the_suite_prints_the_same_compiled_under_gc_stress() {
+    compare_suite(true);
+}
+
+#[test]
+fn llst_image_boots_the_same_compiled() {
+    let image = root().join("../shared/llst/DecodeAllMethods.image");
+    if !image.exists() {
+        eprintln!("skipped: {} is not here", image.display());
+        return;
+    }
+    let image = image.to_string_lossy().into_owned();
+    let problem = compare("DecodeAllMethods.image", &["--image", &image], false);
+    assert!(problem.is_none(), "{}", problem.unwrap_or_default());
+    let (ok, out, _) = lst(&["--image", &image, "--jit", "always"]);
+    let passed = out.lines().filter(|l| l.trim_end().ends_with(" OK")).count();
+    assert!(ok && passed == 134 && out.contains("Exited normally"), "{out}");
+}
+
+#[test]
+fn every_benchmark_passes_its_check_compiled() {
+    let (ok, out, err) = lst(&["bench", "--smoke", "--mode", "jit", "--jit", "always"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("mode jit"), "{out}");
+}
+
+#[test]
+fn tiered_mode_compiles_hot_methods_only() {
+    let fib = "| f | f := nil. Object compile: 'fibJ: n n < 2 ifTrue: [^ n]. ^ (self fibJ: n - 1) + (self fibJ: n - 2)'. nil fibJ: 20";
+    let (ok, out, err) = lst(&["-e", fib, "--jit", "on", "--jit-threshold", "50", "--jit-stats"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("6765"), "{out}");
+    let (compiled, _) = compiled_and_declined(&err);
+    assert!(
+        (1..50).contains(&compiled),
+        "expected a few hot methods compiled: {err}"
+    );
+}
