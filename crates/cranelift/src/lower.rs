@@ -706,6 +706,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             }
             Terminator::Return(v) => {
                 let v = self.get(*v)?;
+                self.return_to_compiled_caller(v);
                 let r = self.helper(Id::lst_return, &[self.vm, self.hp, v]);
                 self.dispatch(r, None);
                 Ok(())
@@ -724,6 +725,51 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 state,
             } => self.primitive(*number, args, fail, state),
         }
+    }
+
+    /// The common return, without the runtime: the frame has no Context
+    /// (so no context must learn it died), its caller is a frame of this
+    /// process that waits at a native continuation. Pops the frame and
+    /// tail-calls the continuation, as `Vm::return_from` would. Falls
+    /// through to the general path otherwise.
+    fn return_to_compiled_caller(&mut self, v: cl::Value) {
+        let lay = *self.env.layout;
+        let context = self.frame_load(self.hp8, lay.h_context);
+        let nil = self.load_vm(lay.nil);
+        let caller = self.frame_load(self.hp8, lay.h_caller);
+        let retpc = self.frame_load(self.hp8, lay.h_retpc);
+        let no_context = self.b.ins().icmp(IntCC::Equal, context, nil);
+        // Tagged SmallInts: caller ≥ 0 is a tagged word > 0.
+        let has_caller = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, caller, 0);
+        let native_base = (lay.native_pc_base as i64) * 2 + 1;
+        let native = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, retpc, native_base);
+        let ok = self.b.ins().band(no_context, has_caller);
+        let ok = self.b.ins().band(ok, native);
+        let (fast, slow) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(ok, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        let index = self.b.ins().sshr_imm_u(retpc, 1);
+        let index = self.b.ins().iadd_imm_s(index, -(lay.native_pc_base as i64));
+        let offset = self.b.ins().imul_imm_s(index, lay.record_size);
+        let records = self.load_vm(lay.regs_records);
+        let record = self.b.ins().iadd(records, offset);
+        let code = self.b.ins().load(I64, FLAGS, record, lay.record_code);
+        let k = self
+            .b
+            .ins()
+            .uload32(FLAGS, record, lay.record_k);
+        let fp = self.b.ins().sshr_imm_u(self.fp8, 3);
+        let vm = self.vm;
+        self.b.ins().store(FLAGS, fp, vm, lay.stack_len);
+        let caller_hp = self.b.ins().sshr_imm_u(caller, 1);
+        let args = [self.vm, caller_hp, v, k];
+        self.b
+            .ins()
+            .return_call_indirect(self.env.tail_sig, code, &args);
+        self.b.switch_to_block(slow);
     }
 
     /// `doPrimitive`: the runtime runs it as the interpreter does; on

@@ -59,7 +59,10 @@ pub enum JitMode {
     Always,
 }
 
-/// A place where compiled code can be entered.
+/// A place where compiled code can be entered. Compiled code reads
+/// records (`repr(C)`) through [`NativeRegs::records`] to return into a
+/// compiled caller without the runtime.
+#[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Record {
     /// The compiled function's address.
@@ -137,6 +140,8 @@ pub struct NativeRegs {
     pub nil: Value,
     pub true_: Value,
     pub false_: Value,
+    /// The address of `Tier::records[0]` (refreshed after each compile).
+    pub records: u64,
 }
 
 /// Why compiled code returned to the interpreter.
@@ -158,11 +163,19 @@ pub struct Layout {
     pub regs_hp: i32,
     pub regs_value: i32,
     pub regs_k: i32,
+    pub regs_records: i32,
     pub nil: i32,
     pub true_: i32,
     pub false_: i32,
+    /// A Record's size and the offsets of its fields.
+    pub record_size: i64,
+    pub record_code: i32,
+    pub record_k: i32,
     /// Frame header slots.
     pub h_fp: usize,
+    pub h_caller: usize,
+    pub h_retpc: usize,
+    pub h_context: usize,
     pub h_tb: usize,
     pub h_temps: usize,
     pub h_literals: usize,
@@ -188,10 +201,17 @@ impl Vm {
             regs_hp: off(regs + offset_of!(NativeRegs, hp)),
             regs_value: off(regs + offset_of!(NativeRegs, value)),
             regs_k: off(regs + offset_of!(NativeRegs, k)),
+            regs_records: off(regs + offset_of!(NativeRegs, records)),
             nil: off(regs + offset_of!(NativeRegs, nil)),
             true_: off(regs + offset_of!(NativeRegs, true_)),
             false_: off(regs + offset_of!(NativeRegs, false_)),
+            record_size: std::mem::size_of::<Record>() as i64,
+            record_code: off(offset_of!(Record, code)),
+            record_k: off(offset_of!(Record, k)),
             h_fp: H_FP,
+            h_caller: super::frame::H_CALLER,
+            h_retpc: super::frame::H_RETPC,
+            h_context: super::frame::H_CONTEXT,
             h_tb: H_TB,
             h_temps: H_TEMPS,
             h_literals: H_LITERALS,
@@ -341,6 +361,7 @@ impl Vm {
         tier.methods.push(method);
         tier.method_records.push(r);
         tier.index.insert(method.raw(), r);
+        self.native_regs.records = tier.records.as_ptr() as u64;
         self.jit = Some(tier);
         r
     }
