@@ -63,3 +63,50 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
     }
     Ok(out)
 }
+
+/// The Cranelift function the JIT makes of the method named `spec`, and
+/// its machine code, disassembled.
+pub fn jit_code(vm: &mut Vm, spec: &str) -> Result<String> {
+    use lst_vm::interp::native::Compiler;
+    let (class, selector) = resolve(vm, spec)?;
+    let method = vm
+        .find_symbol(selector.as_bytes())
+        .and_then(|s| vm.lookup_method(s, class));
+    let Some(method) = method else {
+        bail!("{spec}: no such method");
+    };
+    let mut jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    jit.keep_listing = true;
+    let mut out = String::from("\n; Cranelift IR\n");
+    if let Err(why) = jit.compile(vm, method, 1) {
+        out.push_str(&format!("; not compiled: {why}\n"));
+        return Ok(out);
+    }
+    let listing = jit.listing.take().unwrap_or_default();
+    out.push_str(&listing.clif);
+    out.push_str(&format!(
+        "\n; machine code ({} bytes at {:#x})\n",
+        listing.code.len(),
+        listing.address
+    ));
+    out.push_str(&machine_code(&listing.code, listing.address as u64));
+    Ok(out)
+}
+
+/// x86-64 code as Intel-syntax text, one instruction per line.
+fn machine_code(code: &[u8], address: u64) -> String {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+    if !cfg!(target_arch = "x86_64") {
+        return format!("; {} bytes (disassembly is for x86-64 only)\n", code.len());
+    }
+    let mut decoder = Decoder::with_ip(64, code, address, DecoderOptions::NONE);
+    let mut formatter = IntelFormatter::new();
+    let mut out = String::new();
+    let mut text = String::new();
+    for insn in &mut decoder {
+        text.clear();
+        formatter.format(&insn, &mut text);
+        out.push_str(&format!("{:8x}  {text}\n", insn.ip() - address));
+    }
+    out
+}

@@ -68,8 +68,9 @@ struct VmFlags {
     #[arg(long, global = true)]
     stats: bool,
     /// When to compile methods to machine code: never, once hot, or at
-    /// their first call.
-    #[arg(long, value_enum, default_value_t = JitFlag::Off, global = true)]
+    /// their first call. (Not global: `lst disasm --jit` is another flag;
+    /// write `lst --jit always bench …`.)
+    #[arg(long, value_enum, default_value_t = JitFlag::Off)]
     jit: JitFlag,
     /// Calls after which `--jit on` compiles a method.
     #[arg(long, value_name = "N", default_value_t = 1000, global = true)]
@@ -95,7 +96,8 @@ enum Command {
     Disasm {
         /// The method, as Class>>selector.
         method: String,
-        /// Also print the JIT's IR for the method and each block body.
+        /// Also print the JIT's IR for the method and each block body, the
+        /// Cranelift IR it lowers to and the machine code.
         #[arg(long)]
         jit: bool,
     },
@@ -241,6 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         print!("{}", disasm::method(&vm, method)?);
         if *jit {
             print!("{}", disasm::jit_ir(&vm, method)?);
+            print!("{}", disasm::jit_code(&mut vm, method)?);
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -68,8 +68,14 @@ fn havlak_passes_under_gc_stress_at_every_thousandth_allocation() {
 fn both_modes_print_their_ratio() {
     let (ok, out, err) = bench(&["--smoke", "--mode", "both", "Fib", "Queens"]);
     assert!(ok, "{out}\n{err}");
-    assert!(out.contains("mode interp") && out.contains("mode jit"), "{out}");
-    assert!(out.contains("interp/jit") && out.contains("geometric mean"), "{out}");
+    assert!(
+        out.contains("mode interp") && out.contains("mode jit"),
+        "{out}"
+    );
+    assert!(
+        out.contains("interp/jit") && out.contains("geometric mean"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -168,13 +168,23 @@ fn a_saved_image_keeps_globals() {
 }
 
 #[test]
-fn disasm_shows_bytecode_and_jit_ir() {
+fn disasm_shows_bytecode_jit_ir_and_machine_code() {
     let o = lst(&["disasm", "--jit", "SmallInt>>+"], "");
     let out = stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.contains("doPrimitive 2 prim 10"), "{out}");
     assert!(out.contains("method SmallInt>>+ args 1 temps 0"), "{out}");
     assert!(out.contains("primitive 10 (v0, v1) else bb2(v2)"), "{out}");
+    // The Cranelift function (a tail-convention function calling the
+    // primitive helper) and its machine code.
+    assert!(
+        out.contains("; Cranelift IR") && out.contains(") -> i64 tail {"),
+        "{out}"
+    );
+    assert!(
+        out.contains("; machine code") && out.contains("ret"),
+        "{out}"
+    );
     let o = lst(&["disasm", "Nothing>>foo"], "");
     assert!(!o.status.success());
     assert!(

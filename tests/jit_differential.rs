@@ -113,13 +113,19 @@ fn llst_image_boots_the_same_compiled() {
     let problem = compare("DecodeAllMethods.image", &["--image", &image], false);
     assert!(problem.is_none(), "{}", problem.unwrap_or_default());
     let (ok, out, _) = lst(&["--image", &image, "--jit", "always"]);
-    let passed = out.lines().filter(|l| l.trim_end().ends_with(" OK")).count();
-    assert!(ok && passed == 134 && out.contains("Exited normally"), "{out}");
+    let passed = out
+        .lines()
+        .filter(|l| l.trim_end().ends_with(" OK"))
+        .count();
+    assert!(
+        ok && passed == 134 && out.contains("Exited normally"),
+        "{out}"
+    );
 }
 
 #[test]
 fn every_benchmark_passes_its_check_compiled() {
-    let (ok, out, err) = lst(&["bench", "--smoke", "--mode", "jit", "--jit", "always"]);
+    let (ok, out, err) = lst(&["--jit", "always", "bench", "--smoke", "--mode", "jit"]);
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("mode jit"), "{out}");
 }
@@ -127,7 +133,15 @@ fn every_benchmark_passes_its_check_compiled() {
 #[test]
 fn tiered_mode_compiles_hot_methods_only() {
     let fib = "| f | f := nil. Object compile: 'fibJ: n n < 2 ifTrue: [^ n]. ^ (self fibJ: n - 1) + (self fibJ: n - 2)'. nil fibJ: 20";
-    let (ok, out, err) = lst(&["-e", fib, "--jit", "on", "--jit-threshold", "50", "--jit-stats"]);
+    let (ok, out, err) = lst(&[
+        "-e",
+        fib,
+        "--jit",
+        "on",
+        "--jit-threshold",
+        "50",
+        "--jit-stats",
+    ]);
     assert!(ok, "{err}");
     assert!(out.contains("6765"), "{out}");
     let (compiled, _) = compiled_and_declined(&err);

@@ -141,10 +141,17 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let bad = self.b.create_block();
         let arg = [BlockArg::Value(value)];
         let table: Vec<cl::BlockCall> = std::iter::once(self.call_of(start, &[]))
-            .chain(self.conts.clone().into_iter().map(|c| self.call_of(c, &arg)))
+            .chain(
+                self.conts
+                    .clone()
+                    .into_iter()
+                    .map(|c| self.call_of(c, &arg)),
+            )
             .collect();
         let default = self.call_of(bad, &[]);
-        let jt = self.b.create_jump_table(JumpTableData::new(default, &table));
+        let jt = self
+            .b
+            .create_jump_table(JumpTableData::new(default, &table));
         let k = self.b.ins().ireduce(cl::types::I32, k);
         self.b.ins().br_table(k, jt);
         self.b.switch_to_block(bad);
@@ -359,12 +366,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     /// Leaves native code through helper `id` when `ok` is false.
-    fn check(
-        &mut self,
-        ok: cl::Value,
-        state: &State,
-        what: u64,
-    ) -> Result<(), LowerError> {
+    fn check(&mut self, ok: cl::Value, state: &State, what: u64) -> Result<(), LowerError> {
         let good = self.b.create_block();
         let bad = self.b.create_block();
         self.b.ins().brif(ok, good, &[], bad, &[]);
@@ -387,7 +389,10 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             Inst::SelfRef => self.frame_load(self.fp8, 0),
             Inst::Arg(n) => {
                 if n > self.f.arg_count {
-                    return refuse(format!("argument {n} of a method with {}", self.f.arg_count));
+                    return refuse(format!(
+                        "argument {n} of a method with {}",
+                        self.f.arg_count
+                    ));
                 }
                 self.frame_load(self.fp8, n as usize)
             }
@@ -504,7 +509,10 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         state: &State,
     ) -> Result<Option<cl::Value>, LowerError> {
         if n >= self.f.temp_count {
-            return refuse(format!("temporary {n} of a method with {}", self.f.temp_count));
+            return refuse(format!(
+                "temporary {n} of a method with {}",
+                self.f.temp_count
+            ));
         }
         let lay = *self.env.layout;
         let temps = self.frame_load(self.hp8, lay.h_temps);
@@ -595,7 +603,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     ) -> Result<(), LowerError> {
         let mut code = match *selector {
             ir::Selector::Literal(i) if (i as usize) < self.facts.literal_count => u64::from(i),
-            ir::Selector::Literal(i) => return refuse(format!("selector literal {i} out of range")),
+            ir::Selector::Literal(i) => {
+                return refuse(format!("selector literal {i} out of range"));
+            }
             ir::Selector::Special(s) => {
                 let i = ir::Special::ALL.iter().position(|&x| x == s).unwrap_or(0);
                 rt::SPECIAL_SELECTOR | i as u64
@@ -757,10 +767,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let records = self.load_vm(lay.regs_records);
         let record = self.b.ins().iadd(records, offset);
         let code = self.b.ins().load(I64, FLAGS, record, lay.record_code);
-        let k = self
-            .b
-            .ins()
-            .uload32(FLAGS, record, lay.record_k);
+        let k = self.b.ins().uload32(FLAGS, record, lay.record_k);
         let fp = self.b.ins().sshr_imm_u(self.fp8, 3);
         let vm = self.vm;
         self.b.ins().store(FLAGS, fp, vm, lay.stack_len);
@@ -809,7 +816,12 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
 fn recomputable(inst: &Inst) -> bool {
     matches!(
         inst,
-        Inst::SelfRef | Inst::Arg(_) | Inst::Literal(_) | Inst::Nil | Inst::True | Inst::False
+        Inst::SelfRef
+            | Inst::Arg(_)
+            | Inst::Literal(_)
+            | Inst::Nil
+            | Inst::True
+            | Inst::False
             | Inst::Int(_)
     )
 }

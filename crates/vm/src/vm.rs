@@ -430,9 +430,10 @@ impl Vm {
             Some(t) => &mut t.methods,
             None => &mut no_methods,
         };
-        let r = self
-            .heap
-            .collect(&mut [&mut self.stack[..], &mut self.regs[..], methods], want);
+        let r = self.heap.collect(
+            &mut [&mut self.stack[..], &mut self.regs[..], methods],
+            want,
+        );
         self.cache.flush();
         self.refresh_code();
         self.native_after_collection();

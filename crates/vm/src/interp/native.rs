@@ -397,7 +397,15 @@ impl Vm {
         // SAFETY: the trampoline and `record.code` were made by the installed
         // compiler with this signature; compiled code touches the Vm only
         // through `vm` and the helpers, while no Rust borrow of it is live.
-        unsafe { trampoline(vm, record.code, self.hp as u64, value.raw(), record.k as u64) };
+        unsafe {
+            trampoline(
+                vm,
+                record.code,
+                self.hp as u64,
+                value.raw(),
+                record.k as u64,
+            )
+        };
         if let Some(t) = self.jit.as_mut() {
             t.stats.exits_to_interpreter += 1;
         }
