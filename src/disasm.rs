@@ -78,7 +78,7 @@ pub fn jit_code(vm: &mut Vm, spec: &str) -> Result<String> {
     let mut jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
     jit.keep_listing = true;
     let mut out = String::from("\n; Cranelift IR\n");
-    if let Err(why) = jit.compile(vm, method, 1) {
+    if let Err(why) = jit.compile(vm, method, 0, 1) {
         out.push_str(&format!("; not compiled: {why}\n"));
         return Ok(out);
     }

@@ -353,6 +353,17 @@ fn print_jit_stats(vm: &Vm) {
         "jit: {} entries from the interpreter into compiled code, {} exits back",
         s.entries_from_interpreter, s.exits_to_interpreter
     );
+    let ic = vm.ic_counts();
+    let sends = ic.hits + ic.misses;
+    let rate = if sends == 0 {
+        0.0
+    } else {
+        100.0 * ic.hits as f64 / sends as f64
+    };
+    eprintln!(
+        "jit: {} send sites, {} megamorphic; inline caches hit {} of {} sends ({rate:.1}%)",
+        ic.sites, ic.megamorphic, ic.hits, sends
+    );
     let mut reasons: Vec<_> = s.refusals.iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(a.1));
     for (why, n) in reasons.iter().take(8) {

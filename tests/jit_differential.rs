@@ -150,3 +150,44 @@ fn tiered_mode_compiles_hot_methods_only() {
         "expected a few hot methods compiled: {err}"
     );
 }
+
+/// `tests/programs/jit_edges.st`: a million compiled frames deep,
+/// non-local return through 1,000 levels of compiled methods and
+/// interpreted blocks, a loop entered at its head from the interpreter,
+/// polymorphic and megamorphic send sites, a method redefined under an
+/// inline cache, and `SmallInt>>bitOr:` redefined under compiled code that
+/// did it inline. Interpreted, compiled at first call (also under GC
+/// stress) and tiered, it prints the same and the right values.
+#[test]
+fn edge_programs_print_the_same_in_every_mode() {
+    let file = root().join("tests/programs/jit_edges.st");
+    let file = file.to_string_lossy().into_owned();
+    let (ok, interp, err) = lst(&[&file, "--jit", "off"]);
+    assert!(ok, "{err}");
+    let values: Vec<&str> = interp.lines().step_by(2).collect();
+    let want = [
+        "1000000",
+        "42",
+        "12748816",
+        "15000",
+        "42000",
+        "3000",
+        "Method",
+        "6000",
+        "2998",
+        "13835058055282163709",
+        "2004",
+        "7",
+    ];
+    assert_eq!(values, want, "{interp}");
+    let modes: [&[&str]; 4] = [
+        &["--jit", "always"],
+        &["--jit", "always", "--gc-stress"],
+        &["--jit", "on", "--jit-threshold", "20"],
+        &["--jit", "on", "--jit-threshold", "1"],
+    ];
+    for mode in modes {
+        let (ok, out, err) = lst(&[&[file.as_str()][..], mode].concat());
+        assert!(ok && out == interp, "{mode:?}:\n{out}\n{err}");
+    }
+}

@@ -99,7 +99,7 @@ macro_rules! helpers {
 }
 
 helpers! {
-    lst_send: fn(_, _, _, _, _);
+    lst_send_site: fn(_, _, _);
     lst_return: fn(_, _, _);
     lst_block_return: fn(_, _, _, _);
     lst_primitive: fn(_, _, _, _, _);
@@ -116,9 +116,9 @@ mod tests {
     #[test]
     fn signatures_follow_the_rust_types() {
         let hs = all(types::I64);
-        let send = &hs[Id::lst_send as usize];
-        assert_eq!(send.name, "lst_send");
-        assert_eq!(send.signature.params.len(), 5);
+        let send = &hs[Id::lst_send_site as usize];
+        assert_eq!(send.name, "lst_send_site");
+        assert_eq!(send.signature.params.len(), 3);
         assert_eq!(send.signature.returns.len(), 1);
         assert_eq!(hs[Id::lst_return as usize].signature.params.len(), 3);
         assert!(hs.iter().all(|h| !h.address.is_null()));

@@ -16,7 +16,8 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
-use lst_vm::interp::native::{Compiled, Compiler, Layout};
+use lst_vm::interp::int_ops;
+use lst_vm::interp::native::{Compiled, Compiler, Entry, Layout, SendSite};
 use lst_vm::layout::method;
 use lst_vm::value::Value;
 use lst_vm::vm::Vm;
@@ -31,6 +32,7 @@ pub struct CraneliftJit {
     builder: FunctionBuilderContext,
     helpers: Vec<FuncId>,
     trampoline: Trampoline,
+    send_stub: Option<FuncId>,
     layout: Layout,
     compiled: u32,
     /// Keep the text of the last compiled function (for `disasm --jit`).
@@ -101,13 +103,38 @@ impl CraneliftJit {
             builder: FunctionBuilderContext::new(),
             helpers,
             trampoline: refuse_to_run,
+            send_stub: None,
             layout: Vm::native_layout(),
             compiled: 0,
             keep_listing: false,
             listing: None,
         };
         jit.trampoline = jit.build_trampoline()?;
+        jit.send_stub = Some(jit.build_send_stub()?);
         Ok(jit)
+    }
+
+    /// The shared send stub (see [`crate::send_stub`]).
+    fn build_send_stub(&mut self) -> Result<FuncId, String> {
+        let sig = tail_signature(self.module.isa().pointer_type());
+        self.module.clear_context(&mut self.ctx);
+        self.ctx.func.signature = sig.clone();
+        let config = self.module.isa().frontend_config();
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
+            let send_site = self
+                .module
+                .declare_func_in_func(self.helpers[helpers::Id::lst_send_site as usize], b.func);
+            let tail = b.import_signature(sig.clone());
+            crate::send_stub::build(&mut b, &self.layout, send_site, tail);
+            b.finalize(config);
+        }
+        let id = self
+            .module
+            .declare_function("lst_send_stub", Linkage::Local, &sig)
+            .map_err(|e| e.to_string())?;
+        self.define(id)?;
+        Ok(id)
     }
 
     /// `SystemV fn(vm, code, hp, value, k) -> u64`: calls compiled code
@@ -176,7 +203,13 @@ impl CraneliftJit {
     }
 
     /// Builds the CLIF of `method` into `self.ctx`; answers the entries.
-    fn build(&mut self, vm: &Vm, method: Value, first_record: u32) -> Result<Vec<u32>, String> {
+    fn build(
+        &mut self,
+        vm: &Vm,
+        method: Value,
+        start: u16,
+        first_record: u32,
+    ) -> Result<(Vec<Entry>, Box<[SendSite]>), String> {
         let h = &vm.heap;
         let field = |i| h.get(method, i).unwrap_or(method);
         let code = field(method::BYTECODES);
@@ -198,15 +231,36 @@ impl CraneliftJit {
             arg_count: u8::try_from(arity).map_err(|_| "too many arguments")?,
             temp_count: u8::try_from(temps).map_err(|_| "too many temporaries")?,
         };
-        let mut f = translate(&src, Kind::Method).map_err(|e| format!("translate: {e}"))?;
+        let kind = match start {
+            0 => Kind::Method,
+            start => Kind::BlockBody { start },
+        };
+        let mut f = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
         lst_jit::fold::fold(&mut f);
+        let sends = f
+            .blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter(|d| matches!(d.inst, lst_jit::ir::Inst::Send { .. }))
+            .count();
+        let sites: Box<[SendSite]> = (0..sends).map(|_| SendSite::default()).collect();
+        let stub = self.send_stub.ok_or("the send stub is not built")?;
         let pointer = self.module.isa().pointer_type();
         self.module.clear_context(&mut self.ctx);
         self.ctx.func.signature = tail_signature(pointer);
         self.ctx.func.name = UserFuncName::user(0, self.compiled);
+        let int_ops: Vec<Option<usize>> = (0..h.size(literals))
+            .map(|i| {
+                let lit = h.get(literals, i).unwrap_or(literals);
+                (lit.is_ref() && h.is_bytes(lit))
+                    .then(|| int_ops::int_op_index(h.bytes(lit)))
+                    .flatten()
+            })
+            .collect();
         let facts = MethodFacts {
             bytecodes: &bytecodes,
             literal_count: h.size(literals),
+            int_ops: &int_ops,
         };
         let config = self.module.isa().frontend_config();
         let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
@@ -216,17 +270,20 @@ impl CraneliftJit {
             .map(|&id| self.module.declare_func_in_func(id, b.func))
             .collect();
         let tail_sig = b.import_signature(tail_signature(pointer));
+        let send_stub = self.module.declare_func_in_func(stub, b.func);
         let env = Env {
             layout: &self.layout,
             helpers: &refs,
             tail_sig,
             first_record,
+            send_stub,
+            sites: &sites,
         };
         let lowered = lower::lower(&f, &facts, &env, &mut b);
         match lowered {
             Ok(l) => {
                 b.finalize(config);
-                Ok(l.entries)
+                Ok((l.entries, sites))
             }
             Err(e) => Err(format!("lower: {e}")),
         }
@@ -234,9 +291,15 @@ impl CraneliftJit {
 }
 
 impl Compiler for CraneliftJit {
-    fn compile(&mut self, vm: &Vm, method: Value, first_record: u32) -> Result<Compiled, String> {
-        let entries = self.build(vm, method, first_record);
-        let entries = match entries {
+    fn compile(
+        &mut self,
+        vm: &Vm,
+        method: Value,
+        start: u16,
+        first_record: u32,
+    ) -> Result<Compiled, String> {
+        let built = self.build(vm, method, start, first_record);
+        let (entries, sites) = match built {
             Ok(e) => e,
             Err(e) => {
                 self.module.clear_context(&mut self.ctx);
@@ -250,7 +313,11 @@ impl Compiler for CraneliftJit {
             .declare_function(&format!("m{}", self.compiled), Linkage::Local, &sig)
             .map_err(|e| e.to_string())?;
         let code = self.define(id)?;
-        Ok(Compiled { code, entries })
+        Ok(Compiled {
+            code,
+            entries,
+            sites,
+        })
     }
 
     fn trampoline(&self) -> Trampoline {

@@ -3,11 +3,14 @@
 //! [`lower`] turns the front end's IR (`lst-jit`) into a Cranelift function
 //! in continuation-passing style on the VM stack; [`helpers`] lists the
 //! runtime functions compiled code calls, with signatures derived from
-//! their Rust types; [`jit`] owns code memory, the entry trampoline and the
-//! compile driver, and implements the VM's `Compiler` trait.
+//! their Rust types; [`send_stub`] is the one shared function every
+//! compiled send goes through (inline caches, frame push); [`jit`] owns
+//! code memory, the entry trampoline and the compile driver, and
+//! implements the VM's `Compiler` trait.
 
 pub mod helpers;
 pub mod jit;
 pub mod lower;
+pub mod send_stub;
 
 pub use jit::CraneliftJit;

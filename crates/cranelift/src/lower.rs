@@ -42,12 +42,15 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, LowerError> {
 pub struct MethodFacts<'a> {
     pub bytecodes: &'a [u8],
     pub literal_count: usize,
+    /// For each literal that is a selector of an inline SmallInt
+    /// operation, its index in `int_ops::INT_OPS`.
+    pub int_ops: &'a [Option<usize>],
 }
 
 /// What the runtime must know about the lowered function.
 pub struct Lowered {
-    /// The bytecode offset of each entry k (entry 0 is the start).
-    pub entries: Vec<u32>,
+    /// The entries by k (entry 0 is the start).
+    pub entries: Vec<rt::Entry>,
 }
 
 /// Everything the lowering refers to in the function being built.
@@ -59,6 +62,10 @@ pub struct Env<'a> {
     pub tail_sig: SigRef,
     /// The record number of this function's entry 0.
     pub first_record: u32,
+    /// The send stub (see [`crate::send_stub`]).
+    pub send_stub: FuncRef,
+    /// One inline cache per send, in block order.
+    pub sites: &'a [rt::SendSite],
 }
 
 /// Lowers `f` into the function `b` is building.
@@ -69,11 +76,14 @@ pub fn lower(
     b: &mut FunctionBuilder,
 ) -> Result<Lowered, LowerError> {
     let mut l = Lowering::new(f, facts, env, b);
+    if let ir::Kind::BlockBody { start } = f.kind {
+        l.entries[0].pc = u32::from(start);
+    }
     l.function()?;
     Ok(Lowered { entries: l.entries })
 }
 
-const FLAGS: MemFlagsData = MemFlagsData::trusted();
+pub(crate) const FLAGS: MemFlagsData = MemFlagsData::trusted();
 
 struct Lowering<'a, 'b, 'c> {
     f: &'a ir::Function,
@@ -93,8 +103,11 @@ struct Lowering<'a, 'b, 'c> {
     vals: HashMap<ir::Value, cl::Value>,
     /// The continuation block of each send site, by k − 1.
     conts: Vec<cl::Block>,
+    /// The loop heads entered from the interpreter: IR block and its entry
+    /// (k = sends + 1 + index).
+    loop_heads: Vec<(ir::BlockId, cl::Block)>,
     next_send: usize,
-    entries: Vec<u32>,
+    entries: Vec<rt::Entry>,
 }
 
 impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
@@ -119,8 +132,13 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             remat: HashMap::new(),
             vals: HashMap::new(),
             conts: vec![],
+            loop_heads: vec![],
             next_send: 0,
-            entries: vec![0],
+            entries: vec![rt::Entry {
+                pc: 0,
+                resume: rt::Resume::Start,
+                depth: 0,
+            }],
         }
     }
 
@@ -140,13 +158,12 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let start = self.b.create_block();
         let bad = self.b.create_block();
         let arg = [BlockArg::Value(value)];
-        let table: Vec<cl::BlockCall> = std::iter::once(self.call_of(start, &[]))
-            .chain(
-                self.conts
-                    .clone()
-                    .into_iter()
-                    .map(|c| self.call_of(c, &arg)),
-            )
+        let mut targets = vec![(start, &[][..])];
+        targets.extend(self.conts.iter().map(|&c| (c, &arg[..])));
+        targets.extend(self.loop_heads.iter().map(|h| (h.1, &[][..])));
+        let table: Vec<cl::BlockCall> = targets
+            .into_iter()
+            .map(|(block, args)| self.call_of(block, args))
             .collect();
         let default = self.call_of(bad, &[]);
         let jt = self
@@ -157,6 +174,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.switch_to_block(bad);
         self.b.ins().trap(TrapCode::unwrap_user(1));
         self.method_start(start)?;
+        for i in 0..self.loop_heads.len() {
+            self.loop_head_entry(i);
+        }
         for block in &self.f.blocks {
             self.block(block)?;
         }
@@ -186,20 +206,98 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                     self.b.append_block_param(c, I64);
                     self.conts.push(c);
                     let pc = state_of(data)?.pc;
-                    self.entries.push(u32::from(pc));
+                    self.entries.push(rt::Entry {
+                        pc: u32::from(pc),
+                        resume: rt::Resume::AfterSend,
+                        depth: 0,
+                    });
                 }
             }
         }
+        self.find_loop_heads()?;
         Ok(())
+    }
+
+    /// The targets of backward branches, where the interpreter may hand a
+    /// running frame over (on-stack replacement). A backward branch is the
+    /// terminator of a block whose safepoint's pc is the branch bytecode.
+    fn find_loop_heads(&mut self) -> Result<(), LowerError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, block) in self.f.blocks.iter().enumerate() {
+            let Some(state) = block
+                .insts
+                .iter()
+                .skip(usize::from(i == 0))
+                .filter(|d| matches!(d.inst, Inst::Safepoint))
+                .filter_map(|d| d.state.as_ref())
+                .next_back()
+            else {
+                continue;
+            };
+            let Ok(insn) = lst_bytecode::decode_at(self.facts.bytecodes, state.pc as usize) else {
+                continue;
+            };
+            use lst_bytecode::Op;
+            let target = match (insn.op, &block.terminator) {
+                (Op::Branch, Terminator::Jump(call)) => call.block,
+                (Op::BranchIfTrue | Op::BranchIfFalse, Terminator::Branch { then, .. }) => {
+                    then.block
+                }
+                _ => continue,
+            };
+            if insn.extra > state.pc || !seen.insert(insn.extra) {
+                continue;
+            }
+            let Some(head) = self.f.block(target) else {
+                return refuse(format!("loop head {target} is missing"));
+            };
+            self.entries.push(rt::Entry {
+                pc: u32::from(insn.extra),
+                resume: rt::Resume::LoopHead,
+                depth: head.params.len() as u32,
+            });
+            let entry = self.b.create_block();
+            self.loop_heads.push((target, entry));
+        }
+        Ok(())
+    }
+
+    /// The entry at loop head `i`: the operand stack the interpreter left
+    /// in the frame becomes the head's parameters. A frame whose argument
+    /// count is not the method's goes back to the interpreter.
+    fn loop_head_entry(&mut self, i: usize) {
+        let (target, entry) = self.loop_heads[i];
+        let e = self.entries[1 + self.conts.len() + i];
+        self.b.switch_to_block(entry);
+        let ok = self.arity_ok();
+        let (go, deopt) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(deopt);
+        self.b.ins().brif(ok, go, &[], deopt, &[]);
+        self.b.switch_to_block(deopt);
+        let pc = self.int(i64::from(e.pc));
+        let r = self.helper(Id::lst_deopt, &[self.vm, self.hp, pc]);
+        self.b.ins().return_(&[r]);
+        self.b.switch_to_block(go);
+        let header = self.env.layout.header;
+        let args: Vec<BlockArg> = (0..e.depth as usize)
+            .map(|j| BlockArg::Value(self.frame_load(self.hp8, header + j)))
+            .collect();
+        let head = self.blocks[&target];
+        self.b.ins().jump(head, &args);
+    }
+
+    /// Whether the frame holds as many arguments as the method takes.
+    fn arity_ok(&mut self) -> cl::Value {
+        let span = self.b.ins().isub(self.tb8, self.fp8);
+        let want = 8 * (i64::from(self.f.arg_count) + 1);
+        self.b.ins().icmp_imm_s(IntCC::Equal, span, want)
     }
 
     /// The start: a frame whose argument count is not the method's (a
     /// malformed image) is left to the interpreter.
     fn method_start(&mut self, start: cl::Block) -> Result<(), LowerError> {
         self.b.switch_to_block(start);
-        let span = self.b.ins().isub(self.tb8, self.fp8);
-        let want = 8 * (i64::from(self.f.arg_count) + 1);
-        let ok = self.b.ins().icmp_imm_s(IntCC::Equal, span, want);
+        let ok = self.arity_ok();
         let go = self.blocks[&self.f.blocks[0].id];
         let deopt = self.b.create_block();
         self.b.ins().brif(ok, go, &[], deopt, &[]);
@@ -614,24 +712,128 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         if to_super {
             code |= rt::TO_SUPER;
         }
+        let inline = match (*selector, args) {
+            (ir::Selector::Literal(i), [arg]) if !to_super => self
+                .facts
+                .int_ops
+                .get(i as usize)
+                .copied()
+                .flatten()
+                .map(|op| (op, *arg)),
+            _ => None,
+        };
+        let join = match inline {
+            Some((op, arg)) => Some(self.int_op(op, receiver, arg, state)?),
+            None => None,
+        };
         let mut all = state.stack.clone();
         all.push(receiver);
         all.extend_from_slice(args);
         self.spill(&all)?;
         self.next_send += 1;
         let k = self.next_send;
-        let record = u64::from(self.env.first_record) + k as u64;
-        let code = self.int(code as i64);
-        let nvals = self.int(args.len() as i64 + 1);
-        let record = self.int(record as i64);
-        let r = self.helper(Id::lst_send, &[self.vm, self.hp, code, nvals, record]);
+        let Some(site) = self.env.sites.get(k - 1) else {
+            return refuse("more sends than send sites");
+        };
+        site.selector.set(code);
+        site.nvals.set(args.len() as u64 + 1);
+        site.record.set(u64::from(self.env.first_record) + k as u64);
+        let site = self.int(site as *const rt::SendSite as i64);
+        let zero = self.int(0);
+        let args = [self.vm, self.hp, site, zero];
+        self.b.ins().return_call(self.env.send_stub, &args);
         let cont = self.conts[k - 1];
-        self.dispatch(r, Some(cont));
         self.b.switch_to_block(cont);
         self.reload(&state.stack);
         let value = self.b.block_params(cont)[0];
-        self.set(result, value);
+        match join {
+            None => self.set(result, value),
+            Some(join) => {
+                let mut args = vec![BlockArg::Value(value)];
+                args.extend(self.block_args(&state.stack)?);
+                self.b.ins().jump(join, &args);
+                self.b.switch_to_block(join);
+                let params = self.b.block_params(join).to_vec();
+                self.vals.clear();
+                self.set(result, params[0]);
+                for (&v, &p) in state.stack.iter().zip(&params[1..]) {
+                    self.set(v, p);
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The inline path of SmallInt operation `op` (an index into
+    /// `INT_OPS`) on `a` and `b`: when both are SmallInts and the
+    /// operation is valid, its result goes to the answered join block
+    /// (parameters: the result, then the state's stack values); otherwise
+    /// (or on overflow) the code goes on in the current block, the send.
+    fn int_op(
+        &mut self,
+        op: usize,
+        a: ir::Value,
+        b: ir::Value,
+        state: &State,
+    ) -> Result<cl::Block, LowerError> {
+        use lst_vm::interp::int_ops::{INT_OPS, IntOp};
+        let (x, y) = (self.get(a)?, self.get(b)?);
+        let join = self.b.create_block();
+        self.b.append_block_param(join, I64);
+        for _ in &state.stack {
+            self.b.append_block_param(join, I64);
+        }
+        let both = self.b.ins().band(x, y);
+        let valid = self.load_vm(self.env.layout.int_ops);
+        let valid = self.b.ins().ushr_imm_u(valid, op as i64);
+        let ok = self.b.ins().band(both, valid);
+        let ok = self.b.ins().band_imm_u(ok, 1);
+        let (fast, send) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(send);
+        self.b.ins().brif(ok, fast, &[], send, &[]);
+        self.b.switch_to_block(fast);
+        let kept = self.vals.clone();
+        let boolean = |l: &mut Self, cc: IntCC, p: cl::Value, q: cl::Value| {
+            let c = l.b.ins().icmp(cc, p, q);
+            let t = l.load_vm(l.env.layout.true_);
+            let f = l.load_vm(l.env.layout.false_);
+            l.b.ins().select(c, t, f)
+        };
+        let (r, overflow) = match INT_OPS[op].op {
+            // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
+            IntOp::Add => {
+                let y1 = self.b.ins().iadd_imm_s(y, -1);
+                let (r, o) = self.b.ins().sadd_overflow(x, y1);
+                (r, Some(o))
+            }
+            IntOp::Sub => {
+                let y1 = self.b.ins().iadd_imm_s(y, -1);
+                let (r, o) = self.b.ins().ssub_overflow(x, y1);
+                (r, Some(o))
+            }
+            // (2x+1 − 1) · y = 2xy, then + 1 (2xy is even, so that
+            // cannot overflow).
+            IntOp::Mul => {
+                let x1 = self.b.ins().iadd_imm_s(x, -1);
+                let y0 = self.b.ins().sshr_imm_u(y, 1);
+                let (p, o) = self.b.ins().smul_overflow(x1, y0);
+                (self.b.ins().iadd_imm_s(p, 1), Some(o))
+            }
+            IntOp::Less => (boolean(self, IntCC::SignedLessThan, x, y), None),
+            IntOp::Greater => (boolean(self, IntCC::SignedGreaterThan, x, y), None),
+            IntOp::Equal => (boolean(self, IntCC::Equal, x, y), None),
+            IntOp::BitAnd => (self.b.ins().band(x, y), None),
+            IntOp::BitOr => (self.b.ins().bor(x, y), None),
+        };
+        let mut args = vec![BlockArg::Value(r)];
+        args.extend(self.block_args(&state.stack)?);
+        match overflow {
+            Some(o) => self.b.ins().brif(o, send, &[], join, &args),
+            None => self.b.ins().jump(join, &args),
+        };
+        self.vals = kept;
+        self.b.switch_to_block(send);
+        Ok(join)
     }
 
     fn make_block(

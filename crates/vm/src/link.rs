@@ -310,7 +310,7 @@ impl Vm {
         let mark = self.heap.handle_mark();
         let r = self.install_method_inner(class, method);
         self.heap.release_handles(mark);
-        self.cache.flush();
+        self.flush_caches();
         r
     }
 

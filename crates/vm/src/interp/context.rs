@@ -34,7 +34,7 @@ pub const SENDER_LINK: usize = context::SLOTS;
 pub const VM_CONTEXT_SLOTS: usize = context::SLOTS + 1;
 
 impl Vm {
-    fn is_block_object(&self, v: Value) -> bool {
+    pub(crate) fn is_block_object(&self, v: Value) -> bool {
         v.is_ref()
             && self.heap.class_of_object(v) == self.root(Root::BlockClass)
             && self.heap.size(v) >= block::SLOTS
@@ -353,6 +353,9 @@ impl Vm {
         ]);
         self.enter_frame(tb, body)?;
         self.tick()?;
+        if self.jit.is_some() {
+            self.enter_block_body(self.header(tb, H_METHOD), body);
+        }
         Ok(true)
     }
 

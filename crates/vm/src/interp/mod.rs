@@ -9,6 +9,8 @@
 pub mod cache;
 pub mod context;
 pub mod frame;
+pub mod inline_cache;
+pub mod int_ops;
 pub mod native;
 pub mod process;
 pub mod send;
@@ -147,6 +149,9 @@ impl Vm {
                 return Err(Trap::StackOverflow);
             }
             self.tick()?;
+            if self.jit.is_some() {
+                self.loop_edge(target as usize);
+            }
         }
         Ok(())
     }

@@ -28,7 +28,8 @@
 //!
 //! This module must not generate code; it knows records and helpers only.
 
-use super::frame::{H_FP, H_LITERALS, H_TB, H_TEMPS, HEADER};
+use super::frame::{H_CODE, H_FP, H_LITERALS, H_METHOD, H_SERIAL, H_TB, H_TEMPS, HEADER};
+pub use super::inline_cache::{SendSite, SiteLayout, lst_send_site};
 use super::{ExitStatus, Flow, Primitive, Trap};
 use crate::roots::Root;
 use crate::value::Value;
@@ -67,26 +68,69 @@ pub enum JitMode {
 pub struct Record {
     /// The compiled function's address.
     pub code: usize,
-    /// Which entry of the function: 0 is the method's start, k > 0 the
-    /// continuation after its k-th send site.
+    /// Which entry of the function (see [`Entry`]).
     pub k: u32,
     /// The bytecode offset this entry corresponds to.
     pub pc: u32,
+    /// What the entry expects (a [`Resume`] as a number).
+    pub resume: u32,
+    /// The operand-stack depth the frame has there ([`Resume::LoopHead`]).
+    pub depth: u32,
+}
+
+/// How an entry of compiled code is entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Resume {
+    /// The method's start, on a frame just pushed (the value is nil).
+    Start = 0,
+    /// After a send: the value is the send's answer (the interpreter pops
+    /// it from the operand stack to enter).
+    AfterSend = 1,
+    /// A loop head, from the interpreter's backward branch to `pc` (on-stack
+    /// replacement): the code reads the operand stack from the frame.
+    LoopHead = 2,
+}
+
+/// One entry of a compiled function: entry k of [`Compiled::entries`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub pc: u32,
+    pub resume: Resume,
+    /// The operand-stack depth at `pc` (for [`Resume::LoopHead`]).
+    pub depth: u32,
 }
 
 /// What a compiler produced for one method.
 pub struct Compiled {
     pub code: usize,
-    /// The bytecode offset of each entry (index k; entry 0 is offset 0).
-    /// The code uses record numbers `first_record + k` for them.
-    pub entries: Vec<u32>,
+    /// The entries by k (entry 0 is the start). The code uses record
+    /// numbers `first_record + k` for them.
+    pub entries: Vec<Entry>,
+    /// The inline caches of its sends; the code embeds their addresses.
+    pub sites: Box<[SendSite]>,
 }
+
+/// What the tier compiles: a method (start 0) or the block body at a
+/// bytecode offset in it, keyed by the method's address.
+type Unit = (u64, u16);
+
+/// Backward branches between two looks at whether the loop's method is hot
+/// (on-stack replacement).
+const LOOP_STRIDE: u32 = 64;
 
 /// A JIT compiler (implemented by `lst-jit`).
 pub trait Compiler {
-    /// Compiles `method`; its entries are numbered from `first_record`.
-    /// `Err` says why the method stays interpreted.
-    fn compile(&mut self, vm: &Vm, method: Value, first_record: u32) -> Result<Compiled, String>;
+    /// Compiles `method` (`start` 0), or the block body at bytecode offset
+    /// `start` in it; its entries are numbered from `first_record`. `Err`
+    /// says why it stays interpreted.
+    fn compile(
+        &mut self,
+        vm: &Vm,
+        method: Value,
+        start: u16,
+        first_record: u32,
+    ) -> Result<Compiled, String>;
     /// The trampoline: `fn(vm, code, hp, value, k) -> u64`, entering
     /// compiled code from Rust.
     fn trampoline(&self) -> unsafe extern "C" fn(*mut Vm, usize, u64, u64, u64) -> u64;
@@ -116,13 +160,22 @@ pub struct Tier {
     /// Every method the tier has seen (compiled or refused): a GC root, so
     /// that [`Tier::index`] can be rebuilt after objects move.
     pub(crate) methods: Vec<Value>,
+    /// The unit of each of `methods` that was compiled: 0 for the method,
+    /// else the bytecode offset of a block body.
+    starts: Vec<u16>,
     /// The entry record (or [`NEVER`]) of each of `methods`.
     method_records: Vec<u32>,
     /// Method address → its entry record, or [`NEVER`].
-    index: HashMap<u64, u32>,
+    index: HashMap<Unit, u32>,
     /// Calls of not yet compiled methods (mode `On`), by address; cleared
-    /// when objects move.
-    calls: HashMap<u64, u32>,
+    /// when objects move. Loops count too ([`Vm::loop_edge`]).
+    calls: HashMap<Unit, u32>,
+    /// The inline caches of all compiled code (boxed: code holds their
+    /// addresses).
+    pub(crate) sites: Vec<Box<[SendSite]>>,
+    /// Backward branches the interpreter took (sampled every
+    /// [`LOOP_STRIDE`]).
+    loop_edges: u32,
     pub stats: JitStats,
 }
 
@@ -136,10 +189,13 @@ pub struct NativeRegs {
     pub value: Value,
     /// The entry to tail-call.
     pub k: u64,
-    /// nil, true and false (refreshed when objects move).
+    /// nil, true, false and the class SmallInt (refreshed when objects move).
     pub nil: Value,
     pub true_: Value,
     pub false_: Value,
+    pub smallint_class: Value,
+    /// Which inline SmallInt operations are valid (see `int_ops`).
+    pub int_ops: u64,
     /// The address of `Tier::records[0]` (refreshed after each compile).
     pub records: u64,
 }
@@ -167,11 +223,17 @@ pub struct Layout {
     pub nil: i32,
     pub true_: i32,
     pub false_: i32,
+    pub smallint_class: i32,
+    pub int_ops: i32,
+    pub stack_limit: i32,
     /// A Record's size and the offsets of its fields.
     pub record_size: i64,
     pub record_code: i32,
     pub record_k: i32,
     /// Frame header slots.
+    pub h_method: usize,
+    pub h_serial: usize,
+    pub h_code: usize,
     pub h_fp: usize,
     pub h_caller: usize,
     pub h_retpc: usize,
@@ -180,8 +242,11 @@ pub struct Layout {
     pub h_temps: usize,
     pub h_literals: usize,
     pub header: usize,
-    /// Bytes from an object's address to its first slot.
+    /// Bytes from an object's address to its first slot, and to its class.
     pub first_slot: i32,
+    pub class_word: i32,
+    /// The offsets of send-site fields.
+    pub site: SiteLayout,
     /// Mask of an object header's size field, and its bytes flag.
     pub size_mask: u64,
     pub bytes_flag: u64,
@@ -205,9 +270,15 @@ impl Vm {
             nil: off(regs + offset_of!(NativeRegs, nil)),
             true_: off(regs + offset_of!(NativeRegs, true_)),
             false_: off(regs + offset_of!(NativeRegs, false_)),
+            smallint_class: off(regs + offset_of!(NativeRegs, smallint_class)),
+            int_ops: off(regs + offset_of!(NativeRegs, int_ops)),
+            stack_limit: off(offset_of!(Vm, stack_limit)),
             record_size: std::mem::size_of::<Record>() as i64,
             record_code: off(offset_of!(Record, code)),
             record_k: off(offset_of!(Record, k)),
+            h_method: H_METHOD,
+            h_serial: H_SERIAL,
+            h_code: H_CODE,
             h_fp: H_FP,
             h_caller: super::frame::H_CALLER,
             h_retpc: super::frame::H_RETPC,
@@ -217,6 +288,8 @@ impl Vm {
             h_literals: H_LITERALS,
             header: HEADER,
             first_slot: off(crate::heap::HEADER_WORDS * 8),
+            class_word: 8,
+            site: SiteLayout::new(),
             size_mask: 0xFFFF_FFFF,
             bytes_flag: crate::heap::BYTES,
             native_pc_base: NATIVE_PC_BASE as u64,
@@ -235,14 +308,20 @@ impl Vm {
                 code: 0,
                 k: 0,
                 pc: 0,
+                resume: Resume::Start as u32,
+                depth: 0,
             }],
+            loop_edges: 0,
+            sites: vec![],
             methods: vec![],
+            starts: vec![],
             method_records: vec![],
             index: HashMap::new(),
             calls: HashMap::new(),
             stats: JitStats::default(),
         }));
         self.cache.flush();
+        self.refresh_int_ops();
     }
 
     /// The JIT's counters, if there is a JIT.
@@ -252,9 +331,13 @@ impl Vm {
 
     /// Compiles `method` now if it is not yet (for tools); its entry record.
     pub fn jit_compile(&mut self, method: Value) -> Result<Record, String> {
-        let r = match self.native_index(method) {
-            Some(r) => r,
-            None => self.compile_now(method),
+        let r = match self
+            .jit
+            .as_ref()
+            .and_then(|t| t.index.get(&(method.raw(), 0)))
+        {
+            Some(&r) => r,
+            None => self.compile_now(method, 0),
         };
         match self.jit.as_ref() {
             None => Err("no JIT installed".into()),
@@ -268,17 +351,15 @@ impl Vm {
         self.native_regs.nil = self.nil();
         self.native_regs.true_ = self.root(Root::True);
         self.native_regs.false_ = self.root(Root::False);
+        self.native_regs.smallint_class = self.root(Root::SmallIntClass);
+        self.flush_send_sites();
         if let Some(t) = self.jit.as_mut() {
             t.calls.clear();
             t.index.clear();
-            for (m, &r) in t.methods.iter().zip(&t.method_records) {
-                t.index.insert(m.raw(), r);
+            for ((m, &start), &r) in t.methods.iter().zip(&t.starts).zip(&t.method_records) {
+                t.index.insert((m.raw(), start), r);
             }
         }
-    }
-
-    fn native_index(&self, method: Value) -> Option<u32> {
-        self.jit.as_ref()?.index.get(&method.raw()).copied()
     }
 
     /// What `MethodParts::native` is for a method just looked up: its entry
@@ -287,13 +368,52 @@ impl Vm {
         let Some(tier) = self.jit.as_ref() else {
             return NEVER;
         };
-        if let Some(r) = tier.index.get(&method.raw()) {
+        if let Some(r) = tier.index.get(&(method.raw(), 0)) {
             return *r;
         }
         match tier.mode {
             JitMode::Off => NEVER,
             JitMode::On => 0,
-            JitMode::Always => self.compile_now(method),
+            JitMode::Always => self.compile_now(method, 0),
+        }
+    }
+
+    /// The unit `(method, start)` ran once more (`weight` counts a loop's
+    /// iterations): its entry record, once compiled (at the threshold in
+    /// mode `On`, at once in mode `Always`); 0 while it is not yet hot;
+    /// [`NEVER`] if it will not be compiled.
+    fn count_run(&mut self, method: Value, start: u16, weight: u32) -> u32 {
+        let Some(tier) = self.jit.as_mut() else {
+            return NEVER;
+        };
+        let key = (method.raw(), start);
+        if let Some(&r) = tier.index.get(&key) {
+            return r;
+        }
+        match tier.mode {
+            JitMode::Off => return NEVER,
+            JitMode::Always => {}
+            JitMode::On => {
+                let n = tier.calls.entry(key).or_insert(0);
+                *n = n.saturating_add(weight);
+                if *n < tier.threshold {
+                    return 0;
+                }
+                tier.calls.remove(&key);
+            }
+        }
+        self.compile_now(method, start)
+    }
+
+    /// A block body starting at `body` in `method` was just activated in
+    /// the current frame: it goes on in compiled code once that is hot.
+    pub(crate) fn enter_block_body(&mut self, method: Value, body: usize) {
+        let Ok(start) = u16::try_from(body) else {
+            return;
+        };
+        let r = self.count_run(method, start, 1);
+        if r != 0 && r != NEVER {
+            self.pc = NATIVE_PC_BASE + r as usize;
         }
     }
 
@@ -308,44 +428,37 @@ impl Vm {
         method: Value,
         mut parts: super::frame::MethodParts,
     ) -> u32 {
-        let Some(tier) = self.jit.as_mut() else {
-            return NEVER;
-        };
-        let r = match tier.index.get(&method.raw()) {
-            Some(&r) => r,
-            None => {
-                let n = tier.calls.entry(method.raw()).or_insert(0);
-                *n += 1;
-                if *n < tier.threshold {
-                    return 0;
-                }
-                tier.calls.remove(&method.raw());
-                self.compile_now(method)
-            }
-        };
+        let r = self.count_run(method, 0, 1);
+        if r == 0 {
+            return 0;
+        }
         parts.native = r;
         self.cache.insert(selector, class, method, parts);
         r
     }
 
-    fn compile_now(&mut self, method: Value) -> u32 {
+    /// Compiles the unit `(method, start)`; its entry record or [`NEVER`].
+    fn compile_now(&mut self, method: Value, start: u16) -> u32 {
         let Some(mut tier) = self.jit.take() else {
             return NEVER;
         };
         let first = tier.records.len() as u32;
         let started = std::time::Instant::now();
-        let result = tier.compiler.compile(self, method, first);
+        let result = tier.compiler.compile(self, method, start, first);
         let r = match result {
             Ok(c) => {
                 tier.stats.compile_times.push(started.elapsed());
                 tier.stats.compiled += 1;
-                for (k, &pc) in c.entries.iter().enumerate() {
+                for (k, e) in c.entries.iter().enumerate() {
                     tier.records.push(Record {
                         code: c.code,
                         k: k as u32,
-                        pc,
+                        pc: e.pc,
+                        resume: e.resume as u32,
+                        depth: e.depth,
                     });
                 }
+                tier.sites.push(c.sites);
                 first
             }
             Err(why) => {
@@ -359,8 +472,9 @@ impl Vm {
             }
         };
         tier.methods.push(method);
+        tier.starts.push(start);
         tier.method_records.push(r);
-        tier.index.insert(method.raw(), r);
+        tier.index.insert((method.raw(), start), r);
         self.native_regs.records = tier.records.as_ptr() as u64;
         self.jit = Some(tier);
         r
@@ -388,11 +502,7 @@ impl Vm {
             }
             _ => return Err(Trap::Fatal(format!("bad native resume point {pc}"))),
         };
-        let value = if record.k == 0 {
-            self.nil()
-        } else {
-            self.stack.pop().unwrap_or_default()
-        };
+        let value = self.resume_value(&record);
         let vm: *mut Vm = self;
         // SAFETY: the trampoline and `record.code` were made by the installed
         // compiler with this signature; compiled code touches the Vm only
@@ -416,9 +526,75 @@ impl Vm {
         }
     }
 
+    /// The value compiled code is entered with at `record`: a send's
+    /// answer is popped from the operand stack.
+    fn resume_value(&mut self, record: &Record) -> Value {
+        if record.resume == Resume::AfterSend as u32 {
+            self.stack.pop().unwrap_or_default()
+        } else {
+            self.nil()
+        }
+    }
+
+    /// The interpreter took a backward branch to `target` in the current
+    /// frame. Every [`LOOP_STRIDE`] of them, the frame's method counts as
+    /// called that often more (mode `On`); once it is compiled, the frame
+    /// goes on in compiled code at that loop head if it has an entry there
+    /// (on-stack replacement: `Vm::pc` becomes the entry's record).
+    #[inline(never)]
+    pub(crate) fn loop_edge(&mut self, target: usize) {
+        let Some(tier) = self.jit.as_mut() else {
+            return;
+        };
+        tier.loop_edges = tier.loop_edges.wrapping_add(1);
+        if tier.loop_edges % LOOP_STRIDE != 0 {
+            return;
+        }
+        let method = self.stack[self.hp + super::frame::H_METHOD];
+        let Some(start) = self.frame_unit_start(self.hp) else {
+            return;
+        };
+        let first = self.count_run(method, start, LOOP_STRIDE);
+        let depth = self.stack.len() - self.hp - super::frame::HEADER;
+        if let Some(r) = self.loop_head(first, target, depth) {
+            self.pc = NATIVE_PC_BASE + r as usize;
+        }
+    }
+
+    /// Which unit frame `hp` runs: 0 for a method, the body's offset for
+    /// a block (`None` if the block is malformed).
+    fn frame_unit_start(&self, hp: usize) -> Option<u16> {
+        let context = self.header(hp, super::frame::H_CONTEXT);
+        if !self.is_block_object(context) {
+            return Some(0);
+        }
+        let body = self.heap.get(context, crate::layout::block::BODY_POINTER)?;
+        u16::try_from(body.as_usize()?).ok()
+    }
+
+    /// The record of the loop-head entry at bytecode offset `pc` with
+    /// operand-stack depth `depth` among the entries of the function whose
+    /// entry 0 is record `first`.
+    fn loop_head(&self, first: u32, pc: usize, depth: usize) -> Option<u32> {
+        if first == NEVER || first == 0 {
+            return None;
+        }
+        let tier = self.jit.as_ref()?;
+        let start = tier.records.get(first as usize)?;
+        (first as usize..tier.records.len())
+            .take_while(|&i| tier.records[i].code == start.code)
+            .find(|&i| {
+                let r = &tier.records[i];
+                r.resume == Resume::LoopHead as u32
+                    && r.pc as usize == pc
+                    && r.depth as usize == depth
+            })
+            .map(|i| i as u32)
+    }
+
     /// After the interpreter's code moved control to another frame: where
     /// compiled code goes next (see the module doc).
-    fn transfer(&mut self) -> u64 {
+    pub(super) fn transfer(&mut self) -> u64 {
         if self.pc < NATIVE_PC_BASE {
             self.native_exit = NativeExit::Interpret;
             return GO_INTERPRET;
@@ -432,11 +608,7 @@ impl Vm {
             self.native_exit = NativeExit::Trap(Trap::Fatal("bad native resume point".into()));
             return GO_INTERPRET;
         };
-        let value = if record.k == 0 {
-            self.nil()
-        } else {
-            self.stack.pop().unwrap_or_default()
-        };
+        let value = self.resume_value(&record);
         self.native_regs.hp = self.hp as u64;
         self.native_regs.value = value;
         self.native_regs.k = record.k as u64;
@@ -444,7 +616,7 @@ impl Vm {
     }
 
     /// Leaves native code with `trap` (the frame state is written).
-    fn exit_with(&mut self, trap: Trap) -> u64 {
+    pub(super) fn exit_with(&mut self, trap: Trap) -> u64 {
         self.native_exit = NativeExit::Trap(trap);
         GO_INTERPRET
     }
@@ -462,9 +634,9 @@ impl Vm {
     }
 }
 
-/// Selector codes of [`lst_send`]: a literal index, or a special selector.
+/// Selector codes of send sites: a literal index, or a special selector.
 pub const SPECIAL_SELECTOR: u64 = 1 << 16;
-/// Flag of [`lst_send`]'s selector code: a send to super.
+/// Flag of a send site's selector code: a send to super.
 pub const TO_SUPER: u64 = 1 << 17;
 
 /// Turns the `vm` argument of a helper into the Vm.
@@ -472,55 +644,9 @@ pub const TO_SUPER: u64 = 1 << 17;
 /// # Safety
 /// `vm` must be the pointer the trampoline was called with, and no other
 /// reference to the Vm may be live (compiled code holds none).
-unsafe fn vm_of<'a>(vm: *mut Vm) -> &'a mut Vm {
+pub(super) unsafe fn vm_of<'a>(vm: *mut Vm) -> &'a mut Vm {
     // SAFETY: guaranteed by the caller (see above).
     unsafe { &mut *vm }
-}
-
-/// Sends a message from compiled code. The frame `hp` has its operand stack
-/// written, ending with the receiver and `nvals - 1` arguments; `record` is
-/// the continuation after the send.
-///
-/// # Safety
-/// Called by compiled code only (see [`vm_of`]).
-pub unsafe extern "C" fn lst_send(
-    vm: *mut Vm,
-    hp: u64,
-    selector: u64,
-    nvals: u64,
-    record: u64,
-) -> u64 {
-    // SAFETY: we are called by compiled code, which passes the Vm it got.
-    let vm = unsafe { vm_of(vm) };
-    let hp = hp as usize;
-    let r = (|| {
-        vm.enter_frame(hp, NATIVE_PC_BASE + record as usize)?;
-        let index = (selector & 0xFFFF) as usize;
-        let sel = if selector & SPECIAL_SELECTOR != 0 {
-            vm.root(match index {
-                0 => Root::SelectorLess,
-                1 => Root::SelectorLessEqual,
-                _ => Root::SelectorPlus,
-            })
-        } else {
-            vm.literal(index)?
-        };
-        let start = if selector & TO_SUPER != 0 {
-            Some(vm.super_class()?)
-        } else {
-            None
-        };
-        vm.send(sel, nvals as usize, start)
-    })();
-    match r {
-        Err(t) => vm.exit_with(t),
-        Ok(()) if vm.hp == hp => {
-            // A primitive answered without a frame.
-            vm.native_regs.value = vm.stack.pop().unwrap_or_default();
-            GO_ON
-        }
-        Ok(()) => vm.transfer(),
-    }
 }
 
 /// Returns `value` from frame `hp` to its caller.

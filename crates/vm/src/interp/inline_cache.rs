@@ -1,0 +1,295 @@
+//! Inline caches of compiled send sites: for each send in compiled code,
+//! the receiver classes seen there and the compiled method each runs.
+//!
+//! A [`SendSite`] is read and written by compiled code (the JIT's send
+//! stub: class guard, frame push, direct tail call to the target) and by
+//! the runtime: the stub's slow path, [`lst_send_site`], sends through the
+//! method cache as the interpreter does and then records what it found in
+//! a free way of the site. A site whose ways are full is *megamorphic*: it
+//! keeps sending through the method cache.
+//!
+//! Ways hold object addresses, so every site is emptied when objects move
+//! (a collection) and when a method dictionary may have changed (the
+//! method cache's flush): that is the whole of invalidation.
+//!
+//! A way is filled only for a target that runs compiled from its start in
+//! a frame of its own (no frameless primitive, no `doesNotUnderstand:`),
+//! so a hit does exactly what the slow path would.
+//!
+//! This module must not generate code; it owns the sites' layout, their
+//! filling and flushing.
+
+use super::frame::{H_FP, H_METHOD, H_TB};
+use super::native::{self, GO_ON, NATIVE_PC_BASE, Resume};
+use super::{Trap, frame::HEADER};
+use crate::roots::Root;
+use crate::value::Value;
+use crate::vm::Vm;
+use std::cell::Cell;
+
+/// Receiver classes a site remembers before it is megamorphic.
+pub const IC_WAYS: usize = 4;
+
+/// One cached receiver class and what a send to it runs.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct Way {
+    /// The receiver's class (0: the way is empty).
+    pub class: Cell<u64>,
+    pub method: Cell<u64>,
+    /// The method's bytecodes and literals (for the frame header).
+    pub code: Cell<u64>,
+    pub literals: Cell<u64>,
+    /// Temporaries to push (inline in the frame).
+    pub temps: Cell<u64>,
+    /// The address of the method's compiled code (entry 0).
+    pub entry: Cell<u64>,
+}
+
+/// One send in compiled code.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct SendSite {
+    /// The selector code (see [`native::SPECIAL_SELECTOR`], [`native::TO_SUPER`]).
+    pub selector: Cell<u64>,
+    /// Receiver and arguments.
+    pub nvals: Cell<u64>,
+    /// The record of the continuation after the send.
+    pub record: Cell<u64>,
+    /// Sends that found their class in a way.
+    pub hits: Cell<u64>,
+    /// Sends that took the slow path.
+    pub misses: Cell<u64>,
+    pub ways: [Way; IC_WAYS],
+}
+
+/// Offsets of [`SendSite`] and [`Way`] fields, for compiled code.
+#[derive(Clone, Copy, Debug)]
+pub struct SiteLayout {
+    pub nvals: i32,
+    pub record: i32,
+    pub hits: i32,
+    pub ways: i32,
+    pub way_size: i32,
+    pub class: i32,
+    pub method: i32,
+    pub code: i32,
+    pub literals: i32,
+    pub temps: i32,
+    pub entry: i32,
+}
+
+impl SiteLayout {
+    pub fn new() -> SiteLayout {
+        use std::mem::{offset_of, size_of};
+        let off = |n: usize| i32::try_from(n).expect("site offsets are small");
+        SiteLayout {
+            nvals: off(offset_of!(SendSite, nvals)),
+            record: off(offset_of!(SendSite, record)),
+            hits: off(offset_of!(SendSite, hits)),
+            ways: off(offset_of!(SendSite, ways)),
+            way_size: off(size_of::<Way>()),
+            class: off(offset_of!(Way, class)),
+            method: off(offset_of!(Way, method)),
+            code: off(offset_of!(Way, code)),
+            literals: off(offset_of!(Way, literals)),
+            temps: off(offset_of!(Way, temps)),
+            entry: off(offset_of!(Way, entry)),
+        }
+    }
+}
+
+impl Default for SiteLayout {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SendSite {
+    /// A site for a send with selector code `selector` of `nvals` values,
+    /// continuing at `record`.
+    pub fn new(selector: u64, nvals: u64, record: u64) -> SendSite {
+        let s = SendSite::default();
+        s.selector.set(selector);
+        s.nvals.set(nvals);
+        s.record.set(record);
+        s
+    }
+
+    fn flush(&self) {
+        for w in &self.ways {
+            w.class.set(0);
+        }
+    }
+
+    /// Whether every way is taken.
+    pub fn is_megamorphic(&self) -> bool {
+        self.ways.iter().all(|w| w.class.get() != 0)
+    }
+}
+
+/// Inline-cache counters, summed over all sites.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IcCounts {
+    pub sites: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub megamorphic: u64,
+}
+
+impl Vm {
+    /// Empties every send site (objects moved, or methods changed).
+    pub(crate) fn flush_send_sites(&mut self) {
+        if let Some(t) = self.jit.as_ref() {
+            t.sites
+                .iter()
+                .flat_map(|s| s.iter())
+                .for_each(SendSite::flush);
+        }
+    }
+
+    /// Flushes the method cache and every inline cache: after a method
+    /// dictionary may have changed.
+    pub(crate) fn flush_caches(&mut self) {
+        self.cache.flush();
+        self.flush_send_sites();
+        if self.jit.is_some() {
+            self.refresh_int_ops();
+        }
+    }
+
+    /// Hits and misses of all inline caches, for `--jit-stats`.
+    pub fn ic_counts(&self) -> IcCounts {
+        let mut c = IcCounts::default();
+        for s in self
+            .jit
+            .iter()
+            .flat_map(|t| t.sites.iter())
+            .flat_map(|s| s.iter())
+        {
+            c.sites += 1;
+            c.hits += s.hits.get();
+            c.misses += s.misses.get();
+            c.megamorphic += u64::from(s.is_megamorphic());
+        }
+        c
+    }
+
+    /// The selector a site's code names (a literal of the current method,
+    /// or a special selector).
+    fn site_selector(&self, code: u64) -> Result<Value, Trap> {
+        let index = (code & 0xFFFF) as usize;
+        if code & native::SPECIAL_SELECTOR != 0 {
+            return Ok(self.root(match index {
+                0 => Root::SelectorLess,
+                1 => Root::SelectorLessEqual,
+                _ => Root::SelectorPlus,
+            }));
+        }
+        self.literal(index)
+    }
+
+    /// The send of `site` from frame `hp`, through the method cache; then
+    /// records the target in the site if a hit could have run it.
+    fn send_from_site(&mut self, site: &SendSite, hp: usize) -> Result<(), Trap> {
+        let record = site.record.get() as usize;
+        let nvals = site.nvals.get() as usize;
+        self.enter_frame(hp, NATIVE_PC_BASE + record)?;
+        let code = site.selector.get();
+        let selector = self.site_selector(code)?;
+        if code & native::TO_SUPER != 0 {
+            let start = self.super_class()?;
+            return self.send(selector, nvals, Some(start));
+        }
+        if nvals == 0 || self.stack.len() < hp + HEADER + nvals {
+            return Err(Trap::Error("send without a receiver on the stack".into()));
+        }
+        let class = self.class_of(self.stack[self.stack.len() - nvals]);
+        let collections = self.heap.stats.collections;
+        self.send(selector, nvals, None)?;
+        if self.heap.stats.collections == collections {
+            self.fill_site(site, selector, class, hp, nvals);
+        }
+        Ok(())
+    }
+
+    /// After a send from `site` in frame `caller` to a receiver of
+    /// `class`: records the new frame's method in a way of the site if it
+    /// runs compiled from its start with its own frame and nothing moved.
+    fn fill_site(
+        &mut self,
+        site: &SendSite,
+        selector: Value,
+        class: Value,
+        caller: usize,
+        nvals: usize,
+    ) {
+        let hp = self.hp;
+        if hp == caller || self.pc < NATIVE_PC_BASE || self.caller_of(hp) != Some(caller) {
+            return;
+        }
+        let Some(record) = self
+            .jit
+            .as_ref()
+            .and_then(|t| t.records.get(self.pc - NATIVE_PC_BASE))
+            .copied()
+        else {
+            return;
+        };
+        if record.resume != Resume::Start as u32 {
+            return;
+        }
+        let method = self.header(hp, H_METHOD);
+        let Some((found, parts)) = self.cache.probe(selector, class) else {
+            return;
+        };
+        let (fp, tb) = (self.header_index(hp, H_FP), self.header_index(hp, H_TB));
+        if found != method
+            || parts.primitive.is_some()
+            || tb - fp != nvals
+            || hp - tb != parts.temps
+        {
+            return;
+        }
+        let Some(way) = site
+            .ways
+            .iter()
+            .find(|w| w.class.get() == 0 || w.class.get() == class.raw())
+        else {
+            return;
+        };
+        way.method.set(method.raw());
+        way.code.set(parts.code.raw());
+        way.literals.set(parts.literals.raw());
+        way.temps.set(parts.temps as u64);
+        way.entry.set(record.code as u64);
+        way.class.set(class.raw());
+    }
+}
+
+/// The slow path of the send stub: sends the message of `site` from frame
+/// `hp` (whose operand stack is written, ending with the receiver and
+/// arguments) as the interpreter would, and fills the site's cache.
+///
+/// # Safety
+/// Called by compiled code only, with the Vm it was entered with and the
+/// address of a [`SendSite`] its tier keeps alive.
+pub unsafe extern "C" fn lst_send_site(vm: *mut Vm, hp: u64, site: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { native::vm_of(vm) };
+    // SAFETY: `site` is the address of a SendSite the compiler embedded;
+    // the tier owns it (boxed, never freed while code may run) and only
+    // shared references to it exist (its fields are Cells).
+    let site = unsafe { &*(site as *const SendSite) };
+    site.misses.set(site.misses.get() + 1);
+    let hp = hp as usize;
+    match vm.send_from_site(site, hp) {
+        Err(t) => vm.exit_with(t),
+        Ok(()) if vm.hp == hp => {
+            // A primitive answered without a frame.
+            vm.native_regs.value = vm.stack.pop().unwrap_or_default();
+            GO_ON
+        }
+        Ok(()) => vm.transfer(),
+    }
+}
