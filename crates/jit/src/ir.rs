@@ -117,7 +117,8 @@ pub enum Inst {
     /// Instance variable N of the receiver.
     /// State: pc after the `pushInstance`, the stack before the push.
     Ivar(u8),
-    /// Instance variable N of the receiver := value (with the write barrier).
+    /// Instance variable N of the receiver := value (the copying collector
+    /// needs no write barrier).
     /// State: pc after the `assignInstance`, the stack before it (the value
     /// on top).
     SetIvar(u8, Value),
