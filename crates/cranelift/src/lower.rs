@@ -269,15 +269,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let (target, entry) = self.loop_heads[i];
         let e = self.entries[1 + self.conts.len() + i];
         self.b.switch_to_block(entry);
-        let ok = self.arity_ok();
-        let (go, deopt) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(deopt);
-        self.b.ins().brif(ok, go, &[], deopt, &[]);
-        self.b.switch_to_block(deopt);
-        let pc = self.int(i64::from(e.pc));
-        let r = self.helper(Id::lst_deopt, &[self.vm, self.hp, pc]);
-        self.b.ins().return_(&[r]);
-        self.b.switch_to_block(go);
+        self.arity_guard(e.pc);
         let header = self.env.layout.header;
         let args: Vec<BlockArg> = (0..e.depth as usize)
             .map(|j| BlockArg::Value(self.frame_load(self.hp8, header + j)))
@@ -286,25 +278,31 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.ins().jump(head, &args);
     }
 
-    /// Whether the frame holds as many arguments as the method takes.
-    fn arity_ok(&mut self) -> cl::Value {
+    /// Goes on in a new current block if the frame holds as many
+    /// arguments as the method takes; otherwise (a malformed image) leaves
+    /// the frame to the interpreter at bytecode offset `pc`.
+    fn arity_guard(&mut self, pc: u32) {
         let span = self.b.ins().isub(self.tb8, self.fp8);
         let want = 8 * (i64::from(self.f.arg_count) + 1);
-        self.b.ins().icmp_imm_s(IntCC::Equal, span, want)
-    }
-
-    /// The start: a frame whose argument count is not the method's (a
-    /// malformed image) is left to the interpreter.
-    fn method_start(&mut self, start: cl::Block) -> Result<(), LowerError> {
-        self.b.switch_to_block(start);
-        let ok = self.arity_ok();
-        let go = self.blocks[&self.f.blocks[0].id];
-        let deopt = self.b.create_block();
+        let ok = self.b.ins().icmp_imm_s(IntCC::Equal, span, want);
+        let (go, deopt) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(deopt);
         self.b.ins().brif(ok, go, &[], deopt, &[]);
         self.b.switch_to_block(deopt);
-        let pc = self.b.ins().iconst(I64, 0);
+        let pc = self.int(i64::from(pc));
         let r = self.helper(Id::lst_deopt, &[self.vm, self.hp, pc]);
         self.b.ins().return_(&[r]);
+        self.b.switch_to_block(go);
+    }
+
+    /// The start of the method or block body: a frame whose argument
+    /// count is not the method's (a malformed image) is left to the
+    /// interpreter at the unit's first bytecode.
+    fn method_start(&mut self, start: cl::Block) -> Result<(), LowerError> {
+        self.b.switch_to_block(start);
+        self.arity_guard(self.entries[0].pc);
+        let go = self.blocks[&self.f.blocks[0].id];
+        self.b.ins().jump(go, &[]);
         Ok(())
     }
 
@@ -453,14 +451,22 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             self.b.ins().jump(go, &[BlockArg::Value(value)]);
             self.b.switch_to_block(tail);
         }
-        let lay = self.env.layout;
-        let hp = self.load_vm(lay.regs_hp);
-        let value = self.load_vm(lay.regs_value);
-        let k = self.load_vm(lay.regs_k);
-        let args = [self.vm, hp, value, k];
-        self.b
-            .ins()
-            .return_call_indirect(self.env.tail_sig, r, &args);
+        let value = self.load_vm(self.env.layout.regs_value);
+        call_named(
+            self.b,
+            self.env.layout,
+            self.env.tail_sig,
+            self.vm,
+            r,
+            value,
+        );
+    }
+
+    /// true or false, as machine condition `c` says.
+    fn bool_obj(&mut self, c: cl::Value) -> cl::Value {
+        let t = self.load_vm(self.env.layout.true_);
+        let f = self.load_vm(self.env.layout.false_);
+        self.b.ins().select(c, t, f)
     }
 
     /// Leaves native code through helper `id` when `ok` is false.
@@ -559,9 +565,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             }
             Inst::BoolObj(c) => {
                 let c = self.get(*c)?;
-                let t = self.load_vm(self.env.layout.true_);
-                let f = self.load_vm(self.env.layout.false_);
-                let v = self.b.ins().select(c, t, f);
+                let v = self.bool_obj(c);
                 self.set(r(0), v);
             }
             Inst::Temp(n) => {
@@ -795,9 +799,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let kept = self.vals.clone();
         let boolean = |l: &mut Self, cc: IntCC, p: cl::Value, q: cl::Value| {
             let c = l.b.ins().icmp(cc, p, q);
-            let t = l.load_vm(l.env.layout.true_);
-            let f = l.load_vm(l.env.layout.false_);
-            l.b.ins().select(c, t, f)
+            l.bool_obj(c)
         };
         let (r, overflow) = match INT_OPS[op].op {
             // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
@@ -965,19 +967,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.switch_to_block(fast);
         let index = self.b.ins().sshr_imm_u(retpc, 1);
         let index = self.b.ins().iadd_imm_s(index, -(lay.native_pc_base as i64));
-        let offset = self.b.ins().imul_imm_s(index, lay.record_size);
-        let records = self.load_vm(lay.regs_records);
-        let record = self.b.ins().iadd(records, offset);
-        let code = self.b.ins().load(I64, FLAGS, record, lay.record_code);
-        let k = self.b.ins().uload32(FLAGS, record, lay.record_k);
         let fp = self.b.ins().sshr_imm_u(self.fp8, 3);
         let vm = self.vm;
         self.b.ins().store(FLAGS, fp, vm, lay.stack_len);
         let caller_hp = self.b.ins().sshr_imm_u(caller, 1);
-        let args = [self.vm, caller_hp, v, k];
-        self.b
-            .ins()
-            .return_call_indirect(self.env.tail_sig, code, &args);
+        call_record(self.b, &lay, self.env.tail_sig, vm, caller_hp, v, index);
         self.b.switch_to_block(slow);
     }
 
@@ -1012,6 +1006,42 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.reload(&state.stack);
         self.jump_to(fail)
     }
+}
+
+/// Tail-calls the entry that record number `index` names, on frame `hp`
+/// with `value`.
+pub(crate) fn call_record(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    tail_sig: SigRef,
+    vm: cl::Value,
+    hp: cl::Value,
+    value: cl::Value,
+    index: cl::Value,
+) {
+    let offset = b.ins().imul_imm_s(index, lay.record_size);
+    let records = b.ins().load(I64, FLAGS, vm, lay.regs_records);
+    let record = b.ins().iadd(records, offset);
+    let code = b.ins().load(I64, FLAGS, record, lay.record_code);
+    let k = b.ins().uload32(FLAGS, record, lay.record_k);
+    b.ins()
+        .return_call_indirect(tail_sig, code, &[vm, hp, value, k]);
+}
+
+/// Tail-calls `code`, an address a helper answered, with the frame and
+/// entry it left in the registers ([`rt::NativeRegs`]) and `value`.
+pub(crate) fn call_named(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    tail_sig: SigRef,
+    vm: cl::Value,
+    code: cl::Value,
+    value: cl::Value,
+) {
+    let hp = b.ins().load(I64, FLAGS, vm, lay.regs_hp);
+    let k = b.ins().load(I64, FLAGS, vm, lay.regs_k);
+    b.ins()
+        .return_call_indirect(tail_sig, code, &[vm, hp, value, k]);
 }
 
 /// Instructions whose value can be computed again after a call.

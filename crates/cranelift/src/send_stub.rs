@@ -17,7 +17,7 @@
 //!
 //! [`SendSite`]: lst_vm::interp::native::SendSite
 
-use crate::lower::FLAGS;
+use crate::lower::{FLAGS, call_named, call_record};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, BlockArg, FuncRef, InstBuilder, SigRef, types::I64};
 use cranelift_frontend::FunctionBuilder;
@@ -190,16 +190,7 @@ fn answer(
     b.ins().brif(is_go, go_on, &[], jump, &[]);
     b.switch_to_block(go_on);
     let record = b.ins().load(I64, FLAGS, site, lay.site.record);
-    let offset = b.ins().imul_imm_s(record, lay.record_size);
-    let records = b.ins().load(I64, FLAGS, vm, lay.regs_records);
-    let at = b.ins().iadd(records, offset);
-    let code = b.ins().load(I64, FLAGS, at, lay.record_code);
-    let k = b.ins().uload32(FLAGS, at, lay.record_k);
-    b.ins()
-        .return_call_indirect(tail_sig, code, &[vm, hp, value, k]);
+    call_record(b, lay, tail_sig, vm, hp, value, record);
     b.switch_to_block(jump);
-    let hp = b.ins().load(I64, FLAGS, vm, lay.regs_hp);
-    let k = b.ins().load(I64, FLAGS, vm, lay.regs_k);
-    b.ins()
-        .return_call_indirect(tail_sig, r, &[vm, hp, value, k]);
+    call_named(b, lay, tail_sig, vm, r, value);
 }

@@ -225,15 +225,10 @@ impl Vm {
         nvals: usize,
     ) {
         let hp = self.hp;
-        if hp == caller || self.pc < NATIVE_PC_BASE || self.caller_of(hp) != Some(caller) {
+        if hp == caller || self.caller_of(hp) != Some(caller) {
             return;
         }
-        let Some(record) = self
-            .jit
-            .as_ref()
-            .and_then(|t| t.records.get(self.pc - NATIVE_PC_BASE))
-            .copied()
-        else {
+        let Some(record) = self.native_record(self.pc) else {
             return;
         };
         if record.resume != Resume::Start as u32 {

@@ -485,23 +485,25 @@ impl Vm {
         if pc < NATIVE_PC_BASE {
             return pc;
         }
-        self.jit
-            .as_ref()
-            .and_then(|t| t.records.get(pc - NATIVE_PC_BASE))
-            .map_or(0, |r| r.pc as usize)
+        self.native_record(pc).map_or(0, |r| r.pc as usize)
+    }
+
+    /// The record a native continuation `pc` names (`None` for a bytecode
+    /// offset or an unknown record).
+    pub(crate) fn native_record(&self, pc: usize) -> Option<Record> {
+        let index = pc.checked_sub(NATIVE_PC_BASE)?;
+        self.jit.as_ref()?.records.get(index).copied()
     }
 
     /// Runs compiled code at the native continuation `pc` of the current
     /// frame, until it leaves native code.
     #[cold]
     pub(crate) fn run_native(&mut self, pc: usize) -> Result<Flow, Trap> {
-        let (record, trampoline) = match self.jit.as_mut() {
-            Some(t) if pc - NATIVE_PC_BASE < t.records.len() => {
-                t.stats.entries_from_interpreter += 1;
-                (t.records[pc - NATIVE_PC_BASE], t.compiler.trampoline())
-            }
-            _ => return Err(Trap::Fatal(format!("bad native resume point {pc}"))),
+        let (Some(record), Some(t)) = (self.native_record(pc), self.jit.as_mut()) else {
+            return Err(Trap::Fatal(format!("bad native resume point {pc}")));
         };
+        t.stats.entries_from_interpreter += 1;
+        let trampoline = t.compiler.trampoline();
         let value = self.resume_value(&record);
         let vm: *mut Vm = self;
         // SAFETY: the trampoline and `record.code` were made by the installed
@@ -599,12 +601,7 @@ impl Vm {
             self.native_exit = NativeExit::Interpret;
             return GO_INTERPRET;
         }
-        let Some(record) = self
-            .jit
-            .as_ref()
-            .and_then(|t| t.records.get(self.pc - NATIVE_PC_BASE))
-            .copied()
-        else {
+        let Some(record) = self.native_record(self.pc) else {
             self.native_exit = NativeExit::Trap(Trap::Fatal("bad native resume point".into()));
             return GO_INTERPRET;
         };
