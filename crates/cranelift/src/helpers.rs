@@ -100,6 +100,7 @@ macro_rules! helpers {
 
 helpers! {
     lst_send_site: fn(_, _, _);
+    lst_send_direct: fn(_, _, _);
     lst_return: fn(_, _, _);
     lst_block_return: fn(_, _, _, _);
     lst_primitive: fn(_, _, _, _, _);

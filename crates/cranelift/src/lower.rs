@@ -743,10 +743,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         site.nvals.set(args.len() as u64 + 1);
         site.record.set(u64::from(self.env.first_record) + k as u64);
         let site = self.int(site as *const rt::SendSite as i64);
+        let cont = self.conts[k - 1];
+        self.direct_send(site, cont);
         let zero = self.int(0);
         let args = [self.vm, self.hp, site, zero];
         self.b.ins().return_call(self.env.send_stub, &args);
-        let cont = self.conts[k - 1];
         self.b.switch_to_block(cont);
         self.reload(&state.stack);
         let value = self.b.block_params(cont)[0];
@@ -766,6 +767,32 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             }
         }
         Ok(())
+    }
+
+    /// A send from a direct site (`SendSite::direct`: it has seen a
+    /// primitive method answer) calls `lst_send_direct`, which runs a
+    /// cached primitive and answers in place: the code goes on at the
+    /// send's continuation `cont` without leaving this function. The code
+    /// goes on in the current block (the send stub) for other sites and
+    /// when the helper says `TRY_STUB`.
+    fn direct_send(&mut self, site: cl::Value, cont: cl::Block) {
+        let direct = self
+            .b
+            .ins()
+            .load(I64, FLAGS, site, self.env.layout.site.direct);
+        let (call, stub) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(direct, call, &[], stub, &[]);
+        self.b.switch_to_block(call);
+        let r = self.helper(Id::lst_send_direct, &[self.vm, self.hp, site]);
+        let is_stub = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, r, rt::TRY_STUB as i64);
+        let answered = self.b.create_block();
+        self.b.ins().brif(is_stub, stub, &[], answered, &[]);
+        self.b.switch_to_block(answered);
+        self.dispatch(r, Some(cont));
+        self.b.switch_to_block(stub);
     }
 
     /// The inline path of SmallInt operation `op` (an index into
@@ -941,18 +968,21 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         }
     }
 
-    /// The common return, without the runtime: the frame has no Context
-    /// (so no context must learn it died), its caller is a frame of this
-    /// process that waits at a native continuation. Pops the frame and
-    /// tail-calls the continuation, as `Vm::return_from` would. Falls
-    /// through to the general path otherwise.
+    /// The common return, without the runtime: the frame's CONTEXT slot
+    /// holds no Context (nil, or the block of a block frame: no context
+    /// must learn the frame died), its caller is a frame of this process
+    /// that waits at a native continuation. Pops the frame and tail-calls
+    /// the continuation, as `Vm::return_from` would. Falls through to the
+    /// general path otherwise.
     fn return_to_compiled_caller(&mut self, v: cl::Value) {
         let lay = *self.env.layout;
         let context = self.frame_load(self.hp8, lay.h_context);
-        let nil = self.load_vm(lay.nil);
+        // nil and blocks are objects too: every CONTEXT has a class word.
+        let class = self.b.ins().load(I64, FLAGS, context, lay.class_word);
+        let context_class = self.load_vm(lay.context_class);
         let caller = self.frame_load(self.hp8, lay.h_caller);
         let retpc = self.frame_load(self.hp8, lay.h_retpc);
-        let no_context = self.b.ins().icmp(IntCC::Equal, context, nil);
+        let no_context = self.b.ins().icmp(IntCC::NotEqual, class, context_class);
         // Tagged SmallInts: caller ≥ 0 is a tagged word > 0.
         let has_caller = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, caller, 0);
         let native_base = (lay.native_pc_base as i64) * 2 + 1;

@@ -8,9 +8,17 @@
 //! it does what the interpreter's send would: ticks the countdown, pushes
 //! the callee's frame (temporaries, then the header, with the site's
 //! continuation as the return point) and tail-calls the callee's compiled
-//! code. Anything else (a miss, a due safepoint, a stack about to
-//! overflow) goes to the runtime's `lst_send_site`, which sends through the
-//! method cache and refills the site.
+//! code. A Block receiver at a site that sends `value…` to blocks is
+//! looked up in the block table (`lst_vm::interp::block_cache`) instead:
+//! on a hit the stub activates the block as the runtime would (arguments
+//! into the home's temporaries, the block frame) and tail-calls the
+//! body's compiled code. Anything else (a miss, a due safepoint, a stack
+//! about to overflow) goes to the runtime's `lst_send_site`, which sends
+//! through the method cache and refills the site.
+//!
+//! Sends that a primitive method answers do not come here first: compiled
+//! code calls `lst_send_direct` for sites marked direct (see
+//! `Lowering::direct_send`).
 //!
 //! Keeping the guard and the frame push here, not at each send, keeps
 //! compiled methods small and their compile times short.
@@ -19,8 +27,11 @@
 
 use crate::lower::{FLAGS, call_named, call_record};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self as cl, BlockArg, FuncRef, InstBuilder, SigRef, types::I64};
+use cranelift_codegen::ir::{
+    self as cl, BlockArg, FuncRef, InstBuilder, SigRef, types, types::I64,
+};
 use cranelift_frontend::FunctionBuilder;
+use lst_vm::interp::block_cache::BLOCK_ENTRIES;
 use lst_vm::interp::inline_cache::IC_WAYS;
 use lst_vm::interp::native::{self as rt, Layout};
 
@@ -66,6 +77,7 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig
 
     // The ways, in order.
     let hit = b.create_block();
+    let miss = b.create_block();
     b.append_block_param(hit, I64);
     for i in 0..IC_WAYS {
         let way = s.ways + s.way_size * i as i32;
@@ -74,15 +86,29 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig
         let next = if i + 1 < IC_WAYS {
             b.create_block()
         } else {
-            slow
+            miss
         };
         let way_addr = b.ins().iadd_imm_s(site, i64::from(way));
         b.ins()
             .brif(same, hit, &[BlockArg::Value(way_addr)], next, &[]);
-        if next != slow {
+        if next != miss {
             b.switch_to_block(next);
         }
     }
+
+    // Not a method way: a block of a compiled body, or the runtime.
+    b.switch_to_block(miss);
+    let frame = Frame {
+        vm,
+        hp,
+        site,
+        base,
+        fp,
+        nvals,
+        receiver,
+        count,
+    };
+    block_path(b, lay, tail_sig, &frame, class, slow);
 
     // A hit: the callee's frame, unless the stack would overflow.
     b.switch_to_block(hit);
@@ -101,30 +127,17 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig
     b.ins().store(FLAGS, hits, site, s.hits);
     let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
     fill_temps(b, base, len, new_hp, nil);
-    let tagged = |b: &mut FunctionBuilder, n: cl::Value| {
-        let twice = b.ins().ishl_imm_u(n, 1);
-        b.ins().iadd_imm_s(twice, 1)
+    let header = Header {
+        method: b.ins().load(I64, FLAGS, way, s.method),
+        fp,
+        tb: len,
+        hp: new_hp,
+        context: nil,
+        temps: nil,
+        code: b.ins().load(I64, FLAGS, way, s.code),
+        literals: b.ins().load(I64, FLAGS, way, s.literals),
     };
-    let record = b.ins().load(I64, FLAGS, site, s.record);
-    let retpc = b.ins().iadd_imm_s(record, lay.native_pc_base as i64);
-    let header = [
-        (lay.h_method, b.ins().load(I64, FLAGS, way, s.method)),
-        (lay.h_fp, tagged(b, fp)),
-        (lay.h_tb, tagged(b, len)),
-        (lay.h_caller, tagged(b, hp)),
-        (lay.h_retpc, tagged(b, retpc)),
-        (lay.h_context, nil),
-        (lay.h_temps, nil),
-        (lay.h_serial, nil),
-        (lay.h_code, b.ins().load(I64, FLAGS, way, s.code)),
-        (lay.h_literals, b.ins().load(I64, FLAGS, way, s.literals)),
-    ];
-    let hp8 = b.ins().ishl_imm_u(new_hp, 3);
-    let frame = b.ins().iadd(base, hp8);
-    for (slot, x) in header {
-        b.ins().store(FLAGS, x, frame, (slot * 8) as i32);
-    }
-    b.ins().store(FLAGS, top, vm, lay.stack_len);
+    push_header(b, lay, vm, hp, site, base, &header);
     let code = b.ins().load(I64, FLAGS, way, s.entry);
     let zero = b.ins().iconst(I64, 0);
     b.ins()
@@ -136,6 +149,248 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig
     let r = b.inst_results(call)[0];
     answer(b, lay, tail_sig, vm, hp, site, r);
     b.seal_all_blocks();
+}
+
+/// What the stub knows about the send when it looks past the ways.
+struct Frame {
+    vm: cl::Value,
+    /// The caller's frame.
+    hp: cl::Value,
+    site: cl::Value,
+    /// The stack's address, and the receiver's slot.
+    base: cl::Value,
+    fp: cl::Value,
+    nvals: cl::Value,
+    receiver: cl::Value,
+    /// The countdown, already ticked (stored when the send goes ahead).
+    count: cl::Value,
+}
+
+/// The header of a frame about to be pushed, with its arguments at `fp`,
+/// its temporaries (if inline) at `tb` and its header at `hp` (stack
+/// indices).
+struct Header {
+    method: cl::Value,
+    fp: cl::Value,
+    tb: cl::Value,
+    hp: cl::Value,
+    context: cl::Value,
+    temps: cl::Value,
+    code: cl::Value,
+    literals: cl::Value,
+}
+
+/// A SmallInt word for `n`.
+fn tagged(b: &mut FunctionBuilder, n: cl::Value) -> cl::Value {
+    let twice = b.ins().ishl_imm_u(n, 1);
+    b.ins().iadd_imm_s(twice, 1)
+}
+
+/// Writes frame header `h` (its caller `hp`, returning to `site`'s
+/// continuation) and sets the stack length just above it.
+fn push_header(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    vm: cl::Value,
+    hp: cl::Value,
+    site: cl::Value,
+    base: cl::Value,
+    h: &Header,
+) {
+    let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
+    let record = b.ins().load(I64, FLAGS, site, lay.site.record);
+    let retpc = b.ins().iadd_imm_s(record, lay.native_pc_base as i64);
+    let header = [
+        (lay.h_method, h.method),
+        (lay.h_fp, tagged(b, h.fp)),
+        (lay.h_tb, tagged(b, h.tb)),
+        (lay.h_caller, tagged(b, hp)),
+        (lay.h_retpc, tagged(b, retpc)),
+        (lay.h_context, h.context),
+        (lay.h_temps, h.temps),
+        (lay.h_serial, nil),
+        (lay.h_code, h.code),
+        (lay.h_literals, h.literals),
+    ];
+    let hp8 = b.ins().ishl_imm_u(h.hp, 3);
+    let frame = b.ins().iadd(base, hp8);
+    for (slot, x) in header {
+        b.ins().store(FLAGS, x, frame, (slot * 8) as i32);
+    }
+    let top = b.ins().iadd_imm_s(h.hp, lay.header as i64);
+    b.ins().store(FLAGS, top, vm, lay.stack_len);
+}
+
+/// Activates a block without the runtime, as `Vm::activate_block` does,
+/// when the receiver is a Block whose body is in the block table with
+/// this argument count (`block_cache`) and the site has sent `value…`
+/// to blocks before; anything else goes to `slow`.
+fn block_path(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    tail_sig: SigRef,
+    f: &Frame,
+    class: cl::Value,
+    slow: cl::Block,
+) {
+    let bl = lay.block;
+    let vm = f.vm;
+    let slot = |n: usize| lay.first_slot + 8 * n as i32;
+    let and_then = |b: &mut FunctionBuilder, ok: cl::Value| {
+        let next = b.create_block();
+        b.ins().brif(ok, next, &[], slow, &[]);
+        b.switch_to_block(next);
+    };
+    // A Block receiver at a site that sends value… to blocks.
+    let marked = b.ins().load(I64, FLAGS, f.site, lay.site.block);
+    let block_class = b.ins().load(I64, FLAGS, vm, lay.block_class);
+    let is_block = b.ins().icmp(IntCC::Equal, class, block_class);
+    let marked = b.ins().icmp_imm_s(IntCC::NotEqual, marked, 0);
+    let ok = b.ins().band(marked, is_block);
+    and_then(b, ok);
+    let blk = f.receiver;
+    let word = b.ins().load(I64, FLAGS, blk, 0);
+    let pointers = pointer_size(b, lay, word);
+    let big = b
+        .ins()
+        .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, pointers, bl.slots as i64);
+    and_then(b, big);
+
+    // Its body in the table, accepted with this many arguments.
+    let method = b.ins().load(I64, FLAGS, blk, slot(bl.slot_method));
+    let body = b.ins().load(I64, FLAGS, blk, slot(bl.slot_body));
+    let m = b.ins().ushr_imm_u(method, 3);
+    let bb = b.ins().ushr_imm_u(body, 1);
+    let h = b.ins().bxor(m, bb);
+    let h = b.ins().band_imm_u(h, (BLOCK_ENTRIES - 1) as i64);
+    let h = b.ins().imul_imm_s(h, i64::from(bl.size));
+    let table = b.ins().load(I64, FLAGS, vm, lay.blocks);
+    let e = b.ins().iadd(table, h);
+    let k = b.ins().iadd_imm_s(f.nvals, -1);
+    let fields = [(bl.method, method), (bl.body, body), (bl.arity, k)];
+    let mut ok = b.ins().iconst(types::I8, 1);
+    for (offset, want) in fields {
+        let have = b.ins().load(I64, FLAGS, e, offset);
+        let same = b.ins().icmp(IntCC::Equal, have, want);
+        ok = b.ins().band(ok, same);
+    }
+    and_then(b, ok);
+
+    // The block's fields, checked as `activate_block` checks them.
+    let location = b
+        .ins()
+        .load(I64, FLAGS, blk, slot(bl.slot_argument_location));
+    let is_int = b.ins().band_imm_u(location, 1);
+    let not_negative = b
+        .ins()
+        .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, location, 0);
+    let is_int = b.ins().icmp_imm_s(IntCC::NotEqual, is_int, 0);
+    let ok = b.ins().band(is_int, not_negative);
+    and_then(b, ok);
+    let location = b.ins().sshr_imm_u(location, 1);
+    let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
+    let temps = b.ins().load(I64, FLAGS, blk, slot(bl.slot_temporaries));
+    let (temps_ok, temps_size) = pointer_object(b, lay, temps, nil);
+    let args = b.ins().load(I64, FLAGS, blk, slot(bl.slot_arguments));
+    let (args_ok, nargs) = pointer_object(b, lay, args, nil);
+    and_then(b, args_ok);
+    // With arguments, the temporaries must hold them.
+    let end = b.ins().iadd(location, k);
+    let fits = b
+        .ins()
+        .icmp(IntCC::UnsignedLessThanOrEqual, end, temps_size);
+    let fits = b.ins().band(fits, temps_ok);
+    let no_args = b.ins().icmp_imm_s(IntCC::Equal, k, 0);
+    let ok = b.ins().bor(no_args, fits);
+    and_then(b, ok);
+    // Room for the frame.
+    let top = b.ins().iadd(f.fp, nargs);
+    let top = b.ins().iadd_imm_s(top, lay.header as i64 + 1);
+    let limit = b.ins().load(I64, FLAGS, vm, lay.stack_limit);
+    let room = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, top, limit);
+    and_then(b, room);
+
+    // Go: the arguments into the home's temporaries, the home's
+    // arguments onto the stack (nil if none), the header.
+    b.ins().store(FLAGS, f.count, vm, lay.countdown);
+    let fp8 = b.ins().ishl_imm_u(f.fp, 3);
+    let from = b.ins().iadd(f.base, fp8);
+    let from = b.ins().iadd_imm_s(from, 8);
+    let loc8 = b.ins().ishl_imm_u(location, 3);
+    let to = b.ins().iadd(temps, loc8);
+    let to = b.ins().iadd_imm_s(to, i64::from(lay.first_slot));
+    copy_words(b, from, to, k);
+    let at_fp = b.ins().iadd(f.base, fp8);
+    b.ins().store(FLAGS, nil, at_fp, 0);
+    let from = b.ins().iadd_imm_s(args, i64::from(lay.first_slot));
+    copy_words(b, from, at_fp, nargs);
+    let one = b.ins().iconst(I64, 1);
+    let n = b.ins().umax(nargs, one);
+    let tb = b.ins().iadd(f.fp, n);
+    let header = Header {
+        method,
+        fp: f.fp,
+        tb,
+        hp: tb,
+        context: blk,
+        temps: b.ins().select(temps_ok, temps, nil),
+        code: b.ins().load(I64, FLAGS, e, bl.code),
+        literals: b.ins().load(I64, FLAGS, e, bl.literals),
+    };
+    push_header(b, lay, vm, f.hp, f.site, f.base, &header);
+    let code = b.ins().load(I64, FLAGS, e, bl.entry);
+    let entry = b.ins().load(I64, FLAGS, e, bl.k);
+    b.ins()
+        .return_call_indirect(tail_sig, code, &[vm, tb, nil, entry]);
+}
+
+/// The slot count of an object with header `word`, 0 for a byte object.
+fn pointer_size(b: &mut FunctionBuilder, lay: &Layout, word: cl::Value) -> cl::Value {
+    let size = b.ins().band_imm_u(word, lay.size_mask as i64);
+    let bytes = b.ins().band_imm_u(word, lay.bytes_flag as i64);
+    let zero = b.ins().iconst(I64, 0);
+    b.ins().select(bytes, zero, size)
+}
+
+/// Whether `v` is a pointer object (not a SmallInt, not bytes), and its
+/// slot count (0 if not). Reads the header of `nil` in its place when `v`
+/// is a SmallInt, so that every load is of an object.
+fn pointer_object(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    v: cl::Value,
+    nil: cl::Value,
+) -> (cl::Value, cl::Value) {
+    let tag = b.ins().band_imm_u(v, 1);
+    let object = b.ins().select(tag, nil, v);
+    let word = b.ins().load(I64, FLAGS, object, 0);
+    let bytes = b.ins().band_imm_u(word, lay.bytes_flag as i64);
+    let bad = b.ins().bor(tag, bytes);
+    let ok = b.ins().icmp_imm_s(IntCC::Equal, bad, 0);
+    let size = b.ins().band_imm_u(word, lay.size_mask as i64);
+    let zero = b.ins().iconst(I64, 0);
+    (ok, b.ins().select(ok, size, zero))
+}
+
+/// Copies `n` words from address `from` to address `to` (ascending).
+fn copy_words(b: &mut FunctionBuilder, from: cl::Value, to: cl::Value, n: cl::Value) {
+    let (test, body, done) = (b.create_block(), b.create_block(), b.create_block());
+    b.append_block_param(test, I64);
+    let zero = b.ins().iconst(I64, 0);
+    b.ins().jump(test, &[BlockArg::Value(zero)]);
+    b.switch_to_block(test);
+    let i = b.block_params(test)[0];
+    let more = b.ins().icmp(IntCC::UnsignedLessThan, i, n);
+    b.ins().brif(more, body, &[], done, &[]);
+    b.switch_to_block(body);
+    let i8 = b.ins().ishl_imm_u(i, 3);
+    let src = b.ins().iadd(from, i8);
+    let x = b.ins().load(I64, FLAGS, src, 0);
+    let dst = b.ins().iadd(to, i8);
+    b.ins().store(FLAGS, x, dst, 0);
+    let next = b.ins().iadd_imm_s(i, 1);
+    b.ins().jump(test, &[BlockArg::Value(next)]);
+    b.switch_to_block(done);
 }
 
 /// Stores nil into the stack slots `from..to`.

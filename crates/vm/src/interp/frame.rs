@@ -75,6 +75,42 @@ pub(crate) struct PrimitiveMethod {
 
 const MAX_PRIMITIVE_ARGS: usize = 5;
 
+impl PrimitiveMethod {
+    /// The primitive and its argument map in one word (for an inline
+    /// cache): number, argc, then one byte per argument. `resume_pc` is
+    /// left out: a failure is handled by a full send.
+    pub(crate) fn pack(&self) -> u64 {
+        let mut w = u64::from(self.number) | u64::from(self.argc) << 8;
+        for (i, &a) in self.args.iter().enumerate() {
+            w |= u64::from(a) << (16 + 8 * i);
+        }
+        w
+    }
+
+    /// The inverse of [`Self::pack`] (with `resume_pc` 0).
+    pub(crate) fn unpack(w: u64) -> PrimitiveMethod {
+        let byte = |i: usize| (w >> (8 * i)) as u8;
+        PrimitiveMethod {
+            number: byte(0),
+            argc: byte(1),
+            args: std::array::from_fn(|i| byte(2 + i)),
+            resume_pc: 0,
+        }
+    }
+
+    /// Whether this is `Block>>value…` taking the receiver and `nvals - 1`
+    /// arguments in order (`<8 args… self>`), so that a send can activate
+    /// the block directly.
+    pub(crate) fn is_block_value(&self, nvals: usize) -> bool {
+        let argc = self.argc as usize;
+        self.number == 8
+            && argc == nvals
+            && argc > 0
+            && self.args[argc - 1] == 0
+            && (0..nvals - 1).all(|i| self.args[i] as usize == i + 1)
+    }
+}
+
 /// Recognizes a [`PrimitiveMethod`] prologue.
 fn primitive_prologue(code: &[u8]) -> Option<PrimitiveMethod> {
     let mut args = [0u8; MAX_PRIMITIVE_ARGS];

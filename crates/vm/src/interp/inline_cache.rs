@@ -16,10 +16,18 @@
 //! a frame of its own (no frameless primitive, no `doesNotUnderstand:`),
 //! so a hit does exactly what the slow path would.
 //!
+//! Targets that are primitive methods (`at:`, Float `+`, …) go to
+//! *primitive ways* instead, and the site becomes *direct*: compiled code
+//! then calls [`lst_send_direct`], which runs the cached primitive on the
+//! caller's stack and answers in place, without a lookup, a frame or a
+//! continuation. A failed primitive goes on in its method's frame, as in
+//! the interpreter. A `value…` send that activated a block marks the site
+//! for blocks instead (`block_cache`).
+//!
 //! This module must not generate code; it owns the sites' layout, their
 //! filling and flushing.
 
-use super::frame::{H_FP, H_METHOD, H_TB};
+use super::frame::{H_FP, H_METHOD, H_TB, PrimitiveMethod};
 use super::native::{self, GO_ON, NATIVE_PC_BASE, Resume};
 use super::{Trap, frame::HEADER};
 use crate::roots::Root;
@@ -46,6 +54,25 @@ pub struct Way {
     pub entry: Cell<u64>,
 }
 
+/// Receiver classes whose method is a primitive method a site remembers.
+pub const PRIM_WAYS: usize = 2;
+
+/// One cached receiver class whose method is a primitive method
+/// (`frame::PrimitiveMethod`): a send to it runs the primitive on the
+/// caller's stack, without a lookup and without a frame.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct PrimWay {
+    /// The receiver's class (0: the way is empty).
+    pub class: Cell<u64>,
+    /// `PrimitiveMethod::pack`.
+    pub prim: Cell<u64>,
+}
+
+/// What [`lst_send_direct`] answers when the receiver's class is in one of
+/// the site's method ways: the send stub does the send.
+pub const TRY_STUB: u64 = 2;
+
 /// One send in compiled code.
 #[repr(C)]
 #[derive(Debug, Default)]
@@ -60,7 +87,16 @@ pub struct SendSite {
     pub hits: Cell<u64>,
     /// Sends that took the slow path.
     pub misses: Cell<u64>,
+    /// Nonzero once a primitive method answered a send here: compiled
+    /// code then calls [`lst_send_direct`] (which runs cached primitives
+    /// and answers in place) before it tries the stub. Never cleared.
+    pub direct: Cell<u64>,
+    /// Nonzero once a block answered a `value…` send here (through
+    /// `Block>>value…`): the send stub then looks Block receivers up in the
+    /// block table (`block_cache`). Never cleared.
+    pub block: Cell<u64>,
     pub ways: [Way; IC_WAYS],
+    pub prims: [PrimWay; PRIM_WAYS],
 }
 
 /// Offsets of [`SendSite`] and [`Way`] fields, for compiled code.
@@ -69,6 +105,8 @@ pub struct SiteLayout {
     pub nvals: i32,
     pub record: i32,
     pub hits: i32,
+    pub direct: i32,
+    pub block: i32,
     pub ways: i32,
     pub way_size: i32,
     pub class: i32,
@@ -87,6 +125,8 @@ impl SiteLayout {
             nvals: off(offset_of!(SendSite, nvals)),
             record: off(offset_of!(SendSite, record)),
             hits: off(offset_of!(SendSite, hits)),
+            direct: off(offset_of!(SendSite, direct)),
+            block: off(offset_of!(SendSite, block)),
             ways: off(offset_of!(SendSite, ways)),
             way_size: off(size_of::<Way>()),
             class: off(offset_of!(Way, class)),
@@ -120,6 +160,9 @@ impl SendSite {
         for w in &self.ways {
             w.class.set(0);
         }
+        for w in &self.prims {
+            w.class.set(0);
+        }
     }
 
     /// Whether every way is taken.
@@ -138,7 +181,8 @@ pub struct IcCounts {
 }
 
 impl Vm {
-    /// Empties every send site (objects moved, or methods changed).
+    /// Empties every send site and the block table (objects moved, or
+    /// methods changed).
     pub(crate) fn flush_send_sites(&mut self) {
         if let Some(t) = self.jit.as_ref() {
             t.sites
@@ -146,6 +190,7 @@ impl Vm {
                 .flat_map(|s| s.iter())
                 .for_each(SendSite::flush);
         }
+        self.flush_block_entries();
     }
 
     /// Flushes the method cache and every inline cache: after a method
@@ -208,9 +253,98 @@ impl Vm {
         let collections = self.heap.stats.collections;
         self.send(selector, nvals, None)?;
         if self.heap.stats.collections == collections {
+            self.fill_prim_way(site, selector, class, hp, nvals);
             self.fill_site(site, selector, class, hp, nvals);
         }
         Ok(())
+    }
+
+    /// After a send from `site` to a receiver of `class`: if the method it
+    /// found is a primitive method a direct send can run, records it in a
+    /// primitive way of the site and makes the site direct.
+    /// A `value…` send that activated a block marks the site for blocks and
+    /// records the block's body instead.
+    fn fill_prim_way(
+        &mut self,
+        site: &SendSite,
+        selector: Value,
+        class: Value,
+        caller: usize,
+        nvals: usize,
+    ) {
+        let Some((_, parts)) = self.cache.probe(selector, class) else {
+            return;
+        };
+        let Some(p) = parts.primitive else {
+            return;
+        };
+        let args_ok = p.args[..p.argc as usize]
+            .iter()
+            .all(|&i| (i as usize) < nvals);
+        if !args_ok {
+            return;
+        }
+        if p.number == 8 {
+            if p.is_block_value(nvals) && self.hp != caller {
+                site.block.set(1);
+                self.fill_block_entry(nvals);
+            }
+            return;
+        }
+        let Some(way) = site
+            .prims
+            .iter()
+            .find(|w| w.class.get() == 0 || w.class.get() == class.raw())
+        else {
+            return;
+        };
+        way.prim.set(p.pack());
+        way.class.set(class.raw());
+        site.direct.set(1);
+    }
+
+    /// A direct send from `site` in frame `hp` (see [`lst_send_direct`]):
+    /// `Ok(None)` when no primitive way has the receiver's class.
+    fn send_direct(&mut self, site: &SendSite, hp: usize) -> Result<Option<u64>, Trap> {
+        let nvals = site.nvals.get() as usize;
+        let len = self.stack.len();
+        if nvals == 0 || len < hp + HEADER + nvals {
+            return Ok(None);
+        }
+        let base = len - nvals;
+        let class = self.class_of(self.stack[base]).raw();
+        let Some(way) = site.prims.iter().find(|w| w.class.get() == class) else {
+            let cached = site.ways.iter().any(|w| w.class.get() == class)
+                || (site.block.get() != 0 && class == self.native_regs.block_class.raw());
+            return Ok(cached.then_some(TRY_STUB));
+        };
+        let p = PrimitiveMethod::unpack(way.prim.get());
+        let record = site.record.get() as usize;
+        if crate::prims::reads_frames(p.number) {
+            self.enter_frame(hp, NATIVE_PC_BASE + record)?;
+        }
+        let argc = p.argc as usize;
+        for i in 0..argc {
+            let v = self.stack[base + p.args[i] as usize];
+            self.stack.push(v);
+        }
+        self.stats.sends += 1;
+        let outcome = crate::prims::call(self, p.number, len, argc);
+        if let Ok(Some(v)) = outcome {
+            self.stack.truncate(base);
+            self.native_regs.value = v;
+            site.hits.set(site.hits.get() + 1);
+            return Ok(Some(GO_ON));
+        }
+        // Failed or trapped: the method runs in its own frame, as after
+        // the interpreter's frameless try (the primitive is not run twice).
+        self.stack.truncate(len);
+        self.stats.sends -= 1;
+        site.misses.set(site.misses.get() + 1);
+        self.enter_frame(hp, NATIVE_PC_BASE + record)?;
+        let selector = self.site_selector(site.selector.get())?;
+        self.send_after_primitive(selector, nvals, matches!(outcome, Ok(None)))?;
+        Ok(Some(self.transfer()))
     }
 
     /// After a send from `site` in frame `caller` to a receiver of
@@ -286,5 +420,27 @@ pub unsafe extern "C" fn lst_send_site(vm: *mut Vm, hp: u64, site: u64) -> u64 {
             GO_ON
         }
         Ok(()) => vm.transfer(),
+    }
+}
+
+/// A send from a direct site (one that has seen a primitive method
+/// answer): runs the primitive of a primitive way that holds the
+/// receiver's class and answers [`GO_ON`] with its value in the
+/// registers, or activates the block of a `value…` send. Answers
+/// [`TRY_STUB`] when a method way holds the class instead; otherwise it
+/// sends as [`lst_send_site`] does.
+///
+/// # Safety
+/// As [`lst_send_site`].
+pub unsafe extern "C" fn lst_send_direct(vm: *mut Vm, hp: u64, site: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm_ref = unsafe { native::vm_of(vm) };
+    // SAFETY: as in `lst_send_site`: a boxed site the tier keeps alive.
+    let site_ref = unsafe { &*(site as *const SendSite) };
+    match vm_ref.send_direct(site_ref, hp as usize) {
+        Ok(Some(r)) => r,
+        Err(t) => vm_ref.exit_with(t),
+        // SAFETY: the same arguments we were called with.
+        Ok(None) => unsafe { lst_send_site(vm, hp, site) },
     }
 }

@@ -6,6 +6,7 @@
 //! that goes wrong mid-instruction is a [`Trap`], which the outer loop turns
 //! into a Smalltalk error (or stops the process): bad input never panics.
 
+pub mod block_cache;
 pub mod cache;
 pub mod context;
 pub mod frame;

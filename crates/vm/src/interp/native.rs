@@ -28,12 +28,14 @@
 //!
 //! This module must not generate code; it knows records and helpers only.
 
+use super::block_cache::{BlockLayout, BlockTable, new_table};
 use super::frame::{H_CODE, H_FP, H_LITERALS, H_METHOD, H_SERIAL, H_TB, H_TEMPS, HEADER};
-pub use super::inline_cache::{SendSite, SiteLayout, lst_send_site};
+pub use super::inline_cache::{SendSite, SiteLayout, TRY_STUB, lst_send_direct, lst_send_site};
 use super::{ExitStatus, Flow, Primitive, Trap};
 use crate::roots::Root;
 use crate::value::Value;
 use crate::vm::Vm;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -166,13 +168,15 @@ pub struct Tier {
     /// The entry record (or [`NEVER`]) of each of `methods`.
     method_records: Vec<u32>,
     /// Method address → its entry record, or [`NEVER`].
-    index: HashMap<Unit, u32>,
+    index: FxHashMap<Unit, u32>,
     /// Calls of not yet compiled methods (mode `On`), by address; cleared
     /// when objects move. Loops count too ([`Vm::loop_edge`]).
-    calls: HashMap<Unit, u32>,
+    calls: FxHashMap<Unit, u32>,
     /// The inline caches of all compiled code (boxed: code holds their
     /// addresses).
     pub(crate) sites: Vec<Box<[SendSite]>>,
+    /// Compiled block bodies, for compiled `value…` sends.
+    pub(crate) blocks: Box<BlockTable>,
     /// Backward branches the interpreter took (sampled every
     /// [`LOOP_STRIDE`]).
     loop_edges: u32,
@@ -194,6 +198,13 @@ pub struct NativeRegs {
     pub true_: Value,
     pub false_: Value,
     pub smallint_class: Value,
+    /// The class Context: a frame whose CONTEXT slot holds one must tell
+    /// it when the frame dies (any other CONTEXT, nil or a block, need not).
+    pub context_class: Value,
+    /// The class Block, and the address of the tier's block table
+    /// (`block_cache`).
+    pub block_class: Value,
+    pub blocks: u64,
     /// Which inline SmallInt operations are valid (see `int_ops`).
     pub int_ops: u64,
     /// The address of `Tier::records[0]` (refreshed after each compile).
@@ -224,6 +235,9 @@ pub struct Layout {
     pub true_: i32,
     pub false_: i32,
     pub smallint_class: i32,
+    pub context_class: i32,
+    pub block_class: i32,
+    pub blocks: i32,
     pub int_ops: i32,
     pub stack_limit: i32,
     /// A Record's size and the offsets of its fields.
@@ -247,6 +261,8 @@ pub struct Layout {
     pub class_word: i32,
     /// The offsets of send-site fields.
     pub site: SiteLayout,
+    /// The offsets of block-table fields and Block slots.
+    pub block: BlockLayout,
     /// Mask of an object header's size field, and its bytes flag.
     pub size_mask: u64,
     pub bytes_flag: u64,
@@ -271,6 +287,9 @@ impl Vm {
             true_: off(regs + offset_of!(NativeRegs, true_)),
             false_: off(regs + offset_of!(NativeRegs, false_)),
             smallint_class: off(regs + offset_of!(NativeRegs, smallint_class)),
+            context_class: off(regs + offset_of!(NativeRegs, context_class)),
+            block_class: off(regs + offset_of!(NativeRegs, block_class)),
+            blocks: off(regs + offset_of!(NativeRegs, blocks)),
             int_ops: off(regs + offset_of!(NativeRegs, int_ops)),
             stack_limit: off(offset_of!(Vm, stack_limit)),
             record_size: std::mem::size_of::<Record>() as i64,
@@ -290,6 +309,7 @@ impl Vm {
             first_slot: off(crate::heap::HEADER_WORDS * 8),
             class_word: 8,
             site: SiteLayout::new(),
+            block: BlockLayout::new(),
             size_mask: 0xFFFF_FFFF,
             bytes_flag: crate::heap::BYTES,
             native_pc_base: NATIVE_PC_BASE as u64,
@@ -313,13 +333,15 @@ impl Vm {
             }],
             loop_edges: 0,
             sites: vec![],
+            blocks: new_table(),
             methods: vec![],
             starts: vec![],
             method_records: vec![],
-            index: HashMap::new(),
-            calls: HashMap::new(),
+            index: FxHashMap::default(),
+            calls: FxHashMap::default(),
             stats: JitStats::default(),
         }));
+        self.native_regs.blocks = self.jit.as_ref().map_or(0, |t| t.blocks.as_ptr() as u64);
         self.cache.flush();
         self.refresh_int_ops();
     }
@@ -352,6 +374,8 @@ impl Vm {
         self.native_regs.true_ = self.root(Root::True);
         self.native_regs.false_ = self.root(Root::False);
         self.native_regs.smallint_class = self.root(Root::SmallIntClass);
+        self.native_regs.context_class = self.root(Root::ContextClass);
+        self.native_regs.block_class = self.root(Root::BlockClass);
         self.flush_send_sites();
         if let Some(t) = self.jit.as_mut() {
             t.calls.clear();

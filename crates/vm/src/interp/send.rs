@@ -168,6 +168,24 @@ impl Vm {
         }
     }
 
+    /// A send whose target's primitive has already run, without a frame,
+    /// and `failed` (else trapped): the method runs after its
+    /// `doPrimitive` (failed) or from its start (trapped), as
+    /// [`Vm::send`] would have gone on.
+    pub(super) fn send_after_primitive(
+        &mut self,
+        selector: Value,
+        nvals: usize,
+        failed: bool,
+    ) -> Result<(), Trap> {
+        let how = if failed {
+            Primitive::Failed
+        } else {
+            Primitive::InMethod
+        };
+        self.send_with(selector, nvals, None, how)
+    }
+
     #[cold]
     fn trace_send(&mut self, selector: Value, receiver: Value, class: Value) {
         self.flush();
@@ -191,11 +209,7 @@ impl Vm {
         let base = self.stack.len() - nvals;
         if p.number == 8 {
             // `Block>>value…` is `<8 args… self>`.
-            let k = nvals - 1;
-            let in_order = argc == nvals
-                && p.args[argc - 1] == 0
-                && (0..k).all(|i| p.args[i] as usize == i + 1);
-            let done = in_order && self.send_to_block(k)?;
+            let done = p.is_block_value(nvals) && self.send_to_block(nvals - 1)?;
             return Ok(if done {
                 FastPrimitive::Done
             } else {

@@ -216,6 +216,13 @@ pub(crate) fn call(vm: &mut Vm, number: u8, base: usize, argc: usize) -> PrimRes
     }
 }
 
+/// Whether primitive `number` looks at the running process's frames (so
+/// that the VM's current frame must be its caller's when it runs):
+/// `backtrace`. The others read only their arguments.
+pub(crate) fn reads_frames(number: u8) -> bool {
+    number == 117
+}
+
 /// A SmallInt result, or failure when it does not fit.
 pub(crate) fn int_result(n: Option<i64>) -> PrimResult {
     Ok(n.and_then(Value::int))
