@@ -75,6 +75,17 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig
     b.ins().brif(due, slow, &[], probe, &[]);
     b.switch_to_block(probe);
 
+    let frame = Frame {
+        vm,
+        hp,
+        site,
+        base,
+        fp,
+        nvals,
+        receiver,
+        count,
+    };
+
     // The ways, in order.
     let hit = b.create_block();
     let miss = b.create_block();
@@ -98,21 +109,13 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig
 
     // Not a method way: a block of a compiled body, or the runtime.
     b.switch_to_block(miss);
-    let frame = Frame {
-        vm,
-        hp,
-        site,
-        base,
-        fp,
-        nvals,
-        receiver,
-        count,
-    };
     block_path(b, lay, tail_sig, &frame, class, slow);
 
-    // A hit: the callee's frame, unless the stack would overflow.
+    // A hit: a quick method's answer, or the callee's frame unless the
+    // stack would overflow.
     b.switch_to_block(hit);
     let way = b.block_params(hit)[0];
+    quick_path(b, lay, tail_sig, &frame, way, slow);
     let temps = b.ins().load(I64, FLAGS, way, s.temps);
     let new_hp = b.ins().iadd(len, temps);
     let top = b.ins().iadd_imm_s(new_hp, lay.header as i64);
@@ -342,6 +345,78 @@ fn block_path(
     let entry = b.ins().load(I64, FLAGS, e, bl.k);
     b.ins()
         .return_call_indirect(tail_sig, code, &[vm, tb, nil, entry]);
+}
+
+/// A way holding a quick method (`lst_vm::interp::quick`): its answer
+/// goes to the site's continuation without a frame. Falls through (in a
+/// new current block) for other ways; goes to `slow` when an instance
+/// variable the method names is not there.
+fn quick_path(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    tail_sig: SigRef,
+    f: &Frame,
+    way: cl::Value,
+    slow: cl::Block,
+) {
+    use lst_vm::interp::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_RECEIVER};
+    let s = lay.site;
+    let quick = b.ins().load(I64, FLAGS, way, s.quick);
+    let (frame, answer, slots) = (b.create_block(), b.create_block(), b.create_block());
+    b.append_block_param(answer, I64);
+    b.ins().brif(quick, slots, &[], frame, &[]);
+    b.switch_to_block(slots);
+    let operand = b.ins().load(I64, FLAGS, way, s.operand);
+    let constant = b
+        .ins()
+        .icmp_imm_s(IntCC::Equal, quick, QUICK_CONSTANT as i64);
+    let not_constant = b.create_block();
+    b.ins().brif(
+        constant,
+        answer,
+        &[BlockArg::Value(operand)],
+        not_constant,
+        &[],
+    );
+    b.switch_to_block(not_constant);
+    let receiver = b
+        .ins()
+        .icmp_imm_s(IntCC::Equal, quick, QUICK_RECEIVER as i64);
+    let ivar = b.create_block();
+    b.ins()
+        .brif(receiver, answer, &[BlockArg::Value(f.receiver)], ivar, &[]);
+    // Instance variable `operand` of a pointer object that has it.
+    b.switch_to_block(ivar);
+    let nil = b.ins().load(I64, FLAGS, f.vm, lay.nil);
+    let (ok, size) = pointer_object(b, lay, f.receiver, nil);
+    let inside = b.ins().icmp(IntCC::UnsignedLessThan, operand, size);
+    let ok = b.ins().band(ok, inside);
+    let access = b.create_block();
+    b.ins().brif(ok, access, &[], slow, &[]);
+    b.switch_to_block(access);
+    let offset = b.ins().ishl_imm_u(operand, 3);
+    let at = b.ins().iadd(f.receiver, offset);
+    let getter = b.ins().icmp_imm_s(IntCC::Equal, quick, QUICK_GETTER as i64);
+    let (get, set) = (b.create_block(), b.create_block());
+    b.ins().brif(getter, get, &[], set, &[]);
+    b.switch_to_block(get);
+    let v = b.ins().load(I64, FLAGS, at, lay.first_slot);
+    b.ins().jump(answer, &[BlockArg::Value(v)]);
+    b.switch_to_block(set);
+    let fp8 = b.ins().ishl_imm_u(f.fp, 3);
+    let args = b.ins().iadd(f.base, fp8);
+    let arg = b.ins().load(I64, FLAGS, args, 8);
+    b.ins().store(FLAGS, arg, at, lay.first_slot);
+    b.ins().jump(answer, &[BlockArg::Value(f.receiver)]);
+
+    // The send is over: pop the receiver and arguments, go on after it.
+    b.switch_to_block(answer);
+    let v = b.block_params(answer)[0];
+    b.ins().store(FLAGS, f.count, f.vm, lay.countdown);
+    b.ins().store(FLAGS, f.fp, f.vm, lay.stack_len);
+    let record = b.ins().load(I64, FLAGS, f.site, s.record);
+    call_record(b, lay, tail_sig, f.vm, f.hp, v, record);
+    b.switch_to_block(frame);
 }
 
 /// The slot count of an object with header `word`, 0 for a byte object.

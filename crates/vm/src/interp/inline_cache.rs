@@ -29,6 +29,7 @@
 
 use super::frame::{H_FP, H_METHOD, H_TB, PrimitiveMethod};
 use super::native::{self, GO_ON, NATIVE_PC_BASE, Resume};
+use super::quick::Quick;
 use super::{Trap, frame::HEADER};
 use crate::roots::Root;
 use crate::value::Value;
@@ -52,6 +53,10 @@ pub struct Way {
     pub temps: Cell<u64>,
     /// The address of the method's compiled code (entry 0).
     pub entry: Cell<u64>,
+    /// Nonzero for a quick method (`quick::QUICK_CONSTANT`, …): the stub
+    /// answers without a frame, from `operand` (a raw value or a slot).
+    pub quick: Cell<u64>,
+    pub operand: Cell<u64>,
 }
 
 /// Receiver classes whose method is a primitive method a site remembers.
@@ -115,6 +120,8 @@ pub struct SiteLayout {
     pub literals: i32,
     pub temps: i32,
     pub entry: i32,
+    pub quick: i32,
+    pub operand: i32,
 }
 
 impl SiteLayout {
@@ -135,6 +142,8 @@ impl SiteLayout {
             literals: off(offset_of!(Way, literals)),
             temps: off(offset_of!(Way, temps)),
             entry: off(offset_of!(Way, entry)),
+            quick: off(offset_of!(Way, quick)),
+            operand: off(offset_of!(Way, operand)),
         }
     }
 }
@@ -349,7 +358,8 @@ impl Vm {
 
     /// After a send from `site` in frame `caller` to a receiver of
     /// `class`: records the new frame's method in a way of the site if it
-    /// runs compiled from its start with its own frame and nothing moved.
+    /// runs compiled from its start with its own frame and nothing moved,
+    /// or if it is a quick method (answered without a frame).
     fn fill_site(
         &mut self,
         site: &SendSite,
@@ -358,6 +368,9 @@ impl Vm {
         caller: usize,
         nvals: usize,
     ) {
+        if self.fill_quick_way(site, selector, class, nvals) {
+            return;
+        }
         let hp = self.hp;
         if hp == caller || self.caller_of(hp) != Some(caller) {
             return;
@@ -392,7 +405,44 @@ impl Vm {
         way.literals.set(parts.literals.raw());
         way.temps.set(parts.temps as u64);
         way.entry.set(record.code as u64);
+        way.quick.set(0);
         way.class.set(class.raw());
+    }
+
+    /// Records the method `class` answers `selector` with in a way of
+    /// `site` if it is a quick method; whether it is.
+    fn fill_quick_way(
+        &mut self,
+        site: &SendSite,
+        selector: Value,
+        class: Value,
+        nvals: usize,
+    ) -> bool {
+        let Some((_, parts)) = self.cache.probe(selector, class) else {
+            return false;
+        };
+        if parts.primitive.is_some() {
+            return false;
+        }
+        let Some(quick) = self.quick_method(parts.code, parts.literals, nvals) else {
+            return false;
+        };
+        let slots = matches!(quick, Quick::Getter(_) | Quick::Setter(_));
+        if slots && class == self.root(crate::roots::Root::SmallIntClass) {
+            return false;
+        }
+        let Some(way) = site
+            .ways
+            .iter()
+            .find(|w| w.class.get() == 0 || w.class.get() == class.raw())
+        else {
+            return true;
+        };
+        let (code, operand) = quick.code();
+        way.quick.set(code);
+        way.operand.set(operand);
+        way.class.set(class.raw());
+        true
     }
 }
 

@@ -14,6 +14,7 @@ pub mod inline_cache;
 pub mod int_ops;
 pub mod native;
 pub mod process;
+pub mod quick;
 pub mod send;
 pub mod stack;
 

@@ -1,0 +1,101 @@
+//! Quick methods: methods whose whole body answers a constant, the
+//! receiver, an instance variable, or stores its argument into one
+//! (`^ 3`, `^ self`, `^ name`, `name: x  name := x`). A send to one can be
+//! answered without a frame; the JIT's send stub does that for the
+//! methods its inline caches hold (`inline_cache::Way::quick`).
+//!
+//! Only the bytecodes LLST's compilers and lst's own emit for these
+//! bodies are recognized. This module must not run anything; it only
+//! reads a method's bytecodes.
+
+use crate::value::Value;
+use crate::vm::Vm;
+use lst_bytecode::Op;
+
+/// What a quick method does (see the module doc). The numbers are the
+/// `Way::quick` codes compiled code tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quick {
+    /// Answers a constant (a pushConstant, or a literal).
+    Constant(Value),
+    /// Answers the receiver.
+    Receiver,
+    /// Answers instance variable `i` of the receiver.
+    Getter(usize),
+    /// Stores its argument into instance variable `i`; answers the
+    /// receiver.
+    Setter(usize),
+}
+
+/// `Way::quick` codes (0: not quick, push a frame).
+pub const QUICK_CONSTANT: u64 = 1;
+pub const QUICK_RECEIVER: u64 = 2;
+pub const QUICK_GETTER: u64 = 3;
+pub const QUICK_SETTER: u64 = 4;
+
+impl Quick {
+    /// The `Way::quick` code and operand (a raw value or a slot index).
+    pub fn code(self) -> (u64, u64) {
+        match self {
+            Quick::Constant(v) => (QUICK_CONSTANT, v.raw()),
+            Quick::Receiver => (QUICK_RECEIVER, 0),
+            Quick::Getter(i) => (QUICK_GETTER, i as u64),
+            Quick::Setter(i) => (QUICK_SETTER, i as u64),
+        }
+    }
+}
+
+impl Vm {
+    /// What the method with bytecodes `code` and `literals` does, if it is
+    /// quick, for a send of `nvals` values.
+    pub(crate) fn quick_method(&self, code: Value, literals: Value, nvals: usize) -> Option<Quick> {
+        if !code.is_ref() || !self.heap.is_bytes(code) {
+            return None;
+        }
+        let bytes = self.heap.bytes(code);
+        let mut insns = [None; 4];
+        let mut pc = 0;
+        for slot in insns.iter_mut() {
+            let Ok(i) = lst_bytecode::decode_at(bytes, pc) else {
+                break;
+            };
+            *slot = Some((i.op, usize::from(i.arg)));
+            pc += i.len as usize;
+        }
+        let op = |n: usize| insns[n].map(|(op, _)| op);
+        let arg = |n: usize| insns[n].map_or(0, |(_, a)| a);
+        let x = arg(0);
+        match (op(0)?, op(1)) {
+            (Op::SelfReturn, _) => Some(Quick::Receiver),
+            (Op::PushArgument, Some(Op::StackReturn)) if x == 0 => Some(Quick::Receiver),
+            (Op::PushInstance, Some(Op::StackReturn)) => Some(Quick::Getter(x)),
+            (Op::PushConstant, Some(Op::StackReturn)) => self.constant(x).map(Quick::Constant),
+            (Op::PushLiteral, Some(Op::StackReturn)) => self
+                .heap
+                .get(literals, x)
+                .filter(|_| literals.is_ref() && !self.heap.is_bytes(literals))
+                .map(Quick::Constant),
+            (Op::PushArgument, Some(Op::AssignInstance))
+                if x == 1
+                    && nvals == 2
+                    && op(2) == Some(Op::PopTop)
+                    && op(3) == Some(Op::SelfReturn) =>
+            {
+                Some(Quick::Setter(arg(1)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The value of `pushConstant n`.
+    fn constant(&self, n: usize) -> Option<Value> {
+        use crate::roots::Root;
+        Some(match n {
+            0..=9 => Value::small(n as i64),
+            10 => self.nil(),
+            11 => self.root(Root::True),
+            12 => self.root(Root::False),
+            _ => return None,
+        })
+    }
+}
