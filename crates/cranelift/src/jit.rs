@@ -16,6 +16,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
+use lst_vm::interp::inline_cache::IndexedOp;
 use lst_vm::interp::int_ops;
 use lst_vm::interp::native::{Compiled, Compiler, Entry, Layout, SendSite};
 use lst_vm::layout::method;
@@ -249,18 +250,13 @@ impl CraneliftJit {
         self.module.clear_context(&mut self.ctx);
         self.ctx.func.signature = tail_signature(pointer);
         self.ctx.func.name = UserFuncName::user(0, self.compiled);
-        let int_ops: Vec<Option<usize>> = (0..h.size(literals))
-            .map(|i| {
-                let lit = h.get(literals, i).unwrap_or(literals);
-                (lit.is_ref() && h.is_bytes(lit))
-                    .then(|| int_ops::int_op_index(h.bytes(lit)))
-                    .flatten()
-            })
-            .collect();
+        let int_ops = per_selector(h, literals, int_ops::int_op_index);
+        let indexed = per_selector(h, literals, IndexedOp::of_selector);
         let facts = MethodFacts {
             bytecodes: &bytecodes,
             literal_count: h.size(literals),
             int_ops: &int_ops,
+            indexed: &indexed,
         };
         let config = self.module.isa().frontend_config();
         let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
@@ -328,4 +324,20 @@ impl Compiler for CraneliftJit {
 /// Stands in for the trampoline until it is built.
 unsafe extern "C" fn refuse_to_run(_: *mut Vm, _: usize, _: u64, _: u64, _: u64) -> u64 {
     0
+}
+
+/// `f` of each literal of `literals` that is a Symbol (else `None`).
+fn per_selector<T>(
+    h: &lst_vm::heap::Heap,
+    literals: lst_vm::value::Value,
+    f: impl Fn(&[u8]) -> Option<T>,
+) -> Vec<Option<T>> {
+    (0..h.size(literals))
+        .map(|i| {
+            let lit = h.get(literals, i).unwrap_or(literals);
+            (lit.is_ref() && h.is_bytes(lit))
+                .then(|| f(h.bytes(lit)))
+                .flatten()
+        })
+        .collect()
 }

@@ -26,6 +26,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
+use lst_vm::interp::inline_cache::IndexedOp;
 use lst_vm::interp::native::{self as rt, Layout};
 use std::collections::HashMap;
 
@@ -45,6 +46,9 @@ pub struct MethodFacts<'a> {
     /// For each literal that is a selector of an inline SmallInt
     /// operation, its index in `int_ops::INT_OPS`.
     pub int_ops: &'a [Option<usize>],
+    /// For each literal that is `at:` or `at:put:`, the inline indexed
+    /// access it may do.
+    pub indexed: &'a [Option<IndexedOp>],
 }
 
 /// What the runtime must know about the lowered function.
@@ -726,19 +730,30 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 .map(|op| (op, *arg)),
             _ => None,
         };
-        let join = match inline {
-            Some((op, arg)) => Some(self.int_op(op, receiver, arg, state)?),
-            None => None,
+        let k = self.next_send + 1;
+        let Some(site) = self.env.sites.get(k - 1) else {
+            return refuse("more sends than send sites");
+        };
+        let indexed = match *selector {
+            ir::Selector::Literal(i) if !to_super => self
+                .facts
+                .indexed
+                .get(i as usize)
+                .copied()
+                .flatten()
+                .filter(|op| args.len() == 1 + usize::from(*op == IndexedOp::AtPut)),
+            _ => None,
+        };
+        let join = match (inline, indexed) {
+            (Some((op, arg)), _) => Some(self.int_op(op, receiver, arg, state)?),
+            (None, Some(op)) => Some(self.indexed_op(op, receiver, args, site, state)?),
+            (None, None) => None,
         };
         let mut all = state.stack.clone();
         all.push(receiver);
         all.extend_from_slice(args);
         self.spill(&all)?;
-        self.next_send += 1;
-        let k = self.next_send;
-        let Some(site) = self.env.sites.get(k - 1) else {
-            return refuse("more sends than send sites");
-        };
+        self.next_send = k;
         site.selector.set(code);
         site.nvals.set(args.len() as u64 + 1);
         site.record.set(u64::from(self.env.first_record) + k as u64);
@@ -793,6 +808,91 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.switch_to_block(answered);
         self.dispatch(r, Some(cont));
         self.b.switch_to_block(stub);
+    }
+
+    /// The inline path of `at:` / `at:put:` (`op`) when the receiver's
+    /// class is the one `site`'s first primitive way holds, with the
+    /// primitive `op` stands for, and the index is a SmallInt in range: its
+    /// result goes to the answered join block (as [`Self::int_op`]);
+    /// otherwise the code goes on in the current block, the send.
+    fn indexed_op(
+        &mut self,
+        op: IndexedOp,
+        receiver: ir::Value,
+        args: &[ir::Value],
+        site: &rt::SendSite,
+        state: &State,
+    ) -> Result<cl::Block, LowerError> {
+        let lay = *self.env.layout;
+        let r = self.get(receiver)?;
+        let index = self.get(args[0])?;
+        let value = match op {
+            IndexedOp::At => None,
+            IndexedOp::AtPut => Some(self.get(args[1])?),
+        };
+        let join = self.b.create_block();
+        self.b.append_block_param(join, I64);
+        for _ in &state.stack {
+            self.b.append_block_param(join, I64);
+        }
+        let send = self.b.create_block();
+        self.b.set_cold_block(send);
+        let and_then = |l: &mut Self, ok: cl::Value| {
+            let next = l.b.create_block();
+            l.b.ins().brif(ok, next, &[], send, &[]);
+            l.b.switch_to_block(next);
+        };
+        let kept = self.vals.clone();
+        // An object of the way's class, with the way's primitive.
+        let tag = self.b.ins().band_imm_u(r, 1);
+        let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+        and_then(self, object);
+        let site = self.int(site as *const rt::SendSite as i64);
+        let class = self.b.ins().load(I64, FLAGS, r, lay.class_word);
+        let want = self.b.ins().load(I64, FLAGS, site, lay.site.prim_class);
+        let prim = self.b.ins().load(I64, FLAGS, site, lay.site.prim);
+        let same = self.b.ins().icmp(IntCC::Equal, class, want);
+        let that = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, prim, op.packed() as i64);
+        let ok = self.b.ins().band(same, that);
+        and_then(self, ok);
+        // A pointer object, and 1 ≤ index ≤ its size (tagged: 3 ≤ index,
+        // index >> 1 ≤ size).
+        let header = self.b.ins().load(I64, FLAGS, r, 0);
+        let bytes = self.b.ins().band_imm_u(header, lay.bytes_flag as i64);
+        let size = self.b.ins().band_imm_u(header, lay.size_mask as i64);
+        let small = self.b.ins().band_imm_u(index, 1);
+        let i = self.b.ins().sshr_imm_u(index, 1);
+        let low = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, i, 1);
+        let high = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, i, size);
+        let pointers = self.b.ins().icmp_imm_s(IntCC::Equal, bytes, 0);
+        let small = self.b.ins().icmp_imm_s(IntCC::NotEqual, small, 0);
+        let ok = self.b.ins().band(low, high);
+        let ok = self.b.ins().band(ok, pointers);
+        let ok = self.b.ins().band(ok, small);
+        and_then(self, ok);
+        let offset = self.b.ins().ishl_imm_u(i, 3);
+        let at = self.b.ins().iadd(r, offset);
+        // Slot i (1-based) is at first_slot + 8 (i - 1).
+        let slot = lay.first_slot - 8;
+        let result = match value {
+            None => self.b.ins().load(I64, FLAGS, at, slot),
+            Some(v) => {
+                self.b.ins().store(FLAGS, v, at, slot);
+                r
+            }
+        };
+        let mut jargs = vec![BlockArg::Value(result)];
+        jargs.extend(self.block_args(&state.stack)?);
+        self.b.ins().jump(join, &jargs);
+        self.vals = kept;
+        self.b.switch_to_block(send);
+        Ok(join)
     }
 
     /// The inline path of SmallInt operation `op` (an index into

@@ -74,6 +74,43 @@ pub struct PrimWay {
     pub prim: Cell<u64>,
 }
 
+/// Indexed access compiled code does inline when a site's first
+/// primitive way holds the receiver's class with the primitive this stands
+/// for: `at:` (primitive 24 on receiver, index) and `at:put:` (primitive 5
+/// on value, receiver, index; it answers the receiver).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexedOp {
+    At,
+    AtPut,
+}
+
+impl IndexedOp {
+    /// The operation a selector names, if any.
+    pub fn of_selector(selector: &[u8]) -> Option<IndexedOp> {
+        match selector {
+            b"at:" => Some(IndexedOp::At),
+            b"at:put:" => Some(IndexedOp::AtPut),
+            _ => None,
+        }
+    }
+
+    /// The [`PrimWay::prim`] word of the primitive method it stands for.
+    pub fn packed(self) -> u64 {
+        let (number, args): (u8, &[u8]) = match self {
+            IndexedOp::At => (24, &[0, 1]),
+            IndexedOp::AtPut => (5, &[2, 0, 1]),
+        };
+        let mut p = PrimitiveMethod {
+            number,
+            argc: args.len() as u8,
+            args: [0; 5],
+            resume_pc: 0,
+        };
+        p.args[..args.len()].copy_from_slice(args);
+        p.pack()
+    }
+}
+
 /// What [`lst_send_direct`] answers when the receiver's class is in one of
 /// the site's method ways: the send stub does the send.
 pub const TRY_STUB: u64 = 2;
@@ -114,6 +151,9 @@ pub struct SiteLayout {
     pub block: i32,
     pub ways: i32,
     pub way_size: i32,
+    /// The first primitive way's class and primitive.
+    pub prim_class: i32,
+    pub prim: i32,
     pub class: i32,
     pub method: i32,
     pub code: i32,
@@ -136,6 +176,8 @@ impl SiteLayout {
             block: off(offset_of!(SendSite, block)),
             ways: off(offset_of!(SendSite, ways)),
             way_size: off(size_of::<Way>()),
+            prim_class: off(offset_of!(SendSite, prims) + offset_of!(PrimWay, class)),
+            prim: off(offset_of!(SendSite, prims) + offset_of!(PrimWay, prim)),
             class: off(offset_of!(Way, class)),
             method: off(offset_of!(Way, method)),
             code: off(offset_of!(Way, code)),
