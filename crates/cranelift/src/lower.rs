@@ -769,8 +769,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         match join {
             None => self.set(result, value),
             Some(join) => {
-                let mut args = vec![BlockArg::Value(value)];
-                args.extend(self.block_args(&state.stack)?);
+                let args = self.answer_args(value, state)?;
                 self.b.ins().jump(join, &args);
                 self.b.switch_to_block(join);
                 let params = self.b.block_params(join).to_vec();
@@ -810,6 +809,28 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.switch_to_block(stub);
     }
 
+    /// The block where an inline path's answer joins the send's: its
+    /// parameters are the answer, then the state's stack values.
+    fn answer_join(&mut self, state: &State) -> cl::Block {
+        let join = self.b.create_block();
+        self.b.append_block_param(join, I64);
+        for _ in &state.stack {
+            self.b.append_block_param(join, I64);
+        }
+        join
+    }
+
+    /// The arguments of a jump to an [`Self::answer_join`] block.
+    fn answer_args(
+        &mut self,
+        answer: cl::Value,
+        state: &State,
+    ) -> Result<Vec<BlockArg>, LowerError> {
+        let mut args = vec![BlockArg::Value(answer)];
+        args.extend(self.block_args(&state.stack)?);
+        Ok(args)
+    }
+
     /// The inline path of `at:` / `at:put:` (`op`) when the receiver's
     /// class is the one `site`'s first primitive way holds, with the
     /// primitive `op` stands for, and the index is a SmallInt in range: its
@@ -830,11 +851,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             IndexedOp::At => None,
             IndexedOp::AtPut => Some(self.get(args[1])?),
         };
-        let join = self.b.create_block();
-        self.b.append_block_param(join, I64);
-        for _ in &state.stack {
-            self.b.append_block_param(join, I64);
-        }
+        let join = self.answer_join(state);
         let send = self.b.create_block();
         self.b.set_cold_block(send);
         let and_then = |l: &mut Self, ok: cl::Value| {
@@ -887,8 +904,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 r
             }
         };
-        let mut jargs = vec![BlockArg::Value(result)];
-        jargs.extend(self.block_args(&state.stack)?);
+        let jargs = self.answer_args(result, state)?;
         self.b.ins().jump(join, &jargs);
         self.vals = kept;
         self.b.switch_to_block(send);
@@ -909,11 +925,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     ) -> Result<cl::Block, LowerError> {
         use lst_vm::interp::int_ops::{INT_OPS, IntOp};
         let (x, y) = (self.get(a)?, self.get(b)?);
-        let join = self.b.create_block();
-        self.b.append_block_param(join, I64);
-        for _ in &state.stack {
-            self.b.append_block_param(join, I64);
-        }
+        let join = self.answer_join(state);
         let both = self.b.ins().band(x, y);
         let valid = self.load_vm(self.env.layout.int_ops);
         let valid = self.b.ins().ushr_imm_u(valid, op as i64);
@@ -954,8 +966,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             IntOp::BitAnd => (self.b.ins().band(x, y), None),
             IntOp::BitOr => (self.b.ins().bor(x, y), None),
         };
-        let mut args = vec![BlockArg::Value(r)];
-        args.extend(self.block_args(&state.stack)?);
+        let args = self.answer_args(r, state)?;
         match overflow {
             Some(o) => self.b.ins().brif(o, send, &[], join, &args),
             None => self.b.ins().jump(join, &args),

@@ -252,8 +252,8 @@ fn block_path(
     let ok = b.ins().band(marked, is_block);
     and_then(b, ok);
     let blk = f.receiver;
-    let word = b.ins().load(I64, FLAGS, blk, 0);
-    let pointers = pointer_size(b, lay, word);
+    let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
+    let (_, pointers) = pointer_object(b, lay, blk, nil);
     let big = b
         .ins()
         .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, pointers, bl.slots as i64);
@@ -291,7 +291,6 @@ fn block_path(
     let ok = b.ins().band(is_int, not_negative);
     and_then(b, ok);
     let location = b.ins().sshr_imm_u(location, 1);
-    let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
     let temps = b.ins().load(I64, FLAGS, blk, slot(bl.slot_temporaries));
     let (temps_ok, temps_size) = pointer_object(b, lay, temps, nil);
     let args = b.ins().load(I64, FLAGS, blk, slot(bl.slot_arguments));
@@ -417,14 +416,6 @@ fn quick_path(
     let record = b.ins().load(I64, FLAGS, f.site, s.record);
     call_record(b, lay, tail_sig, f.vm, f.hp, v, record);
     b.switch_to_block(frame);
-}
-
-/// The slot count of an object with header `word`, 0 for a byte object.
-fn pointer_size(b: &mut FunctionBuilder, lay: &Layout, word: cl::Value) -> cl::Value {
-    let size = b.ins().band_imm_u(word, lay.size_mask as i64);
-    let bytes = b.ins().band_imm_u(word, lay.bytes_flag as i64);
-    let zero = b.ins().iconst(I64, 0);
-    b.ins().select(bytes, zero, size)
 }
 
 /// Whether `v` is a pointer object (not a SmallInt, not bytes), and its

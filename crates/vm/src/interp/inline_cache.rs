@@ -27,9 +27,10 @@
 //! This module must not generate code; it owns the sites' layout, their
 //! filling and flushing.
 
-use super::frame::{H_FP, H_METHOD, H_TB, PrimitiveMethod};
+use super::frame::{H_FP, H_METHOD, H_TB, MethodParts, PrimitiveMethod};
 use super::native::{self, GO_ON, NATIVE_PC_BASE, Resume};
 use super::quick::Quick;
+use super::send::FastPrimitive;
 use super::{Trap, frame::HEADER};
 use crate::roots::Root;
 use crate::value::Value;
@@ -303,55 +304,12 @@ impl Vm {
         let class = self.class_of(self.stack[self.stack.len() - nvals]);
         let collections = self.heap.stats.collections;
         self.send(selector, nvals, None)?;
-        if self.heap.stats.collections == collections {
-            self.fill_prim_way(site, selector, class, hp, nvals);
-            self.fill_site(site, selector, class, hp, nvals);
+        if self.heap.stats.collections == collections
+            && let Some(found) = self.cache.probe(selector, class)
+        {
+            self.fill_site(site, found, class, hp, nvals);
         }
         Ok(())
-    }
-
-    /// After a send from `site` to a receiver of `class`: if the method it
-    /// found is a primitive method a direct send can run, records it in a
-    /// primitive way of the site and makes the site direct.
-    /// A `value…` send that activated a block marks the site for blocks and
-    /// records the block's body instead.
-    fn fill_prim_way(
-        &mut self,
-        site: &SendSite,
-        selector: Value,
-        class: Value,
-        caller: usize,
-        nvals: usize,
-    ) {
-        let Some((_, parts)) = self.cache.probe(selector, class) else {
-            return;
-        };
-        let Some(p) = parts.primitive else {
-            return;
-        };
-        let args_ok = p.args[..p.argc as usize]
-            .iter()
-            .all(|&i| (i as usize) < nvals);
-        if !args_ok {
-            return;
-        }
-        if p.number == 8 {
-            if p.is_block_value(nvals) && self.hp != caller {
-                site.block.set(1);
-                self.fill_block_entry(nvals);
-            }
-            return;
-        }
-        let Some(way) = site
-            .prims
-            .iter()
-            .find(|w| w.class.get() == 0 || w.class.get() == class.raw())
-        else {
-            return;
-        };
-        way.prim.set(p.pack());
-        way.class.set(class.raw());
-        site.direct.set(1);
     }
 
     /// A direct send from `site` in frame `hp` (see [`lst_send_direct`]):
@@ -374,45 +332,90 @@ impl Vm {
         if crate::prims::reads_frames(p.number) {
             self.enter_frame(hp, NATIVE_PC_BASE + record)?;
         }
-        let argc = p.argc as usize;
-        for i in 0..argc {
-            let v = self.stack[base + p.args[i] as usize];
-            self.stack.push(v);
-        }
-        self.stats.sends += 1;
-        let outcome = crate::prims::call(self, p.number, len, argc);
-        if let Ok(Some(v)) = outcome {
-            self.stack.truncate(base);
-            self.native_regs.value = v;
+        let outcome = self.primitive_send(p, nvals)?;
+        if outcome == FastPrimitive::Done {
+            self.stats.sends += 1;
+            self.native_regs.value = self.stack.pop().unwrap_or_default();
             site.hits.set(site.hits.get() + 1);
             return Ok(Some(GO_ON));
         }
         // Failed or trapped: the method runs in its own frame, as after
         // the interpreter's frameless try (the primitive is not run twice).
-        self.stack.truncate(len);
-        self.stats.sends -= 1;
         site.misses.set(site.misses.get() + 1);
         self.enter_frame(hp, NATIVE_PC_BASE + record)?;
         let selector = self.site_selector(site.selector.get())?;
-        self.send_after_primitive(selector, nvals, matches!(outcome, Ok(None)))?;
+        self.send_after_primitive(selector, nvals, outcome)?;
         Ok(Some(self.transfer()))
     }
 
     /// After a send from `site` in frame `caller` to a receiver of
-    /// `class`: records the new frame's method in a way of the site if it
-    /// runs compiled from its start with its own frame and nothing moved,
-    /// or if it is a quick method (answered without a frame).
+    /// `class` found `method` (with `parts`) and nothing moved: records
+    /// what a later send of that class can do without the runtime.
+    /// - A primitive method a direct send can run: a primitive way, and
+    ///   the site becomes direct. `Block>>value…` that activated a block:
+    ///   the site is marked for blocks and the body goes in the block table.
+    /// - A quick method: a quick way (answered without a frame).
+    /// - A method that runs compiled from its start in a frame of its own
+    ///   (the new frame shows it): a method way.
     fn fill_site(
         &mut self,
         site: &SendSite,
-        selector: Value,
+        (method, parts): (Value, MethodParts),
         class: Value,
         caller: usize,
         nvals: usize,
     ) {
-        if self.fill_quick_way(site, selector, class, nvals) {
+        if let Some(p) = parts.primitive {
+            return self.fill_prim_way(site, p, class, caller, nvals);
+        }
+        // Instance variables are not read from SmallInts.
+        let smallint = class == self.root(Root::SmallIntClass);
+        let quick = self
+            .quick_method(parts.code, parts.literals, nvals)
+            .filter(|q| !(smallint && matches!(q, Quick::Getter(_) | Quick::Setter(_))));
+        match quick {
+            Some(quick) => fill_quick_way(site, quick, class),
+            None => self.fill_method_way(site, method, parts, class, caller, nvals),
+        }
+    }
+
+    fn fill_prim_way(
+        &mut self,
+        site: &SendSite,
+        p: PrimitiveMethod,
+        class: Value,
+        caller: usize,
+        nvals: usize,
+    ) {
+        let args_ok = p.args[..p.argc as usize]
+            .iter()
+            .all(|&i| (i as usize) < nvals);
+        if !args_ok {
             return;
         }
+        if p.number == 8 {
+            if p.is_block_value(nvals) && self.hp != caller {
+                site.block.set(1);
+                self.fill_block_entry(nvals);
+            }
+            return;
+        }
+        if let Some(way) = way_for(&site.prims, class, |w| &w.class) {
+            way.prim.set(p.pack());
+            way.class.set(class.raw());
+            site.direct.set(1);
+        }
+    }
+
+    fn fill_method_way(
+        &mut self,
+        site: &SendSite,
+        method: Value,
+        parts: MethodParts,
+        class: Value,
+        caller: usize,
+        nvals: usize,
+    ) {
         let hp = self.hp;
         if hp == caller || self.caller_of(hp) != Some(caller) {
             return;
@@ -420,26 +423,15 @@ impl Vm {
         let Some(record) = self.native_record(self.pc) else {
             return;
         };
-        if record.resume != Resume::Start as u32 {
-            return;
-        }
-        let method = self.header(hp, H_METHOD);
-        let Some((found, parts)) = self.cache.probe(selector, class) else {
-            return;
-        };
         let (fp, tb) = (self.header_index(hp, H_FP), self.header_index(hp, H_TB));
-        if found != method
-            || parts.primitive.is_some()
+        if record.resume != Resume::Start as u32
+            || self.header(hp, H_METHOD) != method
             || tb - fp != nvals
             || hp - tb != parts.temps
         {
             return;
         }
-        let Some(way) = site
-            .ways
-            .iter()
-            .find(|w| w.class.get() == 0 || w.class.get() == class.raw())
-        else {
+        let Some(way) = way_for(&site.ways, class, |w| &w.class) else {
             return;
         };
         way.method.set(method.raw());
@@ -450,41 +442,23 @@ impl Vm {
         way.quick.set(0);
         way.class.set(class.raw());
     }
+}
 
-    /// Records the method `class` answers `selector` with in a way of
-    /// `site` if it is a quick method; whether it is.
-    fn fill_quick_way(
-        &mut self,
-        site: &SendSite,
-        selector: Value,
-        class: Value,
-        nvals: usize,
-    ) -> bool {
-        let Some((_, parts)) = self.cache.probe(selector, class) else {
-            return false;
-        };
-        if parts.primitive.is_some() {
-            return false;
-        }
-        let Some(quick) = self.quick_method(parts.code, parts.literals, nvals) else {
-            return false;
-        };
-        let slots = matches!(quick, Quick::Getter(_) | Quick::Setter(_));
-        if slots && class == self.root(crate::roots::Root::SmallIntClass) {
-            return false;
-        }
-        let Some(way) = site
-            .ways
-            .iter()
-            .find(|w| w.class.get() == 0 || w.class.get() == class.raw())
-        else {
-            return true;
-        };
+/// The way of `ways` for `class`: the one holding it, else a free one.
+fn way_for<W>(ways: &[W], class: Value, class_of: impl Fn(&W) -> &Cell<u64>) -> Option<&W> {
+    ways.iter().find(|w| {
+        let c = class_of(w).get();
+        c == 0 || c == class.raw()
+    })
+}
+
+/// Records quick method `quick` for `class` in a way of `site`.
+fn fill_quick_way(site: &SendSite, quick: Quick, class: Value) {
+    if let Some(way) = way_for(&site.ways, class, |w| &w.class) {
         let (code, operand) = quick.code();
         way.quick.set(code);
         way.operand.set(operand);
         way.class.set(class.raw());
-        true
     }
 }
 

@@ -130,6 +130,18 @@ impl Vm {
             .ok_or_else(|| bad("literal index out of range"))
     }
 
+    /// The value `pushConstant n` pushes: 0–9, nil, true, false.
+    #[inline(always)]
+    pub(crate) fn constant(&self, n: usize) -> Option<Value> {
+        Some(match n {
+            0..=9 => Value::small(n as i64),
+            10 => self.nil(),
+            11 => self.root(Root::True),
+            12 => self.root(Root::False),
+            _ => return None,
+        })
+    }
+
     /// Operand values for an instruction taking `n` of them: checks they are there.
     #[inline(always)]
     fn operands(&self, n: usize) -> Result<usize, Trap> {
@@ -208,13 +220,9 @@ impl Vm {
                     self.stack.push(v);
                 }
                 Op::PushConstant => {
-                    let v = match arg {
-                        0..=9 => Value::small(arg as i64),
-                        10 => self.nil(),
-                        11 => self.root(Root::True),
-                        12 => self.root(Root::False),
-                        _ => return Err(bad("invalid pushConstant")),
-                    };
+                    let v = self
+                        .constant(arg)
+                        .ok_or_else(|| bad("invalid pushConstant"))?;
                     self.stack.push(v);
                 }
                 Op::AssignInstance => {

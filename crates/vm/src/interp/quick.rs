@@ -86,16 +86,4 @@ impl Vm {
             _ => None,
         }
     }
-
-    /// The value of `pushConstant n`.
-    fn constant(&self, n: usize) -> Option<Value> {
-        use crate::roots::Root;
-        Some(match n {
-            0..=9 => Value::small(n as i64),
-            10 => self.nil(),
-            11 => self.root(Root::True),
-            12 => self.root(Root::False),
-            _ => return None,
-        })
-    }
 }

@@ -24,13 +24,25 @@ enum Primitive {
 }
 
 /// What running a primitive method's primitive without a frame did.
-enum FastPrimitive {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FastPrimitive {
     /// It answered; the value is pushed.
     Done,
     /// It failed: the method goes on after its `doPrimitive`.
     Failed,
     /// It did not run (or trapped): the method runs from its start.
     NotRun,
+}
+
+impl FastPrimitive {
+    /// How the method runs after a try that did not answer: after its
+    /// `doPrimitive` (failed) or from its start (not run or trapped).
+    fn then_in_method(self) -> Primitive {
+        match self {
+            FastPrimitive::Failed => Primitive::Failed,
+            _ => Primitive::InMethod,
+        }
+    }
 }
 
 impl Vm {
@@ -130,11 +142,11 @@ impl Vm {
                     let outcome = self.primitive_send(p, nvals);
                     let selector = self.heap.handle(h);
                     self.heap.release_handles(h);
-                    let next = match outcome? {
-                        FastPrimitive::Done => return Ok(()),
-                        FastPrimitive::NotRun => Primitive::InMethod,
-                        FastPrimitive::Failed => Primitive::Failed,
-                    };
+                    let outcome = outcome?;
+                    if outcome == FastPrimitive::Done {
+                        return Ok(());
+                    }
+                    let next = outcome.then_in_method();
                     failed = next == Primitive::Failed;
                     if self.heap.stats.collections != collections {
                         // The primitive collected before failing: `method`,
@@ -168,22 +180,16 @@ impl Vm {
         }
     }
 
-    /// A send whose target's primitive has already run, without a frame,
-    /// and `failed` (else trapped): the method runs after its
-    /// `doPrimitive` (failed) or from its start (trapped), as
-    /// [`Vm::send`] would have gone on.
+    /// A send whose target's primitive has already been tried without a
+    /// frame, with `outcome` (not `Done`): the method runs after its
+    /// `doPrimitive` or from its start, as [`Vm::send`] would have gone on.
     pub(super) fn send_after_primitive(
         &mut self,
         selector: Value,
         nvals: usize,
-        failed: bool,
+        outcome: FastPrimitive,
     ) -> Result<(), Trap> {
-        let how = if failed {
-            Primitive::Failed
-        } else {
-            Primitive::InMethod
-        };
-        self.send_with(selector, nvals, None, how)
+        self.send_with(selector, nvals, None, outcome.then_in_method())
     }
 
     #[cold]
@@ -201,7 +207,11 @@ impl Vm {
     /// Runs a primitive method's primitive for a send, without a frame.
     /// `Ok(false)`: it failed (or does not apply), so the method runs.
     #[inline]
-    fn primitive_send(&mut self, p: PrimitiveMethod, nvals: usize) -> Result<FastPrimitive, Trap> {
+    pub(super) fn primitive_send(
+        &mut self,
+        p: PrimitiveMethod,
+        nvals: usize,
+    ) -> Result<FastPrimitive, Trap> {
         let argc = p.argc as usize;
         if p.args[..argc].iter().any(|&i| i as usize >= nvals) {
             return Ok(FastPrimitive::NotRun);
