@@ -60,6 +60,10 @@ pub struct Heap {
     /// The active space. Never resized in place: its address is part of
     /// every reference into it.
     space: Vec<u64>,
+    /// The previous space, kept for the next collection to copy into: a
+    /// fresh space costs a page fault and a cleared page per 4 KiB the
+    /// first time it is touched.
+    spare: Vec<u64>,
     base: u64,
     /// Words in use (the bump pointer).
     top: usize,
@@ -132,6 +136,7 @@ impl Heap {
         let base = space.as_ptr() as u64;
         Heap {
             space,
+            spare: Vec::new(),
             base,
             top: 0,
             target_words: initial_words,
@@ -487,11 +492,9 @@ impl Heap {
             } else {
                 0
             };
-        let to_words = self
-            .target_words
-            .max(self.top + want)
-            .min(limit)
-            .max(self.top.min(limit));
+        // Room for everything in use (the most that can survive); if the
+        // survivors leave no room for `want`, the space grows below.
+        let to_words = self.target_words.min(limit).max(self.top);
         self.copy_into(to_words, stacks);
         let live = self.top;
         self.target_words = (3 * live + want).max(self.initial_words).min(limit);
@@ -530,7 +533,7 @@ impl Heap {
 
     fn copy_into(&mut self, to_words: usize, stacks: &mut [&mut [Value]]) {
         let started = Instant::now();
-        let to = vec![0u64; to_words.max(HEADER_WORDS)];
+        let to = self.take_spare(to_words.max(HEADER_WORDS));
         let mut c = Copier {
             from_base: self.base,
             from_top: self.top,
@@ -558,7 +561,21 @@ impl Heap {
         self.stats.copied_words += c.free as u64;
         self.stats.live_words = c.free;
         self.stats.nanos += started.elapsed().as_nanos();
-        // `c.from` (the old space) is freed here: no reference into it survives.
+        // No reference into the old space survives: it becomes the spare.
+        self.spare = c.from;
+    }
+
+    /// A space of at least `words` words: the spare if it is big enough
+    /// and not much bigger, else a new one. Its contents are garbage; the
+    /// copy and the allocators write every word they hand out.
+    fn take_spare(&mut self, words: usize) -> Vec<u64> {
+        let spare = std::mem::take(&mut self.spare);
+        if spare.len() >= words && spare.len() <= words + words / 2 {
+            spare
+        } else {
+            drop(spare);
+            vec![0u64; words]
+        }
     }
 }
 
