@@ -8,7 +8,9 @@
 
 use crate::helpers::{self, Helper};
 use crate::lower::{self, Env, MethodFacts};
-use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, UserFuncName, types::I64};
+use cranelift_codegen::ir::{
+    AbiParam, FuncRef, InstBuilder, SigRef, Signature, UserFuncName, types::I64,
+};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::{Context, settings, settings::Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -115,24 +117,53 @@ impl CraneliftJit {
         Ok(jit)
     }
 
-    /// The shared send stub (see [`crate::send_stub`]).
+    /// The shared send stub and the two it hands over to (see
+    /// [`crate::send_stub`]).
     fn build_send_stub(&mut self) -> Result<FuncId, String> {
+        use crate::send_stub::{Next, build, build_block, build_quick};
+        let quick = self.build_stub("lst_send_stub_quick", &[], |b, lay, refs, tail| {
+            build_quick(b, lay, refs[0], tail)
+        })?;
+        let block = self.build_stub("lst_send_stub_block", &[], |b, lay, refs, tail| {
+            build_block(b, lay, refs[0], tail)
+        })?;
+        self.build_stub("lst_send_stub", &[quick, block], |b, lay, refs, tail| {
+            let next = Next {
+                send_site: refs[0],
+                quick: refs[1],
+                block: refs[2],
+            };
+            build(b, lay, &next, tail)
+        })
+    }
+
+    /// Defines a stub named `name` with the tail signature, built by
+    /// `body` from the layout, the references to `lst_send_site` and then
+    /// to `calls`, and the tail signature.
+    fn build_stub(
+        &mut self,
+        name: &str,
+        calls: &[FuncId],
+        body: impl FnOnce(&mut FunctionBuilder, &Layout, &[FuncRef], SigRef),
+    ) -> Result<FuncId, String> {
         let sig = tail_signature(self.module.isa().pointer_type());
         self.module.clear_context(&mut self.ctx);
         self.ctx.func.signature = sig.clone();
         let config = self.module.isa().frontend_config();
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
-            let send_site = self
-                .module
-                .declare_func_in_func(self.helpers[helpers::Id::lst_send_site as usize], b.func);
+            let send_site = self.helpers[helpers::Id::lst_send_site as usize];
+            let refs: Vec<FuncRef> = std::iter::once(send_site)
+                .chain(calls.iter().copied())
+                .map(|id| self.module.declare_func_in_func(id, b.func))
+                .collect();
             let tail = b.import_signature(sig.clone());
-            crate::send_stub::build(&mut b, &self.layout, send_site, tail);
+            body(&mut b, &self.layout, &refs, tail);
             b.finalize(config);
         }
         let id = self
             .module
-            .declare_function("lst_send_stub", Linkage::Local, &sig)
+            .declare_function(name, Linkage::Local, &sig)
             .map_err(|e| e.to_string())?;
         self.define(id)?;
         Ok(id)

@@ -112,6 +112,9 @@ struct Lowering<'a, 'b, 'c> {
     loop_heads: Vec<(ir::BlockId, cl::Block)>,
     next_send: usize,
     entries: Vec<rt::Entry>,
+    /// The function's one block that acts on a helper's answer other than
+    /// "go on" (see [`Self::dispatch`]), made when first needed.
+    leave: Option<cl::Block>,
 }
 
 impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
@@ -143,6 +146,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 resume: rt::Resume::Start,
                 depth: 0,
             }],
+            leave: None,
         }
     }
 
@@ -184,6 +188,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         for block in &self.f.blocks {
             self.block(block)?;
         }
+        self.finish_leave_block();
         self.b.seal_all_blocks();
         Ok(())
     }
@@ -438,23 +443,49 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// Continues after a helper's answer `r`: 0 leaves native code, 1 goes
     /// to `on_go` (with the helper's value), anything else is a code
     /// address to tail-call.
+    ///
+    /// Leaving and tail-calling are the same code wherever a helper was
+    /// called, so every call site jumps to one shared block for them:
+    /// each site adds a compare and a branch, not an exit and a tail call.
     fn dispatch(&mut self, r: cl::Value, on_go: Option<cl::Block>) {
-        let exit = self.b.create_block();
-        let next = self.b.create_block();
-        self.b.ins().brif(r, next, &[], exit, &[]);
+        let leave = self.leave_block();
+        let Some(go) = on_go else {
+            self.b.ins().jump(leave, &[BlockArg::Value(r)]);
+            return;
+        };
+        let go_on = self.b.create_block();
+        let is_go = self.b.ins().icmp_imm_s(IntCC::Equal, r, rt::GO_ON as i64);
+        self.b
+            .ins()
+            .brif(is_go, go_on, &[], leave, &[BlockArg::Value(r)]);
+        self.b.switch_to_block(go_on);
+        let value = self.load_vm(self.env.layout.regs_value);
+        self.b.ins().jump(go, &[BlockArg::Value(value)]);
+    }
+
+    /// The shared block behind [`Self::dispatch`]: its parameter is the
+    /// helper's answer, 0 (leave native code) or a code address to
+    /// tail-call with the frame and entry the helper left in the registers.
+    fn leave_block(&mut self) -> cl::Block {
+        *self.leave.get_or_insert_with(|| {
+            let leave = self.b.create_block();
+            self.b.append_block_param(leave, I64);
+            leave
+        })
+    }
+
+    /// Fills the [`Self::leave_block`], if any send or helper needed it.
+    fn finish_leave_block(&mut self) {
+        let Some(leave) = self.leave else {
+            return;
+        };
+        let r = self.b.block_params(leave)[0];
+        let (exit, named) = (self.b.create_block(), self.b.create_block());
+        self.b.switch_to_block(leave);
+        self.b.ins().brif(r, named, &[], exit, &[]);
         self.b.switch_to_block(exit);
         self.b.ins().return_(&[r]);
-        self.b.switch_to_block(next);
-        if let Some(go) = on_go {
-            let tail = self.b.create_block();
-            let go_on = self.b.create_block();
-            let is_go = self.b.ins().icmp_imm_s(IntCC::Equal, r, rt::GO_ON as i64);
-            self.b.ins().brif(is_go, go_on, &[], tail, &[]);
-            self.b.switch_to_block(go_on);
-            let value = self.load_vm(self.env.layout.regs_value);
-            self.b.ins().jump(go, &[BlockArg::Value(value)]);
-            self.b.switch_to_block(tail);
-        }
+        self.b.switch_to_block(named);
         let value = self.load_vm(self.env.layout.regs_value);
         call_named(
             self.b,
@@ -753,6 +784,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         all.push(receiver);
         all.extend_from_slice(args);
         self.spill(&all)?;
+        // Still valid at the stub: `lst_send_direct` does nothing that
+        // moves objects before it answers `TRY_STUB`.
+        let receiver = self.get(receiver)?;
         self.next_send = k;
         site.selector.set(code);
         site.nvals.set(args.len() as u64 + 1);
@@ -760,8 +794,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let site = self.int(site as *const rt::SendSite as i64);
         let cont = self.conts[k - 1];
         self.direct_send(site, cont);
-        let zero = self.int(0);
-        let args = [self.vm, self.hp, site, zero];
+        let args = [self.vm, self.hp, site, receiver];
         self.b.ins().return_call(self.env.send_stub, &args);
         self.b.switch_to_block(cont);
         self.reload(&state.stack);

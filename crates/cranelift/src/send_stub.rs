@@ -2,7 +2,7 @@
 //! continuation-passing style, after writing the receiver and arguments
 //! into its frame.
 //!
-//! `tail fn(vm, hp, site, _) -> u64`, with `site` a [`SendSite`]
+//! `tail fn(vm, hp, site, receiver) -> u64`, with `site` a [`SendSite`]
 //! (`lst_vm::interp::inline_cache`). It takes the receiver's class and
 //! looks for it in the site's ways (a polymorphic inline cache). On a hit
 //! it does what the interpreter's send would: ticks the countdown, pushes
@@ -23,6 +23,12 @@
 //! Keeping the guard and the frame push here, not at each send, keeps
 //! compiled methods small and their compile times short.
 //!
+//! The stub is three functions: the main one ([`build`]) has the common
+//! case, a method way's frame push, and tail-calls the [`build_quick`]
+//! stub for a quick way and the [`build_block`] stub when no way holds
+//! the class. Apart, each has few live values, so the hot path keeps them
+//! in registers instead of spilling them around the rarer paths.
+//!
 //! [`SendSite`]: lst_vm::interp::native::SendSite
 
 use crate::lower::{FLAGS, call_named, call_record};
@@ -35,56 +41,20 @@ use lst_vm::interp::block_cache::BLOCK_ENTRIES;
 use lst_vm::interp::inline_cache::IC_WAYS;
 use lst_vm::interp::native::{self as rt, Layout};
 
-/// Builds the stub's body into `b` (whose signature is the tail one).
-pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig: SigRef) {
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    let p = b.block_params(entry).to_vec();
-    let (vm, hp, site) = (p[0], p[1], p[2]);
+/// The stubs the main stub hands over to, and the runtime's send.
+pub struct Next {
+    pub send_site: FuncRef,
+    pub quick: FuncRef,
+    pub block: FuncRef,
+}
+
+/// Builds the main stub's body into `b` (whose signature is the tail one).
+pub fn build(b: &mut FunctionBuilder, lay: &Layout, next: &Next, tail_sig: SigRef) {
+    let (vm, hp, site, receiver) = entry(b);
     let s = lay.site;
-
-    // The receiver and its class.
-    let len = b.ins().load(I64, FLAGS, vm, lay.stack_len);
-    let nvals = b.ins().load(I64, FLAGS, site, s.nvals);
-    let fp = b.ins().isub(len, nvals);
-    let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
-    let fp8 = b.ins().ishl_imm_u(fp, 3);
-    let at = b.ins().iadd(base, fp8);
-    let receiver = b.ins().load(I64, FLAGS, at, 0);
-    let (int, obj, have) = (b.create_block(), b.create_block(), b.create_block());
-    b.append_block_param(have, I64);
-    let tag = b.ins().band_imm_u(receiver, 1);
-    b.ins().brif(tag, int, &[], obj, &[]);
-    b.switch_to_block(int);
-    let c = b.ins().load(I64, FLAGS, vm, lay.smallint_class);
-    b.ins().jump(have, &[BlockArg::Value(c)]);
-    b.switch_to_block(obj);
-    let c = b.ins().load(I64, FLAGS, receiver, lay.class_word);
-    b.ins().jump(have, &[BlockArg::Value(c)]);
-    b.switch_to_block(have);
-    let class = b.block_params(have)[0];
-
-    // A due safepoint is the runtime's business.
-    let slow = b.create_block();
-    b.set_cold_block(slow);
-    let count = b.ins().load(I64, FLAGS, vm, lay.countdown);
-    let count = b.ins().iadd_imm_s(count, -1);
-    let due = b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, count, 0);
-    let probe = b.create_block();
-    b.ins().brif(due, slow, &[], probe, &[]);
-    b.switch_to_block(probe);
-
-    let frame = Frame {
-        vm,
-        hp,
-        site,
-        base,
-        fp,
-        nvals,
-        receiver,
-        count,
-    };
+    let class = class_of(b, lay, vm, receiver);
+    let slow = slow_block(b, lay, tail_sig, next.send_site, vm, hp, site);
+    let f = frame(b, lay, vm, hp, site, receiver, slow);
 
     // The ways, in order.
     let hit = b.create_block();
@@ -107,16 +77,22 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig
         }
     }
 
-    // Not a method way: a block of a compiled body, or the runtime.
+    // Not a method way: perhaps a block of a compiled body.
     b.switch_to_block(miss);
-    block_path(b, lay, tail_sig, &frame, class, slow);
+    b.ins().return_call(next.block, &[vm, hp, site, receiver]);
 
     // A hit: a quick method's answer, or the callee's frame unless the
     // stack would overflow.
     b.switch_to_block(hit);
     let way = b.block_params(hit)[0];
-    quick_path(b, lay, tail_sig, &frame, way, slow);
+    let quick = b.ins().load(I64, FLAGS, way, s.quick);
+    let (to_quick, push) = (b.create_block(), b.create_block());
+    b.ins().brif(quick, to_quick, &[], push, &[]);
+    b.switch_to_block(to_quick);
+    b.ins().return_call(next.quick, &[vm, hp, site, way]);
+    b.switch_to_block(push);
     let temps = b.ins().load(I64, FLAGS, way, s.temps);
+    let len = f.len;
     let new_hp = b.ins().iadd(len, temps);
     let top = b.ins().iadd_imm_s(new_hp, lay.header as i64);
     let limit = b.ins().load(I64, FLAGS, vm, lay.stack_limit);
@@ -124,15 +100,15 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig
     let push = b.create_block();
     b.ins().brif(over, slow, &[], push, &[]);
     b.switch_to_block(push);
-    b.ins().store(FLAGS, count, vm, lay.countdown);
+    b.ins().store(FLAGS, f.count, vm, lay.countdown);
     let hits = b.ins().load(I64, FLAGS, site, s.hits);
     let hits = b.ins().iadd_imm_s(hits, 1);
     b.ins().store(FLAGS, hits, site, s.hits);
     let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
-    fill_temps(b, base, len, new_hp, nil);
+    fill_temps(b, f.base, len, new_hp, nil);
     let header = Header {
         method: b.ins().load(I64, FLAGS, way, s.method),
-        fp,
+        fp: f.fp,
         tb: len,
         hp: new_hp,
         context: nil,
@@ -140,18 +116,128 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig
         code: b.ins().load(I64, FLAGS, way, s.code),
         literals: b.ins().load(I64, FLAGS, way, s.literals),
     };
-    push_header(b, lay, vm, hp, site, base, &header);
+    push_header(b, lay, vm, hp, site, f.base, &header);
     let code = b.ins().load(I64, FLAGS, way, s.entry);
     let zero = b.ins().iconst(I64, 0);
     b.ins()
         .return_call_indirect(tail_sig, code, &[vm, new_hp, nil, zero]);
+    b.seal_all_blocks();
+}
 
-    // The runtime's send.
+/// Builds the quick stub, `tail fn(vm, hp, site, way)`: the main stub
+/// found the receiver's class in `way`, which holds a quick method.
+pub fn build_quick(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig: SigRef) {
+    let (vm, hp, site, way) = entry(b);
+    let slow = slow_block(b, lay, tail_sig, send_site, vm, hp, site);
+    let receiver = receiver_of(b, lay, vm, site);
+    let f = frame(b, lay, vm, hp, site, receiver, slow);
+    quick_path(b, lay, tail_sig, &f, way, slow);
+    b.seal_all_blocks();
+}
+
+/// Builds the block stub, `tail fn(vm, hp, site, receiver)`: no way of
+/// the site holds the receiver's class.
+pub fn build_block(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig: SigRef) {
+    let (vm, hp, site, receiver) = entry(b);
+    let class = class_of(b, lay, vm, receiver);
+    let slow = slow_block(b, lay, tail_sig, send_site, vm, hp, site);
+    let f = frame(b, lay, vm, hp, site, receiver, slow);
+    block_path(b, lay, tail_sig, &f, class, slow);
+    b.seal_all_blocks();
+}
+
+/// The entry block of a stub and its four parameters.
+fn entry(b: &mut FunctionBuilder) -> (cl::Value, cl::Value, cl::Value, cl::Value) {
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    // First in the layout, before any block filled ahead of it.
+    b.ensure_inserted_block();
+    let p = b.block_params(entry);
+    (p[0], p[1], p[2], p[3])
+}
+
+/// The class of `v` (SmallInt's for a SmallInt).
+fn class_of(b: &mut FunctionBuilder, lay: &Layout, vm: cl::Value, v: cl::Value) -> cl::Value {
+    let (int, obj, have) = (b.create_block(), b.create_block(), b.create_block());
+    b.append_block_param(have, I64);
+    let tag = b.ins().band_imm_u(v, 1);
+    b.ins().brif(tag, int, &[], obj, &[]);
+    b.switch_to_block(int);
+    let c = b.ins().load(I64, FLAGS, vm, lay.smallint_class);
+    b.ins().jump(have, &[BlockArg::Value(c)]);
+    b.switch_to_block(obj);
+    let c = b.ins().load(I64, FLAGS, v, lay.class_word);
+    b.ins().jump(have, &[BlockArg::Value(c)]);
+    b.switch_to_block(have);
+    b.block_params(have)[0]
+}
+
+/// The receiver of `site`'s send, read from the stack.
+fn receiver_of(b: &mut FunctionBuilder, lay: &Layout, vm: cl::Value, site: cl::Value) -> cl::Value {
+    let len = b.ins().load(I64, FLAGS, vm, lay.stack_len);
+    let nvals = b.ins().load(I64, FLAGS, site, lay.site.nvals);
+    let fp = b.ins().isub(len, nvals);
+    let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
+    let fp8 = b.ins().ishl_imm_u(fp, 3);
+    let at = b.ins().iadd(base, fp8);
+    b.ins().load(I64, FLAGS, at, 0)
+}
+
+/// The (cold) block that sends through the runtime's `lst_send_site` and
+/// goes on as it answers.
+fn slow_block(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    tail_sig: SigRef,
+    send_site: FuncRef,
+    vm: cl::Value,
+    hp: cl::Value,
+    site: cl::Value,
+) -> cl::Block {
+    let here = b.current_block().expect("a stub is being built");
+    let slow = b.create_block();
+    b.set_cold_block(slow);
     b.switch_to_block(slow);
     let call = b.ins().call(send_site, &[vm, hp, site]);
     let r = b.inst_results(call)[0];
     answer(b, lay, tail_sig, vm, hp, site, r);
-    b.seal_all_blocks();
+    b.switch_to_block(here);
+    slow
+}
+
+/// The send's place on the stack and the ticked countdown; a due
+/// safepoint goes to `slow` (the runtime's business).
+fn frame(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    vm: cl::Value,
+    hp: cl::Value,
+    site: cl::Value,
+    receiver: cl::Value,
+    slow: cl::Block,
+) -> Frame {
+    let len = b.ins().load(I64, FLAGS, vm, lay.stack_len);
+    let nvals = b.ins().load(I64, FLAGS, site, lay.site.nvals);
+    let fp = b.ins().isub(len, nvals);
+    let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
+    let count = b.ins().load(I64, FLAGS, vm, lay.countdown);
+    let count = b.ins().iadd_imm_s(count, -1);
+    let due = b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, count, 0);
+    let go = b.create_block();
+    b.ins().brif(due, slow, &[], go, &[]);
+    b.switch_to_block(go);
+    Frame {
+        vm,
+        hp,
+        site,
+        base,
+        len,
+        fp,
+        nvals,
+        receiver,
+        count,
+    }
 }
 
 /// What the stub knows about the send when it looks past the ways.
@@ -160,8 +246,9 @@ struct Frame {
     /// The caller's frame.
     hp: cl::Value,
     site: cl::Value,
-    /// The stack's address, and the receiver's slot.
+    /// The stack's address, its length and the receiver's slot.
     base: cl::Value,
+    len: cl::Value,
     fp: cl::Value,
     nvals: cl::Value,
     receiver: cl::Value,
@@ -347,9 +434,8 @@ fn block_path(
 }
 
 /// A way holding a quick method (`lst_vm::interp::quick`): its answer
-/// goes to the site's continuation without a frame. Falls through (in a
-/// new current block) for other ways; goes to `slow` when an instance
-/// variable the method names is not there.
+/// goes to the site's continuation without a frame; `slow` when an
+/// instance variable the method names is not there.
 fn quick_path(
     b: &mut FunctionBuilder,
     lay: &Layout,
@@ -361,10 +447,8 @@ fn quick_path(
     use lst_vm::interp::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_RECEIVER};
     let s = lay.site;
     let quick = b.ins().load(I64, FLAGS, way, s.quick);
-    let (frame, answer, slots) = (b.create_block(), b.create_block(), b.create_block());
+    let answer = b.create_block();
     b.append_block_param(answer, I64);
-    b.ins().brif(quick, slots, &[], frame, &[]);
-    b.switch_to_block(slots);
     let operand = b.ins().load(I64, FLAGS, way, s.operand);
     let constant = b
         .ins()
@@ -415,7 +499,6 @@ fn quick_path(
     b.ins().store(FLAGS, f.fp, f.vm, lay.stack_len);
     let record = b.ins().load(I64, FLAGS, f.site, s.record);
     call_record(b, lay, tail_sig, f.vm, f.hp, v, record);
-    b.switch_to_block(frame);
 }
 
 /// Whether `v` is a pointer object (not a SmallInt, not bytes), and its
