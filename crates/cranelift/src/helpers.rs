@@ -108,6 +108,7 @@ helpers! {
     lst_safepoint: fn(_, _, _);
     lst_trap: fn(_, _, _, _);
     lst_deopt: fn(_, _, _);
+    lst_new_float: fn(_, _);
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
 use lst_vm::interp::inline_cache::IndexedOp;
-use lst_vm::interp::int_ops;
 use lst_vm::interp::native::{Compiled, Compiler, Entry, Layout, SendSite};
+use lst_vm::interp::{float_ops, int_ops};
 use lst_vm::layout::method;
 use lst_vm::value::Value;
 use lst_vm::vm::Vm;
@@ -283,11 +283,13 @@ impl CraneliftJit {
         self.ctx.func.name = UserFuncName::user(0, self.compiled);
         let int_ops = per_selector(h, literals, int_ops::int_op_index);
         let indexed = per_selector(h, literals, IndexedOp::of_selector);
+        let float_ops = per_selector(h, literals, float_ops::float_op_index);
         let facts = MethodFacts {
             bytecodes: &bytecodes,
             literal_count: h.size(literals),
             int_ops: &int_ops,
             indexed: &indexed,
+            float_ops: &float_ops,
         };
         let config = self.module.isa().frontend_config();
         let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);

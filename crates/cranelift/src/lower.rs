@@ -26,9 +26,12 @@ use cranelift_codegen::ir::{
 };
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
+use lst_vm::interp::float_ops::float_op_index;
 use lst_vm::interp::inline_cache::IndexedOp;
 use lst_vm::interp::native::{self as rt, Layout};
 use std::collections::HashMap;
+
+mod float_op;
 
 /// Why a method is not compiled.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,9 @@ pub struct MethodFacts<'a> {
     /// For each literal that is `at:` or `at:put:`, the inline indexed
     /// access it may do.
     pub indexed: &'a [Option<IndexedOp>],
+    /// For each literal that is a selector of an inline Float operation,
+    /// its index in `float_ops::FLOAT_OPS`.
+    pub float_ops: &'a [Option<usize>],
 }
 
 /// What the runtime must know about the lowered function.
@@ -775,11 +781,25 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 .filter(|op| args.len() == 1 + usize::from(*op == IndexedOp::AtPut)),
             _ => None,
         };
-        let join = match (inline, indexed) {
-            (Some((op, arg)), _) => Some(self.int_op(op, receiver, arg, state)?),
-            (None, Some(op)) => Some(self.indexed_op(op, receiver, args, site, state)?),
-            (None, None) => None,
+        let float = match (*selector, args) {
+            (ir::Selector::Literal(i), [_]) if !to_super => {
+                self.facts.float_ops.get(i as usize).copied().flatten()
+            }
+            (ir::Selector::Special(s), [_]) => float_op_index(s.selector().as_bytes()),
+            _ => None,
         };
+        let join = (inline.is_some() || indexed.is_some() || float.is_some())
+            .then(|| self.answer_join(state));
+        if let Some(join) = join {
+            if let Some((op, arg)) = inline {
+                self.int_op(op, receiver, arg, join, state)?;
+            } else if let Some(op) = indexed {
+                self.indexed_op(op, receiver, args, site, join, state)?;
+            }
+            if let Some(op) = float {
+                self.float_op(op, receiver, args[0], join, state)?;
+            }
+        }
         let mut all = state.stack.clone();
         all.push(receiver);
         all.extend_from_slice(args);
@@ -867,16 +887,17 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// The inline path of `at:` / `at:put:` (`op`) when the receiver's
     /// class is the one `site`'s first primitive way holds, with the
     /// primitive `op` stands for, and the index is a SmallInt in range: its
-    /// result goes to the answered join block (as [`Self::int_op`]);
-    /// otherwise the code goes on in the current block, the send.
+    /// result goes to the `join` block (as [`Self::int_op`]); otherwise the
+    /// code goes on in the current block, the send.
     fn indexed_op(
         &mut self,
         op: IndexedOp,
         receiver: ir::Value,
         args: &[ir::Value],
         site: &rt::SendSite,
+        join: cl::Block,
         state: &State,
-    ) -> Result<cl::Block, LowerError> {
+    ) -> Result<(), LowerError> {
         let lay = *self.env.layout;
         let r = self.get(receiver)?;
         let index = self.get(args[0])?;
@@ -884,7 +905,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             IndexedOp::At => None,
             IndexedOp::AtPut => Some(self.get(args[1])?),
         };
-        let join = self.answer_join(state);
         let send = self.b.create_block();
         self.b.set_cold_block(send);
         let and_then = |l: &mut Self, ok: cl::Value| {
@@ -941,24 +961,25 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.ins().jump(join, &jargs);
         self.vals = kept;
         self.b.switch_to_block(send);
-        Ok(join)
+        Ok(())
     }
 
     /// The inline path of SmallInt operation `op` (an index into
     /// `INT_OPS`) on `a` and `b`: when both are SmallInts and the
-    /// operation is valid, its result goes to the answered join block
-    /// (parameters: the result, then the state's stack values); otherwise
-    /// (or on overflow) the code goes on in the current block, the send.
+    /// operation is valid, its result goes to the `join` block (an
+    /// [`Self::answer_join`]: the result, then the state's stack values);
+    /// otherwise (or on overflow) the code goes on in the current block,
+    /// the send.
     fn int_op(
         &mut self,
         op: usize,
         a: ir::Value,
         b: ir::Value,
+        join: cl::Block,
         state: &State,
-    ) -> Result<cl::Block, LowerError> {
+    ) -> Result<(), LowerError> {
         use lst_vm::interp::int_ops::{INT_OPS, IntOp};
         let (x, y) = (self.get(a)?, self.get(b)?);
-        let join = self.answer_join(state);
         let both = self.b.ins().band(x, y);
         let valid = self.load_vm(self.env.layout.int_ops);
         let valid = self.b.ins().ushr_imm_u(valid, op as i64);
@@ -1006,7 +1027,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         };
         self.vals = kept;
         self.b.switch_to_block(send);
-        Ok(join)
+        Ok(())
     }
 
     fn make_block(

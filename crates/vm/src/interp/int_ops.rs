@@ -103,26 +103,40 @@ pub fn int_op_index(selector: &[u8]) -> Option<usize> {
 }
 
 impl Vm {
-    /// Recomputes which inline operations are valid (see the module doc).
+    /// Recomputes which inline operations are valid (see the module doc),
+    /// SmallInt's and Float's (`float_ops`).
     pub(crate) fn refresh_int_ops(&mut self) {
-        let class = self.root(Root::SmallIntClass);
+        let ops = INT_OPS.iter().map(|d| (d.selector, d.primitive, d.swapped));
+        self.native_regs.int_ops = self.primitive_bits(self.root(Root::SmallIntClass), ops);
+        self.refresh_float_ops();
+    }
+
+    /// One bit per (selector, primitive, swapped) of `ops`, set if
+    /// `class`'s method for the selector is a primitive method running
+    /// exactly that primitive on (receiver, argument), or on (argument,
+    /// receiver) if swapped.
+    pub(crate) fn primitive_bits<'a>(
+        &mut self,
+        class: crate::value::Value,
+        ops: impl Iterator<Item = (&'a str, u8, bool)>,
+    ) -> u64 {
         let mut bits = 0u64;
-        for (i, def) in INT_OPS.iter().enumerate() {
-            let Some(selector) = self.find_symbol(def.selector.as_bytes()) else {
+        for (i, (selector, primitive, swapped)) in ops.enumerate() {
+            let Some(selector) = self.find_symbol(selector.as_bytes()) else {
                 continue;
             };
             let Ok(Some((_, parts))) = self.lookup(selector, class) else {
                 continue;
             };
-            let order: [u8; 2] = if def.swapped { [1, 0] } else { [0, 1] };
+            let order: [u8; 2] = if swapped { [1, 0] } else { [0, 1] };
             let valid = parts
                 .primitive
-                .is_some_and(|p| p.number == def.primitive && p.argc == 2 && p.args[..2] == order);
+                .is_some_and(|p| p.number == primitive && p.argc == 2 && p.args[..2] == order);
             if valid {
                 bits |= 1 << i;
             }
         }
-        self.native_regs.int_ops = bits;
+        bits
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod block_cache;
 pub mod cache;
 pub mod context;
+pub mod float_ops;
 pub mod frame;
 pub mod inline_cache;
 pub mod int_ops;

@@ -207,6 +207,10 @@ pub struct NativeRegs {
     pub blocks: u64,
     /// Which inline SmallInt operations are valid (see `int_ops`).
     pub int_ops: u64,
+    /// The class Float (nil if none) and which inline Float operations
+    /// are valid (see `float_ops`).
+    pub float_class: Value,
+    pub float_ops: u64,
     /// The address of `Tier::records[0]` (refreshed after each compile).
     pub records: u64,
 }
@@ -239,6 +243,8 @@ pub struct Layout {
     pub block_class: i32,
     pub blocks: i32,
     pub int_ops: i32,
+    pub float_class: i32,
+    pub float_ops: i32,
     pub stack_limit: i32,
     /// A Record's size and the offsets of its fields.
     pub record_size: i64,
@@ -291,6 +297,8 @@ impl Vm {
             block_class: off(regs + offset_of!(NativeRegs, block_class)),
             blocks: off(regs + offset_of!(NativeRegs, blocks)),
             int_ops: off(regs + offset_of!(NativeRegs, int_ops)),
+            float_class: off(regs + offset_of!(NativeRegs, float_class)),
+            float_ops: off(regs + offset_of!(NativeRegs, float_ops)),
             stack_limit: off(offset_of!(Vm, stack_limit)),
             record_size: std::mem::size_of::<Record>() as i64,
             record_code: off(offset_of!(Record, code)),
@@ -376,6 +384,7 @@ impl Vm {
         self.native_regs.smallint_class = self.root(Root::SmallIntClass);
         self.native_regs.context_class = self.root(Root::ContextClass);
         self.native_regs.block_class = self.root(Root::BlockClass);
+        self.native_regs.float_class = self.root(Root::FloatClass);
         self.flush_send_sites();
         if let Some(t) = self.jit.as_mut() {
             t.calls.clear();
@@ -784,6 +793,21 @@ pub unsafe extern "C" fn lst_trap(vm: *mut Vm, hp: u64, pc: u64, what: u64) -> u
         _ => "temporary index out of range",
     };
     vm.exit_with(Trap::Error(msg.into()))
+}
+
+/// A new Float holding the double whose bits are `bits`, for the inline
+/// Float operations (`float_ops`), or 0 when that would take a collection
+/// (the heap is full, or GC stress is on) or the image has no Float class:
+/// the code then sends instead. It never collects, so compiled code may
+/// hold references in registers across it.
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_new_float(vm: *mut Vm, bits: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    vm.new_float_without_collecting(f64::from_bits(bits))
+        .map_or(0, Value::raw)
 }
 
 /// Leaves compiled code to interpret frame `hp` from bytecode offset `pc`

@@ -1,0 +1,100 @@
+//! Float operations compiled code may do inline instead of sending:
+//! `a + b`, `a * b`, `a < b` … with `a` a Float and `b` a Float or a
+//! SmallInt do what Float's primitive method for that selector would, as
+//! long as Float still answers the selector with that primitive.
+//!
+//! This is the Float twin of [`super::int_ops`]: [`FLOAT_OPS`] lists each
+//! operation with the selector and the primitive it stands for, and
+//! [`NativeRegs::float_ops`](super::native::NativeRegs) holds one bit per
+//! operation, recomputed whenever method dictionaries may have changed.
+//! An arithmetic result is a new Float, which compiled code gets from
+//! [`lst_new_float`](super::native::lst_new_float) without a collection
+//! (it falls back to the send when the heap is full).
+//!
+//! This module must not generate code; it owns the table and the bits.
+
+use crate::roots::Root;
+use crate::vm::Vm;
+
+/// What an inline operation computes on doubles `a` (receiver) and `b`
+/// (argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatOp {
+    /// a + b, a − b, a × b, a ÷ b: a new Float (IEEE: no failure).
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// a < b, a > b, a = b: true or false.
+    Less,
+    Greater,
+    Equal,
+}
+
+/// One inlinable operation: its selector, and the primitive (number, and
+/// whether it takes (argument, receiver)) Float's method must run.
+pub struct FloatOpDef {
+    pub selector: &'static str,
+    pub op: FloatOp,
+    pub primitive: u8,
+    pub swapped: bool,
+}
+
+const fn def(selector: &'static str, op: FloatOp, primitive: u8, swapped: bool) -> FloatOpDef {
+    FloatOpDef {
+        selector,
+        op,
+        primitive,
+        swapped,
+    }
+}
+
+/// The operations; an operation's bit in `float_ops` is its index here.
+/// The primitive numbers are this VM's (`prims::float`).
+pub const FLOAT_OPS: [FloatOpDef; 7] = [
+    def("+", FloatOp::Add, 80, false),
+    def("-", FloatOp::Sub, 81, false),
+    def("*", FloatOp::Mul, 82, false),
+    def("/", FloatOp::Div, 83, false),
+    def("<", FloatOp::Less, 84, false),
+    def(">", FloatOp::Greater, 84, true),
+    def("=", FloatOp::Equal, 85, false),
+];
+
+/// The index in [`FLOAT_OPS`] of a selector's operation.
+pub fn float_op_index(selector: &[u8]) -> Option<usize> {
+    FLOAT_OPS
+        .iter()
+        .position(|d| d.selector.as_bytes() == selector)
+}
+
+impl Vm {
+    /// Recomputes which inline Float operations are valid (none if the
+    /// image has no Float class).
+    pub(crate) fn refresh_float_ops(&mut self) {
+        let class = self.root(Root::FloatClass);
+        self.native_regs.float_class = class;
+        self.native_regs.float_ops = if class == self.nil() {
+            0
+        } else {
+            let ops = FLOAT_OPS
+                .iter()
+                .map(|d| (d.selector, d.primitive, d.swapped));
+            self.primitive_bits(class, ops)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_are_distinct_and_fit_the_mask() {
+        assert!(FLOAT_OPS.len() <= 64);
+        for (i, d) in FLOAT_OPS.iter().enumerate() {
+            assert_eq!(float_op_index(d.selector.as_bytes()), Some(i));
+        }
+        assert_eq!(float_op_index(b"foo:"), None);
+    }
+}
