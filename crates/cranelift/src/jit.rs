@@ -284,12 +284,16 @@ impl CraneliftJit {
         let int_ops = per_selector(h, literals, int_ops::int_op_index);
         let indexed = per_selector(h, literals, IndexedOp::of_selector);
         let float_ops = per_selector(h, literals, float_ops::float_op_index);
+        let setters = per_selector(h, literals, |s| {
+            (s.last() == Some(&b':') && s.iter().filter(|&&c| c == b':').count() == 1).then_some(())
+        });
         let facts = MethodFacts {
             bytecodes: &bytecodes,
             literal_count: h.size(literals),
             int_ops: &int_ops,
             indexed: &indexed,
             float_ops: &float_ops,
+            setters: &setters,
         };
         let config = self.module.isa().frontend_config();
         let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);

@@ -32,6 +32,7 @@ use lst_vm::interp::native::{self as rt, Layout};
 use std::collections::HashMap;
 
 mod float_op;
+mod quick_send;
 
 /// Why a method is not compiled.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,9 @@ pub struct MethodFacts<'a> {
     /// For each literal that is a selector of an inline Float operation,
     /// its index in `float_ops::FLOAT_OPS`.
     pub float_ops: &'a [Option<usize>],
+    /// For each literal, `Some(())` if it is a one-argument keyword
+    /// selector (`x:`), which a setter may answer.
+    pub setters: &'a [Option<()>],
 }
 
 /// What the runtime must know about the lowered function.
@@ -503,6 +507,13 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         );
     }
 
+    /// Goes on in a new current block if `ok` (nonzero), else to `fail`.
+    fn continue_if(&mut self, ok: cl::Value, fail: cl::Block) {
+        let next = self.b.create_block();
+        self.b.ins().brif(ok, next, &[], fail, &[]);
+        self.b.switch_to_block(next);
+    }
+
     /// true or false, as machine condition `c` says.
     fn bool_obj(&mut self, c: cl::Value) -> cl::Value {
         let t = self.load_vm(self.env.layout.true_);
@@ -788,7 +799,23 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             (ir::Selector::Special(s), [_]) => float_op_index(s.selector().as_bytes()),
             _ => None,
         };
-        let join = (inline.is_some() || indexed.is_some() || float.is_some())
+        // Getters and setters: unary and one-argument keyword sends that
+        // no other inline path takes.
+        let quick = match (*selector, args) {
+            (ir::Selector::Literal(_), []) if !to_super => Some(None),
+            (ir::Selector::Literal(i), [v])
+                if !to_super && inline.is_none() && indexed.is_none() && float.is_none() =>
+            {
+                self.facts
+                    .setters
+                    .get(i as usize)
+                    .copied()
+                    .flatten()
+                    .map(|()| Some(*v))
+            }
+            _ => None,
+        };
+        let join = (inline.is_some() || indexed.is_some() || float.is_some() || quick.is_some())
             .then(|| self.answer_join(state));
         if let Some(join) = join {
             if let Some((op, arg)) = inline {
@@ -798,6 +825,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             }
             if let Some(op) = float {
                 self.float_op(op, receiver, args[0], join, state)?;
+            }
+            if let Some(value) = quick {
+                self.quick_send(receiver, value, site, join, state)?;
             }
         }
         let mut all = state.stack.clone();
@@ -907,16 +937,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         };
         let send = self.b.create_block();
         self.b.set_cold_block(send);
-        let and_then = |l: &mut Self, ok: cl::Value| {
-            let next = l.b.create_block();
-            l.b.ins().brif(ok, next, &[], send, &[]);
-            l.b.switch_to_block(next);
-        };
         let kept = self.vals.clone();
         // An object of the way's class, with the way's primitive.
         let tag = self.b.ins().band_imm_u(r, 1);
         let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
-        and_then(self, object);
+        self.continue_if(object, send);
         let site = self.int(site as *const rt::SendSite as i64);
         let class = self.b.ins().load(I64, FLAGS, r, lay.class_word);
         let want = self.b.ins().load(I64, FLAGS, site, lay.site.prim_class);
@@ -927,7 +952,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             .ins()
             .icmp_imm_s(IntCC::Equal, prim, op.packed() as i64);
         let ok = self.b.ins().band(same, that);
-        and_then(self, ok);
+        self.continue_if(ok, send);
         // A pointer object, and 1 ≤ index ≤ its size (tagged: 3 ≤ index,
         // index >> 1 ≤ size).
         let header = self.b.ins().load(I64, FLAGS, r, 0);
@@ -945,7 +970,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let ok = self.b.ins().band(low, high);
         let ok = self.b.ins().band(ok, pointers);
         let ok = self.b.ins().band(ok, small);
-        and_then(self, ok);
+        self.continue_if(ok, send);
         let offset = self.b.ins().ishl_imm_u(i, 3);
         let at = self.b.ins().iadd(r, offset);
         // Slot i (1-based) is at first_slot + 8 (i - 1).

@@ -424,6 +424,17 @@ impl Heap {
         Some(Value::from_raw(self.base + 8 * at as u64))
     }
 
+    /// Allocates a byte object of 8 bytes holding `word` (in memory
+    /// order). `None` when full. The common case of [`Heap::alloc_bytes`]
+    /// plus a write, for boxing a double.
+    #[inline]
+    pub fn alloc_word_bytes(&mut self, class: Value, word: u64) -> Option<Value> {
+        let at = self.bump(HEADER_WORDS + 1, BYTES | 8)?;
+        self.space[at + 1] = class.raw();
+        self.space[at + HEADER_WORDS] = word;
+        Some(Value::from_raw(self.base + 8 * at as u64))
+    }
+
     #[inline(always)]
     fn bump(&mut self, words: usize, size_and_flags: u64) -> Option<usize> {
         if (size_and_flags & SIZE_MASK) != (size_and_flags & SIZE_MASK) as u32 as u64

@@ -53,9 +53,8 @@ impl Vm {
         if class == self.nil() || self.options.gc_stress {
             return None;
         }
-        let f = self.heap.alloc_bytes(class, 8)?;
-        self.heap.bytes_mut(f).copy_from_slice(&x.to_ne_bytes());
-        Some(f)
+        self.heap
+            .alloc_word_bytes(class, u64::from_ne_bytes(x.to_ne_bytes()))
     }
 
     /// `v` as an integer, if it is a SmallInt or a LargeInteger.

@@ -111,11 +111,4 @@ impl Lowering<'_, '_, '_> {
         self.continue_if(ok, fail);
         self.b.ins().load(F64, FLAGS, v, lay.first_slot)
     }
-
-    /// Goes on in a new current block if `ok` (nonzero), else to `fail`.
-    fn continue_if(&mut self, ok: cl::Value, fail: cl::Block) {
-        let next = self.b.create_block();
-        self.b.ins().brif(ok, next, &[], fail, &[]);
-        self.b.switch_to_block(next);
-    }
 }
