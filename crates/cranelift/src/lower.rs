@@ -1044,6 +1044,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             IntOp::Equal => (boolean(self, IntCC::Equal, x, y), None),
             IntOp::BitAnd => (self.b.ins().band(x, y), None),
             IntOp::BitOr => (self.b.ins().bor(x, y), None),
+            IntOp::FloorDiv | IntOp::FloorMod => self.floor_div_mod(INT_OPS[op].op, x, y, send),
         };
         let args = self.answer_args(r, state)?;
         match overflow {
@@ -1053,6 +1054,47 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.vals = kept;
         self.b.switch_to_block(send);
         Ok(())
+    }
+
+    /// `x // y` or `x \\ y` (`op`) on tagged SmallInts, rounding toward
+    /// negative infinity: the tagged result and the overflow flag (only
+    /// `-2^62 // -1` overflows). A zero `y` goes to `send`.
+    fn floor_div_mod(
+        &mut self,
+        op: lst_vm::interp::int_ops::IntOp,
+        x: cl::Value,
+        y: cl::Value,
+        send: cl::Block,
+    ) -> (cl::Value, Option<cl::Value>) {
+        use lst_vm::interp::int_ops::IntOp;
+        let a = self.b.ins().sshr_imm_u(x, 1);
+        let b = self.b.ins().sshr_imm_u(y, 1);
+        let nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, b, 0);
+        self.continue_if(nonzero, send);
+        // Untagged operands have 62 bits, so neither traps.
+        let q = self.b.ins().sdiv(a, b);
+        let r = self.b.ins().srem(a, b);
+        // Truncation rounded up when the remainder's sign differs from
+        // the divisor's: step the quotient down and the remainder over.
+        let inexact = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
+        let signs = self.b.ins().bxor(r, b);
+        let differ = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
+        let adjust = self.b.ins().band(inexact, differ);
+        let (n, overflow) = match op {
+            IntOp::FloorDiv => {
+                let one = self.b.ins().uextend(I64, adjust);
+                let n = self.b.ins().isub(q, one);
+                let (_, o) = self.b.ins().sadd_overflow(n, n);
+                (n, Some(o))
+            }
+            _ => {
+                let zero = self.int(0);
+                let step = self.b.ins().select(adjust, b, zero);
+                (self.b.ins().iadd(r, step), None)
+            }
+        };
+        let twice = self.b.ins().ishl_imm_u(n, 1);
+        (self.b.ins().iadd_imm_s(twice, 1), overflow)
     }
 
     fn make_block(

@@ -32,6 +32,10 @@ pub enum IntOp {
     /// a & b, a | b: never fail.
     BitAnd,
     BitOr,
+    /// a // b, a \\ b (rounding toward negative infinity): fall back to
+    /// the send when b is 0 (and a // b on overflow).
+    FloorDiv,
+    FloorMod,
 }
 
 /// One inlinable operation: its selector, and the primitive (number, and
@@ -44,7 +48,7 @@ pub struct IntOpDef {
 }
 
 /// The operations; an operation's bit in `int_ops` is its index here.
-pub const INT_OPS: [IntOpDef; 8] = [
+pub const INT_OPS: [IntOpDef; 10] = [
     IntOpDef {
         selector: "+",
         op: IntOp::Add,
@@ -91,6 +95,18 @@ pub const INT_OPS: [IntOpDef; 8] = [
         selector: "bitOr:",
         op: IntOp::BitOr,
         primitive: 36,
+        swapped: false,
+    },
+    IntOpDef {
+        selector: "//",
+        op: IntOp::FloorDiv,
+        primitive: 65,
+        swapped: false,
+    },
+    IntOpDef {
+        selector: "\\\\",
+        op: IntOp::FloorMod,
+        primitive: 66,
         swapped: false,
     },
 ];

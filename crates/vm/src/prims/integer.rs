@@ -4,6 +4,7 @@
 //! comes here.
 
 use super::{Args, PrimResult};
+use crate::value::Value;
 use crate::vm::Vm;
 use num_bigint::BigInt;
 use num_integer::Integer;
@@ -20,9 +21,22 @@ fn answer(vm: &mut Vm, n: Option<BigInt>) -> PrimResult {
     }
 }
 
+/// Each operation is written once and runs on `i128` when both operands
+/// are SmallInts (no operation of two 63-bit values overflows 128 bits)
+/// and its result is a SmallInt again; on `BigInt` otherwise.
 macro_rules! binary {
     ($($name:ident, |$x:ident, $y:ident| $e:expr;)*) => {$(
         pub fn $name(vm: &mut Vm, a: Args) -> PrimResult {
+            if let (Some($x), Some($y)) = (a.int(vm, 0), a.int(vm, 1)) {
+                let ($x, $y) = (i128::from($x), i128::from($y));
+                let r: Option<i128> = $e;
+                let Some(r) = r else {
+                    return Ok(None);
+                };
+                if let Some(v) = i64::try_from(r).ok().and_then(Value::int) {
+                    return Ok(Some(v));
+                }
+            }
             let Some(($x, $y)) = operands(vm, a) else {
                 return Ok(None);
             };
@@ -37,8 +51,8 @@ binary! {
     mul, |x, y| Some(x * y);
     quo, |x, y| (!y.is_zero()).then(|| x / y);
     rem, |x, y| (!y.is_zero()).then(|| x % y);
-    div, |x, y| (!y.is_zero()).then(|| x.div_floor(&y));
-    modulo, |x, y| (!y.is_zero()).then(|| x.mod_floor(&y));
+    div, |x, y| (!y.is_zero()).then(|| Integer::div_floor(&x, &y));
+    modulo, |x, y| (!y.is_zero()).then(|| Integer::mod_floor(&x, &y));
     bit_and, |x, y| Some(x & y);
     bit_or, |x, y| Some(x | y);
     bit_xor, |x, y| Some(x ^ y);
