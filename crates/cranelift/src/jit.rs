@@ -18,7 +18,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
-use lst_vm::interp::inline_cache::IndexedOp;
+use lst_vm::interp::inline_cache::InlinePrim;
 use lst_vm::interp::native::{Compiled, Compiler, Entry, Layout, SendSite};
 use lst_vm::interp::{float_ops, int_ops};
 use lst_vm::layout::method;
@@ -282,7 +282,7 @@ impl CraneliftJit {
         self.ctx.func.signature = tail_signature(pointer);
         self.ctx.func.name = UserFuncName::user(0, self.compiled);
         let int_ops = per_selector(h, literals, int_ops::int_op_index);
-        let indexed = per_selector(h, literals, IndexedOp::of_selector);
+        let indexed = per_selector(h, literals, InlinePrim::of_selector);
         let float_ops = per_selector(h, literals, float_ops::float_op_index);
         let setters = per_selector(h, literals, |s| {
             (s.last() == Some(&b':') && s.iter().filter(|&&c| c == b':').count() == 1).then_some(())

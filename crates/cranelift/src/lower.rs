@@ -27,11 +27,12 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
 use lst_vm::interp::float_ops::float_op_index;
-use lst_vm::interp::inline_cache::IndexedOp;
+use lst_vm::interp::inline_cache::InlinePrim;
 use lst_vm::interp::native::{self as rt, Layout};
 use std::collections::HashMap;
 
 mod float_op;
+mod inline_prim;
 mod quick_send;
 
 /// Why a method is not compiled.
@@ -52,7 +53,7 @@ pub struct MethodFacts<'a> {
     pub int_ops: &'a [Option<usize>],
     /// For each literal that is `at:` or `at:put:`, the inline indexed
     /// access it may do.
-    pub indexed: &'a [Option<IndexedOp>],
+    pub indexed: &'a [Option<InlinePrim>],
     /// For each literal that is a selector of an inline Float operation,
     /// its index in `float_ops::FLOAT_OPS`.
     pub float_ops: &'a [Option<usize>],
@@ -789,7 +790,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 .get(i as usize)
                 .copied()
                 .flatten()
-                .filter(|op| args.len() == 1 + usize::from(*op == IndexedOp::AtPut)),
+                .filter(|op| args.len() == op.arguments()),
             _ => None,
         };
         let float = match (*selector, args) {
@@ -821,7 +822,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             if let Some((op, arg)) = inline {
                 self.int_op(op, receiver, arg, join, state)?;
             } else if let Some(op) = indexed {
-                self.indexed_op(op, receiver, args, site, join, state)?;
+                self.inline_prim(op, receiver, args, site, join, state)?;
             }
             if let Some(op) = float {
                 self.float_op(op, receiver, args[0], join, state)?;
@@ -912,81 +913,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let mut args = vec![BlockArg::Value(answer)];
         args.extend(self.block_args(&state.stack)?);
         Ok(args)
-    }
-
-    /// The inline path of `at:` / `at:put:` (`op`) when the receiver's
-    /// class is the one `site`'s first primitive way holds, with the
-    /// primitive `op` stands for, and the index is a SmallInt in range: its
-    /// result goes to the `join` block (as [`Self::int_op`]); otherwise the
-    /// code goes on in the current block, the send.
-    fn indexed_op(
-        &mut self,
-        op: IndexedOp,
-        receiver: ir::Value,
-        args: &[ir::Value],
-        site: &rt::SendSite,
-        join: cl::Block,
-        state: &State,
-    ) -> Result<(), LowerError> {
-        let lay = *self.env.layout;
-        let r = self.get(receiver)?;
-        let index = self.get(args[0])?;
-        let value = match op {
-            IndexedOp::At => None,
-            IndexedOp::AtPut => Some(self.get(args[1])?),
-        };
-        let send = self.b.create_block();
-        self.b.set_cold_block(send);
-        let kept = self.vals.clone();
-        // An object of the way's class, with the way's primitive.
-        let tag = self.b.ins().band_imm_u(r, 1);
-        let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
-        self.continue_if(object, send);
-        let site = self.int(site as *const rt::SendSite as i64);
-        let class = self.b.ins().load(I64, FLAGS, r, lay.class_word);
-        let want = self.b.ins().load(I64, FLAGS, site, lay.site.prim_class);
-        let prim = self.b.ins().load(I64, FLAGS, site, lay.site.prim);
-        let same = self.b.ins().icmp(IntCC::Equal, class, want);
-        let that = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::Equal, prim, op.packed() as i64);
-        let ok = self.b.ins().band(same, that);
-        self.continue_if(ok, send);
-        // A pointer object, and 1 ≤ index ≤ its size (tagged: 3 ≤ index,
-        // index >> 1 ≤ size).
-        let header = self.b.ins().load(I64, FLAGS, r, 0);
-        let bytes = self.b.ins().band_imm_u(header, lay.bytes_flag as i64);
-        let size = self.b.ins().band_imm_u(header, lay.size_mask as i64);
-        let small = self.b.ins().band_imm_u(index, 1);
-        let i = self.b.ins().sshr_imm_u(index, 1);
-        let low = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, i, 1);
-        let high = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, i, size);
-        let pointers = self.b.ins().icmp_imm_s(IntCC::Equal, bytes, 0);
-        let small = self.b.ins().icmp_imm_s(IntCC::NotEqual, small, 0);
-        let ok = self.b.ins().band(low, high);
-        let ok = self.b.ins().band(ok, pointers);
-        let ok = self.b.ins().band(ok, small);
-        self.continue_if(ok, send);
-        let offset = self.b.ins().ishl_imm_u(i, 3);
-        let at = self.b.ins().iadd(r, offset);
-        // Slot i (1-based) is at first_slot + 8 (i - 1).
-        let slot = lay.first_slot - 8;
-        let result = match value {
-            None => self.b.ins().load(I64, FLAGS, at, slot),
-            Some(v) => {
-                self.b.ins().store(FLAGS, v, at, slot);
-                r
-            }
-        };
-        let jargs = self.answer_args(result, state)?;
-        self.b.ins().jump(join, &jargs);
-        self.vals = kept;
-        self.b.switch_to_block(send);
-        Ok(())
     }
 
     /// The inline path of SmallInt operation `op` (an index into

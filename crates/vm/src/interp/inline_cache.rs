@@ -75,31 +75,53 @@ pub struct PrimWay {
     pub prim: Cell<u64>,
 }
 
-/// Indexed access compiled code does inline when a site's first
-/// primitive way holds the receiver's class with the primitive this stands
-/// for: `at:` (primitive 24 on receiver, index) and `at:put:` (primitive 5
-/// on value, receiver, index; it answers the receiver).
+/// A primitive compiled code runs inline at a send whose selector names
+/// it, when the site's first primitive way holds the receiver's class
+/// with exactly the primitive method it stands for: `at:` (primitive 24
+/// on receiver, index), `at:put:` (primitive 5 on value, receiver, index;
+/// it answers the receiver), `==` (1 on receiver, argument), `class` (2
+/// on the receiver) and `basicSize`/`size` (4 on the receiver). Guarding
+/// on what the runtime found at the site, not on the selector, keeps
+/// the inline path right for every class and every redefinition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IndexedOp {
+pub enum InlinePrim {
     At,
     AtPut,
+    Identical,
+    Class,
+    Size,
 }
 
-impl IndexedOp {
-    /// The operation a selector names, if any.
-    pub fn of_selector(selector: &[u8]) -> Option<IndexedOp> {
+impl InlinePrim {
+    /// The primitive a selector may stand for, if any.
+    pub fn of_selector(selector: &[u8]) -> Option<InlinePrim> {
         match selector {
-            b"at:" => Some(IndexedOp::At),
-            b"at:put:" => Some(IndexedOp::AtPut),
+            b"at:" => Some(InlinePrim::At),
+            b"at:put:" => Some(InlinePrim::AtPut),
+            b"==" => Some(InlinePrim::Identical),
+            b"class" => Some(InlinePrim::Class),
+            b"size" | b"basicSize" => Some(InlinePrim::Size),
             _ => None,
+        }
+    }
+
+    /// The number of arguments of its selector.
+    pub fn arguments(self) -> usize {
+        match self {
+            InlinePrim::Class | InlinePrim::Size => 0,
+            InlinePrim::At | InlinePrim::Identical => 1,
+            InlinePrim::AtPut => 2,
         }
     }
 
     /// The [`PrimWay::prim`] word of the primitive method it stands for.
     pub fn packed(self) -> u64 {
         let (number, args): (u8, &[u8]) = match self {
-            IndexedOp::At => (24, &[0, 1]),
-            IndexedOp::AtPut => (5, &[2, 0, 1]),
+            InlinePrim::At => (24, &[0, 1]),
+            InlinePrim::AtPut => (5, &[2, 0, 1]),
+            InlinePrim::Identical => (1, &[0, 1]),
+            InlinePrim::Class => (2, &[0]),
+            InlinePrim::Size => (4, &[0]),
         };
         let mut p = PrimitiveMethod {
             number,
