@@ -67,7 +67,7 @@ impl Lowering<'_, '_, '_> {
     }
 
     /// The class of `v`: SmallInt's for a SmallInt.
-    fn class_of(&mut self, v: cl::Value) -> cl::Value {
+    pub(super) fn class_of(&mut self, v: cl::Value) -> cl::Value {
         let lay = *self.env.layout;
         let (int, obj, have) = (
             self.b.create_block(),

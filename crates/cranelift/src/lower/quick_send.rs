@@ -1,22 +1,23 @@
 //! The inline path of a quick method (`lst_vm::interp::quick`) at a send:
-//! when the site's first way holds the receiver's class with a getter (at
-//! a unary send) or a setter (at a one-argument send), compiled code
-//! reads or writes the instance variable itself, without the send stub's
-//! round trip through the caller's continuation. Anything else goes on to
-//! the send, which handles every other way.
+//! when the site's first way holds the receiver's class with a getter or
+//! a constant (at a unary send) or a setter (at a one-argument send),
+//! compiled code reads or writes the instance variable, or answers the
+//! constant, itself, without the send stub's round trip through the
+//! caller's continuation. Anything else goes on to the send, which
+//! handles every other way.
 
 use super::{FLAGS, Lowering};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, InstBuilder, types::I64};
 use lst_jit::ir::{self, State};
 use lst_vm::interp::native as rt;
-use lst_vm::interp::quick::{QUICK_GETTER, QUICK_SETTER};
+use lst_vm::interp::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_SETTER};
 
 impl Lowering<'_, '_, '_> {
-    /// The getter (no `value`) or setter (`value` to store) path of the
-    /// send at `site` to `receiver`: its answer goes to `join` (an
-    /// [`Self::answer_join`]); otherwise the code goes on in the current
-    /// block, the send.
+    /// The getter or constant (no `value`) or setter (`value` to store)
+    /// path of the send at `site` to `receiver`: its answer goes to `join`
+    /// (an [`Self::answer_join`]); otherwise the code goes on in the
+    /// current block, the send.
     pub(super) fn quick_send(
         &mut self,
         receiver: ir::Value,
@@ -32,26 +33,39 @@ impl Lowering<'_, '_, '_> {
         let send = self.b.create_block();
         self.b.set_cold_block(send);
         let kept = self.vals.clone();
-        // An object (getters and setters are never cached for SmallInts)
-        // of the first way's class, which holds this kind of quick method.
-        let tag = self.b.ins().band_imm_u(r, 1);
-        let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
-        self.continue_if(object, send);
+        // The first way's class.
         let site = self.int(site as *const rt::SendSite as i64);
-        let class = self.b.ins().load(I64, FLAGS, r, lay.class_word);
+        let class = self.class_of(r);
         let cached = self.b.ins().load(I64, FLAGS, site, s.ways + s.class);
-        let quick = self.b.ins().load(I64, FLAGS, site, s.ways + s.quick);
         let same = self.b.ins().icmp(IntCC::Equal, class, cached);
+        self.continue_if(same, send);
+        let quick = self.b.ins().load(I64, FLAGS, site, s.ways + s.quick);
+        let operand = self.b.ins().load(I64, FLAGS, site, s.ways + s.operand);
+        if value.is_none() {
+            // A constant: the operand is the answer.
+            let constant = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::Equal, quick, QUICK_CONSTANT as i64);
+            let args = self.answer_args(operand, state)?;
+            let next = self.b.create_block();
+            self.b.ins().brif(constant, join, &args, next, &[]);
+            self.b.switch_to_block(next);
+        }
         let kind = if value.is_some() {
             QUICK_SETTER
         } else {
             QUICK_GETTER
         };
         let that = self.b.ins().icmp_imm_s(IntCC::Equal, quick, kind as i64);
-        let ok = self.b.ins().band(same, that);
+        // A pointer object (getters and setters are never cached for
+        // SmallInts, but the header is read only from an object) with that
+        // instance variable.
+        let tag = self.b.ins().band_imm_u(r, 1);
+        let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+        let ok = self.b.ins().band(that, object);
         self.continue_if(ok, send);
-        // A pointer object with that instance variable.
-        let index = self.b.ins().load(I64, FLAGS, site, s.ways + s.operand);
+        let index = operand;
         let header = self.b.ins().load(I64, FLAGS, r, 0);
         let bytes = self.b.ins().band_imm_u(header, lay.bytes_flag as i64);
         let size = self.b.ins().band_imm_u(header, lay.size_mask as i64);
