@@ -120,16 +120,20 @@ impl CraneliftJit {
     /// The shared send stub and the two it hands over to (see
     /// [`crate::send_stub`]).
     fn build_send_stub(&mut self) -> Result<FuncId, String> {
-        use crate::send_stub::{Next, build, build_block, build_quick};
-        let quick = self.build_stub("lst_send_stub_quick", &[], |b, lay, refs, tail| {
+        use crate::send_stub::{Next, build, build_block, build_quick, build_slow};
+        let send_site = self.helpers[helpers::Id::lst_send_site as usize];
+        let slow = self.build_stub("lst_send_stub_slow", &[send_site], |b, lay, refs, tail| {
+            build_slow(b, lay, refs[0], tail)
+        })?;
+        let quick = self.build_stub("lst_send_stub_quick", &[slow], |b, lay, refs, tail| {
             build_quick(b, lay, refs[0], tail)
         })?;
-        let block = self.build_stub("lst_send_stub_block", &[], |b, lay, refs, tail| {
+        let block = self.build_stub("lst_send_stub_block", &[slow], |b, lay, refs, tail| {
             build_block(b, lay, refs[0], tail)
         })?;
-        self.build_stub("lst_send_stub", &[quick, block], |b, lay, refs, tail| {
+        self.build_stub("lst_send_stub", &[slow, quick, block], |b, lay, refs, tail| {
             let next = Next {
-                send_site: refs[0],
+                slow: refs[0],
                 quick: refs[1],
                 block: refs[2],
             };
@@ -138,8 +142,8 @@ impl CraneliftJit {
     }
 
     /// Defines a stub named `name` with the tail signature, built by
-    /// `body` from the layout, the references to `lst_send_site` and then
-    /// to `calls`, and the tail signature.
+    /// `body` from the layout, references to the functions `calls` names,
+    /// and the tail signature.
     fn build_stub(
         &mut self,
         name: &str,
@@ -152,10 +156,9 @@ impl CraneliftJit {
         let config = self.module.isa().frontend_config();
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
-            let send_site = self.helpers[helpers::Id::lst_send_site as usize];
-            let refs: Vec<FuncRef> = std::iter::once(send_site)
-                .chain(calls.iter().copied())
-                .map(|id| self.module.declare_func_in_func(id, b.func))
+            let refs: Vec<FuncRef> = calls
+                .iter()
+                .map(|&id| self.module.declare_func_in_func(id, b.func))
                 .collect();
             let tail = b.import_signature(sig.clone());
             body(&mut b, &self.layout, &refs, tail);

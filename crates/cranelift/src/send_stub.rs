@@ -23,11 +23,13 @@
 //! Keeping the guard and the frame push here, not at each send, keeps
 //! compiled methods small and their compile times short.
 //!
-//! The stub is three functions: the main one ([`build`]) has the common
+//! The stub is four functions: the main one ([`build`]) has the common
 //! case, a method way's frame push, and tail-calls the [`build_quick`]
-//! stub for a quick way and the [`build_block`] stub when no way holds
-//! the class. Apart, each has few live values, so the hot path keeps them
-//! in registers instead of spilling them around the rarer paths.
+//! stub for a quick way, the [`build_block`] stub when no way holds the
+//! class and the [`build_slow`] stub for the runtime's send. Apart, each
+//! has few live values and only the slow one calls into Rust, so the hot
+//! path keeps its values in caller-saved registers: no callee-saved
+//! register is saved and restored per send.
 //!
 //! [`SendSite`]: lst_vm::interp::native::SendSite
 
@@ -41,9 +43,9 @@ use lst_vm::interp::block_cache::BLOCK_ENTRIES;
 use lst_vm::interp::inline_cache::IC_WAYS;
 use lst_vm::interp::native::{self as rt, Layout};
 
-/// The stubs the main stub hands over to, and the runtime's send.
+/// The stubs the main stub hands over to.
 pub struct Next {
-    pub send_site: FuncRef,
+    pub slow: FuncRef,
     pub quick: FuncRef,
     pub block: FuncRef,
 }
@@ -53,10 +55,11 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, next: &Next, tail_sig: SigRe
     let (vm, hp, site, receiver) = entry(b);
     let s = lay.site;
     let class = class_of(b, lay, vm, receiver);
-    let slow = slow_block(b, lay, tail_sig, next.send_site, vm, hp, site);
-    let f = frame(b, lay, vm, hp, site, receiver, slow);
+    let slow = b.create_block();
 
-    // The ways, in order.
+    // The ways, in order. (The frame's numbers are computed after a hit:
+    // fewer values live at once keep everything in caller-saved
+    // registers.)
     let hit = b.create_block();
     let miss = b.create_block();
     b.append_block_param(hit, I64);
@@ -91,6 +94,7 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, next: &Next, tail_sig: SigRe
     b.switch_to_block(to_quick);
     b.ins().return_call(next.quick, &[vm, hp, site, way]);
     b.switch_to_block(push);
+    let f = frame(b, lay, vm, hp, site, receiver, slow);
     let temps = b.ins().load(I64, FLAGS, way, s.temps);
     let len = f.len;
     let new_hp = b.ins().iadd(len, temps);
@@ -121,29 +125,52 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, next: &Next, tail_sig: SigRe
     let zero = b.ins().iconst(I64, 0);
     b.ins()
         .return_call_indirect(tail_sig, code, &[vm, new_hp, nil, zero]);
+    to_slow(b, slow, next.slow, &f);
     b.seal_all_blocks();
 }
 
 /// Builds the quick stub, `tail fn(vm, hp, site, way)`: the main stub
 /// found the receiver's class in `way`, which holds a quick method.
-pub fn build_quick(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig: SigRef) {
+pub fn build_quick(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, tail_sig: SigRef) {
     let (vm, hp, site, way) = entry(b);
-    let slow = slow_block(b, lay, tail_sig, send_site, vm, hp, site);
+    let slow = b.create_block();
     let receiver = receiver_of(b, lay, vm, site);
     let f = frame(b, lay, vm, hp, site, receiver, slow);
     quick_path(b, lay, tail_sig, &f, way, slow);
+    to_slow(b, slow, slow_stub, &f);
     b.seal_all_blocks();
 }
 
 /// Builds the block stub, `tail fn(vm, hp, site, receiver)`: no way of
 /// the site holds the receiver's class.
-pub fn build_block(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig: SigRef) {
+pub fn build_block(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, tail_sig: SigRef) {
     let (vm, hp, site, receiver) = entry(b);
     let class = class_of(b, lay, vm, receiver);
-    let slow = slow_block(b, lay, tail_sig, send_site, vm, hp, site);
+    let slow = b.create_block();
     let f = frame(b, lay, vm, hp, site, receiver, slow);
     block_path(b, lay, tail_sig, &f, class, slow);
+    to_slow(b, slow, slow_stub, &f);
     b.seal_all_blocks();
+}
+
+/// Builds the slow stub, `tail fn(vm, hp, site, _)`: the send through the
+/// runtime's `lst_send_site` (a miss, a due safepoint, a stack about to
+/// overflow), going on as it answers. It is the only stub that calls
+/// into Rust; apart, the others need no callee-saved registers.
+pub fn build_slow(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tail_sig: SigRef) {
+    let (vm, hp, site, _) = entry(b);
+    let call = b.ins().call(send_site, &[vm, hp, site]);
+    let r = b.inst_results(call)[0];
+    answer(b, lay, tail_sig, vm, hp, site, r);
+    b.seal_all_blocks();
+}
+
+/// Fills the (cold) block `slow`: a tail call of the slow stub.
+fn to_slow(b: &mut FunctionBuilder, slow: cl::Block, slow_stub: FuncRef, f: &Frame) {
+    b.set_cold_block(slow);
+    b.switch_to_block(slow);
+    b.ins()
+        .return_call(slow_stub, &[f.vm, f.hp, f.site, f.hp]);
 }
 
 /// The entry block of a stub and its four parameters.
@@ -182,28 +209,6 @@ fn receiver_of(b: &mut FunctionBuilder, lay: &Layout, vm: cl::Value, site: cl::V
     let fp8 = b.ins().ishl_imm_u(fp, 3);
     let at = b.ins().iadd(base, fp8);
     b.ins().load(I64, FLAGS, at, 0)
-}
-
-/// The (cold) block that sends through the runtime's `lst_send_site` and
-/// goes on as it answers.
-fn slow_block(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    tail_sig: SigRef,
-    send_site: FuncRef,
-    vm: cl::Value,
-    hp: cl::Value,
-    site: cl::Value,
-) -> cl::Block {
-    let here = b.current_block().expect("a stub is being built");
-    let slow = b.create_block();
-    b.set_cold_block(slow);
-    b.switch_to_block(slow);
-    let call = b.ins().call(send_site, &[vm, hp, site]);
-    let r = b.inst_results(call)[0];
-    answer(b, lay, tail_sig, vm, hp, site, r);
-    b.switch_to_block(here);
-    slow
 }
 
 /// The send's place on the stack and the ticked countdown; a due
