@@ -188,6 +188,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let jt = self
             .b
             .create_jump_table(JumpTableData::new(default, &table));
+        // Calls enter at the start, returns at a continuation: a direct
+        // branch for the first, the table for the rest.
+        let resume = self.b.create_block();
+        self.b.ins().brif(k, resume, &[], start, &[]);
+        self.b.switch_to_block(resume);
         let k = self.b.ins().ireduce(cl::types::I32, k);
         self.b.ins().br_table(k, jt);
         self.b.switch_to_block(bad);
