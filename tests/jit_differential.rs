@@ -124,6 +124,21 @@ fn llst_image_boots_the_same_compiled() {
 }
 
 #[test]
+fn vm_primitives_image_ends_the_same_compiled() {
+    // The stripped fixture image recurses in its own error reporting until
+    // the VM stops the process (see `crates/vm/tests/llst_image.rs`): the
+    // same output, exit status and statistics-free stderr either way.
+    let image = root().join("../shared/llst/VMPrimitives.image");
+    if !image.exists() {
+        eprintln!("skipped: {} is not here", image.display());
+        return;
+    }
+    let image = image.to_string_lossy().into_owned();
+    let problem = compare("VMPrimitives.image", &["--image", &image], false);
+    assert!(problem.is_none(), "{}", problem.unwrap_or_default());
+}
+
+#[test]
 fn every_benchmark_passes_its_check_compiled() {
     let (ok, out, err) = lst(&["--jit", "always", "bench", "--smoke", "--mode", "jit"]);
     assert!(ok, "{out}\n{err}");
