@@ -218,9 +218,9 @@ fn edge_programs_print_the_same_in_every_mode() {
         "4534500",
         // (A `compile:` line echoes "Method" once, so taking every other
         // line skips the next one's first print or the "Method".)
-        "618750",
+        "6625750",
         "Method",
-        "620250",
+        "6627250",
         "54000426",
         "758302104379",
         "709353904979",

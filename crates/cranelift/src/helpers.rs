@@ -109,6 +109,7 @@ helpers! {
     lst_trap: fn(_, _, _, _);
     lst_deopt: fn(_, _, _);
     lst_new_float: fn(_, _);
+    lst_new_slots: fn(_, _, _);
 }
 
 #[cfg(test)]

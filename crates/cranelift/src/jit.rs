@@ -131,14 +131,18 @@ impl CraneliftJit {
         let block = self.build_stub("lst_send_stub_block", &[slow], |b, lay, refs, tail| {
             build_block(b, lay, refs[0], tail)
         })?;
-        self.build_stub("lst_send_stub", &[slow, quick, block], |b, lay, refs, tail| {
-            let next = Next {
-                slow: refs[0],
-                quick: refs[1],
-                block: refs[2],
-            };
-            build(b, lay, &next, tail)
-        })
+        self.build_stub(
+            "lst_send_stub",
+            &[slow, quick, block],
+            |b, lay, refs, tail| {
+                let next = Next {
+                    slow: refs[0],
+                    quick: refs[1],
+                    block: refs[2],
+                };
+                build(b, lay, &next, tail)
+            },
+        )
     }
 
     /// Defines a stub named `name` with the tail signature, built by

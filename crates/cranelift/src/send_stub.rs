@@ -169,8 +169,7 @@ pub fn build_slow(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tai
 fn to_slow(b: &mut FunctionBuilder, slow: cl::Block, slow_stub: FuncRef, f: &Frame) {
     b.set_cold_block(slow);
     b.switch_to_block(slow);
-    b.ins()
-        .return_call(slow_stub, &[f.vm, f.hp, f.site, f.hp]);
+    b.ins().return_call(slow_stub, &[f.vm, f.hp, f.site, f.hp]);
 }
 
 /// The entry block of a stub and its four parameters.

@@ -1,11 +1,13 @@
 //! The inline path of a cheap primitive at a send whose selector names it
 //! (`lst_vm::interp::inline_cache::InlinePrim`: `at:`, `at:put:`, `==`,
-//! `class`, `size`). The guard is what the runtime found at the site: its
+//! `class`, `size`, `new:`). The guard is what the runtime found at the
+//! site: its
 //! first primitive way must hold the receiver's class with exactly the
 //! primitive method the selector stands for. Anything else, and any
 //! operand the primitive would refuse, goes on to the send.
 
 use super::{FLAGS, LowerError, Lowering};
+use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, BlockArg, InstBuilder, types::I64};
 use lst_jit::ir::{self, State};
@@ -38,7 +40,7 @@ impl Lowering<'_, '_, '_> {
                 self.continue_if(object, send);
                 self.b.ins().load(I64, FLAGS, r, self.env.layout.class_word)
             }
-            InlinePrim::Identical | InlinePrim::Class => self.class_of(r),
+            InlinePrim::Identical | InlinePrim::Class | InlinePrim::New => self.class_of(r),
         };
         self.site_guard(site, class, op, send);
         let answer = match op {
@@ -49,6 +51,11 @@ impl Lowering<'_, '_, '_> {
                 self.bool_obj(same)
             }
             InlinePrim::Class => class,
+            InlinePrim::New => {
+                let made = self.helper(Id::lst_new_slots, &[self.vm, r, args[0]]);
+                self.continue_if(made, send);
+                made
+            }
             InlinePrim::Size => {
                 let header = self.b.ins().load(I64, FLAGS, r, 0);
                 let size = self

@@ -80,7 +80,9 @@ pub struct PrimWay {
 /// with exactly the primitive method it stands for: `at:` (primitive 24
 /// on receiver, index), `at:put:` (primitive 5 on value, receiver, index;
 /// it answers the receiver), `==` (1 on receiver, argument), `class` (2
-/// on the receiver) and `basicSize`/`size` (4 on the receiver). Guarding
+/// on the receiver), `basicSize`/`size` (4 on the receiver) and `new:` (7
+/// on receiver, size: a new object of nil slots, made by
+/// [`native::lst_new_slots`] without a collection). Guarding
 /// on what the runtime found at the site, not on the selector, keeps
 /// the inline path right for every class and every redefinition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +92,7 @@ pub enum InlinePrim {
     Identical,
     Class,
     Size,
+    New,
 }
 
 impl InlinePrim {
@@ -101,6 +104,7 @@ impl InlinePrim {
             b"==" => Some(InlinePrim::Identical),
             b"class" => Some(InlinePrim::Class),
             b"size" | b"basicSize" => Some(InlinePrim::Size),
+            b"new:" => Some(InlinePrim::New),
             _ => None,
         }
     }
@@ -109,7 +113,7 @@ impl InlinePrim {
     pub fn arguments(self) -> usize {
         match self {
             InlinePrim::Class | InlinePrim::Size => 0,
-            InlinePrim::At | InlinePrim::Identical => 1,
+            InlinePrim::At | InlinePrim::Identical | InlinePrim::New => 1,
             InlinePrim::AtPut => 2,
         }
     }
@@ -122,6 +126,7 @@ impl InlinePrim {
             InlinePrim::Identical => (1, &[0, 1]),
             InlinePrim::Class => (2, &[0]),
             InlinePrim::Size => (4, &[0]),
+            InlinePrim::New => (7, &[0, 1]),
         };
         let mut p = PrimitiveMethod {
             number,

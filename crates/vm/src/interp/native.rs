@@ -810,6 +810,25 @@ pub unsafe extern "C" fn lst_new_float(vm: *mut Vm, bits: u64) -> u64 {
         .map_or(0, Value::raw)
 }
 
+/// A new object of class `class` with `size` nil slots, as primitive 7
+/// makes it, for the inline `new:` (`InlinePrim::New`); or 0 when the
+/// primitive would fail or that would take a collection (the heap is
+/// full, or GC stress is on): the code then sends instead. It never
+/// collects, so compiled code may hold references across it.
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_new_slots(vm: *mut Vm, class: u64, size: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    let class = Value::from_raw(class);
+    let Some(n) = Value::from_raw(size).as_int() else {
+        return 0;
+    };
+    vm.new_object_without_collecting(class, n)
+        .map_or(0, Value::raw)
+}
+
 /// Leaves compiled code to interpret frame `hp` from bytecode offset `pc`
 /// (the operand stack is written): for cases the code does not handle.
 ///

@@ -87,9 +87,39 @@ pub fn string_at_put(vm: &mut Vm, a: Args) -> PrimResult {
 }
 
 fn class_and_size(vm: &Vm, a: Args) -> Option<(crate::value::Value, usize)> {
-    let class = a.get(vm, 0);
-    let n = a.int(vm, 1).filter(|n| (0..=MAX_OBJECT).contains(n))?;
-    vm.is_class_shaped(class).then_some((class, n as usize))
+    let n = a.int(vm, 1)?;
+    vm.instance_shape(a.get(vm, 0), n)
+}
+
+impl Vm {
+    /// `(class, n)` if primitives 7 and 20 can make an instance of
+    /// `class` with `n` slots or bytes.
+    fn instance_shape(
+        &self,
+        class: crate::value::Value,
+        n: i64,
+    ) -> Option<(crate::value::Value, usize)> {
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|&n| n as i64 <= MAX_OBJECT)?;
+        self.is_class_shaped(class).then_some((class, n))
+    }
+
+    /// Primitive 7's object if the heap has room for it now (and GC
+    /// stress is off): never collects. `None` also where primitive 7
+    /// fails.
+    pub(crate) fn new_object_without_collecting(
+        &mut self,
+        class: crate::value::Value,
+        n: i64,
+    ) -> Option<crate::value::Value> {
+        let (class, n) = self.instance_shape(class, n)?;
+        if self.options.gc_stress {
+            return None;
+        }
+        let nil = self.nil();
+        self.heap.alloc_slots(class, n, nil)
+    }
 }
 
 /// 7: `<7 class size>`: a new pointer object of `size` nil slots.
