@@ -27,9 +27,10 @@
 //! case, a method way's frame push, and tail-calls the [`build_quick`]
 //! stub for a quick way, the [`build_block`] stub when no way holds the
 //! class and the [`build_slow`] stub for the runtime's send. Apart, each
-//! has few live values and only the slow one calls into Rust, so the hot
-//! path keeps its values in caller-saved registers: no callee-saved
-//! register is saved and restored per send.
+//! has fewer live values and only the slow one calls into Rust, so the
+//! hot path spills less. (The main stub still saves callee-saved
+//! registers in its prologue: the frame push has more live values than
+//! there are caller-saved registers.)
 //!
 //! [`SendSite`]: lst_vm::interp::native::SendSite
 
@@ -57,9 +58,8 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, next: &Next, tail_sig: SigRe
     let class = class_of(b, lay, vm, receiver);
     let slow = b.create_block();
 
-    // The ways, in order. (The frame's numbers are computed after a hit:
-    // fewer values live at once keep everything in caller-saved
-    // registers.)
+    // The ways, in order. (The frame's numbers are computed after a hit,
+    // so that fewer values are live across the probe.)
     let hit = b.create_block();
     let miss = b.create_block();
     b.append_block_param(hit, I64);
