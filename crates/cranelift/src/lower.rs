@@ -975,7 +975,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             IntOp::Equal => (boolean(self, IntCC::Equal, x, y), None),
             IntOp::BitAnd => (self.b.ins().band(x, y), None),
             IntOp::BitOr => (self.b.ins().bor(x, y), None),
-            IntOp::FloorDiv | IntOp::FloorMod => self.floor_div_mod(INT_OPS[op].op, x, y, send),
+            IntOp::FloorDiv | IntOp::FloorMod | IntOp::Quo | IntOp::Rem => {
+                self.div_mod(INT_OPS[op].op, x, y, send)
+            }
         };
         let args = self.answer_args(r, state)?;
         match overflow {
@@ -987,10 +989,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         Ok(())
     }
 
-    /// `x // y` or `x \\ y` (`op`) on tagged SmallInts, rounding toward
-    /// negative infinity: the tagged result and the overflow flag (only
-    /// `-2^62 // -1` overflows). A zero `y` goes to `send`.
-    fn floor_div_mod(
+    /// `x // y`, `x \\ y` (rounding toward negative infinity), `x quo: y`
+    /// or `x rem: y` (toward zero) (`op`) on tagged SmallInts: the tagged
+    /// result and the overflow flag (only `-2^62 // -1` and `-2^62 quo:
+    /// -1` overflow). A zero `y` goes to `send`.
+    fn div_mod(
         &mut self,
         op: lst_vm::interp::int_ops::IntOp,
         x: cl::Value,
@@ -1005,27 +1008,43 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         // Untagged operands have 62 bits, so neither traps.
         let q = self.b.ins().sdiv(a, b);
         let r = self.b.ins().srem(a, b);
+        let (n, overflow) = match op {
+            IntOp::Quo => (q, Some(())),
+            IntOp::Rem => (r, None),
+            _ => self.floor_adjust(op, q, r, b),
+        };
+        let overflow = overflow.map(|()| {
+            let (_, o) = self.b.ins().sadd_overflow(n, n);
+            o
+        });
+        let twice = self.b.ins().ishl_imm_u(n, 1);
+        (self.b.ins().iadd_imm_s(twice, 1), overflow)
+    }
+
+    /// The floor quotient or modulo from the truncated quotient `q` and
+    /// remainder `r` of `a ÷ b`, and whether the quotient may overflow.
+    fn floor_adjust(
+        &mut self,
+        op: lst_vm::interp::int_ops::IntOp,
+        q: cl::Value,
+        r: cl::Value,
+        b: cl::Value,
+    ) -> (cl::Value, Option<()>) {
+        use lst_vm::interp::int_ops::IntOp;
         // Truncation rounded up when the remainder's sign differs from
         // the divisor's: step the quotient down and the remainder over.
         let inexact = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
         let signs = self.b.ins().bxor(r, b);
         let differ = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
         let adjust = self.b.ins().band(inexact, differ);
-        let (n, overflow) = match op {
-            IntOp::FloorDiv => {
-                let one = self.b.ins().uextend(I64, adjust);
-                let n = self.b.ins().isub(q, one);
-                let (_, o) = self.b.ins().sadd_overflow(n, n);
-                (n, Some(o))
-            }
-            _ => {
-                let zero = self.int(0);
-                let step = self.b.ins().select(adjust, b, zero);
-                (self.b.ins().iadd(r, step), None)
-            }
-        };
-        let twice = self.b.ins().ishl_imm_u(n, 1);
-        (self.b.ins().iadd_imm_s(twice, 1), overflow)
+        if op == IntOp::FloorDiv {
+            let one = self.b.ins().uextend(I64, adjust);
+            (self.b.ins().isub(q, one), Some(()))
+        } else {
+            let zero = self.int(0);
+            let step = self.b.ins().select(adjust, b, zero);
+            (self.b.ins().iadd(r, step), None)
+        }
     }
 
     fn make_block(

@@ -36,6 +36,9 @@ pub enum IntOp {
     /// the send when b is 0 (and a // b on overflow).
     FloorDiv,
     FloorMod,
+    /// a quo: b, a rem: b (rounding toward zero): the same fallbacks.
+    Quo,
+    Rem,
 }
 
 /// One inlinable operation: its selector, and the primitive (number, and
@@ -48,7 +51,7 @@ pub struct IntOpDef {
 }
 
 /// The operations; an operation's bit in `int_ops` is its index here.
-pub const INT_OPS: [IntOpDef; 10] = [
+pub const INT_OPS: [IntOpDef; 12] = [
     IntOpDef {
         selector: "+",
         op: IntOp::Add,
@@ -107,6 +110,18 @@ pub const INT_OPS: [IntOpDef; 10] = [
         selector: "\\\\",
         op: IntOp::FloorMod,
         primitive: 66,
+        swapped: false,
+    },
+    IntOpDef {
+        selector: "quo:",
+        op: IntOp::Quo,
+        primitive: 11,
+        swapped: false,
+    },
+    IntOpDef {
+        selector: "rem:",
+        op: IntOp::Rem,
+        primitive: 12,
         swapped: false,
     },
 ];
