@@ -184,7 +184,12 @@ fn entry(b: &mut FunctionBuilder) -> (cl::Value, cl::Value, cl::Value, cl::Value
 }
 
 /// The class of `v` (SmallInt's for a SmallInt).
-fn class_of(b: &mut FunctionBuilder, lay: &Layout, vm: cl::Value, v: cl::Value) -> cl::Value {
+pub(crate) fn class_of(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    vm: cl::Value,
+    v: cl::Value,
+) -> cl::Value {
     let (int, obj, have) = (b.create_block(), b.create_block(), b.create_block());
     b.append_block_param(have, I64);
     let tag = b.ins().band_imm_u(v, 1);

@@ -9,7 +9,7 @@
 use super::{FLAGS, LowerError, Lowering};
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self as cl, BlockArg, InstBuilder, types::I64};
+use cranelift_codegen::ir::{self as cl, InstBuilder, types::I64};
 use lst_jit::ir::{self, State};
 use lst_vm::interp::inline_cache::InlinePrim;
 use lst_vm::interp::native as rt;
@@ -73,25 +73,10 @@ impl Lowering<'_, '_, '_> {
         Ok(())
     }
 
-    /// The class of `v`: SmallInt's for a SmallInt.
+    /// The class of `v`: SmallInt's for a SmallInt (as the send stub
+    /// computes it).
     pub(super) fn class_of(&mut self, v: cl::Value) -> cl::Value {
-        let lay = *self.env.layout;
-        let (int, obj, have) = (
-            self.b.create_block(),
-            self.b.create_block(),
-            self.b.create_block(),
-        );
-        self.b.append_block_param(have, I64);
-        let tag = self.b.ins().band_imm_u(v, 1);
-        self.b.ins().brif(tag, int, &[], obj, &[]);
-        self.b.switch_to_block(int);
-        let c = self.load_vm(lay.smallint_class);
-        self.b.ins().jump(have, &[BlockArg::Value(c)]);
-        self.b.switch_to_block(obj);
-        let c = self.b.ins().load(I64, FLAGS, v, lay.class_word);
-        self.b.ins().jump(have, &[BlockArg::Value(c)]);
-        self.b.switch_to_block(have);
-        self.b.block_params(have)[0]
+        crate::send_stub::class_of(self.b, self.env.layout, self.vm, v)
     }
 
     /// Goes on if `site`'s first primitive way holds `class` with the
