@@ -3,8 +3,9 @@
 //! SmallInt do what Float's primitive method for that selector would, as
 //! long as Float still answers the selector with that primitive.
 //!
-//! This is the Float twin of [`super::int_ops`]: [`FLOAT_OPS`] lists each
-//! operation with the selector and the primitive it stands for, and
+//! This is the Float twin of [`super::int_ops`], with the same table type
+//! ([`OpDef`]): [`FLOAT_OPS`] lists each operation with the selector and
+//! the primitive it stands for, and
 //! [`NativeRegs::float_ops`](super::native::NativeRegs) holds one bit per
 //! operation, recomputed whenever method dictionaries may have changed.
 //! An arithmetic result is a new Float, which compiled code gets from
@@ -13,6 +14,7 @@
 //!
 //! This module must not generate code; it owns the table and the bits.
 
+use super::int_ops::{OpDef, def, op_index};
 use crate::roots::Root;
 use crate::vm::Vm;
 
@@ -31,27 +33,9 @@ pub enum FloatOp {
     Equal,
 }
 
-/// One inlinable operation: its selector, and the primitive (number, and
-/// whether it takes (argument, receiver)) Float's method must run.
-pub struct FloatOpDef {
-    pub selector: &'static str,
-    pub op: FloatOp,
-    pub primitive: u8,
-    pub swapped: bool,
-}
-
-const fn def(selector: &'static str, op: FloatOp, primitive: u8, swapped: bool) -> FloatOpDef {
-    FloatOpDef {
-        selector,
-        op,
-        primitive,
-        swapped,
-    }
-}
-
 /// The operations; an operation's bit in `float_ops` is its index here.
 /// The primitive numbers are this VM's (`prims::float`).
-pub const FLOAT_OPS: [FloatOpDef; 7] = [
+pub const FLOAT_OPS: [OpDef<FloatOp>; 7] = [
     def("+", FloatOp::Add, 80, false),
     def("-", FloatOp::Sub, 81, false),
     def("*", FloatOp::Mul, 82, false),
@@ -63,9 +47,7 @@ pub const FLOAT_OPS: [FloatOpDef; 7] = [
 
 /// The index in [`FLOAT_OPS`] of a selector's operation.
 pub fn float_op_index(selector: &[u8]) -> Option<usize> {
-    FLOAT_OPS
-        .iter()
-        .position(|d| d.selector.as_bytes() == selector)
+    op_index(&FLOAT_OPS, selector)
 }
 
 impl Vm {
@@ -77,10 +59,7 @@ impl Vm {
         self.native_regs.float_ops = if class == self.nil() {
             0
         } else {
-            let ops = FLOAT_OPS
-                .iter()
-                .map(|d| (d.selector, d.primitive, d.swapped));
-            self.primitive_bits(class, ops)
+            self.primitive_bits(class, &FLOAT_OPS)
         };
     }
 }

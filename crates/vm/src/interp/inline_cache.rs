@@ -278,7 +278,7 @@ impl Vm {
         self.cache.flush();
         self.flush_send_sites();
         if self.jit.is_some() {
-            self.refresh_int_ops();
+            self.refresh_inline_ops();
         }
     }
 

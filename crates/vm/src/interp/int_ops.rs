@@ -41,118 +41,76 @@ pub enum IntOp {
     Rem,
 }
 
-/// One inlinable operation: its selector, and the primitive (number, and
-/// whether it takes (argument, receiver)) SmallInt's method must run.
-pub struct IntOpDef {
+/// One inlinable operation: its selector, what it computes (`Op`), and
+/// the primitive (number, and whether it takes (argument, receiver)) the
+/// receiver class's method must run. `float_ops` uses it too.
+pub struct OpDef<Op> {
     pub selector: &'static str,
-    pub op: IntOp,
+    pub op: Op,
     pub primitive: u8,
     pub swapped: bool,
 }
 
+/// An [`OpDef`], for the tables.
+pub(crate) const fn def<Op>(
+    selector: &'static str,
+    op: Op,
+    primitive: u8,
+    swapped: bool,
+) -> OpDef<Op> {
+    OpDef {
+        selector,
+        op,
+        primitive,
+        swapped,
+    }
+}
+
+/// The index in `defs` of a selector's operation.
+pub(crate) fn op_index<Op>(defs: &[OpDef<Op>], selector: &[u8]) -> Option<usize> {
+    defs.iter().position(|d| d.selector.as_bytes() == selector)
+}
+
 /// The operations; an operation's bit in `int_ops` is its index here.
-pub const INT_OPS: [IntOpDef; 12] = [
-    IntOpDef {
-        selector: "+",
-        op: IntOp::Add,
-        primitive: 10,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: "-",
-        op: IntOp::Sub,
-        primitive: 16,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: "*",
-        op: IntOp::Mul,
-        primitive: 15,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: "<",
-        op: IntOp::Less,
-        primitive: 13,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: ">",
-        op: IntOp::Greater,
-        primitive: 13,
-        swapped: true,
-    },
-    IntOpDef {
-        selector: "=",
-        op: IntOp::Equal,
-        primitive: 14,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: "bitAnd:",
-        op: IntOp::BitAnd,
-        primitive: 37,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: "bitOr:",
-        op: IntOp::BitOr,
-        primitive: 36,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: "//",
-        op: IntOp::FloorDiv,
-        primitive: 65,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: "\\\\",
-        op: IntOp::FloorMod,
-        primitive: 66,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: "quo:",
-        op: IntOp::Quo,
-        primitive: 11,
-        swapped: false,
-    },
-    IntOpDef {
-        selector: "rem:",
-        op: IntOp::Rem,
-        primitive: 12,
-        swapped: false,
-    },
+pub const INT_OPS: [OpDef<IntOp>; 12] = [
+    def("+", IntOp::Add, 10, false),
+    def("-", IntOp::Sub, 16, false),
+    def("*", IntOp::Mul, 15, false),
+    def("<", IntOp::Less, 13, false),
+    def(">", IntOp::Greater, 13, true),
+    def("=", IntOp::Equal, 14, false),
+    def("bitAnd:", IntOp::BitAnd, 37, false),
+    def("bitOr:", IntOp::BitOr, 36, false),
+    def("//", IntOp::FloorDiv, 65, false),
+    def("\\\\", IntOp::FloorMod, 66, false),
+    def("quo:", IntOp::Quo, 11, false),
+    def("rem:", IntOp::Rem, 12, false),
 ];
 
 /// The index in [`INT_OPS`] of a selector's operation.
 pub fn int_op_index(selector: &[u8]) -> Option<usize> {
-    INT_OPS
-        .iter()
-        .position(|d| d.selector.as_bytes() == selector)
+    op_index(&INT_OPS, selector)
 }
 
 impl Vm {
     /// Recomputes which inline operations are valid (see the module doc),
     /// SmallInt's and Float's (`float_ops`).
-    pub(crate) fn refresh_int_ops(&mut self) {
-        let ops = INT_OPS.iter().map(|d| (d.selector, d.primitive, d.swapped));
-        self.native_regs.int_ops = self.primitive_bits(self.root(Root::SmallIntClass), ops);
+    pub(crate) fn refresh_inline_ops(&mut self) {
+        self.native_regs.int_ops = self.primitive_bits(self.root(Root::SmallIntClass), &INT_OPS);
         self.refresh_float_ops();
     }
 
-    /// One bit per (selector, primitive, swapped) of `ops`, set if
-    /// `class`'s method for the selector is a primitive method running
-    /// exactly that primitive on (receiver, argument), or on (argument,
-    /// receiver) if swapped.
-    pub(crate) fn primitive_bits<'a>(
+    /// One bit per operation of `ops`, set if `class`'s method for its
+    /// selector is a primitive method running exactly its primitive on
+    /// (receiver, argument), or on (argument, receiver) if swapped.
+    pub(crate) fn primitive_bits<Op>(
         &mut self,
         class: crate::value::Value,
-        ops: impl Iterator<Item = (&'a str, u8, bool)>,
+        ops: &[OpDef<Op>],
     ) -> u64 {
         let mut bits = 0u64;
-        for (i, (selector, primitive, swapped)) in ops.enumerate() {
+        for (i, d) in ops.iter().enumerate() {
+            let (selector, primitive, swapped) = (d.selector, d.primitive, d.swapped);
             let Some(selector) = self.find_symbol(selector.as_bytes()) else {
                 continue;
             };

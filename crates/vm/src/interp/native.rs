@@ -351,7 +351,7 @@ impl Vm {
         }));
         self.native_regs.blocks = self.jit.as_ref().map_or(0, |t| t.blocks.as_ptr() as u64);
         self.cache.flush();
-        self.refresh_int_ops();
+        self.refresh_inline_ops();
     }
 
     /// The JIT's counters, if there is a JIT.
