@@ -920,6 +920,28 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         Ok(args)
     }
 
+    /// Builds one inline path in front of a send. `body` emits the
+    /// path's checks, each going to the (cold) `send` block it is given
+    /// when it fails, and computes the answer, which goes to `join` (an
+    /// [`Self::answer_join`]). The code then goes on in `send`, with the
+    /// values known before the path.
+    fn inline_path(
+        &mut self,
+        join: cl::Block,
+        state: &State,
+        body: impl FnOnce(&mut Self, cl::Block) -> Result<cl::Value, LowerError>,
+    ) -> Result<(), LowerError> {
+        let send = self.b.create_block();
+        self.b.set_cold_block(send);
+        let kept = self.vals.clone();
+        let answer = body(self, send)?;
+        let args = self.answer_args(answer, state)?;
+        self.b.ins().jump(join, &args);
+        self.vals = kept;
+        self.b.switch_to_block(send);
+        Ok(())
+    }
+
     /// The inline path of SmallInt operation `op` (an index into
     /// `INT_OPS`) on `a` and `b`: when both are SmallInts and the
     /// operation is valid, its result goes to the `join` block (an

@@ -28,11 +28,20 @@ impl Lowering<'_, '_, '_> {
         join: cl::Block,
         state: &State,
     ) -> Result<(), super::LowerError> {
-        let lay = *self.env.layout;
         let (x, y) = (self.get(a)?, self.get(b)?);
-        let send = self.b.create_block();
-        self.b.set_cold_block(send);
-        let kept = self.vals.clone();
+        self.inline_path(join, state, |l, send| Ok(l.float_answer(op, x, y, send)))
+    }
+
+    /// The answer of [`Self::float_op`] on `x` and `y`; `send` when the
+    /// operation is not valid or the operands are not Float and number.
+    fn float_answer(
+        &mut self,
+        op: usize,
+        x: cl::Value,
+        y: cl::Value,
+        send: cl::Block,
+    ) -> cl::Value {
+        let lay = *self.env.layout;
         // Valid, and the receiver a Float.
         let valid = self.load_vm(lay.float_ops);
         let valid = self.b.ins().ushr_imm_u(valid, op as i64);
@@ -70,7 +79,7 @@ impl Lowering<'_, '_, '_> {
             FloatOp::Div => Some(self.b.ins().fdiv(fx, fy)),
             FloatOp::Less | FloatOp::Greater | FloatOp::Equal => None,
         };
-        let answer = match (result, FLOAT_OPS[op].op) {
+        match (result, FLOAT_OPS[op].op) {
             (Some(f), _) => {
                 let bits = self.b.ins().bitcast(I64, MemFlagsData::new(), f);
                 let boxed = self.helper(Id::lst_new_float, &[self.vm, bits]);
@@ -80,12 +89,7 @@ impl Lowering<'_, '_, '_> {
             (None, FloatOp::Less) => compare(self, FloatCC::LessThan, fx, fy),
             (None, FloatOp::Greater) => compare(self, FloatCC::GreaterThan, fx, fy),
             (None, _) => compare(self, FloatCC::Equal, fx, fy),
-        };
-        let args = self.answer_args(answer, state)?;
-        self.b.ins().jump(join, &args);
-        self.vals = kept;
-        self.b.switch_to_block(send);
-        Ok(())
+        }
     }
 
     /// The double in `v` when it is a Float (a byte object of 8 bytes of

@@ -29,9 +29,21 @@ impl Lowering<'_, '_, '_> {
     ) -> Result<(), LowerError> {
         let r = self.get(receiver)?;
         let args = self.gets(args)?;
-        let send = self.b.create_block();
-        self.b.set_cold_block(send);
-        let kept = self.vals.clone();
+        self.inline_path(join, state, |l, send| {
+            Ok(l.prim_answer(op, r, &args, site, send))
+        })
+    }
+
+    /// The answer of [`Self::inline_prim`]; `send` when the guard or the
+    /// operands fail.
+    fn prim_answer(
+        &mut self,
+        op: InlinePrim,
+        r: cl::Value,
+        args: &[cl::Value],
+        site: &rt::SendSite,
+        send: cl::Block,
+    ) -> cl::Value {
         let class = match op {
             // These read the receiver's slots or header: an object.
             InlinePrim::At | InlinePrim::AtPut | InlinePrim::Size => {
@@ -43,7 +55,7 @@ impl Lowering<'_, '_, '_> {
             InlinePrim::Identical | InlinePrim::Class | InlinePrim::New => self.class_of(r),
         };
         self.site_guard(site, class, op, send);
-        let answer = match op {
+        match op {
             InlinePrim::At => self.indexed(r, args[0], None, send),
             InlinePrim::AtPut => self.indexed(r, args[0], Some(args[1]), send),
             InlinePrim::Identical => {
@@ -65,12 +77,7 @@ impl Lowering<'_, '_, '_> {
                 let twice = self.b.ins().ishl_imm_u(size, 1);
                 self.b.ins().iadd_imm_s(twice, 1)
             }
-        };
-        let jargs = self.answer_args(answer, state)?;
-        self.b.ins().jump(join, &jargs);
-        self.vals = kept;
-        self.b.switch_to_block(send);
-        Ok(())
+        }
     }
 
     /// The class of `v`: SmallInt's for a SmallInt (as the send stub

@@ -26,13 +26,26 @@ impl Lowering<'_, '_, '_> {
         join: cl::Block,
         state: &State,
     ) -> Result<(), super::LowerError> {
-        let lay = *self.env.layout;
-        let s = lay.site;
         let r = self.get(receiver)?;
         let value = value.map(|v| self.get(v)).transpose()?;
-        let send = self.b.create_block();
-        self.b.set_cold_block(send);
-        let kept = self.vals.clone();
+        self.inline_path(join, state, |l, send| {
+            l.quick_answer(r, value, site, join, state, send)
+        })
+    }
+
+    /// The answer of [`Self::quick_send`] (a constant goes straight to
+    /// `join` with `state`'s values); `send` when the way does not fit.
+    fn quick_answer(
+        &mut self,
+        r: cl::Value,
+        value: Option<cl::Value>,
+        site: &rt::SendSite,
+        join: cl::Block,
+        state: &State,
+        send: cl::Block,
+    ) -> Result<cl::Value, super::LowerError> {
+        let lay = *self.env.layout;
+        let s = lay.site;
         // The first way holds a quick method, for the receiver's class.
         // (Testing the kind first costs most sends one load and branch.)
         let site = self.int(site as *const rt::SendSite as i64);
@@ -77,17 +90,12 @@ impl Lowering<'_, '_, '_> {
         self.continue_if(ok, send);
         let offset = self.b.ins().ishl_imm_u(index, 3);
         let at = self.b.ins().iadd(r, offset);
-        let answer = match value {
+        Ok(match value {
             None => self.b.ins().load(I64, FLAGS, at, lay.first_slot),
             Some(v) => {
                 self.b.ins().store(FLAGS, v, at, lay.first_slot);
                 r
             }
-        };
-        let args = self.answer_args(answer, state)?;
-        self.b.ins().jump(join, &args);
-        self.vals = kept;
-        self.b.switch_to_block(send);
-        Ok(())
+        })
     }
 }
