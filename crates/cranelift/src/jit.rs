@@ -7,7 +7,7 @@
 //! it. The code embeds no heap addresses, so a collection needs no patching.
 
 use crate::helpers::{self, Helper};
-use crate::lower::{self, Env, MethodFacts};
+use crate::lower::{self, Env, HelperImport, MethodFacts};
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, InstBuilder, SigRef, Signature, UserFuncName, types::I64,
 };
@@ -34,8 +34,13 @@ pub struct CraneliftJit {
     ctx: Context,
     builder: FunctionBuilderContext,
     helpers: Vec<FuncId>,
+    /// The same, as the lowering imports them into a function.
+    helper_imports: Vec<HelperImport>,
+    /// The Float functions, by operation (see [`crate::float_stub`]).
+    float_ops: Vec<HelperImport>,
     trampoline: Trampoline,
     send_stub: Option<FuncId>,
+    return_stub: Option<FuncId>,
     layout: Layout,
     compiled: u32,
     /// Keep the text of the last compiled function (for `disasm --jit`).
@@ -100,13 +105,25 @@ impl CraneliftJit {
             .map(|h| module.declare_function(h.name, Linkage::Import, &h.signature))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("declaring helpers: {e}"))?;
+        let helper_imports = helpers
+            .iter()
+            .zip(&all)
+            .map(|(&id, h)| HelperImport {
+                id,
+                signature: h.signature.clone(),
+                colocated: false,
+            })
+            .collect();
         let mut jit = CraneliftJit {
             ctx: module.make_context(),
             module,
             builder: FunctionBuilderContext::new(),
             helpers,
+            helper_imports,
+            float_ops: vec![],
             trampoline: refuse_to_run,
             send_stub: None,
+            return_stub: None,
             layout: Vm::native_layout(),
             compiled: 0,
             keep_listing: false,
@@ -114,6 +131,8 @@ impl CraneliftJit {
         };
         jit.trampoline = jit.build_trampoline()?;
         jit.send_stub = Some(jit.build_send_stub()?);
+        jit.return_stub = Some(jit.build_return_stub()?);
+        jit.float_ops = jit.build_float_functions()?;
         Ok(jit)
     }
 
@@ -143,6 +162,50 @@ impl CraneliftJit {
                 build(b, lay, &next, tail)
             },
         )
+    }
+
+    /// The shared return (see [`crate::return_stub`]).
+    fn build_return_stub(&mut self) -> Result<FuncId, String> {
+        let lst_return = self.helpers[helpers::Id::lst_return as usize];
+        self.build_stub("lst_return_stub", &[lst_return], |b, lay, refs, tail| {
+            crate::return_stub::build(b, lay, refs[0], tail)
+        })
+    }
+
+    /// The Float functions (see [`crate::float_stub`]), one per
+    /// operation of `FLOAT_OPS`.
+    fn build_float_functions(&mut self) -> Result<Vec<HelperImport>, String> {
+        let new_float = self.helpers[helpers::Id::lst_new_float as usize];
+        let pointer = self.module.isa().pointer_type();
+        let mut sig = Signature::new(CallConv::SystemV);
+        for t in [pointer, I64, I64] {
+            sig.params.push(AbiParam::new(t));
+        }
+        sig.returns.push(AbiParam::new(I64));
+        let config = self.module.isa().frontend_config();
+        (0..float_ops::FLOAT_OPS.len())
+            .map(|op| {
+                self.module.clear_context(&mut self.ctx);
+                self.ctx.func.signature = sig.clone();
+                {
+                    let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
+                    let f = self.module.declare_func_in_func(new_float, b.func);
+                    crate::float_stub::build(&mut b, &self.layout, op, f);
+                    b.finalize(config);
+                }
+                let name = format!("lst_float_op{op}");
+                let id = self
+                    .module
+                    .declare_function(&name, Linkage::Local, &sig)
+                    .map_err(|e| e.to_string())?;
+                self.define(id)?;
+                Ok(HelperImport {
+                    id,
+                    signature: sig.clone(),
+                    colocated: true,
+                })
+            })
+            .collect()
     }
 
     /// Defines a stub named `name` with the tail signature, built by
@@ -221,11 +284,14 @@ impl CraneliftJit {
         self.module
             .define_function(id, &mut self.ctx)
             .map_err(|e| format!("cranelift: {e:?}"))?;
-        let code = self
-            .ctx
-            .compiled_code()
-            .map(|c| c.code_buffer().to_vec())
-            .unwrap_or_default();
+        let code = match clif {
+            Some(_) => self
+                .ctx
+                .compiled_code()
+                .map(|c| c.code_buffer().to_vec())
+                .unwrap_or_default(),
+            None => vec![],
+        };
         self.module.clear_context(&mut self.ctx);
         self.module
             .finalize_definitions()
@@ -284,6 +350,7 @@ impl CraneliftJit {
             .count();
         let sites: Box<[SendSite]> = (0..sends).map(|_| SendSite::default()).collect();
         let stub = self.send_stub.ok_or("the send stub is not built")?;
+        let return_stub = self.return_stub.ok_or("the return stub is not built")?;
         let pointer = self.module.isa().pointer_type();
         self.module.clear_context(&mut self.ctx);
         self.ctx.func.signature = tail_signature(pointer);
@@ -304,19 +371,17 @@ impl CraneliftJit {
         };
         let config = self.module.isa().frontend_config();
         let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
-        let refs: Vec<_> = self
-            .helpers
-            .iter()
-            .map(|&id| self.module.declare_func_in_func(id, b.func))
-            .collect();
         let tail_sig = b.import_signature(tail_signature(pointer));
         let send_stub = self.module.declare_func_in_func(stub, b.func);
+        let return_stub = self.module.declare_func_in_func(return_stub, b.func);
         let env = Env {
             layout: &self.layout,
-            helpers: &refs,
+            helpers: &self.helper_imports,
+            float_ops: &self.float_ops,
             tail_sig,
             first_record,
             send_stub,
+            return_stub,
             sites: &sites,
         };
         let lowered = lower::lower(&f, &facts, &env, &mut b);

@@ -4,13 +4,17 @@
 //! in continuation-passing style on the VM stack; [`helpers`] lists the
 //! runtime functions compiled code calls, with signatures derived from
 //! their Rust types; [`send_stub`] is the one shared function every
-//! compiled send goes through (inline caches, frame push); [`jit`] owns
+//! compiled send goes through (inline caches, frame push);
+//! [`return_stub`] the one every compiled `^` goes through;
+//! [`float_stub`] holds the shared Float operations; [`jit`] owns
 //! code memory, the entry trampoline and the compile driver, and
 //! implements the VM's `Compiler` trait.
 
+pub mod float_stub;
 pub mod helpers;
 pub mod jit;
 pub mod lower;
+pub mod return_stub;
 pub mod send_stub;
 
 pub use jit::CraneliftJit;

@@ -71,16 +71,30 @@ pub struct Lowered {
 /// Everything the lowering refers to in the function being built.
 pub struct Env<'a> {
     pub layout: &'a Layout,
-    /// The helpers, imported into the function, by [`Id`].
-    pub helpers: &'a [FuncRef],
+    /// The helpers, by [`Id`]; each is imported into the function when
+    /// first called (an import costs compile time even when unused).
+    pub helpers: &'a [HelperImport],
     /// The signature of compiled functions, for tail calls.
     pub tail_sig: SigRef,
     /// The record number of this function's entry 0.
     pub first_record: u32,
     /// The send stub (see [`crate::send_stub`]).
     pub send_stub: FuncRef,
+    /// The return stub (see [`crate::return_stub`]).
+    pub return_stub: FuncRef,
+    /// The Float functions (see [`crate::float_stub`]), by operation.
+    pub float_ops: &'a [HelperImport],
     /// One inline cache per send, in block order.
     pub sites: &'a [rt::SendSite],
+}
+
+/// What importing a helper or a shared function into a function takes:
+/// its module-level function, its signature and whether it is in code
+/// memory (a direct call) or in Rust (through its address).
+pub struct HelperImport {
+    pub id: cranelift_module::FuncId,
+    pub signature: cl::Signature,
+    pub colocated: bool,
 }
 
 /// Lowers `f` into the function `b` is building.
@@ -126,6 +140,25 @@ struct Lowering<'a, 'b, 'c> {
     /// The function's one block that acts on a helper's answer other than
     /// "go on" (see [`Self::dispatch`]), made when first needed.
     leave: Option<cl::Block>,
+    /// The helpers and Float functions imported so far, by [`Id`] and
+    /// by operation.
+    imported: Vec<Option<FuncRef>>,
+    imported_float: Vec<Option<FuncRef>>,
+}
+
+/// Imports `f` into the function `b` builds (as
+/// `cranelift_module::Module::declare_func_in_func` would).
+fn import(b: &mut FunctionBuilder, f: &HelperImport) -> FuncRef {
+    let signature = b.import_signature(f.signature.clone());
+    let name = b
+        .func
+        .declare_imported_user_function(cl::UserExternalName::new(0, f.id.as_u32()));
+    b.import_function(cl::ExtFuncData {
+        name: cl::ExternalName::user(name),
+        signature,
+        colocated: f.colocated,
+        patchable: false,
+    })
 }
 
 impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
@@ -158,6 +191,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 depth: 0,
             }],
             leave: None,
+            imported: vec![None; env.helpers.len()],
+            imported_float: vec![None; env.float_ops.len()],
         }
     }
 
@@ -184,17 +219,25 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             .into_iter()
             .map(|(block, args)| self.call_of(block, args))
             .collect();
+        let table_len = table.len();
         let default = self.call_of(bad, &[]);
         let jt = self
             .b
             .create_jump_table(JumpTableData::new(default, &table));
         // Calls enter at the start, returns at a continuation: a direct
         // branch for the first, the table for the rest.
-        let resume = self.b.create_block();
+        // A function with no continuation has no table.
+        let resume = if table_len > 1 {
+            self.b.create_block()
+        } else {
+            bad
+        };
         self.b.ins().brif(k, resume, &[], start, &[]);
-        self.b.switch_to_block(resume);
-        let k = self.b.ins().ireduce(cl::types::I32, k);
-        self.b.ins().br_table(k, jt);
+        if table_len > 1 {
+            self.b.switch_to_block(resume);
+            let k = self.b.ins().ireduce(cl::types::I32, k);
+            self.b.ins().br_table(k, jt);
+        }
         self.b.switch_to_block(bad);
         self.b.ins().trap(TrapCode::unwrap_user(1));
         self.method_start(start)?;
@@ -448,8 +491,30 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     fn helper(&mut self, id: Id, args: &[cl::Value]) -> cl::Value {
-        let call = self.b.ins().call(self.env.helpers[id as usize], args);
+        let f = self.helper_ref(id);
+        let call = self.b.ins().call(f, args);
         self.b.inst_results(call)[0]
+    }
+
+    /// Helper `id` in this function, imported on first use.
+    fn helper_ref(&mut self, id: Id) -> FuncRef {
+        if let Some(f) = self.imported[id as usize] {
+            return f;
+        }
+        let f = import(self.b, &self.env.helpers[id as usize]);
+        self.imported[id as usize] = Some(f);
+        f
+    }
+
+    /// The Float function of operation `op` (see [`crate::float_stub`]),
+    /// imported on first use.
+    fn float_ref(&mut self, op: usize) -> FuncRef {
+        if let Some(f) = self.imported_float[op] {
+            return f;
+        }
+        let f = import(self.b, &self.env.float_ops[op]);
+        self.imported_float[op] = Some(f);
+        f
     }
 
     fn int(&mut self, n: i64) -> cl::Value {
@@ -1151,9 +1216,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             }
             Terminator::Return(v) => {
                 let v = self.get(*v)?;
-                self.return_to_compiled_caller(v);
-                let r = self.helper(Id::lst_return, &[self.vm, self.hp, v]);
-                self.dispatch(r, None);
+                let unused = self.int(0);
+                let args = [self.vm, self.hp, v, unused];
+                self.b.ins().return_call(self.env.return_stub, &args);
                 Ok(())
             }
             Terminator::BlockReturn(v) => {
@@ -1170,43 +1235,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 state,
             } => self.primitive(*number, args, fail, state),
         }
-    }
-
-    /// The common return, without the runtime: the frame's CONTEXT slot
-    /// holds no Context (nil, or the block of a block frame: no context
-    /// must learn the frame died), its caller is a frame of this process
-    /// that waits at a native continuation. Pops the frame and tail-calls
-    /// the continuation, as `Vm::return_from` would. Falls through to the
-    /// general path otherwise.
-    fn return_to_compiled_caller(&mut self, v: cl::Value) {
-        let lay = *self.env.layout;
-        let context = self.frame_load(self.hp8, lay.h_context);
-        // nil and blocks are objects too: every CONTEXT has a class word.
-        let class = self.b.ins().load(I64, FLAGS, context, lay.class_word);
-        let context_class = self.load_vm(lay.context_class);
-        let caller = self.frame_load(self.hp8, lay.h_caller);
-        let retpc = self.frame_load(self.hp8, lay.h_retpc);
-        let no_context = self.b.ins().icmp(IntCC::NotEqual, class, context_class);
-        // Tagged SmallInts: caller ≥ 0 is a tagged word > 0.
-        let has_caller = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, caller, 0);
-        let native_base = (lay.native_pc_base as i64) * 2 + 1;
-        let native = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, retpc, native_base);
-        let ok = self.b.ins().band(no_context, has_caller);
-        let ok = self.b.ins().band(ok, native);
-        let (fast, slow) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(ok, fast, &[], slow, &[]);
-        self.b.switch_to_block(fast);
-        let index = self.b.ins().sshr_imm_u(retpc, 1);
-        let index = self.b.ins().iadd_imm_s(index, -(lay.native_pc_base as i64));
-        let fp = self.b.ins().sshr_imm_u(self.fp8, 3);
-        let vm = self.vm;
-        self.b.ins().store(FLAGS, fp, vm, lay.stack_len);
-        let caller_hp = self.b.ins().sshr_imm_u(caller, 1);
-        call_record(self.b, &lay, self.env.tail_sig, vm, caller_hp, v, index);
-        self.b.switch_to_block(slow);
     }
 
     /// `doPrimitive`: the runtime runs it as the interpreter does; on

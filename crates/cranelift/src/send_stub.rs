@@ -173,7 +173,7 @@ fn to_slow(b: &mut FunctionBuilder, slow: cl::Block, slow_stub: FuncRef, f: &Fra
 }
 
 /// The entry block of a stub and its four parameters.
-fn entry(b: &mut FunctionBuilder) -> (cl::Value, cl::Value, cl::Value, cl::Value) {
+pub(crate) fn entry(b: &mut FunctionBuilder) -> (cl::Value, cl::Value, cl::Value, cl::Value) {
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);

@@ -1,0 +1,74 @@
+//! The return stub: one shared function every compiled method's `^`
+//! tail-calls, `tail fn(vm, hp, value, _) -> u64`, with `hp` the
+//! returning frame.
+//!
+//! The common return needs no runtime: the frame's CONTEXT slot holds no
+//! Context (nil, or the block of a block frame: no Context must learn
+//! that the frame died) and its caller is a frame of this process that
+//! waits at a native continuation. The stub then pops the frame and
+//! tail-calls the continuation, as `Vm::return_from` would. Anything else
+//! goes to the runtime's `lst_return`, whose answer the stub acts on as
+//! a compiled function would (`Lowering::dispatch`).
+//!
+//! One stub instead of the same forty instructions at every return keeps
+//! methods small and their compile times short, and keeps the call to
+//! `lst_return` (and the registers it clobbers) out of them.
+
+use crate::lower::{FLAGS, call_named, call_record};
+use crate::send_stub::entry;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{FuncRef, InstBuilder, SigRef, types::I64};
+use cranelift_frontend::FunctionBuilder;
+use lst_vm::interp::native::Layout;
+
+/// Builds the return stub's body into `b` (whose signature is the tail
+/// one); `lst_return` is the runtime's return helper.
+pub fn build(b: &mut FunctionBuilder, lay: &Layout, lst_return: FuncRef, tail_sig: SigRef) {
+    let (vm, hp, value, _) = entry(b);
+    let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
+    let hp8 = b.ins().ishl_imm_u(hp, 3);
+    let header = b.ins().iadd(base, hp8);
+    let slot = |b: &mut FunctionBuilder, field: usize| {
+        b.ins().load(I64, FLAGS, header, (field * 8) as i32)
+    };
+    let context = slot(b, lay.h_context);
+    // nil and blocks are objects too: every CONTEXT has a class word.
+    let class = b.ins().load(I64, FLAGS, context, lay.class_word);
+    let context_class = b.ins().load(I64, FLAGS, vm, lay.context_class);
+    let caller = slot(b, lay.h_caller);
+    let retpc = slot(b, lay.h_retpc);
+    let no_context = b.ins().icmp(IntCC::NotEqual, class, context_class);
+    // Tagged SmallInts: caller ≥ 0 is a tagged word > 0.
+    let has_caller = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, caller, 0);
+    let native_base = (lay.native_pc_base as i64) * 2 + 1;
+    let native = b
+        .ins()
+        .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, retpc, native_base);
+    let ok = b.ins().band(no_context, has_caller);
+    let ok = b.ins().band(ok, native);
+    let (fast, slow) = (b.create_block(), b.create_block());
+    b.set_cold_block(slow);
+    b.ins().brif(ok, fast, &[], slow, &[]);
+
+    b.switch_to_block(fast);
+    let index = b.ins().sshr_imm_u(retpc, 1);
+    let index = b.ins().iadd_imm_s(index, -(lay.native_pc_base as i64));
+    // The stack ends where the frame's receiver was.
+    let fp = slot(b, lay.h_fp);
+    let fp = b.ins().sshr_imm_u(fp, 1);
+    b.ins().store(FLAGS, fp, vm, lay.stack_len);
+    let caller_hp = b.ins().sshr_imm_u(caller, 1);
+    call_record(b, lay, tail_sig, vm, caller_hp, value, index);
+
+    b.switch_to_block(slow);
+    let call = b.ins().call(lst_return, &[vm, hp, value]);
+    let r = b.inst_results(call)[0];
+    let (exit, named) = (b.create_block(), b.create_block());
+    b.ins().brif(r, named, &[], exit, &[]);
+    b.switch_to_block(exit);
+    b.ins().return_(&[r]);
+    b.switch_to_block(named);
+    let value = b.ins().load(I64, FLAGS, vm, lay.regs_value);
+    call_named(b, lay, tail_sig, vm, r, value);
+    b.seal_all_blocks();
+}
