@@ -12,7 +12,7 @@
 //! short. Results are boxed by `lst_new_float`, which never collects, so
 //! callers hold references in registers across the call.
 
-use crate::lower::FLAGS;
+use crate::lower::{FLAGS, continue_if};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     self as cl, BlockArg, FuncRef, InstBuilder, MemFlagsData, types::F64, types::I64,
@@ -82,13 +82,6 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, op: usize, new_float: FuncRe
     let zero = b.ins().iconst(I64, 0);
     b.ins().return_(&[zero]);
     b.seal_all_blocks();
-}
-
-/// Goes on in a new current block if `ok` (nonzero), else to `fail`.
-fn continue_if(b: &mut FunctionBuilder, ok: cl::Value, fail: cl::Block) {
-    let next = b.create_block();
-    b.ins().brif(ok, next, &[], fail, &[]);
-    b.switch_to_block(next);
 }
 
 /// The double in `v` when it is a Float (a byte object of 8 bytes of

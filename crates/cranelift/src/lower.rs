@@ -561,28 +561,13 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             return;
         };
         let r = self.b.block_params(leave)[0];
-        let (exit, named) = (self.b.create_block(), self.b.create_block());
         self.b.switch_to_block(leave);
-        self.b.ins().brif(r, named, &[], exit, &[]);
-        self.b.switch_to_block(exit);
-        self.b.ins().return_(&[r]);
-        self.b.switch_to_block(named);
-        let value = self.load_vm(self.env.layout.regs_value);
-        call_named(
-            self.b,
-            self.env.layout,
-            self.env.tail_sig,
-            self.vm,
-            r,
-            value,
-        );
+        leave_or_call_named(self.b, self.env.layout, self.env.tail_sig, self.vm, r);
     }
 
     /// Goes on in a new current block if `ok` (nonzero), else to `fail`.
     fn continue_if(&mut self, ok: cl::Value, fail: cl::Block) {
-        let next = self.b.create_block();
-        self.b.ins().brif(ok, next, &[], fail, &[]);
-        self.b.switch_to_block(next);
+        continue_if(self.b, ok, fail);
     }
 
     /// true or false, as machine condition `c` says.
@@ -1288,6 +1273,33 @@ pub(crate) fn call_record(
     let k = b.ins().uload32(FLAGS, record, lay.record_k);
     b.ins()
         .return_call_indirect(tail_sig, code, &[vm, hp, value, k]);
+}
+
+/// Goes on in a new current block if `ok` (nonzero), else to `fail`.
+pub(crate) fn continue_if(b: &mut FunctionBuilder, ok: cl::Value, fail: cl::Block) {
+    let next = b.create_block();
+    b.ins().brif(ok, next, &[], fail, &[]);
+    b.switch_to_block(next);
+}
+
+/// Acts on a helper's answer `r` other than "go on": 0 leaves native code
+/// (a return to the trampoline), anything else is a code address to
+/// tail-call with the frame, entry and value the helper left in the
+/// registers.
+pub(crate) fn leave_or_call_named(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    tail_sig: SigRef,
+    vm: cl::Value,
+    r: cl::Value,
+) {
+    let (exit, named) = (b.create_block(), b.create_block());
+    b.ins().brif(r, named, &[], exit, &[]);
+    b.switch_to_block(exit);
+    b.ins().return_(&[r]);
+    b.switch_to_block(named);
+    let value = b.ins().load(I64, FLAGS, vm, lay.regs_value);
+    call_named(b, lay, tail_sig, vm, r, value);
 }
 
 /// Tail-calls `code`, an address a helper answered, with the frame and

@@ -14,7 +14,7 @@
 //! methods small and their compile times short, and keeps the call to
 //! `lst_return` (and the registers it clobbers) out of them.
 
-use crate::lower::{FLAGS, call_named, call_record};
+use crate::lower::{FLAGS, call_record, leave_or_call_named};
 use crate::send_stub::entry;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, SigRef, types::I64};
@@ -63,12 +63,6 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, lst_return: FuncRef, tail_si
     b.switch_to_block(slow);
     let call = b.ins().call(lst_return, &[vm, hp, value]);
     let r = b.inst_results(call)[0];
-    let (exit, named) = (b.create_block(), b.create_block());
-    b.ins().brif(r, named, &[], exit, &[]);
-    b.switch_to_block(exit);
-    b.ins().return_(&[r]);
-    b.switch_to_block(named);
-    let value = b.ins().load(I64, FLAGS, vm, lay.regs_value);
-    call_named(b, lay, tail_sig, vm, r, value);
+    leave_or_call_named(b, lay, tail_sig, vm, r);
     b.seal_all_blocks();
 }

@@ -32,7 +32,7 @@ impl Lowering<'_, '_, '_> {
     }
 
     /// The answer of [`Self::float_op`] on `x` and `y`; `send` when `x`
-    /// is not a Float or the helper answers 0.
+    /// is not a Float or its Float function answers 0.
     fn float_answer(
         &mut self,
         op: usize,
