@@ -232,6 +232,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json: json.clone(),
         };
         let ok = bench::run(&mut vms, &plan)?;
+        if cli.vm.jit_stats {
+            for (_, vm) in vms.iter().filter(|(tier, _)| *tier == bench::Tier::Jit) {
+                print_jit_stats(vm);
+            }
+        }
         return Ok(if ok {
             ExitCode::SUCCESS
         } else {

@@ -136,11 +136,12 @@ impl CraneliftJit {
         Ok(jit)
     }
 
-    /// The shared send stub and the two it hands over to (see
+    /// The shared send stub and the four it hands over to (see
     /// [`crate::send_stub`]).
     fn build_send_stub(&mut self) -> Result<FuncId, String> {
-        use crate::send_stub::{Next, build, build_block, build_quick, build_slow};
+        use crate::send_stub::{Next, build, build_block, build_direct, build_quick, build_slow};
         let send_site = self.helpers[helpers::Id::lst_send_site as usize];
+        let send_direct = self.helpers[helpers::Id::lst_send_direct as usize];
         let slow = self.build_stub("lst_send_stub_slow", &[send_site], |b, lay, refs, tail| {
             build_slow(b, lay, refs[0], tail)
         })?;
@@ -150,14 +151,20 @@ impl CraneliftJit {
         let block = self.build_stub("lst_send_stub_block", &[slow], |b, lay, refs, tail| {
             build_block(b, lay, refs[0], tail)
         })?;
+        let direct = self.build_stub(
+            "lst_send_stub_direct",
+            &[send_direct, block],
+            |b, lay, refs, tail| build_direct(b, lay, refs[0], refs[1], tail),
+        )?;
         self.build_stub(
             "lst_send_stub",
-            &[slow, quick, block],
+            &[slow, quick, direct, block],
             |b, lay, refs, tail| {
                 let next = Next {
                     slow: refs[0],
                     quick: refs[1],
-                    block: refs[2],
+                    direct: refs[2],
+                    block: refs[3],
                 };
                 build(b, lay, &next, tail)
             },

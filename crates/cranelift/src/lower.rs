@@ -890,8 +890,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         all.push(receiver);
         all.extend_from_slice(args);
         self.spill(&all)?;
-        // Still valid at the stub: `lst_send_direct` does nothing that
-        // moves objects before it answers `TRY_STUB`.
         let receiver = self.get(receiver)?;
         self.next_send = k;
         site.selector.set(code);
@@ -899,7 +897,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         site.record.set(u64::from(self.env.first_record) + k as u64);
         let site = self.int(site as *const rt::SendSite as i64);
         let cont = self.conts[k - 1];
-        self.direct_send(site, cont);
         let args = [self.vm, self.hp, site, receiver];
         self.b.ins().return_call(self.env.send_stub, &args);
         self.b.switch_to_block(cont);
@@ -920,32 +917,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             }
         }
         Ok(())
-    }
-
-    /// A send from a direct site (`SendSite::direct`: it has seen a
-    /// primitive method answer) calls `lst_send_direct`, which runs a
-    /// cached primitive and answers in place: the code goes on at the
-    /// send's continuation `cont` without leaving this function. The code
-    /// goes on in the current block (the send stub) for other sites and
-    /// when the helper says `TRY_STUB`.
-    fn direct_send(&mut self, site: cl::Value, cont: cl::Block) {
-        let direct = self
-            .b
-            .ins()
-            .load(I64, FLAGS, site, self.env.layout.site.direct);
-        let (call, stub) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(direct, call, &[], stub, &[]);
-        self.b.switch_to_block(call);
-        let r = self.helper(Id::lst_send_direct, &[self.vm, self.hp, site]);
-        let is_stub = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::Equal, r, rt::TRY_STUB as i64);
-        let answered = self.b.create_block();
-        self.b.ins().brif(is_stub, stub, &[], answered, &[]);
-        self.b.switch_to_block(answered);
-        self.dispatch(r, Some(cont));
-        self.b.switch_to_block(stub);
     }
 
     /// The block where an inline path's answer joins the send's: its

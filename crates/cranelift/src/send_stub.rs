@@ -16,21 +16,23 @@
 //! about to overflow) goes to the runtime's `lst_send_site`, which sends
 //! through the method cache and refills the site.
 //!
-//! Sends that a primitive method answers do not come here first: compiled
-//! code calls `lst_send_direct` for sites marked direct (see
-//! `Lowering::direct_send`).
+//! A site marked direct (it has seen a primitive method answer) whose
+//! ways miss goes to the [`build_direct`] stub, which calls the runtime's
+//! `lst_send_direct`: it runs a cached primitive on the caller's stack,
+//! and the stub goes on at the site's continuation with the answer.
 //!
 //! Keeping the guard and the frame push here, not at each send, keeps
 //! compiled methods small and their compile times short.
 //!
-//! The stub is four functions: the main one ([`build`]) has the common
+//! The stub is five functions: the main one ([`build`]) has the common
 //! case, a method way's frame push, and tail-calls the [`build_quick`]
-//! stub for a quick way, the [`build_block`] stub when no way holds the
-//! class and the [`build_slow`] stub for the runtime's send. Apart, each
-//! has fewer live values and only the slow one calls into Rust, so the
-//! hot path spills less. (The main stub still saves callee-saved
-//! registers in its prologue: the frame push has more live values than
-//! there are caller-saved registers.)
+//! stub for a quick way, the [`build_direct`] stub when no way holds the
+//! class at a direct site, the [`build_block`] stub when no way holds it
+//! elsewhere, and the [`build_slow`] stub for the runtime's send. Apart,
+//! each has fewer live values and only the direct and slow ones call
+//! into Rust, so the hot path spills less. (The main stub still saves
+//! callee-saved registers in its prologue: the frame push has more live
+//! values than there are caller-saved registers.)
 //!
 //! [`SendSite`]: lst_vm::interp::native::SendSite
 
@@ -48,6 +50,7 @@ use lst_vm::interp::native::{self as rt, Layout};
 pub struct Next {
     pub slow: FuncRef,
     pub quick: FuncRef,
+    pub direct: FuncRef,
     pub block: FuncRef,
 }
 
@@ -80,8 +83,15 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, next: &Next, tail_sig: SigRe
         }
     }
 
-    // Not a method way: perhaps a block of a compiled body.
+    // Not a method way: perhaps a cached primitive (a direct site), or a
+    // block of a compiled body.
     b.switch_to_block(miss);
+    let direct = b.ins().load(I64, FLAGS, site, s.direct);
+    let (to_direct, to_block) = (b.create_block(), b.create_block());
+    b.ins().brif(direct, to_direct, &[], to_block, &[]);
+    b.switch_to_block(to_direct);
+    b.ins().return_call(next.direct, &[vm, hp, site, receiver]);
+    b.switch_to_block(to_block);
     b.ins().return_call(next.block, &[vm, hp, site, receiver]);
 
     // A hit: a quick method's answer, or the callee's frame unless the
@@ -138,6 +148,33 @@ pub fn build_quick(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, ta
     let f = frame(b, lay, vm, hp, site, receiver, slow);
     quick_path(b, lay, tail_sig, &f, way, slow);
     to_slow(b, slow, slow_stub, &f);
+    b.seal_all_blocks();
+}
+
+/// Builds the direct stub, `tail fn(vm, hp, site, receiver)`: no way of
+/// a direct site holds the receiver's class. The runtime's
+/// `lst_send_direct` runs a primitive way's primitive (or sends as the
+/// slow stub does), and the stub goes on as it answers; `TRY_STUB` (a
+/// block at a site that sends `value…` to blocks) goes to the block stub.
+/// `lst_send_direct` moves nothing before it answers `TRY_STUB`, so the
+/// receiver is still valid then.
+pub fn build_direct(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    send_direct: FuncRef,
+    block_stub: FuncRef,
+    tail_sig: SigRef,
+) {
+    let (vm, hp, site, receiver) = entry(b);
+    let call = b.ins().call(send_direct, &[vm, hp, site]);
+    let r = b.inst_results(call)[0];
+    let is_stub = b.ins().icmp_imm_s(IntCC::Equal, r, rt::TRY_STUB as i64);
+    let (to_block, answered) = (b.create_block(), b.create_block());
+    b.ins().brif(is_stub, to_block, &[], answered, &[]);
+    b.switch_to_block(to_block);
+    b.ins().return_call(block_stub, &[vm, hp, site, receiver]);
+    b.switch_to_block(answered);
+    answer(b, lay, tail_sig, vm, hp, site, r);
     b.seal_all_blocks();
 }
 
@@ -575,7 +612,7 @@ fn fill_temps(
     b.switch_to_block(done);
 }
 
-/// Goes on after `lst_send_site` answered `r`: leave native code, go on at
+/// Goes on after `lst_send_site` (or `lst_send_direct`) answered `r`: leave native code, go on at
 /// the site's continuation with the answer (a frameless primitive), or
 /// tail-call the code the runtime named.
 #[allow(clippy::too_many_arguments)]

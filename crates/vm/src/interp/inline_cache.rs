@@ -17,8 +17,8 @@
 //! so a hit does exactly what the slow path would.
 //!
 //! Targets that are primitive methods (`at:`, Float `+`, …) go to
-//! *primitive ways* instead, and the site becomes *direct*: compiled code
-//! then calls [`lst_send_direct`], which runs the cached primitive on the
+//! *primitive ways* instead, and the site becomes *direct*: the JIT's send
+//! stub then calls [`lst_send_direct`], which runs the cached primitive on the
 //! caller's stack and answers in place, without a lookup, a frame or a
 //! continuation. A failed primitive goes on in its method's frame, as in
 //! the interpreter. A `value…` send that activated a block marks the site
