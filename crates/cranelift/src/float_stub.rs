@@ -1,29 +1,35 @@
 //! The Float functions: one shared function per operation of `FLOAT_OPS`
-//! (`lst_vm::interp::float_ops`), `SystemV fn(vm, a, b) -> u64`, that
+//! (`lst_vm::interp::float_ops`), `preserve_all fn(vm, a, b)`, that
 //! computes on doubles what Float's primitive method would for receiver
-//! `a` and argument `b`, or answers 0 when it does not apply (the
-//! operation is no longer valid, `a` is not a Float, `b` is neither a
-//! Float nor a SmallInt, or a new Float would need a collection); the
+//! `a` and argument `b` and leaves the answer in the Vm's `answer`
+//! register (`NativeRegs::answer`), or 0 there when it does not apply
+//! (the operation is no longer valid, `a` is not a Float, `b` is neither
+//! a Float nor a SmallInt, or a new Float would need a collection); the
 //! compiled send then sends.
 //!
 //! Compiled code tests only that the receiver is a Float and calls the
 //! function: the checks and the boxing are here once, not at every
 //! arithmetic send, which keeps methods small and their compile times
-//! short. Results are boxed by `lst_new_float`, which never collects, so
-//! callers hold references in registers across the call.
+//! short. The functions call nothing: results are boxed by bumping the
+//! heap's allocation pointer here (as `Heap::bump` does; never under GC
+//! stress, so that stress runs still collect at every allocation). So
+//! they never collect, callers hold references in registers across the
+//! call, and, in the `preserve_all` convention, the call clobbers no
+//! register: methods with arithmetic sends need no callee-saved
+//! registers for it.
 
 use crate::lower::{FLAGS, continue_if};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    self as cl, BlockArg, FuncRef, InstBuilder, MemFlagsData, types::F64, types::I64,
+    self as cl, BlockArg, InstBuilder, MemFlagsData, types::F64, types::I8, types::I32, types::I64,
 };
 use cranelift_frontend::FunctionBuilder;
 use lst_vm::interp::float_ops::{FLOAT_OPS, FloatOp};
 use lst_vm::interp::native::Layout;
 
 /// Builds the function of Float operation `op` (an index into
-/// `FLOAT_OPS`) into `b`; `new_float` is the `lst_new_float` helper.
-pub fn build(b: &mut FunctionBuilder, lay: &Layout, op: usize, new_float: FuncRef) {
+/// `FLOAT_OPS`) into `b`.
+pub fn build(b: &mut FunctionBuilder, lay: &Layout, op: usize) {
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
@@ -67,21 +73,62 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, op: usize, new_float: FuncRe
         FloatOp::Less | FloatOp::Greater | FloatOp::Equal => None,
     };
     let answer = match (result, FLOAT_OPS[op].op) {
-        (Some(f), _) => {
-            // 0 (no room without a collection) is this function's "no".
-            let bits = b.ins().bitcast(I64, MemFlagsData::new(), f);
-            let call = b.ins().call(new_float, &[vm, bits]);
-            b.inst_results(call)[0]
-        }
+        (Some(f), _) => new_float(b, lay, vm, f, fail),
         (None, FloatOp::Less) => compare(b, FloatCC::LessThan),
         (None, FloatOp::Greater) => compare(b, FloatCC::GreaterThan),
         (None, _) => compare(b, FloatCC::Equal),
     };
-    b.ins().return_(&[answer]);
+    b.ins().store(FLAGS, answer, vm, lay.regs_answer);
+    b.ins().return_(&[]);
     b.switch_to_block(fail);
     let zero = b.ins().iconst(I64, 0);
-    b.ins().return_(&[zero]);
+    b.ins().store(FLAGS, zero, vm, lay.regs_answer);
+    b.ins().return_(&[]);
     b.seal_all_blocks();
+}
+
+/// A new Float holding `f`, bump-allocated as `Heap::bump` would; `fail`
+/// when that would need a collection (no room at the top of the space)
+/// or GC stress is on.
+fn new_float(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    vm: cl::Value,
+    f: cl::Value,
+    fail: cl::Block,
+) -> cl::Value {
+    let a = lay.alloc;
+    let at = |offset: usize| i32::try_from(offset).expect("Vm field offsets are small");
+    let stress = b.ins().load(I8, FLAGS, vm, lay.gc_stress);
+    let calm = b.ins().icmp_imm_s(IntCC::Equal, stress, 0);
+    continue_if(b, calm, fail);
+    // Header, class, the double: three words.
+    let words = (lay.first_slot / 8 + 1) as i64;
+    let top = b.ins().load(I64, FLAGS, vm, at(a.top));
+    let end = b.ins().load(I64, FLAGS, vm, at(a.words));
+    let new_top = b.ins().iadd_imm_s(top, words);
+    let fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, new_top, end);
+    continue_if(b, fits, fail);
+    let base = b.ins().load(I64, FLAGS, vm, at(a.base));
+    let top8 = b.ins().ishl_imm_u(top, 3);
+    let object = b.ins().iadd(base, top8);
+    b.ins().store(FLAGS, new_top, vm, at(a.top));
+    let hash = b.ins().load(I32, FLAGS, vm, at(a.next_hash));
+    let hash = b.ins().iadd_imm_s(hash, i64::from(a.hash_step));
+    let hash = b.ins().band_imm_u(hash, i64::from(a.hash_mask));
+    b.ins().store(FLAGS, hash, vm, at(a.next_hash));
+    let allocated = b.ins().load(I64, FLAGS, vm, at(a.allocated_words));
+    let allocated = b.ins().iadd_imm_s(allocated, words);
+    b.ins().store(FLAGS, allocated, vm, at(a.allocated_words));
+    let hash = b.ins().uextend(I64, hash);
+    let hash = b.ins().ishl_imm_u(hash, i64::from(a.hash_shift));
+    let header = b.ins().bor_imm_u(hash, (lay.bytes_flag | 8) as i64);
+    b.ins().store(FLAGS, header, object, 0);
+    let class = b.ins().load(I64, FLAGS, vm, lay.float_class);
+    b.ins().store(FLAGS, class, object, lay.class_word);
+    let bits = b.ins().bitcast(I64, MemFlagsData::new(), f);
+    b.ins().store(FLAGS, bits, object, lay.first_slot);
+    object
 }
 
 /// The double in `v` when it is a Float (a byte object of 8 bytes of

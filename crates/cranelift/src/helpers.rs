@@ -108,7 +108,6 @@ helpers! {
     lst_safepoint: fn(_, _, _);
     lst_trap: fn(_, _, _, _);
     lst_deopt: fn(_, _, _);
-    lst_new_float: fn(_, _);
     lst_new_slots: fn(_, _, _);
 }
 

@@ -182,13 +182,11 @@ impl CraneliftJit {
     /// The Float functions (see [`crate::float_stub`]), one per
     /// operation of `FLOAT_OPS`.
     fn build_float_functions(&mut self) -> Result<Vec<HelperImport>, String> {
-        let new_float = self.helpers[helpers::Id::lst_new_float as usize];
         let pointer = self.module.isa().pointer_type();
-        let mut sig = Signature::new(CallConv::SystemV);
+        let mut sig = Signature::new(CallConv::PreserveAll);
         for t in [pointer, I64, I64] {
             sig.params.push(AbiParam::new(t));
         }
-        sig.returns.push(AbiParam::new(I64));
         let config = self.module.isa().frontend_config();
         (0..float_ops::FLOAT_OPS.len())
             .map(|op| {
@@ -196,8 +194,7 @@ impl CraneliftJit {
                 self.ctx.func.signature = sig.clone();
                 {
                     let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
-                    let f = self.module.declare_func_in_func(new_float, b.func);
-                    crate::float_stub::build(&mut b, &self.layout, op, f);
+                    crate::float_stub::build(&mut b, &self.layout, op);
                     b.finalize(config);
                 }
                 let name = format!("lst_float_op{op}");

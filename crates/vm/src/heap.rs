@@ -34,6 +34,9 @@ pub const BYTES: u64 = 1 << 32;
 pub const FORWARDED: u64 = 2 << 32;
 const SIZE_MASK: u64 = 0xFFFF_FFFF;
 const HASH_SHIFT: u32 = 40;
+/// Each new object's identity hash is the previous one's plus this, masked.
+const HASH_STEP: u32 = 0x9E37;
+const HASH_MASK: u32 = 0xFF_FFFF;
 /// Words before an object's first slot.
 pub const HEADER_WORDS: usize = 2;
 
@@ -55,11 +58,31 @@ pub struct GcStats {
     pub live_words: usize,
 }
 
+/// Byte offsets of a [`Heap`]'s allocation state (all `u64` but
+/// `next_hash`, a `u32`), and the identity-hash sequence `bump` follows:
+/// an object at word index `top` of the space at address `base` fits if
+/// `top + size <= words`; it takes hash `(next_hash + hash_step) &
+/// hash_mask`, stored at bit `hash_shift` of its header word.
+#[derive(Clone, Copy, Debug)]
+pub struct AllocLayout {
+    pub base: usize,
+    pub top: usize,
+    pub words: usize,
+    pub next_hash: usize,
+    pub allocated_words: usize,
+    pub hash_step: u32,
+    pub hash_mask: u32,
+    pub hash_shift: u32,
+}
+
 /// The object heap.
 pub struct Heap {
     /// The active space. Never resized in place: its address is part of
     /// every reference into it.
     space: Vec<u64>,
+    /// `space.len()`, where compiled code can read it (see
+    /// [`AllocLayout`]).
+    words: usize,
     /// The previous space, kept for the next collection to copy into: a
     /// fresh space costs a page fault and a cleared page per 4 KiB the
     /// first time it is touched.
@@ -135,6 +158,7 @@ impl Heap {
         let space = vec![0u64; initial_words];
         let base = space.as_ptr() as u64;
         Heap {
+            words: space.len(),
             space,
             spare: Vec::new(),
             base,
@@ -424,17 +448,10 @@ impl Heap {
         Some(Value::from_raw(self.base + 8 * at as u64))
     }
 
-    /// Allocates a byte object of 8 bytes holding `word` (in memory
-    /// order). `None` when full. The common case of [`Heap::alloc_bytes`]
-    /// plus a write, for boxing a double.
-    #[inline]
-    pub fn alloc_word_bytes(&mut self, class: Value, word: u64) -> Option<Value> {
-        let at = self.bump(HEADER_WORDS + 1, BYTES | 8)?;
-        self.space[at + 1] = class.raw();
-        self.space[at + HEADER_WORDS] = word;
-        Some(Value::from_raw(self.base + 8 * at as u64))
-    }
-
+    /// Takes `words` words at the top of the active space for an object
+    /// whose header has `size_and_flags`. Compiled code does the same
+    /// for the Floats it boxes, at the offsets of [`Heap::alloc_layout`]:
+    /// a change here must be made there too.
     #[inline(always)]
     fn bump(&mut self, words: usize, size_and_flags: u64) -> Option<usize> {
         if (size_and_flags & SIZE_MASK) != (size_and_flags & SIZE_MASK) as u32 as u64
@@ -444,10 +461,26 @@ impl Heap {
         }
         let at = self.top;
         self.top += words;
-        self.next_hash = self.next_hash.wrapping_add(0x9E37) & 0xFF_FFFF;
+        self.next_hash = self.next_hash.wrapping_add(HASH_STEP) & HASH_MASK;
         self.space[at] = size_and_flags | (self.next_hash as u64) << HASH_SHIFT;
         self.stats.allocated_words += words as u64;
         Some(at)
+    }
+
+    /// Where the allocation state is in a `Heap`, for compiled code that
+    /// allocates without calling into Rust.
+    pub fn alloc_layout() -> AllocLayout {
+        use std::mem::offset_of;
+        AllocLayout {
+            base: offset_of!(Heap, base),
+            top: offset_of!(Heap, top),
+            words: offset_of!(Heap, words),
+            next_hash: offset_of!(Heap, next_hash),
+            allocated_words: offset_of!(Heap, stats) + offset_of!(GcStats, allocated_words),
+            hash_step: HASH_STEP,
+            hash_mask: HASH_MASK,
+            hash_shift: HASH_SHIFT,
+        }
     }
 
     /// Words needed for an object, for [`Heap::collect`]'s `want`.
@@ -567,6 +600,7 @@ impl Heap {
         }
         c.scan(&mut self.space);
         self.base = c.to_base;
+        self.words = self.space.len();
         self.top = c.free;
         self.stats.collections += 1;
         self.stats.copied_words += c.free as u64;

@@ -46,17 +46,6 @@ impl Vm {
         Ok(Some(f))
     }
 
-    /// A new Float if the heap has room for it now (and GC stress is
-    /// off): never collects.
-    pub fn new_float_without_collecting(&mut self, x: f64) -> Option<Value> {
-        let class = self.float_class();
-        if class == self.nil() || self.options.gc_stress {
-            return None;
-        }
-        self.heap
-            .alloc_word_bytes(class, u64::from_ne_bytes(x.to_ne_bytes()))
-    }
-
     /// `v` as an integer, if it is a SmallInt or a LargeInteger.
     pub fn integer_of(&self, v: Value) -> Option<BigInt> {
         if let Some(n) = v.as_int() {

@@ -6,8 +6,10 @@
 //!
 //! Only the receiver's class is tested inline, so that sends to other
 //! objects (`=` on Strings, arithmetic on LargeIntegers) do not pay for a
-//! call. The function never collects, so no value needs to be written to
-//! the frame around it.
+//! call. The function never collects and clobbers no register (it is
+//! `preserve_all`; its answer comes back in the Vm's `answer` register),
+//! so no value needs to be written to the frame or kept in a callee-saved
+//! register around it.
 
 use super::{FLAGS, Lowering};
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -49,8 +51,8 @@ impl Lowering<'_, '_, '_> {
         let is_float = self.b.ins().icmp(IntCC::Equal, class, float_class);
         self.continue_if(is_float, send);
         let f = self.float_ref(op);
-        let call = self.b.ins().call(f, &[self.vm, x, y]);
-        let answer = self.b.inst_results(call)[0];
+        self.b.ins().call(f, &[self.vm, x, y]);
+        let answer = self.load_vm(lay.regs_answer);
         self.continue_if(answer, send);
         answer
     }

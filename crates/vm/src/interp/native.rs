@@ -213,6 +213,10 @@ pub struct NativeRegs {
     pub float_ops: u64,
     /// The address of `Tier::records[0]` (refreshed after each compile).
     pub records: u64,
+    /// The answer of a shared function compiled code calls without
+    /// clobbering registers (the JIT's Float functions), which cannot
+    /// return a value. Read at once after the call; never a root.
+    pub answer: u64,
 }
 
 /// Why compiled code returned to the interpreter.
@@ -245,7 +249,12 @@ pub struct Layout {
     pub int_ops: i32,
     pub float_class: i32,
     pub float_ops: i32,
+    pub regs_answer: i32,
     pub stack_limit: i32,
+    /// The heap's allocation state (see [`crate::heap::AllocLayout`]),
+    /// as offsets from the Vm, and the GC stress flag (a `bool`).
+    pub alloc: crate::heap::AllocLayout,
+    pub gc_stress: i32,
     /// A Record's size and the offsets of its fields.
     pub record_size: i64,
     pub record_code: i32,
@@ -299,7 +308,21 @@ impl Vm {
             int_ops: off(regs + offset_of!(NativeRegs, int_ops)),
             float_class: off(regs + offset_of!(NativeRegs, float_class)),
             float_ops: off(regs + offset_of!(NativeRegs, float_ops)),
+            regs_answer: off(regs + offset_of!(NativeRegs, answer)),
             stack_limit: off(offset_of!(Vm, stack_limit)),
+            alloc: {
+                let heap = offset_of!(Vm, heap);
+                let a = crate::heap::Heap::alloc_layout();
+                crate::heap::AllocLayout {
+                    base: heap + a.base,
+                    top: heap + a.top,
+                    words: heap + a.words,
+                    next_hash: heap + a.next_hash,
+                    allocated_words: heap + a.allocated_words,
+                    ..a
+                }
+            },
+            gc_stress: off(offset_of!(Vm, options) + offset_of!(crate::vm::Options, gc_stress)),
             record_size: std::mem::size_of::<Record>() as i64,
             record_code: off(offset_of!(Record, code)),
             record_k: off(offset_of!(Record, k)),
@@ -793,21 +816,6 @@ pub unsafe extern "C" fn lst_trap(vm: *mut Vm, hp: u64, pc: u64, what: u64) -> u
         _ => "temporary index out of range",
     };
     vm.exit_with(Trap::Error(msg.into()))
-}
-
-/// A new Float holding the double whose bits are `bits`, for the inline
-/// Float operations (`float_ops`), or 0 when that would take a collection
-/// (the heap is full, or GC stress is on) or the image has no Float class:
-/// the code then sends instead. It never collects, so compiled code may
-/// hold references in registers across it.
-///
-/// # Safety
-/// Called by compiled code only (see [`vm_of`]).
-pub unsafe extern "C" fn lst_new_float(vm: *mut Vm, bits: u64) -> u64 {
-    // SAFETY: we are called by compiled code, which passes the Vm it got.
-    let vm = unsafe { vm_of(vm) };
-    vm.new_float_without_collecting(f64::from_bits(bits))
-        .map_or(0, Value::raw)
 }
 
 /// A new object of class `class` with `size` nil slots, as primitive 7
