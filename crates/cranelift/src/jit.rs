@@ -174,7 +174,12 @@ impl CraneliftJit {
     /// The shared return (see [`crate::return_stub`]).
     fn build_return_stub(&mut self) -> Result<FuncId, String> {
         let lst_return = self.helpers[helpers::Id::lst_return as usize];
-        self.build_stub("lst_return_stub", &[lst_return], |b, lay, refs, tail| {
+        let slow = self.build_stub(
+            "lst_return_stub_slow",
+            &[lst_return],
+            |b, lay, refs, tail| crate::return_stub::build_slow(b, lay, refs[0], tail),
+        )?;
+        self.build_stub("lst_return_stub", &[slow], |b, lay, refs, tail| {
             crate::return_stub::build(b, lay, refs[0], tail)
         })
     }

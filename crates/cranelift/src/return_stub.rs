@@ -7,12 +7,15 @@
 //! that the frame died) and its caller is a frame of this process that
 //! waits at a native continuation. The stub then pops the frame and
 //! tail-calls the continuation, as `Vm::return_from` would. Anything else
-//! goes to the runtime's `lst_return`, whose answer the stub acts on as
-//! a compiled function would (`Lowering::dispatch`).
+//! goes to the slow return stub ([`build_slow`]), which calls the
+//! runtime's `lst_return` and acts on its answer as a compiled function
+//! would (`Lowering::dispatch`).
 //!
 //! One stub instead of the same forty instructions at every return keeps
 //! methods small and their compile times short, and keeps the call to
-//! `lst_return` (and the registers it clobbers) out of them.
+//! `lst_return` (and the registers it clobbers) out of them. The call is
+//! in a function of its own so that the common return, which calls
+//! nothing, saves no callee-saved register.
 
 use crate::lower::{FLAGS, call_record, leave_or_call_named};
 use crate::send_stub::entry;
@@ -22,8 +25,8 @@ use cranelift_frontend::FunctionBuilder;
 use lst_vm::interp::native::Layout;
 
 /// Builds the return stub's body into `b` (whose signature is the tail
-/// one); `lst_return` is the runtime's return helper.
-pub fn build(b: &mut FunctionBuilder, lay: &Layout, lst_return: FuncRef, tail_sig: SigRef) {
+/// one); `slow_stub` is the [`build_slow`] stub.
+pub fn build(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, tail_sig: SigRef) {
     let (vm, hp, value, _) = entry(b);
     let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
     let hp8 = b.ins().ishl_imm_u(hp, 3);
@@ -61,6 +64,15 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, lst_return: FuncRef, tail_si
     call_record(b, lay, tail_sig, vm, caller_hp, value, index);
 
     b.switch_to_block(slow);
+    let zero = b.ins().iconst(I64, 0);
+    b.ins().return_call(slow_stub, &[vm, hp, value, zero]);
+    b.seal_all_blocks();
+}
+
+/// Builds the slow return stub, `tail fn(vm, hp, value, _)`: the return
+/// through the runtime's `lst_return`, going on as it answers.
+pub fn build_slow(b: &mut FunctionBuilder, lay: &Layout, lst_return: FuncRef, tail_sig: SigRef) {
+    let (vm, hp, value, _) = entry(b);
     let call = b.ins().call(lst_return, &[vm, hp, value]);
     let r = b.inst_results(call)[0];
     leave_or_call_named(b, lay, tail_sig, vm, r);

@@ -30,9 +30,11 @@
 //! class at a direct site, the [`build_block`] stub when no way holds it
 //! elsewhere, and the [`build_slow`] stub for the runtime's send. Apart,
 //! each has fewer live values and only the direct and slow ones call
-//! into Rust, so the hot path spills less. (The main stub still saves
-//! callee-saved registers in its prologue: the frame push has more live
-//! values than there are caller-saved registers.)
+//! into Rust, so the hot path spills less. The main stub checks first
+//! and computes the frame's numbers after, each word of the header
+//! written as soon as it is known, so that few values are live at once:
+//! it saves two callee-saved registers (it saved five when the frame's
+//! numbers were all computed up front).
 //!
 //! [`SendSite`]: lst_vm::interp::native::SendSite
 
@@ -103,39 +105,44 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, next: &Next, tail_sig: SigRe
     b.ins().brif(quick, to_quick, &[], push, &[]);
     b.switch_to_block(to_quick);
     b.ins().return_call(next.quick, &[vm, hp, site, way]);
+    // The checks first and the frame's numbers after them, in the order
+    // they are used, so that few values are live at once: the stub then
+    // needs no callee-saved registers.
     b.switch_to_block(push);
-    let f = frame(b, lay, vm, hp, site, receiver, slow);
+    let len = b.ins().load(I64, FLAGS, vm, lay.stack_len);
     let temps = b.ins().load(I64, FLAGS, way, s.temps);
-    let len = f.len;
     let new_hp = b.ins().iadd(len, temps);
     let top = b.ins().iadd_imm_s(new_hp, lay.header as i64);
     let limit = b.ins().load(I64, FLAGS, vm, lay.stack_limit);
     let over = b.ins().icmp(IntCC::UnsignedGreaterThan, top, limit);
-    let push = b.create_block();
-    b.ins().brif(over, slow, &[], push, &[]);
-    b.switch_to_block(push);
-    b.ins().store(FLAGS, f.count, vm, lay.countdown);
+    let room = b.create_block();
+    b.ins().brif(over, slow, &[], room, &[]);
+    b.switch_to_block(room);
+    tick(b, lay, vm, slow);
     let hits = b.ins().load(I64, FLAGS, site, s.hits);
     let hits = b.ins().iadd_imm_s(hits, 1);
     b.ins().store(FLAGS, hits, site, s.hits);
+    let nvals = b.ins().load(I64, FLAGS, site, lay.site.nvals);
+    let fp = b.ins().isub(len, nvals);
+    let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
     let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
-    fill_temps(b, f.base, len, new_hp, nil);
     let header = Header {
-        method: b.ins().load(I64, FLAGS, way, s.method),
-        fp: f.fp,
+        method: Word::Load(way, s.method),
+        fp,
         tb: len,
         hp: new_hp,
-        context: nil,
-        temps: nil,
-        code: b.ins().load(I64, FLAGS, way, s.code),
-        literals: b.ins().load(I64, FLAGS, way, s.literals),
+        context: Word::Value(nil),
+        temps: Word::Value(nil),
+        code: Word::Load(way, s.code),
+        literals: Word::Load(way, s.literals),
     };
-    push_header(b, lay, vm, hp, site, f.base, &header);
+    push_header(b, lay, vm, hp, site, base, nil, &header);
     let code = b.ins().load(I64, FLAGS, way, s.entry);
+    fill_temps(b, base, len, new_hp, nil);
     let zero = b.ins().iconst(I64, 0);
     b.ins()
         .return_call_indirect(tail_sig, code, &[vm, new_hp, nil, zero]);
-    to_slow(b, slow, next.slow, &f);
+    to_slow(b, slow, next.slow, vm, hp, site);
     b.seal_all_blocks();
 }
 
@@ -147,7 +154,7 @@ pub fn build_quick(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, ta
     let receiver = receiver_of(b, lay, vm, site);
     let f = frame(b, lay, vm, hp, site, receiver, slow);
     quick_path(b, lay, tail_sig, &f, way, slow);
-    to_slow(b, slow, slow_stub, &f);
+    to_slow(b, slow, slow_stub, f.vm, f.hp, f.site);
     b.seal_all_blocks();
 }
 
@@ -186,7 +193,7 @@ pub fn build_block(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, ta
     let slow = b.create_block();
     let f = frame(b, lay, vm, hp, site, receiver, slow);
     block_path(b, lay, tail_sig, &f, class, slow);
-    to_slow(b, slow, slow_stub, &f);
+    to_slow(b, slow, slow_stub, f.vm, f.hp, f.site);
     b.seal_all_blocks();
 }
 
@@ -203,10 +210,17 @@ pub fn build_slow(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tai
 }
 
 /// Fills the (cold) block `slow`: a tail call of the slow stub.
-fn to_slow(b: &mut FunctionBuilder, slow: cl::Block, slow_stub: FuncRef, f: &Frame) {
+fn to_slow(
+    b: &mut FunctionBuilder,
+    slow: cl::Block,
+    slow_stub: FuncRef,
+    vm: cl::Value,
+    hp: cl::Value,
+    site: cl::Value,
+) {
     b.set_cold_block(slow);
     b.switch_to_block(slow);
-    b.ins().return_call(slow_stub, &[f.vm, f.hp, f.site, f.hp]);
+    b.ins().return_call(slow_stub, &[vm, hp, site, hp]);
 }
 
 /// The entry block of a stub and its four parameters.
@@ -278,12 +292,23 @@ fn frame(
         hp,
         site,
         base,
-        len,
         fp,
         nvals,
         receiver,
         count,
     }
+}
+
+/// Ticks the countdown; a due safepoint goes to `slow` (the runtime's
+/// business) without ticking.
+fn tick(b: &mut FunctionBuilder, lay: &Layout, vm: cl::Value, slow: cl::Block) {
+    let count = b.ins().load(I64, FLAGS, vm, lay.countdown);
+    let count = b.ins().iadd_imm_s(count, -1);
+    let due = b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, count, 0);
+    let go = b.create_block();
+    b.ins().brif(due, slow, &[], go, &[]);
+    b.switch_to_block(go);
+    b.ins().store(FLAGS, count, vm, lay.countdown);
 }
 
 /// What the stub knows about the send when it looks past the ways.
@@ -292,9 +317,8 @@ struct Frame {
     /// The caller's frame.
     hp: cl::Value,
     site: cl::Value,
-    /// The stack's address, its length and the receiver's slot.
+    /// The stack's address and the receiver's slot.
     base: cl::Value,
-    len: cl::Value,
     fp: cl::Value,
     nvals: cl::Value,
     receiver: cl::Value,
@@ -306,14 +330,23 @@ struct Frame {
 /// its temporaries (if inline) at `tb` and its header at `hp` (stack
 /// indices).
 struct Header {
-    method: cl::Value,
+    method: Word,
     fp: cl::Value,
     tb: cl::Value,
     hp: cl::Value,
-    context: cl::Value,
-    temps: cl::Value,
-    code: cl::Value,
-    literals: cl::Value,
+    context: Word,
+    temps: Word,
+    code: Word,
+    literals: Word,
+}
+
+/// A header word: a value, or the word at an address plus an offset,
+/// read just before it is written (so that fewer values are live at
+/// once, and the stub needs no callee-saved registers).
+#[derive(Clone, Copy)]
+enum Word {
+    Value(cl::Value),
+    Load(cl::Value, i32),
 }
 
 /// A SmallInt word for `n`.
@@ -323,7 +356,10 @@ fn tagged(b: &mut FunctionBuilder, n: cl::Value) -> cl::Value {
 }
 
 /// Writes frame header `h` (its caller `hp`, returning to `site`'s
-/// continuation) and sets the stack length just above it.
+/// continuation) and sets the stack length just above it. Each word is
+/// written as soon as it is known, in an order that lets the values it
+/// came from die early.
+#[allow(clippy::too_many_arguments)]
 fn push_header(
     b: &mut FunctionBuilder,
     lay: &Layout,
@@ -331,30 +367,39 @@ fn push_header(
     hp: cl::Value,
     site: cl::Value,
     base: cl::Value,
+    nil: cl::Value,
     h: &Header,
 ) {
-    let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
+    let hp8 = b.ins().ishl_imm_u(h.hp, 3);
+    let frame = b.ins().iadd(base, hp8);
+    let store = |b: &mut FunctionBuilder, slot: usize, x: cl::Value| {
+        b.ins().store(FLAGS, x, frame, (slot * 8) as i32);
+    };
+    let top = b.ins().iadd_imm_s(h.hp, lay.header as i64);
+    b.ins().store(FLAGS, top, vm, lay.stack_len);
+    for (slot, n) in [(lay.h_fp, h.fp), (lay.h_tb, h.tb), (lay.h_caller, hp)] {
+        let x = tagged(b, n);
+        store(b, slot, x);
+    }
     let record = b.ins().load(I64, FLAGS, site, lay.site.record);
     let retpc = b.ins().iadd_imm_s(record, lay.native_pc_base as i64);
-    let header = [
+    let retpc = tagged(b, retpc);
+    store(b, lay.h_retpc, retpc);
+    store(b, lay.h_serial, nil);
+    let words = [
         (lay.h_method, h.method),
-        (lay.h_fp, tagged(b, h.fp)),
-        (lay.h_tb, tagged(b, h.tb)),
-        (lay.h_caller, tagged(b, hp)),
-        (lay.h_retpc, tagged(b, retpc)),
         (lay.h_context, h.context),
         (lay.h_temps, h.temps),
-        (lay.h_serial, nil),
         (lay.h_code, h.code),
         (lay.h_literals, h.literals),
     ];
-    let hp8 = b.ins().ishl_imm_u(h.hp, 3);
-    let frame = b.ins().iadd(base, hp8);
-    for (slot, x) in header {
-        b.ins().store(FLAGS, x, frame, (slot * 8) as i32);
+    for (slot, word) in words {
+        let x = match word {
+            Word::Value(x) => x,
+            Word::Load(at, offset) => b.ins().load(I64, FLAGS, at, offset),
+        };
+        store(b, slot, x);
     }
-    let top = b.ins().iadd_imm_s(h.hp, lay.header as i64);
-    b.ins().store(FLAGS, top, vm, lay.stack_len);
 }
 
 /// Activates a block without the runtime, as `Vm::activate_block` does,
@@ -463,16 +508,16 @@ fn block_path(
     let n = b.ins().umax(nargs, one);
     let tb = b.ins().iadd(f.fp, n);
     let header = Header {
-        method,
+        method: Word::Value(method),
         fp: f.fp,
         tb,
         hp: tb,
-        context: blk,
-        temps: b.ins().select(temps_ok, temps, nil),
-        code: b.ins().load(I64, FLAGS, e, bl.code),
-        literals: b.ins().load(I64, FLAGS, e, bl.literals),
+        context: Word::Value(blk),
+        temps: Word::Value(b.ins().select(temps_ok, temps, nil)),
+        code: Word::Load(e, bl.code),
+        literals: Word::Load(e, bl.literals),
     };
-    push_header(b, lay, vm, f.hp, f.site, f.base, &header);
+    push_header(b, lay, vm, f.hp, f.site, f.base, nil, &header);
     let code = b.ins().load(I64, FLAGS, e, bl.entry);
     let entry = b.ins().load(I64, FLAGS, e, bl.k);
     b.ins()
