@@ -4,7 +4,9 @@
 //! compiled code reads or writes the instance variable, or answers the
 //! constant, itself, without the send stub's round trip through the
 //! caller's continuation. Anything else goes on to the send, which
-//! handles every other way.
+//! handles every other way, and SmallInt receivers too: their quick ways
+//! are only ever constants (`isNil`), rare enough that the path does not
+//! spend a branch and a join on finding SmallInt's class.
 
 use super::{FLAGS, Lowering};
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -50,8 +52,12 @@ impl Lowering<'_, '_, '_> {
         // (Testing the kind first costs most sends one load and branch.)
         let site = self.int(site as *const rt::SendSite as i64);
         let quick = self.b.ins().load(I64, FLAGS, site, s.ways + s.quick);
-        self.continue_if(quick, send);
-        let class = self.class_of(r);
+        let tag = self.b.ins().band_imm_u(r, 1);
+        let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+        let go = self.b.ins().icmp_imm_s(IntCC::NotEqual, quick, 0);
+        let go = self.b.ins().band(go, object);
+        self.continue_if(go, send);
+        let class = self.b.ins().load(I64, FLAGS, r, lay.class_word);
         let cached = self.b.ins().load(I64, FLAGS, site, s.ways + s.class);
         let same = self.b.ins().icmp(IntCC::Equal, class, cached);
         self.continue_if(same, send);
@@ -73,13 +79,8 @@ impl Lowering<'_, '_, '_> {
             QUICK_GETTER
         };
         let that = self.b.ins().icmp_imm_s(IntCC::Equal, quick, kind as i64);
-        // A pointer object (getters and setters are never cached for
-        // SmallInts, but the header is read only from an object) with that
-        // instance variable.
-        let tag = self.b.ins().band_imm_u(r, 1);
-        let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
-        let ok = self.b.ins().band(that, object);
-        self.continue_if(ok, send);
+        self.continue_if(that, send);
+        // A pointer object with that instance variable.
         let index = operand;
         let header = self.b.ins().load(I64, FLAGS, r, 0);
         let bytes = self.b.ins().band_imm_u(header, lay.bytes_flag as i64);
