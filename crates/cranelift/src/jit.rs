@@ -38,6 +38,8 @@ pub struct CraneliftJit {
     helper_imports: Vec<HelperImport>,
     /// The Float functions, by operation (see [`crate::float_stub`]).
     float_ops: Vec<HelperImport>,
+    /// The shared exits, by `Exit` (see [`crate::exit_stub`]).
+    exits: Vec<HelperImport>,
     trampoline: Trampoline,
     send_stub: Option<FuncId>,
     return_stub: Option<FuncId>,
@@ -121,6 +123,7 @@ impl CraneliftJit {
             helpers,
             helper_imports,
             float_ops: vec![],
+            exits: vec![],
             trampoline: refuse_to_run,
             send_stub: None,
             return_stub: None,
@@ -133,6 +136,7 @@ impl CraneliftJit {
         jit.send_stub = Some(jit.build_send_stub()?);
         jit.return_stub = Some(jit.build_return_stub()?);
         jit.float_ops = jit.build_float_functions()?;
+        jit.exits = jit.build_exits()?;
         Ok(jit)
     }
 
@@ -182,6 +186,30 @@ impl CraneliftJit {
         self.build_stub("lst_return_stub", &[slow], |b, lay, refs, tail| {
             crate::return_stub::build(b, lay, refs[0], tail)
         })
+    }
+
+    /// The shared exits (see [`crate::exit_stub`]), by `Exit`.
+    fn build_exits(&mut self) -> Result<Vec<HelperImport>, String> {
+        use crate::exit_stub::{Exit, build};
+        let signature = tail_signature(self.module.isa().pointer_type());
+        Exit::ALL
+            .iter()
+            .map(|&exit| {
+                let helper = match exit {
+                    Exit::Deopt => helpers::Id::lst_deopt,
+                    Exit::Trap => helpers::Id::lst_trap,
+                };
+                let helper = self.helpers[helper as usize];
+                let id = self.build_stub(exit.name(), &[helper], |b, _, refs, _| {
+                    build(b, exit, refs[0])
+                })?;
+                Ok(HelperImport {
+                    id,
+                    signature: signature.clone(),
+                    colocated: true,
+                })
+            })
+            .collect()
     }
 
     /// The Float functions (see [`crate::float_stub`]), one per
@@ -387,6 +415,7 @@ impl CraneliftJit {
             layout: &self.layout,
             helpers: &self.helper_imports,
             float_ops: &self.float_ops,
+            exits: &self.exits,
             tail_sig,
             first_record,
             send_stub,

@@ -6,10 +6,12 @@
 //! their Rust types; [`send_stub`] is the one shared function every
 //! compiled send goes through (inline caches, frame push);
 //! [`return_stub`] the one every compiled `^` goes through;
-//! [`float_stub`] holds the shared Float operations; [`jit`] owns
+//! [`float_stub`] holds the shared Float operations; [`exit_stub`] the
+//! shared exits through a helper (deopt, trap); [`jit`] owns
 //! code memory, the entry trampoline and the compile driver, and
 //! implements the VM's `Compiler` trait.
 
+pub mod exit_stub;
 pub mod float_stub;
 pub mod helpers;
 pub mod jit;

@@ -18,6 +18,7 @@
 //! This module builds CLIF only; code memory and helpers' addresses live in
 //! [`crate::jit`] and [`crate::helpers`].
 
+use crate::exit_stub::Exit;
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
@@ -84,6 +85,8 @@ pub struct Env<'a> {
     pub return_stub: FuncRef,
     /// The Float functions (see [`crate::float_stub`]), by operation.
     pub float_ops: &'a [HelperImport],
+    /// The shared exits (see [`crate::exit_stub`]), by [`Exit`].
+    pub exits: &'a [HelperImport],
     /// One inline cache per send, in block order.
     pub sites: &'a [rt::SendSite],
 }
@@ -144,6 +147,7 @@ struct Lowering<'a, 'b, 'c> {
     /// by operation.
     imported: Vec<Option<FuncRef>>,
     imported_float: Vec<Option<FuncRef>>,
+    imported_exit: [Option<FuncRef>; Exit::ALL.len()],
 }
 
 /// Imports `f` into the function `b` builds (as
@@ -193,6 +197,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             leave: None,
             imported: vec![None; env.helpers.len()],
             imported_float: vec![None; env.float_ops.len()],
+            imported_exit: [None; Exit::ALL.len()],
         }
     }
 
@@ -358,8 +363,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.ins().brif(ok, go, &[], deopt, &[]);
         self.b.switch_to_block(deopt);
         let pc = self.int(i64::from(pc));
-        let r = self.helper(Id::lst_deopt, &[self.vm, self.hp, pc]);
-        self.b.ins().return_(&[r]);
+        let zero = self.int(0);
+        self.exit(Exit::Deopt, [self.vm, self.hp, pc, zero]);
         self.b.switch_to_block(go);
     }
 
@@ -497,6 +502,21 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     /// Helper `id` in this function, imported on first use.
+    /// Leaves native code through shared exit `which` (it calls its helper
+    /// and returns the answer to the trampoline).
+    fn exit(&mut self, which: Exit, args: [cl::Value; 4]) {
+        let i = which as usize;
+        let f = match self.imported_exit[i] {
+            Some(f) => f,
+            None => {
+                let f = import(self.b, &self.env.exits[i]);
+                self.imported_exit[i] = Some(f);
+                f
+            }
+        };
+        self.b.ins().return_call(f, &args);
+    }
+
     fn helper_ref(&mut self, id: Id) -> FuncRef {
         if let Some(f) = self.imported[id as usize] {
             return f;
@@ -586,8 +606,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.spill_off_path(&state.stack)?;
         let pc = self.int(i64::from(state.pc));
         let what = self.int(what as i64);
-        let r = self.helper(Id::lst_trap, &[self.vm, self.hp, pc, what]);
-        self.b.ins().return_(&[r]);
+        self.exit(Exit::Trap, [self.vm, self.hp, pc, what]);
         self.b.switch_to_block(good);
         Ok(())
     }
