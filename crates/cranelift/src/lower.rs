@@ -148,6 +148,9 @@ struct Lowering<'a, 'b, 'c> {
     imported: Vec<Option<FuncRef>>,
     imported_float: Vec<Option<FuncRef>>,
     imported_exit: [Option<FuncRef>; Exit::ALL.len()],
+    /// The block where the stack's address was last loaded, and the load
+    /// (see [`Self::stack_base`]).
+    base: Option<(cl::Block, cl::Value)>,
 }
 
 /// Imports `f` into the function `b` builds (as
@@ -198,6 +201,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             imported: vec![None; env.helpers.len()],
             imported_float: vec![None; env.float_ops.len()],
             imported_exit: [None; Exit::ALL.len()],
+            base: None,
         }
     }
 
@@ -426,8 +430,19 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.ins().load(I64, FLAGS, self.vm, offset)
     }
 
+    /// The stack's address: loaded once per Cranelift block. The stack
+    /// moves only in the runtime, so the load stays valid in its block
+    /// until the next helper call (which forgets it).
     fn stack_base(&mut self) -> cl::Value {
-        self.load_vm(self.env.layout.stack_base)
+        let here = self.b.current_block();
+        if let (Some((block, base)), Some(here)) = (self.base, here)
+            && block == here
+        {
+            return base;
+        }
+        let base = self.load_vm(self.env.layout.stack_base);
+        self.base = here.map(|h| (h, base));
+        base
     }
 
     /// The address of the stack slot at byte index `at8`.
@@ -498,6 +513,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     fn helper(&mut self, id: Id, args: &[cl::Value]) -> cl::Value {
         let f = self.helper_ref(id);
         let call = self.b.ins().call(f, args);
+        self.base = None;
         self.b.inst_results(call)[0]
     }
 
