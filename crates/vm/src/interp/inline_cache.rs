@@ -19,8 +19,8 @@
 //! Targets that are primitive methods (`at:`, Float `+`, …) go to
 //! *primitive ways* instead, and the site becomes *direct*: the JIT's send
 //! stub then calls [`lst_send_direct`], which runs the cached primitive on the
-//! caller's stack and answers in place, without a lookup, a frame or a
-//! continuation. A failed primitive goes on in its method's frame, as in
+//! caller's stack and answers in place, without a lookup or a frame (the
+//! stub goes on at the site's continuation). A failed primitive goes on in its method's frame, as in
 //! the interpreter. A `value…` send that activated a block marks the site
 //! for blocks instead (`block_cache`).
 //!
