@@ -232,8 +232,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json: json.clone(),
         };
         let ok = bench::run(&mut vms, &plan)?;
-        if cli.vm.jit_stats {
-            for (_, vm) in vms.iter().filter(|(tier, _)| *tier == bench::Tier::Jit) {
+        for (tier, vm) in &vms {
+            if cli.vm.stats {
+                eprint!("{}: ", tier.label());
+                print_stats(vm);
+            }
+            if cli.vm.jit_stats && *tier == bench::Tier::Jit {
                 print_jit_stats(vm);
             }
         }
