@@ -189,11 +189,9 @@ pub fn build_direct(
 /// the site holds the receiver's class.
 pub fn build_block(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, tail_sig: SigRef) {
     let (vm, hp, site, receiver) = entry(b);
-    let class = class_of(b, lay, vm, receiver);
     let slow = b.create_block();
-    let f = frame(b, lay, vm, hp, site, receiver, slow);
-    block_path(b, lay, tail_sig, &f, class, slow);
-    to_slow(b, slow, slow_stub, f.vm, f.hp, f.site);
+    block_path(b, lay, tail_sig, vm, hp, site, receiver, slow);
+    to_slow(b, slow, slow_stub, vm, hp, site);
     b.seal_all_blocks();
 }
 
@@ -293,7 +291,6 @@ fn frame(
         site,
         base,
         fp,
-        nvals,
         receiver,
         count,
     }
@@ -320,7 +317,6 @@ struct Frame {
     /// The stack's address and the receiver's slot.
     base: cl::Value,
     fp: cl::Value,
-    nvals: cl::Value,
     receiver: cl::Value,
     /// The countdown, already ticked (stored when the send goes ahead).
     count: cl::Value,
@@ -406,48 +402,52 @@ fn push_header(
 /// when the receiver is a Block whose body is in the block table with
 /// this argument count (`block_cache`) and the site has sent `value…`
 /// to blocks before; anything else goes to `slow`.
+///
+/// All checks come first and compute only whether to go on; the block's
+/// fields are read again where they are used. Few values are live at
+/// once, so the stub spills little (it spilled a dozen values and saved
+/// five callee-saved registers when it kept every field it checked).
+#[allow(clippy::too_many_arguments)]
 fn block_path(
     b: &mut FunctionBuilder,
     lay: &Layout,
     tail_sig: SigRef,
-    f: &Frame,
-    class: cl::Value,
+    vm: cl::Value,
+    hp: cl::Value,
+    site: cl::Value,
+    blk: cl::Value,
     slow: cl::Block,
 ) {
     let bl = lay.block;
-    let vm = f.vm;
     let slot = |n: usize| lay.first_slot + 8 * n as i32;
     let and_then = |b: &mut FunctionBuilder, ok: cl::Value| {
         let next = b.create_block();
         b.ins().brif(ok, next, &[], slow, &[]);
         b.switch_to_block(next);
     };
-    // A Block receiver at a site that sends value… to blocks.
-    let marked = b.ins().load(I64, FLAGS, f.site, lay.site.block);
+    let field = |b: &mut FunctionBuilder, n: usize| b.ins().load(I64, FLAGS, blk, slot(n));
+    // A Block (an object of class Block with its slots) at a site that
+    // sends value… to blocks.
+    let marked = b.ins().load(I64, FLAGS, site, lay.site.block);
+    let tag = b.ins().band_imm_u(blk, 1);
+    let object = b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+    let marked = b.ins().icmp_imm_s(IntCC::NotEqual, marked, 0);
+    let ok = b.ins().band(marked, object);
+    and_then(b, ok);
+    let class = b.ins().load(I64, FLAGS, blk, lay.class_word);
     let block_class = b.ins().load(I64, FLAGS, vm, lay.block_class);
     let is_block = b.ins().icmp(IntCC::Equal, class, block_class);
-    let marked = b.ins().icmp_imm_s(IntCC::NotEqual, marked, 0);
-    let ok = b.ins().band(marked, is_block);
-    and_then(b, ok);
-    let blk = f.receiver;
-    let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
-    let (_, pointers) = pointer_object(b, lay, blk, nil);
-    let big = b
-        .ins()
-        .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, pointers, bl.slots as i64);
+    and_then(b, is_block);
+    let header = b.ins().load(I64, FLAGS, blk, 0);
+    let big = slots_at_least(b, lay, header, bl.slots as i64);
     and_then(b, big);
 
     // Its body in the table, accepted with this many arguments.
-    let method = b.ins().load(I64, FLAGS, blk, slot(bl.slot_method));
-    let body = b.ins().load(I64, FLAGS, blk, slot(bl.slot_body));
-    let m = b.ins().ushr_imm_u(method, 3);
-    let bb = b.ins().ushr_imm_u(body, 1);
-    let h = b.ins().bxor(m, bb);
-    let h = b.ins().band_imm_u(h, (BLOCK_ENTRIES - 1) as i64);
-    let h = b.ins().imul_imm_s(h, i64::from(bl.size));
-    let table = b.ins().load(I64, FLAGS, vm, lay.blocks);
-    let e = b.ins().iadd(table, h);
-    let k = b.ins().iadd_imm_s(f.nvals, -1);
+    let method = field(b, bl.slot_method);
+    let body = field(b, bl.slot_body);
+    let e = block_entry(b, lay, vm, method, body);
+    let nvals = b.ins().load(I64, FLAGS, site, lay.site.nvals);
+    let k = b.ins().iadd_imm_s(nvals, -1);
     let fields = [(bl.method, method), (bl.body, body), (bl.arity, k)];
     let mut ok = b.ins().iconst(types::I8, 1);
     for (offset, want) in fields {
@@ -457,10 +457,10 @@ fn block_path(
     }
     and_then(b, ok);
 
-    // The block's fields, checked as `activate_block` checks them.
-    let location = b
-        .ins()
-        .load(I64, FLAGS, blk, slot(bl.slot_argument_location));
+    // The block's fields, checked as `activate_block` checks them: the
+    // argument location a SmallInt ≥ 0, the arguments an Array, and with
+    // arguments, temporaries that hold them.
+    let location = field(b, bl.slot_argument_location);
     let is_int = b.ins().band_imm_u(location, 1);
     let not_negative = b
         .ins()
@@ -468,48 +468,58 @@ fn block_path(
     let is_int = b.ins().icmp_imm_s(IntCC::NotEqual, is_int, 0);
     let ok = b.ins().band(is_int, not_negative);
     and_then(b, ok);
-    let location = b.ins().sshr_imm_u(location, 1);
-    let temps = b.ins().load(I64, FLAGS, blk, slot(bl.slot_temporaries));
-    let (temps_ok, temps_size) = pointer_object(b, lay, temps, nil);
-    let args = b.ins().load(I64, FLAGS, blk, slot(bl.slot_arguments));
+    let nil = b.ins().load(I64, FLAGS, vm, lay.nil);
+    let args = field(b, bl.slot_arguments);
     let (args_ok, nargs) = pointer_object(b, lay, args, nil);
     and_then(b, args_ok);
-    // With arguments, the temporaries must hold them.
+    let no_args = b.ins().icmp_imm_s(IntCC::Equal, k, 0);
+    let (with_args, fits) = (b.create_block(), b.create_block());
+    b.ins().brif(no_args, fits, &[], with_args, &[]);
+    b.switch_to_block(with_args);
+    let temps = field(b, bl.slot_temporaries);
+    let (temps_ok, temps_size) = pointer_object(b, lay, temps, nil);
+    let location = b.ins().sshr_imm_u(location, 1);
     let end = b.ins().iadd(location, k);
-    let fits = b
+    let inside = b
         .ins()
         .icmp(IntCC::UnsignedLessThanOrEqual, end, temps_size);
-    let fits = b.ins().band(fits, temps_ok);
-    let no_args = b.ins().icmp_imm_s(IntCC::Equal, k, 0);
-    let ok = b.ins().bor(no_args, fits);
-    and_then(b, ok);
+    let ok = b.ins().band(inside, temps_ok);
+    b.ins().brif(ok, fits, &[], slow, &[]);
+    b.switch_to_block(fits);
     // Room for the frame.
-    let top = b.ins().iadd(f.fp, nargs);
+    let len = b.ins().load(I64, FLAGS, vm, lay.stack_len);
+    let fp = b.ins().isub(len, nvals);
+    let top = b.ins().iadd(fp, nargs);
     let top = b.ins().iadd_imm_s(top, lay.header as i64 + 1);
     let limit = b.ins().load(I64, FLAGS, vm, lay.stack_limit);
     let room = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, top, limit);
     and_then(b, room);
+    tick(b, lay, vm, slow);
 
     // Go: the arguments into the home's temporaries, the home's
     // arguments onto the stack (nil if none), the header.
-    b.ins().store(FLAGS, f.count, vm, lay.countdown);
-    let fp8 = b.ins().ishl_imm_u(f.fp, 3);
-    let from = b.ins().iadd(f.base, fp8);
-    let from = b.ins().iadd_imm_s(from, 8);
+    let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
+    let fp8 = b.ins().ishl_imm_u(fp, 3);
+    let at_fp = b.ins().iadd(base, fp8);
+    let from = b.ins().iadd_imm_s(at_fp, 8);
+    let temps = field(b, bl.slot_temporaries);
+    let location = field(b, bl.slot_argument_location);
+    let location = b.ins().sshr_imm_u(location, 1);
     let loc8 = b.ins().ishl_imm_u(location, 3);
     let to = b.ins().iadd(temps, loc8);
     let to = b.ins().iadd_imm_s(to, i64::from(lay.first_slot));
     copy_words(b, from, to, k);
-    let at_fp = b.ins().iadd(f.base, fp8);
     b.ins().store(FLAGS, nil, at_fp, 0);
     let from = b.ins().iadd_imm_s(args, i64::from(lay.first_slot));
     copy_words(b, from, at_fp, nargs);
     let one = b.ins().iconst(I64, 1);
     let n = b.ins().umax(nargs, one);
-    let tb = b.ins().iadd(f.fp, n);
+    let tb = b.ins().iadd(fp, n);
+    let temps = field(b, bl.slot_temporaries);
+    let (temps_ok, _) = pointer_object(b, lay, temps, nil);
     let header = Header {
-        method: Word::Value(method),
-        fp: f.fp,
+        method: Word::Load(blk, slot(bl.slot_method)),
+        fp,
         tb,
         hp: tb,
         context: Word::Value(blk),
@@ -517,11 +527,41 @@ fn block_path(
         code: Word::Load(e, bl.code),
         literals: Word::Load(e, bl.literals),
     };
-    push_header(b, lay, vm, f.hp, f.site, f.base, nil, &header);
+    push_header(b, lay, vm, hp, site, base, nil, &header);
     let code = b.ins().load(I64, FLAGS, e, bl.entry);
     let entry = b.ins().load(I64, FLAGS, e, bl.k);
     b.ins()
         .return_call_indirect(tail_sig, code, &[vm, tb, nil, entry]);
+}
+
+/// Whether an object whose header word is `header` holds at least `n`
+/// slots (and not bytes).
+fn slots_at_least(b: &mut FunctionBuilder, lay: &Layout, header: cl::Value, n: i64) -> cl::Value {
+    let bytes = b.ins().band_imm_u(header, lay.bytes_flag as i64);
+    let pointers = b.ins().icmp_imm_s(IntCC::Equal, bytes, 0);
+    let size = b.ins().band_imm_u(header, lay.size_mask as i64);
+    let big = b
+        .ins()
+        .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, size, n);
+    b.ins().band(pointers, big)
+}
+
+/// The address of the block table's entry for a block of `method` and
+/// `body` (`block_cache`'s hash).
+fn block_entry(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    vm: cl::Value,
+    method: cl::Value,
+    body: cl::Value,
+) -> cl::Value {
+    let m = b.ins().ushr_imm_u(method, 3);
+    let bb = b.ins().ushr_imm_u(body, 1);
+    let h = b.ins().bxor(m, bb);
+    let h = b.ins().band_imm_u(h, (BLOCK_ENTRIES - 1) as i64);
+    let h = b.ins().imul_imm_s(h, i64::from(lay.block.size));
+    let table = b.ins().load(I64, FLAGS, vm, lay.blocks);
+    b.ins().iadd(table, h)
 }
 
 /// A way holding a quick method (`lst_vm::interp::quick`): its answer
