@@ -128,6 +128,9 @@ struct Lowering<'a, 'b, 'c> {
     hp8: cl::Value,
     fp8: cl::Value,
     tb8: cl::Value,
+    /// The header's FP and TB words as they are (tagged SmallInts).
+    fp_word: cl::Value,
+    tb_word: cl::Value,
     blocks: HashMap<ir::BlockId, cl::Block>,
     /// Definitions of values that can be recomputed anywhere.
     remat: HashMap<ir::Value, Inst>,
@@ -186,6 +189,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             hp8: zero,
             fp8: zero,
             tb8: zero,
+            fp_word: zero,
+            tb_word: zero,
             blocks: HashMap::new(),
             remat: HashMap::new(),
             vals: HashMap::new(),
@@ -214,8 +219,10 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.vm = vm;
         self.hp = hp;
         self.hp8 = self.b.ins().ishl_imm_u(hp, 3);
-        self.fp8 = self.header_index8(self.env.layout.h_fp);
-        self.tb8 = self.header_index8(self.env.layout.h_tb);
+        self.fp_word = self.frame_load(self.hp8, self.env.layout.h_fp);
+        self.tb_word = self.frame_load(self.hp8, self.env.layout.h_tb);
+        self.fp8 = self.index8(self.fp_word);
+        self.tb8 = self.index8(self.tb_word);
         self.prepare()?;
         // Dispatch on the entry number.
         let start = self.b.create_block();
@@ -359,8 +366,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// arguments as the method takes; otherwise (a malformed image) leaves
     /// the frame to the interpreter at bytecode offset `pc`.
     fn arity_guard(&mut self, pc: u32) {
-        let span = self.b.ins().isub(self.tb8, self.fp8);
-        let want = 8 * (i64::from(self.f.arg_count) + 1);
+        // Tagged words: (2·tb + 1) − (2·fp + 1) = 2·(tb − fp).
+        let span = self.b.ins().isub(self.tb_word, self.fp_word);
+        let want = 2 * (i64::from(self.f.arg_count) + 1);
         let ok = self.b.ins().icmp_imm_s(IntCC::Equal, span, want);
         let (go, deopt) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(deopt);
@@ -452,10 +460,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     /// A header field holding a stack index, as a byte offset.
-    fn header_index8(&mut self, field: usize) -> cl::Value {
-        let v = self.frame_load(self.hp8, field);
-        let n = self.b.ins().sshr_imm_u(v, 1);
-        self.b.ins().ishl_imm_u(n, 3)
+    /// The byte offset of the stack index in SmallInt word `word`:
+    /// 8·n = 4·(2n + 1) − 4, one `lea`.
+    fn index8(&mut self, word: cl::Value) -> cl::Value {
+        let x4 = self.b.ins().ishl_imm_u(word, 2);
+        self.b.ins().iadd_imm_s(x4, -4)
     }
 
     fn frame_load(&mut self, at8: cl::Value, slot: usize) -> cl::Value {
