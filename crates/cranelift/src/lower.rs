@@ -41,6 +41,12 @@ mod quick_send;
 #[error("{0}")]
 pub struct LowerError(pub String);
 
+/// Up to this many continuations and loop heads, a function's entry
+/// compares the entry number with each instead of using a jump table;
+/// beyond, it compares with this many continuations of plain sends (the
+/// ones entered often) before the table.
+const MAX_COMPARED_ENTRIES: usize = 3;
+
 fn refuse<T>(why: impl Into<String>) -> Result<T, LowerError> {
     Err(LowerError(why.into()))
 }
@@ -138,6 +144,9 @@ struct Lowering<'a, 'b, 'c> {
     vals: HashMap<ir::Value, cl::Value>,
     /// The continuation block of each send site, by k − 1.
     conts: Vec<cl::Block>,
+    /// The indices in `conts` of sends without an inline arithmetic path:
+    /// their continuations are the ones entered often.
+    plain_conts: Vec<usize>,
     /// The loop heads entered from the interpreter: IR block and its entry
     /// (k = sends + 1 + index).
     loop_heads: Vec<(ir::BlockId, cl::Block)>,
@@ -195,6 +204,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             remat: HashMap::new(),
             vals: HashMap::new(),
             conts: vec![],
+            plain_conts: vec![],
             loop_heads: vec![],
             next_send: 0,
             entries: vec![rt::Entry {
@@ -231,28 +241,42 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let mut targets = vec![(start, &[][..])];
         targets.extend(self.conts.iter().map(|&c| (c, &arg[..])));
         targets.extend(self.loop_heads.iter().map(|h| (h.1, &[][..])));
-        let table: Vec<cl::BlockCall> = targets
-            .into_iter()
-            .map(|(block, args)| self.call_of(block, args))
-            .collect();
-        let table_len = table.len();
-        let default = self.call_of(bad, &[]);
-        let jt = self
-            .b
-            .create_jump_table(JumpTableData::new(default, &table));
         // Calls enter at the start, returns at a continuation: a direct
-        // branch for the first, the table for the rest.
-        // A function with no continuation has no table.
-        let resume = if table_len > 1 {
+        // branch for the first; for the rest, a compare per entry when
+        // there are few (cheaper to run and to compile than a table), else
+        // a jump table. A function with no continuation has neither.
+        let resume = if targets.len() > 1 {
             self.b.create_block()
         } else {
             bad
         };
         self.b.ins().brif(k, resume, &[], start, &[]);
-        if table_len > 1 {
+        if targets.len() > 1 {
             self.b.switch_to_block(resume);
-            let k = self.b.ins().ireduce(cl::types::I32, k);
-            self.b.ins().br_table(k, jt);
+            if targets.len() <= 1 + MAX_COMPARED_ENTRIES {
+                let all: Vec<usize> = (1..targets.len()).collect();
+                self.compare_entries(k, &targets, &all);
+                self.b.ins().jump(bad, &[]);
+            } else {
+                // The continuations of plain sends first, then the table.
+                let plain: Vec<usize> = self
+                    .plain_conts
+                    .iter()
+                    .take(MAX_COMPARED_ENTRIES)
+                    .map(|&i| i + 1)
+                    .collect();
+                self.compare_entries(k, &targets, &plain);
+                let table: Vec<cl::BlockCall> = targets
+                    .into_iter()
+                    .map(|(block, args)| self.call_of(block, args))
+                    .collect();
+                let default = self.call_of(bad, &[]);
+                let jt = self
+                    .b
+                    .create_jump_table(JumpTableData::new(default, &table));
+                let k = self.b.ins().ireduce(cl::types::I32, k);
+                self.b.ins().br_table(k, jt);
+            }
         }
         self.b.switch_to_block(bad);
         self.b.ins().trap(TrapCode::unwrap_user(1));
@@ -266,6 +290,39 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.finish_leave_block();
         self.b.seal_all_blocks();
         Ok(())
+    }
+
+    /// Branches to `entries[k]` when `k` is one of `which`; goes on in a
+    /// new current block otherwise.
+    fn compare_entries(
+        &mut self,
+        k: cl::Value,
+        entries: &[(cl::Block, &[BlockArg])],
+        which: &[usize],
+    ) {
+        for &i in which {
+            let (block, args) = entries[i];
+            let is = self.b.ins().icmp_imm_s(IntCC::Equal, k, i as i64);
+            let next = self.b.create_block();
+            self.b.ins().brif(is, block, args, next, &[]);
+            self.b.switch_to_block(next);
+        }
+    }
+
+    /// Whether a send of `selector` with `nargs` arguments has an inline
+    /// SmallInt or Float path (see [`Self::send`]).
+    fn arithmetic(&self, selector: &ir::Selector, nargs: usize, to_super: bool) -> bool {
+        if to_super || nargs != 1 {
+            return false;
+        }
+        match *selector {
+            ir::Selector::Literal(i) => {
+                let i = i as usize;
+                matches!(self.facts.int_ops.get(i), Some(Some(_)))
+                    || matches!(self.facts.float_ops.get(i), Some(Some(_)))
+            }
+            ir::Selector::Special(s) => float_op_index(s.selector().as_bytes()).is_some(),
+        }
     }
 
     fn call_of(&mut self, block: cl::Block, args: &[BlockArg]) -> cl::BlockCall {
@@ -285,9 +342,18 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 if recomputable(&data.inst) {
                     self.remat.insert(data.results[0], data.inst.clone());
                 }
-                if let Inst::Send { .. } = data.inst {
+                if let Inst::Send {
+                    ref selector,
+                    ref args,
+                    to_super,
+                    ..
+                } = data.inst
+                {
                     let c = self.b.create_block();
                     self.b.append_block_param(c, I64);
+                    if !self.arithmetic(selector, args.len(), to_super) {
+                        self.plain_conts.push(self.conts.len());
+                    }
                     self.conts.push(c);
                     let pc = state_of(data)?.pc;
                     self.entries.push(rt::Entry {
