@@ -1004,7 +1004,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.next_send = k;
         site.selector.set(code);
         site.nvals.set(args.len() as u64 + 1);
-        site.record.set(u64::from(self.env.first_record) + k as u64);
+        site.set_record(u64::from(self.env.first_record) + k as u64);
         let site = self.int(site as *const rt::SendSite as i64);
         let cont = self.conts[k - 1];
         let args = [self.vm, self.hp, site, receiver];

@@ -377,9 +377,7 @@ fn push_header(
         let x = tagged(b, n);
         store(b, slot, x);
     }
-    let record = b.ins().load(I64, FLAGS, site, lay.site.record);
-    let retpc = b.ins().iadd_imm_s(record, lay.native_pc_base as i64);
-    let retpc = tagged(b, retpc);
+    let retpc = b.ins().load(I64, FLAGS, site, lay.site.retpc);
     store(b, lay.h_retpc, retpc);
     store(b, lay.h_serial, nil);
     let words = [

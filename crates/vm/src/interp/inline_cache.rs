@@ -151,15 +151,21 @@ pub struct SendSite {
     pub selector: Cell<u64>,
     /// Receiver and arguments.
     pub nvals: Cell<u64>,
-    /// The record of the continuation after the send.
+    /// The record of the continuation after the send (set with
+    /// [`SendSite::set_record`]).
     pub record: Cell<u64>,
+    /// The return-pc word of the frames the send pushes: the record as a
+    /// native pc, as a SmallInt (kept with `record`, so that the send
+    /// stub stores it without computing it).
+    pub retpc: Cell<u64>,
     /// Sends that found their class in a way.
     pub hits: Cell<u64>,
     /// Sends that took the slow path.
     pub misses: Cell<u64>,
-    /// Nonzero once a primitive method answered a send here: compiled
-    /// code then calls [`lst_send_direct`] (which runs cached primitives
-    /// and answers in place) before it tries the stub. Never cleared.
+    /// Nonzero once a primitive method answered a send here: the send
+    /// stub then calls [`lst_send_direct`] (which runs cached primitives
+    /// and answers in place) when no method way holds the receiver's
+    /// class. Never cleared.
     pub direct: Cell<u64>,
     /// Nonzero once a block answered a `value…` send here (through
     /// `Block>>value…`): the send stub then looks Block receivers up in the
@@ -174,6 +180,7 @@ pub struct SendSite {
 pub struct SiteLayout {
     pub nvals: i32,
     pub record: i32,
+    pub retpc: i32,
     pub hits: i32,
     pub direct: i32,
     pub block: i32,
@@ -199,6 +206,7 @@ impl SiteLayout {
         SiteLayout {
             nvals: off(offset_of!(SendSite, nvals)),
             record: off(offset_of!(SendSite, record)),
+            retpc: off(offset_of!(SendSite, retpc)),
             hits: off(offset_of!(SendSite, hits)),
             direct: off(offset_of!(SendSite, direct)),
             block: off(offset_of!(SendSite, block)),
@@ -231,8 +239,15 @@ impl SendSite {
         let s = SendSite::default();
         s.selector.set(selector);
         s.nvals.set(nvals);
-        s.record.set(record);
+        s.set_record(record);
         s
+    }
+
+    /// Sets the continuation's record, and the return-pc word with it.
+    pub fn set_record(&self, record: u64) {
+        self.record.set(record);
+        let pc = record + NATIVE_PC_BASE as u64;
+        self.retpc.set(Value::small(pc as i64).raw());
     }
 
     fn flush(&self) {
