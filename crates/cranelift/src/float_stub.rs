@@ -37,9 +37,40 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, op: usize) {
     let (vm, x, y) = (p[0], p[1], p[2]);
     let fail = b.create_block();
     b.set_cold_block(fail);
+    let (fx, fy) = operands(b, lay, vm, op, x, y, fail);
+    let result = match FLOAT_OPS[op].op {
+        FloatOp::Add => Some(b.ins().fadd(fx, fy)),
+        FloatOp::Sub => Some(b.ins().fsub(fx, fy)),
+        FloatOp::Mul => Some(b.ins().fmul(fx, fy)),
+        FloatOp::Div => Some(b.ins().fdiv(fx, fy)),
+        FloatOp::Less | FloatOp::Greater | FloatOp::Equal => None,
+    };
+    let answer = match result {
+        Some(f) => new_float(b, lay, vm, f, fail),
+        None => comparison(b, lay, vm, op, fx, fy).expect("a comparison"),
+    };
+    b.ins().store(FLAGS, answer, vm, lay.regs_answer);
+    b.ins().return_(&[]);
+    b.switch_to_block(fail);
+    let zero = b.ins().iconst(I64, 0);
+    b.ins().store(FLAGS, zero, vm, lay.regs_answer);
+    b.ins().return_(&[]);
+    b.seal_all_blocks();
+}
 
-    // Valid, the receiver a Float, the argument a SmallInt (converted as
-    // `Integer>>asFloat` would) or a Float.
+/// The doubles of Float operation `op` on receiver `x` and argument `y`:
+/// when the operation is valid, `x` is a Float and `y` a SmallInt
+/// (converted as `Integer>>asFloat` would) or a Float; otherwise the code
+/// goes to `fail`.
+pub(crate) fn operands(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    vm: cl::Value,
+    op: usize,
+    x: cl::Value,
+    y: cl::Value,
+    fail: cl::Block,
+) -> (cl::Value, cl::Value) {
     let valid = b.ins().load(I64, FLAGS, vm, lay.float_ops);
     let valid = b.ins().ushr_imm_u(valid, op as i64);
     let valid = b.ins().band_imm_u(valid, 1);
@@ -57,34 +88,29 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, op: usize) {
     let fy = float_value(b, lay, vm, y, fail);
     b.ins().jump(have, &[BlockArg::Value(fy)]);
     b.switch_to_block(have);
-    let fy = b.block_params(have)[0];
+    (fx, b.block_params(have)[0])
+}
 
-    let compare = |b: &mut FunctionBuilder, cc: FloatCC| {
-        let c = b.ins().fcmp(cc, fx, fy);
-        let t = b.ins().load(I64, FLAGS, vm, lay.true_);
-        let f = b.ins().load(I64, FLAGS, vm, lay.false_);
-        b.ins().select(c, t, f)
+/// The answer (true or false) of Float operation `op` on doubles `fx`
+/// and `fy` if it is a comparison; `None` for arithmetic.
+pub(crate) fn comparison(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    vm: cl::Value,
+    op: usize,
+    fx: cl::Value,
+    fy: cl::Value,
+) -> Option<cl::Value> {
+    let cc = match FLOAT_OPS[op].op {
+        FloatOp::Less => FloatCC::LessThan,
+        FloatOp::Greater => FloatCC::GreaterThan,
+        FloatOp::Equal => FloatCC::Equal,
+        FloatOp::Add | FloatOp::Sub | FloatOp::Mul | FloatOp::Div => return None,
     };
-    let result = match FLOAT_OPS[op].op {
-        FloatOp::Add => Some(b.ins().fadd(fx, fy)),
-        FloatOp::Sub => Some(b.ins().fsub(fx, fy)),
-        FloatOp::Mul => Some(b.ins().fmul(fx, fy)),
-        FloatOp::Div => Some(b.ins().fdiv(fx, fy)),
-        FloatOp::Less | FloatOp::Greater | FloatOp::Equal => None,
-    };
-    let answer = match (result, FLOAT_OPS[op].op) {
-        (Some(f), _) => new_float(b, lay, vm, f, fail),
-        (None, FloatOp::Less) => compare(b, FloatCC::LessThan),
-        (None, FloatOp::Greater) => compare(b, FloatCC::GreaterThan),
-        (None, _) => compare(b, FloatCC::Equal),
-    };
-    b.ins().store(FLAGS, answer, vm, lay.regs_answer);
-    b.ins().return_(&[]);
-    b.switch_to_block(fail);
-    let zero = b.ins().iconst(I64, 0);
-    b.ins().store(FLAGS, zero, vm, lay.regs_answer);
-    b.ins().return_(&[]);
-    b.seal_all_blocks();
+    let c = b.ins().fcmp(cc, fx, fy);
+    let t = b.ins().load(I64, FLAGS, vm, lay.true_);
+    let f = b.ins().load(I64, FLAGS, vm, lay.false_);
+    Some(b.ins().select(c, t, f))
 }
 
 /// A new Float holding `f`, bump-allocated as `Heap::bump` would; `fail`

@@ -1,8 +1,11 @@
 //! The Float path of a binary send whose selector is one of `FLOAT_OPS`
 //! (`lst_vm::interp::float_ops`): when the receiver is a Float, compiled
-//! code calls the operation's shared function ([`crate::float_stub`]),
-//! which computes on doubles what Float's primitive would and answers 0
-//! when it does not apply; the code then sends.
+//! code computes on doubles what Float's primitive would; when that does
+//! not apply, the code sends. The orderings (`<`, `>`) box nothing and run
+//! inline. Arithmetic and `=` (sent far more often to other objects than
+//! to Floats, so that its inline code would mostly cost compile time)
+//! call the operation's shared function ([`crate::float_stub`]), which
+//! boxes an arithmetic result, and answers 0 when it does not apply.
 //!
 //! Only the receiver's class is tested inline, so that sends to other
 //! objects (`=` on Strings, arithmetic on LargeIntegers) do not pay for a
@@ -50,10 +53,32 @@ impl Lowering<'_, '_, '_> {
         let float_class = self.load_vm(lay.float_class);
         let is_float = self.b.ins().icmp(IntCC::Equal, class, float_class);
         self.continue_if(is_float, send);
+        if let Some(answer) = self.float_comparison(op, x, y, send) {
+            return answer;
+        }
         let f = self.float_ref(op);
         self.b.ins().call(f, &[self.vm, x, y]);
         let answer = self.load_vm(lay.regs_answer);
         self.continue_if(answer, send);
         answer
+    }
+
+    /// The answer of Float ordering `op` on `x` (a Float) and `y`,
+    /// computed inline; `send` when it does not apply. `None` when `op`
+    /// is not an ordering.
+    fn float_comparison(
+        &mut self,
+        op: usize,
+        x: cl::Value,
+        y: cl::Value,
+        send: cl::Block,
+    ) -> Option<cl::Value> {
+        use lst_vm::interp::float_ops::{FLOAT_OPS, FloatOp};
+        if !matches!(FLOAT_OPS[op].op, FloatOp::Less | FloatOp::Greater) {
+            return None;
+        }
+        let lay = self.env.layout;
+        let (fx, fy) = crate::float_stub::operands(self.b, lay, self.vm, op, x, y, send);
+        crate::float_stub::comparison(self.b, lay, self.vm, op, fx, fy)
     }
 }
