@@ -311,17 +311,32 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
 
     /// Whether a send of `selector` with `nargs` arguments has an inline
     /// SmallInt or Float path (see [`Self::send`]).
-    fn arithmetic(&self, selector: &ir::Selector, nargs: usize, to_super: bool) -> bool {
-        if to_super || nargs != 1 {
-            return false;
-        }
-        match *selector {
-            ir::Selector::Literal(i) => {
-                let i = i as usize;
-                matches!(self.facts.int_ops.get(i), Some(Some(_)))
-                    || matches!(self.facts.float_ops.get(i), Some(Some(_)))
+    fn arithmetic(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> bool {
+        self.int_op_of(selector, nargs, to_super).is_some()
+            || self.float_op_of(selector, nargs, to_super).is_some()
+    }
+
+    /// The `INT_OPS` operation a send of `selector` with `nargs`
+    /// arguments may run inline.
+    fn int_op_of(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<usize> {
+        match selector {
+            ir::Selector::Literal(i) if !to_super && nargs == 1 => {
+                self.facts.int_ops.get(i as usize).copied().flatten()
             }
-            ir::Selector::Special(s) => float_op_index(s.selector().as_bytes()).is_some(),
+            _ => None,
+        }
+    }
+
+    /// The `FLOAT_OPS` operation a send of `selector` with `nargs`
+    /// arguments may run inline.
+    fn float_op_of(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<usize> {
+        match selector {
+            _ if nargs != 1 => None,
+            ir::Selector::Literal(i) if !to_super => {
+                self.facts.float_ops.get(i as usize).copied().flatten()
+            }
+            ir::Selector::Special(s) => float_op_index(s.selector().as_bytes()),
+            ir::Selector::Literal(_) => None,
         }
     }
 
@@ -351,7 +366,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 {
                     let c = self.b.create_block();
                     self.b.append_block_param(c, I64);
-                    if !self.arithmetic(selector, args.len(), to_super) {
+                    if !self.arithmetic(*selector, args.len(), to_super) {
                         self.plain_conts.push(self.conts.len());
                     }
                     self.conts.push(c);
@@ -934,16 +949,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         if to_super {
             code |= rt::TO_SUPER;
         }
-        let inline = match (*selector, args) {
-            (ir::Selector::Literal(i), [arg]) if !to_super => self
-                .facts
-                .int_ops
-                .get(i as usize)
-                .copied()
-                .flatten()
-                .map(|op| (op, *arg)),
-            _ => None,
-        };
+        let inline = self
+            .int_op_of(*selector, args.len(), to_super)
+            .map(|op| (op, args[0]));
         let k = self.next_send + 1;
         let Some(site) = self.env.sites.get(k - 1) else {
             return refuse("more sends than send sites");
@@ -958,13 +966,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 .filter(|op| args.len() == op.arguments()),
             _ => None,
         };
-        let float = match (*selector, args) {
-            (ir::Selector::Literal(i), [_]) if !to_super => {
-                self.facts.float_ops.get(i as usize).copied().flatten()
-            }
-            (ir::Selector::Special(s), [_]) => float_op_index(s.selector().as_bytes()),
-            _ => None,
-        };
+        let float = self.float_op_of(*selector, args.len(), to_super);
         // Getters and setters: unary and one-argument keyword sends that
         // no other inline path takes.
         let quick = match (*selector, args) {

@@ -338,7 +338,7 @@ struct Header {
 
 /// A header word: a value, or the word at an address plus an offset,
 /// read just before it is written (so that fewer values are live at
-/// once, and the stub needs no callee-saved registers).
+/// once, and the stub saves fewer callee-saved registers).
 #[derive(Clone, Copy)]
 enum Word {
     Value(cl::Value),
