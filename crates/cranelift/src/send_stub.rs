@@ -89,11 +89,7 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, next: &Next, tail_sig: SigRe
     // block of a compiled body.
     b.switch_to_block(miss);
     let direct = b.ins().load(I64, FLAGS, site, s.direct);
-    let (to_direct, to_block) = (b.create_block(), b.create_block());
-    b.ins().brif(direct, to_direct, &[], to_block, &[]);
-    b.switch_to_block(to_direct);
-    b.ins().return_call(next.direct, &[vm, hp, site, receiver]);
-    b.switch_to_block(to_block);
+    tail_call_if(b, direct, next.direct, &[vm, hp, site, receiver]);
     b.ins().return_call(next.block, &[vm, hp, site, receiver]);
 
     // A hit: a quick method's answer, or the callee's frame unless the
@@ -101,14 +97,10 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, next: &Next, tail_sig: SigRe
     b.switch_to_block(hit);
     let way = b.block_params(hit)[0];
     let quick = b.ins().load(I64, FLAGS, way, s.quick);
-    let (to_quick, push) = (b.create_block(), b.create_block());
-    b.ins().brif(quick, to_quick, &[], push, &[]);
-    b.switch_to_block(to_quick);
-    b.ins().return_call(next.quick, &[vm, hp, site, way]);
+    tail_call_if(b, quick, next.quick, &[vm, hp, site, way]);
     // The checks first and the frame's numbers after them, in the order
-    // they are used, so that few values are live at once: the stub then
-    // needs no callee-saved registers.
-    b.switch_to_block(push);
+    // they are used, so that few values are live at once (the stub saves
+    // two callee-saved registers; five when it computed them up front).
     let len = b.ins().load(I64, FLAGS, vm, lay.stack_len);
     let temps = b.ins().load(I64, FLAGS, way, s.temps);
     let new_hp = b.ins().iadd(len, temps);
@@ -207,6 +199,16 @@ pub fn build_slow(b: &mut FunctionBuilder, lay: &Layout, send_site: FuncRef, tai
     b.seal_all_blocks();
 }
 
+/// Tail-calls `stub` with `args` when `flag` is nonzero; goes on in a
+/// new current block otherwise.
+fn tail_call_if(b: &mut FunctionBuilder, flag: cl::Value, stub: FuncRef, args: &[cl::Value]) {
+    let (call, next) = (b.create_block(), b.create_block());
+    b.ins().brif(flag, call, &[], next, &[]);
+    b.switch_to_block(call);
+    b.ins().return_call(stub, args);
+    b.switch_to_block(next);
+}
+
 /// Fills the (cold) block `slow`: a tail call of the slow stub.
 fn to_slow(
     b: &mut FunctionBuilder,
@@ -279,12 +281,7 @@ fn frame(
     let nvals = b.ins().load(I64, FLAGS, site, lay.site.nvals);
     let fp = b.ins().isub(len, nvals);
     let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
-    let count = b.ins().load(I64, FLAGS, vm, lay.countdown);
-    let count = b.ins().iadd_imm_s(count, -1);
-    let due = b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, count, 0);
-    let go = b.create_block();
-    b.ins().brif(due, slow, &[], go, &[]);
-    b.switch_to_block(go);
+    let count = ticked(b, lay, vm, slow);
     Frame {
         vm,
         hp,
@@ -299,13 +296,20 @@ fn frame(
 /// Ticks the countdown; a due safepoint goes to `slow` (the runtime's
 /// business) without ticking.
 fn tick(b: &mut FunctionBuilder, lay: &Layout, vm: cl::Value, slow: cl::Block) {
+    let count = ticked(b, lay, vm, slow);
+    b.ins().store(FLAGS, count, vm, lay.countdown);
+}
+
+/// The countdown ticked once, not yet stored; a due safepoint goes to
+/// `slow`.
+fn ticked(b: &mut FunctionBuilder, lay: &Layout, vm: cl::Value, slow: cl::Block) -> cl::Value {
     let count = b.ins().load(I64, FLAGS, vm, lay.countdown);
     let count = b.ins().iadd_imm_s(count, -1);
     let due = b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, count, 0);
     let go = b.create_block();
     b.ins().brif(due, slow, &[], go, &[]);
     b.switch_to_block(go);
-    b.ins().store(FLAGS, count, vm, lay.countdown);
+    count
 }
 
 /// What the stub knows about the send when it looks past the ways.
