@@ -217,7 +217,7 @@ impl CraneliftJit {
     fn build_float_functions(&mut self) -> Result<Vec<HelperImport>, String> {
         let pointer = self.module.isa().pointer_type();
         let mut sig = Signature::new(CallConv::PreserveAll);
-        for t in [pointer, I64, I64] {
+        for t in [pointer, I64, I64, I64] {
             sig.params.push(AbiParam::new(t));
         }
         let config = self.module.isa().frontend_config();

@@ -57,7 +57,7 @@ impl Lowering<'_, '_, '_> {
             return answer;
         }
         let f = self.float_ref(op);
-        self.b.ins().call(f, &[self.vm, x, y]);
+        self.b.ins().call(f, &[self.vm, self.hp, x, y]);
         let answer = self.load_vm(lay.regs_answer);
         self.continue_if(answer, send);
         answer
