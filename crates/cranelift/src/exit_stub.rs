@@ -12,6 +12,7 @@
 //!
 //! This module builds code only; it must not decide when to exit.
 
+use crate::helpers::Id;
 use crate::send_stub::entry;
 use cranelift_codegen::ir::{FuncRef, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
@@ -36,21 +37,24 @@ impl Exit {
         }
     }
 
-    /// How many of the tail signature's four parameters the helper takes.
-    pub fn arguments(self) -> usize {
+    /// The runtime helper the exit calls.
+    pub fn helper(self) -> Id {
         match self {
-            Exit::Deopt => 3,
-            Exit::Trap => 4,
+            Exit::Deopt => Id::lst_deopt,
+            Exit::Trap => Id::lst_trap,
         }
     }
 }
 
-/// Builds exit `exit`'s body into `b` (whose signature is the tail one);
-/// `helper` is its runtime helper.
-pub fn build(b: &mut FunctionBuilder, exit: Exit, helper: FuncRef) {
+/// Builds an exit's body into `b` (whose signature is the tail one):
+/// a call of `helper` (imported into `b`) with as many of the stub's
+/// parameters as it takes, in order.
+pub fn build(b: &mut FunctionBuilder, helper: FuncRef) {
     let (vm, hp, a, c) = entry(b);
     let args = [vm, hp, a, c];
-    let call = b.ins().call(helper, &args[..exit.arguments()]);
+    let signature = b.func.dfg.ext_funcs[helper].signature;
+    let arguments = b.func.dfg.signatures[signature].params.len();
+    let call = b.ins().call(helper, &args[..arguments]);
     let r = b.inst_results(call)[0];
     b.ins().return_(&[r]);
     b.seal_all_blocks();

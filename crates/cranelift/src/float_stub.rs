@@ -21,7 +21,8 @@
 //! (the second argument register) instead of moving out of the
 //! operands' way (fib: 5 instructions per call).
 
-use crate::lower::{FLAGS, continue_if};
+use crate::lower::{FLAGS, boolean, continue_if};
+use crate::send_stub::entry;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     self as cl, BlockArg, InstBuilder, MemFlagsData, types::F64, types::I8, types::I32, types::I64,
@@ -33,11 +34,7 @@ use lst_vm::interp::native::Layout;
 /// Builds the function of Float operation `op` (an index into
 /// `FLOAT_OPS`) into `b`.
 pub fn build(b: &mut FunctionBuilder, lay: &Layout, op: usize) {
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    let p = b.block_params(entry).to_vec();
-    let (vm, x, y) = (p[0], p[2], p[3]);
+    let (vm, _, x, y) = entry(b);
     let fail = b.create_block();
     b.set_cold_block(fail);
     let (fx, fy) = operands(b, lay, vm, op, x, y, fail);
@@ -111,9 +108,7 @@ pub(crate) fn comparison(
         FloatOp::Add | FloatOp::Sub | FloatOp::Mul | FloatOp::Div => return None,
     };
     let c = b.ins().fcmp(cc, fx, fy);
-    let t = b.ins().load(I64, FLAGS, vm, lay.true_);
-    let f = b.ins().load(I64, FLAGS, vm, lay.false_);
-    Some(b.ins().select(c, t, f))
+    Some(boolean(b, lay, vm, c))
 }
 
 /// A new Float holding `f`, bump-allocated as `Heap::bump` would; `fail`

@@ -195,14 +195,9 @@ impl CraneliftJit {
         Exit::ALL
             .iter()
             .map(|&exit| {
-                let helper = match exit {
-                    Exit::Deopt => helpers::Id::lst_deopt,
-                    Exit::Trap => helpers::Id::lst_trap,
-                };
-                let helper = self.helpers[helper as usize];
-                let id = self.build_stub(exit.name(), &[helper], |b, _, refs, _| {
-                    build(b, exit, refs[0])
-                })?;
+                let helper = self.helpers[exit.helper() as usize];
+                let id =
+                    self.build_stub(exit.name(), &[helper], |b, _, refs, _| build(b, refs[0]))?;
                 Ok(HelperImport {
                     id,
                     signature: signature.clone(),
@@ -220,22 +215,12 @@ impl CraneliftJit {
         for t in [pointer, I64, I64, I64] {
             sig.params.push(AbiParam::new(t));
         }
-        let config = self.module.isa().frontend_config();
         (0..float_ops::FLOAT_OPS.len())
             .map(|op| {
-                self.module.clear_context(&mut self.ctx);
-                self.ctx.func.signature = sig.clone();
-                {
-                    let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
-                    crate::float_stub::build(&mut b, &self.layout, op);
-                    b.finalize(config);
-                }
                 let name = format!("lst_float_op{op}");
-                let id = self
-                    .module
-                    .declare_function(&name, Linkage::Local, &sig)
-                    .map_err(|e| e.to_string())?;
-                self.define(id)?;
+                let id = self.build_function(&name, &sig, &[], |b, lay, _, _| {
+                    crate::float_stub::build(b, lay, op)
+                })?;
                 Ok(HelperImport {
                     id,
                     signature: sig.clone(),
@@ -245,9 +230,8 @@ impl CraneliftJit {
             .collect()
     }
 
-    /// Defines a stub named `name` with the tail signature, built by
-    /// `body` from the layout, references to the functions `calls` names,
-    /// and the tail signature.
+    /// Defines a stub named `name` with the tail signature (see
+    /// [`Self::build_function`]).
     fn build_stub(
         &mut self,
         name: &str,
@@ -255,6 +239,20 @@ impl CraneliftJit {
         body: impl FnOnce(&mut FunctionBuilder, &Layout, &[FuncRef], SigRef),
     ) -> Result<FuncId, String> {
         let sig = tail_signature(self.module.isa().pointer_type());
+        self.build_function(name, &sig, calls, body)
+    }
+
+    /// Defines a shared function named `name` with signature `sig`, built
+    /// by `body` from the layout, references to the functions `calls`
+    /// names, and the tail signature.
+    fn build_function(
+        &mut self,
+        name: &str,
+        sig: &Signature,
+        calls: &[FuncId],
+        body: impl FnOnce(&mut FunctionBuilder, &Layout, &[FuncRef], SigRef),
+    ) -> Result<FuncId, String> {
+        let tail_sig = tail_signature(self.module.isa().pointer_type());
         self.module.clear_context(&mut self.ctx);
         self.ctx.func.signature = sig.clone();
         let config = self.module.isa().frontend_config();
@@ -264,13 +262,13 @@ impl CraneliftJit {
                 .iter()
                 .map(|&id| self.module.declare_func_in_func(id, b.func))
                 .collect();
-            let tail = b.import_signature(sig.clone());
+            let tail = b.import_signature(tail_sig);
             body(&mut b, &self.layout, &refs, tail);
             b.finalize(config);
         }
         let id = self
             .module
-            .declare_function(name, Linkage::Local, &sig)
+            .declare_function(name, Linkage::Local, sig)
             .map_err(|e| e.to_string())?;
         self.define(id)?;
         Ok(id)

@@ -155,11 +155,11 @@ struct Lowering<'a, 'b, 'c> {
     /// The function's one block that acts on a helper's answer other than
     /// "go on" (see [`Self::dispatch`]), made when first needed.
     leave: Option<cl::Block>,
-    /// The helpers and Float functions imported so far, by [`Id`] and
-    /// by operation.
+    /// The helpers, Float functions and exits imported so far, by [`Id`],
+    /// by operation and by [`Exit`].
     imported: Vec<Option<FuncRef>>,
     imported_float: Vec<Option<FuncRef>>,
-    imported_exit: [Option<FuncRef>; Exit::ALL.len()],
+    imported_exit: Vec<Option<FuncRef>>,
     /// The block where the stack's address was last loaded, and the load
     /// (see [`Self::stack_base`]).
     base: Option<(cl::Block, cl::Value)>,
@@ -178,6 +178,17 @@ fn import(b: &mut FunctionBuilder, f: &HelperImport) -> FuncRef {
         colocated: f.colocated,
         patchable: false,
     })
+}
+
+/// `imports[i]` in the function `b` builds, imported the first time it
+/// is asked for (`imported` remembers what is).
+fn import_once(
+    b: &mut FunctionBuilder,
+    imported: &mut [Option<FuncRef>],
+    imports: &[HelperImport],
+    i: usize,
+) -> FuncRef {
+    *imported[i].get_or_insert_with(|| import(b, &imports[i]))
 }
 
 impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
@@ -215,7 +226,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             leave: None,
             imported: vec![None; env.helpers.len()],
             imported_float: vec![None; env.float_ops.len()],
-            imported_exit: [None; Exit::ALL.len()],
+            imported_exit: vec![None; env.exits.len()],
             base: None,
         }
     }
@@ -540,7 +551,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.ins().iadd(base, at8)
     }
 
-    /// A header field holding a stack index, as a byte offset.
     /// The byte offset of the stack index in SmallInt word `word`:
     /// 8·n = 4·(2n + 1) − 4, one `lea`.
     fn index8(&mut self, word: cl::Value) -> cl::Value {
@@ -607,40 +617,27 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.inst_results(call)[0]
     }
 
-    /// Helper `id` in this function, imported on first use.
     /// Leaves native code through shared exit `which` (it calls its helper
     /// and returns the answer to the trampoline).
     fn exit(&mut self, which: Exit, args: [cl::Value; 4]) {
-        let i = which as usize;
-        let f = match self.imported_exit[i] {
-            Some(f) => f,
-            None => {
-                let f = import(self.b, &self.env.exits[i]);
-                self.imported_exit[i] = Some(f);
-                f
-            }
-        };
+        let f = import_once(
+            self.b,
+            &mut self.imported_exit,
+            self.env.exits,
+            which as usize,
+        );
         self.b.ins().return_call(f, &args);
     }
 
+    /// Helper `id` in this function, imported on first use.
     fn helper_ref(&mut self, id: Id) -> FuncRef {
-        if let Some(f) = self.imported[id as usize] {
-            return f;
-        }
-        let f = import(self.b, &self.env.helpers[id as usize]);
-        self.imported[id as usize] = Some(f);
-        f
+        import_once(self.b, &mut self.imported, self.env.helpers, id as usize)
     }
 
     /// The Float function of operation `op` (see [`crate::float_stub`]),
     /// imported on first use.
     fn float_ref(&mut self, op: usize) -> FuncRef {
-        if let Some(f) = self.imported_float[op] {
-            return f;
-        }
-        let f = import(self.b, &self.env.float_ops[op]);
-        self.imported_float[op] = Some(f);
-        f
+        import_once(self.b, &mut self.imported_float, self.env.float_ops, op)
     }
 
     fn int(&mut self, n: i64) -> cl::Value {
@@ -698,9 +695,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
 
     /// true or false, as machine condition `c` says.
     fn bool_obj(&mut self, c: cl::Value) -> cl::Value {
-        let t = self.load_vm(self.env.layout.true_);
-        let f = self.load_vm(self.env.layout.false_);
-        self.b.ins().select(c, t, f)
+        boolean(self.b, self.env.layout, self.vm, c)
     }
 
     /// Leaves native code through helper `id` when `ok` is false.
@@ -908,13 +903,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let is_ref = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
         self.check(is_ref, state, rt::TRAP_IVAR)?;
         let header = self.b.ins().load(I64, FLAGS, receiver, 0);
-        let bytes = self.b.ins().band_imm_u(header, lay.bytes_flag as i64);
-        let size = self.b.ins().band_imm_u(header, lay.size_mask as i64);
+        let (pointers, size) = pointer_header(self.b, &lay, header);
         let has = self
             .b
             .ins()
             .icmp_imm_u(IntCC::UnsignedGreaterThan, size, i64::from(n));
-        let pointers = self.b.ins().icmp_imm_s(IntCC::Equal, bytes, 0);
         let ok = self.b.ins().band(has, pointers);
         self.check(ok, state, rt::TRAP_IVAR)?;
         let off = self.object_slot(n as usize);
@@ -1358,6 +1351,31 @@ pub(crate) fn call_record(
         .return_call_indirect(tail_sig, code, &[vm, hp, value, k]);
 }
 
+/// From an object's header word: whether the object holds pointers (not
+/// bytes), and its slot count (meaningful only if it does).
+pub(crate) fn pointer_header(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    header: cl::Value,
+) -> (cl::Value, cl::Value) {
+    let bytes = b.ins().band_imm_u(header, lay.bytes_flag as i64);
+    let pointers = b.ins().icmp_imm_s(IntCC::Equal, bytes, 0);
+    let size = b.ins().band_imm_u(header, lay.size_mask as i64);
+    (pointers, size)
+}
+
+/// true or false, as machine condition `c` says.
+pub(crate) fn boolean(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    vm: cl::Value,
+    c: cl::Value,
+) -> cl::Value {
+    let t = b.ins().load(I64, FLAGS, vm, lay.true_);
+    let f = b.ins().load(I64, FLAGS, vm, lay.false_);
+    b.ins().select(c, t, f)
+}
+
 /// Goes on in a new current block if `ok` (nonzero), else to `fail`.
 pub(crate) fn continue_if(b: &mut FunctionBuilder, ok: cl::Value, fail: cl::Block) {
     let next = b.create_block();
@@ -1387,7 +1405,7 @@ pub(crate) fn leave_or_call_named(
 
 /// Tail-calls `code`, an address a helper answered, with the frame and
 /// entry it left in the registers ([`rt::NativeRegs`]) and `value`.
-pub(crate) fn call_named(
+fn call_named(
     b: &mut FunctionBuilder,
     lay: &Layout,
     tail_sig: SigRef,

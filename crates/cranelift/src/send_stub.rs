@@ -38,7 +38,7 @@
 //!
 //! [`SendSite`]: lst_vm::interp::native::SendSite
 
-use crate::lower::{FLAGS, call_named, call_record};
+use crate::lower::{FLAGS, call_record, continue_if, leave_or_call_named, pointer_header};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
     self as cl, BlockArg, FuncRef, InstBuilder, SigRef, types, types::I64,
@@ -422,11 +422,7 @@ fn block_path(
 ) {
     let bl = lay.block;
     let slot = |n: usize| lay.first_slot + 8 * n as i32;
-    let and_then = |b: &mut FunctionBuilder, ok: cl::Value| {
-        let next = b.create_block();
-        b.ins().brif(ok, next, &[], slow, &[]);
-        b.switch_to_block(next);
-    };
+    let and_then = |b: &mut FunctionBuilder, ok: cl::Value| continue_if(b, ok, slow);
     let field = |b: &mut FunctionBuilder, n: usize| b.ins().load(I64, FLAGS, blk, slot(n));
     // A Block (an object of class Block with its slots) at a site that
     // sends value… to blocks.
@@ -441,8 +437,12 @@ fn block_path(
     let is_block = b.ins().icmp(IntCC::Equal, class, block_class);
     and_then(b, is_block);
     let header = b.ins().load(I64, FLAGS, blk, 0);
-    let big = slots_at_least(b, lay, header, bl.slots as i64);
-    and_then(b, big);
+    let (pointers, size) = pointer_header(b, lay, header);
+    let big = b
+        .ins()
+        .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, size, bl.slots as i64);
+    let ok = b.ins().band(pointers, big);
+    and_then(b, ok);
 
     // Its body in the table, accepted with this many arguments.
     let method = field(b, bl.slot_method);
@@ -534,18 +534,6 @@ fn block_path(
     let entry = b.ins().load(I64, FLAGS, e, bl.k);
     b.ins()
         .return_call_indirect(tail_sig, code, &[vm, tb, nil, entry]);
-}
-
-/// Whether an object whose header word is `header` holds at least `n`
-/// slots (and not bytes).
-fn slots_at_least(b: &mut FunctionBuilder, lay: &Layout, header: cl::Value, n: i64) -> cl::Value {
-    let bytes = b.ins().band_imm_u(header, lay.bytes_flag as i64);
-    let pointers = b.ins().icmp_imm_s(IntCC::Equal, bytes, 0);
-    let size = b.ins().band_imm_u(header, lay.size_mask as i64);
-    let big = b
-        .ins()
-        .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, size, n);
-    b.ins().band(pointers, big)
 }
 
 /// The address of the block table's entry for a block of `method` and
@@ -699,9 +687,10 @@ fn fill_temps(
     b.switch_to_block(done);
 }
 
-/// Goes on after `lst_send_site` (or `lst_send_direct`) answered `r`: leave native code, go on at
-/// the site's continuation with the answer (a frameless primitive), or
-/// tail-call the code the runtime named.
+/// Goes on after `lst_send_site` (or `lst_send_direct`) answered `r`:
+/// at the site's continuation with the answer (a frameless primitive),
+/// or as any helper's answer says (`leave_or_call_named`: leave native
+/// code, or tail-call the code the runtime named).
 #[allow(clippy::too_many_arguments)]
 fn answer(
     b: &mut FunctionBuilder,
@@ -712,22 +701,13 @@ fn answer(
     site: cl::Value,
     r: cl::Value,
 ) {
-    let (exit, next, go_on, jump) = (
-        b.create_block(),
-        b.create_block(),
-        b.create_block(),
-        b.create_block(),
-    );
-    b.ins().brif(r, next, &[], exit, &[]);
-    b.switch_to_block(exit);
-    b.ins().return_(&[r]);
-    b.switch_to_block(next);
+    let (go_on, other) = (b.create_block(), b.create_block());
     let is_go = b.ins().icmp_imm_s(IntCC::Equal, r, rt::GO_ON as i64);
-    let value = b.ins().load(I64, FLAGS, vm, lay.regs_value);
-    b.ins().brif(is_go, go_on, &[], jump, &[]);
+    b.ins().brif(is_go, go_on, &[], other, &[]);
     b.switch_to_block(go_on);
+    let value = b.ins().load(I64, FLAGS, vm, lay.regs_value);
     let record = b.ins().load(I64, FLAGS, site, lay.site.record);
     call_record(b, lay, tail_sig, vm, hp, value, record);
-    b.switch_to_block(jump);
-    call_named(b, lay, tail_sig, vm, r, value);
+    b.switch_to_block(other);
+    leave_or_call_named(b, lay, tail_sig, vm, r);
 }

@@ -83,9 +83,7 @@ impl Lowering<'_, '_, '_> {
         // A pointer object with that instance variable.
         let index = operand;
         let header = self.b.ins().load(I64, FLAGS, r, 0);
-        let bytes = self.b.ins().band_imm_u(header, lay.bytes_flag as i64);
-        let size = self.b.ins().band_imm_u(header, lay.size_mask as i64);
-        let pointers = self.b.ins().icmp_imm_s(IntCC::Equal, bytes, 0);
+        let (pointers, size) = super::pointer_header(self.b, &lay, header);
         let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, index, size);
         let ok = self.b.ins().band(pointers, inside);
         self.continue_if(ok, send);

@@ -8,9 +8,9 @@
 //! the primitive it stands for, and
 //! [`NativeRegs::float_ops`](super::native::NativeRegs) holds one bit per
 //! operation, recomputed whenever method dictionaries may have changed.
-//! An arithmetic result is a new Float, which compiled code gets from
-//! [`lst_new_float`](super::native::lst_new_float) without a collection
-//! (it falls back to the send when the heap is full).
+//! An arithmetic result is a new Float, which compiled code allocates
+//! itself without a collection (it falls back to the send when the heap
+//! is full).
 //!
 //! This module must not generate code; it owns the table and the bits.
 

@@ -17,11 +17,11 @@
 //! so a hit does exactly what the slow path would.
 //!
 //! Targets that are primitive methods (`at:`, Float `+`, …) go to
-//! *primitive ways* instead, and the site becomes *direct*: the JIT's send
-//! stub then calls [`lst_send_direct`], which runs the cached primitive on the
-//! caller's stack and answers in place, without a lookup or a frame (the
-//! stub goes on at the site's continuation). A failed primitive goes on in its method's frame, as in
-//! the interpreter. A `value…` send that activated a block marks the site
+//! *primitive ways* instead, and the site becomes *direct*: the JIT's
+//! send stub then calls [`lst_send_direct`], which runs the cached
+//! primitive on the caller's stack and answers in place, without a lookup
+//! or a frame (the stub goes on at the site's continuation). A failed
+//! primitive goes on in its method's frame, as in the interpreter. A `value…` send that activated a block marks the site
 //! for blocks instead (`block_cache`).
 //!
 //! This module must not generate code; it owns the sites' layout, their
