@@ -393,8 +393,16 @@ impl CraneliftJit {
         let int_ops = per_selector(h, literals, int_ops::int_op_index);
         let indexed = per_selector(h, literals, InlinePrim::of_selector);
         let float_ops = per_selector(h, literals, float_ops::float_op_index);
-        let setters = per_selector(h, literals, |s| {
-            (s.last() == Some(&b':') && s.iter().filter(|&&c| c == b':').count() == 1).then_some(())
+        let quick = per_selector(h, literals, |s| {
+            // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
+            let keywords = s.iter().filter(|&&c| c == b':').count();
+            let word = s.first().is_some_and(u8::is_ascii_alphabetic);
+            let nvals = match keywords {
+                0 if word => 1,
+                1 if s.last() == Some(&b':') => 2,
+                _ => return None,
+            };
+            vm.may_be_quick(s, nvals).then_some(())
         });
         let facts = MethodFacts {
             bytecodes: &bytecodes,
@@ -402,7 +410,7 @@ impl CraneliftJit {
             int_ops: &int_ops,
             indexed: &indexed,
             float_ops: &float_ops,
-            setters: &setters,
+            quick: &quick,
         };
         let config = self.module.isa().frontend_config();
         let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);

@@ -64,9 +64,11 @@ pub struct MethodFacts<'a> {
     /// For each literal that is a selector of an inline Float operation,
     /// its index in `float_ops::FLOAT_OPS`.
     pub float_ops: &'a [Option<usize>],
-    /// For each literal, `Some(())` if it is a one-argument keyword
-    /// selector (`x:`), which a setter may answer.
-    pub setters: &'a [Option<()>],
+    /// For each literal, `Some(())` if it is a unary selector some getter
+    /// or constant answers, or a one-argument keyword selector (`x:`) some
+    /// setter answers (`Vm::may_be_quick`): its sends get the inline
+    /// quick path.
+    pub quick: &'a [Option<()>],
 }
 
 /// What the runtime must know about the lowered function.
@@ -962,17 +964,13 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let float = self.float_op_of(*selector, args.len(), to_super);
         // Getters and setters: unary and one-argument keyword sends that
         // no other inline path takes.
+        let may_be_quick = |i: u8| self.facts.quick.get(usize::from(i)).copied().flatten();
         let quick = match (*selector, args) {
-            (ir::Selector::Literal(_), []) if !to_super => Some(None),
+            (ir::Selector::Literal(i), []) if !to_super => may_be_quick(i).map(|()| None),
             (ir::Selector::Literal(i), [v])
                 if !to_super && inline.is_none() && indexed.is_none() && float.is_none() =>
             {
-                self.facts
-                    .setters
-                    .get(i as usize)
-                    .copied()
-                    .flatten()
-                    .map(|()| Some(*v))
+                may_be_quick(i).map(|()| Some(*v))
             }
             _ => None,
         };

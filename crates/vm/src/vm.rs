@@ -143,6 +143,9 @@ pub struct Vm {
     pub(crate) native_exit: crate::interp::native::NativeExit,
     /// The JIT, when one is installed.
     pub(crate) jit: Option<Box<crate::interp::native::Tier>>,
+    /// Which selectors quick methods answer (built for the JIT, dropped
+    /// when methods change).
+    pub(crate) quick_selectors: Option<crate::interp::quick::QuickSelectors>,
 }
 
 /// Why a VM could not be created.
@@ -244,6 +247,7 @@ impl Vm {
             native_regs: Default::default(),
             native_exit: Default::default(),
             jit: None,
+            quick_selectors: None,
         };
         vm.find_named_roots();
         vm.native_after_collection();

@@ -275,3 +275,23 @@ fn time_slices_under_gc_stress() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn quick_selectors_are_those_of_getters_constants_and_setters() {
+    let mut vm = lst_vm::Vm::from_llst_image(&image(DAM), options()).expect("image loads");
+    assert!(
+        vm.may_be_quick(b"noSuchSelector", 1),
+        "unknown until indexed"
+    );
+    vm.index_quick_selectors();
+    // Association>>key (pushInstance 0; stackReturn), Object>>isNil
+    // (pushConstant false; stackReturn), Link>>next: (a setter).
+    assert!(vm.may_be_quick(b"key", 1));
+    assert!(vm.may_be_quick(b"isNil", 1));
+    assert!(vm.may_be_quick(b"next:", 2));
+    // No method has this selector; fileIn: is no setter; a getter's
+    // selector is not a setter's.
+    assert!(!vm.may_be_quick(b"noSuchSelector", 1));
+    assert!(!vm.may_be_quick(b"fileIn:", 2));
+    assert!(!vm.may_be_quick(b"key", 2));
+}

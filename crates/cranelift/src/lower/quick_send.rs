@@ -3,7 +3,10 @@
 //! a constant (at a unary send) or a setter (at a one-argument send),
 //! compiled code reads or writes the instance variable, or answers the
 //! constant, itself, without the send stub's round trip through the
-//! caller's continuation. Anything else goes on to the send, which
+//! caller's continuation. Only sends of a selector some quick method of
+//! that kind answers get the path (`Vm::may_be_quick`): elsewhere it
+//! would cost every send a test and the compile its instructions for
+//! nothing. Anything else goes on to the send, which
 //! handles every other way, and SmallInt receivers too: their quick ways
 //! are only ever constants (`isNil`), rare enough that the path does not
 //! spend a branch and a join on finding SmallInt's class.

@@ -292,6 +292,7 @@ impl Vm {
     pub(crate) fn flush_caches(&mut self) {
         self.cache.flush();
         self.flush_send_sites();
+        self.quick_selectors = None;
         if self.jit.is_some() {
             self.refresh_inline_ops();
         }

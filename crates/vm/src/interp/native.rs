@@ -495,11 +495,15 @@ impl Vm {
 
     /// Compiles the unit `(method, start)`; its entry record or [`NEVER`].
     fn compile_now(&mut self, method: Value, start: u16) -> u32 {
+        if self.jit.is_none() {
+            return NEVER;
+        }
+        let started = std::time::Instant::now();
+        self.index_quick_selectors();
         let Some(mut tier) = self.jit.take() else {
             return NEVER;
         };
         let first = tier.records.len() as u32;
-        let started = std::time::Instant::now();
         let result = tier.compiler.compile(self, method, start, first);
         let r = match result {
             Ok(c) => {

@@ -11,6 +11,7 @@
 use crate::value::Value;
 use crate::vm::Vm;
 use lst_bytecode::Op;
+use rustc_hash::FxHashSet;
 
 /// What a quick method does (see the module doc). The numbers are the
 /// `Way::quick` codes compiled code tests.
@@ -45,7 +46,61 @@ impl Quick {
     }
 }
 
+/// The selectors some class's quick method answers to (see
+/// [`Vm::may_be_quick`]), by name: names outlive the collections that
+/// move Symbols. Rebuilt after method dictionaries may have changed.
+#[derive(Debug, Default)]
+pub struct QuickSelectors {
+    /// Selectors of getters and constants.
+    readers: FxHashSet<Box<[u8]>>,
+    /// Selectors of setters.
+    setters: FxHashSet<Box<[u8]>>,
+}
+
 impl Vm {
+    /// Whether a send of `selector` with `nvals` values (receiver
+    /// included) may reach a getter or constant (1) or a setter (2): some
+    /// class reachable from the globals has one for it. The JIT inlines a
+    /// quick path only at such sends; a quick method the answer misses
+    /// (added later, in a class no global names) is still answered by the
+    /// send stub, only not inline. `true` until [`Self::index_quick_selectors`]
+    /// has run.
+    pub fn may_be_quick(&self, selector: &[u8], nvals: usize) -> bool {
+        let Some(q) = self.quick_selectors.as_ref() else {
+            return true;
+        };
+        match nvals {
+            1 => q.readers.contains(selector),
+            2 => q.setters.contains(selector),
+            _ => false,
+        }
+    }
+
+    /// Builds the index [`Self::may_be_quick`] reads, unless it is built
+    /// (the JIT's compiles do, first).
+    pub fn index_quick_selectors(&mut self) {
+        if self.quick_selectors.is_some() {
+            return;
+        }
+        let mut q = QuickSelectors::default();
+        for (_, m) in self.methods_of_globals() {
+            let get = |i| self.heap.get(m, i).unwrap_or(self.nil());
+            let name = get(crate::layout::method::NAME);
+            if !name.is_ref() || !self.heap.is_bytes(name) {
+                continue;
+            }
+            let code = get(crate::layout::method::BYTECODES);
+            let literals = get(crate::layout::method::LITERALS);
+            let set = match self.quick_method(code, literals, 2) {
+                Some(Quick::Getter(_) | Quick::Constant(_)) => &mut q.readers,
+                Some(Quick::Setter(_)) => &mut q.setters,
+                _ => continue,
+            };
+            set.insert(self.heap.bytes(name).into());
+        }
+        self.quick_selectors = Some(q);
+    }
+
     /// What the method with bytecodes `code` and `literals` does, if it is
     /// quick, for a send of `nvals` values.
     pub(crate) fn quick_method(&self, code: Value, literals: Value, nvals: usize) -> Option<Quick> {
