@@ -9,6 +9,10 @@
 //!   constants) are computed once per block.
 //! * Pure instructions whose results nobody uses are removed (a value in
 //!   a frame state is used: the interpreter may need it).
+//! * A jump that passes `bool_obj c` to a block that only compares its
+//!   parameter with true or false and branches becomes a branch on `c`
+//!   (jump threading: `a < b ifTrue: […]` tests the comparison itself,
+//!   not the Boolean it would make).
 //!
 //! Loads of temporaries and instance variables are never merged: a send or
 //! a store between two loads may change what they read.
@@ -21,7 +25,92 @@ pub fn fold(f: &mut Function) {
     for b in &mut f.blocks {
         fold_block(b);
     }
+    thread_jumps(f);
     remove_dead(f);
+}
+
+/// A block that only tests its parameter: `same p k` with `k` true or
+/// false, then a branch on that to blocks without arguments (the block
+/// still has its other predecessors, the sends of the comparison).
+struct Test {
+    /// Whether `k` is true.
+    is_true: bool,
+    then: BlockCall,
+    otherwise: BlockCall,
+}
+
+/// `b` as a [`Test`], if it is one.
+fn test_of(b: &Block) -> Option<Test> {
+    let [p] = b.params[..] else {
+        return None;
+    };
+    let Terminator::Branch {
+        cond,
+        then,
+        otherwise,
+    } = &b.terminator
+    else {
+        return None;
+    };
+    if !then.args.is_empty() || !otherwise.args.is_empty() {
+        return None;
+    }
+    let mut constants: HashMap<Value, Inst> = HashMap::new();
+    let mut compared = None;
+    for i in &b.insts {
+        match (&i.inst, &i.results[..]) {
+            (Inst::True | Inst::False, [r]) => {
+                constants.insert(*r, i.inst.clone());
+            }
+            (Inst::Same(x, k), [r]) if *x == p && r == cond => compared = Some(*k),
+            _ => return None,
+        }
+    }
+    Some(Test {
+        is_true: *constants.get(&compared?)? == Inst::True,
+        then: then.clone(),
+        otherwise: otherwise.clone(),
+    })
+}
+
+/// Jump threading (see the module doc).
+fn thread_jumps(f: &mut Function) {
+    let tests: HashMap<BlockId, Test> = f
+        .blocks
+        .iter()
+        .filter_map(|b| Some((b.id, test_of(b)?)))
+        .collect();
+    if tests.is_empty() {
+        return;
+    }
+    for b in &mut f.blocks {
+        let Terminator::Jump(BlockCall { block, args }) = &b.terminator else {
+            continue;
+        };
+        let (Some(test), [x]) = (tests.get(block), &args[..]) else {
+            continue;
+        };
+        let Some(c) = b
+            .insts
+            .iter()
+            .find_map(|i| match (&i.inst, &i.results[..]) {
+                (Inst::BoolObj(c), [r]) if r == x => Some(*c),
+                _ => None,
+            })
+        else {
+            continue;
+        };
+        let (mut then, mut otherwise) = (test.then.clone(), test.otherwise.clone());
+        // `same (bool_obj c) false` is `not c`.
+        if !test.is_true {
+            std::mem::swap(&mut then, &mut otherwise);
+        }
+        b.terminator = Terminator::Branch {
+            cond: c,
+            then,
+            otherwise,
+        };
+    }
 }
 
 /// An instruction that depends only on its operands and immutable state.
