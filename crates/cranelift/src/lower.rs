@@ -1343,6 +1343,20 @@ pub(crate) fn call_record(
     let offset = b.ins().imul_imm_s(index, lay.record_size);
     let records = b.ins().load(I64, FLAGS, vm, lay.regs_records);
     let record = b.ins().iadd(records, offset);
+    call_at(b, lay, tail_sig, vm, hp, value, record);
+}
+
+/// Tail-calls the code of the record at address `record` with frame
+/// `hp` and `value`.
+pub(crate) fn call_at(
+    b: &mut FunctionBuilder,
+    lay: &Layout,
+    tail_sig: SigRef,
+    vm: cl::Value,
+    hp: cl::Value,
+    value: cl::Value,
+    record: cl::Value,
+) {
     let code = b.ins().load(I64, FLAGS, record, lay.record_code);
     let k = b.ins().uload32(FLAGS, record, lay.record_k);
     b.ins()

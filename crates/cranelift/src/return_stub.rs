@@ -17,7 +17,7 @@
 //! in a function of its own so that the common return, which calls
 //! nothing, saves no callee-saved register.
 
-use crate::lower::{FLAGS, call_record, leave_or_call_named};
+use crate::lower::{FLAGS, call_at, continue_if, leave_or_call_named};
 use crate::send_stub::entry;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, SigRef, types::I64};
@@ -34,34 +34,36 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, tail_sig
     let slot = |b: &mut FunctionBuilder, field: usize| {
         b.ins().load(I64, FLAGS, header, (field * 8) as i32)
     };
+    let slow = b.create_block();
+    b.set_cold_block(slow);
+    // One branch per test: cheaper than combining the three conditions.
     let context = slot(b, lay.h_context);
     // nil and blocks are objects too: every CONTEXT has a class word.
     let class = b.ins().load(I64, FLAGS, context, lay.class_word);
     let context_class = b.ins().load(I64, FLAGS, vm, lay.context_class);
-    let caller = slot(b, lay.h_caller);
-    let retpc = slot(b, lay.h_retpc);
     let no_context = b.ins().icmp(IntCC::NotEqual, class, context_class);
+    continue_if(b, no_context, slow);
     // Tagged SmallInts: caller ≥ 0 is a tagged word > 0.
+    let caller = slot(b, lay.h_caller);
     let has_caller = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, caller, 0);
+    continue_if(b, has_caller, slow);
+    let retpc = slot(b, lay.h_retpc);
     let native_base = (lay.native_pc_base as i64) * 2 + 1;
     let native = b
         .ins()
         .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, retpc, native_base);
-    let ok = b.ins().band(no_context, has_caller);
-    let ok = b.ins().band(ok, native);
-    let (fast, slow) = (b.create_block(), b.create_block());
-    b.set_cold_block(slow);
-    b.ins().brif(ok, fast, &[], slow, &[]);
+    continue_if(b, native, slow);
 
-    b.switch_to_block(fast);
-    let index = b.ins().sshr_imm_u(retpc, 1);
-    let index = b.ins().iadd_imm_s(index, -(lay.native_pc_base as i64));
     // The stack ends where the frame's receiver was.
     let fp = slot(b, lay.h_fp);
     let fp = b.ins().sshr_imm_u(fp, 1);
     b.ins().store(FLAGS, fp, vm, lay.stack_len);
     let caller_hp = b.ins().sshr_imm_u(caller, 1);
-    call_record(b, lay, tail_sig, vm, caller_hp, value, index);
+    // The record the tagged word names (`NativeRegs::records_by_word`).
+    let offset = b.ins().imul_imm_s(retpc, lay.record_size / 2);
+    let records = b.ins().load(I64, FLAGS, vm, lay.regs_records_by_word);
+    let record = b.ins().iadd(records, offset);
+    call_at(b, lay, tail_sig, vm, caller_hp, value, record);
 
     b.switch_to_block(slow);
     let zero = b.ins().iconst(I64, 0);

@@ -213,6 +213,10 @@ pub struct NativeRegs {
     pub float_ops: u64,
     /// The address of `Tier::records[0]` (refreshed after each compile).
     pub records: u64,
+    /// `records` biased so that the record a tagged native continuation
+    /// word `w` (a frame's RETPC) names is at `records_by_word + w ×
+    /// size_of::<Record>() / 2`: the return stub needs no untagging.
+    pub records_by_word: u64,
     /// The answer of a shared function compiled code calls without
     /// clobbering registers (the JIT's Float functions), which cannot
     /// return a value. Read at once after the call; never a root.
@@ -239,6 +243,7 @@ pub struct Layout {
     pub regs_value: i32,
     pub regs_k: i32,
     pub regs_records: i32,
+    pub regs_records_by_word: i32,
     pub nil: i32,
     pub true_: i32,
     pub false_: i32,
@@ -298,6 +303,7 @@ impl Vm {
             regs_value: off(regs + offset_of!(NativeRegs, value)),
             regs_k: off(regs + offset_of!(NativeRegs, k)),
             regs_records: off(regs + offset_of!(NativeRegs, records)),
+            regs_records_by_word: off(regs + offset_of!(NativeRegs, records_by_word)),
             nil: off(regs + offset_of!(NativeRegs, nil)),
             true_: off(regs + offset_of!(NativeRegs, true_)),
             false_: off(regs + offset_of!(NativeRegs, false_)),
@@ -536,6 +542,7 @@ impl Vm {
         tier.method_records.push(r);
         tier.index.insert((method.raw(), start), r);
         self.native_regs.records = tier.records.as_ptr() as u64;
+        self.native_regs.records_by_word = records_by_word(&tier.records);
         self.jit = Some(tier);
         r
     }
@@ -689,6 +696,19 @@ impl Vm {
             Err(t) => self.exit_with(t),
         }
     }
+}
+
+/// See [`NativeRegs::records_by_word`]: record `i` is named by the word
+/// `w = 2(NATIVE_PC_BASE + i) + 1`, so it lies at `records + (w − 1)/2 ×
+/// size − NATIVE_PC_BASE × size`, which is `records − size/2 −
+/// NATIVE_PC_BASE × size + w × size/2` (wrapping: only the sum is an
+/// address).
+fn records_by_word(records: &[Record]) -> u64 {
+    const SIZE: u64 = std::mem::size_of::<Record>() as u64;
+    const _: () = assert!(SIZE % 2 == 0);
+    (records.as_ptr() as u64)
+        .wrapping_sub(SIZE / 2)
+        .wrapping_sub((NATIVE_PC_BASE as u64).wrapping_mul(SIZE))
 }
 
 /// Selector codes of send sites: a literal index, or a special selector.
@@ -855,5 +875,28 @@ pub unsafe extern "C" fn lst_deopt(vm: *mut Vm, hp: u64, pc: u64) -> u64 {
             GO_INTERPRET
         }
         Err(t) => vm.exit_with(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tagged_continuation_word_finds_its_record() {
+        let record = Record {
+            code: 0,
+            k: 0,
+            pc: 0,
+            resume: 0,
+            depth: 0,
+        };
+        let records = vec![record; 5];
+        let half = (std::mem::size_of::<Record>() / 2) as u64;
+        for i in 0..records.len() {
+            let word = Value::small((NATIVE_PC_BASE + i) as i64).raw();
+            let at = records_by_word(&records).wrapping_add(word.wrapping_mul(half));
+            assert_eq!(at, &records[i] as *const Record as u64);
+        }
     }
 }
