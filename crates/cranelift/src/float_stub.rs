@@ -71,9 +71,7 @@ pub(crate) fn operands(
     y: cl::Value,
     fail: cl::Block,
 ) -> (cl::Value, cl::Value) {
-    let valid = b.ins().load(I64, FLAGS, vm, lay.float_ops);
-    let valid = b.ins().ushr_imm_u(valid, op as i64);
-    let valid = b.ins().band_imm_u(valid, 1);
+    let valid = b.ins().load(I64, FLAGS, vm, lay.float_ops + 8 * op as i32);
     continue_if(b, valid, fail);
     let fx = float_value(b, lay, vm, x, fail);
     let (int, float, have) = (b.create_block(), b.create_block(), b.create_block());

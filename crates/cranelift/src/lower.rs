@@ -1082,11 +1082,10 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     ) -> Result<(), LowerError> {
         use lst_vm::interp::int_ops::{INT_OPS, IntOp};
         let (x, y) = (self.get(a)?, self.get(b)?);
+        // Both tags and the operation's word (1 or 0): one and.
         let both = self.b.ins().band(x, y);
-        let valid = self.load_vm(self.env.layout.int_ops);
-        let valid = self.b.ins().ushr_imm_u(valid, op as i64);
+        let valid = self.load_vm(self.env.layout.int_ops + 8 * op as i32);
         let ok = self.b.ins().band(both, valid);
-        let ok = self.b.ins().band_imm_u(ok, 1);
         let (fast, send) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(send);
         self.b.ins().brif(ok, fast, &[], send, &[]);

@@ -6,13 +6,13 @@
 //! This is the Float twin of [`super::int_ops`], with the same table type
 //! ([`OpDef`]): [`FLOAT_OPS`] lists each operation with the selector and
 //! the primitive it stands for, and
-//! [`NativeRegs::float_ops`](super::native::NativeRegs) holds one bit per
-//! operation, recomputed whenever method dictionaries may have changed.
+//! [`NativeRegs::float_ops`](super::native::NativeRegs) holds one word
+//! (1 or 0) per operation, recomputed whenever method dictionaries may have changed.
 //! An arithmetic result is a new Float, which compiled code allocates
 //! itself without a collection (it falls back to the send when the heap
 //! is full).
 //!
-//! This module must not generate code; it owns the table and the bits.
+//! This module must not generate code; it owns the table and the words.
 
 use super::int_ops::{OpDef, def, op_index};
 use crate::roots::Root;
@@ -33,7 +33,7 @@ pub enum FloatOp {
     Equal,
 }
 
-/// The operations; an operation's bit in `float_ops` is its index here.
+/// The operations; an operation's word in `float_ops` is its index here.
 /// The primitive numbers are this VM's (`prims::float`).
 pub const FLOAT_OPS: [OpDef<FloatOp>; 7] = [
     def("+", FloatOp::Add, 80, false),
@@ -57,9 +57,9 @@ impl Vm {
         let class = self.root(Root::FloatClass);
         self.native_regs.float_class = class;
         self.native_regs.float_ops = if class == self.nil() {
-            0
+            [0; FLOAT_OPS.len()]
         } else {
-            self.primitive_bits(class, &FLOAT_OPS)
+            self.primitive_words(class, &FLOAT_OPS)
         };
     }
 }
@@ -70,7 +70,6 @@ mod tests {
 
     #[test]
     fn selectors_are_distinct_and_fit_the_mask() {
-        assert!(FLOAT_OPS.len() <= 64);
         for (i, d) in FLOAT_OPS.iter().enumerate() {
             assert_eq!(float_op_index(d.selector.as_bytes()), Some(i));
         }

@@ -4,15 +4,15 @@
 //! answers the selector with that primitive.
 //!
 //! [`INT_OPS`] lists each operation with the selector and the primitive it
-//! stands for. [`NativeRegs::int_ops`](super::native::NativeRegs) holds one
-//! bit per operation, set while SmallInt's method for the selector is a
+//! stands for. [`NativeRegs::int_ops`](super::native::NativeRegs) holds a
+//! word per operation, 1 while SmallInt's method for the selector is a
 //! primitive method running exactly that primitive on (receiver,
 //! argument) (or (argument, receiver) for a swapped one). Compiled code
-//! tests the bit with the tags; the bits are recomputed whenever method
+//! tests the word with the tags; the words are recomputed whenever method
 //! dictionaries may have changed, so redefining `SmallInt>>-` turns the
 //! inline path off everywhere at once.
 //!
-//! This module must not generate code; it owns the table and the bits.
+//! This module must not generate code; it owns the table and the words.
 
 use crate::roots::Root;
 use crate::vm::Vm;
@@ -71,7 +71,7 @@ pub(crate) fn op_index<Op>(defs: &[OpDef<Op>], selector: &[u8]) -> Option<usize>
     defs.iter().position(|d| d.selector.as_bytes() == selector)
 }
 
-/// The operations; an operation's bit in `int_ops` is its index here.
+/// The operations; an operation's word in `int_ops` is its index here.
 pub const INT_OPS: [OpDef<IntOp>; 12] = [
     def("+", IntOp::Add, 10, false),
     def("-", IntOp::Sub, 16, false),
@@ -96,19 +96,19 @@ impl Vm {
     /// Recomputes which inline operations are valid (see the module doc),
     /// SmallInt's and Float's (`float_ops`).
     pub(crate) fn refresh_inline_ops(&mut self) {
-        self.native_regs.int_ops = self.primitive_bits(self.root(Root::SmallIntClass), &INT_OPS);
+        self.native_regs.int_ops = self.primitive_words(self.root(Root::SmallIntClass), &INT_OPS);
         self.refresh_float_ops();
     }
 
-    /// One bit per operation of `ops`, set if `class`'s method for its
+    /// One word per operation of `ops`, 1 if `class`'s method for its
     /// selector is a primitive method running exactly its primitive on
-    /// (receiver, argument), or on (argument, receiver) if swapped.
-    pub(crate) fn primitive_bits<Op>(
+    /// (receiver, argument), or on (argument, receiver) if swapped, else 0.
+    pub(crate) fn primitive_words<Op, const N: usize>(
         &mut self,
         class: crate::value::Value,
-        ops: &[OpDef<Op>],
-    ) -> u64 {
-        let mut bits = 0u64;
+        ops: &[OpDef<Op>; N],
+    ) -> [u64; N] {
+        let mut words = [0; N];
         for (i, d) in ops.iter().enumerate() {
             let (selector, primitive, swapped) = (d.selector, d.primitive, d.swapped);
             let Some(selector) = self.find_symbol(selector.as_bytes()) else {
@@ -121,11 +121,9 @@ impl Vm {
             let valid = parts
                 .primitive
                 .is_some_and(|p| p.number == primitive && p.argc == 2 && p.args[..2] == order);
-            if valid {
-                bits |= 1 << i;
-            }
+            words[i] = u64::from(valid);
         }
-        bits
+        words
     }
 }
 
@@ -135,7 +133,6 @@ mod tests {
 
     #[test]
     fn selectors_are_distinct_and_fit_the_mask() {
-        assert!(INT_OPS.len() <= 64);
         for (i, d) in INT_OPS.iter().enumerate() {
             assert_eq!(int_op_index(d.selector.as_bytes()), Some(i));
         }

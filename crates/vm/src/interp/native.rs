@@ -205,12 +205,14 @@ pub struct NativeRegs {
     /// (`block_cache`).
     pub block_class: Value,
     pub blocks: u64,
-    /// Which inline SmallInt operations are valid (see `int_ops`).
-    pub int_ops: u64,
+    /// Which inline SmallInt operations are valid (see `int_ops`): 1 or
+    /// 0 per operation, a word each, so that compiled code tests one with
+    /// the operands' tags in a single `and`.
+    pub int_ops: [u64; super::int_ops::INT_OPS.len()],
     /// The class Float (nil if none) and which inline Float operations
     /// are valid (see `float_ops`).
     pub float_class: Value,
-    pub float_ops: u64,
+    pub float_ops: [u64; super::float_ops::FLOAT_OPS.len()],
     /// The address of `Tier::records[0]` (refreshed after each compile).
     pub records: u64,
     /// `records` biased so that the record a tagged native continuation
