@@ -16,6 +16,7 @@ use cranelift_codegen::{Context, settings, settings::Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use lst_compiler::ast::selector_arity;
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
 use lst_vm::interp::inline_cache::InlinePrim;
@@ -395,11 +396,9 @@ impl CraneliftJit {
         let float_ops = per_selector(h, literals, float_ops::float_op_index);
         let quick = per_selector(h, literals, |s| {
             // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
-            let keywords = s.iter().filter(|&&c| c == b':').count();
-            let word = s.first().is_some_and(u8::is_ascii_alphabetic);
-            let nvals = match keywords {
-                0 if word => 1,
-                1 if s.last() == Some(&b':') => 2,
+            let nvals = match (selector_arity(s)?, s.last()) {
+                (0, _) => 1,
+                (1, Some(b':')) => 2,
                 _ => return None,
             };
             vm.may_be_quick(s, nvals).then_some(())

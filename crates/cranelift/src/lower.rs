@@ -1328,34 +1328,22 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 }
 
-/// Tail-calls the entry that record number `index` names, on frame `hp`
-/// with `value`.
-pub(crate) fn call_record(
+/// Tail-calls the native continuation that the tagged word `word` (a
+/// frame's RETPC, a send site's `retpc`) names, on frame `hp` with
+/// `value`. The record lies at `NativeRegs::records_by_word` plus `word`
+/// times half a record: no untagging.
+pub(crate) fn call_continuation(
     b: &mut FunctionBuilder,
     lay: &Layout,
     tail_sig: SigRef,
     vm: cl::Value,
     hp: cl::Value,
     value: cl::Value,
-    index: cl::Value,
+    word: cl::Value,
 ) {
-    let offset = b.ins().imul_imm_s(index, lay.record_size);
-    let records = b.ins().load(I64, FLAGS, vm, lay.regs_records);
+    let offset = b.ins().imul_imm_s(word, lay.record_size / 2);
+    let records = b.ins().load(I64, FLAGS, vm, lay.regs_records_by_word);
     let record = b.ins().iadd(records, offset);
-    call_at(b, lay, tail_sig, vm, hp, value, record);
-}
-
-/// Tail-calls the code of the record at address `record` with frame
-/// `hp` and `value`.
-pub(crate) fn call_at(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    tail_sig: SigRef,
-    vm: cl::Value,
-    hp: cl::Value,
-    value: cl::Value,
-    record: cl::Value,
-) {
     let code = b.ins().load(I64, FLAGS, record, lay.record_code);
     let k = b.ins().uload32(FLAGS, record, lay.record_k);
     b.ins()

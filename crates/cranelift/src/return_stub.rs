@@ -17,7 +17,7 @@
 //! in a function of its own so that the common return, which calls
 //! nothing, saves no callee-saved register.
 
-use crate::lower::{FLAGS, call_at, continue_if, leave_or_call_named};
+use crate::lower::{FLAGS, call_continuation, continue_if, leave_or_call_named};
 use crate::send_stub::entry;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, SigRef, types::I64};
@@ -59,11 +59,7 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, tail_sig
     let fp = b.ins().sshr_imm_u(fp, 1);
     b.ins().store(FLAGS, fp, vm, lay.stack_len);
     let caller_hp = b.ins().sshr_imm_u(caller, 1);
-    // The record the tagged word names (`NativeRegs::records_by_word`).
-    let offset = b.ins().imul_imm_s(retpc, lay.record_size / 2);
-    let records = b.ins().load(I64, FLAGS, vm, lay.regs_records_by_word);
-    let record = b.ins().iadd(records, offset);
-    call_at(b, lay, tail_sig, vm, caller_hp, value, record);
+    call_continuation(b, lay, tail_sig, vm, caller_hp, value, retpc);
 
     b.switch_to_block(slow);
     let zero = b.ins().iconst(I64, 0);

@@ -38,7 +38,7 @@
 //!
 //! [`SendSite`]: lst_vm::interp::native::SendSite
 
-use crate::lower::{FLAGS, call_record, continue_if, leave_or_call_named, pointer_header};
+use crate::lower::{FLAGS, call_continuation, continue_if, leave_or_call_named, pointer_header};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
     self as cl, BlockArg, FuncRef, InstBuilder, SigRef, types, types::I64,
@@ -619,8 +619,8 @@ fn quick_path(
     let v = b.block_params(answer)[0];
     b.ins().store(FLAGS, f.count, f.vm, lay.countdown);
     b.ins().store(FLAGS, f.fp, f.vm, lay.stack_len);
-    let record = b.ins().load(I64, FLAGS, f.site, s.record);
-    call_record(b, lay, tail_sig, f.vm, f.hp, v, record);
+    let retpc = b.ins().load(I64, FLAGS, f.site, s.retpc);
+    call_continuation(b, lay, tail_sig, f.vm, f.hp, v, retpc);
 }
 
 /// Whether `v` is a pointer object (not a SmallInt, not bytes), and its
@@ -707,8 +707,8 @@ fn answer(
     b.ins().brif(is_go, go_on, &[], other, &[]);
     b.switch_to_block(go_on);
     let value = b.ins().load(I64, FLAGS, vm, lay.regs_value);
-    let record = b.ins().load(I64, FLAGS, site, lay.site.record);
-    call_record(b, lay, tail_sig, vm, hp, value, record);
+    let retpc = b.ins().load(I64, FLAGS, site, lay.site.retpc);
+    call_continuation(b, lay, tail_sig, vm, hp, value, retpc);
     b.switch_to_block(other);
     leave_or_call_named(b, lay, tail_sig, vm, r);
 }

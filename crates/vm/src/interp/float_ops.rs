@@ -7,7 +7,8 @@
 //! ([`OpDef`]): [`FLOAT_OPS`] lists each operation with the selector and
 //! the primitive it stands for, and
 //! [`NativeRegs::float_ops`](super::native::NativeRegs) holds one word
-//! (1 or 0) per operation, recomputed whenever method dictionaries may have changed.
+//! (1 or 0) per operation, recomputed whenever method dictionaries may
+//! have changed.
 //! An arithmetic result is a new Float, which compiled code allocates
 //! itself without a collection (it falls back to the send when the heap
 //! is full).
@@ -69,7 +70,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn selectors_are_distinct_and_fit_the_mask() {
+    fn selectors_are_distinct() {
         for (i, d) in FLOAT_OPS.iter().enumerate() {
             assert_eq!(float_op_index(d.selector.as_bytes()), Some(i));
         }

@@ -132,7 +132,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn selectors_are_distinct_and_fit_the_mask() {
+    fn selectors_are_distinct() {
         for (i, d) in INT_OPS.iter().enumerate() {
             assert_eq!(int_op_index(d.selector.as_bytes()), Some(i));
         }

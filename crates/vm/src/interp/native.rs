@@ -63,8 +63,8 @@ pub enum JitMode {
 }
 
 /// A place where compiled code can be entered. Compiled code reads
-/// records (`repr(C)`) through [`NativeRegs::records`] to return into a
-/// compiled caller without the runtime.
+/// records (`repr(C)`) through [`NativeRegs::records_by_word`] to return
+/// into a compiled caller without the runtime.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Record {
@@ -213,11 +213,10 @@ pub struct NativeRegs {
     /// are valid (see `float_ops`).
     pub float_class: Value,
     pub float_ops: [u64; super::float_ops::FLOAT_OPS.len()],
-    /// The address of `Tier::records[0]` (refreshed after each compile).
-    pub records: u64,
-    /// `records` biased so that the record a tagged native continuation
-    /// word `w` (a frame's RETPC) names is at `records_by_word + w ×
-    /// size_of::<Record>() / 2`: the return stub needs no untagging.
+    /// The address of `Tier::records[0]`, biased so that the record a
+    /// tagged native continuation word `w` (a frame's RETPC) names is at
+    /// `records_by_word + w × size_of::<Record>() / 2`: compiled code
+    /// needs no untagging (refreshed after each compile).
     pub records_by_word: u64,
     /// The answer of a shared function compiled code calls without
     /// clobbering registers (the JIT's Float functions), which cannot
@@ -244,7 +243,6 @@ pub struct Layout {
     pub regs_hp: i32,
     pub regs_value: i32,
     pub regs_k: i32,
-    pub regs_records: i32,
     pub regs_records_by_word: i32,
     pub nil: i32,
     pub true_: i32,
@@ -304,7 +302,6 @@ impl Vm {
             regs_hp: off(regs + offset_of!(NativeRegs, hp)),
             regs_value: off(regs + offset_of!(NativeRegs, value)),
             regs_k: off(regs + offset_of!(NativeRegs, k)),
-            regs_records: off(regs + offset_of!(NativeRegs, records)),
             regs_records_by_word: off(regs + offset_of!(NativeRegs, records_by_word)),
             nil: off(regs + offset_of!(NativeRegs, nil)),
             true_: off(regs + offset_of!(NativeRegs, true_)),
@@ -503,14 +500,11 @@ impl Vm {
 
     /// Compiles the unit `(method, start)`; its entry record or [`NEVER`].
     fn compile_now(&mut self, method: Value, start: u16) -> u32 {
-        if self.jit.is_none() {
-            return NEVER;
-        }
-        let started = std::time::Instant::now();
-        self.index_quick_selectors();
         let Some(mut tier) = self.jit.take() else {
             return NEVER;
         };
+        let started = std::time::Instant::now();
+        self.index_quick_selectors();
         let first = tier.records.len() as u32;
         let result = tier.compiler.compile(self, method, start, first);
         let r = match result {
@@ -543,7 +537,6 @@ impl Vm {
         tier.starts.push(start);
         tier.method_records.push(r);
         tier.index.insert((method.raw(), start), r);
-        self.native_regs.records = tier.records.as_ptr() as u64;
         self.native_regs.records_by_word = records_by_word(&tier.records);
         self.jit = Some(tier);
         r
