@@ -72,6 +72,10 @@ struct VmFlags {
     /// write `lst --jit always bench …`.)
     #[arg(long, value_enum, default_value_t = JitFlag::Off)]
     jit: JitFlag,
+    /// Which code generator compiles methods: the baseline (machine code
+    /// straight from templates, compiled in microseconds) or Cranelift.
+    #[arg(long, value_enum, default_value_t = CompilerFlag::Cranelift, global = true)]
+    jit_compiler: CompilerFlag,
     /// Calls after which `--jit on` compiles a method.
     #[arg(long, value_name = "N", default_value_t = 1000, global = true)]
     jit_threshold: u32,
@@ -87,6 +91,13 @@ enum JitFlag {
     Off,
     On,
     Always,
+}
+
+/// `--jit-compiler`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum CompilerFlag {
+    Baseline,
+    Cranelift,
 }
 
 #[derive(Subcommand)]
@@ -179,7 +190,11 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
         JitFlag::On => JitMode::On,
         JitFlag::Always => JitMode::Always,
     };
-    let jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    let mut jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    jit.backend = match flags.jit_compiler {
+        CompilerFlag::Baseline => lst_cranelift::jit::Backend::Baseline,
+        CompilerFlag::Cranelift => lst_cranelift::jit::Backend::Cranelift,
+    };
     vm.set_jit(Box::new(jit), mode, flags.jit_threshold);
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! a method that is redefined keeps its old code for frames still running
 //! it. The code embeds no heap addresses, so a collection needs no patching.
 
+use crate::baseline;
 use crate::helpers::{self, Helper};
 use crate::lower::{self, Env, HelperImport, MethodFacts};
 use cranelift_codegen::ir::{
@@ -45,12 +46,25 @@ pub struct CraneliftJit {
     send_stub: Option<FuncId>,
     return_stub: Option<FuncId>,
     layout: Layout,
+    /// Where baseline code jumps and calls.
+    targets: baseline::Targets,
+    /// Which code generator compiles methods.
+    pub backend: Backend,
     compiled: u32,
     /// Keep the text of the last compiled function (for `disasm --jit`).
     pub keep_listing: bool,
     /// The CLIF and machine-code listing of the last function compiled
     /// while `keep_listing` was set.
     pub listing: Option<Listing>,
+}
+
+/// The code generators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Machine code straight from templates ([`crate::baseline`]).
+    Baseline,
+    /// Cranelift ([`crate::lower`]).
+    Cranelift,
 }
 
 /// What `disasm --jit` shows of a compiled function.
@@ -129,6 +143,8 @@ impl CraneliftJit {
             send_stub: None,
             return_stub: None,
             layout: Vm::native_layout(),
+            targets: baseline::Targets::default(),
+            backend: Backend::Cranelift,
             compiled: 0,
             keep_listing: false,
             listing: None,
@@ -138,7 +154,27 @@ impl CraneliftJit {
         jit.return_stub = Some(jit.build_return_stub()?);
         jit.float_ops = jit.build_float_functions()?;
         jit.exits = jit.build_exits()?;
+        jit.targets = jit.baseline_targets(&all);
         Ok(jit)
+    }
+
+    /// The addresses baseline code uses: the shared functions (defined
+    /// and finalized by now) and the helpers.
+    fn baseline_targets(&self, helpers: &[Helper]) -> baseline::Targets {
+        let code =
+            |id: Option<FuncId>| id.map_or(0, |id| self.module.get_finalized_function(id) as u64);
+        let exit = |e: crate::exit_stub::Exit| code(self.exits.get(e as usize).map(|x| x.id));
+        let helper = |id: helpers::Id| helpers[id as usize].address as u64;
+        baseline::Targets {
+            send_stub: code(self.send_stub),
+            return_stub: code(self.return_stub),
+            exit_deopt: exit(crate::exit_stub::Exit::Deopt),
+            exit_trap: exit(crate::exit_stub::Exit::Trap),
+            make_block: helper(helpers::Id::lst_make_block),
+            safepoint: helper(helpers::Id::lst_safepoint),
+            block_return: helper(helpers::Id::lst_block_return),
+            primitive: helper(helpers::Id::lst_primitive),
+        }
     }
 
     /// The shared send stub and the four it hands over to (see
@@ -343,14 +379,122 @@ impl CraneliftJit {
         Ok(address)
     }
 
-    /// Builds the CLIF of `method` into `self.ctx`; answers the entries.
+    /// Builds the CLIF of `input` into `self.ctx`; answers the entries.
     fn build(
         &mut self,
-        vm: &Vm,
-        method: Value,
-        start: u16,
+        input: &MethodInput,
+        sites: &[SendSite],
         first_record: u32,
-    ) -> Result<(Vec<Entry>, Box<[SendSite]>), String> {
+    ) -> Result<Vec<Entry>, String> {
+        let stub = self.send_stub.ok_or("the send stub is not built")?;
+        let return_stub = self.return_stub.ok_or("the return stub is not built")?;
+        let pointer = self.module.isa().pointer_type();
+        self.module.clear_context(&mut self.ctx);
+        self.ctx.func.signature = tail_signature(pointer);
+        self.ctx.func.name = UserFuncName::user(0, self.compiled);
+        let config = self.module.isa().frontend_config();
+        let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
+        let tail_sig = b.import_signature(tail_signature(pointer));
+        let send_stub = self.module.declare_func_in_func(stub, b.func);
+        let return_stub = self.module.declare_func_in_func(return_stub, b.func);
+        let env = Env {
+            layout: &self.layout,
+            helpers: &self.helper_imports,
+            float_ops: &self.float_ops,
+            exits: &self.exits,
+            tail_sig,
+            first_record,
+            send_stub,
+            return_stub,
+            sites,
+        };
+        let lowered = lower::lower(&input.ir, &input.facts(), &env, &mut b);
+        match lowered {
+            Ok(l) => {
+                b.finalize(config);
+                Ok(l.entries)
+            }
+            Err(e) => Err(format!("lower: {e}")),
+        }
+    }
+
+    /// Compiles `input` with Cranelift: its address and entries.
+    fn compile_optimized(
+        &mut self,
+        input: &MethodInput,
+        sites: &[SendSite],
+        first_record: u32,
+    ) -> Result<(usize, Vec<Entry>), String> {
+        let entries = match self.build(input, sites, first_record) {
+            Ok(e) => e,
+            Err(e) => {
+                self.module.clear_context(&mut self.ctx);
+                return Err(e);
+            }
+        };
+        let id = self.declare_method()?;
+        Ok((self.define(id)?, entries))
+    }
+
+    /// Compiles `input` with the baseline code generator: its address
+    /// and entries.
+    fn compile_baseline(
+        &mut self,
+        input: &MethodInput,
+        sites: &[SendSite],
+        first_record: u32,
+    ) -> Result<(usize, Vec<Entry>), String> {
+        let env = baseline::Env {
+            layout: &self.layout,
+            targets: &self.targets,
+            first_record,
+            sites,
+        };
+        let (code, entries) = baseline::compile(&input.ir, &input.facts(), &env)
+            .map_err(|e| format!("baseline: {e}"))?;
+        let id = self.declare_method()?;
+        self.module
+            .define_function_bytes(id, 16, &code, &[])
+            .map_err(|e| format!("code memory: {e}"))?;
+        self.module
+            .finalize_definitions()
+            .map_err(|e| format!("code memory: {e}"))?;
+        let address = self.module.get_finalized_function(id) as usize;
+        if self.keep_listing {
+            self.listing = Some(Listing {
+                clif: String::new(),
+                code,
+                address,
+            });
+        }
+        Ok((address, entries))
+    }
+
+    /// Declares the next compiled method in code memory.
+    fn declare_method(&mut self) -> Result<FuncId, String> {
+        self.compiled += 1;
+        let sig = tail_signature(self.module.isa().pointer_type());
+        self.module
+            .declare_function(&format!("m{}", self.compiled), Linkage::Local, &sig)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A method as both code generators take it: its IR, folded, and the
+/// facts about its literals.
+struct MethodInput {
+    ir: lst_jit::ir::Function,
+    bytecodes: Vec<u8>,
+    literal_count: usize,
+    int_ops: Vec<Option<usize>>,
+    indexed: Vec<Option<InlinePrim>>,
+    float_ops: Vec<Option<usize>>,
+    quick: Vec<Option<()>>,
+}
+
+impl MethodInput {
+    /// Translates the unit `(method, start)` and reads its literals.
+    fn new(vm: &Vm, method: Value, start: u16) -> Result<MethodInput, String> {
         let h = &vm.heap;
         let field = |i| h.get(method, i).unwrap_or(method);
         let code = field(method::BYTECODES);
@@ -376,24 +520,8 @@ impl CraneliftJit {
             0 => Kind::Method,
             start => Kind::BlockBody { start },
         };
-        let mut f = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
-        lst_jit::fold::fold(&mut f);
-        let sends = f
-            .blocks
-            .iter()
-            .flat_map(|b| &b.insts)
-            .filter(|d| matches!(d.inst, lst_jit::ir::Inst::Send { .. }))
-            .count();
-        let sites: Box<[SendSite]> = (0..sends).map(|_| SendSite::default()).collect();
-        let stub = self.send_stub.ok_or("the send stub is not built")?;
-        let return_stub = self.return_stub.ok_or("the return stub is not built")?;
-        let pointer = self.module.isa().pointer_type();
-        self.module.clear_context(&mut self.ctx);
-        self.ctx.func.signature = tail_signature(pointer);
-        self.ctx.func.name = UserFuncName::user(0, self.compiled);
-        let int_ops = per_selector(h, literals, int_ops::int_op_index);
-        let indexed = per_selector(h, literals, InlinePrim::of_selector);
-        let float_ops = per_selector(h, literals, float_ops::float_op_index);
+        let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
+        lst_jit::fold::fold(&mut ir);
         let quick = per_selector(h, literals, |s| {
             // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
             let nvals = match (selector_arity(s)?, s.last()) {
@@ -403,38 +531,38 @@ impl CraneliftJit {
             };
             vm.may_be_quick(s, nvals).then_some(())
         });
-        let facts = MethodFacts {
-            bytecodes: &bytecodes,
+        Ok(MethodInput {
+            ir,
+            bytecodes,
             literal_count: h.size(literals),
-            int_ops: &int_ops,
-            indexed: &indexed,
-            float_ops: &float_ops,
-            quick: &quick,
-        };
-        let config = self.module.isa().frontend_config();
-        let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
-        let tail_sig = b.import_signature(tail_signature(pointer));
-        let send_stub = self.module.declare_func_in_func(stub, b.func);
-        let return_stub = self.module.declare_func_in_func(return_stub, b.func);
-        let env = Env {
-            layout: &self.layout,
-            helpers: &self.helper_imports,
+            int_ops: per_selector(h, literals, int_ops::int_op_index),
+            indexed: per_selector(h, literals, InlinePrim::of_selector),
+            float_ops: per_selector(h, literals, float_ops::float_op_index),
+            quick,
+        })
+    }
+
+    fn facts(&self) -> MethodFacts<'_> {
+        MethodFacts {
+            bytecodes: &self.bytecodes,
+            literal_count: self.literal_count,
+            int_ops: &self.int_ops,
+            indexed: &self.indexed,
             float_ops: &self.float_ops,
-            exits: &self.exits,
-            tail_sig,
-            first_record,
-            send_stub,
-            return_stub,
-            sites: &sites,
-        };
-        let lowered = lower::lower(&f, &facts, &env, &mut b);
-        match lowered {
-            Ok(l) => {
-                b.finalize(config);
-                Ok((l.entries, sites))
-            }
-            Err(e) => Err(format!("lower: {e}")),
+            quick: &self.quick,
         }
+    }
+
+    /// One send site per send.
+    fn sites(&self) -> Box<[SendSite]> {
+        let sends = self
+            .ir
+            .blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter(|d| matches!(d.inst, lst_jit::ir::Inst::Send { .. }))
+            .count();
+        (0..sends).map(|_| SendSite::default()).collect()
     }
 }
 
@@ -446,21 +574,12 @@ impl Compiler for CraneliftJit {
         start: u16,
         first_record: u32,
     ) -> Result<Compiled, String> {
-        let built = self.build(vm, method, start, first_record);
-        let (entries, sites) = match built {
-            Ok(e) => e,
-            Err(e) => {
-                self.module.clear_context(&mut self.ctx);
-                return Err(e);
-            }
+        let input = MethodInput::new(vm, method, start)?;
+        let sites = input.sites();
+        let (code, entries) = match self.backend {
+            Backend::Baseline => self.compile_baseline(&input, &sites, first_record)?,
+            Backend::Cranelift => self.compile_optimized(&input, &sites, first_record)?,
         };
-        self.compiled += 1;
-        let sig = tail_signature(self.module.isa().pointer_type());
-        let id = self
-            .module
-            .declare_function(&format!("m{}", self.compiled), Linkage::Local, &sig)
-            .map_err(|e| e.to_string())?;
-        let code = self.define(id)?;
         Ok(Compiled {
             code,
             entries,

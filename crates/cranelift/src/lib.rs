@@ -11,6 +11,8 @@
 //! code memory, the entry trampoline and the compile driver, and
 //! implements the VM's `Compiler` trait.
 
+pub mod baseline;
+pub mod entries;
 pub mod exit_stub;
 pub mod float_stub;
 pub mod helpers;

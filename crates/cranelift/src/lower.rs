@@ -18,6 +18,7 @@
 //! This module builds CLIF only; code memory and helpers' addresses live in
 //! [`crate::jit`] and [`crate::helpers`].
 
+use crate::entries::{self, state_of};
 use crate::exit_stub::Exit;
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -116,9 +117,6 @@ pub fn lower(
     b: &mut FunctionBuilder,
 ) -> Result<Lowered, LowerError> {
     let mut l = Lowering::new(f, facts, env, b);
-    if let ir::Kind::BlockBody { start } = f.kind {
-        l.entries[0].pc = u32::from(start);
-    }
     l.function()?;
     Ok(Lowered { entries: l.entries })
 }
@@ -220,11 +218,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             plain_conts: vec![],
             loop_heads: vec![],
             next_send: 0,
-            entries: vec![rt::Entry {
-                pc: 0,
-                resume: rt::Resume::Start,
-                depth: 0,
-            }],
+            entries: vec![],
             leave: None,
             imported: vec![None; env.helpers.len()],
             imported_float: vec![None; env.float_ops.len()],
@@ -357,9 +351,10 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.func.dfg.block_call(block, args)
     }
 
-    /// Creates a Cranelift block per IR block and per send continuation,
-    /// and notes which values can be recomputed.
+    /// Creates a Cranelift block per IR block, per send continuation and
+    /// per loop-head entry, and notes which values can be recomputed.
     fn prepare(&mut self) -> Result<(), LowerError> {
+        let plan = entries::plan(self.f, self.facts.bytecodes)?;
         for block in &self.f.blocks {
             let cb = self.b.create_block();
             for _ in &block.params {
@@ -383,60 +378,14 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                         self.plain_conts.push(self.conts.len());
                     }
                     self.conts.push(c);
-                    let pc = state_of(data)?.pc;
-                    self.entries.push(rt::Entry {
-                        pc: u32::from(pc),
-                        resume: rt::Resume::AfterSend,
-                        depth: 0,
-                    });
                 }
             }
         }
-        self.find_loop_heads()?;
-        Ok(())
-    }
-
-    /// The targets of backward branches, where the interpreter may hand a
-    /// running frame over (on-stack replacement). A backward branch is the
-    /// terminator of a block whose safepoint's pc is the branch bytecode.
-    fn find_loop_heads(&mut self) -> Result<(), LowerError> {
-        let mut seen = std::collections::HashSet::new();
-        for (i, block) in self.f.blocks.iter().enumerate() {
-            let Some(state) = block
-                .insts
-                .iter()
-                .skip(usize::from(i == 0))
-                .filter(|d| matches!(d.inst, Inst::Safepoint))
-                .filter_map(|d| d.state.as_ref())
-                .next_back()
-            else {
-                continue;
-            };
-            let Ok(insn) = lst_bytecode::decode_at(self.facts.bytecodes, state.pc as usize) else {
-                continue;
-            };
-            use lst_bytecode::Op;
-            let target = match (insn.op, &block.terminator) {
-                (Op::Branch, Terminator::Jump(call)) => call.block,
-                (Op::BranchIfTrue | Op::BranchIfFalse, Terminator::Branch { then, .. }) => {
-                    then.block
-                }
-                _ => continue,
-            };
-            if insn.extra > state.pc || !seen.insert(insn.extra) {
-                continue;
-            }
-            let Some(head) = self.f.block(target) else {
-                return refuse(format!("loop head {target} is missing"));
-            };
-            self.entries.push(rt::Entry {
-                pc: u32::from(insn.extra),
-                resume: rt::Resume::LoopHead,
-                depth: head.params.len() as u32,
-            });
+        for &target in &plan.loop_heads {
             let entry = self.b.create_block();
             self.loop_heads.push((target, entry));
         }
+        self.entries = plan.entries;
         Ok(())
     }
 
@@ -931,19 +880,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         state: &State,
         result: ir::Value,
     ) -> Result<(), LowerError> {
-        let mut code = match *selector {
-            ir::Selector::Literal(i) if (i as usize) < self.facts.literal_count => u64::from(i),
-            ir::Selector::Literal(i) => {
-                return refuse(format!("selector literal {i} out of range"));
-            }
-            ir::Selector::Special(s) => {
-                let i = ir::Special::ALL.iter().position(|&x| x == s).unwrap_or(0);
-                rt::SPECIAL_SELECTOR | i as u64
-            }
-        };
-        if to_super {
-            code |= rt::TO_SUPER;
-        }
         let inline = self
             .int_op_of(*selector, args.len(), to_super)
             .map(|op| (op, args[0]));
@@ -995,9 +931,15 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.spill(&all)?;
         let receiver = self.get(receiver)?;
         self.next_send = k;
-        site.selector.set(code);
-        site.nvals.set(args.len() as u64 + 1);
-        site.set_record(u64::from(self.env.first_record) + k as u64);
+        let record = u64::from(self.env.first_record) + k as u64;
+        entries::prepare_site(
+            site,
+            *selector,
+            to_super,
+            args.len(),
+            self.facts.literal_count,
+            record,
+        )?;
         let site = self.int(site as *const rt::SendSite as i64);
         let cont = self.conts[k - 1];
         let args = [self.vm, self.hp, site, receiver];
@@ -1419,7 +1361,7 @@ fn call_named(
 }
 
 /// Instructions whose value can be computed again after a call.
-fn recomputable(inst: &Inst) -> bool {
+pub(crate) fn recomputable(inst: &Inst) -> bool {
     matches!(
         inst,
         Inst::SelfRef
@@ -1430,10 +1372,4 @@ fn recomputable(inst: &Inst) -> bool {
             | Inst::False
             | Inst::Int(_)
     )
-}
-
-fn state_of(data: &InstData) -> Result<&State, LowerError> {
-    data.state
-        .as_ref()
-        .ok_or_else(|| LowerError(format!("{:?} has no frame state", data.inst)))
 }

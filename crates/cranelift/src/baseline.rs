@@ -1,0 +1,949 @@
+//! The baseline code generator: the JIT IR of one method → x86-64 machine
+//! code, emitted straight from a template per IR instruction, with no
+//! register allocation and no optimisation. It compiles a method in a few
+//! microseconds; the Cranelift lowering ([`crate::lower`]) compiles the
+//! methods that stay hot (see [`crate::jit`] for when).
+//!
+//! The code keeps the contract of the Cranelift lowering exactly, so the
+//! runtime, the shared stubs and Cranelift code cannot tell the two apart:
+//! a function is `tail fn(vm, hp, value, k)` (Cranelift's tail convention
+//! on x86-64: rdi, rsi, rdx, rcx), entered at its start or at a
+//! continuation (`k`, see [`crate::entries`]); it ends in a tail call (a
+//! `jmp` with the machine stack as it was at entry) or a `ret` to the
+//! trampoline. Sends, returns and exits go through the same shared stubs.
+//!
+//! Each activation has a small machine frame: rbp is pushed, the vm and hp
+//! are kept at `[rbp−8]` and `[rbp−16]` (rdi and rsi hold them between
+//! calls), and every IR value has a slot below them. Values are read from
+//! their slots into scratch registers (rax, rcx, rdx, r8, r9; r10 and r11
+//! for addresses) and written back. It uses no register the tail or the
+//! SystemV convention asks a callee to preserve, besides rbp.
+//!
+//! As in the Cranelift lowering, slots hold heap references only until the
+//! next call that may collect: before it the IR's frame state is written
+//! into the VM frame, after it the state is read back, and any other value
+//! used afterwards must be recomputable (else the method is refused).
+//!
+//! This module emits bytes; code memory is [`crate::jit`]'s.
+
+// `dynasm!` turns a dynamic register `Rq(r)` into `r.into()`.
+#![allow(clippy::useless_conversion)]
+
+use crate::entries::{self, Plan, state_of};
+use crate::lower::{LowerError, MethodFacts, recomputable};
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
+use lst_jit::ir::{self, Inst, InstData, State, Terminator};
+use lst_vm::interp::int_ops::{INT_OPS, IntOp};
+use lst_vm::interp::native::{self as rt, Layout, SendSite};
+use std::collections::{HashMap, HashSet};
+
+/// The addresses baseline code jumps to or calls.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Targets {
+    /// Shared functions in code memory (tail-called).
+    pub send_stub: u64,
+    pub return_stub: u64,
+    pub exit_deopt: u64,
+    pub exit_trap: u64,
+    /// Runtime helpers (SystemV calls).
+    pub make_block: u64,
+    pub safepoint: u64,
+    pub block_return: u64,
+    pub primitive: u64,
+}
+
+/// What the code refers to besides the IR.
+pub struct Env<'a> {
+    pub layout: &'a Layout,
+    pub targets: &'a Targets,
+    /// The record number of the function's entry 0.
+    pub first_record: u32,
+    /// One inline cache per send, in block order.
+    pub sites: &'a [SendSite],
+}
+
+/// Methods with more IR values than this are left to Cranelift (their
+/// machine frame would be larger than a page).
+const MAX_VALUES: u32 = 480;
+
+/// Up to this many entries, the resume dispatch compares `k` with each;
+/// beyond, it jumps through a table.
+const MAX_COMPARED_ENTRIES: usize = 6;
+
+/// Registers by number.
+const RAX: u8 = 0;
+const RCX: u8 = 1;
+const RDX: u8 = 2;
+const R8: u8 = 8;
+
+/// The code of `f` and its entries.
+pub fn compile(
+    f: &ir::Function,
+    facts: &MethodFacts,
+    env: &Env,
+) -> Result<(Vec<u8>, Vec<rt::Entry>), LowerError> {
+    let plan = entries::plan(f, facts.bytecodes)?;
+    let mut e = Emitter::new(f, facts, env, &plan)?;
+    e.function()?;
+    let code = e
+        .ops
+        .finalize()
+        .map_err(|err| LowerError(format!("baseline: {err:?}")))?;
+    Ok((code, plan.entries))
+}
+
+struct Emitter<'a> {
+    f: &'a ir::Function,
+    facts: &'a MethodFacts<'a>,
+    env: &'a Env<'a>,
+    plan: &'a Plan,
+    lay: Layout,
+    ops: VecAssembler<X64Relocation>,
+    blocks: HashMap<ir::BlockId, DynamicLabel>,
+    /// The continuation label of each send, by k − 1.
+    conts: Vec<DynamicLabel>,
+    /// Definitions of values that can be recomputed anywhere.
+    remat: HashMap<ir::Value, Inst>,
+    /// The values whose slots hold them at this point of the code.
+    valid: HashSet<ir::Value>,
+    /// Bytes of the machine frame below the saved rbp.
+    frame: i32,
+    /// The first scratch slot for block arguments (a value number).
+    scratch: u32,
+    next_send: usize,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(
+        f: &'a ir::Function,
+        facts: &'a MethodFacts<'a>,
+        env: &'a Env<'a>,
+        plan: &'a Plan,
+    ) -> Result<Self, LowerError> {
+        let values = value_count(f);
+        let widest = f.blocks.iter().map(|b| b.params.len()).max().unwrap_or(0) as u32;
+        if values > MAX_VALUES {
+            return Err(LowerError(format!(
+                "{values} values: too many for the baseline"
+            )));
+        }
+        let slots = 2 + values + widest;
+        let frame = ((slots * 8 + 15) & !15) as i32;
+        let mut ops = VecAssembler::new(0);
+        let blocks = f
+            .blocks
+            .iter()
+            .map(|b| (b.id, ops.new_dynamic_label()))
+            .collect();
+        let conts = (0..plan.sends).map(|_| ops.new_dynamic_label()).collect();
+        let remat = f
+            .blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter(|d| recomputable(&d.inst))
+            .map(|d| (d.results[0], d.inst.clone()))
+            .collect();
+        Ok(Emitter {
+            f,
+            facts,
+            env,
+            plan,
+            lay: *env.layout,
+            ops,
+            blocks,
+            conts,
+            remat,
+            valid: HashSet::new(),
+            frame,
+            scratch: values,
+            next_send: 0,
+        })
+    }
+
+    // -- Frame and slots -----------------------------------------------------
+
+    /// The rbp-relative offset of value slot `n`.
+    fn slot_at(n: u32) -> i32 {
+        -(24 + 8 * n as i32)
+    }
+
+    fn slot(v: ir::Value) -> i32 {
+        Self::slot_at(v.0)
+    }
+
+    /// rdi := vm, rsi := hp again (after a call).
+    fn restore_vm_hp(&mut self) {
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, QWORD [rbp - 8]
+            ; mov rsi, QWORD [rbp - 16]
+        );
+    }
+
+    /// r11 := the VM stack's address.
+    fn stack_base(&mut self) {
+        let sb = self.lay.stack_base;
+        dynasm!(self.ops ; .arch x64 ; mov r11, QWORD [rdi + sb]);
+    }
+
+    /// `reg` := header word `slot` of the frame (r11 := the stack base).
+    fn header_word(&mut self, reg: u8, slot: usize) {
+        self.stack_base();
+        let off = (slot * 8) as i32;
+        dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [r11 + rsi * 8 + off]);
+    }
+
+    /// `reg` := the stack slot `n` words above the index in SmallInt
+    /// header word `slot` (the receiver's and arguments' at FP, the
+    /// temporaries' at TB): 8·index = 4·word − 4.
+    fn frame_value(&mut self, reg: u8, slot: usize, n: usize) {
+        self.header_word(10, slot);
+        let off = 8 * n as i32 - 4;
+        dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [r11 + r10 * 4 + off]);
+    }
+
+    /// Writes `vals` as the frame's operand stack and sets the stack length.
+    fn spill(&mut self, vals: &[ir::Value]) -> Result<(), LowerError> {
+        let header = self.lay.header;
+        for (i, &v) in vals.iter().enumerate() {
+            self.load(RAX, v)?;
+            self.stack_base();
+            let off = ((header + i) * 8) as i32;
+            dynasm!(self.ops ; .arch x64 ; mov QWORD [r11 + rsi * 8 + off], rax);
+        }
+        let len = (header + vals.len()) as i32;
+        let sl = self.lay.stack_len;
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea rax, [rsi + len]
+            ; mov QWORD [rdi + sl], rax
+        );
+        Ok(())
+    }
+
+    /// After a call that may have collected: the state's values are read
+    /// back from the frame, and they are the only values in slots.
+    fn reload(&mut self, vals: &[ir::Value]) {
+        self.valid.clear();
+        let header = self.lay.header;
+        self.stack_base();
+        for (i, &v) in vals.iter().enumerate() {
+            let off = ((header + i) * 8) as i32;
+            let to = Self::slot(v);
+            dynasm!(self.ops
+                ; .arch x64
+                ; mov rax, QWORD [r11 + rsi * 8 + off]
+                ; mov QWORD [rbp + to], rax
+            );
+            self.valid.insert(v);
+        }
+    }
+
+    /// `reg` := value `v` (recomputed, or from its slot).
+    fn load(&mut self, reg: u8, v: ir::Value) -> Result<(), LowerError> {
+        if let Some(inst) = self.remat.get(&v).cloned() {
+            return self.pure(reg, &inst);
+        }
+        if !self.valid.contains(&v) {
+            return Err(LowerError(format!("{v} is live across a call")));
+        }
+        let at = Self::slot(v);
+        dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [rbp + at]);
+        Ok(())
+    }
+
+    /// Value `v`'s slot := `reg`.
+    fn store(&mut self, v: ir::Value, reg: u8) {
+        let at = Self::slot(v);
+        dynasm!(self.ops ; .arch x64 ; mov QWORD [rbp + at], Rq(reg));
+        self.valid.insert(v);
+    }
+
+    // -- Leaving -------------------------------------------------------------
+
+    /// Tail-calls `target` with rdi, rsi, rdx, rcx as they are.
+    fn tail_call(&mut self, target: u64) {
+        let target = target as i64;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rax, QWORD target
+            ; leave
+            ; jmp rax
+        );
+    }
+
+    /// Returns rax to the trampoline.
+    fn leave_native(&mut self) {
+        dynasm!(self.ops ; .arch x64 ; leave ; ret);
+    }
+
+    /// Calls runtime helper `target` (SystemV; rdi and rsi are the vm and
+    /// hp, the other arguments already in place); its answer is in rax.
+    fn call(&mut self, target: u64) {
+        let target = target as i64;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rax, QWORD target
+            ; call rax
+        );
+        self.restore_vm_hp();
+    }
+
+    /// Acts on a helper's answer in rax other than "go on": 0 leaves
+    /// native code, anything else is a code address to tail-call with the
+    /// frame, entry and value the helper left in the VM's registers.
+    fn leave_or_call_named(&mut self) {
+        let named = self.ops.new_dynamic_label();
+        let (hp, value, k) = (self.lay.regs_hp, self.lay.regs_value, self.lay.regs_k);
+        dynasm!(self.ops
+            ; .arch x64
+            ; test rax, rax
+            ; jnz =>named
+            ; leave
+            ; ret
+            ; =>named
+            ; mov r11, rax
+            ; mov rsi, QWORD [rdi + hp]
+            ; mov rdx, QWORD [rdi + value]
+            ; mov rcx, QWORD [rdi + k]
+            ; leave
+            ; jmp r11
+        );
+    }
+
+    /// Leaves through the trap exit at the state's pc (a failed check).
+    fn trap(&mut self, state: &State, what: u64) -> Result<(), LowerError> {
+        let kept = self.valid.clone();
+        self.spill(&state.stack)?;
+        self.valid = kept;
+        let pc = i32::from(state.pc);
+        let what = what as i32;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov edx, pc
+            ; mov ecx, what
+        );
+        self.tail_call(self.env.targets.exit_trap);
+        Ok(())
+    }
+
+    // -- The function --------------------------------------------------------
+
+    fn function(&mut self) -> Result<(), LowerError> {
+        let frame = self.frame;
+        let resume = self.ops.new_dynamic_label();
+        dynasm!(self.ops
+            ; .arch x64
+            ; push rbp
+            ; mov rbp, rsp
+            ; sub rsp, frame
+            ; mov QWORD [rbp - 8], rdi
+            ; mov QWORD [rbp - 16], rsi
+            ; test rcx, rcx
+            ; jnz =>resume
+        );
+        self.arity_guard(self.plan.entries[0].pc);
+        let first = self.blocks[&self.f.blocks[0].id];
+        dynasm!(self.ops ; .arch x64 ; jmp =>first ; =>resume);
+        let heads: Vec<DynamicLabel> = (0..self.plan.loop_heads.len())
+            .map(|_| self.ops.new_dynamic_label())
+            .collect();
+        let mut targets = self.conts.clone();
+        targets.extend(&heads);
+        self.resume_dispatch(&targets);
+        for (i, &label) in heads.iter().enumerate() {
+            self.loop_head_entry(i, label)?;
+        }
+        for block in &self.f.blocks {
+            self.block(block)?;
+        }
+        Ok(())
+    }
+
+    /// Jumps to `targets[k − 1]` for entry `k` (in rcx, not 0).
+    fn resume_dispatch(&mut self, targets: &[DynamicLabel]) {
+        let bad = self.ops.new_dynamic_label();
+        if targets.len() <= MAX_COMPARED_ENTRIES {
+            for (i, &t) in targets.iter().enumerate() {
+                let k = i as i32 + 1;
+                dynasm!(self.ops ; .arch x64 ; cmp rcx, k ; je =>t);
+            }
+        } else {
+            // A table of 8-byte `jmp`s, entry k at table + 8k.
+            let table = self.ops.new_dynamic_label();
+            let n = targets.len() as i32 + 1;
+            dynasm!(self.ops
+                ; .arch x64
+                ; cmp rcx, n
+                ; jae =>bad
+                ; lea rax, [=>table]
+                ; lea rax, [rax + rcx * 8]
+                ; jmp rax
+                ; .align 8
+                ; =>table
+                ; jmp =>bad
+                ; .align 8
+            );
+            for &t in targets {
+                dynasm!(self.ops ; .arch x64 ; jmp =>t ; .align 8);
+            }
+        }
+        dynasm!(self.ops ; .arch x64 ; =>bad ; ud2);
+    }
+
+    /// Goes on if the frame holds as many arguments as the method takes;
+    /// otherwise (a malformed image) leaves the frame to the interpreter at
+    /// bytecode offset `pc`.
+    fn arity_guard(&mut self, pc: u32) {
+        let pc = pc as i32;
+        let ok = self.ops.new_dynamic_label();
+        // Tagged words: (2·tb + 1) − (2·fp + 1) = 2·(tb − fp).
+        let want = 2 * (i32::from(self.f.arg_count) + 1);
+        let (tb, fp) = ((self.lay.h_tb * 8) as i32, (self.lay.h_fp * 8) as i32);
+        self.stack_base();
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rax, QWORD [r11 + rsi * 8 + tb]
+            ; sub rax, QWORD [r11 + rsi * 8 + fp]
+            ; cmp rax, want
+            ; je =>ok
+            ; mov edx, pc
+            ; xor ecx, ecx
+        );
+        self.tail_call(self.env.targets.exit_deopt);
+        dynasm!(self.ops ; .arch x64 ; =>ok);
+    }
+
+    /// The entry at loop head `i`: the operand stack the interpreter left
+    /// in the frame becomes the head's parameters.
+    fn loop_head_entry(&mut self, i: usize, label: DynamicLabel) -> Result<(), LowerError> {
+        dynasm!(self.ops ; .arch x64 ; =>label);
+        let e = self.plan.entries[self.plan.loop_head_k(i)];
+        self.arity_guard(e.pc);
+        let target = self.plan.loop_heads[i];
+        let Some(head) = self.f.block(target) else {
+            return Err(LowerError(format!("loop head {target} is missing")));
+        };
+        let header = self.lay.header;
+        self.stack_base();
+        for (j, &p) in head.params.iter().enumerate() {
+            let off = ((header + j) * 8) as i32;
+            let to = Self::slot(p);
+            dynasm!(self.ops
+                ; .arch x64
+                ; mov rax, QWORD [r11 + rsi * 8 + off]
+                ; mov QWORD [rbp + to], rax
+            );
+        }
+        let go = self.blocks[&target];
+        dynasm!(self.ops ; .arch x64 ; jmp =>go);
+        Ok(())
+    }
+
+    fn block(&mut self, block: &ir::Block) -> Result<(), LowerError> {
+        let label = self.blocks[&block.id];
+        dynasm!(self.ops ; .arch x64 ; =>label);
+        self.valid = block.params.iter().copied().collect();
+        for (i, data) in block.insts.iter().enumerate() {
+            let at_entry = block.id == self.f.blocks[0].id && i == 0;
+            self.inst(data, at_entry)?;
+        }
+        self.terminator(&block.terminator)
+    }
+
+    // -- Instructions --------------------------------------------------------
+
+    /// `reg` := an instruction that only reads immutable state.
+    fn pure(&mut self, reg: u8, inst: &Inst) -> Result<(), LowerError> {
+        let lay = self.lay;
+        match *inst {
+            Inst::SelfRef => self.frame_value(reg, lay.h_fp, 0),
+            Inst::Arg(n) if n > self.f.arg_count => {
+                return Err(LowerError(format!(
+                    "argument {n} of a method with {}",
+                    self.f.arg_count
+                )));
+            }
+            Inst::Arg(n) => self.frame_value(reg, lay.h_fp, n as usize),
+            Inst::Literal(n) if n as usize >= self.facts.literal_count => {
+                return Err(LowerError(format!("literal {n} is out of range")));
+            }
+            Inst::Literal(n) => {
+                self.header_word(10, lay.h_literals);
+                let off = lay.first_slot + 8 * i32::from(n);
+                dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [r10 + off]);
+            }
+            Inst::Nil | Inst::True | Inst::False => {
+                let off = match inst {
+                    Inst::Nil => lay.nil,
+                    Inst::True => lay.true_,
+                    _ => lay.false_,
+                };
+                dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [rdi + off]);
+            }
+            Inst::Int(n) => {
+                let Some(tagged) = n.checked_mul(2).and_then(|t| t.checked_add(1)) else {
+                    return Err(LowerError("constant out of SmallInt range".into()));
+                };
+                dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD tagged);
+            }
+            _ => return Err(LowerError("not a pure instruction".into())),
+        }
+        Ok(())
+    }
+
+    /// rax := a, rcx := b.
+    fn load2(&mut self, a: ir::Value, b: ir::Value) -> Result<(), LowerError> {
+        self.load(RAX, a)?;
+        self.load(RCX, b)
+    }
+
+    fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
+        let r = |i: usize| data.results[i];
+        match &data.inst {
+            i if recomputable(i) => {}
+            Inst::Same(a, b) => {
+                self.load2(*a, *b)?;
+                dynasm!(self.ops ; .arch x64 ; xor edx, edx ; cmp rax, rcx ; sete dl);
+                self.store(r(0), RDX);
+            }
+            Inst::BothInt(a, b) => {
+                self.load2(*a, *b)?;
+                dynasm!(self.ops ; .arch x64 ; and rax, rcx ; and eax, 1);
+                self.store(r(0), RAX);
+            }
+            Inst::IntAdd(a, b) => {
+                // (2x+1) + (2y+1) − 1 = 2(x+y) + 1
+                self.load2(*a, *b)?;
+                dynasm!(self.ops
+                    ; .arch x64
+                    ; sub rcx, 1
+                    ; xor edx, edx
+                    ; add rax, rcx
+                    ; seto dl
+                );
+                self.store(r(0), RAX);
+                self.store(r(1), RDX);
+            }
+            Inst::IntLess(a, b) | Inst::IntLessEqual(a, b) => {
+                self.load2(*a, *b)?;
+                dynasm!(self.ops ; .arch x64 ; xor edx, edx ; cmp rax, rcx);
+                if matches!(data.inst, Inst::IntLess(..)) {
+                    dynasm!(self.ops ; .arch x64 ; setl dl);
+                } else {
+                    dynasm!(self.ops ; .arch x64 ; setle dl);
+                }
+                self.store(r(0), RDX);
+            }
+            Inst::Not(c) => {
+                self.load(RAX, *c)?;
+                dynasm!(self.ops ; .arch x64 ; xor edx, edx ; test rax, rax ; sete dl);
+                self.store(r(0), RDX);
+            }
+            Inst::BoolObj(c) => {
+                self.load(R8, *c)?;
+                let (t, f) = (self.lay.true_, self.lay.false_);
+                dynasm!(self.ops
+                    ; .arch x64
+                    ; mov rax, QWORD [rdi + t]
+                    ; test r8, r8
+                    ; cmovz rax, QWORD [rdi + f]
+                );
+                self.store(r(0), RAX);
+            }
+            Inst::Temp(n) => {
+                self.temp(*n, None, state_of(data)?)?;
+                self.store(r(0), RAX);
+            }
+            Inst::SetTemp(n, v) => self.temp(*n, Some(*v), state_of(data)?)?,
+            Inst::Ivar(n) => {
+                self.ivar(*n, None, state_of(data)?)?;
+                self.store(r(0), RAX);
+            }
+            Inst::SetIvar(n, v) => self.ivar(*n, Some(*v), state_of(data)?)?,
+            Inst::Send {
+                selector,
+                receiver,
+                args,
+                to_super,
+            } => self.send(*selector, *receiver, args, *to_super, state_of(data)?, r(0))?,
+            Inst::MakeBlock { arg_location, body } => {
+                self.make_block(*arg_location, *body, state_of(data)?, r(0))?
+            }
+            // The send that entered the method has ticked already.
+            Inst::Safepoint if at_entry => {}
+            Inst::Safepoint => self.safepoint(state_of(data)?)?,
+            other => return Err(LowerError(format!("cannot lower {other:?}"))),
+        }
+        Ok(())
+    }
+
+    /// Reads temporary `n` into rax (`store` None) or writes value `store`
+    /// to it: in the frame, or in the heap Array that `TEMPS` points to
+    /// once blocks share them.
+    fn temp(&mut self, n: u8, store: Option<ir::Value>, state: &State) -> Result<(), LowerError> {
+        if n >= self.f.temp_count {
+            return Err(LowerError(format!(
+                "temporary {n} of a method with {}",
+                self.f.temp_count
+            )));
+        }
+        if let Some(v) = store {
+            self.load(RAX, v)?;
+        }
+        let (heap, done, trap) = (
+            self.ops.new_dynamic_label(),
+            self.ops.new_dynamic_label(),
+            self.ops.new_dynamic_label(),
+        );
+        let nil = self.lay.nil;
+        self.header_word(9, self.lay.h_temps);
+        dynasm!(self.ops ; .arch x64 ; cmp r9, QWORD [rdi + nil] ; jne =>heap);
+        let (tb, off) = ((self.lay.h_tb * 8) as i32, 8 * i32::from(n) - 4);
+        dynasm!(self.ops ; .arch x64 ; mov r10, QWORD [r11 + rsi * 8 + tb]);
+        match store {
+            Some(_) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r11 + r10 * 4 + off], rax),
+            None => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r11 + r10 * 4 + off]),
+        }
+        let slot = self.lay.first_slot + 8 * i32::from(n);
+        let n = i32::from(n);
+        dynasm!(self.ops
+            ; .arch x64
+            ; jmp =>done
+            ; =>heap
+            ; mov r10d, DWORD [r9]
+            ; cmp r10, n
+            ; jbe =>trap
+        );
+        match store {
+            Some(_) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r9 + slot], rax),
+            None => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r9 + slot]),
+        }
+        dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>trap);
+        self.trap(state, rt::TRAP_TEMP)?;
+        dynasm!(self.ops ; .arch x64 ; =>done);
+        Ok(())
+    }
+
+    /// Reads instance variable `n` of the receiver into rax, or writes
+    /// value `store` to it, after checking that the receiver is a pointer
+    /// object with that slot.
+    fn ivar(&mut self, n: u8, store: Option<ir::Value>, state: &State) -> Result<(), LowerError> {
+        if let Some(v) = store {
+            self.load(RAX, v)?;
+        }
+        let (ok, trap) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+        self.frame_value(9, self.lay.h_fp, 0);
+        let bytes = self.lay.bytes_flag as i64;
+        let n_ = i32::from(n);
+        dynasm!(self.ops
+            ; .arch x64
+            ; test r9b, 1
+            ; jnz =>trap
+            ; mov r10, QWORD [r9]
+            ; mov r8, QWORD bytes
+            ; test r10, r8
+            ; jnz =>trap
+            ; mov r10d, r10d
+            ; cmp r10, n_
+            ; ja =>ok
+            ; =>trap
+        );
+        self.trap(state, rt::TRAP_IVAR)?;
+        let slot = self.lay.first_slot + 8 * i32::from(n);
+        dynasm!(self.ops ; .arch x64 ; =>ok);
+        match store {
+            Some(_) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r9 + slot], rax),
+            None => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r9 + slot]),
+        }
+        Ok(())
+    }
+
+    fn send(
+        &mut self,
+        selector: ir::Selector,
+        receiver: ir::Value,
+        args: &[ir::Value],
+        to_super: bool,
+        state: &State,
+        result: ir::Value,
+    ) -> Result<(), LowerError> {
+        let k = self.next_send + 1;
+        let Some(site) = self.env.sites.get(k - 1) else {
+            return Err(LowerError("more sends than send sites".into()));
+        };
+        let record = u64::from(self.env.first_record) + k as u64;
+        entries::prepare_site(
+            site,
+            selector,
+            to_super,
+            args.len(),
+            self.facts.literal_count,
+            record,
+        )?;
+        self.next_send = k;
+        let join = self.ops.new_dynamic_label();
+        let inline = match selector {
+            ir::Selector::Literal(i) if !to_super && args.len() == 1 => {
+                self.facts.int_ops.get(i as usize).copied().flatten()
+            }
+            _ => None,
+        };
+        if let Some(op) = inline {
+            self.int_op(op, receiver, args[0], result, join)?;
+        }
+        let mut all = state.stack.clone();
+        all.push(receiver);
+        all.extend_from_slice(args);
+        self.spill(&all)?;
+        self.load(RCX, receiver)?;
+        let site = site as *const SendSite as i64;
+        dynasm!(self.ops ; .arch x64 ; mov rdx, QWORD site);
+        self.tail_call(self.env.targets.send_stub);
+        // The continuation: the answer comes in rdx.
+        let cont = self.conts[k - 1];
+        dynasm!(self.ops ; .arch x64 ; =>cont);
+        self.store(result, RDX);
+        self.reload(&state.stack);
+        dynasm!(self.ops ; .arch x64 ; =>join);
+        self.valid.insert(result);
+        Ok(())
+    }
+
+    /// The inline path of SmallInt operation `op` (an index into
+    /// `INT_OPS`) on `a` and `b`: when both are SmallInts and the
+    /// operation is valid, its answer goes to `result`'s slot and the
+    /// code goes on at `join`; otherwise (or on overflow) at the send
+    /// that follows.
+    fn int_op(
+        &mut self,
+        op: usize,
+        a: ir::Value,
+        b: ir::Value,
+        result: ir::Value,
+        join: DynamicLabel,
+    ) -> Result<(), LowerError> {
+        let kind = INT_OPS[op].op;
+        if matches!(
+            kind,
+            IntOp::FloorDiv | IntOp::FloorMod | IntOp::Quo | IntOp::Rem
+        ) {
+            return Ok(());
+        }
+        let send = self.ops.new_dynamic_label();
+        self.load2(a, b)?;
+        // Both tags and the operation's word (1 or 0): one and.
+        let valid = self.lay.int_ops + 8 * op as i32;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov r8, rax
+            ; and r8, rcx
+            ; and r8, QWORD [rdi + valid]
+            ; jz =>send
+        );
+        let (t, f) = (self.lay.true_, self.lay.false_);
+        match kind {
+            // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
+            IntOp::Add => dynasm!(self.ops ; .arch x64 ; sub rcx, 1 ; add rax, rcx ; jo =>send),
+            IntOp::Sub => dynasm!(self.ops ; .arch x64 ; sub rcx, 1 ; sub rax, rcx ; jo =>send),
+            // (2x+1 − 1) · y = 2xy, then + 1.
+            IntOp::Mul => dynasm!(self.ops
+                ; .arch x64
+                ; sub rax, 1
+                ; sar rcx, 1
+                ; imul rax, rcx
+                ; jo =>send
+                ; add rax, 1
+            ),
+            IntOp::Less | IntOp::Greater | IntOp::Equal => {
+                dynasm!(self.ops
+                    ; .arch x64
+                    ; cmp rax, rcx
+                    ; mov rax, QWORD [rdi + t]
+                );
+                match kind {
+                    IntOp::Less => dynasm!(self.ops ; .arch x64 ; cmovge rax, QWORD [rdi + f]),
+                    IntOp::Greater => dynasm!(self.ops ; .arch x64 ; cmovle rax, QWORD [rdi + f]),
+                    _ => dynasm!(self.ops ; .arch x64 ; cmovne rax, QWORD [rdi + f]),
+                }
+            }
+            IntOp::BitAnd => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
+            IntOp::BitOr => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
+            IntOp::FloorDiv | IntOp::FloorMod | IntOp::Quo | IntOp::Rem => {}
+        }
+        let at = Self::slot(result);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov QWORD [rbp + at], rax
+            ; jmp =>join
+            ; =>send
+        );
+        Ok(())
+    }
+
+    fn make_block(
+        &mut self,
+        arg_location: u8,
+        body: u16,
+        state: &State,
+        result: ir::Value,
+    ) -> Result<(), LowerError> {
+        self.spill(&state.stack)?;
+        let go = self.ops.new_dynamic_label();
+        let (arg_location, body, pc) = (
+            i32::from(arg_location),
+            i32::from(body),
+            i32::from(state.pc),
+        );
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov edx, arg_location
+            ; mov ecx, body
+            ; mov r8d, pc
+        );
+        self.call(self.env.targets.make_block);
+        dynasm!(self.ops ; .arch x64 ; test rax, rax ; jnz =>go);
+        self.leave_native();
+        dynasm!(self.ops ; .arch x64 ; =>go);
+        self.reload(&state.stack);
+        let value = self.lay.regs_value;
+        dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [rdi + value]);
+        self.store(result, RAX);
+        Ok(())
+    }
+
+    /// `countdown -= 1`; when it runs out, the runtime's safepoint (which
+    /// may stop the process here, at the state's bytecode offset). It does
+    /// not collect: the slots stay valid.
+    fn safepoint(&mut self, state: &State) -> Result<(), LowerError> {
+        let go = self.ops.new_dynamic_label();
+        let countdown = self.lay.countdown;
+        dynasm!(self.ops ; .arch x64 ; sub QWORD [rdi + countdown], 1 ; jg =>go);
+        let kept = self.valid.clone();
+        self.spill(&state.stack)?;
+        self.valid = kept;
+        let pc = i32::from(state.pc);
+        dynasm!(self.ops ; .arch x64 ; mov edx, pc);
+        self.call(self.env.targets.safepoint);
+        dynasm!(self.ops ; .arch x64 ; test rax, rax ; jnz =>go);
+        self.leave_native();
+        dynasm!(self.ops ; .arch x64 ; =>go);
+        Ok(())
+    }
+
+    // -- Terminators ---------------------------------------------------------
+
+    /// Copies `call`'s arguments into its block's parameter slots (through
+    /// scratch slots when an argument is one of those parameters) and jumps.
+    fn jump_to(&mut self, call: &ir::BlockCall) -> Result<(), LowerError> {
+        let Some(target) = self.f.block(call.block) else {
+            return Err(LowerError(format!("{} is missing", call.block)));
+        };
+        let params = target.params.clone();
+        let overlap = call.args.iter().any(|a| params.contains(a));
+        for (i, &a) in call.args.iter().enumerate() {
+            self.load(RAX, a)?;
+            let to = if overlap {
+                Self::slot_at(self.scratch + i as u32)
+            } else {
+                Self::slot(params[i])
+            };
+            dynasm!(self.ops ; .arch x64 ; mov QWORD [rbp + to], rax);
+        }
+        if overlap {
+            for (i, &p) in params.iter().enumerate() {
+                let (from, to) = (Self::slot_at(self.scratch + i as u32), Self::slot(p));
+                dynasm!(self.ops
+                    ; .arch x64
+                    ; mov rax, QWORD [rbp + from]
+                    ; mov QWORD [rbp + to], rax
+                );
+            }
+        }
+        let label = self.blocks[&call.block];
+        dynasm!(self.ops ; .arch x64 ; jmp =>label);
+        Ok(())
+    }
+
+    fn terminator(&mut self, t: &Terminator) -> Result<(), LowerError> {
+        match t {
+            Terminator::Jump(call) => self.jump_to(call),
+            Terminator::Branch {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let no = self.ops.new_dynamic_label();
+                self.load(RAX, *cond)?;
+                dynasm!(self.ops ; .arch x64 ; test rax, rax ; jz =>no);
+                self.jump_to(then)?;
+                dynasm!(self.ops ; .arch x64 ; =>no);
+                self.jump_to(otherwise)
+            }
+            Terminator::Return(v) => {
+                self.load(RDX, *v)?;
+                dynasm!(self.ops ; .arch x64 ; xor ecx, ecx);
+                self.tail_call(self.env.targets.return_stub);
+                Ok(())
+            }
+            Terminator::BlockReturn(v) => {
+                self.load(RDX, *v)?;
+                dynasm!(self.ops ; .arch x64 ; xor ecx, ecx);
+                self.call(self.env.targets.block_return);
+                self.leave_or_call_named();
+                Ok(())
+            }
+            Terminator::Primitive {
+                number,
+                args,
+                fail,
+                state,
+            } => self.primitive(*number, args, fail, state),
+        }
+    }
+
+    /// `doPrimitive`: the runtime runs it as the interpreter does; on
+    /// success the method has returned, on failure the code goes on at
+    /// `fail`.
+    fn primitive(
+        &mut self,
+        number: u8,
+        args: &[ir::Value],
+        fail: &ir::BlockCall,
+        state: &State,
+    ) -> Result<(), LowerError> {
+        let insn = lst_bytecode::decode_at(self.facts.bytecodes, state.pc as usize)
+            .map_err(|e| LowerError(format!("bad doPrimitive: {e}")))?;
+        let after = state.pc as usize + insn.len as usize;
+        let mut all = state.stack.clone();
+        all.extend_from_slice(args);
+        self.spill(&all)?;
+        let (number, nargs, after) = (i32::from(number), args.len() as i32, after as i32);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov edx, number
+            ; mov ecx, nargs
+            ; mov r8d, after
+        );
+        self.call(self.env.targets.primitive);
+        let failed = self.ops.new_dynamic_label();
+        let go_on = rt::GO_ON as i32;
+        dynasm!(self.ops ; .arch x64 ; cmp rax, go_on ; je =>failed);
+        self.leave_or_call_named();
+        dynasm!(self.ops ; .arch x64 ; =>failed);
+        self.reload(&state.stack);
+        self.jump_to(fail)
+    }
+}
+
+/// One more than the highest value number of `f`.
+fn value_count(f: &ir::Function) -> u32 {
+    let params = f.blocks.iter().flat_map(|b| &b.params);
+    let results = f
+        .blocks
+        .iter()
+        .flat_map(|b| &b.insts)
+        .flat_map(|d| &d.results);
+    params.chain(results).map(|v| v.0 + 1).max().unwrap_or(0)
+}

@@ -1,0 +1,144 @@
+//! Where a compiled function can be entered, and what a send site says
+//! about its send: facts of the IR that both code generators (the
+//! Cranelift lowering and the baseline) must agree on with the runtime.
+//!
+//! A function is entered at its start (entry 0), after each of its sends
+//! (entries 1 ..= sends, in block and instruction order) and at the heads
+//! of its loops that the interpreter may hand a running frame over to
+//! (on-stack replacement; the entries after the sends).
+//!
+//! This module reads the IR only; it generates no code.
+
+use crate::lower::LowerError;
+use lst_jit::ir::{self, Inst, InstData, State, Terminator};
+use lst_vm::interp::native::{self as rt, SendSite};
+
+/// The entries of a function and the IR blocks its loop-head entries
+/// jump to.
+pub struct Plan {
+    /// The entries by k (see the module doc).
+    pub entries: Vec<rt::Entry>,
+    /// The number of sends (entries 1 ..= sends).
+    pub sends: usize,
+    /// The IR block of each loop-head entry, in entry order.
+    pub loop_heads: Vec<ir::BlockId>,
+}
+
+impl Plan {
+    /// The entry number of loop head `i`.
+    pub fn loop_head_k(&self, i: usize) -> usize {
+        1 + self.sends + i
+    }
+}
+
+/// The entries of `f`, compiled from a method whose bytecode is
+/// `bytecodes`.
+pub fn plan(f: &ir::Function, bytecodes: &[u8]) -> Result<Plan, LowerError> {
+    let start = match f.kind {
+        ir::Kind::BlockBody { start } => u32::from(start),
+        ir::Kind::Method => 0,
+    };
+    let mut entries = vec![rt::Entry {
+        pc: start,
+        resume: rt::Resume::Start,
+        depth: 0,
+    }];
+    for data in f.blocks.iter().flat_map(|b| &b.insts) {
+        if matches!(data.inst, Inst::Send { .. }) {
+            entries.push(rt::Entry {
+                pc: u32::from(state_of(data)?.pc),
+                resume: rt::Resume::AfterSend,
+                depth: 0,
+            });
+        }
+    }
+    let sends = entries.len() - 1;
+    let mut loop_heads = vec![];
+    for (target, pc) in loop_head_targets(f, bytecodes) {
+        let Some(head) = f.block(target) else {
+            return Err(LowerError(format!("loop head {target} is missing")));
+        };
+        entries.push(rt::Entry {
+            pc: u32::from(pc),
+            resume: rt::Resume::LoopHead,
+            depth: head.params.len() as u32,
+        });
+        loop_heads.push(target);
+    }
+    Ok(Plan {
+        entries,
+        sends,
+        loop_heads,
+    })
+}
+
+/// The targets of backward branches, with their bytecode offsets, once
+/// each. A backward branch is the terminator of a block whose last
+/// safepoint's pc is the branch bytecode.
+fn loop_head_targets(f: &ir::Function, bytecodes: &[u8]) -> Vec<(ir::BlockId, u16)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut heads = vec![];
+    for (i, block) in f.blocks.iter().enumerate() {
+        let Some(state) = block
+            .insts
+            .iter()
+            .skip(usize::from(i == 0))
+            .filter(|d| matches!(d.inst, Inst::Safepoint))
+            .filter_map(|d| d.state.as_ref())
+            .next_back()
+        else {
+            continue;
+        };
+        let Ok(insn) = lst_bytecode::decode_at(bytecodes, state.pc as usize) else {
+            continue;
+        };
+        use lst_bytecode::Op;
+        let target = match (insn.op, &block.terminator) {
+            (Op::Branch, Terminator::Jump(call)) => call.block,
+            (Op::BranchIfTrue | Op::BranchIfFalse, Terminator::Branch { then, .. }) => then.block,
+            _ => continue,
+        };
+        if insn.extra > state.pc || !seen.insert(insn.extra) {
+            continue;
+        }
+        heads.push((target, insn.extra));
+    }
+    heads
+}
+
+/// Fills in send site `site` for the k-th send of a function whose entry 0
+/// is record `first_record`: a send of `selector` (`to_super`) with
+/// `nargs` arguments, in a method with `literal_count` literals.
+pub fn prepare_site(
+    site: &SendSite,
+    selector: ir::Selector,
+    to_super: bool,
+    nargs: usize,
+    literal_count: usize,
+    record: u64,
+) -> Result<(), LowerError> {
+    let mut code = match selector {
+        ir::Selector::Literal(i) if (i as usize) < literal_count => u64::from(i),
+        ir::Selector::Literal(i) => {
+            return Err(LowerError(format!("selector literal {i} out of range")));
+        }
+        ir::Selector::Special(s) => {
+            let i = ir::Special::ALL.iter().position(|&x| x == s).unwrap_or(0);
+            rt::SPECIAL_SELECTOR | i as u64
+        }
+    };
+    if to_super {
+        code |= rt::TO_SUPER;
+    }
+    site.selector.set(code);
+    site.nvals.set(nargs as u64 + 1);
+    site.set_record(record);
+    Ok(())
+}
+
+/// The frame state an instruction carries.
+pub fn state_of(data: &InstData) -> Result<&State, LowerError> {
+    data.state
+        .as_ref()
+        .ok_or_else(|| LowerError(format!("{:?} has no frame state", data.inst)))
+}
