@@ -64,10 +64,11 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
     Ok(out)
 }
 
-/// The Cranelift function the JIT makes of the method named `spec`, and
-/// its machine code, disassembled.
+/// What each of the JIT's compilers makes of the method named `spec`: the
+/// Cranelift function and its machine code, then the baseline's machine
+/// code, disassembled.
 pub fn jit_code(vm: &mut Vm, spec: &str) -> Result<String> {
-    use lst_vm::interp::native::Compiler;
+    use lst_vm::interp::native::{Compiler, Level};
     let (class, selector) = resolve(vm, spec)?;
     let method = vm
         .find_symbol(selector.as_bytes())
@@ -77,19 +78,27 @@ pub fn jit_code(vm: &mut Vm, spec: &str) -> Result<String> {
     };
     let mut jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
     jit.keep_listing = true;
-    let mut out = String::from("\n; Cranelift IR\n");
-    if let Err(why) = jit.compile(vm, method, 0, 1) {
-        out.push_str(&format!("; not compiled: {why}\n"));
-        return Ok(out);
+    let mut out = String::new();
+    for (level, title) in [
+        (Level::Optimized, "Cranelift"),
+        (Level::Baseline, "baseline"),
+    ] {
+        match jit.compile(vm, method, 0, 1, level) {
+            Err(why) => out.push_str(&format!("\n; {title}: not compiled: {why}\n")),
+            Ok(_) => {
+                let listing = jit.listing.take().unwrap_or_default();
+                if !listing.clif.is_empty() {
+                    out.push_str(&format!("\n; {title} IR\n{}", listing.clif));
+                }
+                out.push_str(&format!(
+                    "\n; {title} machine code ({} bytes at {:#x})\n",
+                    listing.code.len(),
+                    listing.address
+                ));
+                out.push_str(&machine_code(&listing.code, listing.address as u64));
+            }
+        }
     }
-    let listing = jit.listing.take().unwrap_or_default();
-    out.push_str(&listing.clif);
-    out.push_str(&format!(
-        "\n; machine code ({} bytes at {:#x})\n",
-        listing.code.len(),
-        listing.address
-    ));
-    out.push_str(&machine_code(&listing.code, listing.address as u64));
     Ok(out)
 }
 

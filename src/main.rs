@@ -72,10 +72,16 @@ struct VmFlags {
     /// write `lst --jit always bench …`.)
     #[arg(long, value_enum, default_value_t = JitFlag::Off)]
     jit: JitFlag,
-    /// Which code generator compiles methods: the baseline (machine code
-    /// straight from templates, compiled in microseconds) or Cranelift.
-    #[arg(long, value_enum, default_value_t = CompilerFlag::Cranelift, global = true)]
+    /// Which compilers the JIT uses: the baseline (machine code straight
+    /// from templates, compiled in microseconds), Cranelift (optimized,
+    /// about 20 times slower to compile), or the baseline first and
+    /// Cranelift for methods that stay hot.
+    #[arg(long, value_enum, default_value_t = CompilerFlag::Tiered, global = true)]
     jit_compiler: CompilerFlag,
+    /// Calls and loop iterations of a baseline-compiled method before
+    /// `--jit-compiler tiered` recompiles it with Cranelift.
+    #[arg(long, value_name = "N", default_value_t = 10_000, global = true)]
+    jit_optimize_after: u32,
     /// Calls after which `--jit on` compiles a method.
     #[arg(long, value_name = "N", default_value_t = 1000, global = true)]
     jit_threshold: u32,
@@ -98,6 +104,7 @@ enum JitFlag {
 enum CompilerFlag {
     Baseline,
     Cranelift,
+    Tiered,
 }
 
 #[derive(Subcommand)]
@@ -108,7 +115,8 @@ enum Command {
         /// The method, as Class>>selector.
         method: String,
         /// Also print the JIT's IR for the method and each block body, the
-        /// Cranelift IR it lowers to and the machine code.
+        /// Cranelift IR it lowers to and its machine code, and the
+        /// baseline compiler's machine code.
         #[arg(long)]
         jit: bool,
     },
@@ -190,12 +198,18 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
         JitFlag::On => JitMode::On,
         JitFlag::Always => JitMode::Always,
     };
-    let mut jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
-    jit.backend = match flags.jit_compiler {
-        CompilerFlag::Baseline => lst_cranelift::jit::Backend::Baseline,
-        CompilerFlag::Cranelift => lst_cranelift::jit::Backend::Cranelift,
+    use lst_vm::interp::native::{Level, Tiering};
+    let (first, optimize_after) = match flags.jit_compiler {
+        CompilerFlag::Baseline => (Level::Baseline, None),
+        CompilerFlag::Cranelift => (Level::Optimized, None),
+        CompilerFlag::Tiered => (Level::Baseline, Some(flags.jit_optimize_after)),
     };
-    vm.set_jit(Box::new(jit), mode, flags.jit_threshold);
+    let jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    let tiering = Tiering {
+        first,
+        optimize_after,
+    };
+    vm.set_jit(Box::new(jit), mode, flags.jit_threshold, tiering);
     Ok(())
 }
 
@@ -353,26 +367,38 @@ fn build_image(dir: &Path, output: &Path, flags: &VmFlags) -> Result<ExitCode> {
 /// `--jit-stats`: what the JIT compiled, how fast, and how often control
 /// crossed between the tiers.
 fn print_jit_stats(vm: &Vm) {
+    use lst_vm::interp::native::Level;
     let Some(s) = vm.jit_stats() else {
         eprintln!("jit: off");
         return;
     };
-    let mut times: Vec<f64> = s
-        .compile_times
-        .iter()
-        .map(|d| d.as_secs_f64() * 1e6)
-        .collect();
-    times.sort_by(f64::total_cmp);
-    let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
-    let total: f64 = times.iter().sum();
     eprintln!(
-        "jit: {} methods compiled, {} declined; compile time median {:.1} µs, max {:.1} µs, total {:.1} ms",
-        s.compiled,
-        s.refused,
-        median,
-        times.last().copied().unwrap_or(0.0),
-        total / 1e3
+        "jit: {} methods compiled, {} declined, {} recompiled optimized once hot",
+        s.compiled, s.refused, s.optimized_later
     );
+    for (level, name) in [
+        (Level::Baseline, "baseline"),
+        (Level::Optimized, "cranelift"),
+    ] {
+        let mut times: Vec<f64> = s
+            .compile_times
+            .iter()
+            .filter(|(l, _)| *l == level)
+            .map(|(_, d)| d.as_secs_f64() * 1e6)
+            .collect();
+        if times.is_empty() {
+            continue;
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let total: f64 = times.iter().sum();
+        eprintln!(
+            "jit: {name}: {} compiled; compile time median {median:.1} µs, max {:.1} µs, total {:.1} ms",
+            times.len(),
+            times.last().copied().unwrap_or(0.0),
+            total / 1e3
+        );
+    }
     eprintln!(
         "jit: {} entries from the interpreter into compiled code, {} exits back",
         s.entries_from_interpreter, s.exits_to_interpreter

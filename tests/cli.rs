@@ -182,7 +182,17 @@ fn disasm_shows_bytecode_jit_ir_and_machine_code() {
         "{out}"
     );
     assert!(
-        out.contains("; machine code") && out.contains("ret"),
+        out.contains("; Cranelift machine code") && out.contains("ret"),
+        "{out}"
+    );
+    // The baseline's machine code: its frame, and the primitive helper
+    // called through a register.
+    let baseline = out
+        .split_once("; baseline machine code")
+        .map(|(_, code)| code)
+        .unwrap_or_else(|| panic!("no baseline code:\n{out}"));
+    assert!(
+        baseline.contains("push rbp") && baseline.contains("call rax"),
         "{out}"
     );
     let o = lst(&["disasm", "Nothing>>foo"], "");

@@ -1,7 +1,10 @@
 //! The interpreter is the oracle: the same programs run interpreted
 //! (`--jit off`) and compiled (`--jit always`, every method compiled at its
 //! first call, with Cranelift's verifier on) must print exactly the same,
-//! also under GC stress (a collection at every allocation).
+//! also under GC stress (a collection at every allocation). Compiled means
+//! each of the JIT's compilers: Cranelift alone, the baseline alone, and
+//! tiered with a low count (`--jit-optimize-after 3`), so that code of both
+//! runs and frames move from baseline code to Cranelift code.
 //!
 //! Covered: every file of the Smalltalk suite (`tests/smalltalk/`), LLST's
 //! DecodeAllMethods.image booting through its own 134-test start-up suite,
@@ -54,12 +57,18 @@ fn compiled_and_declined(stderr: &str) -> (u64, u64) {
     )
 }
 
-/// Runs `args` interpreted and compiled; both must succeed alike and print
-/// the same. Answers a description of any difference.
-fn compare(label: &str, args: &[&str], gc_stress: bool) -> Option<String> {
+/// The JIT's compilers, as flags.
+const CRANELIFT: &[&str] = &["--jit-compiler", "cranelift"];
+const BASELINE: &[&str] = &["--jit-compiler", "baseline"];
+const TIERED: &[&str] = &["--jit-compiler", "tiered", "--jit-optimize-after", "3"];
+
+/// Runs `args` interpreted and compiled by `compiler` (flags); both must
+/// succeed alike and print the same. Answers a description of any
+/// difference.
+fn compare(label: &str, args: &[&str], compiler: &[&str], gc_stress: bool) -> Option<String> {
     let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
     let interp = lst(&[args, &["--jit", "off"]].concat());
-    let jit = lst(&[args, stress, &["--jit", "always", "--jit-stats"]].concat());
+    let jit = lst(&[args, stress, compiler, &["--jit", "always", "--jit-stats"]].concat());
     let (compiled, _) = compiled_and_declined(&jit.2);
     let jit_stderr: String = jit
         .2
@@ -69,20 +78,21 @@ fn compare(label: &str, args: &[&str], gc_stress: bool) -> Option<String> {
         .collect();
     if interp.0 != jit.0 || interp.1 != jit.1 || interp.2 != jit_stderr {
         return Some(format!(
-            "{label}: differs\n--- interpreted (ok {}):\n{}{}\n--- compiled (ok {}):\n{}{}",
+            "{label}: differs\n--- interpreted (ok {}):\n{}{}\n--- compiled {compiler:?} (ok {}):\n{}{}",
             interp.0, interp.1, interp.2, jit.0, jit.1, jit.2
         ));
     }
     (compiled == 0).then(|| format!("{label}: the JIT compiled nothing"))
 }
 
-fn compare_suite(gc_stress: bool) {
+fn compare_suite(compilers: &'static [&'static [&'static str]], gc_stress: bool) {
     let problems: Vec<String> = suite_files()
         .into_iter()
-        .map(|f| {
+        .flat_map(|f| compilers.iter().map(move |&c| (f.clone(), c)))
+        .map(|(f, compiler)| {
             thread::spawn(move || {
                 let path = f.to_string_lossy().into_owned();
-                compare(&path, &[&path], gc_stress)
+                compare(&path, &[&path], compiler, gc_stress)
             })
         })
         .collect::<Vec<_>>()
@@ -94,12 +104,12 @@ fn compare_suite(gc_stress: bool) {
 
 #[test]
 fn the_suite_prints_the_same_compiled() {
-    compare_suite(false);
+    compare_suite(&[CRANELIFT, BASELINE, TIERED], false);
 }
 
 #[test]
 fn the_suite_prints_the_same_compiled_under_gc_stress() {
-    compare_suite(true);
+    compare_suite(&[CRANELIFT, TIERED], true);
 }
 
 #[test]
@@ -110,8 +120,15 @@ fn llst_image_boots_the_same_compiled() {
         return;
     }
     let image = image.to_string_lossy().into_owned();
-    let problem = compare("DecodeAllMethods.image", &["--image", &image], false);
-    assert!(problem.is_none(), "{}", problem.unwrap_or_default());
+    for compiler in [CRANELIFT, TIERED] {
+        let problem = compare(
+            "DecodeAllMethods.image",
+            &["--image", &image],
+            compiler,
+            false,
+        );
+        assert!(problem.is_none(), "{}", problem.unwrap_or_default());
+    }
     let (ok, out, _) = lst(&["--image", &image, "--jit", "always"]);
     let passed = out
         .lines()
@@ -134,15 +151,24 @@ fn vm_primitives_image_ends_the_same_compiled() {
         return;
     }
     let image = image.to_string_lossy().into_owned();
-    let problem = compare("VMPrimitives.image", &["--image", &image], false);
-    assert!(problem.is_none(), "{}", problem.unwrap_or_default());
+    for compiler in [CRANELIFT, TIERED] {
+        let problem = compare("VMPrimitives.image", &["--image", &image], compiler, false);
+        assert!(problem.is_none(), "{}", problem.unwrap_or_default());
+    }
 }
 
 #[test]
 fn every_benchmark_passes_its_check_compiled() {
-    let (ok, out, err) = lst(&["--jit", "always", "bench", "--smoke", "--mode", "jit"]);
-    assert!(ok, "{out}\n{err}");
-    assert!(out.contains("mode jit"), "{out}");
+    for compiler in [CRANELIFT, TIERED] {
+        let args = [
+            compiler,
+            &["--jit", "always", "bench", "--smoke", "--mode", "jit"],
+        ]
+        .concat();
+        let (ok, out, err) = lst(&args);
+        assert!(ok, "{compiler:?}:\n{out}\n{err}");
+        assert!(out.contains("mode jit"), "{out}");
+    }
 }
 
 #[test]
@@ -226,11 +252,34 @@ fn edge_programs_print_the_same_in_every_mode() {
         "709353904979",
     ];
     assert_eq!(values, want, "{interp}");
-    let modes: [&[&str]; 4] = [
-        &["--jit", "always"],
-        &["--jit", "always", "--gc-stress"],
+    let modes: [&[&str]; 8] = [
+        &["--jit", "always", "--jit-compiler", "cranelift"],
+        &["--jit", "always", "--jit-compiler", "baseline"],
+        &["--jit", "always", "--jit-optimize-after", "3"],
+        &[
+            "--jit",
+            "always",
+            "--jit-compiler",
+            "cranelift",
+            "--gc-stress",
+        ],
+        &[
+            "--jit",
+            "always",
+            "--jit-optimize-after",
+            "2",
+            "--gc-stress",
+        ],
         &["--jit", "on", "--jit-threshold", "20"],
         &["--jit", "on", "--jit-threshold", "1"],
+        &[
+            "--jit",
+            "on",
+            "--jit-threshold",
+            "5",
+            "--jit-optimize-after",
+            "50",
+        ],
     ];
     for mode in modes {
         let (ok, out, err) = lst(&[&[file.as_str()][..], mode].concat());

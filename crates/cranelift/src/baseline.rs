@@ -47,6 +47,7 @@ pub struct Targets {
     pub exit_deopt: u64,
     pub exit_trap: u64,
     /// Runtime helpers (SystemV calls).
+    pub tier_up: u64,
     pub make_block: u64,
     pub safepoint: u64,
     pub block_return: u64,
@@ -61,6 +62,9 @@ pub struct Env<'a> {
     pub first_record: u32,
     /// One inline cache per send, in block order.
     pub sites: &'a [SendSite],
+    /// The address of the function's tiering counter (see
+    /// `lst_vm::interp::native::lst_tier_up`).
+    pub counter: u64,
 }
 
 /// Methods with more IR values than this are left to Cranelift (their
@@ -312,6 +316,14 @@ impl<'a> Emitter<'a> {
         );
     }
 
+    /// Acts on a helper's answer in rax: "go on" jumps to `go`, anything
+    /// else is [`Self::leave_or_call_named`]'s.
+    fn go_on_or_leave(&mut self, go: DynamicLabel) {
+        let go_on = rt::GO_ON as i32;
+        dynasm!(self.ops ; .arch x64 ; cmp rax, go_on ; je =>go);
+        self.leave_or_call_named();
+    }
+
     /// Leaves through the trap exit at the state's pc (a failed check).
     fn trap(&mut self, state: &State, what: u64) -> Result<(), LowerError> {
         let kept = self.valid.clone();
@@ -344,6 +356,7 @@ impl<'a> Emitter<'a> {
             ; jnz =>resume
         );
         self.arity_guard(self.plan.entries[0].pc);
+        self.count(None)?;
         let first = self.blocks[&self.f.blocks[0].id];
         dynasm!(self.ops ; .arch x64 ; jmp =>first ; =>resume);
         let heads: Vec<DynamicLabel> = (0..self.plan.loop_heads.len())
@@ -413,6 +426,39 @@ impl<'a> Emitter<'a> {
         );
         self.tail_call(self.env.targets.exit_deopt);
         dynasm!(self.ops ; .arch x64 ; =>ok);
+    }
+
+    /// Counts a call (`state` None, at the start) or a loop iteration (at
+    /// the back-edge with `state`); when the tiering counter runs out, the
+    /// runtime may recompile the method optimized and go on there
+    /// (`lst_tier_up`), else the code goes on.
+    fn count(&mut self, state: Option<&State>) -> Result<(), LowerError> {
+        let go = self.ops.new_dynamic_label();
+        let counter = self.env.counter as i64;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rax, QWORD counter
+            ; sub QWORD [rax], 1
+            ; jg =>go
+        );
+        let pc = match state {
+            Some(state) => {
+                let kept = self.valid.clone();
+                self.spill(&state.stack)?;
+                self.valid = kept;
+                i64::from(state.pc)
+            }
+            None => rt::AT_START as i64,
+        };
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, QWORD pc
+            ; mov rcx, QWORD counter
+        );
+        self.call(self.env.targets.tier_up);
+        self.go_on_or_leave(go);
+        dynasm!(self.ops ; .arch x64 ; =>go);
+        Ok(())
     }
 
     /// The entry at loop head `i`: the operand stack the interpreter left
@@ -817,6 +863,7 @@ impl<'a> Emitter<'a> {
     /// may stop the process here, at the state's bytecode offset). It does
     /// not collect: the slots stay valid.
     fn safepoint(&mut self, state: &State) -> Result<(), LowerError> {
+        self.count(Some(state))?;
         let go = self.ops.new_dynamic_label();
         let countdown = self.lay.countdown;
         dynasm!(self.ops ; .arch x64 ; sub QWORD [rdi + countdown], 1 ; jg =>go);
@@ -928,9 +975,7 @@ impl<'a> Emitter<'a> {
         );
         self.call(self.env.targets.primitive);
         let failed = self.ops.new_dynamic_label();
-        let go_on = rt::GO_ON as i32;
-        dynasm!(self.ops ; .arch x64 ; cmp rax, go_on ; je =>failed);
-        self.leave_or_call_named();
+        self.go_on_or_leave(failed);
         dynasm!(self.ops ; .arch x64 ; =>failed);
         self.reload(&state.stack);
         self.jump_to(fail)

@@ -109,6 +109,7 @@ helpers! {
     lst_trap: fn(_, _, _, _);
     lst_deopt: fn(_, _, _);
     lst_new_slots: fn(_, _, _);
+    lst_tier_up: fn(_, _, _, _);
 }
 
 #[cfg(test)]

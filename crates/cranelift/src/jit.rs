@@ -21,11 +21,12 @@ use lst_compiler::ast::selector_arity;
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
 use lst_vm::interp::inline_cache::InlinePrim;
-use lst_vm::interp::native::{Compiled, Compiler, Entry, Layout, SendSite};
+use lst_vm::interp::native::{COUNTER_OFF, Compiled, Compiler, Entry, Layout, Level, SendSite};
 use lst_vm::interp::{float_ops, int_ops};
 use lst_vm::layout::method;
 use lst_vm::value::Value;
 use lst_vm::vm::Vm;
+use std::cell::Cell;
 
 /// The signature of the trampoline as Rust sees it.
 type Trampoline = unsafe extern "C" fn(*mut Vm, usize, u64, u64, u64) -> u64;
@@ -48,23 +49,12 @@ pub struct CraneliftJit {
     layout: Layout,
     /// Where baseline code jumps and calls.
     targets: baseline::Targets,
-    /// Which code generator compiles methods.
-    pub backend: Backend,
     compiled: u32,
     /// Keep the text of the last compiled function (for `disasm --jit`).
     pub keep_listing: bool,
     /// The CLIF and machine-code listing of the last function compiled
     /// while `keep_listing` was set.
     pub listing: Option<Listing>,
-}
-
-/// The code generators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// Machine code straight from templates ([`crate::baseline`]).
-    Baseline,
-    /// Cranelift ([`crate::lower`]).
-    Cranelift,
 }
 
 /// What `disasm --jit` shows of a compiled function.
@@ -144,7 +134,6 @@ impl CraneliftJit {
             return_stub: None,
             layout: Vm::native_layout(),
             targets: baseline::Targets::default(),
-            backend: Backend::Cranelift,
             compiled: 0,
             keep_listing: false,
             listing: None,
@@ -170,6 +159,7 @@ impl CraneliftJit {
             return_stub: code(self.return_stub),
             exit_deopt: exit(crate::exit_stub::Exit::Deopt),
             exit_trap: exit(crate::exit_stub::Exit::Trap),
+            tier_up: helper(helpers::Id::lst_tier_up),
             make_block: helper(helpers::Id::lst_make_block),
             safepoint: helper(helpers::Id::lst_safepoint),
             block_return: helper(helpers::Id::lst_block_return),
@@ -443,12 +433,14 @@ impl CraneliftJit {
         input: &MethodInput,
         sites: &[SendSite],
         first_record: u32,
+        counter: &Cell<i64>,
     ) -> Result<(usize, Vec<Entry>), String> {
         let env = baseline::Env {
             layout: &self.layout,
             targets: &self.targets,
             first_record,
             sites,
+            counter: counter as *const Cell<i64> as u64,
         };
         let (code, entries) = baseline::compile(&input.ir, &input.facts(), &env)
             .map_err(|e| format!("baseline: {e}"))?;
@@ -493,8 +485,10 @@ struct MethodInput {
 }
 
 impl MethodInput {
-    /// Translates the unit `(method, start)` and reads its literals.
-    fn new(vm: &Vm, method: Value, start: u16) -> Result<MethodInput, String> {
+    /// Translates the unit `(method, start)` and reads its literals (the
+    /// facts only the optimizing lowering uses only for `level`
+    /// Optimized).
+    fn new(vm: &Vm, method: Value, start: u16, level: Level) -> Result<MethodInput, String> {
         let h = &vm.heap;
         let field = |i| h.get(method, i).unwrap_or(method);
         let code = field(method::BYTECODES);
@@ -522,6 +516,7 @@ impl MethodInput {
         };
         let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
         lst_jit::fold::fold(&mut ir);
+        let optimized = level == Level::Optimized;
         let quick = per_selector(h, literals, |s| {
             // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
             let nvals = match (selector_arity(s)?, s.last()) {
@@ -529,15 +524,21 @@ impl MethodInput {
                 (1, Some(b':')) => 2,
                 _ => return None,
             };
-            vm.may_be_quick(s, nvals).then_some(())
+            (optimized && vm.may_be_quick(s, nvals)).then_some(())
+        });
+        let indexed = per_selector(h, literals, |s| {
+            InlinePrim::of_selector(s).filter(|_| optimized)
+        });
+        let float_ops = per_selector(h, literals, |s| {
+            float_ops::float_op_index(s).filter(|_| optimized)
         });
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count: h.size(literals),
             int_ops: per_selector(h, literals, int_ops::int_op_index),
-            indexed: per_selector(h, literals, InlinePrim::of_selector),
-            float_ops: per_selector(h, literals, float_ops::float_op_index),
+            indexed,
+            float_ops,
             quick,
         })
     }
@@ -573,18 +574,32 @@ impl Compiler for CraneliftJit {
         method: Value,
         start: u16,
         first_record: u32,
+        level: Level,
     ) -> Result<Compiled, String> {
-        let input = MethodInput::new(vm, method, start)?;
+        let input = MethodInput::new(vm, method, start, level)?;
         let sites = input.sites();
-        let (code, entries) = match self.backend {
-            Backend::Baseline => self.compile_baseline(&input, &sites, first_record)?,
-            Backend::Cranelift => self.compile_optimized(&input, &sites, first_record)?,
-        };
-        Ok(Compiled {
-            code,
-            entries,
-            sites,
-        })
+        match level {
+            Level::Baseline => {
+                let counter = Box::new(Cell::new(COUNTER_OFF));
+                let (code, entries) =
+                    self.compile_baseline(&input, &sites, first_record, &counter)?;
+                Ok(Compiled {
+                    code,
+                    entries,
+                    sites,
+                    counter: Some(counter),
+                })
+            }
+            Level::Optimized => {
+                let (code, entries) = self.compile_optimized(&input, &sites, first_record)?;
+                Ok(Compiled {
+                    code,
+                    entries,
+                    sites,
+                    counter: None,
+                })
+            }
+        }
     }
 
     fn trampoline(&self) -> Trampoline {

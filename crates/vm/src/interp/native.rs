@@ -103,6 +103,39 @@ pub struct Entry {
     pub depth: u32,
 }
 
+/// How much a compiler works on a method: a baseline compile is fast and
+/// its code slower; an optimized one the other way round. In tiered
+/// compiling, baseline code counts its calls and loop iterations and has
+/// the runtime recompile it optimized once that count runs out
+/// ([`lst_tier_up`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Baseline,
+    Optimized,
+}
+
+/// Compiling at which levels (see [`Level`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiering {
+    /// The level of a method's first compile.
+    pub first: Level,
+    /// Calls and loop iterations of a baseline method before it is
+    /// recompiled optimized (`None`: never).
+    pub optimize_after: Option<u32>,
+}
+
+impl Default for Tiering {
+    fn default() -> Tiering {
+        Tiering {
+            first: Level::Optimized,
+            optimize_after: None,
+        }
+    }
+}
+
+/// A tiering counter's value while it must not run out.
+pub const COUNTER_OFF: i64 = i64::MAX;
+
 /// What a compiler produced for one method.
 pub struct Compiled {
     pub code: usize,
@@ -111,6 +144,10 @@ pub struct Compiled {
     pub entries: Vec<Entry>,
     /// The inline caches of its sends; the code embeds their addresses.
     pub sites: Box<[SendSite]>,
+    /// The tiering counter baseline code decrements at its start and at
+    /// each loop iteration (it embeds the address), at [`COUNTER_OFF`]
+    /// until the runtime arms it; `None` for optimized code.
+    pub counter: Option<Box<std::cell::Cell<i64>>>,
 }
 
 /// What the tier compiles: a method (start 0) or the block body at a
@@ -124,14 +161,15 @@ const LOOP_STRIDE: u32 = 64;
 /// A JIT compiler (implemented by `lst-jit`).
 pub trait Compiler {
     /// Compiles `method` (`start` 0), or the block body at bytecode offset
-    /// `start` in it; its entries are numbered from `first_record`. `Err`
-    /// says why it stays interpreted.
+    /// `start` in it, at `level`; its entries are numbered from
+    /// `first_record`. `Err` says why it stays as it is.
     fn compile(
         &mut self,
         vm: &Vm,
         method: Value,
         start: u16,
         first_record: u32,
+        level: Level,
     ) -> Result<Compiled, String>;
     /// The trampoline: `fn(vm, code, hp, value, k) -> u64`, entering
     /// compiled code from Rust.
@@ -143,7 +181,10 @@ pub trait Compiler {
 pub struct JitStats {
     pub compiled: u64,
     pub refused: u64,
-    pub compile_times: Vec<Duration>,
+    /// Each compile's level and time.
+    pub compile_times: Vec<(Level, Duration)>,
+    /// Baseline methods recompiled optimized.
+    pub optimized_later: u64,
     /// Entries into compiled code from the interpreter.
     pub entries_from_interpreter: u64,
     /// Exits from compiled code into the interpreter.
@@ -158,6 +199,7 @@ pub struct Tier {
     pub mode: JitMode,
     /// Calls before a method is compiled (mode `On`).
     pub threshold: u32,
+    pub tiering: Tiering,
     pub(crate) records: Vec<Record>,
     /// Every method the tier has seen (compiled or refused): a GC root, so
     /// that [`Tier::index`] can be rebuilt after objects move.
@@ -175,6 +217,11 @@ pub struct Tier {
     /// The inline caches of all compiled code (boxed: code holds their
     /// addresses).
     pub(crate) sites: Vec<Box<[SendSite]>>,
+    /// The tiering counters of all baseline code (boxed: code holds their
+    /// addresses).
+    counters: Vec<Box<std::cell::Cell<i64>>>,
+    /// The level of each of `methods`' code.
+    levels: Vec<Level>,
     /// Compiled block bodies, for compiled `value…` sends.
     pub(crate) blocks: Box<BlockTable>,
     /// Backward branches the interpreter took (sampled every
@@ -352,12 +399,19 @@ impl Vm {
         }
     }
 
-    /// Installs a JIT.
-    pub fn set_jit(&mut self, compiler: Box<dyn Compiler>, mode: JitMode, threshold: u32) {
+    /// Installs a JIT that compiles at the levels `tiering` says.
+    pub fn set_jit(
+        &mut self,
+        compiler: Box<dyn Compiler>,
+        mode: JitMode,
+        threshold: u32,
+        tiering: Tiering,
+    ) {
         self.jit = Some(Box::new(Tier {
             compiler,
             mode,
             threshold: threshold.max(1),
+            tiering,
             // Record 0 is never used: `MethodParts::native == 0` means "not
             // compiled yet".
             records: vec![Record {
@@ -369,6 +423,8 @@ impl Vm {
             }],
             loop_edges: 0,
             sites: vec![],
+            counters: vec![],
+            levels: vec![],
             blocks: new_table(),
             methods: vec![],
             starts: vec![],
@@ -498,18 +554,37 @@ impl Vm {
         r
     }
 
-    /// Compiles the unit `(method, start)`; its entry record or [`NEVER`].
+    /// Compiles the unit `(method, start)` at the tiering's first level;
+    /// its entry record or [`NEVER`].
     fn compile_now(&mut self, method: Value, start: u16) -> u32 {
-        let Some(mut tier) = self.jit.take() else {
+        let Some(level) = self.jit.as_ref().map(|t| t.tiering.first) else {
             return NEVER;
         };
+        let r = self.compile_unit(method, start, level).unwrap_or(NEVER);
+        if let Some(tier) = self.jit.as_mut() {
+            tier.methods.push(method);
+            tier.starts.push(start);
+            tier.method_records.push(r);
+            tier.levels.push(level);
+            tier.index.insert((method.raw(), start), r);
+        }
+        r
+    }
+
+    /// Compiles the unit `(method, start)` at `level` and keeps its
+    /// records, sites and counter; its entry record, or `None` if the
+    /// compiler declined (counted in the stats).
+    fn compile_unit(&mut self, method: Value, start: u16, level: Level) -> Option<u32> {
+        let mut tier = self.jit.take()?;
         let started = std::time::Instant::now();
-        self.index_quick_selectors();
+        if level == Level::Optimized {
+            self.index_quick_selectors();
+        }
         let first = tier.records.len() as u32;
-        let result = tier.compiler.compile(self, method, start, first);
+        let result = tier.compiler.compile(self, method, start, first, level);
         let r = match result {
             Ok(c) => {
-                tier.stats.compile_times.push(started.elapsed());
+                tier.stats.compile_times.push((level, started.elapsed()));
                 tier.stats.compiled += 1;
                 for (k, e) in c.entries.iter().enumerate() {
                     tier.records.push(Record {
@@ -521,7 +596,13 @@ impl Vm {
                     });
                 }
                 tier.sites.push(c.sites);
-                first
+                if let Some(counter) = c.counter {
+                    if let Some(n) = tier.tiering.optimize_after {
+                        counter.set(i64::from(n.max(1)));
+                    }
+                    tier.counters.push(counter);
+                }
+                Some(first)
             }
             Err(why) => {
                 tier.stats.refused += 1;
@@ -530,16 +611,39 @@ impl Vm {
                 }
                 let key: String = why.split(':').next().unwrap_or("").to_string();
                 *tier.stats.refusals.entry(key).or_insert(0) += 1;
-                NEVER
+                None
             }
         };
-        tier.methods.push(method);
-        tier.starts.push(start);
-        tier.method_records.push(r);
-        tier.index.insert((method.raw(), start), r);
         self.native_regs.records_by_word = records_by_word(&tier.records);
         self.jit = Some(tier);
         r
+    }
+
+    /// Recompiles the unit that frame `hp` runs optimized, once, and
+    /// makes later calls find the new code (see [`lst_tier_up`]). Answers
+    /// the unit's entry record if it is optimized now.
+    fn optimize_frame_unit(&mut self, hp: usize) -> Option<u32> {
+        let method = self.header(hp, super::frame::H_METHOD);
+        let start = self.frame_unit_start(hp)?;
+        let tier = self.jit.as_ref()?;
+        let i = tier
+            .methods
+            .iter()
+            .zip(&tier.starts)
+            .position(|(m, &s)| m.raw() == method.raw() && s == start)?;
+        if tier.levels[i] == Level::Optimized {
+            return Some(tier.method_records[i]).filter(|&r| r != NEVER);
+        }
+        let r = self.compile_unit(method, start, Level::Optimized)?;
+        let tier = self.jit.as_mut()?;
+        tier.levels[i] = Level::Optimized;
+        tier.method_records[i] = r;
+        tier.index.insert((method.raw(), start), r);
+        tier.stats.optimized_later += 1;
+        // Caches and inline caches may hold the baseline entry.
+        self.cache.flush();
+        self.flush_send_sites();
+        Some(r)
     }
 
     /// The bytecode offset a resume point stands for.
@@ -811,6 +915,55 @@ pub unsafe extern "C" fn lst_safepoint(vm: *mut Vm, hp: u64, pc: u64) -> u64 {
         .and_then(|()| vm.safepoint())
     {
         Ok(()) => GO_ON,
+        Err(t) => vm.exit_with(t),
+    }
+}
+
+/// [`lst_tier_up`]'s `pc` when baseline code calls it at its start.
+pub const AT_START: u64 = u64::MAX;
+
+/// Baseline code's tiering `counter` ran out, in frame `hp` at its start
+/// (`pc` is [`AT_START`]) or at the loop back-edge at bytecode `pc` (the
+/// operand stack is written). The frame's unit is recompiled optimized
+/// (once); then the frame goes on in the optimized code: from its start,
+/// or (at a loop) in the interpreter, which enters the optimized code at
+/// the loop head (on-stack replacement). If the unit stays baseline, the
+/// counter is turned off and the code goes on.
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]); `counter` is the address
+/// of a counter the tier keeps.
+pub unsafe extern "C" fn lst_tier_up(vm: *mut Vm, hp: u64, pc: u64, counter: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    // SAFETY: the tier keeps the counter baseline code names (boxed) as
+    // long as the code; compiled code touches it only while it runs.
+    let counter = unsafe { &*(counter as *const std::cell::Cell<i64>) };
+    let Some(r) = vm.optimize_frame_unit(hp as usize) else {
+        counter.set(COUNTER_OFF);
+        return GO_ON;
+    };
+    let again = vm.jit.as_ref().and_then(|t| t.tiering.optimize_after);
+    counter.set(again.map_or(COUNTER_OFF, |n| i64::from(n.max(1))));
+    if pc == AT_START {
+        let Some(record) = vm
+            .jit
+            .as_ref()
+            .and_then(|t| t.records.get(r as usize))
+            .copied()
+        else {
+            return GO_ON;
+        };
+        vm.native_regs.hp = hp;
+        vm.native_regs.value = vm.nil();
+        vm.native_regs.k = u64::from(record.k);
+        return record.code as u64;
+    }
+    match vm.enter_frame(hp as usize, pc as usize) {
+        Ok(()) => {
+            vm.native_exit = NativeExit::Interpret;
+            GO_INTERPRET
+        }
         Err(t) => vm.exit_with(t),
     }
 }
