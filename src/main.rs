@@ -199,9 +199,13 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
         JitFlag::Always => JitMode::Always,
     };
     use lst_vm::interp::native::{Level, Tiering};
+    // The baseline compiler emits x86-64 only; elsewhere Cranelift does
+    // all the work.
+    let x86_64 = cfg!(target_arch = "x86_64");
     let (first, optimize_after) = match flags.jit_compiler {
-        CompilerFlag::Baseline => (Level::Baseline, None),
         CompilerFlag::Cranelift => (Level::Optimized, None),
+        _ if !x86_64 => (Level::Optimized, None),
+        CompilerFlag::Baseline => (Level::Baseline, None),
         CompilerFlag::Tiered => (Level::Baseline, Some(flags.jit_optimize_after)),
     };
     let jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;

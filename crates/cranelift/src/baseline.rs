@@ -67,9 +67,13 @@ pub struct Env<'a> {
     pub counter: u64,
 }
 
-/// Methods with more IR values than this are left to Cranelift (their
-/// machine frame would be larger than a page).
-const MAX_VALUES: u32 = 480;
+/// Methods with more IR values than this are left to Cranelift (a frame
+/// of 32 KiB at most).
+const MAX_VALUES: u32 = 4000;
+
+/// A frame larger than this is touched a page at a time from the top
+/// when it is made, so that it cannot step over the stack's guard page.
+const PAGE: i32 = 4096;
 
 /// Up to this many entries, the resume dispatch compares `k` with each;
 /// beyond, it jumps through a table.
@@ -87,6 +91,9 @@ pub fn compile(
     facts: &MethodFacts,
     env: &Env,
 ) -> Result<(Vec<u8>, Vec<rt::Entry>), LowerError> {
+    if !cfg!(target_arch = "x86_64") {
+        return Err(LowerError("the baseline compiler emits x86-64 only".into()));
+    }
     let plan = entries::plan(f, facts.bytecodes)?;
     let mut e = Emitter::new(f, facts, env, &plan)?;
     e.function()?;
@@ -230,6 +237,12 @@ impl<'a> Emitter<'a> {
     /// back from the frame, and they are the only values in slots.
     fn reload(&mut self, vals: &[ir::Value]) {
         self.valid.clear();
+        self.read_stack(vals);
+        self.valid.extend(vals);
+    }
+
+    /// The slots of `vals` := the frame's operand stack, bottom first.
+    fn read_stack(&mut self, vals: &[ir::Value]) {
         let header = self.lay.header;
         self.stack_base();
         for (i, &v) in vals.iter().enumerate() {
@@ -240,7 +253,6 @@ impl<'a> Emitter<'a> {
                 ; mov rax, QWORD [r11 + rsi * 8 + off]
                 ; mov QWORD [rbp + to], rax
             );
-            self.valid.insert(v);
         }
     }
 
@@ -350,6 +362,12 @@ impl<'a> Emitter<'a> {
             ; push rbp
             ; mov rbp, rsp
             ; sub rsp, frame
+        );
+        for probe in (1..=frame / PAGE).map(|p| p * PAGE) {
+            dynasm!(self.ops ; .arch x64 ; mov BYTE [rbp - probe], 0);
+        }
+        dynasm!(self.ops
+            ; .arch x64
             ; mov QWORD [rbp - 8], rdi
             ; mov QWORD [rbp - 16], rsi
             ; test rcx, rcx
@@ -471,17 +489,7 @@ impl<'a> Emitter<'a> {
         let Some(head) = self.f.block(target) else {
             return Err(LowerError(format!("loop head {target} is missing")));
         };
-        let header = self.lay.header;
-        self.stack_base();
-        for (j, &p) in head.params.iter().enumerate() {
-            let off = ((header + j) * 8) as i32;
-            let to = Self::slot(p);
-            dynasm!(self.ops
-                ; .arch x64
-                ; mov rax, QWORD [r11 + rsi * 8 + off]
-                ; mov QWORD [rbp + to], rax
-            );
-        }
+        self.read_stack(&head.params);
         let go = self.blocks[&target];
         dynasm!(self.ops ; .arch x64 ; jmp =>go);
         Ok(())
@@ -960,11 +968,7 @@ impl<'a> Emitter<'a> {
         fail: &ir::BlockCall,
         state: &State,
     ) -> Result<(), LowerError> {
-        let insn = lst_bytecode::decode_at(self.facts.bytecodes, state.pc as usize)
-            .map_err(|e| LowerError(format!("bad doPrimitive: {e}")))?;
-        let after = state.pc as usize + insn.len as usize;
-        let mut all = state.stack.clone();
-        all.extend_from_slice(args);
+        let (all, after) = entries::primitive_call(self.facts.bytecodes, state, args)?;
         self.spill(&all)?;
         let (number, nargs, after) = (i32::from(number), args.len() as i32, after as i32);
         dynasm!(self.ops

@@ -136,6 +136,23 @@ pub fn prepare_site(
     Ok(())
 }
 
+/// For a `doPrimitive` with frame state `state` and arguments `args`: the
+/// values the code writes into the frame before the primitive runs (the
+/// state's stack, then the arguments), and the bytecode offset after the
+/// `doPrimitive`, where the primitive's failure code goes on.
+pub fn primitive_call(
+    bytecodes: &[u8],
+    state: &State,
+    args: &[ir::Value],
+) -> Result<(Vec<ir::Value>, usize), LowerError> {
+    let insn = lst_bytecode::decode_at(bytecodes, state.pc as usize)
+        .map_err(|e| LowerError(format!("bad doPrimitive: {e}")))?;
+    let after = state.pc as usize + insn.len as usize;
+    let mut all = state.stack.clone();
+    all.extend_from_slice(args);
+    Ok((all, after))
+}
+
 /// The frame state an instruction carries.
 pub fn state_of(data: &InstData) -> Result<&State, LowerError> {
     data.state

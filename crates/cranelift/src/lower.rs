@@ -1247,11 +1247,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         fail: &ir::BlockCall,
         state: &State,
     ) -> Result<(), LowerError> {
-        let insn = lst_bytecode::decode_at(self.facts.bytecodes, state.pc as usize)
-            .map_err(|e| LowerError(format!("bad doPrimitive: {e}")))?;
-        let after = state.pc as usize + insn.len as usize;
-        let mut all = state.stack.clone();
-        all.extend_from_slice(args);
+        let (all, after) = entries::primitive_call(self.facts.bytecodes, state, args)?;
         self.spill(&all)?;
         let call_args = [
             self.vm,

@@ -219,6 +219,7 @@ pub struct Tier {
     pub(crate) sites: Vec<Box<[SendSite]>>,
     /// The tiering counters of all baseline code (boxed: code holds their
     /// addresses).
+    #[allow(clippy::vec_box)]
     counters: Vec<Box<std::cell::Cell<i64>>>,
     /// The level of each of `methods`' code.
     levels: Vec<Level>,
@@ -560,7 +561,18 @@ impl Vm {
         let Some(level) = self.jit.as_ref().map(|t| t.tiering.first) else {
             return NEVER;
         };
-        let r = self.compile_unit(method, start, level).unwrap_or(NEVER);
+        // A method the baseline declines (a very large one) may still be
+        // optimized.
+        let mut level = level;
+        let mut result = self.compile_unit(method, start, level);
+        if result.is_err() && level == Level::Baseline {
+            level = Level::Optimized;
+            result = self.compile_unit(method, start, level);
+        }
+        let r = result.unwrap_or_else(|why| {
+            self.note_refusal(method, &why);
+            NEVER
+        });
         if let Some(tier) = self.jit.as_mut() {
             tier.methods.push(method);
             tier.starts.push(start);
@@ -571,11 +583,24 @@ impl Vm {
         r
     }
 
+    /// Counts a method the compiler declined, and why.
+    fn note_refusal(&mut self, method: Value, why: &str) {
+        if std::env::var_os("LST_JIT_DEBUG").is_some() {
+            eprintln!("jit: declined {}: {why}", self.method_name(method));
+        }
+        let Some(tier) = self.jit.as_mut() else {
+            return;
+        };
+        tier.stats.refused += 1;
+        let key: String = why.split(':').next().unwrap_or("").to_string();
+        *tier.stats.refusals.entry(key).or_insert(0) += 1;
+    }
+
     /// Compiles the unit `(method, start)` at `level` and keeps its
-    /// records, sites and counter; its entry record, or `None` if the
-    /// compiler declined (counted in the stats).
-    fn compile_unit(&mut self, method: Value, start: u16, level: Level) -> Option<u32> {
-        let mut tier = self.jit.take()?;
+    /// records, sites and counter; its entry record, or why the compiler
+    /// declined.
+    fn compile_unit(&mut self, method: Value, start: u16, level: Level) -> Result<u32, String> {
+        let mut tier = self.jit.take().ok_or_else(|| "no JIT".to_string())?;
         let started = std::time::Instant::now();
         if level == Level::Optimized {
             self.index_quick_selectors();
@@ -602,17 +627,9 @@ impl Vm {
                     }
                     tier.counters.push(counter);
                 }
-                Some(first)
+                Ok(first)
             }
-            Err(why) => {
-                tier.stats.refused += 1;
-                if std::env::var_os("LST_JIT_DEBUG").is_some() {
-                    eprintln!("jit: declined {}: {why}", self.method_name(method));
-                }
-                let key: String = why.split(':').next().unwrap_or("").to_string();
-                *tier.stats.refusals.entry(key).or_insert(0) += 1;
-                None
-            }
+            Err(why) => Err(why),
         };
         self.native_regs.records_by_word = records_by_word(&tier.records);
         self.jit = Some(tier);
@@ -634,7 +651,13 @@ impl Vm {
         if tier.levels[i] == Level::Optimized {
             return Some(tier.method_records[i]).filter(|&r| r != NEVER);
         }
-        let r = self.compile_unit(method, start, Level::Optimized)?;
+        let r = match self.compile_unit(method, start, Level::Optimized) {
+            Ok(r) => r,
+            Err(why) => {
+                self.note_refusal(method, &why);
+                return None;
+            }
+        };
         let tier = self.jit.as_mut()?;
         tier.levels[i] = Level::Optimized;
         tier.method_records[i] = r;
