@@ -63,7 +63,7 @@ pub struct MethodInfo {
 
 impl Vm {
     /// Every (class, method) reachable from the globals' classes and metaclasses.
-    pub(crate) fn methods_of_globals(&self) -> Vec<(Value, Value)> {
+    pub fn methods_of_globals(&self) -> Vec<(Value, Value)> {
         let mut out = Vec::new();
         let globals = self.root(crate::roots::Root::Globals);
         let Some(values) = self.heap.get(globals, layout::dictionary::VALUES) else {
