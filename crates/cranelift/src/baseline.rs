@@ -1,8 +1,10 @@
 //! The baseline code generator: the JIT IR of one method → x86-64 machine
 //! code, emitted straight from a template per IR instruction, with no
-//! register allocation and no optimisation. It compiles a method in a few
-//! microseconds; the Cranelift lowering ([`crate::lower`]) compiles the
-//! methods that stay hot (see [`crate::jit`] for when).
+//! register allocation and no optimisation. It compiles a method in tens
+//! of microseconds (with translating and code memory; Cranelift takes
+//! hundreds), so methods are compiled with it first, and the Cranelift
+//! lowering ([`crate::lower`]) recompiles those that stay hot (the
+//! runtime's tiering decides when: `lst_vm::interp::native::Level`).
 //!
 //! The code keeps the contract of the Cranelift lowering exactly, so the
 //! runtime, the shared stubs and Cranelift code cannot tell the two apart:
@@ -510,19 +512,11 @@ impl<'a> Emitter<'a> {
 
     /// `reg` := an instruction that only reads immutable state.
     fn pure(&mut self, reg: u8, inst: &Inst) -> Result<(), LowerError> {
+        let tagged = entries::check_pure(inst, self.f.arg_count, self.facts.literal_count)?;
         let lay = self.lay;
         match *inst {
             Inst::SelfRef => self.frame_value(reg, lay.h_fp, 0),
-            Inst::Arg(n) if n > self.f.arg_count => {
-                return Err(LowerError(format!(
-                    "argument {n} of a method with {}",
-                    self.f.arg_count
-                )));
-            }
             Inst::Arg(n) => self.frame_value(reg, lay.h_fp, n as usize),
-            Inst::Literal(n) if n as usize >= self.facts.literal_count => {
-                return Err(LowerError(format!("literal {n} is out of range")));
-            }
             Inst::Literal(n) => {
                 self.header_word(10, lay.h_literals);
                 let off = lay.first_slot + 8 * i32::from(n);
@@ -536,13 +530,10 @@ impl<'a> Emitter<'a> {
                 };
                 dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [rdi + off]);
             }
-            Inst::Int(n) => {
-                let Some(tagged) = n.checked_mul(2).and_then(|t| t.checked_add(1)) else {
-                    return Err(LowerError("constant out of SmallInt range".into()));
-                };
-                dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD tagged);
+            _ => {
+                let word = tagged.unwrap_or(0);
+                dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD word);
             }
-            _ => return Err(LowerError("not a pure instruction".into())),
         }
         Ok(())
     }

@@ -153,6 +153,33 @@ pub fn primitive_call(
     Ok((all, after))
 }
 
+/// Checks a recomputable instruction against the method (a malformed
+/// method may name an argument or literal it does not have); for a
+/// SmallInt constant, answers its tagged word.
+pub fn check_pure(
+    inst: &Inst,
+    arg_count: u8,
+    literal_count: usize,
+) -> Result<Option<i64>, LowerError> {
+    match *inst {
+        Inst::Arg(n) if n > arg_count => Err(LowerError(format!(
+            "argument {n} of a method with {arg_count}"
+        ))),
+        Inst::Literal(n) if n as usize >= literal_count => {
+            Err(LowerError(format!("literal {n} is out of range")))
+        }
+        Inst::Int(n) => n
+            .checked_mul(2)
+            .and_then(|t| t.checked_add(1))
+            .map(Some)
+            .ok_or_else(|| LowerError("constant out of SmallInt range".into())),
+        Inst::SelfRef | Inst::Arg(_) | Inst::Literal(_) | Inst::Nil | Inst::True | Inst::False => {
+            Ok(None)
+        }
+        _ => Err(LowerError("not a pure instruction".into())),
+    }
+}
+
 /// The frame state an instruction carries.
 pub fn state_of(data: &InstData) -> Result<&State, LowerError> {
     data.state

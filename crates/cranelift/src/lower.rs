@@ -667,22 +667,12 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
 
     /// Instructions that only read immutable state.
     fn pure(&mut self, inst: &Inst) -> Result<cl::Value, LowerError> {
+        let tagged = entries::check_pure(inst, self.f.arg_count, self.facts.literal_count)?;
         let lay = self.env.layout;
         Ok(match *inst {
             Inst::SelfRef => self.frame_load(self.fp8, 0),
-            Inst::Arg(n) => {
-                if n > self.f.arg_count {
-                    return refuse(format!(
-                        "argument {n} of a method with {}",
-                        self.f.arg_count
-                    ));
-                }
-                self.frame_load(self.fp8, n as usize)
-            }
+            Inst::Arg(n) => self.frame_load(self.fp8, n as usize),
             Inst::Literal(n) => {
-                if n as usize >= self.facts.literal_count {
-                    return refuse(format!("literal {n} is out of range"));
-                }
                 let lits = self.frame_load(self.hp8, lay.h_literals);
                 let off = self.object_slot(n as usize);
                 self.b.ins().load(I64, FLAGS, lits, off)
@@ -690,14 +680,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             Inst::Nil => self.load_vm(lay.nil),
             Inst::True => self.load_vm(lay.true_),
             Inst::False => self.load_vm(lay.false_),
-            Inst::Int(n) => {
-                let tagged = n.checked_mul(2).and_then(|t| t.checked_add(1));
-                match tagged {
-                    Some(t) => self.int(t),
-                    None => return refuse("constant out of SmallInt range"),
-                }
-            }
-            _ => return refuse("not a pure instruction"),
+            _ => self.int(tagged.unwrap_or(0)),
         })
     }
 
