@@ -729,13 +729,7 @@ impl<'a> Emitter<'a> {
         )?;
         self.next_send = k;
         let join = self.ops.new_dynamic_label();
-        let inline = match selector {
-            ir::Selector::Literal(i) if !to_super && args.len() == 1 => {
-                self.facts.int_ops.get(i as usize).copied().flatten()
-            }
-            _ => None,
-        };
-        if let Some(op) = inline {
+        if let Some(op) = self.facts.int_op(selector, args.len(), to_super) {
             self.int_op(op, receiver, args[0], result, join)?;
         }
         let mut all = state.stack.clone();

@@ -355,11 +355,18 @@ impl CraneliftJit {
             None => vec![],
         };
         self.module.clear_context(&mut self.ctx);
+        self.finish(id, clif.map(|clif| (clif, code)))
+    }
+
+    /// Makes the functions defined so far executable; answers `id`'s
+    /// address, and keeps `listing` (its CLIF, if any, and machine code)
+    /// for `disasm --jit`.
+    fn finish(&mut self, id: FuncId, listing: Option<(String, Vec<u8>)>) -> Result<usize, String> {
         self.module
             .finalize_definitions()
-            .map_err(|e| format!("cranelift: {e}"))?;
+            .map_err(|e| format!("code memory: {e}"))?;
         let address = self.module.get_finalized_function(id) as usize;
-        if let Some(clif) = clif {
+        if let Some((clif, code)) = listing {
             self.listing = Some(Listing {
                 clif,
                 code,
@@ -448,18 +455,8 @@ impl CraneliftJit {
         self.module
             .define_function_bytes(id, 16, &code, &[])
             .map_err(|e| format!("code memory: {e}"))?;
-        self.module
-            .finalize_definitions()
-            .map_err(|e| format!("code memory: {e}"))?;
-        let address = self.module.get_finalized_function(id) as usize;
-        if self.keep_listing {
-            self.listing = Some(Listing {
-                clif: String::new(),
-                code,
-                address,
-            });
-        }
-        Ok((address, entries))
+        let listing = self.keep_listing.then(|| (String::new(), code));
+        Ok((self.finish(id, listing)?, entries))
     }
 
     /// Declares the next compiled method in code memory.

@@ -72,6 +72,19 @@ pub struct MethodFacts<'a> {
     pub quick: &'a [Option<()>],
 }
 
+impl MethodFacts<'_> {
+    /// The `INT_OPS` operation a send of `selector` with `nargs`
+    /// arguments may run inline (a literal selector, not to super).
+    pub fn int_op(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<usize> {
+        match selector {
+            ir::Selector::Literal(i) if !to_super && nargs == 1 => {
+                self.int_ops.get(i as usize).copied().flatten()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What the runtime must know about the lowered function.
 pub struct Lowered {
     /// The entries by k (entry 0 is the start).
@@ -319,19 +332,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// Whether a send of `selector` with `nargs` arguments has an inline
     /// SmallInt or Float path (see [`Self::send`]).
     fn arithmetic(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> bool {
-        self.int_op_of(selector, nargs, to_super).is_some()
+        self.facts.int_op(selector, nargs, to_super).is_some()
             || self.float_op_of(selector, nargs, to_super).is_some()
-    }
-
-    /// The `INT_OPS` operation a send of `selector` with `nargs`
-    /// arguments may run inline.
-    fn int_op_of(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<usize> {
-        match selector {
-            ir::Selector::Literal(i) if !to_super && nargs == 1 => {
-                self.facts.int_ops.get(i as usize).copied().flatten()
-            }
-            _ => None,
-        }
     }
 
     /// The `FLOAT_OPS` operation a send of `selector` with `nargs`
@@ -864,7 +866,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         result: ir::Value,
     ) -> Result<(), LowerError> {
         let inline = self
-            .int_op_of(*selector, args.len(), to_super)
+            .facts
+            .int_op(*selector, args.len(), to_super)
             .map(|op| (op, args[0]));
         let k = self.next_send + 1;
         let Some(site) = self.env.sites.get(k - 1) else {

@@ -124,12 +124,12 @@ pub struct Tiering {
     pub optimize_after: Option<u32>,
 }
 
-impl Default for Tiering {
-    fn default() -> Tiering {
-        Tiering {
-            first: Level::Optimized,
-            optimize_after: None,
-        }
+impl Tiering {
+    /// What a baseline function's counter starts at (and starts again at
+    /// after each recompile it asked for).
+    fn counter_start(&self) -> i64 {
+        self.optimize_after
+            .map_or(COUNTER_OFF, |n| i64::from(n.max(1)))
     }
 }
 
@@ -622,9 +622,7 @@ impl Vm {
                 }
                 tier.sites.push(c.sites);
                 if let Some(counter) = c.counter {
-                    if let Some(n) = tier.tiering.optimize_after {
-                        counter.set(i64::from(n.max(1)));
-                    }
+                    counter.set(tier.tiering.counter_start());
                     tier.counters.push(counter);
                 }
                 Ok(first)
@@ -966,8 +964,11 @@ pub unsafe extern "C" fn lst_tier_up(vm: *mut Vm, hp: u64, pc: u64, counter: u64
         counter.set(COUNTER_OFF);
         return GO_ON;
     };
-    let again = vm.jit.as_ref().and_then(|t| t.tiering.optimize_after);
-    counter.set(again.map_or(COUNTER_OFF, |n| i64::from(n.max(1))));
+    counter.set(
+        vm.jit
+            .as_ref()
+            .map_or(COUNTER_OFF, |t| t.tiering.counter_start()),
+    );
     if pc == AT_START {
         let Some(record) = vm
             .jit
