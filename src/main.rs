@@ -312,7 +312,7 @@ fn run_own_image(vm: &mut Vm, cli: &Cli, interactive: bool) -> Result<ExitCode> 
         ok &= repl::file_in(vm, file)?;
     }
     for expr in &cli.eval {
-        ok &= repl::eval_and_print(vm, expr, "-e")?;
+        ok &= repl::eval_and_print(vm, expr, repl::line_one("-e"))?;
     }
     if interactive {
         repl::run(vm)?;

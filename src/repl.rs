@@ -33,7 +33,7 @@ pub fn file_in(vm: &mut Vm, path: &Path) -> Result<bool> {
     }
     let source = format!("File fileIn: {}", string_literal(&path.to_string_lossy()));
     let label = path.display().to_string();
-    Ok(match evaluate(vm, &source, &label)? {
+    Ok(match evaluate(vm, &source, line_one(&label))? {
         Evaluation::Value(_) => true,
         Evaluation::CompileError(d) => {
             eprint!("{d}");
@@ -43,17 +43,18 @@ pub fn file_in(vm: &mut Vm, path: &Path) -> Result<bool> {
     })
 }
 
-/// Evaluates `source` and prints the value's printString. False on an error.
-pub fn eval_and_print(vm: &mut Vm, source: &str, label: &str) -> Result<bool> {
+/// Evaluates `source`, which starts at `origin` (for error locations),
+/// and prints the value's printString. False on an error.
+pub fn eval_and_print(vm: &mut Vm, source: &str, origin: Origin<'_>) -> Result<bool> {
     let result = match as_global_assignment(vm, source) {
         Some((name, expr)) => {
-            let r = evaluate(vm, expr, label)?;
+            let r = evaluate(vm, expr, origin)?;
             if let Evaluation::Value(v) = r {
                 vm.set_global(name, v).map_err(anyhow::Error::msg)?;
             }
             r
         }
-        None => evaluate(vm, source, label)?,
+        None => evaluate(vm, source, origin)?,
     };
     match result {
         Evaluation::Value(v) => {
@@ -72,15 +73,19 @@ pub fn eval_and_print(vm: &mut Vm, source: &str, label: &str) -> Result<bool> {
     }
 }
 
-fn evaluate(vm: &mut Vm, source: &str, label: &str) -> Result<Evaluation> {
+fn evaluate(vm: &mut Vm, source: &str, origin: Origin<'_>) -> Result<Evaluation> {
     vm.interrupt_flag().store(false, Ordering::Relaxed);
-    let origin = Origin {
-        label,
-        first_line: 1,
-    };
     let r = vm.evaluate(source, origin).map_err(anyhow::Error::msg);
     vm.flush();
     r
+}
+
+/// The origin of a source that starts at line 1 of `label`.
+pub fn line_one(label: &str) -> Origin<'_> {
+    Origin {
+        label,
+        first_line: 1,
+    }
 }
 
 /// `name := expr` (or `<-`) where `name` is not a global yet or is a
@@ -158,12 +163,12 @@ fn run_piped(vm: &mut Vm) -> Result<()> {
             continue;
         }
         if !pending.trim().is_empty() {
-            eval_and_print(vm, pending.trim_end(), "stdin")?;
+            eval_and_print(vm, pending.trim_end(), line_one("stdin"))?;
         }
         pending.clear();
     }
     if !pending.trim().is_empty() {
-        eval_and_print(vm, pending.trim_end(), "stdin")?;
+        eval_and_print(vm, pending.trim_end(), line_one("stdin"))?;
     }
     Ok(())
 }
@@ -190,7 +195,7 @@ fn run_terminal(vm: &mut Vm) -> Result<()> {
                 if let Some(h) = &history {
                     let _ = editor.append_history(h);
                 }
-                eval_and_print(vm, &line, "input")?;
+                eval_and_print(vm, &line, line_one("input"))?;
                 io::stdout().flush()?;
                 if let Some(helper) = editor.helper_mut() {
                     helper.words = vm.completion_words();
