@@ -135,10 +135,8 @@ fn build_image_writes_an_image_that_loads() {
 #[test]
 fn an_llst_program_gives_the_same_output_on_both_images() {
     let program = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/compat.st");
-    let llst = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/llst/DecodeAllMethods.image"
-    );
+    let llst = lst_test_images::llst_image_path!("DecodeAllMethods.image");
+    let llst = llst.to_str().expect("a UTF-8 path");
     let ours = lst(&[program], "");
     assert!(ours.status.success(), "{}", stderr(&ours));
     let theirs = stdout(&lst(&["--image", llst, program], ""));

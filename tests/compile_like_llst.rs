@@ -145,11 +145,7 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 
 #[test]
 fn our_bytecode_matches_llsts_for_every_stored_source() {
-    let path = format!(
-        "{}/../shared/llst/DecodeAllMethods.image",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let bytes = lst_test_images::llst_image!("DecodeAllMethods.image");
     let vm = Vm::from_llst_image(&bytes, Options::default()).unwrap();
     let mut compared = 0;
     let mut failures = Vec::new();

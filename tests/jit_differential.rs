@@ -114,11 +114,7 @@ fn the_suite_prints_the_same_compiled_under_gc_stress() {
 
 #[test]
 fn llst_image_boots_the_same_compiled() {
-    let image = root().join("../shared/llst/DecodeAllMethods.image");
-    if !image.exists() {
-        eprintln!("skipped: {} is not here", image.display());
-        return;
-    }
+    let image = lst_test_images::llst_image_path!("DecodeAllMethods.image");
     let image = image.to_string_lossy().into_owned();
     for compiler in [CRANELIFT, TIERED] {
         let problem = compare(
@@ -145,11 +141,7 @@ fn vm_primitives_image_ends_the_same_compiled() {
     // The stripped fixture image recurses in its own error reporting until
     // the VM stops the process (see `crates/vm/tests/llst_image.rs`): the
     // same output, exit status and statistics-free stderr either way.
-    let image = root().join("../shared/llst/VMPrimitives.image");
-    if !image.exists() {
-        eprintln!("skipped: {} is not here", image.display());
-        return;
-    }
+    let image = lst_test_images::llst_image_path!("VMPrimitives.image");
     let image = image.to_string_lossy().into_owned();
     for compiler in [CRANELIFT, TIERED] {
         let problem = compare("VMPrimitives.image", &["--image", &image], compiler, false);

@@ -8,15 +8,6 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 
-/// Path of an image in `../shared/llst/`, beside the repository.
-pub fn image_path(name: &str) -> String {
-    format!("{}/../../../shared/llst/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn image(name: &str) -> Vec<u8> {
-    std::fs::read(image_path(name)).unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
-}
-
 /// A `Write` whose bytes the test can read afterwards.
 #[derive(Clone, Default)]
 pub struct Captured(Rc<RefCell<Vec<u8>>>);
@@ -37,16 +28,18 @@ impl Captured {
     }
 }
 
-/// Boots `image_name` with `input` as the console, returns (status, output).
-pub fn run_image(image_name: &str, input: &str, options: Options) -> (ExitStatus, String) {
-    let mut vm = Vm::from_llst_image(&image(image_name), options).expect("image loads");
+/// Boots `image_name` with `input` as the console, returns (status,
+/// output); `None` when the image is not there (see `lst_test_images`).
+pub fn run_image(image_name: &str, input: &str, options: Options) -> Option<(ExitStatus, String)> {
+    let mut vm =
+        Vm::from_llst_image(&lst_test_images::read(image_name)?, options).expect("image loads");
     let out = Captured::default();
     vm.set_output(Box::new(out.clone()));
     vm.set_console(Box::new(ReaderConsole(std::io::Cursor::new(
         input.as_bytes().to_vec(),
     ))));
     let status = vm.boot().expect("boot runs");
-    (status, out.text())
+    Some((status, out.text()))
 }
 
 pub fn options() -> Options {

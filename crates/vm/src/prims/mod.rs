@@ -233,20 +233,8 @@ mod tests {
     use super::*;
     use crate::roots::Root;
 
-    fn image_vm() -> Vm {
-        let path = format!(
-            "{}/../../../shared/llst/DecodeAllMethods.image",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let bytes = std::fs::read(path).expect("the LLST image beside the repository");
-        let mut vm = Vm::from_llst_image(
-            &bytes,
-            crate::Options {
-                gc_stress: false,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    /// `vm` with its output and input connected to nothing.
+    fn quiet(mut vm: Vm) -> Vm {
         vm.set_output(Box::new(std::io::sink()));
         vm.set_console(Box::new(crate::ReaderConsole(std::io::Cursor::new(
             Vec::new(),
@@ -254,11 +242,35 @@ mod tests {
         vm
     }
 
+    fn options() -> crate::Options {
+        crate::Options {
+            gc_stress: false,
+            ..Default::default()
+        }
+    }
+
+    /// lst's own image, built from `image/`.
+    fn own_image_vm() -> Vm {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
+        let sources = crate::image::builder::read_sources(std::path::Path::new(dir), "image")
+            .expect("image sources");
+        quiet(crate::image::builder::build(&sources, options()).expect("image builds"))
+    }
+
+    #[test]
+    fn every_primitive_survives_hostile_arguments_in_our_image() {
+        survives_hostile_arguments(own_image_vm());
+    }
+
+    #[test]
+    fn every_primitive_survives_hostile_arguments_in_llst_image() {
+        let bytes = lst_test_images::llst_image!("DecodeAllMethods.image");
+        survives_hostile_arguments(quiet(Vm::from_llst_image(&bytes, options()).unwrap()));
+    }
+
     /// Every primitive, given every combination of awkward arguments,
     /// answers or fails: no panic, no crash.
-    #[test]
-    fn every_primitive_survives_hostile_arguments() {
-        let mut vm = image_vm();
+    fn survives_hostile_arguments(mut vm: Vm) {
         let s = vm.new_string(b"/nonexistent/dir/x").unwrap();
         vm.heap.roots.push(s);
         let a = vm.new_array(3).unwrap();
