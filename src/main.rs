@@ -67,10 +67,11 @@ struct VmFlags {
     /// Print execution statistics (sends, cache, GC) on exit.
     #[arg(long, global = true)]
     stats: bool,
-    /// When to compile methods to machine code: never, once hot, or at
-    /// their first call. (Not global: `lst disasm --jit` is another flag;
-    /// write `lst --jit always bench …`.)
-    #[arg(long, value_enum, default_value_t = JitFlag::Off)]
+    /// When to compile methods to machine code: once hot (the default),
+    /// at their first call, or never (`off`: the bytecode interpreter
+    /// alone). (Not global: `lst disasm --jit` is another flag; write
+    /// `lst --jit always bench …`.)
+    #[arg(long, value_enum, default_value_t = JitFlag::On)]
     jit: JitFlag,
     /// Which compilers the JIT uses: the baseline (machine code straight
     /// from templates, compiled in microseconds), Cranelift (optimized,
@@ -135,9 +136,9 @@ enum Command {
         /// check knows (the CI smoke run).
         #[arg(long, conflicts_with_all = ["inner", "iterations"])]
         smoke: bool,
-        /// Execution mode.
-        #[arg(long, value_enum, default_value_t = Mode::Interp)]
-        mode: Mode,
+        /// Execution mode (default: `jit`, or `interp` with `--jit off`).
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
         /// Also write every iteration's time to this JSON file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -240,6 +241,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         json,
     }) = &cli.command
     {
+        let mode = mode.unwrap_or(match cli.vm.jit {
+            JitFlag::Off => Mode::Interp,
+            JitFlag::On | JitFlag::Always => Mode::Jit,
+        });
         let tiers: &[bench::Tier] = match mode {
             Mode::Interp => &[bench::Tier::Interp],
             Mode::Jit => &[bench::Tier::Jit],

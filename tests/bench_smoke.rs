@@ -1,12 +1,14 @@
-//! The CI smoke run of `lst bench`: every benchmark once with the smallest
-//! inner count its result check knows, so a port cannot silently break;
-//! and again under GC stress (Havlak at every 1000th allocation).
+//! The CI smoke run of `lst bench` on the interpreter (`--jit off`; the
+//! compiled runs are in `jit_differential.rs`): every benchmark once with
+//! the smallest inner count its result check knows, so a port cannot
+//! silently break; and again under GC stress (Havlak at every 1000th
+//! allocation).
 
 use std::process::Command;
 
 fn bench(args: &[&str]) -> (bool, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_lst"))
-        .arg("bench")
+        .args(["--jit", "off", "bench"])
         .args(args)
         .env_remove("LST_GC_STRESS")
         .output()

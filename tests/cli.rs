@@ -231,3 +231,21 @@ fn new_process_refuses_methods_with_arguments() {
     );
     assert_eq!(stdout(&o), "failed\nProcess\n", "{}", stderr(&o));
 }
+
+/// The tiered JIT is on unless `--jit off` says otherwise: for `-e`, files
+/// and the REPL, and for `lst bench`.
+#[test]
+fn the_jit_is_on_by_default_and_off_on_request() {
+    let fib = "Object compile: 'fibD: n n < 2 ifTrue: [^ n]. ^ (self fibD: n - 1) + (self fibD: n - 2)'. nil fibD: 22";
+    let on = lst(&["--jit-stats", "-e", fib], "");
+    assert!(on.status.success(), "{}", stderr(&on));
+    assert_eq!(stdout(&on), "17711\n");
+    assert!(stderr(&on).contains("baseline: "), "{}", stderr(&on));
+    let off = lst(&["--jit", "off", "--jit-stats", "-e", fib], "");
+    assert_eq!(stdout(&off), "17711\n");
+    assert!(stderr(&off).contains("jit: off"), "{}", stderr(&off));
+    let bench = lst(&["bench", "--smoke", "Fib"], "");
+    assert!(stdout(&bench).contains("mode jit"), "{}", stdout(&bench));
+    let bench = lst(&["--jit", "off", "bench", "--smoke", "Fib"], "");
+    assert!(stdout(&bench).contains("mode interp"), "{}", stdout(&bench));
+}
