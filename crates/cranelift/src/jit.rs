@@ -109,9 +109,12 @@ impl CraneliftJit {
         let mut module = JITModule::new(jb);
         let helpers = all
             .iter()
-            .map(|h| module.declare_function(h.name, Linkage::Import, &h.signature))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("declaring helpers: {e}"))?;
+            .map(|h| {
+                module
+                    .declare_function(h.name, Linkage::Import, &h.signature)
+                    .map_err(|e| format!("declaring helper {}: {e}", h.name))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let helper_imports = helpers
             .iter()
             .zip(&all)

@@ -167,11 +167,10 @@ fn fold_block(b: &mut Block) {
         then,
         otherwise,
     } = &mut b.terminator
+        && let Some(Inst::Not(inner)) = def.get(cond)
     {
-        if let Some(Inst::Not(inner)) = def.get(cond) {
-            *cond = *inner;
-            std::mem::swap(then, otherwise);
-        }
+        *cond = *inner;
+        std::mem::swap(then, otherwise);
     }
 }
 

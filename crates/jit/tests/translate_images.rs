@@ -24,7 +24,7 @@ fn check(vm: &Vm) -> (usize, Vec<String>) {
             name: &name,
             bytecodes: &m.bytecodes,
             arg_count: arg_count(&m.selector),
-            temp_count: m.temporary_size.max(1).min(255) as u8,
+            temp_count: m.temporary_size.clamp(1, 255) as u8,
         };
         let kinds = std::iter::once(Kind::Method).chain(
             block_bodies(&m.bytecodes)
