@@ -201,10 +201,8 @@ impl Gen<'_> {
                     | Literal::Char(_)
             ),
         };
-        if shareable {
-            if let Some(i) = self.literals.iter().position(|l| same_literal(l, &lit)) {
-                return i;
-            }
+        if shareable && let Some(i) = self.literals.iter().position(|l| same_literal(l, &lit)) {
+            return i;
         }
         self.literals.push(lit);
         self.literals.len() - 1
