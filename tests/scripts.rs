@@ -58,7 +58,8 @@ fn plain_statements_in_a_file_run() {
 
 #[test]
 fn plain_statements_keep_variables_and_span_open_brackets() {
-    let source = "\"a comment\nover two lines\"\nx := 6 * 7.\n#(1 2) do: [:i |\n    (x + i) printNl].\n";
+    let source =
+        "\"a comment\nover two lines\"\nx := 6 * 7.\n#(1 2) do: [:i |\n    (x + i) printNl].\n";
     let (o, _) = run_source("plain-vars", source);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "43\n44\n", "{}", stderr(&o));
@@ -84,7 +85,10 @@ fn a_binary_file_is_an_error_naming_the_file_and_place() {
     let err = stderr(&o);
     assert!(!o.status.success());
     assert!(
-        err.contains(&format!("{}:1:2: error: invalid UTF-8 byte 0xFF", path.display())),
+        err.contains(&format!(
+            "{}:1:2: error: invalid UTF-8 byte 0xFF",
+            path.display()
+        )),
         "{err}"
     );
 }
@@ -118,7 +122,7 @@ fn a_bad_method_in_a_file_fails_the_run() {
 fn a_syntax_error_is_reported_at_its_line_and_column_in_the_file() {
     let (o, file) = run_source("where-doit", "+1 printNl\n\n+3 + \n");
     assert!(
-        stderr(&o).contains(&format!("{file}:3:5: error")),
+        stderr(&o).contains(&format!("{file}:3:6: error")),
         "{}",
         stderr(&o)
     );
