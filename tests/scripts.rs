@@ -295,3 +295,16 @@ fn plain_file_output_goes_to_stdout_in_order() {
     out.write_all(&o.stdout).unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), "1\n2\n3\n");
 }
+
+#[test]
+fn file_in_from_smalltalk_runs_plain_statements_too() {
+    let path = temp_file(
+        "file-in",
+        "plain.st",
+        b"3 printNl.\n  'two words' printNl.\n",
+    );
+    let expr = format!("File fileIn: '{}'", path.display());
+    let o = lst(&["-e", &expr]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "3\ntwo words\nfile in completed\n");
+}
