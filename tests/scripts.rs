@@ -308,3 +308,14 @@ fn file_in_from_smalltalk_runs_plain_statements_too() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "3\ntwo words\nfile in completed\n");
 }
+
+#[test]
+fn too_many_arguments_are_reported_at_the_argument_in_source_terms() {
+    let pattern: Vec<String> = (1..=256).map(|i| format!("k{i}: a{i}")).collect();
+    let source = format!("!Object\n{}\n  ^ a256\n!\n", pattern.join("\n"));
+    let (o, file) = run_source("arguments", &source);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains(&format!("{file}:257:7: error")), "{err}");
+    assert!(err.contains("at most 255 arguments"), "{err}");
+}
