@@ -177,6 +177,10 @@ fn method(lines: &[&str], i: usize, spec: &str, meta: bool) -> (Option<Chunk>, u
     let (class, meta) = match words.as_slice() {
         [class] => (class.to_string(), meta),
         [class, "class"] => (class.to_string(), true),
+        [] => {
+            let message = "a `!` line outside a method: a method starts with `!ClassName` (or `!ClassName class`) and ends with `!`".to_string();
+            return problem(line, 1, message, i + 1);
+        }
         _ => {
             let message = format!(
                 "expected a class name after the method header, as in `!Point` or `!Point class`, found `{}`",
@@ -347,13 +351,12 @@ fn define_global(vm: &mut Vm, label: &str, line: usize, words: &[String]) -> Res
         report(label, line, 1, "expected `GLOBAL name Class`");
         return Ok(false);
     };
-    if !is_identifier(name) || !is_class(vm, class) {
-        report(
-            label,
-            line,
-            1,
-            &format!("expected a name and a class, found `{name} {class}`"),
-        );
+    if !is_identifier(name) {
+        report(label, line, 1, &format!("`{name}` is not a name"));
+        return Ok(false);
+    }
+    if !is_class(vm, class) {
+        report(label, line, 1, &format!("no class named `{class}`"));
         return Ok(false);
     }
     evaluate_generated(
