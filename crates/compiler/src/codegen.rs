@@ -271,18 +271,17 @@ impl Gen<'_> {
         if let Some(extra) = MAX_TEMPORARIES
             .checked_sub(first)
             .and_then(|room| names.get(room))
+            && !self.reported_temporaries
         {
-            if !self.reported_temporaries {
-                self.reported_temporaries = true;
-                self.error(
-                    format!(
-                        "too many temporaries: a method may have at most {MAX_TEMPORARIES} temporaries, counting block parameters and temporaries; `{}` is number {}",
-                        extra.text,
-                        MAX_TEMPORARIES + 1
-                    ),
-                    extra.span,
-                );
-            }
+            self.reported_temporaries = true;
+            self.error(
+                format!(
+                    "too many temporaries: a method may have at most {MAX_TEMPORARIES} temporaries, counting block parameters and temporaries; `{}` is number {}",
+                    extra.text,
+                    MAX_TEMPORARIES + 1
+                ),
+                extra.span,
+            );
         }
         self.temp_count += names.len();
         self.temp_max = self.temp_max.max(self.temp_count);
