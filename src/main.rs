@@ -27,7 +27,8 @@ static BENCH_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bench.imag
 /// A Little Smalltalk virtual machine.
 ///
 /// With no arguments, starts the REPL on the embedded image. Source files
-/// (LLST chunk format or the image-builder format) are filed in, in order;
+/// (plain statements, LLST's chunk format or the image-builder format) are
+/// run in order, each error reported with its file and line (exit status 1);
 /// `-e` evaluates an expression and prints its value; then lst exits,
 /// unless `-i` asks for the REPL.
 #[derive(Parser)]
