@@ -95,7 +95,7 @@ pub fn install_scripted(vm: &mut Vm, script: Vec<String>, interactive: bool) -> 
 }
 
 fn connect_output_and_interrupts(vm: &mut Vm) -> Result<()> {
-    vm.set_output(Box::new(io::BufWriter::new(io::stdout())));
+    vm.set_output(Box::new(io::BufWriter::new(crate::output::Stdout)));
     signal_hook::flag::register(signal_hook::consts::SIGINT, vm.interrupt_flag())?;
     Ok(())
 }

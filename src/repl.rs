@@ -8,6 +8,7 @@ use anyhow::Result;
 use lst_vm::Vm;
 use lst_vm::link::Origin;
 use lst_vm::session::Evaluation;
+use lst_vm::value::Value;
 use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -25,27 +26,19 @@ pub fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// Files in a source file through the image's `File fileIn:`. False if
-/// the file-in stopped on an error.
-pub fn file_in(vm: &mut Vm, path: &Path) -> Result<bool> {
-    if !path.is_file() {
-        anyhow::bail!("cannot read {}: no such file", path.display());
-    }
-    let source = format!("File fileIn: {}", string_literal(&path.to_string_lossy()));
-    let label = path.display().to_string();
-    Ok(match evaluate(vm, &source, line_one(&label))? {
-        Evaluation::Value(_) => true,
-        Evaluation::CompileError(d) => {
-            eprint!("{d}");
-            false
-        }
-        Evaluation::Failed => false,
-    })
-}
-
 /// Evaluates `source`, which starts at `origin` (for error locations),
 /// and prints the value's printString. False on an error.
 pub fn eval_and_print(vm: &mut Vm, source: &str, origin: Origin<'_>) -> Result<bool> {
+    match eval(vm, source, origin)? {
+        Evaluation::Value(v) => print_value(vm, v),
+        _ => Ok(false),
+    }
+}
+
+/// Evaluates `source` as a REPL line (`name := expr` keeps `name` as a
+/// global), printing compile errors to stderr; Smalltalk errors are
+/// reported by the image.
+pub fn eval(vm: &mut Vm, source: &str, origin: Origin<'_>) -> Result<Evaluation> {
     let result = match as_global_assignment(vm, source) {
         Some((name, expr)) => {
             let r = evaluate(vm, expr, origin)?;
@@ -56,20 +49,22 @@ pub fn eval_and_print(vm: &mut Vm, source: &str, origin: Origin<'_>) -> Result<b
         }
         None => evaluate(vm, source, origin)?,
     };
-    match result {
-        Evaluation::Value(v) => {
-            if let Some(text) = vm.print_string(v).map_err(anyhow::Error::msg)? {
-                vm.flush();
-                println!("{text}");
-            }
+    if let Evaluation::CompileError(d) = &result {
+        vm.flush();
+        eprint!("{d}");
+    }
+    Ok(result)
+}
+
+/// Prints `value`'s printString on a line; false if printString failed.
+pub fn print_value(vm: &mut Vm, value: Value) -> Result<bool> {
+    match vm.print_string(value).map_err(anyhow::Error::msg)? {
+        Some(text) => {
+            vm.flush();
+            outln!("{text}");
             Ok(true)
         }
-        Evaluation::CompileError(d) => {
-            vm.flush();
-            eprint!("{d}");
-            Ok(false)
-        }
-        Evaluation::Failed => Ok(false),
+        None => Ok(false),
     }
 }
 
@@ -183,7 +178,7 @@ fn run_terminal(vm: &mut Vm) -> Result<()> {
     editor.set_helper(Some(Completion {
         words: vm.completion_words(),
     }));
-    println!(
+    outln!(
         "lst {} — Little Smalltalk. Ctrl-D to leave.",
         env!("CARGO_PKG_VERSION")
     );

@@ -87,7 +87,15 @@ pub fn generate(
         max_depth: 0,
         block_depth: 0,
         diags: vec![],
+        reported_literals: false,
+        reported_temporaries: false,
     };
+    if let Some(extra) = method.params.get(MAX_ARGUMENTS) {
+        g.error(
+            format!("a method may take at most {MAX_ARGUMENTS} arguments"),
+            extra.span,
+        );
+    }
     g.check_unique(&method.params, &method.temps);
     g.open_scope(&method.temps);
     for stmt in &method.body {
@@ -123,6 +131,16 @@ enum Var {
     Global,
 }
 
+/// The most literals a method may have: `pushLiteral` and `sendMessage`
+/// take the index in one byte.
+const MAX_LITERALS: usize = 256;
+/// The most temporaries (with every block's parameters and temporaries) a
+/// method may have: `pushTemporary` takes the slot in one byte.
+const MAX_TEMPORARIES: usize = 256;
+/// The most arguments a method may take: `pushArgument` takes the index in
+/// one byte and index 0 is `self`.
+const MAX_ARGUMENTS: usize = 255;
+
 /// Selectors `sendBinary` handles (index = its argument).
 const BINARY_SPECIALS: [&str; 3] = ["<", "<=", "+"];
 /// Selectors `sendUnary` handles.
@@ -143,6 +161,10 @@ struct Gen<'a> {
     /// Real (not inlined) blocks around the code being generated.
     block_depth: usize,
     diags: Vec<Diagnostic>,
+    /// Whether a source-level limit (literals, temporaries) was already
+    /// reported, so that one excess gives one error.
+    reported_literals: bool,
+    reported_temporaries: bool,
 }
 
 impl Gen<'_> {
@@ -190,7 +212,7 @@ impl Gen<'_> {
     /// Chars are shared within a method (they are immutable or bound by
     /// name); strings, arrays and Floats get a slot per use, as in LLST,
     /// since a method could change its own literal string or array.
-    fn literal(&mut self, lit: LiteralValue) -> usize {
+    fn literal(&mut self, lit: LiteralValue, span: Span) -> usize {
         let shareable = match &lit {
             LiteralValue::Selector(_) | LiteralValue::Global { .. } => true,
             LiteralValue::Constant(c) => matches!(
@@ -202,10 +224,25 @@ impl Gen<'_> {
             ),
         };
         if shareable && let Some(i) = self.literals.iter().position(|l| same_literal(l, &lit)) {
-            return i;
+            // Past the limit, the error is already reported.
+            return if i < MAX_LITERALS { i } else { 0 };
         }
         self.literals.push(lit);
-        self.literals.len() - 1
+        let index = self.literals.len() - 1;
+        if index < MAX_LITERALS {
+            return index;
+        }
+        if !self.reported_literals {
+            self.reported_literals = true;
+            self.error(
+                format!(
+                    "too many literals: a method may have at most {MAX_LITERALS} literals (constants, selectors and global names together); this is number {}",
+                    index + 1
+                ),
+                span,
+            );
+        }
+        0
     }
 
     // -- Scopes ----------------------------------------------------------------------
@@ -229,6 +266,21 @@ impl Gen<'_> {
             .map(|(i, n)| (n.text.clone(), first + i))
             .collect();
         self.scopes.push(scope);
+        if let Some(extra) = MAX_TEMPORARIES
+            .checked_sub(first)
+            .and_then(|room| names.get(room))
+            && !self.reported_temporaries
+        {
+            self.reported_temporaries = true;
+            self.error(
+                format!(
+                    "too many temporaries: a method may have at most {MAX_TEMPORARIES} temporaries, counting block parameters and temporaries; `{}` is number {}",
+                    extra.text,
+                    MAX_TEMPORARIES + 1
+                ),
+                extra.span,
+            );
+        }
         self.temp_count += names.len();
         self.temp_max = self.temp_max.max(self.temp_count);
         first
@@ -280,7 +332,7 @@ impl Gen<'_> {
         match e {
             Expr::Var(n) => self.push_var(n),
             Expr::Assign { target, value } => self.assign(target, value),
-            Expr::Literal { value, .. } => self.push_literal(value),
+            Expr::Literal { value, span } => self.push_literal(value, *span),
             Expr::Block(b) => self.block(b),
             Expr::Send(s) => {
                 if !self.inlined(&s.receiver, &s.message) {
@@ -310,10 +362,13 @@ impl Gen<'_> {
             Var::Instance(i) => self.op(Op::PushInstance, i),
             Var::Constant(k) => self.op(Op::PushConstant, k as usize),
             Var::Global => {
-                let i = self.literal(LiteralValue::Global {
-                    name: n.text.clone(),
-                    span: n.span,
-                });
+                let i = self.literal(
+                    LiteralValue::Global {
+                        name: n.text.clone(),
+                        span: n.span,
+                    },
+                    n.span,
+                );
                 self.op(Op::PushLiteral, i);
             }
         }
@@ -341,14 +396,14 @@ impl Gen<'_> {
         }
     }
 
-    fn push_literal(&mut self, lit: &Literal) {
+    fn push_literal(&mut self, lit: &Literal, span: Span) {
         match lit {
             Literal::Integer(n @ 0..=9) => self.op(Op::PushConstant, *n as usize),
             Literal::Nil => self.op(Op::PushConstant, 10),
             Literal::True => self.op(Op::PushConstant, 11),
             Literal::False => self.op(Op::PushConstant, 12),
             _ => {
-                let i = self.literal(LiteralValue::Constant(lit.clone()));
+                let i = self.literal(LiteralValue::Constant(lit.clone()), span);
                 self.op(Op::PushLiteral, i);
             }
         }
@@ -416,11 +471,8 @@ impl Gen<'_> {
             }
         }
         self.op(Op::MarkArguments, m.args.len() + 1);
-        let lit = self.literal(LiteralValue::Selector(m.selector.clone()));
+        let lit = self.literal(LiteralValue::Selector(m.selector.clone()), m.span);
         if is_super {
-            if lit > 255 {
-                self.error("too many literals (at most 256)", m.span);
-            }
             self.op_extra(Op::SendToSuper, 0, lit as u16);
         } else {
             self.op(Op::SendMessage, lit);
