@@ -81,15 +81,25 @@ a := Account new. a deposit: 5. a deposit: 7\n\
 fn methods_in_file_syntax_are_accepted_at_the_prompt() {
     let o = repl(ACCOUNT);
     let out = stdout(&o);
-    assert!(out.ends_with("12\n2\n"), "stdout: {out}\nstderr: {}", stderr(&o));
+    assert!(
+        out.ends_with("12\n2\n"),
+        "stdout: {out}\nstderr: {}",
+        stderr(&o)
+    );
     assert!(!stderr(&o).contains("rror"), "stderr: {}", stderr(&o));
 }
 
 #[test]
 fn class_side_methods_in_file_syntax_are_accepted_at_the_prompt() {
-    let o = repl(&format!("{ACCOUNT}Account opened class\n!Account class\nzero\n\t^ 0\n!\nAccount zero\n"));
+    let o = repl(&format!(
+        "{ACCOUNT}Account opened class\n!Account class\nzero\n\t^ 0\n!\nAccount zero\n"
+    ));
     let out = stdout(&o);
-    assert!(out.ends_with("Account\n0\n"), "stdout: {out}\nstderr: {}", stderr(&o));
+    assert!(
+        out.ends_with("Account\n0\n"),
+        "stdout: {out}\nstderr: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -117,7 +127,9 @@ fn help_lists_the_repl_commands() {
 
 #[test]
 fn selectors_lists_a_class_s_selectors_one_per_line_sorted() {
-    let o = repl(&format!("{ACCOUNT}:selectors Account\n:selectors Account class\n"));
+    let o = repl(&format!(
+        "{ACCOUNT}:selectors Account\n:selectors Account class\n"
+    ));
     let out = stdout(&o);
     assert!(
         out.ends_with("deposit:\nopened\n"),
@@ -135,14 +147,19 @@ fn selectors_lists_a_class_s_selectors_one_per_line_sorted() {
 
 #[test]
 fn source_prints_a_method_s_source() {
-    let o = repl(&format!("{ACCOUNT}:source Account>>deposit:\n:source Account class>>opened\n"));
+    let o = repl(&format!(
+        "{ACCOUNT}:source Account>>deposit:\n:source Account class>>opened\n"
+    ));
     let out = stdout(&o);
     assert!(
         out.contains("deposit: n\n\tbalance isNil ifTrue: [ balance := 0 ].\n"),
         "stdout: {out}\nstderr: {}",
         stderr(&o)
     );
-    assert!(out.contains("opened\n\t^ self new deposit: 10; yourself\n"), "stdout: {out}");
+    assert!(
+        out.contains("opened\n\t^ self new deposit: 10; yourself\n"),
+        "stdout: {out}"
+    );
 }
 
 #[test]
@@ -151,7 +168,10 @@ fn discovery_commands_say_what_is_wrong() {
     let err = stderr(&o);
     assert!(err.contains("NoSuchClass"), "stderr: {err}");
     assert!(err.contains("noSuchMethod"), "stderr: {err}");
-    assert!(err.contains(":frobnicate") && err.contains(":help"), "stderr: {err}");
+    assert!(
+        err.contains(":frobnicate") && err.contains(":help"),
+        "stderr: {err}"
+    );
     assert!(stdout(&o).ends_with("3\n"), "stdout: {}", stdout(&o));
 }
 
@@ -164,11 +184,11 @@ fn ctrl_c_interrupts_an_evaluation_at_the_terminal_and_the_repl_goes_on() {
     command
         .env_remove("LST_GC_STRESS")
         .env("HOME", std::env::temp_dir())
-        .env("TERM", "dumb");
+        .env("TERM", "xterm");
     let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("a pty");
     p.exp_string("-> ").expect("the first prompt");
     p.send_line("kept := 41").unwrap();
-    p.exp_string("41").unwrap();
+    p.exp_string("\r\n41\r\n").unwrap();
     p.exp_string("-> ").unwrap();
     p.send_line("[true] whileTrue: []").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -177,11 +197,14 @@ fn ctrl_c_interrupts_an_evaluation_at_the_terminal_and_the_repl_goes_on() {
     p.exp_string("-> ").expect("a new prompt");
     // Ctrl-C at an empty prompt gives a new prompt.
     p.send_control('c').unwrap();
-    p.exp_string("-> ").expect("a prompt after Ctrl-C at the prompt");
+    p.exp_string("-> ")
+        .expect("a prompt after Ctrl-C at the prompt");
     p.send_line("3 + 4").unwrap();
-    p.exp_string("7").expect("3 + 4 evaluated");
+    p.exp_string("\r\n7\r\n").expect("3 + 4 evaluated");
+    p.exp_string("-> ").unwrap();
     p.send_line("kept + 1").unwrap();
-    p.exp_string("42").expect("definitions kept");
+    p.exp_string("\r\n42\r\n").expect("definitions kept");
+    p.exp_string("-> ").unwrap();
     p.send_control('d').unwrap();
     p.exp_eof().expect("lst ends at Ctrl-D");
 }
@@ -193,13 +216,38 @@ fn the_terminal_prompt_continues_open_input_with_its_own_prompt() {
     command
         .env_remove("LST_GC_STRESS")
         .env("HOME", std::env::temp_dir())
-        .env("TERM", "dumb");
+        .env("TERM", "xterm");
     let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("a pty");
     p.exp_string("-> ").unwrap();
     p.send_line("#(1 2").unwrap();
     p.exp_string(".. ").expect("a continuation prompt");
     p.send_line("3) size").unwrap();
-    p.exp_string("3").unwrap();
+    p.exp_string("\r\n3\r\n").unwrap();
+    p.exp_string("-> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn tab_twice_lists_the_candidates() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lst"));
+    command
+        .env_remove("LST_GC_STRESS")
+        .env("HOME", std::env::temp_dir())
+        .env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("a pty");
+    p.exp_string("-> ").unwrap();
+    p.send("3 printS\t").unwrap();
+    p.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("printString:").expect("the candidates listed");
+    p.exp_string("-> 3 printString").expect("the line again");
+    p.send_line("").unwrap();
+    p.exp_string("\r\n3\r\n").unwrap();
+    p.exp_string("-> ").unwrap();
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
 }

@@ -1,24 +1,21 @@
 //! The REPL and evaluation from the command line, for lst's own image:
-//! reading (line editing, history, multi-line input, completion of
-//! globals and selectors), evaluating as a top-level process, printing the
-//! value's `printString`. Smalltalk errors are reported by the image's
-//! `error:` (message and backtrace); the REPL goes on.
+//! each entry ([`read`]) is a `:command` ([`help`]), a method in file
+//! syntax ([`define`]) or statements, evaluated as a top-level process
+//! with the value's `printString` printed. Smalltalk errors are reported
+//! by the image's `error:` (message and backtrace); the REPL goes on.
+
+mod complete;
+mod define;
+mod help;
+mod read;
 
 use anyhow::Result;
 use lst_vm::Vm;
 use lst_vm::link::Origin;
 use lst_vm::session::Evaluation;
-use rustyline::completion::Completer;
-use rustyline::error::ReadlineError;
-use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Context, Helper};
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::Ordering;
-
-const PROMPT: &str = "-> ";
 
 /// `text` as a Smalltalk string literal.
 pub fn string_literal(text: &str) -> String {
@@ -150,113 +147,43 @@ pub fn run(vm: &mut Vm) -> Result<()> {
     if io::stdin().is_terminal() {
         run_terminal(vm)
     } else {
-        run_piped(vm)
+        let mut lines = read::Piped::new(io::stdin().lock());
+        while let Some(entry) = read::next_entry(&mut lines)? {
+            run_entry(vm, &entry, "stdin")?;
+        }
+        Ok(())
     }
 }
 
-fn run_piped(vm: &mut Vm) -> Result<()> {
-    let mut pending = String::new();
-    for line in io::stdin().lock().lines() {
-        pending.push_str(&line?);
-        pending.push('\n');
-        if incomplete(&pending) {
-            continue;
-        }
-        if !pending.trim().is_empty() {
-            eval_and_print(vm, pending.trim_end(), line_one("stdin"))?;
-        }
-        pending.clear();
-    }
-    if !pending.trim().is_empty() {
-        eval_and_print(vm, pending.trim_end(), line_one("stdin"))?;
+fn run_terminal(vm: &mut Vm) -> Result<()> {
+    println!(
+        "lst {} — Little Smalltalk. :help for help, Ctrl-D to leave.",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut lines = read::Terminal::new(vm.completion_words());
+    while let Some(entry) = read::next_entry(&mut lines)? {
+        run_entry(vm, &entry, "input")?;
+        io::stdout().flush()?;
+        lines.words = vm.completion_words().into();
     }
     Ok(())
 }
 
-fn run_terminal(vm: &mut Vm) -> Result<()> {
-    let mut editor: rustyline::Editor<Completion, rustyline::history::FileHistory> =
-        rustyline::Editor::new()?;
-    let history = std::env::var_os("HOME").map(|h| Path::new(&h).join(".lst_history"));
-    if let Some(h) = &history {
-        let _ = editor.load_history(h);
-    }
-    editor.set_helper(Some(Completion {
-        words: vm.completion_words(),
-    }));
-    println!(
-        "lst {} — Little Smalltalk. Ctrl-D to leave.",
-        env!("CARGO_PKG_VERSION")
-    );
-    loop {
-        match editor.readline(PROMPT) {
-            Ok(line) if line.trim().is_empty() => {}
-            Ok(line) => {
-                let _ = editor.add_history_entry(line.as_str());
-                if let Some(h) = &history {
-                    let _ = editor.append_history(h);
-                }
-                eval_and_print(vm, &line, line_one("input"))?;
-                io::stdout().flush()?;
-                if let Some(helper) = editor.helper_mut() {
-                    helper.words = vm.completion_words();
-                }
-            }
-            Err(ReadlineError::Interrupted) => {}
-            Err(ReadlineError::Eof) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
+/// Runs a command, defines a method or evaluates statements. False if it
+/// failed (the reason has been reported).
+fn run_entry(vm: &mut Vm, entry: &read::Entry, label: &str) -> Result<bool> {
+    let origin = Origin {
+        label,
+        first_line: entry.first_line,
+    };
+    if read::is_command(&entry.text) {
+        help::run_command(vm, &entry.text)
+    } else if read::is_method_chunk(&entry.text) {
+        define::define_method(vm, &entry.text, origin)
+    } else {
+        eval_and_print(vm, &entry.text, origin)
     }
 }
-
-/// Completion of global names and selectors; multi-line input while
-/// brackets or strings are open.
-struct Completion {
-    words: Vec<String>,
-}
-
-impl Completer for Completion {
-    type Candidate = String;
-
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        _: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<String>)> {
-        let start = line[..pos]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-            .map_or(0, |i| i + 1);
-        let prefix = &line[start..pos];
-        if prefix.is_empty() {
-            return Ok((pos, vec![]));
-        }
-        let found = self
-            .words
-            .iter()
-            .filter(|w| w.starts_with(prefix))
-            .cloned()
-            .collect();
-        Ok((start, found))
-    }
-}
-
-impl Hinter for Completion {
-    type Hint = String;
-}
-
-impl Highlighter for Completion {}
-
-impl Validator for Completion {
-    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        Ok(if incomplete(ctx.input()) {
-            ValidationResult::Incomplete
-        } else {
-            ValidationResult::Valid(None)
-        })
-    }
-}
-
-impl Helper for Completion {}
 
 #[cfg(test)]
 mod tests {
