@@ -57,7 +57,11 @@ fn repl_variables_assigned_in_blocks_are_read_when_used() {
 #[test]
 fn a_class_cannot_be_assigned_to_at_the_prompt() {
     let o = repl("Object := 3. 4\nObject name\n");
-    assert!(stderr(&o).contains("Object"), "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot assign to `Object`: it is a class"),
+        "stderr: {}",
+        stderr(&o)
+    );
     assert_eq!(stdout(&o), "Object\n", "stderr: {}", stderr(&o));
 }
 
@@ -71,8 +75,10 @@ deposit: n\n\
 \t^ balance\n\
 !\n\
 =Account\n\
-opened\n\
-\t^ self new deposit: 10; yourself\n\
+opened | a |\n\
+\ta := self new.\n\
+\ta deposit: 10.\n\
+\t^ a\n\
 !\n\
 a := Account new. a deposit: 5. a deposit: 7\n\
 (Account new deposit: 1) + 1\n";
@@ -157,7 +163,7 @@ fn source_prints_a_method_s_source() {
         stderr(&o)
     );
     assert!(
-        out.contains("opened\n\t^ self new deposit: 10; yourself\n"),
+        out.contains("opened | a |\n\ta := self new.\n"),
         "stdout: {out}"
     );
 }

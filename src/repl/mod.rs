@@ -43,17 +43,10 @@ pub fn file_in(vm: &mut Vm, path: &Path) -> Result<bool> {
 /// Evaluates `source`, which starts at `origin` (for error locations),
 /// and prints the value's printString. False on an error.
 pub fn eval_and_print(vm: &mut Vm, source: &str, origin: Origin<'_>) -> Result<bool> {
-    let result = match as_global_assignment(vm, source) {
-        Some((name, expr)) => {
-            let r = evaluate(vm, expr, origin)?;
-            if let Evaluation::Value(v) = r {
-                vm.set_global(name, v).map_err(anyhow::Error::msg)?;
-            }
-            r
-        }
-        None => evaluate(vm, source, origin)?,
-    };
-    match result {
+    vm.interrupt_flag().store(false, Ordering::Relaxed);
+    let result = vm.evaluate_in_workspace(source, origin);
+    vm.flush();
+    match result.map_err(anyhow::Error::msg)? {
         Evaluation::Value(v) => {
             if let Some(text) = vm.print_string(v).map_err(anyhow::Error::msg)? {
                 vm.flush();
@@ -82,28 +75,6 @@ pub fn line_one(label: &str) -> Origin<'_> {
     Origin {
         label,
         first_line: 1,
-    }
-}
-
-/// `name := expr` (or `<-`) where `name` is not a global yet or is a
-/// global that is not a class: the REPL's way to keep values between lines.
-fn as_global_assignment<'a>(vm: &Vm, source: &'a str) -> Option<(&'a str, &'a str)> {
-    let s = source.trim();
-    let name_end = s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
-    let (name, rest) = s.split_at(name_end);
-    if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        return None;
-    }
-    let rest = rest.trim_start();
-    let expr = rest
-        .strip_prefix(":=")
-        .or_else(|| rest.strip_prefix("<-"))?;
-    if ["self", "super", "nil", "true", "false"].contains(&name) {
-        return None;
-    }
-    match vm.global(name) {
-        Some(v) if vm.is_class_shaped(v) => None,
-        _ => Some((name, expr)),
     }
 }
 
