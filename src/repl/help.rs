@@ -5,7 +5,7 @@
 //! (`Class>>selectors`, `Class>>allMethods`, `Method>>text`).
 
 use super::{line_one, string_literal};
-use anyhow::{Result, bail};
+use anyhow::Result;
 use lst_vm::Vm;
 use lst_vm::session::Evaluation;
 
@@ -118,21 +118,11 @@ fn class_expression(vm: &Vm, spec: &str) -> Result<String, String> {
 
 /// Evaluates `expr`; the String it answers, or None for anything else.
 fn text_of(vm: &mut Vm, expr: &str) -> Result<Option<String>, String> {
-    match eval(vm, expr) {
+    match super::evaluate(vm, expr, line_one("command")) {
         Ok(Evaluation::Value(v)) if v == vm.nil() => Ok(None),
         Ok(Evaluation::Value(v)) => Ok(Some(vm.text_of(v))),
         Ok(Evaluation::CompileError(d)) => Err(d),
         Ok(Evaluation::Failed) => Err("the image could not answer (see above)".into()),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-fn eval(vm: &mut Vm, expr: &str) -> Result<Evaluation> {
-    match vm.evaluate(expr, line_one("command")) {
-        Ok(r) => {
-            vm.flush();
-            Ok(r)
-        }
-        Err(e) => bail!(e),
     }
 }

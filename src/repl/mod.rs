@@ -40,8 +40,10 @@ pub fn file_in(vm: &mut Vm, path: &Path) -> Result<bool> {
     })
 }
 
-/// Evaluates `source`, which starts at `origin` (for error locations),
-/// and prints the value's printString. False on an error.
+/// Evaluates `source` (statements, as at the prompt: names it assigns
+/// without declaring them become REPL variables), which starts at
+/// `origin` (for error locations), and prints the value's printString.
+/// False on an error.
 pub fn eval_and_print(vm: &mut Vm, source: &str, origin: Origin<'_>) -> Result<bool> {
     vm.interrupt_flag().store(false, Ordering::Relaxed);
     let result = vm.evaluate_in_workspace(source, origin);
