@@ -120,6 +120,23 @@ fn a_bad_method_in_file_syntax_is_reported_and_the_repl_goes_on() {
     );
 }
 
+#[test]
+fn a_source_file_pasted_at_the_prompt_runs_as_it_would_be_filed_in() {
+    let o = repl(
+        "\"A greeter, pasted from a file\"\n\
+         +Object subclass: #Greeter\n\
+         !Greeter\n\
+         hello\n\
+         \t^ 'hello'\n\
+         !\n\
+         +Greeter new hello\n",
+    );
+    assert_eq!(stderr(&o), "");
+    let out = stdout(&o);
+    assert!(out.ends_with("\nhello\n"), "stdout: {out}");
+    assert!(!out.contains("nil"), "stdout: {out}");
+}
+
 // -- Discovery (item 6) ------------------------------------------------------------
 
 #[test]

@@ -149,13 +149,26 @@ fn run_entry(vm: &mut Vm, entry: &read::Entry, label: &str) -> Result<bool> {
         label,
         first_line: entry.first_line,
     };
-    if read::is_command(&entry.text) {
-        help::run_command(vm, &entry.text)
-    } else if read::is_method_chunk(&entry.text) {
-        define::define_method(vm, &entry.text, origin)
+    let text = &entry.text;
+    if read::is_command(text) {
+        help::run_command(vm, text)
+    } else if read::is_method_chunk(text) {
+        define::define_method(vm, text, origin)
+    } else if let Some(expr) = text.strip_prefix('+') {
+        // A file's `+expression` line, pasted: the expression (a space
+        // for the `+` keeps error columns right).
+        eval_and_print(vm, &format!(" {expr}"), origin)
+    } else if is_only_comments(text) {
+        Ok(true)
     } else {
-        eval_and_print(vm, &entry.text, origin)
+        eval_and_print(vm, text, origin)
     }
+}
+
+/// True if `text` parses to no statements and no temporaries (comments
+/// and blank space only): nothing to evaluate or print.
+fn is_only_comments(text: &str) -> bool {
+    lst_compiler::parse_expression(text).is_ok_and(|m| m.body.is_empty() && m.temps.is_empty())
 }
 
 #[cfg(test)]
