@@ -198,17 +198,26 @@ fn discovery_commands_say_what_is_wrong() {
     assert!(stdout(&o).ends_with("3\n"), "stdout: {}", stdout(&o));
 }
 
+/// lst's REPL on a pseudo-terminal (history in a fresh HOME of its own),
+/// every expectation bounded by a timeout.
+#[cfg(unix)]
+fn terminal(name: &str) -> rexpect::session::PtySession {
+    let home = std::env::temp_dir().join(format!("lst-repl-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lst"));
+    command
+        .env_remove("LST_GC_STRESS")
+        .env("HOME", home)
+        .env("TERM", "xterm");
+    rexpect::session::spawn_command(command, Some(20_000)).expect("a pty")
+}
+
 // -- Ctrl-C on a terminal (item 3) -------------------------------------------------
 
 #[cfg(unix)]
 #[test]
 fn ctrl_c_interrupts_an_evaluation_at_the_terminal_and_the_repl_goes_on() {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lst"));
-    command
-        .env_remove("LST_GC_STRESS")
-        .env("HOME", std::env::temp_dir())
-        .env("TERM", "xterm");
-    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("a pty");
+    let mut p = terminal("ctrl-c");
     p.exp_string("-> ").expect("the first prompt");
     p.send_line("kept := 41").unwrap();
     p.exp_string("\r\n41\r\n").unwrap();
@@ -235,12 +244,7 @@ fn ctrl_c_interrupts_an_evaluation_at_the_terminal_and_the_repl_goes_on() {
 #[cfg(unix)]
 #[test]
 fn the_terminal_prompt_continues_open_input_with_its_own_prompt() {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lst"));
-    command
-        .env_remove("LST_GC_STRESS")
-        .env("HOME", std::env::temp_dir())
-        .env("TERM", "xterm");
-    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("a pty");
+    let mut p = terminal("continuation");
     p.exp_string("-> ").unwrap();
     p.send_line("#(1 2").unwrap();
     p.exp_string(".. ").expect("a continuation prompt");
@@ -254,12 +258,7 @@ fn the_terminal_prompt_continues_open_input_with_its_own_prompt() {
 #[cfg(unix)]
 #[test]
 fn tab_twice_lists_the_candidates() {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lst"));
-    command
-        .env_remove("LST_GC_STRESS")
-        .env("HOME", std::env::temp_dir())
-        .env("TERM", "xterm");
-    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("a pty");
+    let mut p = terminal("tab");
     p.exp_string("-> ").unwrap();
     p.send("3 printS\t").unwrap();
     p.flush().unwrap();
