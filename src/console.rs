@@ -136,11 +136,11 @@ impl Console for Scripted {
     }
 
     fn read_byte(&mut self) -> io::Result<Option<u8>> {
-        if self.pending.is_empty() {
-            if let Some(line) = self.lines.pop_front() {
-                self.pending.extend(line.bytes());
-                self.pending.push_back(b'\n');
-            }
+        if self.pending.is_empty()
+            && let Some(line) = self.lines.pop_front()
+        {
+            self.pending.extend(line.bytes());
+            self.pending.push_back(b'\n');
         }
         if let Some(b) = self.pending.pop_front() {
             return Ok(Some(b));

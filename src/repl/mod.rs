@@ -99,11 +99,8 @@ pub fn incomplete(src: &str) -> bool {
                     Some(_) => {}
                 }
             },
-            '"' => {
-                if !chars.any(|c| c == '"') {
-                    return true;
-                }
-            }
+            // The guard skips the comment; open to the end, it is incomplete.
+            '"' if !chars.any(|c| c == '"') => return true,
             '$' => {
                 chars.next();
             }
