@@ -231,6 +231,12 @@ fn ctrl_c_interrupts_an_evaluation_at_the_terminal_and_the_repl_goes_on() {
     p.send_control('c').unwrap();
     p.exp_string("-> ")
         .expect("a prompt after Ctrl-C at the prompt");
+    // Ctrl-C while an entry continues drops the entry.
+    p.send_line("#(1 2").unwrap();
+    p.exp_string(".. ").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("-> ")
+        .expect("a prompt after Ctrl-C in a continued entry");
     p.send_line("3 + 4").unwrap();
     p.exp_string("\r\n7\r\n").expect("3 + 4 evaluated");
     p.exp_string("-> ").unwrap();
