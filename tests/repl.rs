@@ -121,6 +121,17 @@ fn a_bad_method_in_file_syntax_is_reported_and_the_repl_goes_on() {
 }
 
 #[test]
+fn a_method_for_an_unknown_class_is_an_error_with_its_line() {
+    let o = repl("3\n!Nope\nfoo ^ 1\n!\n4\n");
+    assert_eq!(stdout(&o), "3\n4\n");
+    assert!(
+        stderr(&o).starts_with("stdin:2:1: error: `!Nope` names no class"),
+        "stderr: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn a_source_file_pasted_at_the_prompt_runs_as_it_would_be_filed_in() {
     let o = repl(
         "\"A greeter, pasted from a file\"\n\

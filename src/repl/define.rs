@@ -20,7 +20,7 @@ pub fn define_method(vm: &mut Vm, chunk: &str, origin: Origin<'_>) -> Result<boo
         .trim_end();
     let Some(class) = class_of_header(vm, header.trim()) else {
         eprintln!(
-            "{}:{}: `{}`: no such class",
+            "{}:{}:1: error: `{}` names no class (write `!Class`, `!Class class` or `=Class`)",
             origin.label,
             origin.first_line,
             header.trim()
