@@ -59,13 +59,29 @@ pub fn compile_method(source: &str, ivars: &[String]) -> Result<CompiledMethod, 
 /// `doIt` of a class with instance variables `ivars`; it answers the value
 /// of its last statement.
 pub fn compile_doit(source: &str, ivars: &[String]) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    generate(&parse_doit(source)?, ivars, source)
+}
+
+/// Parses statements as a doIt that answers the value of its last one.
+pub(crate) fn parse_doit(source: &str) -> Result<Method, Vec<Diagnostic>> {
     let mut method = crate::parse_expression(source)?;
     if let Some(Stmt::Expr(e)) = method.body.last() {
         let span = e.span();
         let value = e.clone();
         *method.body.last_mut().expect("a last statement") = Stmt::Return { value, span };
     }
-    generate(&method, ivars, source)
+    Ok(method)
+}
+
+/// Generates code for a doIt whose undeclared `variables` are workspace
+/// variables kept in the global `dictionary` (see [`crate::workspace`]).
+pub(crate) fn generate_in_workspace(
+    method: &Method,
+    source: &str,
+    dictionary: &str,
+    variables: &[String],
+) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    generate_with(method, &[], source, Some((dictionary, variables)))
 }
 
 /// Generates code for a parsed method.
@@ -74,8 +90,18 @@ pub fn generate(
     ivars: &[String],
     source: &str,
 ) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    generate_with(method, ivars, source, None)
+}
+
+fn generate_with(
+    method: &Method,
+    ivars: &[String],
+    source: &str,
+    workspace: Option<(&str, &[String])>,
+) -> Result<CompiledMethod, Vec<Diagnostic>> {
     let mut g = Gen {
         ivars,
+        workspace,
         args: method.params.iter().map(|n| n.text.clone()).collect(),
         scopes: vec![],
         temp_count: 0,
@@ -129,6 +155,8 @@ enum Var {
     Instance(usize),
     Constant(u8),
     Global,
+    /// A workspace variable, kept in the workspace's dictionary.
+    Workspace,
 }
 
 /// The most literals a method may have: `pushLiteral` and `sendMessage`
@@ -148,6 +176,8 @@ const UNARY_SPECIALS: [&str; 2] = ["isNil", "notNil"];
 
 struct Gen<'a> {
     ivars: &'a [String],
+    /// The workspace's dictionary global and variables, for a REPL doIt.
+    workspace: Option<(&'a str, &'a [String])>,
     args: Vec<String>,
     /// Temporaries in scope, innermost scope last: (name, slot).
     scopes: Vec<Vec<(String, usize)>>,
@@ -305,7 +335,10 @@ impl Gen<'_> {
         if let Some(i) = self.ivars.iter().rposition(|v| v == name) {
             return Var::Instance(i);
         }
-        Var::Global
+        match self.workspace {
+            Some((_, variables)) if variables.iter().any(|v| v == name) => Var::Workspace,
+            _ => Var::Global,
+        }
     }
 
     // -- Statements and expressions ----------------------------------------------------
@@ -371,10 +404,46 @@ impl Gen<'_> {
                 );
                 self.op(Op::PushLiteral, i);
             }
+            Var::Workspace => {
+                self.push_workspace_slot(n);
+                self.send_selector("at:", 1, n.span);
+            }
         }
     }
 
+    /// Pushes the workspace's dictionary and the Symbol `name`, the
+    /// receiver and first argument of `at:` and `at:put:`.
+    fn push_workspace_slot(&mut self, name: &Name) {
+        let dictionary = self.workspace.map_or("", |(d, _)| d).to_string();
+        let d = self.literal(
+            LiteralValue::Global {
+                name: dictionary,
+                span: name.span,
+            },
+            name.span,
+        );
+        self.op(Op::PushLiteral, d);
+        let s = self.literal(
+            LiteralValue::Constant(Literal::Symbol(name.text.clone())),
+            name.span,
+        );
+        self.op(Op::PushLiteral, s);
+    }
+
+    /// Sends `selector` with `args` arguments to what is on the stack.
+    /// `span` is the source the send stands for (for limit errors).
+    fn send_selector(&mut self, selector: &str, args: usize, span: Span) {
+        self.op(Op::MarkArguments, args + 1);
+        let lit = self.literal(LiteralValue::Selector(selector.into()), span);
+        self.op(Op::SendMessage, lit);
+    }
+
     fn assign(&mut self, target: &Name, value: &Expr) {
+        if let Var::Workspace = self.resolve(&target.text) {
+            self.push_workspace_slot(target);
+            self.expr(value);
+            return self.send_selector("at:put:", 2, target.span);
+        }
         self.expr(value);
         match self.resolve(&target.text) {
             Var::Temporary(i) => self.op(Op::AssignTemporary, i),
@@ -386,6 +455,10 @@ impl Gen<'_> {
             Var::SelfOrSuper | Var::Constant(_) => {
                 self.error(format!("cannot assign to `{}`", target.text), target.span)
             }
+            Var::Global if self.workspace.is_some() => self.error(
+                format!("cannot assign to `{}`: it is a class", target.text),
+                target.span,
+            ),
             Var::Global => self.error(
                 format!(
                     "cannot assign to `{}`: not a temporary or instance variable (declare it with | {} |)",
@@ -393,6 +466,7 @@ impl Gen<'_> {
                 ),
                 target.span,
             ),
+            Var::Workspace => unreachable!("assigned above"),
         }
     }
 
