@@ -162,7 +162,12 @@ impl Vm {
 
     /// Gives the Dictionary in handle `h` new empty `keys` and `values` of
     /// `capacity` slots (and a zero tally if hashed).
-    fn fill_dictionary(&mut self, h: usize, capacity: usize, hashed: bool) -> Result<(), OutOfMemory> {
+    fn fill_dictionary(
+        &mut self,
+        h: usize,
+        capacity: usize,
+        hashed: bool,
+    ) -> Result<(), OutOfMemory> {
         for field in [KEYS, VALUES] {
             let a = self.new_array(capacity)?;
             let dict = self.heap.handle(h);

@@ -184,7 +184,10 @@ fn the_vm_and_the_image_agree_on_the_globals_table() {
         vm.set_global(&format!("Host{i}"), lst_vm::value::Value::small(i))
             .unwrap();
     }
-    assert_eq!(eval(&mut vm, "(globals at: #Host999) + (globals at: #Host0)"), "999");
+    assert_eq!(
+        eval(&mut vm, "(globals at: #Host999) + (globals at: #Host0)"),
+        "999"
+    );
     // ... and added by the image (growing the table in Smalltalk), found
     // by the VM and by compiled code.
     eval(
