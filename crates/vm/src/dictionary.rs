@@ -207,7 +207,7 @@ impl Vm {
         let Some((keys, values)) = self.dictionary_arrays(dict) else {
             return Ok(());
         };
-        let found = self.hashed_slot(keys, &self.heap.bytes(key).to_vec());
+        let found = self.hashed_slot(keys, self.heap.bytes(key));
         let value = self.heap.handle(h_value);
         let at = match found {
             Ok(at) => {
@@ -291,7 +291,7 @@ impl Vm {
         let Some((keys, values)) = self.dictionary_arrays(dict) else {
             return Ok(());
         };
-        let at = match self.sorted_slot(keys, &self.heap.bytes(key).to_vec()) {
+        let at = match self.sorted_slot(keys, self.heap.bytes(key)) {
             Ok(at) => {
                 let value = self.heap.handle(h_value);
                 self.heap.set(values, at, value);
