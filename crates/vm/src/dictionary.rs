@@ -13,8 +13,11 @@
 //!
 //! A Dictionary is hashed when it has a `tally` slot holding a SmallInt.
 //! The hash the VM computes for a key is the one the image's `hash`
-//! answers: [`bytes_hash`] for byte objects (Symbols and Strings), the
-//! value for a SmallInt, the identity hash otherwise.
+//! answers for the keys the VM itself stores (Symbols): [`bytes_hash`] for
+//! byte objects (Symbols, Strings, LargeIntegers), the value for a
+//! SmallInt or a Char, the identity hash otherwise (a key whose class
+//! overrides `hash` otherwise, such as a Float put into the globals from
+//! Smalltalk, is rehashed by the VM under its identity hash).
 
 use crate::heap::OutOfMemory;
 use crate::layout::dictionary::{KEYS, TALLY, VALUES};
@@ -54,7 +57,7 @@ impl Vm {
         }
         let keys = self.heap.get(dict, KEYS)?;
         let values = self.heap.get(dict, VALUES)?;
-        let is_array = |a: Value| a.is_ref() && !self.heap.is_bytes(a);
+        let is_array = |a: Value| a.is_ref() && a != self.nil() && !self.heap.is_bytes(a);
         (is_array(keys) && is_array(values)).then_some((keys, values))
     }
 
@@ -62,6 +65,8 @@ impl Vm {
     fn key_hash(&self, key: Value) -> i64 {
         if let Some(n) = key.as_int() {
             n
+        } else if self.heap.class_of_object(key) == self.root(crate::roots::Root::CharClass) {
+            self.heap.get(key, 0).and_then(|v| v.as_int()).unwrap_or(0)
         } else if self.heap.is_bytes(key) {
             bytes_hash(self.heap.bytes(key))
         } else {

@@ -179,6 +179,12 @@ fn protocol_answers_as_before() {
 #[test]
 fn the_vm_and_the_image_agree_on_the_globals_table() {
     let mut vm = own_vm();
+    // Keys of other kinds, which the VM's rehashing must place where the
+    // image's `hash` looks for them.
+    eval(
+        &mut vm,
+        "globals at: 5 put: #five. globals at: $c put: #cee. globals at: (2 raisedTo: 70) put: #big",
+    );
     // Added by the VM (with its own rehashing), found by the image...
     for i in 0..1000 {
         vm.set_global(&format!("Host{i}"), lst_vm::value::Value::small(i))
@@ -197,6 +203,13 @@ fn the_vm_and_the_image_agree_on_the_globals_table() {
     assert_eq!(vm.global("Image1000"), lst_vm::value::Value::int(1000));
     assert_eq!(eval(&mut vm, "Image17 + Host17"), "34");
     assert_eq!(eval(&mut vm, "Object name"), "Object");
+    assert_eq!(
+        eval(
+            &mut vm,
+            "(globals at: 5) == #five and: [ (globals at: $c) == #cee and: [ (globals at: (2 raisedTo: 70)) == #big ] ]"
+        ),
+        "true"
+    );
 }
 
 #[test]
