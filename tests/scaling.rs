@@ -94,6 +94,9 @@ m
 ";
     let out = lst(&[temp_file("hot.st", program).to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().filter(|l| l.parse::<i64>().is_ok()).collect();
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.parse::<i64>().is_ok())
+        .collect();
     assert_eq!(lines, ["20000", "40000", "3", "13", "3", "14"], "{stdout}");
 }
