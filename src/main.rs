@@ -445,10 +445,11 @@ fn print_stats(vm: &Vm) {
     let s = vm.stats;
     let g = vm.heap.stats;
     eprintln!(
-        "{} messages sent, cache hits {}, misses {}; {} collections, {:.1} ms in GC",
+        "{} messages sent, cache hits {}, misses {}; {} words allocated, {} collections, {:.1} ms in GC",
         s.sends,
         s.cache_hits,
         s.cache_misses,
+        g.allocated_words,
         g.collections,
         g.nanos as f64 / 1e6
     );

@@ -66,20 +66,16 @@ impl Vm {
     pub fn methods_of_globals(&self) -> Vec<(Value, Value)> {
         let mut out = Vec::new();
         let globals = self.root(crate::roots::Root::Globals);
-        let Some(values) = self.heap.get(globals, layout::dictionary::VALUES) else {
-            return out;
-        };
-        for &g in self.heap.slots(values) {
+        for (_, g) in self.dictionary_entries(globals) {
             if !self.is_class_shaped(g) {
                 continue;
             }
             for class in [g, self.class_of(g)] {
-                let methods = self.heap.get(class, layout::class::METHODS);
-                let Some(ms) = methods.and_then(|d| self.heap.get(d, layout::dictionary::VALUES))
-                else {
+                let Some(methods) = self.heap.get(class, layout::class::METHODS) else {
                     continue;
                 };
-                out.extend(self.heap.slots(ms).iter().map(|&m| (class, m)));
+                let entries = self.dictionary_entries(methods);
+                out.extend(entries.into_iter().map(|(_, m)| (class, m)));
             }
         }
         out

@@ -63,8 +63,11 @@ pub mod process {
     pub const SLOTS: usize = 3;
 }
 
-/// `Dictionary`: sorted keys and parallel values.
+/// `Dictionary`: keys and parallel values; sorted in LLST's images,
+/// hashed (with a `tally`) in lst's own (see [`crate::dictionary`]).
 pub mod dictionary {
     pub const KEYS: usize = 0;
     pub const VALUES: usize = 1;
+    /// lst's own images only: the number of keys of a hashed Dictionary.
+    pub const TALLY: usize = 2;
 }

@@ -1,9 +1,10 @@
 //! lst-vm: the runtime core of lst.
 //!
 //! Values and the heap ([`value`], [`heap`]), the object layouts the VM
-//! relies on ([`layout`], [`roots`]), image loading ([`image`]), the
+//! relies on ([`layout`], [`roots`], [`dictionary`]), image loading ([`image`]), the
 //! interpreter ([`interp`]) and the primitives ([`prims`]).
 
+pub mod dictionary;
 pub mod heap;
 pub mod image;
 pub mod interp;

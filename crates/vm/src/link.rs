@@ -65,6 +65,14 @@ impl Vm {
         Ok(s)
     }
 
+    /// The Symbol with these bytes, if any, once the symbol table holds
+    /// every Symbol (after the first [`Vm::intern`]); `None` before.
+    pub fn interned(&self, bytes: &[u8]) -> Option<Option<Value>> {
+        self.symbols
+            .scanned
+            .then(|| self.symbols.index.get(bytes).map(|&i| self.heap.symbols[i]))
+    }
+
     /// Registers every Symbol already in the heap (once per VM), so that
     /// interning finds the image's own Symbols.
     fn scan_symbols(&mut self) {
@@ -327,13 +335,19 @@ impl Vm {
     // -- Installing -----------------------------------------------------------------
 
     /// Adds `method` to `class`'s method dictionary under its selector
-    /// (replacing a method of the same selector), keeping the keys sorted
-    /// by their bytes, and flushes the method cache.
+    /// (replacing a method of the same selector; see
+    /// [`crate::dictionary`]), and flushes the method cache.
     pub fn install_method(&mut self, class: Value, method: Value) -> Result<(), OutOfMemory> {
         let mark = self.heap.handle_mark();
+        let h_method = self.heap.push_handle(method);
         let r = self.install_method_inner(class, method);
+        let method = self.heap.handle(h_method);
         self.heap.release_handles(mark);
-        self.flush_caches();
+        let selector = self
+            .heap
+            .get(method, layout::method::NAME)
+            .unwrap_or(method);
+        self.method_installed(selector, method);
         r
     }
 
@@ -347,73 +361,6 @@ impl Vm {
             .get(method, layout::method::NAME)
             .unwrap_or(method);
         self.dictionary_insert(dict, selector, method)
-    }
-
-    /// Sets `key` (a Symbol) to `value` in a Dictionary whose keys are
-    /// sorted by their bytes (method dictionaries, the globals), adding the
-    /// key in its place if it is new.
-    pub fn dictionary_insert(
-        &mut self,
-        dict: Value,
-        key: Value,
-        value: Value,
-    ) -> Result<(), OutOfMemory> {
-        let mark = self.heap.handle_mark();
-        let r = self.dictionary_insert_inner(dict, key, value);
-        self.heap.release_handles(mark);
-        r
-    }
-
-    fn dictionary_insert_inner(
-        &mut self,
-        dict: Value,
-        key: Value,
-        value: Value,
-    ) -> Result<(), OutOfMemory> {
-        let (h_dict, h_key, h_value) = (
-            self.heap.push_handle(dict),
-            self.heap.push_handle(key),
-            self.heap.push_handle(value),
-        );
-        let bytes: Vec<u8> = self.heap.bytes(key).to_vec();
-        let keys = self
-            .heap
-            .get(dict, layout::dictionary::KEYS)
-            .unwrap_or(dict);
-        let values = self
-            .heap
-            .get(dict, layout::dictionary::VALUES)
-            .unwrap_or(dict);
-        let ks = self.heap.slots(keys);
-        let at = ks.partition_point(|&k| k.is_ref() && self.heap.bytes(k) < bytes.as_slice());
-        if ks
-            .get(at)
-            .is_some_and(|&k| k.is_ref() && self.heap.bytes(k) == bytes)
-        {
-            self.heap.set(values, at, value);
-            return Ok(());
-        }
-        for (field, h_item) in [
-            (layout::dictionary::KEYS, h_key),
-            (layout::dictionary::VALUES, h_value),
-        ] {
-            let dict = self.heap.handle(h_dict);
-            let old = self.heap.get(dict, field).unwrap_or(dict);
-            let n = self.heap.size(old);
-            let class = self.heap.class_of_object(old);
-            let h_old = self.heap.push_handle(old);
-            let new = self.alloc_slots(class, n + 1)?;
-            let old = self.heap.handle(h_old);
-            for i in 0..n {
-                let v = self.heap.slots(old)[i];
-                self.heap.set(new, if i < at { i } else { i + 1 }, v);
-            }
-            let item = self.heap.handle(h_item);
-            self.heap.set(new, at, item);
-            let dict = self.heap.handle(h_dict);
-            self.heap.set(dict, field, new);
-        }
-        Ok(())
     }
 
     /// Gives `class` an empty method dictionary if it has none.
@@ -434,15 +381,7 @@ impl Vm {
         if dict.is_ref() && dict != self.nil() {
             return Ok(dict);
         }
-        let dict_class = self.global("Dictionary").unwrap_or(self.nil());
-        let dict = self.alloc_slots(dict_class, 2)?;
-        let h = self.heap.push_handle(dict);
-        for field in [layout::dictionary::KEYS, layout::dictionary::VALUES] {
-            let a = self.new_array(0)?;
-            let dict = self.heap.handle(h);
-            self.heap.set(dict, field, a);
-        }
-        let dict = self.heap.handle(h);
+        let dict = self.new_dictionary()?;
         let class = self.heap.handle(h_class);
         self.heap.set(class, layout::class::METHODS, dict);
         Ok(dict)

@@ -72,17 +72,10 @@ impl Vm {
     /// image's own, such as `Transcript`).
     fn repl_variables(&self) -> Vec<String> {
         let globals = self.root(Root::Globals);
-        let slots = |field| self.heap.get(globals, field).map(|a| self.heap.slots(a));
-        let (Some(keys), Some(values)) = (
-            slots(layout::dictionary::KEYS),
-            slots(layout::dictionary::VALUES),
-        ) else {
-            return vec![];
-        };
-        keys.iter()
-            .zip(values)
-            .filter(|&(k, &v)| k.is_ref() && !self.is_class_shaped(v))
-            .map(|(&k, _)| self.text_of(k))
+        self.dictionary_entries(globals)
+            .into_iter()
+            .filter(|&(k, v)| k.is_ref() && !self.is_class_shaped(v))
+            .map(|(k, _)| self.text_of(k))
             .collect()
     }
 
@@ -118,8 +111,8 @@ impl Vm {
     }
 
     fn set_global_inner(&mut self, name: &str, h: usize) -> Result<(), String> {
-        // The globals are kept like a method dictionary: sorted keys, the
-        // value replaced when the key is there, inserted in place if not.
+        // The globals are kept like a method dictionary: the value is
+        // replaced when the key is there, the key added if not.
         let symbol = self.intern(name.as_bytes()).map_err(|e| e.to_string())?;
         // Read after the allocation, which may have moved them.
         let (globals, value) = (self.root(Root::Globals), self.heap.handle(h));
@@ -131,9 +124,8 @@ impl Vm {
     pub fn completion_words(&self) -> Vec<String> {
         let mut words = vec![];
         let globals = self.root(Root::Globals);
-        if let Some(keys) = self.heap.get(globals, layout::dictionary::KEYS) {
-            words.extend(self.heap.slots(keys).iter().map(|&k| self.text_of(k)));
-        }
+        let entries = self.dictionary_entries(globals);
+        words.extend(entries.into_iter().map(|(k, _)| self.text_of(k)));
         words.extend(
             self.methods_of_globals()
                 .into_iter()

@@ -349,75 +349,40 @@ impl Vm {
         self.text_of(self.heap.get(class, layout::class::NAME).unwrap_or(class))
     }
 
-    /// Looks `key` up in a Dictionary whose keys are symbols sorted by their
-    /// bytes (LLST's method and global dictionaries), by binary search.
-    pub fn dictionary_find(&self, dict: Value, key: &[u8]) -> Option<Value> {
-        if !dict.is_ref() || self.heap.is_bytes(dict) {
-            return None;
-        }
-        let keys = self.heap.get(dict, layout::dictionary::KEYS)?;
-        let values = self.heap.get(dict, layout::dictionary::VALUES)?;
-        if !keys.is_ref() || !values.is_ref() {
-            return None;
-        }
-        let ks = self.heap.slots(keys);
-        let (mut lo, mut hi) = (0, ks.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let k = ks[mid];
-            let kb: &[u8] = if k.is_ref() { self.heap.bytes(k) } else { &[] };
-            if kb < key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        let k = *ks.get(lo)?;
-        if k.is_ref() && self.heap.bytes(k) == key {
-            self.heap.get(values, lo)
-        } else {
-            None
-        }
-    }
-
     /// The global named `name`.
     pub fn global(&self, name: &str) -> Option<Value> {
         self.dictionary_find(self.root(Root::Globals), name.as_bytes())
     }
 
-    /// Finds an existing Symbol by its bytes: a global's key, or a selector
-    /// in some class's method dictionary.
+    /// Finds an existing Symbol by its bytes: through the symbol table
+    /// once it has been filled, else a global's key or a selector in some
+    /// class's method dictionary.
     pub fn find_symbol(&self, name: &[u8]) -> Option<Value> {
+        if let Some(found) = self.interned(name) {
+            return found;
+        }
         let globals = self.root(Root::Globals);
-        let keys = self.heap.get(globals, layout::dictionary::KEYS)?;
-        let values = self.heap.get(globals, layout::dictionary::VALUES)?;
-        for (&k, &v) in self.heap.slots(keys).iter().zip(self.heap.slots(values)) {
+        for (k, v) in self.dictionary_entries(globals) {
             if k.is_ref() && self.heap.bytes(k) == name {
                 return Some(k);
             }
-            for class in [
-                v,
-                if self.is_class_shaped(v) {
-                    self.heap.class_of_object(v)
-                } else {
-                    v
-                },
-            ] {
+            if !self.is_class_shaped(v) {
+                continue;
+            }
+            for class in [v, self.heap.class_of_object(v)] {
                 if !self.is_class_shaped(class) {
                     continue;
                 }
-                let methods = self.heap.get(class, layout::class::METHODS)?;
-                if let Some(keys) = methods
-                    .is_ref()
-                    .then(|| self.heap.get(methods, 0))
-                    .flatten()
-                    && keys.is_ref()
-                {
-                    for &s in self.heap.slots(keys) {
-                        if s.is_ref() && self.heap.bytes(s) == name {
-                            return Some(s);
-                        }
-                    }
+                let Some(methods) = self.heap.get(class, layout::class::METHODS) else {
+                    continue;
+                };
+                let found = self
+                    .dictionary_entries(methods)
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .find(|&s| s.is_ref() && self.heap.bytes(s) == name);
+                if found.is_some() {
+                    return found;
                 }
             }
         }

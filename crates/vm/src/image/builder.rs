@@ -499,17 +499,11 @@ fn fill_globals(
     names.extend(p.globals.iter().map(|g| g.0.clone()));
     names.sort();
     names.dedup();
-    let n = names.len();
     let dict = vm
-        .alloc_slots(vm.heap.handle(handles["Dictionary"].0), 2)
+        .new_dictionary_of(vm.heap.handle(handles["Dictionary"].0))
         .map_err(oom)?;
     vm.heap.roots[Root::Globals as usize] = dict;
-    for field in [layout::dictionary::KEYS, layout::dictionary::VALUES] {
-        let a = vm.new_array(n).map_err(oom)?;
-        let d = vm.root(Root::Globals);
-        vm.heap.set(d, field, a);
-    }
-    for (i, name) in names.iter().enumerate() {
+    for name in &names {
         let sym = vm.intern(name.as_bytes()).map_err(oom)?;
         let dict = vm.root(Root::Globals);
         let value = if name == "globals" || name == "Smalltalk" {
@@ -519,13 +513,7 @@ fn fill_globals(
         } else {
             vm.heap.handle(handles[name.as_str()].0)
         };
-        let keys = vm.heap.get(dict, layout::dictionary::KEYS).expect("keys");
-        let values = vm
-            .heap
-            .get(dict, layout::dictionary::VALUES)
-            .expect("values");
-        vm.heap.set(keys, i, sym);
-        vm.heap.set(values, i, value);
+        vm.dictionary_insert(dict, sym, value).map_err(oom)?;
     }
     Ok(())
 }

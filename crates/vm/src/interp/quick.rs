@@ -101,6 +101,31 @@ impl Vm {
         self.quick_selectors = Some(q);
     }
 
+    /// Adds a newly installed method to the index [`Self::may_be_quick`]
+    /// reads, if the index is built and the method is quick.
+    pub(crate) fn index_quick_method(&mut self, m: Value) {
+        if self.quick_selectors.is_none() {
+            return;
+        }
+        let get = |i| self.heap.get(m, i).unwrap_or(self.nil());
+        let name = get(crate::layout::method::NAME);
+        if !name.is_ref() || !self.heap.is_bytes(name) {
+            return;
+        }
+        let code = get(crate::layout::method::BYTECODES);
+        let literals = get(crate::layout::method::LITERALS);
+        let quick = self.quick_method(code, literals, 2);
+        let name: Box<[u8]> = self.heap.bytes(name).into();
+        let Some(q) = self.quick_selectors.as_mut() else {
+            return;
+        };
+        match quick {
+            Some(Quick::Getter(_) | Quick::Constant(_)) => q.readers.insert(name),
+            Some(Quick::Setter(_)) => q.setters.insert(name),
+            _ => false,
+        };
+    }
+
     /// What the method with bytecodes `code` and `literals` does, if it is
     /// quick, for a send of `nvals` values.
     pub(crate) fn quick_method(&self, code: Value, literals: Value, nvals: usize) -> Option<Quick> {

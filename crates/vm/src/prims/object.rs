@@ -214,14 +214,8 @@ pub fn bytes_hash(vm: &mut Vm, a: Args) -> PrimResult {
     if !is_bytes(vm, s) {
         return Ok(None);
     }
-    let h = vm
-        .heap
-        .bytes(s)
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-    Ok(Some(crate::value::Value::small((h >> 2) as i64)))
+    let h = crate::dictionary::bytes_hash(vm.heap.bytes(s));
+    Ok(Some(crate::value::Value::small(h)))
 }
 
 /// 119: -1, 0 or 1: the bytewise order of two byte objects.
