@@ -149,7 +149,8 @@ fn redeclaring_a_vm_class_unchanged_and_redefining_ones_own_class_still_work() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("ERROR: cannot make Foo a subclass of itself"),
+        r.stdout
+            .contains("ERROR: cannot make Foo a subclass of itself"),
         "{}",
         r.stdout
     );
@@ -210,10 +211,7 @@ fn a_receiver_whose_printstring_fails_ends_with_a_short_message() {
 
 #[test]
 fn an_integer_past_the_size_limit_says_integer_too_large() {
-    let r = lst(
-        &["-e", "| x | x := 2. 30 timesRepeat: [x := x * x]. x"],
-        "",
-    );
+    let r = lst(&["-e", "| x | x := 2. 30 timesRepeat: [x := x * x]. x"], "");
     assert_bounded(&r);
     assert_eq!(r.code, Some(1));
     assert!(
@@ -281,7 +279,12 @@ fn a_heap_max_below_the_minimum_is_refused() {
     let r = lst(&["--heap-max", "99999999999999999", "-e", "3 + 4"], "");
     assert_eq!(r.code, Some(2), "{}", r.stderr);
     let r = lst(&["--heap-max", "8", "-e", "3 + 4"], "");
-    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "7\n"), "{}", r.stderr);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "7\n"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
