@@ -383,18 +383,21 @@ fn run_llst_image(vm: &mut Vm, cli: &Cli, interactive: bool) -> Result<ExitCode>
 /// Why an LLST image's own start-up process stopped on an error, in
 /// words a user can act on.
 fn image_stopped_on_error(vm: &Vm) -> String {
-    let no_main = !vm.understands(vm.nil(), "main");
-    let first = if no_main {
-        "the image has no main method for nil (Undefined>>main), which lst runs to start an LLST image, "
+    let what = if vm.understands(vm.nil(), "main") {
+        "its start-up method (nil main) raised an error"
     } else {
-        "the image's start-up (nil main) raised an error, "
+        "nil does not understand #main (the image has no Undefined>>main, \
+         which lst runs to start an LLST image)"
     };
     match vm.last_fatal() {
         Some(why) => format!(
-            "the image's error handling failed recursively: {first}and reporting that error failed in turn ({why}); \
-             this image may lack a working error: or doesNotUnderstand: method"
+            "the image's error handling failed recursively: {what}, and reporting that \
+             failed in turn ({why}); this image may lack a working error: or \
+             doesNotUnderstand: method"
         ),
-        None => format!("the image stopped on an error: {first}and it stopped there"),
+        None => {
+            format!("the image's start-up process stopped on an error: {what} (reported above)")
+        }
     }
 }
 
