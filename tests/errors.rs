@@ -234,6 +234,20 @@ fn an_error_message_does_not_print_a_huge_receiver_whole() {
     );
 }
 
+#[test]
+fn an_error_message_is_cut_whatever_builds_it() {
+    // The index is printed whole by Array's own message; error: cuts it.
+    let r = lst(&["-e", "#(1 2) at: (2 raisedTo: 4000000)"], "");
+    assert_bounded(&r);
+    let first = r.stdout.lines().next().unwrap_or("");
+    assert!(first.len() < 2100, "{}", &first[..first.len().min(3000)]);
+    assert!(
+        first.starts_with("ERROR: array indexing error (index 9608"),
+        "{first}"
+    );
+    assert!(first.ends_with("… (1204159 characters)"), "{first}");
+}
+
 // -- Item 14: saveImage:, --heap-max and an image whose error handling fails ---------------
 
 #[test]
