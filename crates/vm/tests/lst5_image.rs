@@ -23,6 +23,8 @@ use support::llst_writer::{ImageWriter, Ref};
 
 /// Slots the image builder gives every class object (LST v5's ClassSize).
 const CLASS_OBJECT_SLOTS: usize = 6;
+/// The slot of `Gui`'s class-side variable `theInstance`.
+const THE_INSTANCE: u8 = CLASS_OBJECT_SLOTS as u8;
 
 /// A method: selector, bytecode, literals.
 struct MethodDesc {
@@ -163,8 +165,9 @@ const CLASSES: &[(&str, &[&str], &[&str])] = &[
 ];
 
 /// The image bytes: every class object written with 6 slots, whatever
-/// its metaclass declares.
-fn lst5_like_image() -> Vec<u8> {
+/// its metaclass declares; `resetInstance` stores into slot `store_slot`
+/// of the class object (6 is `theInstance`).
+fn lst5_like_image(store_slot: u8) -> Vec<u8> {
     let mut img = Lst5Like {
         w: ImageWriter::default(),
         classes: vec![],
@@ -213,7 +216,7 @@ fn lst5_like_image() -> Vec<u8> {
         img.methods(meta, vec![]);
     }
     // MetaGui>>resetInstance: theInstance <- 42. MetaGui>>instance: ^ theInstance.
-    let theinstance = CLASS_OBJECT_SLOTS as u8;
+    let theinstance = THE_INSTANCE;
     let gui_meta = img.meta("Gui");
     img.methods(
         gui_meta,
@@ -227,7 +230,7 @@ fn lst5_like_image() -> Vec<u8> {
                 selector: "resetInstance",
                 code: code(&[
                     (Op::PushLiteral, 0),
-                    (Op::AssignInstance, theinstance),
+                    (Op::AssignInstance, store_slot),
                     (Op::PopTop, 0),
                     (Op::SelfReturn, 0),
                 ]),
@@ -293,7 +296,8 @@ fn global(vm: &Vm, name: &str) -> Value {
 
 #[test]
 fn a_class_object_gets_the_slots_its_metaclass_declares() {
-    let vm = Vm::from_llst_image(&lst5_like_image(), options()).expect("the image loads");
+    let vm =
+        Vm::from_llst_image(&lst5_like_image(THE_INSTANCE), options()).expect("the image loads");
     let gui = global(&vm, "Gui");
     assert_eq!(vm.heap.size(gui), CLASS_OBJECT_SLOTS + 1);
     assert_eq!(vm.heap.get(gui, CLASS_OBJECT_SLOTS), Some(vm.nil()));
@@ -303,12 +307,26 @@ fn a_class_object_gets_the_slots_its_metaclass_declares() {
 
 #[test]
 fn the_store_into_the_class_side_variable_works() {
-    let mut vm = Vm::from_llst_image(&lst5_like_image(), options()).expect("the image loads");
+    let mut vm =
+        Vm::from_llst_image(&lst5_like_image(THE_INSTANCE), options()).expect("the image loads");
     vm.set_output(Box::new(std::io::sink()));
     assert_eq!(vm.boot(), Ok(ExitStatus::Returned));
     assert_eq!(vm.root(Root::LastResult), Value::small(42));
     let gui = global(&vm, "Gui");
     assert_eq!(vm.heap.get(gui, CLASS_OBJECT_SLOTS), Some(Value::small(42)));
+}
+
+#[test]
+fn a_store_past_the_declared_slots_is_still_refused() {
+    let mut vm = Vm::from_llst_image(&lst5_like_image(THE_INSTANCE + 1), options())
+        .expect("the image loads");
+    vm.set_output(Box::new(std::io::sink()));
+    assert_eq!(vm.boot(), Ok(ExitStatus::Error));
+    let why = vm.last_fatal().unwrap_or_default();
+    assert!(
+        why.starts_with("instance variable index out of range"),
+        "{why}"
+    );
 }
 
 #[test]
