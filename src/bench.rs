@@ -113,6 +113,16 @@ pub fn run(vms: &mut [(Tier, Vm)], plan: &Plan) -> Result<bool> {
             })
             .collect::<Result<_>>()?
     };
+    // Open the JSON file first: a path that cannot be written is an error
+    // now, not after every benchmark has run.
+    let json = match &plan.json {
+        Some(path) => Some((
+            path,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => None,
+    };
     let mut results = vec![];
     let mut ok = true;
     for (name, suite, class) in &chosen {
@@ -123,7 +133,7 @@ pub fn run(vms: &mut [(Tier, Vm)], plan: &Plan) -> Result<bool> {
             }
         }
     }
-    eprint!("\r\x1b[K");
+    progress::clear();
     for (tier, _) in vms.iter() {
         let of_tier: Vec<&Measured> = results.iter().filter(|m| m.tier == *tier).collect();
         print_table(&of_tier, plan.iterations, *tier);
@@ -131,8 +141,8 @@ pub fn run(vms: &mut [(Tier, Vm)], plan: &Plan) -> Result<bool> {
     if vms.len() > 1 {
         print_ratios(&results);
     }
-    if let Some(path) = &plan.json {
-        write_json(path, &results)?;
+    if let Some((path, file)) = json {
+        write_json(path, file, &results)?;
     }
     Ok(ok)
 }
@@ -161,13 +171,12 @@ fn measure(
     let mut times = vec![];
     let sends_before = vm.stats.sends;
     for i in 0..plan.iterations {
-        eprint!(
-            "\r\x1b[K{name} ({}): iteration {}/{}",
+        progress::show(&format!(
+            "{name} ({}): iteration {}/{}",
             tier.label(),
             i + 1,
             plan.iterations
-        );
-        let _ = std::io::stderr().flush();
+        ));
         let method = vm.heap.handle(h);
         let nil = vm.nil();
         let start = Instant::now();
@@ -175,8 +184,9 @@ fn measure(
         let elapsed = start.elapsed().as_secs_f64() * 1e6;
         if r != Some(vm.boolean(true)) {
             vm.heap.release_handles(h);
+            progress::clear();
             eprintln!(
-                "\r\x1b[K{name}: result check FAILED (inner {inner}, iteration {})",
+                "{name}: result check FAILED (inner {inner}, iteration {})",
                 i + 1
             );
             return Ok(None);
@@ -218,9 +228,15 @@ fn median(times: &[f64]) -> f64 {
 }
 
 fn print_table(results: &[&Measured], iterations: usize, tier: Tier) {
-    println!(
+    outln!(
         "{:<22} {:>7} {:>11} {:>11} {:>11} {:>13} {:>24}",
-        "benchmark", "inner", "median ms", "min ms", "max ms", "sends/iter", "rate (median)"
+        "benchmark",
+        "inner",
+        "median ms",
+        "min ms",
+        "max ms",
+        "sends/iter",
+        "rate (median)"
     );
     for m in results {
         let min = m.times_us.iter().copied().fold(f64::INFINITY, f64::min);
@@ -229,7 +245,7 @@ fn print_table(results: &[&Measured], iterations: usize, tier: Tier) {
             .rate
             .as_ref()
             .map_or(String::new(), |(r, unit)| format!("{:.3e} {unit}/s", r));
-        println!(
+        outln!(
             "{:<22} {:>7} {:>11.3} {:>11.3} {:>11.3} {:>13} {:>24}",
             format!("{} {}", m.suite, m.name),
             m.inner,
@@ -240,13 +256,13 @@ fn print_table(results: &[&Measured], iterations: usize, tier: Tier) {
             rate
         );
     }
-    println!("({iterations} iterations each; mode {})\n", tier.label());
+    outln!("({iterations} iterations each; mode {})\n", tier.label());
 }
 
 /// Interpreter time / JIT time per benchmark, from the same run, and their
 /// geometric mean.
 fn print_ratios(results: &[Measured]) {
-    println!("{:<22} {:>14}", "benchmark", "interp/jit");
+    outln!("{:<22} {:>14}", "benchmark", "interp/jit");
     let mut logs = vec![];
     for i in results.iter().filter(|m| m.tier == Tier::Interp) {
         let Some(j) = results
@@ -257,15 +273,15 @@ fn print_ratios(results: &[Measured]) {
         };
         let ratio = median(&i.times_us) / median(&j.times_us);
         logs.push(ratio.ln());
-        println!("{:<22} {:>13.2}×", format!("{} {}", i.suite, i.name), ratio);
+        outln!("{:<22} {:>13.2}×", format!("{} {}", i.suite, i.name), ratio);
     }
     if !logs.is_empty() {
         let geomean = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
-        println!("{:<22} {:>13.2}×", "geometric mean", geomean);
+        outln!("{:<22} {:>13.2}×", "geometric mean", geomean);
     }
 }
 
-fn write_json(path: &std::path::Path, results: &[Measured]) -> Result<()> {
+fn write_json(path: &std::path::Path, mut file: std::fs::File, results: &[Measured]) -> Result<()> {
     let benchmarks: Vec<serde_json::Value> = results
         .iter()
         .map(|m| {
@@ -281,6 +297,29 @@ fn write_json(path: &std::path::Path, results: &[Measured]) -> Result<()> {
         })
         .collect();
     let doc = serde_json::json!({ "lst": env!("CARGO_PKG_VERSION"), "benchmarks": benchmarks });
-    std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+    file.write_all(serde_json::to_string_pretty(&doc)?.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The one-line progress report on stderr, rewritten in place; only on a
+/// terminal (elsewhere control codes would end up in a log file).
+mod progress {
+    use std::io::{IsTerminal, Write};
+
+    /// Replaces the progress line with `text`.
+    pub fn show(text: &str) {
+        let mut err = std::io::stderr();
+        if err.is_terminal() {
+            let _ = write!(err, "\r\x1b[K{text}");
+            let _ = err.flush();
+        }
+    }
+
+    /// Erases the progress line.
+    pub fn clear() {
+        let mut err = std::io::stderr();
+        if err.is_terminal() {
+            let _ = write!(err, "\r\x1b[K");
+        }
+    }
 }

@@ -3,10 +3,14 @@
 //! expressions and runs the REPL; or disassembles methods; or builds an
 //! image from sources.
 
+#[macro_use]
+mod output;
+
 mod bench;
 mod console;
 mod disasm;
 mod repl;
+mod script;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -23,7 +27,8 @@ static BENCH_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bench.imag
 /// A Little Smalltalk virtual machine.
 ///
 /// With no arguments, starts the REPL on the embedded image. Source files
-/// (LLST chunk format or the image-builder format) are filed in, in order;
+/// (plain statements, LLST's chunk format or the image-builder format) are
+/// run in order, each error reported with its file and line (exit status 1);
 /// `-e` evaluates an expression and prints its value; then lst exits,
 /// unless `-i` asks for the REPL.
 #[derive(Parser)]
@@ -33,8 +38,14 @@ struct Cli {
     vm: VmFlags,
     /// Source files to file in.
     files: Vec<PathBuf>,
-    /// Evaluate an expression and print its value (repeatable).
-    #[arg(short = 'e', long = "eval", value_name = "EXPR")]
+    /// Evaluate an expression and print its value (repeatable). The
+    /// expression may start with `-` (`-e '-7 \\ 2'`).
+    #[arg(
+        short = 'e',
+        long = "eval",
+        value_name = "EXPR",
+        allow_hyphen_values = true
+    )]
     eval: Vec<String>,
     /// Start the REPL after the files and expressions.
     #[arg(short = 'i', long)]
@@ -308,10 +319,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let mut vm = load(&cli.vm, DEFAULT_IMAGE)?;
     if let Some(Command::Disasm { method, jit }) = &cli.command {
-        print!("{}", disasm::method(&vm, method)?);
+        out!("{}", disasm::method(&vm, method)?);
         if *jit {
-            print!("{}", disasm::jit_ir(&vm, method)?);
-            print!("{}", disasm::jit_code(&mut vm, method)?);
+            out!("{}", disasm::jit_ir(&vm, method)?);
+            out!("{}", disasm::jit_code(&mut vm, method)?);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -335,7 +346,7 @@ fn run_own_image(vm: &mut Vm, cli: &Cli, interactive: bool) -> Result<ExitCode> 
     console::install(vm)?;
     let mut ok = true;
     for file in &cli.files {
-        ok &= repl::file_in(vm, file)?;
+        ok &= script::run_file(vm, file)?;
     }
     for expr in &cli.eval {
         ok &= repl::eval_and_print(vm, expr, repl::line_one("-e"))?;
@@ -368,9 +379,9 @@ fn run_llst_image(vm: &mut Vm, cli: &Cli, interactive: bool) -> Result<ExitCode>
     console::install_scripted(vm, script, interactive)?;
     let status = vm.boot().map_err(anyhow::Error::msg)?;
     match status {
-        ExitStatus::Returned => println!("Exited normally"),
-        ExitStatus::Error => println!("User defined return"),
-        ExitStatus::TimeExpired => println!("Execution time expired"),
+        ExitStatus::Returned => outln!("Exited normally"),
+        ExitStatus::Error => outln!("User defined return"),
+        ExitStatus::TimeExpired => outln!("Execution time expired"),
     }
     if status == ExitStatus::Error {
         vm.flush();

@@ -66,7 +66,7 @@ fn errors_are_reported_and_the_repl_goes_on() {
     let (out, err) = (stdout(&o), stderr(&o));
     assert!(o.status.success(), "{err}");
     assert!(out.contains("does not understand"), "{out}");
-    assert!(err.contains("stdin:1:4: error"), "{err}");
+    assert!(err.contains("stdin:2:4: error"), "{err}");
     assert!(out.ends_with("42\n43\n"), "{out}");
 }
 

@@ -59,13 +59,29 @@ pub fn compile_method(source: &str, ivars: &[String]) -> Result<CompiledMethod, 
 /// `doIt` of a class with instance variables `ivars`; it answers the value
 /// of its last statement.
 pub fn compile_doit(source: &str, ivars: &[String]) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    generate(&parse_doit(source)?, ivars, source)
+}
+
+/// Parses statements as a doIt that answers the value of its last one.
+pub(crate) fn parse_doit(source: &str) -> Result<Method, Vec<Diagnostic>> {
     let mut method = crate::parse_expression(source)?;
     if let Some(Stmt::Expr(e)) = method.body.last() {
         let span = e.span();
         let value = e.clone();
         *method.body.last_mut().expect("a last statement") = Stmt::Return { value, span };
     }
-    generate(&method, ivars, source)
+    Ok(method)
+}
+
+/// Generates code for a doIt whose undeclared `variables` are workspace
+/// variables kept in the global `dictionary` (see [`crate::workspace`]).
+pub(crate) fn generate_in_workspace(
+    method: &Method,
+    source: &str,
+    dictionary: &str,
+    variables: &[String],
+) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    generate_with(method, &[], source, Some((dictionary, variables)))
 }
 
 /// Generates code for a parsed method.
@@ -74,8 +90,18 @@ pub fn generate(
     ivars: &[String],
     source: &str,
 ) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    generate_with(method, ivars, source, None)
+}
+
+fn generate_with(
+    method: &Method,
+    ivars: &[String],
+    source: &str,
+    workspace: Option<(&str, &[String])>,
+) -> Result<CompiledMethod, Vec<Diagnostic>> {
     let mut g = Gen {
         ivars,
+        workspace,
         args: method.params.iter().map(|n| n.text.clone()).collect(),
         scopes: vec![],
         temp_count: 0,
@@ -87,7 +113,15 @@ pub fn generate(
         max_depth: 0,
         block_depth: 0,
         diags: vec![],
+        reported_literals: false,
+        reported_temporaries: false,
     };
+    if let Some(extra) = method.params.get(MAX_ARGUMENTS) {
+        g.error(
+            format!("a method may take at most {MAX_ARGUMENTS} arguments"),
+            extra.span,
+        );
+    }
     g.check_unique(&method.params, &method.temps);
     g.open_scope(&method.temps);
     for stmt in &method.body {
@@ -121,7 +155,19 @@ enum Var {
     Instance(usize),
     Constant(u8),
     Global,
+    /// A workspace variable, kept in the workspace's dictionary.
+    Workspace,
 }
+
+/// The most literals a method may have: `pushLiteral` and `sendMessage`
+/// take the index in one byte.
+const MAX_LITERALS: usize = 256;
+/// The most temporaries (with every block's parameters and temporaries) a
+/// method may have: `pushTemporary` takes the slot in one byte.
+const MAX_TEMPORARIES: usize = 256;
+/// The most arguments a method may take: `pushArgument` takes the index in
+/// one byte and index 0 is `self`.
+const MAX_ARGUMENTS: usize = 255;
 
 /// Selectors `sendBinary` handles (index = its argument).
 const BINARY_SPECIALS: [&str; 3] = ["<", "<=", "+"];
@@ -130,6 +176,8 @@ const UNARY_SPECIALS: [&str; 2] = ["isNil", "notNil"];
 
 struct Gen<'a> {
     ivars: &'a [String],
+    /// The workspace's dictionary global and variables, for a REPL doIt.
+    workspace: Option<(&'a str, &'a [String])>,
     args: Vec<String>,
     /// Temporaries in scope, innermost scope last: (name, slot).
     scopes: Vec<Vec<(String, usize)>>,
@@ -143,6 +191,10 @@ struct Gen<'a> {
     /// Real (not inlined) blocks around the code being generated.
     block_depth: usize,
     diags: Vec<Diagnostic>,
+    /// Whether a source-level limit (literals, temporaries) was already
+    /// reported, so that one excess gives one error.
+    reported_literals: bool,
+    reported_temporaries: bool,
 }
 
 impl Gen<'_> {
@@ -190,7 +242,7 @@ impl Gen<'_> {
     /// Chars are shared within a method (they are immutable or bound by
     /// name); strings, arrays and Floats get a slot per use, as in LLST,
     /// since a method could change its own literal string or array.
-    fn literal(&mut self, lit: LiteralValue) -> usize {
+    fn literal(&mut self, lit: LiteralValue, span: Span) -> usize {
         let shareable = match &lit {
             LiteralValue::Selector(_) | LiteralValue::Global { .. } => true,
             LiteralValue::Constant(c) => matches!(
@@ -201,13 +253,26 @@ impl Gen<'_> {
                     | Literal::Char(_)
             ),
         };
-        if shareable {
-            if let Some(i) = self.literals.iter().position(|l| same_literal(l, &lit)) {
-                return i;
-            }
+        if shareable && let Some(i) = self.literals.iter().position(|l| same_literal(l, &lit)) {
+            // Past the limit, the error is already reported.
+            return if i < MAX_LITERALS { i } else { 0 };
         }
         self.literals.push(lit);
-        self.literals.len() - 1
+        let index = self.literals.len() - 1;
+        if index < MAX_LITERALS {
+            return index;
+        }
+        if !self.reported_literals {
+            self.reported_literals = true;
+            self.error(
+                format!(
+                    "too many literals: a method may have at most {MAX_LITERALS} literals (constants, selectors and global names together); this is number {}",
+                    index + 1
+                ),
+                span,
+            );
+        }
+        0
     }
 
     // -- Scopes ----------------------------------------------------------------------
@@ -231,6 +296,21 @@ impl Gen<'_> {
             .map(|(i, n)| (n.text.clone(), first + i))
             .collect();
         self.scopes.push(scope);
+        if let Some(extra) = MAX_TEMPORARIES
+            .checked_sub(first)
+            .and_then(|room| names.get(room))
+            && !self.reported_temporaries
+        {
+            self.reported_temporaries = true;
+            self.error(
+                format!(
+                    "too many temporaries: a method may have at most {MAX_TEMPORARIES} temporaries, counting block parameters and temporaries; `{}` is number {}",
+                    extra.text,
+                    MAX_TEMPORARIES + 1
+                ),
+                extra.span,
+            );
+        }
         self.temp_count += names.len();
         self.temp_max = self.temp_max.max(self.temp_count);
         first
@@ -255,7 +335,10 @@ impl Gen<'_> {
         if let Some(i) = self.ivars.iter().rposition(|v| v == name) {
             return Var::Instance(i);
         }
-        Var::Global
+        match self.workspace {
+            Some((_, variables)) if variables.iter().any(|v| v == name) => Var::Workspace,
+            _ => Var::Global,
+        }
     }
 
     // -- Statements and expressions ----------------------------------------------------
@@ -282,7 +365,7 @@ impl Gen<'_> {
         match e {
             Expr::Var(n) => self.push_var(n),
             Expr::Assign { target, value } => self.assign(target, value),
-            Expr::Literal { value, .. } => self.push_literal(value),
+            Expr::Literal { value, span } => self.push_literal(value, *span),
             Expr::Block(b) => self.block(b),
             Expr::Send(s) => {
                 if !self.inlined(&s.receiver, &s.message) {
@@ -312,16 +395,55 @@ impl Gen<'_> {
             Var::Instance(i) => self.op(Op::PushInstance, i),
             Var::Constant(k) => self.op(Op::PushConstant, k as usize),
             Var::Global => {
-                let i = self.literal(LiteralValue::Global {
-                    name: n.text.clone(),
-                    span: n.span,
-                });
+                let i = self.literal(
+                    LiteralValue::Global {
+                        name: n.text.clone(),
+                        span: n.span,
+                    },
+                    n.span,
+                );
                 self.op(Op::PushLiteral, i);
+            }
+            Var::Workspace => {
+                self.push_workspace_slot(n);
+                self.send_selector("at:", 1, n.span);
             }
         }
     }
 
+    /// Pushes the workspace's dictionary and the Symbol `name`, the
+    /// receiver and first argument of `at:` and `at:put:`.
+    fn push_workspace_slot(&mut self, name: &Name) {
+        let dictionary = self.workspace.map_or("", |(d, _)| d).to_string();
+        let d = self.literal(
+            LiteralValue::Global {
+                name: dictionary,
+                span: name.span,
+            },
+            name.span,
+        );
+        self.op(Op::PushLiteral, d);
+        let s = self.literal(
+            LiteralValue::Constant(Literal::Symbol(name.text.clone())),
+            name.span,
+        );
+        self.op(Op::PushLiteral, s);
+    }
+
+    /// Sends `selector` with `args` arguments to what is on the stack.
+    /// `span` is the source the send stands for (for limit errors).
+    fn send_selector(&mut self, selector: &str, args: usize, span: Span) {
+        self.op(Op::MarkArguments, args + 1);
+        let lit = self.literal(LiteralValue::Selector(selector.into()), span);
+        self.op(Op::SendMessage, lit);
+    }
+
     fn assign(&mut self, target: &Name, value: &Expr) {
+        if let Var::Workspace = self.resolve(&target.text) {
+            self.push_workspace_slot(target);
+            self.expr(value);
+            return self.send_selector("at:put:", 2, target.span);
+        }
         self.expr(value);
         match self.resolve(&target.text) {
             Var::Temporary(i) => self.op(Op::AssignTemporary, i),
@@ -333,6 +455,10 @@ impl Gen<'_> {
             Var::SelfOrSuper | Var::Constant(_) => {
                 self.error(format!("cannot assign to `{}`", target.text), target.span)
             }
+            Var::Global if self.workspace.is_some() => self.error(
+                format!("cannot assign to `{}`: it is a class", target.text),
+                target.span,
+            ),
             Var::Global => self.error(
                 format!(
                     "cannot assign to `{}`: not a temporary or instance variable (declare it with | {} |)",
@@ -340,17 +466,18 @@ impl Gen<'_> {
                 ),
                 target.span,
             ),
+            Var::Workspace => unreachable!("assigned above"),
         }
     }
 
-    fn push_literal(&mut self, lit: &Literal) {
+    fn push_literal(&mut self, lit: &Literal, span: Span) {
         match lit {
             Literal::Integer(n @ 0..=9) => self.op(Op::PushConstant, *n as usize),
             Literal::Nil => self.op(Op::PushConstant, 10),
             Literal::True => self.op(Op::PushConstant, 11),
             Literal::False => self.op(Op::PushConstant, 12),
             _ => {
-                let i = self.literal(LiteralValue::Constant(lit.clone()));
+                let i = self.literal(LiteralValue::Constant(lit.clone()), span);
                 self.op(Op::PushLiteral, i);
             }
         }
@@ -418,11 +545,8 @@ impl Gen<'_> {
             }
         }
         self.op(Op::MarkArguments, m.args.len() + 1);
-        let lit = self.literal(LiteralValue::Selector(m.selector.clone()));
+        let lit = self.literal(LiteralValue::Selector(m.selector.clone()), m.span);
         if is_super {
-            if lit > 255 {
-                self.error("too many literals (at most 256)", m.span);
-            }
             self.op_extra(Op::SendToSuper, 0, lit as u16);
         } else {
             self.op(Op::SendMessage, lit);

@@ -57,15 +57,36 @@ impl Diagnostic {
             line + first_line - 1,
             self.message
         );
-        let _ = writeln!(out, "  {text}");
-        let width = self
-            .span
-            .end
-            .saturating_sub(self.span.start)
-            .clamp(1, text.len().saturating_sub(col - 1).max(1));
-        let _ = writeln!(out, "  {}{}", " ".repeat(col - 1), "^".repeat(width));
+        let (shown, caret) = excerpt(text, col);
+        let _ = writeln!(out, "  {shown}");
+        let rest = shown.chars().count().saturating_sub(caret - 1).max(1);
+        let width = self.span.end.saturating_sub(self.span.start).clamp(1, rest);
+        let _ = writeln!(out, "  {}{}", " ".repeat(caret - 1), "^".repeat(width));
         out
     }
+}
+
+/// How many characters of the offending line are echoed either side of
+/// the error's column.
+const EXCERPT_RADIUS: usize = 60;
+
+/// The part of `line` echoed under an error at column `col` (1-based, in
+/// characters): at most [`EXCERPT_RADIUS`] characters either side, with
+/// `…` where the line is cut; and the column of the error in that part.
+fn excerpt(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let at = (col - 1).min(chars.len());
+    let start = at.saturating_sub(EXCERPT_RADIUS);
+    let end = (at + EXCERPT_RADIUS).min(chars.len());
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, at - start + 1 + usize::from(start > 0))
 }
 
 #[cfg(test)]
@@ -80,5 +101,17 @@ mod tests {
             d.render("x.st", src, 10),
             "x.st:11:11: error: expected an expression\n      ^ 3 + ]\n            ^\n"
         );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_error() {
+        let src = format!("{}]{}", "(".repeat(1000), ")".repeat(1000));
+        let d = Diagnostic::new("expected an expression", Span::new(1000, 1001));
+        let text = d.render("x.st", &src, 1);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "x.st:1:1001: error: expected an expression");
+        let expected = format!("  …{}]{}…", "(".repeat(60), ")".repeat(59));
+        assert_eq!(lines[1], expected);
+        assert_eq!(lines[2], format!("  {}^", " ".repeat(61)));
     }
 }

@@ -4,7 +4,8 @@
 //! [`ast`] with error recovery (a syntax error is a [`Diagnostic`] and
 //! parsing goes on at the next statement), [`diagnostic`] renders errors
 //! with file, line, column, the offending line and a caret, and [`codegen`]
-//! turns the AST into bytecode. This crate knows nothing about the heap:
+//! turns the AST into bytecode; [`workspace`] compiles REPL doIts whose
+//! variables outlive them. This crate knows nothing about the heap:
 //! literals are plain data, globals are names.
 
 pub mod ast;
@@ -12,8 +13,10 @@ pub mod codegen;
 pub mod diagnostic;
 pub mod lexer;
 pub mod parser;
+pub mod workspace;
 
 pub use ast::selector_arity;
 pub use codegen::{CompiledMethod, LiteralValue, compile_doit, compile_method};
 pub use diagnostic::Diagnostic;
 pub use parser::{parse_expression, parse_method};
+pub use workspace::{Workspace, WorkspaceDoit, compile_workspace_doit};

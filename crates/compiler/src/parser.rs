@@ -239,10 +239,10 @@ impl Parser {
             match self.tok() {
                 Tok::Eof => return,
                 Tok::Period if depth == 0 => return,
-                Tok::RBracket | Tok::RParen if depth == 0 => {
-                    if in_block && matches!(self.tok(), Tok::RBracket) {
-                        return;
-                    }
+                Tok::RBracket | Tok::RParen
+                    if depth == 0 && in_block && matches!(self.tok(), Tok::RBracket) =>
+                {
+                    return;
                 }
                 Tok::LBracket | Tok::LParen | Tok::ArrayStart => depth += 1,
                 Tok::RBracket | Tok::RParen => depth -= 1,

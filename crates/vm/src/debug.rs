@@ -138,10 +138,11 @@ impl Vm {
         }
         let mut names = vec![];
         for &c in chain.iter().rev() {
-            if let Some(vars) = self.heap.get(c, layout::class::VARIABLES) {
-                if vars.is_ref() && !self.heap.is_bytes(vars) {
-                    names.extend(self.heap.slots(vars).iter().map(|&v| self.text_of(v)));
-                }
+            if let Some(vars) = self.heap.get(c, layout::class::VARIABLES)
+                && vars.is_ref()
+                && !self.heap.is_bytes(vars)
+            {
+                names.extend(self.heap.slots(vars).iter().map(|&v| self.text_of(v)));
             }
         }
         names

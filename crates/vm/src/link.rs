@@ -121,6 +121,29 @@ impl Vm {
         self.link_method(&compiled, class, origin)
     }
 
+    /// Compiles statements as a `doIt` of `Undefined` in which undeclared
+    /// names are REPL variables kept in the global dictionary `globals`
+    /// (see `lst_compiler::workspace`): those of `variables` and those it
+    /// assigns. Answers the Method and the variables it assigns first.
+    pub fn compile_workspace_doit(
+        &mut self,
+        source: &str,
+        origin: Origin,
+        variables: &[String],
+    ) -> Result<(Value, Vec<String>), CompileError> {
+        let is_class = |name: &str| self.global(name).is_some_and(|v| self.is_class_shaped(v));
+        let workspace = lst_compiler::Workspace {
+            dictionary: "globals",
+            variables,
+            fixed: &is_class,
+        };
+        let doit = lst_compiler::compile_workspace_doit(source, &workspace)
+            .map_err(|d| render(&d, source, origin))?;
+        let class = self.root(Root::UndefinedClass);
+        let method = self.link_method(&doit.method, class, origin)?;
+        Ok((method, doit.new_variables))
+    }
+
     /// Makes the Method object for `cm`, defined in `class`.
     pub fn link_method(
         &mut self,

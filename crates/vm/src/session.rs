@@ -36,6 +36,56 @@ impl Vm {
         })
     }
 
+    /// Like [`Vm::evaluate`], for the REPL: names assigned without a
+    /// declaration become REPL variables (globals that are not classes),
+    /// which later lines, and blocks kept from earlier ones, read and
+    /// assign as they run.
+    pub fn evaluate_in_workspace(
+        &mut self,
+        source: &str,
+        origin: Origin,
+    ) -> Result<Evaluation, String> {
+        let variables = self.repl_variables();
+        let (method, new) = match self.compile_workspace_doit(source, origin, &variables) {
+            Ok(m) => m,
+            Err(CompileError::Diagnostics(d)) => return Ok(Evaluation::CompileError(d)),
+            Err(CompileError::OutOfMemory(e)) => return Err(e.to_string()),
+        };
+        let h = self.heap.push_handle(method);
+        for name in &new {
+            let nil = self.nil();
+            if let Err(e) = self.set_global(name, nil) {
+                self.heap.release_handles(h);
+                return Err(e);
+            }
+        }
+        let method = self.heap.handle(h);
+        self.heap.release_handles(h);
+        let nil = self.nil();
+        Ok(match self.run_method(method, &[nil])? {
+            Some(v) => Evaluation::Value(v),
+            None => Evaluation::Failed,
+        })
+    }
+
+    /// The globals that are not classes: the REPL's variables (and the
+    /// image's own, such as `Transcript`).
+    fn repl_variables(&self) -> Vec<String> {
+        let globals = self.root(Root::Globals);
+        let slots = |field| self.heap.get(globals, field).map(|a| self.heap.slots(a));
+        let (Some(keys), Some(values)) = (
+            slots(layout::dictionary::KEYS),
+            slots(layout::dictionary::VALUES),
+        ) else {
+            return vec![];
+        };
+        keys.iter()
+            .zip(values)
+            .filter(|&(k, &v)| k.is_ref() && !self.is_class_shaped(v))
+            .map(|(&k, _)| self.text_of(k))
+            .collect()
+    }
+
     /// `value printString`, run as a top-level process; `None` if that
     /// failed (Smalltalk reported why) or did not answer a String.
     pub fn print_string(&mut self, value: Value) -> Result<Option<String>, String> {

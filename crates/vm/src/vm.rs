@@ -422,12 +422,11 @@ impl Vm {
                     .is_ref()
                     .then(|| self.heap.get(methods, 0))
                     .flatten()
+                    && keys.is_ref()
                 {
-                    if keys.is_ref() {
-                        for &s in self.heap.slots(keys) {
-                            if s.is_ref() && self.heap.bytes(s) == name {
-                                return Some(s);
-                            }
+                    for &s in self.heap.slots(keys) {
+                        if s.is_ref() && self.heap.bytes(s) == name {
+                            return Some(s);
                         }
                     }
                 }

@@ -271,20 +271,19 @@ fn bootstrap(p: &Program, options: Options) -> Result<Vm, BuildError> {
         }
     }
     for (name, want) in VM_LAYOUTS {
-        if let Some((c, have, _)) = layouts.iter().find(|(c, ..)| c.name == *name) {
-            if !have
+        if let Some((c, have, _)) = layouts.iter().find(|(c, ..)| c.name == *name)
+            && !have
                 .iter()
                 .map(String::as_str)
                 .take(want.len())
                 .eq(want.iter().copied())
-            {
-                errors.push(format!(
-                    "{}: the VM needs {name}'s instance variables to start {}, not {}",
-                    c.place,
-                    want.join(" "),
-                    have.join(" ")
-                ));
-            }
+        {
+            errors.push(format!(
+                "{}: the VM needs {name}'s instance variables to start {}, not {}",
+                c.place,
+                want.join(" "),
+                have.join(" ")
+            ));
         }
     }
     if !errors.is_empty() {

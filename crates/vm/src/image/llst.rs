@@ -423,7 +423,7 @@ mod tests {
         v.extend([4, 1, 4, 1, 4, 1, 4, 1, 4, 1, 4, 1]); // six classes
         v.extend([4, 1]); // initial method
         for _ in 0..4 {
-            v.extend([3, 1, b'x' as u8, 4, 1]); // symbols
+            v.extend([3, 1, b'x', 4, 1]); // symbols
         }
         v
     }

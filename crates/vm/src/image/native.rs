@@ -210,7 +210,7 @@ fn check_objects(words: &[u64], roots: &[u64]) -> Result<Vec<usize>, NativeImage
     }
     let target = |v: u64| -> Result<usize, NativeImageError> {
         let at = (v / 8) as usize;
-        if v % 8 != 0 || at >= words.len() || !starts[at] {
+        if !v.is_multiple_of(8) || at >= words.len() || !starts[at] {
             return Err(corrupt(format!(
                 "reference {v:#x} is not the start of an object"
             )));

@@ -381,20 +381,20 @@ impl Vm {
         };
         if let Some(link) = link.and_then(|l| l.as_int()) {
             let (serial, sender) = (link >> 32, (link & 0xFFFF_FFFF) as usize);
-            if let Some(pos) = frames.iter().position(|&f| f == sender) {
-                if pos > 0 && self.header(sender, H_SERIAL).as_int() == Some(serial) {
-                    return self.return_from(frames[pos - 1], value);
-                }
+            if let Some(pos) = frames.iter().position(|&f| f == sender)
+                && pos > 0
+                && self.header(sender, H_SERIAL).as_int() == Some(serial)
+            {
+                return self.return_from(frames[pos - 1], value);
             }
         } else if home.is_ref() && !self.heap.is_bytes(home) {
             let sender = self.heap.get(home, context::PREVIOUS).unwrap_or(home);
             if let Some(pos) = frames
                 .iter()
                 .position(|&f| self.header(f, H_CONTEXT) == sender)
+                && pos > 0
             {
-                if pos > 0 {
-                    return self.return_from(frames[pos - 1], value);
-                }
+                return self.return_from(frames[pos - 1], value);
             }
             if sender != self.nil() && self.heap_chain_contains(sender) {
                 self.set_current_run_heap_caller(sender);

@@ -825,7 +825,7 @@ impl Vm {
 /// address).
 fn records_by_word(records: &[Record]) -> u64 {
     const SIZE: u64 = std::mem::size_of::<Record>() as u64;
-    const _: () = assert!(SIZE % 2 == 0);
+    const _: () = assert!(SIZE.is_multiple_of(2));
     (records.as_ptr() as u64)
         .wrapping_sub(SIZE / 2)
         .wrapping_sub((NATIVE_PC_BASE as u64).wrapping_mul(SIZE))

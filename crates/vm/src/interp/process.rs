@@ -241,13 +241,13 @@ impl Vm {
             self.reset_countdown();
             return Err(Trap::Interrupt);
         }
-        if let Some(run) = self.runs.last_mut() {
-            if run.ticks_left > 0 {
-                run.ticks_left -= used;
-                if run.ticks_left <= 0 {
-                    run.ticks_left = 0;
-                    return Err(Trap::Preempt);
-                }
+        if let Some(run) = self.runs.last_mut()
+            && run.ticks_left > 0
+        {
+            run.ticks_left -= used;
+            if run.ticks_left <= 0 {
+                run.ticks_left = 0;
+                return Err(Trap::Preempt);
             }
         }
         self.reset_countdown();
