@@ -66,8 +66,10 @@ struct VmFlags {
     /// GC stress at every N-th allocation instead (LST_GC_STRESS=N does the same).
     #[arg(long, value_name = "N", global = true)]
     gc_stress_every: Option<u32>,
-    /// Maximum heap size in MiB; beyond it allocation is a Smalltalk error.
-    #[arg(long, value_name = "MIB", default_value_t = 4096, global = true)]
+    /// Maximum heap size in MiB (at least the initial heap, 8 MiB); beyond
+    /// it allocation is a Smalltalk error.
+    #[arg(long, value_name = "MIB", default_value_t = 4096, global = true,
+          value_parser = heap_mib)]
     heap_max: usize,
     /// VM stack size in MiB; recursion deeper than it allows is a Smalltalk error.
     #[arg(long, value_name = "MIB", default_value_t = 512, global = true)]
@@ -176,6 +178,25 @@ enum Mode {
     Both,
 }
 
+/// `--heap-max`: MiB from the initial heap's size up to what a 64-bit
+/// address space holds.
+fn heap_mib(text: &str) -> Result<usize, String> {
+    let least = lst_vm::heap::HeapConfig::default().initial_bytes >> 20;
+    let most = 1usize << 24; // 16 TiB
+    let mib: usize = text
+        .parse()
+        .map_err(|_| format!("expected a whole number of MiB, got `{text}`"))?;
+    if mib < least {
+        return Err(format!(
+            "the heap must be at least {least} MiB (the initial heap), got {mib}"
+        ));
+    }
+    if mib > most {
+        return Err(format!("the heap can be at most {most} MiB, got {mib}"));
+    }
+    Ok(mib)
+}
+
 fn options(flags: &VmFlags) -> Options {
     let mut o = Options::default();
     o.gc_stress |= flags.gc_stress || flags.gc_stress_every.is_some();
@@ -183,7 +204,7 @@ fn options(flags: &VmFlags) -> Options {
         o.gc_stress_interval = n.max(1);
     }
     o.trace_sends = flags.trace;
-    o.heap.max_bytes = flags.heap_max.max(1) << 20;
+    o.heap.max_bytes = flags.heap_max << 20;
     o.stack_slots = (flags.stack_size.max(1) << 20) / 8;
     o
 }
@@ -362,7 +383,33 @@ fn run_llst_image(vm: &mut Vm, cli: &Cli, interactive: bool) -> Result<ExitCode>
         ExitStatus::Error => outln!("User defined return"),
         ExitStatus::TimeExpired => outln!("Execution time expired"),
     }
+    if status == ExitStatus::Error {
+        vm.flush();
+        eprintln!("lst: {}", image_stopped_on_error(vm));
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why an LLST image's own start-up process stopped on an error, in
+/// words a user can act on.
+fn image_stopped_on_error(vm: &Vm) -> String {
+    let what = if vm.understands(vm.nil(), "main") {
+        "its start-up method (nil main) raised an error"
+    } else {
+        "nil does not understand #main (the image has no Undefined>>main, \
+         which lst runs to start an LLST image)"
+    };
+    match vm.last_fatal() {
+        Some(why) => format!(
+            "the image's error handling failed recursively: {what}, and reporting that \
+             failed in turn ({why}); this image may lack a working error: or \
+             doesNotUnderstand: method"
+        ),
+        None => {
+            format!("the image's start-up process stopped on an error: {what} (reported above)")
+        }
+    }
 }
 
 fn build_image(dir: &Path, output: &Path, flags: &VmFlags) -> Result<ExitCode> {

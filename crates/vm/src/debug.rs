@@ -1,5 +1,6 @@
 //! Readable views of heap objects for tools: method listings and short
-//! descriptions of values. Used by the CLI and tests; never by execution.
+//! descriptions of values. Used by the CLI, tests and error messages;
+//! never to decide what a program does.
 
 use crate::layout;
 use crate::value::Value;
@@ -20,6 +21,31 @@ impl Vm {
             _ if self.is_class_shaped(v) && self.class_name(v) != "?" => self.class_name(v),
             _ => format!("a {name}"),
         }
+    }
+
+    /// Whether `receiver`'s class or a superclass has a method for
+    /// `selector` (looked up without the method cache).
+    pub fn understands(&self, receiver: Value, selector: &str) -> bool {
+        let mut class = self.class_of(receiver);
+        for _ in 0..10_000 {
+            if !self.is_class_shaped(class) {
+                return false;
+            }
+            let methods = self.heap.get(class, layout::class::METHODS);
+            if methods.is_some_and(|m| self.dictionary_find(m, selector.as_bytes()).is_some()) {
+                return true;
+            }
+            class = self
+                .heap
+                .get(class, layout::class::PARENT)
+                .unwrap_or(self.nil());
+        }
+        false
+    }
+
+    /// [`Vm::describe`], shortened for error messages.
+    pub fn describe_short(&self, v: Value) -> String {
+        shortened(&self.describe(v), DESCRIBED_CHARS, "characters")
     }
 
     /// The bytecode listing of `class>>selector`, if the class defines it.
@@ -43,6 +69,20 @@ impl Vm {
         out.push_str(&lst_bytecode::disasm(self.heap.bytes(code), &literal));
         Some(out)
     }
+}
+
+/// Most characters of a value that an error message shows.
+pub const DESCRIBED_CHARS: usize = 100;
+
+/// `text` if it has at most `max` characters; else its first `max`,
+/// then `… (N unit)` with its full length.
+pub fn shortened(text: &str, max: usize, unit: &str) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max).collect();
+    format!("{head}… ({n} {unit})")
 }
 
 /// One method of the image, as tools see it.
@@ -155,5 +195,17 @@ impl Vm {
             .into_iter()
             .filter_map(|m| Some((m.class, m.selector, m.text?)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortened;
+
+    #[test]
+    fn shortened_keeps_short_text_and_cuts_long_text_on_a_character() {
+        assert_eq!(shortened("abc", 3, "characters"), "abc");
+        assert_eq!(shortened("abcd", 3, "digits"), "abc… (4 digits)");
+        assert_eq!(shortened("ééé", 2, "characters"), "éé… (3 characters)");
     }
 }

@@ -128,6 +128,10 @@ pub struct Vm {
     pub(crate) countdown_reset: i64,
     pub(crate) interrupt: Arc<AtomicBool>,
     pub(crate) error_depth: u32,
+    /// Error reports under way (see `prims::report`).
+    pub(crate) error_reports: Vec<crate::prims::report::ErrorReport>,
+    /// The last message of a process stopped by a fatal error.
+    pub(crate) last_fatal: Option<String>,
     pub(crate) next_serial: i64,
     pub options: Options,
     pub stats: Stats,
@@ -236,6 +240,8 @@ impl Vm {
             countdown_reset: crate::interp::process::POLL_INTERVAL,
             interrupt: Arc::new(AtomicBool::new(false)),
             error_depth: 0,
+            error_reports: Vec::new(),
+            last_fatal: None,
             next_serial: 1,
             options,
             stats: Stats::default(),
@@ -293,6 +299,11 @@ impl Vm {
     /// The flag that Ctrl-C sets; the interpreter polls it at safepoints.
     pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
         self.interrupt.clone()
+    }
+    /// Why the last process stopped on a fatal error (an error while
+    /// handling an error, say), if one did.
+    pub fn last_fatal(&self) -> Option<&str> {
+        self.last_fatal.as_deref()
     }
     /// Flushes program output.
     pub fn flush(&mut self) {

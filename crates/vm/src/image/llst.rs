@@ -22,6 +22,15 @@
 //! checks every reference; [`load`] checks the shapes the VM relies on and
 //! only then allocates. A malformed file is an [`ImageError`] naming the
 //! byte offset and the problem, never a panic.
+//!
+//! # Class objects shorter than their metaclass declares
+//! Little Smalltalk v5's image builder (which also built LLST's images)
+//! writes every class object with 6 slots, even where its metaclass
+//! declares class-side variables (LST v5's `GuiPrimitives`, LLST's
+//! `Scheduler`); those VMs then store past the end of the object without
+//! a check. lst checks every store, so the loader gives each class object
+//! the slots its metaclass declares: the ones written, then nil
+//! ([`grow_class_objects`]).
 
 use crate::heap::{Heap, HeapConfig};
 use crate::layout;
@@ -289,11 +298,72 @@ pub fn validate(p: &Parsed) -> Result<(), ImageError> {
     Ok(())
 }
 
+/// Most slots a class object may be given: more is a malformed image.
+const MAX_CLASS_SLOTS: usize = 1 << 16;
+/// Most slots the loader may add to class objects in all.
+const MAX_ADDED_SLOTS: usize = 1 << 20;
+
+/// The class of `r`'s class, if `r` is an object (validated images only).
+fn class_of_class(p: &Parsed, r: Ref) -> Option<usize> {
+    let Ref::Obj(k) = r else { return None };
+    let Ref::Obj(c) = p.objects[k].class else {
+        return None;
+    };
+    match p.objects[c].class {
+        Ref::Obj(cc) => Some(cc),
+        Ref::Int(_) => None,
+    }
+}
+
+/// Gives every class object (an object whose class's class is `Class`,
+/// the class of the class of SmallInt) the slots its metaclass declares
+/// in its instance-size slot, when that is more than it has: the
+/// existing slots, then nil. Validated images only.
+pub fn grow_class_objects(p: &mut Parsed) -> Result<(), ImageError> {
+    let Some(class_class) = class_of_class(p, p.roots[4]) else {
+        return Ok(());
+    };
+    let mut added = 0;
+    for k in 0..p.objects.len() {
+        if class_of_class(p, Ref::Obj(k)) != Some(class_class) {
+            continue;
+        }
+        let Ref::Obj(meta) = p.objects[k].class else {
+            continue;
+        };
+        let declared = match &p.objects[meta].body {
+            Body::Slots(f) => match f.get(layout::class::INSTANCE_SIZE) {
+                Some(&Ref::Int(n)) => usize::try_from(n).unwrap_or(0),
+                _ => 0,
+            },
+            Body::Bytes(_) => 0,
+        };
+        let offset = p.objects[k].offset;
+        if let Body::Slots(fields) = &mut p.objects[k].body
+            && declared > fields.len()
+        {
+            added += declared - fields.len();
+            if declared > MAX_CLASS_SLOTS || added > MAX_ADDED_SLOTS {
+                return err(
+                    offset,
+                    format!(
+                        "the class object's metaclass declares {declared} slots, more than the loader gives \
+                         (at most {MAX_CLASS_SLOTS} each, {MAX_ADDED_SLOTS} added in all)"
+                    ),
+                );
+            }
+            fields.resize(declared, Ref::Obj(0));
+        }
+    }
+    Ok(())
+}
+
 /// Parses, validates and materializes an LLST image in a new heap. The
 /// heap's roots hold the fifteen image roots; the caller adds the rest.
 pub fn load(data: &[u8], config: HeapConfig) -> Result<Heap, ImageError> {
-    let parsed = parse(data)?;
+    let mut parsed = parse(data)?;
     validate(&parsed)?;
+    grow_class_objects(&mut parsed)?;
     let words: usize = parsed
         .objects
         .iter()
@@ -376,6 +446,28 @@ mod tests {
             let e = load(&img[..len], HeapConfig::default()).unwrap_err();
             assert!(e.offset <= len, "{e}");
         }
+    }
+
+    /// `tiny_image` with the class's instance size (slot 3) set to `n`.
+    fn tiny_image_declaring(n: i32) -> Vec<u8> {
+        let img = tiny_image();
+        let mut v = img[..9].to_vec();
+        v.push(2);
+        v.extend(n.to_le_bytes());
+        v.extend(&img[10..]);
+        v
+    }
+
+    #[test]
+    fn class_objects_grow_to_the_declared_size_within_bounds() {
+        // The class is its own metaclass: declaring 7 slots grows it
+        // (and nil, whose class's class is the same class) to 7.
+        let heap = load(&tiny_image_declaring(7), HeapConfig::default()).unwrap();
+        let cls = heap.class_of_object(heap.roots[0]);
+        assert_eq!(heap.size(cls), 7);
+        assert_eq!(heap.get(cls, 6), Some(heap.roots[0]));
+        let e = load(&tiny_image_declaring(1 << 30), HeapConfig::default()).unwrap_err();
+        assert!(e.problem.contains("declares 1073741824 slots"), "{e}");
     }
 
     #[test]

@@ -191,6 +191,7 @@ impl Vm {
         let run = self.runs.pop().expect("a process is running");
         self.stack.truncate(run.base);
         self.error_depth = 0;
+        self.end_error_reports();
         self.heap.return_reserve();
         self.stack_limit = self.stack_base_limit;
         self.reset_countdown();
@@ -302,6 +303,7 @@ impl Vm {
     fn report_fatal(&mut self, msg: &str) {
         self.flush();
         eprintln!("lst: {msg}");
+        self.last_fatal = Some(msg.to_string());
     }
 
     /// Sends `error: msg` to the current receiver.

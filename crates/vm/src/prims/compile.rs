@@ -3,7 +3,8 @@
 //! the image (115) and describing the running process's frames (117).
 //!
 //! Compile errors are answers (a String of rendered diagnostics), not
-//! primitive failures: the Smalltalk caller prints them and goes on.
+//! primitive failures: the Smalltalk caller prints them and goes on. So
+//! is the reason an image could not be saved: the caller raises it.
 
 use super::{Args, PrimResult};
 use crate::layout;
@@ -117,20 +118,23 @@ pub fn new_process(vm: &mut Vm, a: Args) -> PrimResult {
     Ok(Some(process))
 }
 
-/// 115: `<115 path>`: save the image atomically; true, or failure after
-/// printing the cause.
+/// 115: `<115 path>`: save the image atomically; true, or a String
+/// saying why not (the path is not a String, or the system's reason),
+/// which the caller raises as an error.
 pub fn save_image(vm: &mut Vm, a: Args) -> PrimResult {
-    let Some(path) = text_arg(vm, a.get(vm, 0)) else {
-        return Ok(None);
+    let arg = a.get(vm, 0);
+    let why = match text_arg(vm, arg) {
+        None => format!(
+            "saveImage: expects a String path, got {} {}",
+            vm.class_name(vm.class_of(arg)),
+            vm.describe_short(arg)
+        ),
+        Some(path) => match vm.save_image(std::path::Path::new(&path)) {
+            Ok(()) => return Ok(Some(vm.boolean(true))),
+            Err(e) => format!("cannot save the image to {path}: {e}"),
+        },
     };
-    match vm.save_image(std::path::Path::new(&path)) {
-        Ok(()) => Ok(Some(vm.boolean(true))),
-        Err(e) => {
-            vm.flush();
-            eprintln!("lst: cannot save the image to {path}: {e}");
-            Ok(None)
-        }
-    }
+    Ok(Some(vm.new_string(why.as_bytes())?))
 }
 
 /// 117: the running process's frames, innermost first, one per line.

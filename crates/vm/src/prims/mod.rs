@@ -17,6 +17,7 @@ mod float;
 mod integer;
 pub mod io;
 mod object;
+pub(crate) mod report;
 mod smallint;
 mod system;
 
@@ -187,6 +188,9 @@ primitive_table! {
     122 "microseconds"       0 F(system::microseconds);
     123 "exit"               1 F(system::exit);
     124 "blockArity"         1 F(object::block_arity);
+    125 "beginError"         1 F(report::begin_error);
+    126 "beginNotUnderstood" 2 F(report::begin_not_understood);
+    127 "endNotUnderstood"   1 F(report::end_not_understood);
     247 "jitOnce"            1 U;
     248 "jitStatistics"      0 U;
     249 "jitPrintMethod"     1 U;
