@@ -2,39 +2,9 @@
 //! REPL, `build-image`, refusing damaged images, and a chunk-format
 //! program that gives the same output on our image and on LLST's.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn lst(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lst"))
-        .args(args)
-        .env_remove("LST_GC_STRESS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lst runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("lst-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use support::{lst, stderr, stdout, temp_dir};
 
 #[test]
 fn eval_prints_values_of_the_number_tower() {

@@ -4,8 +4,10 @@
 //! too-large integer says so without printing a million digits; a bad
 //! `--heap-max`, `System saveImage:` argument or image says what is wrong.
 
+mod support;
+
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// What a bounded run of `lst` produced.
@@ -44,9 +46,7 @@ fn drain(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<(Vec<u
 /// Runs `lst args` with `stdin`, killing it after [`TIME_CAP`].
 fn lst(args: &[&str], stdin: &str) -> Run {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lst"))
-        .args(args)
-        .env_remove("LST_GC_STRESS")
+    let mut child = support::lst_command(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -4,9 +4,10 @@
 //! every other line is output the transcript promises. A README that shows
 //! what lst does not print fails here.
 
-use std::io::Write;
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 /// One step of the transcript.
 #[derive(Debug)]
@@ -125,34 +126,14 @@ fn printed(out: &Output) -> Vec<String> {
 }
 
 fn replay(step: &Step, dir: &Path) -> (Vec<String>, Vec<String>, Output) {
-    let lst = env!("CARGO_BIN_EXE_lst");
-    match step {
-        Step::Repl { input, expected } => {
-            let mut child = Command::new(lst)
-                .current_dir(dir)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("lst starts");
-            child
-                .stdin
-                .take()
-                .expect("stdin is piped")
-                .write_all(input.as_bytes())
-                .expect("the REPL reads its input");
-            let out = child.wait_with_output().expect("lst ends");
-            (printed(&out), expected.clone(), out)
-        }
+    let (out, expected) = match step {
+        Step::Repl { input, expected } => (support::lst_in(dir, &[], input), expected),
         Step::Run { args, expected } => {
-            let out = Command::new(lst)
-                .current_dir(dir)
-                .args(args)
-                .output()
-                .expect("lst runs");
-            (printed(&out), expected.clone(), out)
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            (support::lst_in(dir, &args, ""), expected)
         }
-    }
+    };
+    (printed(&out), expected.clone(), out)
 }
 
 #[test]
@@ -164,8 +145,7 @@ fn the_first_session_in_the_readme_prints_what_it_shows() {
         steps.len() >= 2,
         "the session starts the REPL and runs lst again on the saved image"
     );
-    let dir = std::env::temp_dir().join(format!("lst-readme-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let dir = support::temp_dir("readme");
     for step in &steps {
         let (got, want, out) = replay(step, &dir);
         assert_eq!(

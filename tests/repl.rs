@@ -2,32 +2,14 @@
 //! definitions pasted in file syntax, discovery commands (through a pipe),
 //! and Ctrl-C on a real pseudo-terminal.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::{Command, Output};
+use support::{lst, stderr, stdout};
 
 /// Runs the REPL with `stdin` piped in.
 fn repl(stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lst"))
-        .env_remove("LST_GC_STRESS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lst runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    lst(&[], stdin)
 }
 
 // -- Several statements on a line (item 4) -----------------------------------------

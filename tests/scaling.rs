@@ -4,22 +4,16 @@
 //! however hot it was. Costs are counted in allocated heap words (from
 //! `--stats`), not time.
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 fn lst(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lst"))
-        .args(args)
-        .env_remove("LST_GC_STRESS")
-        .output()
-        .expect("lst runs")
+    support::lst(args, "")
 }
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lst-scaling-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
+    support::temp_file("scaling", name, text.as_bytes())
 }
 
 /// A file-in defining `n` unary methods `m0` … in a new class `Big`, then

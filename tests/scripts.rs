@@ -4,40 +4,15 @@
 //! output to a closed pipe or a full disk ends cleanly, and the command
 //! line takes what a user types.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod support;
 
-/// A command running the `lst` binary with no GC stress from the environment.
-fn lst_command(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lst"));
-    c.args(args).env_remove("LST_GC_STRESS");
-    c
-}
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Output, Stdio};
+use support::{lst_command, stderr, stdout, temp_file};
 
 /// Runs `lst` with empty stdin and captures everything.
 fn lst(args: &[&str]) -> Output {
-    lst_command(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("lst runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A file `name` with `contents` in a fresh temporary folder for `test`.
-fn temp_file(test: &str, name: &str, contents: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lst-scripts-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+    support::lst(args, "")
 }
 
 /// Runs `lst` on a file holding `source`.

@@ -1,0 +1,67 @@
+//! What the command-line tests share: running the `lst` binary (with no
+//! GC stress from the environment) with piped input, its output as text,
+//! and scratch files. Each test binary includes this with `mod support;`
+//! and uses what it needs.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A command running the `lst` binary with `args`.
+pub fn lst_command(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lst"));
+    c.args(args).env_remove("LST_GC_STRESS");
+    c
+}
+
+/// Runs `lst args` with `stdin` piped in; everything it printed.
+pub fn lst(args: &[&str], stdin: &str) -> Output {
+    run_with_input(lst_command(args), stdin)
+}
+
+/// Runs `lst args` in the folder `dir` with `stdin` piped in.
+pub fn lst_in(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut c = lst_command(args);
+    c.current_dir(dir);
+    run_with_input(c, stdin)
+}
+
+fn run_with_input(mut command: Command, stdin: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lst runs");
+    // lst may end before reading all of its input (an error, `-e`); a
+    // closed pipe here is not the test's concern.
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin.as_bytes());
+    child.wait_with_output().expect("lst ends")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh scratch folder for `test`, unique to this test process.
+pub fn temp_dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lst-test-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("a scratch folder");
+    d
+}
+
+/// A file `name` holding `contents` in the scratch folder of `test`.
+pub fn temp_file(test: &str, name: &str, contents: &[u8]) -> PathBuf {
+    let path = temp_dir(test).join(name);
+    std::fs::write(&path, contents).expect("a scratch file");
+    path
+}
