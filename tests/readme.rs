@@ -166,3 +166,27 @@ fn transcript_words_keep_quoted_text_whole() {
         ["lst", "--image", "my.image", "-e", "a deposit: 1"]
     );
 }
+
+/// The indented block of README.md that starts with `first`.
+fn block_starting(readme: &str, first: &str) -> String {
+    let start = readme
+        .find(&format!("    {first}"))
+        .unwrap_or_else(|| panic!("README.md has a block starting {first:?}"));
+    readme[start..]
+        .lines()
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| format!("{}\n", &l[4..]))
+        .collect()
+}
+
+#[test]
+fn the_fib_file_in_the_readme_prints_its_answer_once() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md is readable");
+    let source = block_starting(&readme, "+Object subclass: #Bench");
+    let file = support::temp_file("readme-fib", "fib.st", source.as_bytes());
+    let out = support::lst(&[file.to_str().expect("a UTF-8 path")], "");
+    let answers = printed(&out).into_iter().filter(|l| l == "196418").count();
+    assert_eq!(answers, 1, "stdout:\n{}", support::stdout(&out));
+    assert!(out.status.success(), "{}", support::stderr(&out));
+}
