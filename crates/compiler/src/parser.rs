@@ -239,11 +239,10 @@ impl Parser {
             match self.tok() {
                 Tok::Eof => return,
                 Tok::Period if depth == 0 => return,
-                Tok::RBracket | Tok::RParen
-                    if depth == 0 && in_block && matches!(self.tok(), Tok::RBracket) =>
-                {
-                    return;
-                }
+                // The `]` that closes the block being parsed ends its statement;
+                // a stray closer outside any bracket is skipped.
+                Tok::RBracket if depth == 0 && in_block => return,
+                Tok::RBracket | Tok::RParen if depth == 0 => {}
                 Tok::LBracket | Tok::LParen | Tok::ArrayStart => depth += 1,
                 Tok::RBracket | Tok::RParen => depth -= 1,
                 _ => {}
@@ -630,6 +629,16 @@ mod tests {
 
     fn method(src: &str) -> Method {
         parse_method(src).unwrap_or_else(|d| panic!("{d:?}"))
+    }
+
+    #[test]
+    fn a_stray_closer_after_an_error_is_skipped_not_counted() {
+        // Recovery skips `)` or `]` outside any bracket and stops at the
+        // `.`, so the error in the next statement is reported too.
+        for src in ["foo 3 + ) . ^ 1 +", "foo 3 + ] ] . ^ 1 +"] {
+            let errors = parse_method(src).expect_err(src);
+            assert_eq!(errors.len(), 2, "{src}: {errors:?}");
+        }
     }
 
     #[test]
