@@ -55,6 +55,17 @@ pub fn compile_method(source: &str, ivars: &[String]) -> Result<CompiledMethod, 
     generate(&method, ivars, source)
 }
 
+/// Compiles a method as LLST's image builder would shape it: only the
+/// control selectors LLST inlines are inlined (`to:do:` and friends stay
+/// sends). For comparing our bytecode with LLST's.
+pub fn compile_method_like_llst(
+    source: &str,
+    ivars: &[String],
+) -> Result<CompiledMethod, Vec<Diagnostic>> {
+    let method = crate::parse_method(source)?;
+    generate_with(&method, ivars, source, None, Inlining::LikeLlst)
+}
+
 /// Compiles statements (with optional leading temporaries) as a method
 /// `doIt` of a class with instance variables `ivars`; it answers the value
 /// of its last statement.
@@ -81,7 +92,13 @@ pub(crate) fn generate_in_workspace(
     dictionary: &str,
     variables: &[String],
 ) -> Result<CompiledMethod, Vec<Diagnostic>> {
-    generate_with(method, &[], source, Some((dictionary, variables)))
+    generate_with(
+        method,
+        &[],
+        source,
+        Some((dictionary, variables)),
+        Inlining::Loops,
+    )
 }
 
 /// Generates code for a parsed method.
@@ -90,7 +107,18 @@ pub fn generate(
     ivars: &[String],
     source: &str,
 ) -> Result<CompiledMethod, Vec<Diagnostic>> {
-    generate_with(method, ivars, source, None)
+    generate_with(method, ivars, source, None, Inlining::Loops)
+}
+
+/// Which message sends with literal blocks the code generator inlines.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Inlining {
+    /// LLST's set: `ifTrue:` and friends, `and:`/`or:`, `whileTrue:`
+    /// and friends.
+    LikeLlst,
+    /// LLST's set plus the counting loops `to:do:`, `to:by:do:` (with a
+    /// literal step) and `timesRepeat:`, as Squeak and Pharo compile them.
+    Loops,
 }
 
 fn generate_with(
@@ -98,10 +126,12 @@ fn generate_with(
     ivars: &[String],
     source: &str,
     workspace: Option<(&str, &[String])>,
+    inlining: Inlining,
 ) -> Result<CompiledMethod, Vec<Diagnostic>> {
     let mut g = Gen {
         ivars,
         workspace,
+        inlining,
         args: method.params.iter().map(|n| n.text.clone()).collect(),
         scopes: vec![],
         temp_count: 0,
@@ -178,6 +208,7 @@ struct Gen<'a> {
     ivars: &'a [String],
     /// The workspace's dictionary global and variables, for a REPL doIt.
     workspace: Option<(&'a str, &'a [String])>,
+    inlining: Inlining,
     args: Vec<String>,
     /// Temporaries in scope, innermost scope last: (name, slot).
     scopes: Vec<Vec<(String, usize)>>,
@@ -581,6 +612,9 @@ impl Gen<'_> {
     /// Generates `receiver message` inline if it is a control selector
     /// with literal blocks; answers false (generating nothing) otherwise.
     fn inlined(&mut self, receiver: &Expr, m: &Message) -> bool {
+        if self.inlining == Inlining::Loops && self.counting_loop(receiver, m) {
+            return true;
+        }
         let blocks: Option<Vec<&Block>> = m
             .args
             .iter()
@@ -612,6 +646,128 @@ impl Gen<'_> {
             _ => return false,
         }
         true
+    }
+
+    /// `start to: stop do: [:i | …]`, `start to: stop by: step do: [:i | …]`
+    /// (`step` a literal SmallInteger other than 0) and `n timesRepeat:
+    /// […]` as loops in the method, as `Number>>to:do:` and
+    /// `Integer>>timesRepeat:` run them: the limit is evaluated once, the
+    /// loop variable is a temporary of the method, the test and the
+    /// increment are the sends `<=` (`>=` for a negative step) and `+`,
+    /// so a receiver that is not a SmallInteger still works through them.
+    /// The value is the receiver, as the methods answer. False (nothing
+    /// generated) unless the message and its blocks fit.
+    fn counting_loop(&mut self, receiver: &Expr, m: &Message) -> bool {
+        let small_step = |e: &Expr| match e {
+            Expr::Literal {
+                value: Literal::Integer(n),
+                ..
+            } if *n != 0 && n.unsigned_abs() < 1 << 30 => Some(*n),
+            _ => None,
+        };
+        match (m.selector.as_str(), m.args.as_slice()) {
+            ("to:do:", [stop, body]) => match block_with(body, 1) {
+                Some(b) => self.count_loop(receiver, Some(stop), 1, b, m.span),
+                None => return false,
+            },
+            ("to:by:do:", [stop, step, body]) => match (small_step(step), block_with(body, 1)) {
+                (Some(step), Some(b)) => self.count_loop(receiver, Some(stop), step, b, m.span),
+                _ => return false,
+            },
+            ("timesRepeat:", [body]) => match block_with(body, 0) {
+                Some(b) => self.count_loop(receiver, None, 1, b, m.span),
+                None => return false,
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    /// The loop of [`Gen::counting_loop`]: with `stop`, from the receiver
+    /// to `stop` with the body's parameter as the counter; without,
+    /// `receiver` times from 1 with a hidden counter. Leaves the receiver
+    /// on the stack.
+    ///
+    /// `start; dup; [stop]; assign limit; pop; assign i; pop;
+    ///  L: push i; push limit; <=; exit E; (temps := nil); body; pop;
+    ///  push i; push step; +; assign i; pop; branch L; E:`
+    fn count_loop(
+        &mut self,
+        receiver: &Expr,
+        stop: Option<&Expr>,
+        step: i64,
+        body: &Block,
+        span: Span,
+    ) {
+        self.expr(receiver);
+        self.op(Op::Duplicate, 0);
+        // Names a program cannot write, for the hidden slots.
+        let hidden = |text: &str| Name {
+            text: text.into(),
+            span,
+        };
+        if let Some(stop) = stop {
+            self.expr(stop);
+        }
+        let limit = self.open_scope(&[hidden(" limit")]);
+        self.op(Op::AssignTemporary, limit);
+        self.op(Op::PopTop, 0);
+        self.check_unique(&body.params, &body.temps);
+        let counter = match stop {
+            Some(_) => {
+                // The receiver, still on the stack, is the first value.
+                let names: Vec<Name> = body.params.iter().chain(&body.temps).cloned().collect();
+                self.open_scope(&names)
+            }
+            None => {
+                self.push_literal(&Literal::Integer(1), span);
+                let counter = self.open_scope(&[hidden(" count")]);
+                self.open_scope(&body.temps);
+                counter
+            }
+        };
+        self.op(Op::AssignTemporary, counter);
+        self.op(Op::PopTop, 0);
+        let top = self.code.len() as u16;
+        self.op(Op::PushTemporary, counter);
+        self.op(Op::PushTemporary, limit);
+        if step > 0 {
+            self.send_binary("<=", span);
+        } else {
+            self.send_binary(">=", span);
+        }
+        let to_exit = self.jump(Op::BranchIfFalse);
+        // Each activation of a real block starts with nil temporaries.
+        // (The counter's slot comes first: the parameter, or the hidden one.)
+        let first_temp = counter + 1;
+        for slot in first_temp..first_temp + body.temps.len() {
+            self.op(Op::PushConstant, 10);
+            self.op(Op::AssignTemporary, slot);
+            self.op(Op::PopTop, 0);
+        }
+        self.body(&body.body);
+        self.op(Op::PopTop, 0);
+        self.op(Op::PushTemporary, counter);
+        self.push_literal(&Literal::Integer(step), span);
+        self.send_binary("+", span);
+        self.op(Op::AssignTemporary, counter);
+        self.op(Op::PopTop, 0);
+        self.op_extra(Op::Branch, 0, top);
+        self.patch(to_exit);
+        self.scopes.pop();
+        self.scopes.pop();
+        if stop.is_none() {
+            self.scopes.pop();
+        }
+    }
+
+    /// Sends the binary `selector` to the two values on the stack, as a
+    /// special send where there is one.
+    fn send_binary(&mut self, selector: &str, span: Span) {
+        match BINARY_SPECIALS.iter().position(|s| *s == selector) {
+            Some(k) => self.op(Op::SendBinary, k),
+            None => self.send_selector(selector, 1, span),
+        }
     }
 
     /// `cond; skip L; then; branch M; L: else-or-nil; M:`.
@@ -655,6 +811,14 @@ impl Gen<'_> {
         self.op_extra(Op::Branch, 0, top);
         self.patch(to_exit);
         self.op(Op::PushConstant, 10);
+    }
+}
+
+/// `e` if it is a literal block with `params` parameters.
+fn block_with(e: &Expr, params: usize) -> Option<&Block> {
+    match e {
+        Expr::Block(b) if b.params.len() == params => Some(b),
+        _ => None,
     }
 }
 

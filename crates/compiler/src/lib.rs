@@ -16,7 +16,9 @@ pub mod parser;
 pub mod workspace;
 
 pub use ast::selector_arity;
-pub use codegen::{CompiledMethod, LiteralValue, compile_doit, compile_method};
+pub use codegen::{
+    CompiledMethod, LiteralValue, compile_doit, compile_method, compile_method_like_llst,
+};
 pub use diagnostic::Diagnostic;
 pub use parser::{parse_expression, parse_method};
 pub use workspace::{Workspace, WorkspaceDoit, compile_workspace_doit};
