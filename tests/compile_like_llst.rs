@@ -12,7 +12,7 @@
 //!
 //! The methods are compiled with `compile_method_like_llst`, which inlines
 //! only what LLST inlines. lst's own default also inlines the counting
-//! loops (`to:do:`, `to:by:do:` with a literal step, `timesRepeat:`) as
+//! loops (`to:do:`, `to:by:do:` with a literal step, `downTo:do:`, `timesRepeat:`) as
 //! Squeak and Pharo do; `the_counting_loops_are_where_lst_differs` shows
 //! that difference on LLST's own methods.
 
@@ -212,23 +212,34 @@ fn our_bytecode_matches_llsts_for_every_stored_source() {
 
 /// The one intended difference between lst's default code generator and
 /// LLST's shape: counting loops with literal blocks are inlined, so the
-/// bytecode has no `to:do:` send and no block for the body.
+/// bytecode has no send of the loop selector and no block for the body.
 #[test]
 fn the_counting_loops_are_where_lst_differs() {
-    let source = "sum: n | s |\n\ts <- 0.\n\t1 to: n do: [ :i | s <- s + i ].\n\t^ s";
-    let llst = lst_compiler::compile_method_like_llst(source, &[]).expect("compiles");
-    let lst = lst_compiler::compile_method(source, &[]).expect("compiles");
-    let sends = |m: &lst_compiler::CompiledMethod| {
-        m.literals
-            .iter()
-            .filter(|l| matches!(l, lst_compiler::LiteralValue::Selector(s) if s == "to:do:"))
-            .count()
-    };
-    let blocks = |m: &lst_compiler::CompiledMethod| m.block_arities.len();
-    assert_eq!(
-        (sends(&llst), blocks(&llst)),
-        (1, 1),
-        "LLST's shape sends to:do: with a block"
-    );
-    assert_eq!((sends(&lst), blocks(&lst)), (0, 0), "lst inlines the loop");
+    for (selector, body) in [
+        ("to:do:", "1 to: n do: [ :i | s <- s + i ]"),
+        ("to:by:do:", "n to: 1 by: -2 do: [ :i | s <- s + i ]"),
+        ("downTo:do:", "n downTo: 1 do: [ :i | s <- s + i ]"),
+        ("timesRepeat:", "n timesRepeat: [ s <- s + 1 ]"),
+    ] {
+        let source = format!("sum: n | s |\n\ts <- 0.\n\t{body}.\n\t^ s");
+        let llst = lst_compiler::compile_method_like_llst(&source, &[]).expect("compiles");
+        let lst = lst_compiler::compile_method(&source, &[]).expect("compiles");
+        let sends = |m: &lst_compiler::CompiledMethod| {
+            m.literals
+                .iter()
+                .filter(|l| matches!(l, lst_compiler::LiteralValue::Selector(s) if s == selector))
+                .count()
+        };
+        let blocks = |m: &lst_compiler::CompiledMethod| m.block_arities.len();
+        assert_eq!(
+            (sends(&llst), blocks(&llst)),
+            (1, 1),
+            "LLST's shape sends {selector} with a block"
+        );
+        assert_eq!(
+            (sends(&lst), blocks(&lst)),
+            (0, 0),
+            "lst inlines {selector}"
+        );
+    }
 }

@@ -12,7 +12,8 @@
 //! an else arm answers nil), so our bytecode reads like LLST's. Where LLST
 //! is unsafe or wasteful we differ: every block gets its own temporary
 //! slots (LLST reuses them across sibling blocks), an inlined `whileTrue:`
-//! creates no dead block object, inlined loops answer nil, and immutable
+//! creates no dead block object, inlined `whileTrue:` loops answer nil,
+//! the counting loops (`to:do:` and friends) are inlined too, and immutable
 //! literals (selectors, globals, Symbols, integers, Chars) are shared
 //! within a method (fewer literals, fewer extended instructions).
 
@@ -117,7 +118,8 @@ enum Inlining {
     /// and friends.
     LikeLlst,
     /// LLST's set plus the counting loops `to:do:`, `to:by:do:` (with a
-    /// literal step) and `timesRepeat:`, as Squeak and Pharo compile them.
+    /// literal step), `downTo:do:` and `timesRepeat:`, as Squeak and
+    /// Pharo compile them.
     Loops,
 }
 
@@ -649,12 +651,13 @@ impl Gen<'_> {
     }
 
     /// `start to: stop do: [:i | …]`, `start to: stop by: step do: [:i | …]`
-    /// (`step` a literal SmallInteger other than 0) and `n timesRepeat:
-    /// […]` as loops in the method, as `Number>>to:do:` and
-    /// `Integer>>timesRepeat:` run them: the limit is evaluated once, the
-    /// loop variable is a temporary of the method, the test and the
-    /// increment are the sends `<=` (`>=` for a negative step) and `+`,
-    /// so a receiver that is not a SmallInteger still works through them.
+    /// (`step` a literal SmallInteger other than 0), `start downTo: stop
+    /// do: [:i | …]` and `n timesRepeat: […]` as loops in the method, as
+    /// `Number>>to:do:` and friends run them: the limit is evaluated once,
+    /// the loop variable is a temporary of the method, the test and the
+    /// step are the methods' sends (`<=` and `+`; `>=` for a negative
+    /// step; `>=` and `-` for `downTo:do:`), so a receiver that is not a
+    /// SmallInteger still works through them.
     /// The value is the receiver, as the methods answer. False (nothing
     /// generated) unless the message and its blocks fit.
     fn counting_loop(&mut self, receiver: &Expr, m: &Message) -> bool {
@@ -667,15 +670,25 @@ impl Gen<'_> {
         };
         match (m.selector.as_str(), m.args.as_slice()) {
             ("to:do:", [stop, body]) => match block_with(body, 1) {
-                Some(b) => self.count_loop(receiver, Some(stop), 1, b, m.span),
+                Some(b) => self.count_loop(receiver, Some(stop), UP, b, m.span),
                 None => return false,
             },
             ("to:by:do:", [stop, step, body]) => match (small_step(step), block_with(body, 1)) {
-                (Some(step), Some(b)) => self.count_loop(receiver, Some(stop), step, b, m.span),
+                (Some(n), Some(b)) => {
+                    let count = Count {
+                        test: if n > 0 { "<=" } else { ">=" },
+                        step: ("+", n),
+                    };
+                    self.count_loop(receiver, Some(stop), count, b, m.span)
+                }
                 _ => return false,
             },
+            ("downTo:do:", [stop, body]) => match block_with(body, 1) {
+                Some(b) => self.count_loop(receiver, Some(stop), DOWN, b, m.span),
+                None => return false,
+            },
             ("timesRepeat:", [body]) => match block_with(body, 0) {
-                Some(b) => self.count_loop(receiver, None, 1, b, m.span),
+                Some(b) => self.count_loop(receiver, None, UP, b, m.span),
                 None => return false,
             },
             _ => return false,
@@ -695,7 +708,7 @@ impl Gen<'_> {
         &mut self,
         receiver: &Expr,
         stop: Option<&Expr>,
-        step: i64,
+        count: Count,
         body: &Block,
         span: Span,
     ) {
@@ -731,11 +744,7 @@ impl Gen<'_> {
         let top = self.code.len() as u16;
         self.op(Op::PushTemporary, counter);
         self.op(Op::PushTemporary, limit);
-        if step > 0 {
-            self.send_binary("<=", span);
-        } else {
-            self.send_binary(">=", span);
-        }
+        self.send_binary(count.test, span);
         let to_exit = self.jump(Op::BranchIfFalse);
         // Each activation of a real block starts with nil temporaries.
         // (The counter's slot comes first: the parameter, or the hidden one.)
@@ -748,8 +757,8 @@ impl Gen<'_> {
         self.body(&body.body);
         self.op(Op::PopTop, 0);
         self.op(Op::PushTemporary, counter);
-        self.push_literal(&Literal::Integer(step), span);
-        self.send_binary("+", span);
+        self.push_literal(&Literal::Integer(count.step.1), span);
+        self.send_binary(count.step.0, span);
         self.op(Op::AssignTemporary, counter);
         self.op(Op::PopTop, 0);
         self.op_extra(Op::Branch, 0, top);
@@ -813,6 +822,25 @@ impl Gen<'_> {
         self.op(Op::PushConstant, 10);
     }
 }
+
+/// How an inlined counting loop tests and steps its counter `i`:
+/// `i test limit`, then `i := i step.0 step.1`.
+#[derive(Clone, Copy)]
+struct Count {
+    test: &'static str,
+    step: (&'static str, i64),
+}
+
+/// `to:do:` and `timesRepeat:`: `i <= limit`, `i + 1`.
+const UP: Count = Count {
+    test: "<=",
+    step: ("+", 1),
+};
+/// `downTo:do:`: `i >= limit`, `i - 1`.
+const DOWN: Count = Count {
+    test: ">=",
+    step: ("-", 1),
+};
 
 /// `e` if it is a literal block with `params` parameters.
 fn block_with(e: &Expr, params: usize) -> Option<&Block> {
