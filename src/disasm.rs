@@ -38,7 +38,7 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
         bail!("{spec}: no such method");
     };
     let name = format!("{}>>{}", info.class, info.selector);
-    let arg_count = lst_compiler::selector_arity(selector.as_bytes()).unwrap_or(0) as u8;
+    let arg_count = lst_bytecode::selector_arity(selector.as_bytes()).unwrap_or(0) as u8;
     let src = Source {
         name: &name,
         bytecodes: &info.bytecodes,

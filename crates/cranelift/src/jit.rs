@@ -17,7 +17,7 @@ use cranelift_codegen::{Context, settings, settings::Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
-use lst_compiler::ast::selector_arity;
+use lst_bytecode::selector_arity;
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
 use lst_vm::interp::inline_cache::InlinePrim;
@@ -498,7 +498,7 @@ impl MethodInput {
         }
         let selector = field(method::NAME);
         let arity = (selector.is_ref() && h.is_bytes(selector))
-            .then(|| lst_compiler::selector_arity(h.bytes(selector)))
+            .then(|| selector_arity(h.bytes(selector)))
             .flatten()
             .ok_or("the method's selector is not a Symbol")?;
         let temps = field(method::TEMPORARY_SIZE).as_usize().unwrap_or(0);

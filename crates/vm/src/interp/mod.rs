@@ -456,7 +456,7 @@ impl Vm {
             && self.heap.is_bytes(selector)
             && args.is_ref()
             && !self.heap.is_bytes(args)
-            && lst_compiler::selector_arity(self.heap.bytes(selector))
+            && lst_bytecode::selector_arity(self.heap.bytes(selector))
                 == Some(self.heap.size(args));
         if !ok {
             return self.primitive_failed(base);
