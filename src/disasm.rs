@@ -68,7 +68,8 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
 /// Cranelift function and its machine code, then the baseline's machine
 /// code, disassembled.
 pub fn jit_code(vm: &mut Vm, spec: &str) -> Result<String> {
-    use lst_vm::interp::native::{Compiler, Level};
+    use lst_vm::jit_runtime::boundary::Compiler;
+    use lst_vm::jit_runtime::tiering::Level;
     let (class, selector) = resolve(vm, spec)?;
     let method = vm
         .find_symbol(selector.as_bytes())
