@@ -2,12 +2,12 @@
 //! directions.
 //!
 //! The interpreter meets a native continuation as its pc and calls
-//! [`Vm::run_native`], which enters the code through the compiler's
+//! `Vm::run_native`, which enters the code through the compiler's
 //! trampoline. A runtime helper that ran interpreter code answers compiled
-//! code with where to go next: [`Vm::transfer`] (a code address to
-//! tail-call, or leave native code), [`Vm::exit_with`] (leave with a
+//! code with where to go next: `Vm::transfer` (a code address to
+//! tail-call, or leave native code), `Vm::exit_with` (leave with a
 //! trap). Resume points are read back as bytecode offsets
-//! ([`Vm::bytecode_pc`]).
+//! (`Vm::bytecode_pc`).
 //!
 //! This module must not decide what is compiled (`tiering`) nor run
 //! Smalltalk itself; it only hands control over.
