@@ -38,7 +38,7 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
         bail!("{spec}: no such method");
     };
     let name = format!("{}>>{}", info.class, info.selector);
-    let arg_count = lst_compiler::selector_arity(selector.as_bytes()).unwrap_or(0) as u8;
+    let arg_count = lst_bytecode::selector_arity(selector.as_bytes()).unwrap_or(0) as u8;
     let src = Source {
         name: &name,
         bytecodes: &info.bytecodes,
@@ -68,7 +68,8 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
 /// Cranelift function and its machine code, then the baseline's machine
 /// code, disassembled.
 pub fn jit_code(vm: &mut Vm, spec: &str) -> Result<String> {
-    use lst_vm::interp::native::{Compiler, Level};
+    use lst_vm::jit_runtime::boundary::Compiler;
+    use lst_vm::jit_runtime::tiering::Level;
     let (class, selector) = resolve(vm, spec)?;
     let method = vm
         .find_symbol(selector.as_bytes())

@@ -225,13 +225,13 @@ fn load(flags: &VmFlags, embedded: &[u8]) -> Result<Vm> {
 
 /// Installs the Cranelift JIT as `--jit` asks.
 fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
-    use lst_vm::interp::native::JitMode;
+    use lst_vm::jit_runtime::tiering::JitMode;
     let mode = match flags.jit {
         JitFlag::Off => return Ok(()),
         JitFlag::On => JitMode::On,
         JitFlag::Always => JitMode::Always,
     };
-    use lst_vm::interp::native::{Level, Tiering};
+    use lst_vm::jit_runtime::tiering::{Level, Tiering};
     // The baseline compiler emits x86-64 only; elsewhere Cranelift does
     // all the work.
     let x86_64 = cfg!(target_arch = "x86_64");
@@ -434,7 +434,7 @@ fn build_image(dir: &Path, output: &Path, flags: &VmFlags) -> Result<ExitCode> {
 /// `--jit-stats`: what the JIT compiled, how fast, and how often control
 /// crossed between the tiers.
 fn print_jit_stats(vm: &Vm) {
-    use lst_vm::interp::native::Level;
+    use lst_vm::jit_runtime::tiering::Level;
     let Some(s) = vm.jit_stats() else {
         eprintln!("jit: off");
         return;

@@ -18,7 +18,9 @@
 //! the disassembler ([`disasm`]) are all derived from it.
 
 mod disasm;
+mod selector;
 pub use disasm::{disasm, disasm_insn};
+pub use selector::selector_arity;
 
 /// Lists every instruction once: `Variant = opcode/special, operand, extra, "mnemonic"`.
 ///

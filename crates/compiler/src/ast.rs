@@ -9,17 +9,6 @@ pub struct Name {
     pub span: Span,
 }
 
-/// How many arguments a message with this selector takes: one for a
-/// binary selector (`+`, `<=`), one per colon for a keyword selector, none
-/// for a unary one. `None` for the empty selector.
-pub fn selector_arity(selector: &[u8]) -> Option<usize> {
-    match selector {
-        [] => None,
-        [c, ..] if !c.is_ascii_alphabetic() && *c != b'_' => Some(1),
-        _ => Some(selector.iter().filter(|&&c| c == b':').count()),
-    }
-}
-
 /// A literal value, independent of any heap.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Literal {

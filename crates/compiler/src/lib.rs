@@ -15,10 +15,12 @@ pub mod lexer;
 pub mod parser;
 pub mod workspace;
 
-pub use ast::selector_arity;
 pub use codegen::{
     CompiledMethod, LiteralValue, compile_doit, compile_method, compile_method_like_llst,
 };
 pub use diagnostic::Diagnostic;
 pub use parser::{parse_expression, parse_method};
 pub use workspace::{Workspace, WorkspaceDoit, compile_workspace_doit};
+
+/// Selector arity lives with the bytecode set; re-exported for callers of the compiler.
+pub use lst_bytecode::selector_arity;

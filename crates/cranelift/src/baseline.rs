@@ -4,7 +4,7 @@
 //! of microseconds (with translating and code memory; Cranelift takes
 //! hundreds), so methods are compiled with it first, and the Cranelift
 //! lowering ([`crate::lower`]) recompiles those that stay hot (the
-//! runtime's tiering decides when: `lst_vm::interp::native::Level`).
+//! runtime's tiering decides when: `lst_vm::jit_runtime::tiering::Level`).
 //!
 //! The code keeps the contract of the Cranelift lowering exactly, so the
 //! runtime, the shared stubs and Cranelift code cannot tell the two apart:
@@ -36,8 +36,9 @@ use crate::lower::{LowerError, MethodFacts, recomputable};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
-use lst_vm::interp::int_ops::{INT_OPS, IntOp};
-use lst_vm::interp::native::{self as rt, Layout, SendSite};
+use lst_vm::jit_runtime::boundary::{self as rt, Layout};
+use lst_vm::jit_runtime::inline_cache::SendSite;
+use lst_vm::jit_runtime::int_ops::{INT_OPS, IntOp};
 use std::collections::{HashMap, HashSet};
 
 /// The addresses baseline code jumps to or calls.
@@ -65,7 +66,7 @@ pub struct Env<'a> {
     /// One inline cache per send, in block order.
     pub sites: &'a [SendSite],
     /// The address of the function's tiering counter (see
-    /// `lst_vm::interp::native::lst_tier_up`).
+    /// `lst_vm::jit_runtime::helpers::lst_tier_up`).
     pub counter: u64,
 }
 

@@ -11,7 +11,8 @@
 
 use crate::lower::LowerError;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
-use lst_vm::interp::native::{self as rt, SendSite};
+use lst_vm::jit_runtime::boundary as rt;
+use lst_vm::jit_runtime::inline_cache::SendSite;
 
 /// The entries of a function and the IR blocks its loop-head entries
 /// jump to.

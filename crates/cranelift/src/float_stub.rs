@@ -1,5 +1,5 @@
 //! The Float functions: one shared function per operation of `FLOAT_OPS`
-//! (`lst_vm::interp::float_ops`), `preserve_all fn(vm, hp, a, b)`, that
+//! (`lst_vm::jit_runtime::float_ops`), `preserve_all fn(vm, hp, a, b)`, that
 //! computes on doubles what Float's primitive method would for receiver
 //! `a` and argument `b` and leaves the answer in the Vm's `answer`
 //! register (`NativeRegs::answer`), or 0 there when it does not apply
@@ -28,8 +28,8 @@ use cranelift_codegen::ir::{
     self as cl, BlockArg, InstBuilder, MemFlagsData, types::F64, types::I8, types::I32, types::I64,
 };
 use cranelift_frontend::FunctionBuilder;
-use lst_vm::interp::float_ops::{FLOAT_OPS, FloatOp};
-use lst_vm::interp::native::Layout;
+use lst_vm::jit_runtime::boundary::Layout;
+use lst_vm::jit_runtime::float_ops::{FLOAT_OPS, FloatOp};
 
 /// Builds the function of Float operation `op` (an index into
 /// `FLOAT_OPS`) into `b`.

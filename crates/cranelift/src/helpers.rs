@@ -2,14 +2,14 @@
 //! Cranelift signatures derived from their Rust types (no call site writes
 //! a signature by hand: the lesson of Tamarin's CallInfo tables).
 //!
-//! The helpers themselves live in `lst_vm::interp::native`, next to the
-//! interpreter code they reuse; this module only describes them to
+//! The helpers themselves live in `lst_vm::jit_runtime::helpers`, beside
+//! the interpreter code they reuse; this module only describes them to
 //! Cranelift.
 
 use cranelift_codegen::ir::{AbiParam, Signature, Type, types};
 use cranelift_codegen::isa::CallConv;
 use lst_vm::Vm;
-use lst_vm::interp::native;
+use lst_vm::jit_runtime::helpers as vm_helpers;
 
 /// A Rust type that crosses the boundary as one machine word (or less).
 pub trait ClifType {
@@ -75,7 +75,7 @@ pub struct Helper {
     pub signature: Signature,
 }
 
-/// Names a helper of `lst_vm::interp::native`; the `_`s give its arity,
+/// Names a helper of `lst_vm::jit_runtime::helpers`; the `_`s give its arity,
 /// the types come from the function itself.
 macro_rules! helpers {
     ($($name:ident: fn($($arg:tt),*);)*) => {
@@ -87,7 +87,7 @@ macro_rules! helpers {
         /// Every helper, in [`Id`] order.
         pub fn all(pointer: Type) -> Vec<Helper> {
             vec![$({
-                let f = native::$name as unsafe extern "C" fn($($arg),*) -> _;
+                let f = vm_helpers::$name as unsafe extern "C" fn($($arg),*) -> _;
                 Helper {
                     name: stringify!($name),
                     address: f.address(),

@@ -17,12 +17,13 @@ use cranelift_codegen::{Context, settings, settings::Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
-use lst_compiler::ast::selector_arity;
+use lst_bytecode::selector_arity;
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
-use lst_vm::interp::inline_cache::InlinePrim;
-use lst_vm::interp::native::{COUNTER_OFF, Compiled, Compiler, Entry, Layout, Level, SendSite};
-use lst_vm::interp::{float_ops, int_ops};
+use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Entry, Layout};
+use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
+use lst_vm::jit_runtime::tiering::{COUNTER_OFF, Level};
+use lst_vm::jit_runtime::{float_ops, int_ops};
 use lst_vm::layout::method;
 use lst_vm::value::Value;
 use lst_vm::vm::Vm;
@@ -498,7 +499,7 @@ impl MethodInput {
         }
         let selector = field(method::NAME);
         let arity = (selector.is_ref() && h.is_bytes(selector))
-            .then(|| lst_compiler::selector_arity(h.bytes(selector)))
+            .then(|| selector_arity(h.bytes(selector)))
             .flatten()
             .ok_or("the method's selector is not a Symbol")?;
         let temps = field(method::TEMPORARY_SIZE).as_usize().unwrap_or(0);

@@ -28,9 +28,9 @@ use cranelift_codegen::ir::{
 };
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
-use lst_vm::interp::float_ops::float_op_index;
-use lst_vm::interp::inline_cache::InlinePrim;
-use lst_vm::interp::native::{self as rt, Layout};
+use lst_vm::jit_runtime::boundary::{self as rt, Layout};
+use lst_vm::jit_runtime::float_ops::float_op_index;
+use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
 use std::collections::HashMap;
 
 mod float_op;
@@ -110,7 +110,7 @@ pub struct Env<'a> {
     /// The shared exits (see [`crate::exit_stub`]), by [`Exit`].
     pub exits: &'a [HelperImport],
     /// One inline cache per send, in block order.
-    pub sites: &'a [rt::SendSite],
+    pub sites: &'a [SendSite],
 }
 
 /// What importing a helper or a shared function into a function takes:
@@ -926,7 +926,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             self.facts.literal_count,
             record,
         )?;
-        let site = self.int(site as *const rt::SendSite as i64);
+        let site = self.int(site as *const SendSite as i64);
         let cont = self.conts[k - 1];
         let args = [self.vm, self.hp, site, receiver];
         self.b.ins().return_call(self.env.send_stub, &args);
@@ -1008,7 +1008,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         join: cl::Block,
         state: &State,
     ) -> Result<(), LowerError> {
-        use lst_vm::interp::int_ops::{INT_OPS, IntOp};
+        use lst_vm::jit_runtime::int_ops::{INT_OPS, IntOp};
         let (x, y) = (self.get(a)?, self.get(b)?);
         // Both tags and the operation's word (1 or 0): one and.
         let both = self.b.ins().band(x, y);
@@ -1068,12 +1068,12 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// -1` overflow). A zero `y` goes to `send`.
     fn div_mod(
         &mut self,
-        op: lst_vm::interp::int_ops::IntOp,
+        op: lst_vm::jit_runtime::int_ops::IntOp,
         x: cl::Value,
         y: cl::Value,
         send: cl::Block,
     ) -> (cl::Value, Option<cl::Value>) {
-        use lst_vm::interp::int_ops::IntOp;
+        use lst_vm::jit_runtime::int_ops::IntOp;
         let a = self.b.ins().sshr_imm_u(x, 1);
         let b = self.b.ins().sshr_imm_u(y, 1);
         let nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, b, 0);
@@ -1098,12 +1098,12 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// remainder `r` of `a ÷ b`, and whether the quotient may overflow.
     fn floor_adjust(
         &mut self,
-        op: lst_vm::interp::int_ops::IntOp,
+        op: lst_vm::jit_runtime::int_ops::IntOp,
         q: cl::Value,
         r: cl::Value,
         b: cl::Value,
     ) -> (cl::Value, Option<()>) {
-        use lst_vm::interp::int_ops::IntOp;
+        use lst_vm::jit_runtime::int_ops::IntOp;
         // Truncation rounded up when the remainder's sign differs from
         // the divisor's: step the quotient down and the remainder over.
         let inexact = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);

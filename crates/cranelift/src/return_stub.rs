@@ -22,7 +22,7 @@ use crate::send_stub::entry;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, SigRef, types::I64};
 use cranelift_frontend::FunctionBuilder;
-use lst_vm::interp::native::Layout;
+use lst_vm::jit_runtime::boundary::Layout;
 
 /// Builds the return stub's body into `b` (whose signature is the tail
 /// one); `slow_stub` is the [`build_slow`] stub.

@@ -3,13 +3,13 @@
 //! into its frame.
 //!
 //! `tail fn(vm, hp, site, receiver) -> u64`, with `site` a [`SendSite`]
-//! (`lst_vm::interp::inline_cache`). It takes the receiver's class and
+//! (`lst_vm::jit_runtime::inline_cache`). It takes the receiver's class and
 //! looks for it in the site's ways (a polymorphic inline cache). On a hit
 //! it does what the interpreter's send would: ticks the countdown, pushes
 //! the callee's frame (temporaries, then the header, with the site's
 //! continuation as the return point) and tail-calls the callee's compiled
 //! code. A Block receiver at a site that sends `value…` to blocks is
-//! looked up in the block table (`lst_vm::interp::block_cache`) instead:
+//! looked up in the block table (`lst_vm::jit_runtime::block_cache`) instead:
 //! on a hit the stub activates the block as the runtime would (arguments
 //! into the home's temporaries, the block frame) and tail-calls the
 //! body's compiled code. Anything else (a miss, a due safepoint, a stack
@@ -36,7 +36,7 @@
 //! it saves two callee-saved registers (it saved five when the frame's
 //! numbers were all computed up front).
 //!
-//! [`SendSite`]: lst_vm::interp::native::SendSite
+//! [`SendSite`]: lst_vm::jit_runtime::inline_cache::SendSite
 
 use crate::lower::{FLAGS, call_continuation, continue_if, leave_or_call_named, pointer_header};
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -44,9 +44,9 @@ use cranelift_codegen::ir::{
     self as cl, BlockArg, FuncRef, InstBuilder, SigRef, types, types::I64,
 };
 use cranelift_frontend::FunctionBuilder;
-use lst_vm::interp::block_cache::BLOCK_ENTRIES;
-use lst_vm::interp::inline_cache::IC_WAYS;
-use lst_vm::interp::native::{self as rt, Layout};
+use lst_vm::jit_runtime::block_cache::BLOCK_ENTRIES;
+use lst_vm::jit_runtime::boundary::{self as rt, Layout};
+use lst_vm::jit_runtime::inline_cache::IC_WAYS;
 
 /// The stubs the main stub hands over to.
 pub struct Next {
@@ -555,7 +555,7 @@ fn block_entry(
     b.ins().iadd(table, h)
 }
 
-/// A way holding a quick method (`lst_vm::interp::quick`): its answer
+/// A way holding a quick method (`lst_vm::jit_runtime::quick`): its answer
 /// goes to the site's continuation without a frame; `slow` when an
 /// instance variable the method names is not there.
 fn quick_path(
@@ -566,7 +566,7 @@ fn quick_path(
     way: cl::Value,
     slow: cl::Block,
 ) {
-    use lst_vm::interp::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_RECEIVER};
+    use lst_vm::jit_runtime::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_RECEIVER};
     let s = lay.site;
     let quick = b.ins().load(I64, FLAGS, way, s.quick);
     let answer = b.create_block();

@@ -10,7 +10,8 @@
 use lst_cranelift::CraneliftJit;
 use lst_jit::translate::block_bodies;
 use lst_vm::image::builder;
-use lst_vm::interp::native::{Compiler, Level};
+use lst_vm::jit_runtime::boundary::Compiler;
+use lst_vm::jit_runtime::tiering::Level;
 use lst_vm::layout::method;
 use lst_vm::{Options, Vm};
 

@@ -11,7 +11,7 @@ use lst_vm::image::builder;
 use lst_vm::{Options, Vm};
 
 fn arg_count(selector: &str) -> u8 {
-    lst_compiler::selector_arity(selector.as_bytes()).unwrap_or(0) as u8
+    lst_bytecode::selector_arity(selector.as_bytes()).unwrap_or(0) as u8
 }
 
 /// Translates everything in the VM; answers (functions translated, declined).

@@ -2,12 +2,14 @@
 //!
 //! Values and the heap ([`value`], [`heap`]), the object layouts the VM
 //! relies on ([`layout`], [`roots`], [`dictionary`]), image loading ([`image`]), the
-//! interpreter ([`interp`]) and the primitives ([`prims`]).
+//! interpreter ([`interp`]), the runtime half of the JIT beside it
+//! ([`jit_runtime`]) and the primitives ([`prims`]).
 
 pub mod dictionary;
 pub mod heap;
 pub mod image;
 pub mod interp;
+pub mod jit_runtime;
 pub mod layout;
 pub mod link;
 pub mod numbers;

@@ -142,14 +142,14 @@ pub struct Vm {
     /// Allocations since the last stress collection.
     stress_count: u32,
     /// Registers compiled code shares with the runtime (fixed offsets).
-    pub(crate) native_regs: crate::interp::native::NativeRegs,
+    pub(crate) native_regs: crate::jit_runtime::boundary::NativeRegs,
     /// Why compiled code last returned to the interpreter.
-    pub(crate) native_exit: crate::interp::native::NativeExit,
+    pub(crate) native_exit: crate::jit_runtime::boundary::NativeExit,
     /// The JIT, when one is installed.
-    pub(crate) jit: Option<Box<crate::interp::native::Tier>>,
+    pub(crate) jit: Option<Box<crate::jit_runtime::tiering::Tier>>,
     /// Which selectors quick methods answer (built for the JIT, dropped
     /// when methods change).
-    pub(crate) quick_selectors: Option<crate::interp::quick::QuickSelectors>,
+    pub(crate) quick_selectors: Option<crate::jit_runtime::quick::QuickSelectors>,
 }
 
 /// Why a VM could not be created.

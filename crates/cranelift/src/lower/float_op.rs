@@ -1,5 +1,5 @@
 //! The Float path of a binary send whose selector is one of `FLOAT_OPS`
-//! (`lst_vm::interp::float_ops`): when the receiver is a Float, compiled
+//! (`lst_vm::jit_runtime::float_ops`): when the receiver is a Float, compiled
 //! code computes on doubles what Float's primitive would; when that does
 //! not apply, the code sends. The orderings (`<`, `>`) box nothing and run
 //! inline. Arithmetic and `=` (sent far more often to other objects than
@@ -73,7 +73,7 @@ impl Lowering<'_, '_, '_> {
         y: cl::Value,
         send: cl::Block,
     ) -> Option<cl::Value> {
-        use lst_vm::interp::float_ops::{FLOAT_OPS, FloatOp};
+        use lst_vm::jit_runtime::float_ops::{FLOAT_OPS, FloatOp};
         if !matches!(FLOAT_OPS[op].op, FloatOp::Less | FloatOp::Greater) {
             return None;
         }

@@ -1,5 +1,5 @@
 //! The inline path of a cheap primitive at a send whose selector names it
-//! (`lst_vm::interp::inline_cache::InlinePrim`: `at:`, `at:put:`, `==`,
+//! (`lst_vm::jit_runtime::inline_cache::InlinePrim`: `at:`, `at:put:`, `==`,
 //! `class`, `size`, `new:`). The guard is what the runtime found at the
 //! site: its
 //! first primitive way must hold the receiver's class with exactly the
@@ -11,8 +11,7 @@ use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, InstBuilder, types::I64};
 use lst_jit::ir::{self, State};
-use lst_vm::interp::inline_cache::InlinePrim;
-use lst_vm::interp::native as rt;
+use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
 
 impl Lowering<'_, '_, '_> {
     /// Primitive `op` on `receiver` and `args` at `site`: its answer goes
@@ -23,7 +22,7 @@ impl Lowering<'_, '_, '_> {
         op: InlinePrim,
         receiver: ir::Value,
         args: &[ir::Value],
-        site: &rt::SendSite,
+        site: &SendSite,
         join: cl::Block,
         state: &State,
     ) -> Result<(), LowerError> {
@@ -41,7 +40,7 @@ impl Lowering<'_, '_, '_> {
         op: InlinePrim,
         r: cl::Value,
         args: &[cl::Value],
-        site: &rt::SendSite,
+        site: &SendSite,
         send: cl::Block,
     ) -> cl::Value {
         let class = match op {
@@ -88,15 +87,9 @@ impl Lowering<'_, '_, '_> {
 
     /// Goes on if `site`'s first primitive way holds `class` with the
     /// primitive method `op` stands for; otherwise to `send`.
-    fn site_guard(
-        &mut self,
-        site: &rt::SendSite,
-        class: cl::Value,
-        op: InlinePrim,
-        send: cl::Block,
-    ) {
+    fn site_guard(&mut self, site: &SendSite, class: cl::Value, op: InlinePrim, send: cl::Block) {
         let s = self.env.layout.site;
-        let site = self.int(site as *const rt::SendSite as i64);
+        let site = self.int(site as *const SendSite as i64);
         let want = self.b.ins().load(I64, FLAGS, site, s.prim_class);
         let prim = self.b.ins().load(I64, FLAGS, site, s.prim);
         let same = self.b.ins().icmp(IntCC::Equal, class, want);

@@ -1,4 +1,4 @@
-//! The inline path of a quick method (`lst_vm::interp::quick`) at a send:
+//! The inline path of a quick method (`lst_vm::jit_runtime::quick`) at a send:
 //! when the site's first way holds the receiver's class with a getter or
 //! a constant (at a unary send) or a setter (at a one-argument send),
 //! compiled code reads or writes the instance variable, or answers the
@@ -15,8 +15,8 @@ use super::{FLAGS, Lowering};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, InstBuilder, types::I64};
 use lst_jit::ir::{self, State};
-use lst_vm::interp::native as rt;
-use lst_vm::interp::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_SETTER};
+use lst_vm::jit_runtime::inline_cache::SendSite;
+use lst_vm::jit_runtime::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_SETTER};
 
 impl Lowering<'_, '_, '_> {
     /// The getter or constant (no `value`) or setter (`value` to store)
@@ -27,7 +27,7 @@ impl Lowering<'_, '_, '_> {
         &mut self,
         receiver: ir::Value,
         value: Option<ir::Value>,
-        site: &rt::SendSite,
+        site: &SendSite,
         join: cl::Block,
         state: &State,
     ) -> Result<(), super::LowerError> {
@@ -44,7 +44,7 @@ impl Lowering<'_, '_, '_> {
         &mut self,
         r: cl::Value,
         value: Option<cl::Value>,
-        site: &rt::SendSite,
+        site: &SendSite,
         join: cl::Block,
         state: &State,
         send: cl::Block,
@@ -53,7 +53,7 @@ impl Lowering<'_, '_, '_> {
         let s = lay.site;
         // The first way holds a quick method, for the receiver's class.
         // (Testing the kind first costs most sends one load and branch.)
-        let site = self.int(site as *const rt::SendSite as i64);
+        let site = self.int(site as *const SendSite as i64);
         let quick = self.b.ins().load(I64, FLAGS, site, s.ways + s.quick);
         let tag = self.b.ins().band_imm_u(r, 1);
         let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);

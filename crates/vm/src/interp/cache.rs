@@ -122,8 +122,8 @@ impl Vm {
     pub(crate) fn method_installed(&mut self, selector: Value, method: Value) {
         let inline_op = {
             let bytes = self.heap.bytes(selector);
-            super::int_ops::int_op_index(bytes).is_some()
-                || super::float_ops::float_op_index(bytes).is_some()
+            crate::jit_runtime::int_ops::int_op_index(bytes).is_some()
+                || crate::jit_runtime::float_ops::float_op_index(bytes).is_some()
         };
         if inline_op || self.cache.may_have_held(selector) {
             self.flush_caches();

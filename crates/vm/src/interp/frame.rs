@@ -54,8 +54,8 @@ pub(crate) struct MethodParts {
     /// Set when the method begins by running a primitive on its own
     /// arguments (see [`PrimitiveMethod`]).
     pub primitive: Option<PrimitiveMethod>,
-    /// Compiled code: the entry record (see `native`), 0 if not compiled
-    /// yet, `native::NEVER` if it will not be.
+    /// Compiled code: the entry record (see `jit_runtime::tiering`), 0 if not compiled
+    /// yet, `jit_runtime::tiering::NEVER` if it will not be.
     pub native: u32,
 }
 
@@ -190,7 +190,7 @@ impl Vm {
             literals,
             temps,
             primitive,
-            native: super::native::NEVER,
+            native: crate::jit_runtime::tiering::NEVER,
         })
     }
 

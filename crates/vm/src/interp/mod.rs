@@ -6,20 +6,15 @@
 //! that goes wrong mid-instruction is a [`Trap`], which the outer loop turns
 //! into a Smalltalk error (or stops the process): bad input never panics.
 
-pub mod block_cache;
 pub mod cache;
 pub mod context;
-pub mod float_ops;
 pub mod frame;
-pub mod inline_cache;
-pub mod int_ops;
-pub mod native;
 pub mod process;
-pub mod quick;
 pub mod send;
 pub mod stack;
 
 use crate::heap::OutOfMemory;
+use crate::jit_runtime::boundary::NATIVE_PC_BASE;
 use crate::roots::Root;
 use crate::value::Value;
 use crate::vm::Vm;
@@ -191,7 +186,7 @@ impl Vm {
             let at = self.pc;
             let insn = match decode_at(self.code(), at) {
                 Ok(insn) => insn,
-                Err(_) if at >= native::NATIVE_PC_BASE => match self.run_native(at)? {
+                Err(_) if at >= NATIVE_PC_BASE => match self.run_native(at)? {
                     Flow::Continue => continue,
                     Flow::Exit(s) => return Ok(s),
                 },
@@ -456,7 +451,7 @@ impl Vm {
             && self.heap.is_bytes(selector)
             && args.is_ref()
             && !self.heap.is_bytes(args)
-            && lst_compiler::selector_arity(self.heap.bytes(selector))
+            && lst_bytecode::selector_arity(self.heap.bytes(selector))
                 == Some(self.heap.size(args));
         if !ok {
             return self.primitive_failed(base);

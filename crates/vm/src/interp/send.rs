@@ -3,7 +3,8 @@
 
 use super::Trap;
 use super::frame::{H_METHOD, MethodParts, PrimitiveMethod};
-use super::native::{NATIVE_PC_BASE, NEVER};
+use crate::jit_runtime::boundary::NATIVE_PC_BASE;
+use crate::jit_runtime::tiering::NEVER;
 use crate::layout;
 use crate::roots::Root;
 use crate::value::Value;
@@ -25,7 +26,7 @@ enum Primitive {
 
 /// What running a primitive method's primitive without a frame did.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum FastPrimitive {
+pub(crate) enum FastPrimitive {
     /// It answered; the value is pushed.
     Done,
     /// It failed: the method goes on after its `doPrimitive`.
@@ -183,7 +184,7 @@ impl Vm {
     /// A send whose target's primitive has already been tried without a
     /// frame, with `outcome` (not `Done`): the method runs after its
     /// `doPrimitive` or from its start, as [`Vm::send`] would have gone on.
-    pub(super) fn send_after_primitive(
+    pub(crate) fn send_after_primitive(
         &mut self,
         selector: Value,
         nvals: usize,
@@ -207,7 +208,7 @@ impl Vm {
     /// Runs a primitive method's primitive for a send, without a frame.
     /// `Ok(false)`: it failed (or does not apply), so the method runs.
     #[inline]
-    pub(super) fn primitive_send(
+    pub(crate) fn primitive_send(
         &mut self,
         p: PrimitiveMethod,
         nvals: usize,

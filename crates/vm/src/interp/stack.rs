@@ -1,6 +1,6 @@
 //! The VM stack's storage: one allocation of [`Value`] slots and a length,
 //! laid out (`repr(C)`) so that compiled code can read and write both
-//! through the offsets in [`crate::interp::native::Layout`].
+//! through the offsets in [`crate::jit_runtime::boundary::Layout`].
 //!
 //! The interpreter uses it like a `Vec<Value>` (push, pop, truncate,
 //! indexing through `Deref`). The allocation is zeroed and sized for the

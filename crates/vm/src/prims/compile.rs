@@ -73,7 +73,7 @@ pub fn new_process(vm: &mut Vm, a: Args) -> PrimResult {
     } else {
         &[]
     };
-    if lst_compiler::selector_arity(bytes) != Some(0) {
+    if lst_bytecode::selector_arity(bytes) != Some(0) {
         return Ok(None);
     }
     let stack_size = vm

@@ -128,7 +128,7 @@ impl Vm {
 
     /// What the method with bytecodes `code` and `literals` does, if it is
     /// quick, for a send of `nvals` values.
-    pub(crate) fn quick_method(&self, code: Value, literals: Value, nvals: usize) -> Option<Quick> {
+    pub(super) fn quick_method(&self, code: Value, literals: Value, nvals: usize) -> Option<Quick> {
         if !code.is_ref() || !self.heap.is_bytes(code) {
             return None;
         }

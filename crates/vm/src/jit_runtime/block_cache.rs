@@ -18,8 +18,8 @@
 //! This module must not generate code; it owns the table's layout,
 //! filling and flushing.
 
-use super::frame::{H_CODE, H_CONTEXT, H_LITERALS, H_METHOD};
-use super::native::Resume;
+use super::boundary::Resume;
+use crate::interp::frame::{H_CODE, H_CONTEXT, H_LITERALS, H_METHOD};
 use crate::layout::block;
 use crate::vm::Vm;
 use std::cell::Cell;
@@ -112,7 +112,7 @@ impl Default for BlockLayout {
 
 impl Vm {
     /// Empties the block table (objects moved, or methods changed).
-    pub(crate) fn flush_block_entries(&mut self) {
+    pub(super) fn flush_block_entries(&mut self) {
         if let Some(t) = self.jit.as_ref() {
             t.blocks.iter().for_each(|e| e.method.set(0));
         }
@@ -122,7 +122,7 @@ impl Vm {
     /// current frame, and nothing moved since: if the frame runs compiled
     /// from its body's start, records the body so that compiled code can
     /// activate blocks of it directly.
-    pub(crate) fn fill_block_entry(&mut self, nvals: usize) {
+    pub(super) fn fill_block_entry(&mut self, nvals: usize) {
         let hp = self.hp;
         let blk = self.header(hp, H_CONTEXT);
         if !self.is_block_object(blk) {

@@ -4,7 +4,7 @@
 //! answers the selector with that primitive.
 //!
 //! [`INT_OPS`] lists each operation with the selector and the primitive it
-//! stands for. [`NativeRegs::int_ops`](super::native::NativeRegs) holds a
+//! stands for. [`NativeRegs::int_ops`](super::boundary::NativeRegs) holds a
 //! word per operation, 1 while SmallInt's method for the selector is a
 //! primitive method running exactly that primitive on (receiver,
 //! argument) (or (argument, receiver) for a swapped one). Compiled code
@@ -52,7 +52,7 @@ pub struct OpDef<Op> {
 }
 
 /// An [`OpDef`], for the tables.
-pub(crate) const fn def<Op>(
+pub(super) const fn def<Op>(
     selector: &'static str,
     op: Op,
     primitive: u8,
@@ -67,7 +67,7 @@ pub(crate) const fn def<Op>(
 }
 
 /// The index in `defs` of a selector's operation.
-pub(crate) fn op_index<Op>(defs: &[OpDef<Op>], selector: &[u8]) -> Option<usize> {
+pub(super) fn op_index<Op>(defs: &[OpDef<Op>], selector: &[u8]) -> Option<usize> {
     defs.iter().position(|d| d.selector.as_bytes() == selector)
 }
 
@@ -95,7 +95,7 @@ pub fn int_op_index(selector: &[u8]) -> Option<usize> {
 impl Vm {
     /// Recomputes which inline operations are valid (see the module doc),
     /// SmallInt's and Float's (`float_ops`).
-    pub(crate) fn refresh_inline_ops(&mut self) {
+    pub(super) fn refresh_inline_ops(&mut self) {
         self.native_regs.int_ops = self.primitive_words(self.root(Root::SmallIntClass), &INT_OPS);
         self.refresh_float_ops();
     }
@@ -103,7 +103,7 @@ impl Vm {
     /// One word per operation of `ops`, 1 if `class`'s method for its
     /// selector is a primitive method running exactly its primitive on
     /// (receiver, argument), or on (argument, receiver) if swapped, else 0.
-    pub(crate) fn primitive_words<Op, const N: usize>(
+    pub(super) fn primitive_words<Op, const N: usize>(
         &mut self,
         class: crate::value::Value,
         ops: &[OpDef<Op>; N],

@@ -3,7 +3,8 @@
 //!
 //! A [`SendSite`] is read and written by compiled code (the JIT's send
 //! stub: class guard, frame push, direct tail call to the target) and by
-//! the runtime: the stub's slow path, [`lst_send_site`], sends through the
+//! the runtime: the stub's slow path,
+//! [`lst_send_site`](super::helpers::lst_send_site), sends through the
 //! method cache as the interpreter does and then records what it found in
 //! a free way of the site. A site whose ways are full is *megamorphic*: it
 //! keeps sending through the method cache.
@@ -18,20 +19,22 @@
 //!
 //! Targets that are primitive methods (`at:`, Float `+`, …) go to
 //! *primitive ways* instead, and the site becomes *direct*: the JIT's
-//! send stub then calls [`lst_send_direct`], which runs the cached
-//! primitive on the caller's stack and answers in place, without a lookup
-//! or a frame (the stub goes on at the site's continuation). A failed
-//! primitive goes on in its method's frame, as in the interpreter. A `value…` send that activated a block marks the site
-//! for blocks instead (`block_cache`).
+//! send stub then calls
+//! [`lst_send_direct`](super::helpers::lst_send_direct), which runs the
+//! cached primitive on the caller's stack and answers in place, without a
+//! lookup or a frame (the stub goes on at the site's continuation). A
+//! failed primitive goes on in its method's frame, as in the interpreter.
+//! A `value…` send that activated a block marks the site for blocks
+//! instead (`block_cache`).
 //!
 //! This module must not generate code; it owns the sites' layout, their
-//! filling and flushing.
+//! filling and flushing (the helpers that call into it are in `helpers`).
 
-use super::frame::{H_FP, H_METHOD, H_TB, MethodParts, PrimitiveMethod};
-use super::native::{self, GO_ON, NATIVE_PC_BASE, Resume};
+use super::boundary::{self, GO_ON, NATIVE_PC_BASE, Resume, TRY_STUB};
 use super::quick::Quick;
-use super::send::FastPrimitive;
-use super::{Trap, frame::HEADER};
+use crate::interp::Trap;
+use crate::interp::frame::{H_FP, H_METHOD, H_TB, HEADER, MethodParts, PrimitiveMethod};
+use crate::interp::send::FastPrimitive;
 use crate::roots::Root;
 use crate::value::Value;
 use crate::vm::Vm;
@@ -82,7 +85,7 @@ pub struct PrimWay {
 /// it answers the receiver), `==` (1 on receiver, argument), `class` (2
 /// on the receiver), `basicSize`/`size` (4 on the receiver) and `new:` (7
 /// on receiver, size: a new object of nil slots, made by
-/// [`native::lst_new_slots`] without a collection). Guarding
+/// [`lst_new_slots`](super::helpers::lst_new_slots) without a collection). Guarding
 /// on what the runtime found at the site, not on the selector, keeps
 /// the inline path right for every class and every redefinition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,15 +142,11 @@ impl InlinePrim {
     }
 }
 
-/// What [`lst_send_direct`] answers when the receiver's class is in one of
-/// the site's method ways: the send stub does the send.
-pub const TRY_STUB: u64 = 2;
-
 /// One send in compiled code.
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct SendSite {
-    /// The selector code (see [`native::SPECIAL_SELECTOR`], [`native::TO_SUPER`]).
+    /// The selector code (see [`boundary::SPECIAL_SELECTOR`], [`boundary::TO_SUPER`]).
     pub selector: Cell<u64>,
     /// Receiver and arguments.
     pub nvals: Cell<u64>,
@@ -163,7 +162,7 @@ pub struct SendSite {
     /// Sends that took the slow path.
     pub misses: Cell<u64>,
     /// Nonzero once a primitive method answered a send here: the send
-    /// stub then calls [`lst_send_direct`] (which runs cached primitives
+    /// stub then calls [`lst_send_direct`](super::helpers::lst_send_direct) (which runs cached primitives
     /// and answers in place) when no method way holds the receiver's
     /// class. Never cleared.
     pub direct: Cell<u64>,
@@ -277,7 +276,7 @@ pub struct IcCounts {
 impl Vm {
     /// Empties every send site and the block table (objects moved, or
     /// methods changed).
-    pub(crate) fn flush_send_sites(&mut self) {
+    pub(super) fn flush_send_sites(&mut self) {
         if let Some(t) = self.jit.as_ref() {
             t.sites
                 .iter()
@@ -319,7 +318,7 @@ impl Vm {
     /// or a special selector).
     fn site_selector(&self, code: u64) -> Result<Value, Trap> {
         let index = (code & 0xFFFF) as usize;
-        if code & native::SPECIAL_SELECTOR != 0 {
+        if code & boundary::SPECIAL_SELECTOR != 0 {
             return Ok(self.root(match index {
                 0 => Root::SelectorLess,
                 1 => Root::SelectorLessEqual,
@@ -331,13 +330,13 @@ impl Vm {
 
     /// The send of `site` from frame `hp`, through the method cache; then
     /// records the target in the site if a hit could have run it.
-    fn send_from_site(&mut self, site: &SendSite, hp: usize) -> Result<(), Trap> {
+    pub(super) fn send_from_site(&mut self, site: &SendSite, hp: usize) -> Result<(), Trap> {
         let record = site.record.get() as usize;
         let nvals = site.nvals.get() as usize;
         self.enter_frame(hp, NATIVE_PC_BASE + record)?;
         let code = site.selector.get();
         let selector = self.site_selector(code)?;
-        if code & native::TO_SUPER != 0 {
+        if code & boundary::TO_SUPER != 0 {
             let start = self.super_class()?;
             return self.send(selector, nvals, Some(start));
         }
@@ -355,9 +354,9 @@ impl Vm {
         Ok(())
     }
 
-    /// A direct send from `site` in frame `hp` (see [`lst_send_direct`]):
+    /// A direct send from `site` in frame `hp` (see [`lst_send_direct`](super::helpers::lst_send_direct)):
     /// `Ok(None)` when no primitive way has the receiver's class.
-    fn send_direct(&mut self, site: &SendSite, hp: usize) -> Result<Option<u64>, Trap> {
+    pub(super) fn send_direct(&mut self, site: &SendSite, hp: usize) -> Result<Option<u64>, Trap> {
         let nvals = site.nvals.get() as usize;
         let len = self.stack.len();
         if nvals == 0 || len < hp + HEADER + nvals {
@@ -502,54 +501,5 @@ fn fill_quick_way(site: &SendSite, quick: Quick, class: Value) {
         way.quick.set(code);
         way.operand.set(operand);
         way.class.set(class.raw());
-    }
-}
-
-/// The slow path of the send stub: sends the message of `site` from frame
-/// `hp` (whose operand stack is written, ending with the receiver and
-/// arguments) as the interpreter would, and fills the site's cache.
-///
-/// # Safety
-/// Called by compiled code only, with the Vm it was entered with and the
-/// address of a [`SendSite`] its tier keeps alive.
-pub unsafe extern "C" fn lst_send_site(vm: *mut Vm, hp: u64, site: u64) -> u64 {
-    // SAFETY: we are called by compiled code, which passes the Vm it got.
-    let vm = unsafe { native::vm_of(vm) };
-    // SAFETY: `site` is the address of a SendSite the compiler embedded;
-    // the tier owns it (boxed, never freed while code may run) and only
-    // shared references to it exist (its fields are Cells).
-    let site = unsafe { &*(site as *const SendSite) };
-    site.misses.set(site.misses.get() + 1);
-    let hp = hp as usize;
-    match vm.send_from_site(site, hp) {
-        Err(t) => vm.exit_with(t),
-        Ok(()) if vm.hp == hp => {
-            // A primitive answered without a frame.
-            vm.native_regs.value = vm.stack.pop().unwrap_or_default();
-            GO_ON
-        }
-        Ok(()) => vm.transfer(),
-    }
-}
-
-/// A send from a direct site (one that has seen a primitive method
-/// answer): runs the primitive of a primitive way that holds the
-/// receiver's class and answers [`GO_ON`] with its value in the
-/// registers, or activates the block of a `value…` send. Answers
-/// [`TRY_STUB`] when a method way holds the class instead; otherwise it
-/// sends as [`lst_send_site`] does.
-///
-/// # Safety
-/// As [`lst_send_site`].
-pub unsafe extern "C" fn lst_send_direct(vm: *mut Vm, hp: u64, site: u64) -> u64 {
-    // SAFETY: we are called by compiled code, which passes the Vm it got.
-    let vm_ref = unsafe { native::vm_of(vm) };
-    // SAFETY: as in `lst_send_site`: a boxed site the tier keeps alive.
-    let site_ref = unsafe { &*(site as *const SendSite) };
-    match vm_ref.send_direct(site_ref, hp as usize) {
-        Ok(Some(r)) => r,
-        Err(t) => vm_ref.exit_with(t),
-        // SAFETY: the same arguments we were called with.
-        Ok(None) => unsafe { lst_send_site(vm, hp, site) },
     }
 }

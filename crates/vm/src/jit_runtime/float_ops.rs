@@ -6,7 +6,7 @@
 //! This is the Float twin of [`super::int_ops`], with the same table type
 //! ([`OpDef`]): [`FLOAT_OPS`] lists each operation with the selector and
 //! the primitive it stands for, and
-//! [`NativeRegs::float_ops`](super::native::NativeRegs) holds one word
+//! [`NativeRegs::float_ops`](super::boundary::NativeRegs) holds one word
 //! (1 or 0) per operation, recomputed whenever method dictionaries may
 //! have changed.
 //! An arithmetic result is a new Float, which compiled code allocates
@@ -54,7 +54,7 @@ pub fn float_op_index(selector: &[u8]) -> Option<usize> {
 impl Vm {
     /// Recomputes which inline Float operations are valid (none if the
     /// image has no Float class).
-    pub(crate) fn refresh_float_ops(&mut self) {
+    pub(super) fn refresh_float_ops(&mut self) {
         let class = self.root(Root::FloatClass);
         self.native_regs.float_class = class;
         self.native_regs.float_ops = if class == self.nil() {

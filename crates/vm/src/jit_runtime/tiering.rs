@@ -1,0 +1,458 @@
+//! When methods are compiled, and at which level: the tier's state and
+//! policy.
+//!
+//! This module owns [`JitMode`], [`Level`] and [`Tiering`], the compiled
+//! code's bookkeeping ([`Tier`]: records, units, send sites, counters,
+//! block table), call and loop counting, compiling a unit and keeping
+//! what the compiler produced, tier-up of baseline code to optimized code
+//! and on-stack replacement at loop heads, and [`JitStats`].
+//!
+//! It must not generate code (the compiler behind [`Compiler`] does) and
+//! does not move control into or out of compiled code (`transfer` does).
+
+use super::block_cache::{BlockTable, new_table};
+use super::boundary::{Compiler, NATIVE_PC_BASE, Record, Resume, records_by_word};
+use super::inline_cache::SendSite;
+use crate::interp::frame::{H_CONTEXT, H_METHOD, HEADER, MethodParts};
+use crate::roots::Root;
+use crate::value::Value;
+use crate::vm::Vm;
+use rustc_hash::FxHashMap;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// `parts.native` of a method that will not be compiled.
+pub const NEVER: u32 = u32::MAX;
+
+/// When methods are compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum JitMode {
+    /// Never: everything is interpreted.
+    #[default]
+    Off,
+    /// After a method has been called `threshold` times.
+    On,
+    /// At a method's first call.
+    Always,
+}
+
+/// How much a compiler works on a method: a baseline compile is fast and
+/// its code slower; an optimized one the other way round. In tiered
+/// compiling, baseline code counts its calls and loop iterations and has
+/// the runtime recompile it optimized once that count runs out
+/// ([`lst_tier_up`](super::helpers::lst_tier_up)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Baseline,
+    Optimized,
+}
+
+/// Compiling at which levels (see [`Level`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiering {
+    /// The level of a method's first compile.
+    pub first: Level,
+    /// Calls and loop iterations of a baseline method before it is
+    /// recompiled optimized (`None`: never).
+    pub optimize_after: Option<u32>,
+}
+
+impl Tiering {
+    /// What a baseline function's counter starts at (and starts again at
+    /// after each recompile it asked for).
+    pub(super) fn counter_start(&self) -> i64 {
+        self.optimize_after
+            .map_or(COUNTER_OFF, |n| i64::from(n.max(1)))
+    }
+}
+
+/// A tiering counter's value while it must not run out.
+pub const COUNTER_OFF: i64 = i64::MAX;
+
+/// What the tier compiles: a method (start 0) or the block body at a
+/// bytecode offset in it, keyed by the method's address.
+type Unit = (u64, u16);
+
+/// Backward branches between two looks at whether the loop's method is hot
+/// (on-stack replacement).
+const LOOP_STRIDE: u32 = 64;
+
+/// Counters for `--jit-stats`.
+#[derive(Clone, Debug, Default)]
+pub struct JitStats {
+    pub compiled: u64,
+    pub refused: u64,
+    /// Each compile's level and time.
+    pub compile_times: Vec<(Level, Duration)>,
+    /// Baseline methods recompiled optimized.
+    pub optimized_later: u64,
+    /// Entries into compiled code from the interpreter.
+    pub entries_from_interpreter: u64,
+    /// Exits from compiled code into the interpreter.
+    pub exits_to_interpreter: u64,
+    /// Refusal reasons, first words, with counts.
+    pub refusals: HashMap<String, u64>,
+}
+
+/// The compiled-code tier of a VM.
+pub struct Tier {
+    pub(super) compiler: Box<dyn Compiler>,
+    pub mode: JitMode,
+    /// Calls before a method is compiled (mode `On`).
+    pub threshold: u32,
+    pub tiering: Tiering,
+    pub(super) records: Vec<Record>,
+    /// Every method the tier has seen (compiled or refused): a GC root, so
+    /// that [`Tier::index`] can be rebuilt after objects move.
+    pub(crate) methods: Vec<Value>,
+    /// The unit of each of `methods` that was compiled: 0 for the method,
+    /// else the bytecode offset of a block body.
+    starts: Vec<u16>,
+    /// The entry record (or [`NEVER`]) of each of `methods`.
+    method_records: Vec<u32>,
+    /// Method address → its entry record, or [`NEVER`].
+    index: FxHashMap<Unit, u32>,
+    /// Calls of not yet compiled methods (mode `On`), by address; cleared
+    /// when objects move. Loops count too ([`Vm::loop_edge`]).
+    calls: FxHashMap<Unit, u32>,
+    /// The inline caches of all compiled code (boxed: code holds their
+    /// addresses).
+    pub(super) sites: Vec<Box<[SendSite]>>,
+    /// The tiering counters of all baseline code (boxed: code holds their
+    /// addresses).
+    #[allow(clippy::vec_box)]
+    counters: Vec<Box<std::cell::Cell<i64>>>,
+    /// The level of each of `methods`' code.
+    levels: Vec<Level>,
+    /// Compiled block bodies, for compiled `value…` sends.
+    pub(super) blocks: Box<BlockTable>,
+    /// Backward branches the interpreter took (sampled every
+    /// [`LOOP_STRIDE`]).
+    loop_edges: u32,
+    pub stats: JitStats,
+}
+
+impl Vm {
+    /// Installs a JIT that compiles at the levels `tiering` says.
+    pub fn set_jit(
+        &mut self,
+        compiler: Box<dyn Compiler>,
+        mode: JitMode,
+        threshold: u32,
+        tiering: Tiering,
+    ) {
+        self.jit = Some(Box::new(Tier {
+            compiler,
+            mode,
+            threshold: threshold.max(1),
+            tiering,
+            // Record 0 is never used: `MethodParts::native == 0` means "not
+            // compiled yet".
+            records: vec![Record {
+                code: 0,
+                k: 0,
+                pc: 0,
+                resume: Resume::Start as u32,
+                depth: 0,
+            }],
+            loop_edges: 0,
+            sites: vec![],
+            counters: vec![],
+            levels: vec![],
+            blocks: new_table(),
+            methods: vec![],
+            starts: vec![],
+            method_records: vec![],
+            index: FxHashMap::default(),
+            calls: FxHashMap::default(),
+            stats: JitStats::default(),
+        }));
+        self.native_regs.blocks = self.jit.as_ref().map_or(0, |t| t.blocks.as_ptr() as u64);
+        self.cache.flush();
+        self.refresh_inline_ops();
+    }
+
+    /// The JIT's counters, if there is a JIT.
+    pub fn jit_stats(&self) -> Option<&JitStats> {
+        self.jit.as_ref().map(|t| &t.stats)
+    }
+
+    /// Compiles `method` now if it is not yet (for tools); its entry record.
+    pub fn jit_compile(&mut self, method: Value) -> Result<Record, String> {
+        let r = match self
+            .jit
+            .as_ref()
+            .and_then(|t| t.index.get(&(method.raw(), 0)))
+        {
+            Some(&r) => r,
+            None => self.compile_now(method, 0),
+        };
+        match self.jit.as_ref() {
+            None => Err("no JIT installed".into()),
+            Some(_) if r == NEVER => Err("the JIT declined this method".into()),
+            Some(t) => Ok(t.records[r as usize]),
+        }
+    }
+
+    /// Refreshes what compiled code reads after objects moved.
+    pub(crate) fn native_after_collection(&mut self) {
+        self.native_regs.nil = self.nil();
+        self.native_regs.true_ = self.root(Root::True);
+        self.native_regs.false_ = self.root(Root::False);
+        self.native_regs.smallint_class = self.root(Root::SmallIntClass);
+        self.native_regs.context_class = self.root(Root::ContextClass);
+        self.native_regs.block_class = self.root(Root::BlockClass);
+        self.native_regs.float_class = self.root(Root::FloatClass);
+        self.flush_send_sites();
+        if let Some(t) = self.jit.as_mut() {
+            t.calls.clear();
+            t.index.clear();
+            for ((m, &start), &r) in t.methods.iter().zip(&t.starts).zip(&t.method_records) {
+                t.index.insert((m.raw(), start), r);
+            }
+        }
+    }
+
+    /// What `MethodParts::native` is for a method just looked up: its entry
+    /// record, 0 (not compiled yet) or [`NEVER`].
+    pub(crate) fn native_entry(&mut self, method: Value) -> u32 {
+        let Some(tier) = self.jit.as_ref() else {
+            return NEVER;
+        };
+        if let Some(r) = tier.index.get(&(method.raw(), 0)) {
+            return *r;
+        }
+        match tier.mode {
+            JitMode::Off => NEVER,
+            JitMode::On => 0,
+            JitMode::Always => self.compile_now(method, 0),
+        }
+    }
+
+    /// The unit `(method, start)` ran once more (`weight` counts a loop's
+    /// iterations): its entry record, once compiled (at the threshold in
+    /// mode `On`, at once in mode `Always`); 0 while it is not yet hot;
+    /// [`NEVER`] if it will not be compiled.
+    fn count_run(&mut self, method: Value, start: u16, weight: u32) -> u32 {
+        let Some(tier) = self.jit.as_mut() else {
+            return NEVER;
+        };
+        let key = (method.raw(), start);
+        if let Some(&r) = tier.index.get(&key) {
+            return r;
+        }
+        match tier.mode {
+            JitMode::Off => return NEVER,
+            JitMode::Always => {}
+            JitMode::On => {
+                let n = tier.calls.entry(key).or_insert(0);
+                *n = n.saturating_add(weight);
+                if *n < tier.threshold {
+                    return 0;
+                }
+                tier.calls.remove(&key);
+            }
+        }
+        self.compile_now(method, start)
+    }
+
+    /// A block body starting at `body` in `method` was just activated in
+    /// the current frame: it goes on in compiled code once that is hot.
+    pub(crate) fn enter_block_body(&mut self, method: Value, body: usize) {
+        let Ok(start) = u16::try_from(body) else {
+            return;
+        };
+        let r = self.count_run(method, start, 1);
+        if r != 0 && r != NEVER {
+            self.pc = NATIVE_PC_BASE + r as usize;
+        }
+    }
+
+    /// A send found `method` (for `selector` in `class`), not compiled yet:
+    /// in mode `On`, counts the call and compiles at the threshold, then
+    /// refreshes the method-cache entry. Answers the entry record, 0 (not
+    /// yet) or [`NEVER`].
+    pub(crate) fn count_call(
+        &mut self,
+        selector: Value,
+        class: Value,
+        method: Value,
+        mut parts: MethodParts,
+    ) -> u32 {
+        let r = self.count_run(method, 0, 1);
+        if r == 0 {
+            return 0;
+        }
+        parts.native = r;
+        self.cache.insert(selector, class, method, parts);
+        r
+    }
+
+    /// Compiles the unit `(method, start)` at the tiering's first level;
+    /// its entry record or [`NEVER`].
+    fn compile_now(&mut self, method: Value, start: u16) -> u32 {
+        let Some(level) = self.jit.as_ref().map(|t| t.tiering.first) else {
+            return NEVER;
+        };
+        // A method the baseline declines (a very large one) may still be
+        // optimized.
+        let mut level = level;
+        let mut result = self.compile_unit(method, start, level);
+        if result.is_err() && level == Level::Baseline {
+            level = Level::Optimized;
+            result = self.compile_unit(method, start, level);
+        }
+        let r = result.unwrap_or_else(|why| {
+            self.note_refusal(method, &why);
+            NEVER
+        });
+        if let Some(tier) = self.jit.as_mut() {
+            tier.methods.push(method);
+            tier.starts.push(start);
+            tier.method_records.push(r);
+            tier.levels.push(level);
+            tier.index.insert((method.raw(), start), r);
+        }
+        r
+    }
+
+    /// Counts a method the compiler declined, and why.
+    fn note_refusal(&mut self, method: Value, why: &str) {
+        if std::env::var_os("LST_JIT_DEBUG").is_some() {
+            eprintln!("jit: declined {}: {why}", self.method_name(method));
+        }
+        let Some(tier) = self.jit.as_mut() else {
+            return;
+        };
+        tier.stats.refused += 1;
+        let key: String = why.split(':').next().unwrap_or("").to_string();
+        *tier.stats.refusals.entry(key).or_insert(0) += 1;
+    }
+
+    /// Compiles the unit `(method, start)` at `level` and keeps its
+    /// records, sites and counter; its entry record, or why the compiler
+    /// declined.
+    fn compile_unit(&mut self, method: Value, start: u16, level: Level) -> Result<u32, String> {
+        let mut tier = self.jit.take().ok_or_else(|| "no JIT".to_string())?;
+        let started = std::time::Instant::now();
+        if level == Level::Optimized {
+            self.index_quick_selectors();
+        }
+        let first = tier.records.len() as u32;
+        let result = tier.compiler.compile(self, method, start, first, level);
+        let r = match result {
+            Ok(c) => {
+                tier.stats.compile_times.push((level, started.elapsed()));
+                tier.stats.compiled += 1;
+                for (k, e) in c.entries.iter().enumerate() {
+                    tier.records.push(Record {
+                        code: c.code,
+                        k: k as u32,
+                        pc: e.pc,
+                        resume: e.resume as u32,
+                        depth: e.depth,
+                    });
+                }
+                tier.sites.push(c.sites);
+                if let Some(counter) = c.counter {
+                    counter.set(tier.tiering.counter_start());
+                    tier.counters.push(counter);
+                }
+                Ok(first)
+            }
+            Err(why) => Err(why),
+        };
+        self.native_regs.records_by_word = records_by_word(&tier.records);
+        self.jit = Some(tier);
+        r
+    }
+
+    /// Recompiles the unit that frame `hp` runs optimized, once, and
+    /// makes later calls find the new code (see [`lst_tier_up`](super::helpers::lst_tier_up)). Answers
+    /// the unit's entry record if it is optimized now.
+    pub(super) fn optimize_frame_unit(&mut self, hp: usize) -> Option<u32> {
+        let method = self.header(hp, H_METHOD);
+        let start = self.frame_unit_start(hp)?;
+        let tier = self.jit.as_ref()?;
+        let i = tier
+            .methods
+            .iter()
+            .zip(&tier.starts)
+            .position(|(m, &s)| m.raw() == method.raw() && s == start)?;
+        if tier.levels[i] == Level::Optimized {
+            return Some(tier.method_records[i]).filter(|&r| r != NEVER);
+        }
+        let r = match self.compile_unit(method, start, Level::Optimized) {
+            Ok(r) => r,
+            Err(why) => {
+                self.note_refusal(method, &why);
+                return None;
+            }
+        };
+        let tier = self.jit.as_mut()?;
+        tier.levels[i] = Level::Optimized;
+        tier.method_records[i] = r;
+        tier.index.insert((method.raw(), start), r);
+        tier.stats.optimized_later += 1;
+        // Caches and inline caches may hold the baseline entry.
+        self.cache.flush();
+        self.flush_send_sites();
+        Some(r)
+    }
+
+    /// The interpreter took a backward branch to `target` in the current
+    /// frame. Every [`LOOP_STRIDE`] of them, the frame's method counts as
+    /// called that often more (mode `On`); once it is compiled, the frame
+    /// goes on in compiled code at that loop head if it has an entry there
+    /// (on-stack replacement: `Vm::pc` becomes the entry's record).
+    #[inline(never)]
+    pub(crate) fn loop_edge(&mut self, target: usize) {
+        let Some(tier) = self.jit.as_mut() else {
+            return;
+        };
+        tier.loop_edges = tier.loop_edges.wrapping_add(1);
+        if tier.loop_edges % LOOP_STRIDE != 0 {
+            return;
+        }
+        let method = self.stack[self.hp + H_METHOD];
+        let Some(start) = self.frame_unit_start(self.hp) else {
+            return;
+        };
+        let first = self.count_run(method, start, LOOP_STRIDE);
+        let depth = self.stack.len() - self.hp - HEADER;
+        if let Some(r) = self.loop_head(first, target, depth) {
+            self.pc = NATIVE_PC_BASE + r as usize;
+        }
+    }
+
+    /// Which unit frame `hp` runs: 0 for a method, the body's offset for
+    /// a block (`None` if the block is malformed).
+    fn frame_unit_start(&self, hp: usize) -> Option<u16> {
+        let context = self.header(hp, H_CONTEXT);
+        if !self.is_block_object(context) {
+            return Some(0);
+        }
+        let body = self.heap.get(context, crate::layout::block::BODY_POINTER)?;
+        u16::try_from(body.as_usize()?).ok()
+    }
+
+    /// The record of the loop-head entry at bytecode offset `pc` with
+    /// operand-stack depth `depth` among the entries of the function whose
+    /// entry 0 is record `first`.
+    fn loop_head(&self, first: u32, pc: usize, depth: usize) -> Option<u32> {
+        if first == NEVER || first == 0 {
+            return None;
+        }
+        let tier = self.jit.as_ref()?;
+        let start = tier.records.get(first as usize)?;
+        (first as usize..tier.records.len())
+            .take_while(|&i| tier.records[i].code == start.code)
+            .find(|&i| {
+                let r = &tier.records[i];
+                r.resume == Resume::LoopHead as u32
+                    && r.pc as usize == pc
+                    && r.depth as usize == depth
+            })
+            .map(|i| i as u32)
+    }
+}
