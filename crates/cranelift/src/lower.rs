@@ -16,7 +16,9 @@
 //! lowering refuses the method otherwise.
 //!
 //! This module builds CLIF only; code memory and helpers' addresses live in
-//! [`crate::jit`] and [`crate::helpers`].
+//! [`crate::jit`] and [`crate::helpers`]. It holds the per-instruction
+//! logic; the small CLIF pieces it builds from (tag, headers, frame
+//! slots, helper calls) are the kit's, [`crate::clif_kit`] and [`kit`].
 
 use crate::clif_kit::{FLAGS, detag, header, is_int, is_ref, pointer_header, size_of, tag, untag};
 use crate::entries::{self, state_of};
