@@ -24,7 +24,7 @@ use lst_vm::interp::native::Layout;
 pub(crate) const FLAGS: MemFlagsData = MemFlagsData::trusted();
 
 /// Bytes per word of the VM stack and of heap objects, and its log 2.
-pub(crate) const WORD_BYTES: i32 = std::mem::size_of::<u64>() as i32;
+pub(crate) const WORD_BYTES: i32 = lst_vm::heap::WORD_BYTES as i32;
 pub(crate) const WORD_SHIFT: i64 = WORD_BYTES.trailing_zeros() as i64;
 
 /// The byte offset of word `n` from an address.
