@@ -31,6 +31,7 @@
 // `dynasm!` turns a dynamic register `Rq(r)` into `r.into()`.
 #![allow(clippy::useless_conversion)]
 
+use crate::clif_kit::{WORD_BYTES, word_offset};
 use crate::entries::{self, Plan, state_of};
 use crate::lower::{LowerError, MethodFacts, recomputable};
 use dynasmrt::x64::X64Relocation;
@@ -204,17 +205,76 @@ impl<'a> Emitter<'a> {
     /// `reg` := header word `slot` of the frame (r11 := the stack base).
     fn header_word(&mut self, reg: u8, slot: usize) {
         self.stack_base();
-        let off = (slot * 8) as i32;
+        let off = word_offset(slot);
         dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [r11 + rsi * 8 + off]);
     }
 
     /// `reg` := the stack slot `n` words above the index in SmallInt
     /// header word `slot` (the receiver's and arguments' at FP, the
-    /// temporaries' at TB): 8·index = 4·word − 4.
-    fn frame_value(&mut self, reg: u8, slot: usize, n: usize) {
+    /// temporaries' at TB).
+    fn frame_value(&mut self, reg: u8, slot: usize, n: usize) -> Result<(), LowerError> {
         self.header_word(10, slot);
-        let off = 8 * n as i32 - 4;
-        dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [r11 + r10 * 4 + off]);
+        self.tagged_slot(false, reg, n)
+    }
+
+    // -- The tag and objects -------------------------------------------------
+
+    /// Loads (`store` false) or stores `reg` from or to the stack slot `n`
+    /// words above the index in the SmallInt word in r10 (r11 := the stack
+    /// base), without untagging: the address is `r11 + r10·scale + disp`
+    /// with `scale` = 8 / 2^tag bits and `disp` = 8n − tag·scale.
+    fn tagged_slot(&mut self, store: bool, reg: u8, n: usize) -> Result<(), LowerError> {
+        let lay = self.lay;
+        let scale = WORD_BYTES >> lay.tag_bits;
+        let disp = word_offset(n) - lay.smallint_tag as i32 * scale;
+        match (scale, store) {
+            (8, false) => dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [r11 + r10 * 8 + disp]),
+            (8, true) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r11 + r10 * 8 + disp], Rq(reg)),
+            (4, false) => dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [r11 + r10 * 4 + disp]),
+            (4, true) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r11 + r10 * 4 + disp], Rq(reg)),
+            (2, false) => dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [r11 + r10 * 2 + disp]),
+            (2, true) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r11 + r10 * 2 + disp], Rq(reg)),
+            _ => {
+                return Err(LowerError(format!(
+                    "baseline: no addressing for a {}-bit tag",
+                    lay.tag_bits
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// r10 := the header word of the object in r9 (`dword`: its low 32
+    /// bits, zero-extended).
+    fn load_header(&mut self, dword: bool) {
+        // A displacement of 0 as a register-only address: one byte shorter.
+        match (self.lay.header_word, dword) {
+            (0, true) => dynasm!(self.ops ; .arch x64 ; mov r10d, DWORD [r9]),
+            (0, false) => dynasm!(self.ops ; .arch x64 ; mov r10, QWORD [r9]),
+            (hw, true) => dynasm!(self.ops ; .arch x64 ; mov r10d, DWORD [r9 + hw]),
+            (hw, false) => dynasm!(self.ops ; .arch x64 ; mov r10, QWORD [r9 + hw]),
+        }
+    }
+
+    /// r10 := the size field of the header word of the object in r9
+    /// (clobbers r8).
+    fn load_size(&mut self) {
+        if self.lay.size_mask == u64::from(u32::MAX) {
+            self.load_header(true);
+        } else {
+            self.load_header(false);
+            self.size_of_header();
+        }
+    }
+
+    /// r10 := the size field of the header word in r10 (clobbers r8).
+    fn size_of_header(&mut self) {
+        let mask = self.lay.size_mask as i64;
+        if self.lay.size_mask == u64::from(u32::MAX) {
+            dynasm!(self.ops ; .arch x64 ; mov r10d, r10d);
+        } else {
+            dynasm!(self.ops ; .arch x64 ; mov r8, QWORD mask ; and r10, r8);
+        }
     }
 
     /// Writes `vals` as the frame's operand stack and sets the stack length.
@@ -223,7 +283,7 @@ impl<'a> Emitter<'a> {
         for (i, &v) in vals.iter().enumerate() {
             self.load(RAX, v)?;
             self.stack_base();
-            let off = ((header + i) * 8) as i32;
+            let off = word_offset(header + i);
             dynasm!(self.ops ; .arch x64 ; mov QWORD [r11 + rsi * 8 + off], rax);
         }
         let len = (header + vals.len()) as i32;
@@ -249,7 +309,7 @@ impl<'a> Emitter<'a> {
         let header = self.lay.header;
         self.stack_base();
         for (i, &v) in vals.iter().enumerate() {
-            let off = ((header + i) * 8) as i32;
+            let off = word_offset(header + i);
             let to = Self::slot(v);
             dynasm!(self.ops
                 ; .arch x64
@@ -432,9 +492,10 @@ impl<'a> Emitter<'a> {
     fn arity_guard(&mut self, pc: u32) {
         let pc = pc as i32;
         let ok = self.ops.new_dynamic_label();
-        // Tagged words: (2·tb + 1) − (2·fp + 1) = 2·(tb − fp).
-        let want = 2 * (i32::from(self.f.arg_count) + 1);
-        let (tb, fp) = ((self.lay.h_tb * 8) as i32, (self.lay.h_fp * 8) as i32);
+        // Tagged words: the difference of the tagged TB and FP is the
+        // tagged argument count without its tag.
+        let want = (i32::from(self.f.arg_count) + 1) << self.lay.tag_bits;
+        let (tb, fp) = (word_offset(self.lay.h_tb), word_offset(self.lay.h_fp));
         self.stack_base();
         dynasm!(self.ops
             ; .arch x64
@@ -516,11 +577,11 @@ impl<'a> Emitter<'a> {
         let tagged = entries::check_pure(inst, self.f.arg_count, self.facts.literal_count)?;
         let lay = self.lay;
         match *inst {
-            Inst::SelfRef => self.frame_value(reg, lay.h_fp, 0),
-            Inst::Arg(n) => self.frame_value(reg, lay.h_fp, n as usize),
+            Inst::SelfRef => self.frame_value(reg, lay.h_fp, 0)?,
+            Inst::Arg(n) => self.frame_value(reg, lay.h_fp, n as usize)?,
             Inst::Literal(n) => {
                 self.header_word(10, lay.h_literals);
-                let off = lay.first_slot + 8 * i32::from(n);
+                let off = lay.first_slot + word_offset(usize::from(n));
                 dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD [r10 + off]);
             }
             Inst::Nil | Inst::True | Inst::False => {
@@ -556,15 +617,17 @@ impl<'a> Emitter<'a> {
             }
             Inst::BothInt(a, b) => {
                 self.load2(*a, *b)?;
-                dynasm!(self.ops ; .arch x64 ; and rax, rcx ; and eax, 1);
+                let tag = self.lay.tag_mask as i8;
+                dynasm!(self.ops ; .arch x64 ; and rax, rcx ; and eax, BYTE tag);
                 self.store(r(0), RAX);
             }
             Inst::IntAdd(a, b) => {
                 // (2x+1) + (2y+1) − 1 = 2(x+y) + 1
                 self.load2(*a, *b)?;
+                let tag = self.lay.smallint_tag as i8;
                 dynasm!(self.ops
                     ; .arch x64
-                    ; sub rcx, 1
+                    ; sub rcx, BYTE tag
                     ; xor edx, edx
                     ; add rax, rcx
                     ; seto dl
@@ -646,19 +709,15 @@ impl<'a> Emitter<'a> {
         let nil = self.lay.nil;
         self.header_word(9, self.lay.h_temps);
         dynasm!(self.ops ; .arch x64 ; cmp r9, QWORD [rdi + nil] ; jne =>heap);
-        let (tb, off) = ((self.lay.h_tb * 8) as i32, 8 * i32::from(n) - 4);
+        let tb = word_offset(self.lay.h_tb);
         dynasm!(self.ops ; .arch x64 ; mov r10, QWORD [r11 + rsi * 8 + tb]);
-        match store {
-            Some(_) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r11 + r10 * 4 + off], rax),
-            None => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r11 + r10 * 4 + off]),
-        }
-        let slot = self.lay.first_slot + 8 * i32::from(n);
+        self.tagged_slot(store.is_some(), RAX, usize::from(n))?;
+        let slot = self.lay.first_slot + word_offset(usize::from(n));
         let n = i32::from(n);
+        dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>heap);
+        self.load_size();
         dynasm!(self.ops
             ; .arch x64
-            ; jmp =>done
-            ; =>heap
-            ; mov r10d, DWORD [r9]
             ; cmp r10, n
             ; jbe =>trap
         );
@@ -680,24 +739,27 @@ impl<'a> Emitter<'a> {
             self.load(RAX, v)?;
         }
         let (ok, trap) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
-        self.frame_value(9, self.lay.h_fp, 0);
+        self.frame_value(9, self.lay.h_fp, 0)?;
         let bytes = self.lay.bytes_flag as i64;
+        let tag = self.lay.tag_mask as i8;
         let n_ = i32::from(n);
+        dynasm!(self.ops ; .arch x64 ; test r9b, tag ; jnz =>trap);
+        self.load_header(false);
         dynasm!(self.ops
             ; .arch x64
-            ; test r9b, 1
-            ; jnz =>trap
-            ; mov r10, QWORD [r9]
             ; mov r8, QWORD bytes
             ; test r10, r8
             ; jnz =>trap
-            ; mov r10d, r10d
+        );
+        self.size_of_header();
+        dynasm!(self.ops
+            ; .arch x64
             ; cmp r10, n_
             ; ja =>ok
             ; =>trap
         );
         self.trap(state, rt::TRAP_IVAR)?;
-        let slot = self.lay.first_slot + 8 * i32::from(n);
+        let slot = self.lay.first_slot + word_offset(usize::from(n));
         dynasm!(self.ops ; .arch x64 ; =>ok);
         match store {
             Some(_) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r9 + slot], rax),
@@ -774,7 +836,7 @@ impl<'a> Emitter<'a> {
         let send = self.ops.new_dynamic_label();
         self.load2(a, b)?;
         // Both tags and the operation's word (1 or 0): one and.
-        let valid = self.lay.int_ops + 8 * op as i32;
+        let valid = self.lay.int_ops + word_offset(op);
         dynasm!(self.ops
             ; .arch x64
             ; mov r8, rax
@@ -783,18 +845,24 @@ impl<'a> Emitter<'a> {
             ; jz =>send
         );
         let (t, f) = (self.lay.true_, self.lay.false_);
+        // Immediates as bytes: the short encodings.
+        let (tag, bits) = (self.lay.smallint_tag as i8, self.lay.tag_bits as i8);
         match kind {
             // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
-            IntOp::Add => dynasm!(self.ops ; .arch x64 ; sub rcx, 1 ; add rax, rcx ; jo =>send),
-            IntOp::Sub => dynasm!(self.ops ; .arch x64 ; sub rcx, 1 ; sub rax, rcx ; jo =>send),
+            IntOp::Add => {
+                dynasm!(self.ops ; .arch x64 ; sub rcx, BYTE tag ; add rax, rcx ; jo =>send)
+            }
+            IntOp::Sub => {
+                dynasm!(self.ops ; .arch x64 ; sub rcx, BYTE tag ; sub rax, rcx ; jo =>send)
+            }
             // (2x+1 − 1) · y = 2xy, then + 1.
             IntOp::Mul => dynasm!(self.ops
                 ; .arch x64
-                ; sub rax, 1
-                ; sar rcx, 1
+                ; sub rax, BYTE tag
+                ; sar rcx, bits
                 ; imul rax, rcx
                 ; jo =>send
-                ; add rax, 1
+                ; add rax, BYTE tag
             ),
             IntOp::Less | IntOp::Greater | IntOp::Equal => {
                 dynasm!(self.ops

@@ -169,10 +169,8 @@ pub fn check_pure(
         Inst::Literal(n) if n as usize >= literal_count => {
             Err(LowerError(format!("literal {n} is out of range")))
         }
-        Inst::Int(n) => n
-            .checked_mul(2)
-            .and_then(|t| t.checked_add(1))
-            .map(Some)
+        Inst::Int(n) => lst_vm::value::Value::int(n)
+            .map(|v| Some(v.raw() as i64))
             .ok_or_else(|| LowerError("constant out of SmallInt range".into())),
         Inst::SelfRef | Inst::Arg(_) | Inst::Literal(_) | Inst::Nil | Inst::True | Inst::False => {
             Ok(None)

@@ -21,7 +21,10 @@
 //! (the second argument register) instead of moving out of the
 //! operands' way (fib: 5 instructions per call).
 
-use crate::lower::{FLAGS, boolean, continue_if};
+use crate::clif_kit::{
+    FLAGS, WORD_BYTES, WORD_SHIFT, boolean, class_word, continue_if, header, is_ref, tag_of, untag,
+    word_offset,
+};
 use crate::send_stub::entry;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
@@ -71,15 +74,17 @@ pub(crate) fn operands(
     y: cl::Value,
     fail: cl::Block,
 ) -> (cl::Value, cl::Value) {
-    let valid = b.ins().load(I64, FLAGS, vm, lay.float_ops + 8 * op as i32);
+    let valid = b
+        .ins()
+        .load(I64, FLAGS, vm, lay.float_ops + word_offset(op));
     continue_if(b, valid, fail);
     let fx = float_value(b, lay, vm, x, fail);
     let (int, float, have) = (b.create_block(), b.create_block(), b.create_block());
     b.append_block_param(have, F64);
-    let tag = b.ins().band_imm_u(y, 1);
+    let tag = tag_of(b, lay, y);
     b.ins().brif(tag, int, &[], float, &[]);
     b.switch_to_block(int);
-    let n = b.ins().sshr_imm_u(y, 1);
+    let n = untag(b, lay, y);
     let fy = b.ins().fcvt_from_sint(F64, n);
     b.ins().jump(have, &[BlockArg::Value(fy)]);
     b.switch_to_block(float);
@@ -125,14 +130,14 @@ fn new_float(
     let calm = b.ins().icmp_imm_s(IntCC::Equal, stress, 0);
     continue_if(b, calm, fail);
     // Header, class, the double: three words.
-    let words = (lay.first_slot / 8 + 1) as i64;
+    let words = i64::from((lay.first_slot + WORD_BYTES) / WORD_BYTES);
     let top = b.ins().load(I64, FLAGS, vm, at(a.top));
     let end = b.ins().load(I64, FLAGS, vm, at(a.words));
     let new_top = b.ins().iadd_imm_s(top, words);
     let fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, new_top, end);
     continue_if(b, fits, fail);
     let base = b.ins().load(I64, FLAGS, vm, at(a.base));
-    let top8 = b.ins().ishl_imm_u(top, 3);
+    let top8 = b.ins().ishl_imm_u(top, WORD_SHIFT);
     let object = b.ins().iadd(base, top8);
     b.ins().store(FLAGS, new_top, vm, at(a.top));
     let hash = b.ins().load(I32, FLAGS, vm, at(a.next_hash));
@@ -144,8 +149,8 @@ fn new_float(
     b.ins().store(FLAGS, allocated, vm, at(a.allocated_words));
     let hash = b.ins().uextend(I64, hash);
     let hash = b.ins().ishl_imm_u(hash, i64::from(a.hash_shift));
-    let header = b.ins().bor_imm_u(hash, (lay.bytes_flag | 8) as i64);
-    b.ins().store(FLAGS, header, object, 0);
+    let header = b.ins().bor_imm_u(hash, lay.float_header as i64);
+    b.ins().store(FLAGS, header, object, lay.header_word);
     let class = b.ins().load(I64, FLAGS, vm, lay.float_class);
     b.ins().store(FLAGS, class, object, lay.class_word);
     let bits = b.ins().bitcast(I64, MemFlagsData::new(), f);
@@ -162,17 +167,16 @@ fn float_value(
     v: cl::Value,
     fail: cl::Block,
 ) -> cl::Value {
-    let tag = b.ins().band_imm_u(v, 1);
-    let object = b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+    let object = is_ref(b, lay, v);
     continue_if(b, object, fail);
-    let header = b.ins().load(I64, FLAGS, v, 0);
+    let header = header(b, lay, v);
     let shape = b
         .ins()
         .band_imm_u(header, (lay.size_mask | lay.bytes_flag) as i64);
     let eight_bytes = b
         .ins()
-        .icmp_imm_s(IntCC::Equal, shape, (lay.bytes_flag | 8) as i64);
-    let class = b.ins().load(I64, FLAGS, v, lay.class_word);
+        .icmp_imm_s(IntCC::Equal, shape, lay.float_header as i64);
+    let class = class_word(b, lay, v);
     let float_class = b.ins().load(I64, FLAGS, vm, lay.float_class);
     let is_float = b.ins().icmp(IntCC::Equal, class, float_class);
     let ok = b.ins().band(eight_bytes, is_float);

@@ -10,10 +10,12 @@
 //! through (inline caches, frame push); [`return_stub`] the one every
 //! compiled `^` goes through; [`float_stub`] holds the shared Float
 //! operations; [`exit_stub`] the shared exits through a helper (deopt,
-//! trap); [`jit`] owns code memory, the entry trampoline and the compile
+//! trap); [`clif_kit`] is the CLIF helper kit the lowering and the stubs
+//! share (tag, headers, branches, continuations); [`jit`] owns code memory, the entry trampoline and the compile
 //! driver, and implements the VM's `Compiler` trait at both levels.
 
 pub mod baseline;
+pub mod clif_kit;
 pub mod entries;
 pub mod exit_stub;
 pub mod float_stub;

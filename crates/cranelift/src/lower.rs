@@ -16,15 +16,17 @@
 //! lowering refuses the method otherwise.
 //!
 //! This module builds CLIF only; code memory and helpers' addresses live in
-//! [`crate::jit`] and [`crate::helpers`].
+//! [`crate::jit`] and [`crate::helpers`]. It holds the per-instruction
+//! logic; the small CLIF pieces it builds from (tag, headers, frame
+//! slots, helper calls) are the kit's, [`crate::clif_kit`] and [`kit`].
 
+use crate::clif_kit::{FLAGS, detag, header, is_int, is_ref, pointer_header, size_of, tag, untag};
 use crate::entries::{self, state_of};
 use crate::exit_stub::Exit;
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    self as cl, BlockArg, FuncRef, InstBuilder, JumpTableData, MemFlagsData, SigRef, TrapCode,
-    types::I64,
+    self as cl, BlockArg, FuncRef, InstBuilder, JumpTableData, SigRef, TrapCode, types::I64,
 };
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
@@ -35,7 +37,10 @@ use std::collections::HashMap;
 
 mod float_op;
 mod inline_prim;
+mod kit;
 mod quick_send;
+
+pub use crate::clif_kit::HelperImport;
 
 /// Why a method is not compiled.
 #[derive(Debug, thiserror::Error)]
@@ -113,15 +118,6 @@ pub struct Env<'a> {
     pub sites: &'a [SendSite],
 }
 
-/// What importing a helper or a shared function into a function takes:
-/// its module-level function, its signature and whether it is in code
-/// memory (a direct call) or in Rust (through its address).
-pub struct HelperImport {
-    pub id: cranelift_module::FuncId,
-    pub signature: cl::Signature,
-    pub colocated: bool,
-}
-
 /// Lowers `f` into the function `b` is building.
 pub fn lower(
     f: &ir::Function,
@@ -133,8 +129,6 @@ pub fn lower(
     l.function()?;
     Ok(Lowered { entries: l.entries })
 }
-
-pub(crate) const FLAGS: MemFlagsData = MemFlagsData::trusted();
 
 struct Lowering<'a, 'b, 'c> {
     f: &'a ir::Function,
@@ -176,32 +170,6 @@ struct Lowering<'a, 'b, 'c> {
     /// The block where the stack's address was last loaded, and the load
     /// (see [`Self::stack_base`]).
     base: Option<(cl::Block, cl::Value)>,
-}
-
-/// Imports `f` into the function `b` builds (as
-/// `cranelift_module::Module::declare_func_in_func` would).
-fn import(b: &mut FunctionBuilder, f: &HelperImport) -> FuncRef {
-    let signature = b.import_signature(f.signature.clone());
-    let name = b
-        .func
-        .declare_imported_user_function(cl::UserExternalName::new(0, f.id.as_u32()));
-    b.import_function(cl::ExtFuncData {
-        name: cl::ExternalName::user(name),
-        signature,
-        colocated: f.colocated,
-        patchable: false,
-    })
-}
-
-/// `imports[i]` in the function `b` builds, imported the first time it
-/// is asked for (`imported` remembers what is).
-fn import_once(
-    b: &mut FunctionBuilder,
-    imported: &mut [Option<FuncRef>],
-    imports: &[HelperImport],
-    i: usize,
-) -> FuncRef {
-    *imported[i].get_or_insert_with(|| import(b, &imports[i]))
 }
 
 impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
@@ -411,9 +379,10 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// arguments as the method takes; otherwise (a malformed image) leaves
     /// the frame to the interpreter at bytecode offset `pc`.
     fn arity_guard(&mut self, pc: u32) {
-        // Tagged words: (2·tb + 1) − (2·fp + 1) = 2·(tb − fp).
+        // Tagged words: the difference of the tagged TB and FP is the
+        // tagged argument count without its tag.
         let span = self.b.ins().isub(self.tb_word, self.fp_word);
-        let want = 2 * (i64::from(self.f.arg_count) + 1);
+        let want = (i64::from(self.f.arg_count) + 1) << self.env.layout.tag_bits;
         let ok = self.b.ins().icmp_imm_s(IntCC::Equal, span, want);
         let (go, deopt) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(deopt);
@@ -477,194 +446,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.vals.insert(v, x);
     }
 
-    // -- Memory ------------------------------------------------------------------
-
-    fn load_vm(&mut self, offset: i32) -> cl::Value {
-        self.b.ins().load(I64, FLAGS, self.vm, offset)
-    }
-
-    /// The stack's address: loaded once per Cranelift block. The stack
-    /// moves only in the runtime, so the load stays valid in its block
-    /// until the next helper call (which forgets it).
-    fn stack_base(&mut self) -> cl::Value {
-        let here = self.b.current_block();
-        if let (Some((block, base)), Some(here)) = (self.base, here)
-            && block == here
-        {
-            return base;
-        }
-        let base = self.load_vm(self.env.layout.stack_base);
-        self.base = here.map(|h| (h, base));
-        base
-    }
-
-    /// The address of the stack slot at byte index `at8`.
-    fn slot_addr(&mut self, at8: cl::Value) -> cl::Value {
-        let base = self.stack_base();
-        self.b.ins().iadd(base, at8)
-    }
-
-    /// The byte offset of the stack index in SmallInt word `word`:
-    /// 8·n = 4·(2n + 1) − 4, one `lea`.
-    fn index8(&mut self, word: cl::Value) -> cl::Value {
-        let x4 = self.b.ins().ishl_imm_u(word, 2);
-        self.b.ins().iadd_imm_s(x4, -4)
-    }
-
-    fn frame_load(&mut self, at8: cl::Value, slot: usize) -> cl::Value {
-        let addr = self.slot_addr(at8);
-        self.b.ins().load(I64, FLAGS, addr, (slot * 8) as i32)
-    }
-
-    fn frame_store(&mut self, at8: cl::Value, slot: usize, x: cl::Value) {
-        let addr = self.slot_addr(at8);
-        self.b.ins().store(FLAGS, x, addr, (slot * 8) as i32);
-    }
-
-    fn object_slot(&self, n: usize) -> i32 {
-        self.env.layout.first_slot + 8 * n as i32
-    }
-
-    /// Writes `vals` as the frame's operand stack and sets the stack length.
-    fn spill(&mut self, vals: &[ir::Value]) -> Result<(), LowerError> {
-        let xs = self.gets(vals)?;
-        let header = self.env.layout.header;
-        for (i, x) in xs.into_iter().enumerate() {
-            self.frame_store(self.hp8, header + i, x);
-        }
-        let len = self
-            .b
-            .ins()
-            .iadd_imm_s(self.hp, (header + vals.len()) as i64);
-        let vm = self.vm;
-        self.b
-            .ins()
-            .store(FLAGS, len, vm, self.env.layout.stack_len);
-        Ok(())
-    }
-
-    /// [`Self::spill`] in a block the rest of the segment does not pass
-    /// through: values it recomputes there are not kept for later uses.
-    fn spill_off_path(&mut self, vals: &[ir::Value]) -> Result<(), LowerError> {
-        let kept = self.vals.clone();
-        let r = self.spill(vals);
-        self.vals = kept;
-        r
-    }
-
-    /// After a call that may have collected: the segment's values are the
-    /// state's, read back from the frame.
-    fn reload(&mut self, vals: &[ir::Value]) {
-        self.vals.clear();
-        let header = self.env.layout.header;
-        for (i, &v) in vals.iter().enumerate() {
-            let x = self.frame_load(self.hp8, header + i);
-            self.vals.insert(v, x);
-        }
-    }
-
-    fn helper(&mut self, id: Id, args: &[cl::Value]) -> cl::Value {
-        let f = self.helper_ref(id);
-        let call = self.b.ins().call(f, args);
-        self.base = None;
-        self.b.inst_results(call)[0]
-    }
-
-    /// Leaves native code through shared exit `which` (it calls its helper
-    /// and returns the answer to the trampoline).
-    fn exit(&mut self, which: Exit, args: [cl::Value; 4]) {
-        let f = import_once(
-            self.b,
-            &mut self.imported_exit,
-            self.env.exits,
-            which as usize,
-        );
-        self.b.ins().return_call(f, &args);
-    }
-
-    /// Helper `id` in this function, imported on first use.
-    fn helper_ref(&mut self, id: Id) -> FuncRef {
-        import_once(self.b, &mut self.imported, self.env.helpers, id as usize)
-    }
-
-    /// The Float function of operation `op` (see [`crate::float_stub`]),
-    /// imported on first use.
-    fn float_ref(&mut self, op: usize) -> FuncRef {
-        import_once(self.b, &mut self.imported_float, self.env.float_ops, op)
-    }
-
-    fn int(&mut self, n: i64) -> cl::Value {
-        self.b.ins().iconst(I64, n)
-    }
-
-    /// Continues after a helper's answer `r`: 0 leaves native code, 1 goes
-    /// to `on_go` (with the helper's value), anything else is a code
-    /// address to tail-call.
-    ///
-    /// Leaving and tail-calling are the same code wherever a helper was
-    /// called, so every call site jumps to one shared block for them:
-    /// each site adds a compare and a branch, not an exit and a tail call.
-    fn dispatch(&mut self, r: cl::Value, on_go: Option<cl::Block>) {
-        let leave = self.leave_block();
-        let Some(go) = on_go else {
-            self.b.ins().jump(leave, &[BlockArg::Value(r)]);
-            return;
-        };
-        let go_on = self.b.create_block();
-        let is_go = self.b.ins().icmp_imm_s(IntCC::Equal, r, rt::GO_ON as i64);
-        self.b
-            .ins()
-            .brif(is_go, go_on, &[], leave, &[BlockArg::Value(r)]);
-        self.b.switch_to_block(go_on);
-        let value = self.load_vm(self.env.layout.regs_value);
-        self.b.ins().jump(go, &[BlockArg::Value(value)]);
-    }
-
-    /// The shared block behind [`Self::dispatch`]: its parameter is the
-    /// helper's answer, 0 (leave native code) or a code address to
-    /// tail-call with the frame and entry the helper left in the registers.
-    fn leave_block(&mut self) -> cl::Block {
-        *self.leave.get_or_insert_with(|| {
-            let leave = self.b.create_block();
-            self.b.append_block_param(leave, I64);
-            leave
-        })
-    }
-
-    /// Fills the [`Self::leave_block`], if any send or helper needed it.
-    fn finish_leave_block(&mut self) {
-        let Some(leave) = self.leave else {
-            return;
-        };
-        let r = self.b.block_params(leave)[0];
-        self.b.switch_to_block(leave);
-        leave_or_call_named(self.b, self.env.layout, self.env.tail_sig, self.vm, r);
-    }
-
-    /// Goes on in a new current block if `ok` (nonzero), else to `fail`.
-    fn continue_if(&mut self, ok: cl::Value, fail: cl::Block) {
-        continue_if(self.b, ok, fail);
-    }
-
-    /// true or false, as machine condition `c` says.
-    fn bool_obj(&mut self, c: cl::Value) -> cl::Value {
-        boolean(self.b, self.env.layout, self.vm, c)
-    }
-
-    /// Leaves native code through helper `id` when `ok` is false.
-    fn check(&mut self, ok: cl::Value, state: &State, what: u64) -> Result<(), LowerError> {
-        let good = self.b.create_block();
-        let bad = self.b.create_block();
-        self.b.ins().brif(ok, good, &[], bad, &[]);
-        self.b.switch_to_block(bad);
-        self.spill_off_path(&state.stack)?;
-        let pc = self.int(i64::from(state.pc));
-        let what = self.int(what as i64);
-        self.exit(Exit::Trap, [self.vm, self.hp, pc, what]);
-        self.b.switch_to_block(good);
-        Ok(())
-    }
-
     // -- Instructions ------------------------------------------------------------
 
     /// Instructions that only read immutable state.
@@ -701,14 +482,13 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             Inst::BothInt(a, b) => {
                 let (a, b) = (self.get(*a)?, self.get(*b)?);
                 let both = self.b.ins().band(a, b);
-                let tag = self.b.ins().band_imm_u(both, 1);
-                let c = self.b.ins().icmp_imm_s(IntCC::NotEqual, tag, 0);
+                let c = is_int(self.b, self.env.layout, both);
                 self.set(r(0), c);
             }
             Inst::IntAdd(a, b) => {
                 let (a, b) = (self.get(*a)?, self.get(*b)?);
                 // (2x+1) + (2y+1) − 1 = 2(x+y) + 1
-                let b1 = self.b.ins().iadd_imm_s(b, -1);
+                let b1 = detag(self.b, self.env.layout, b);
                 let (sum, overflow) = self.b.ins().sadd_overflow(a, b1);
                 self.set(r(0), sum);
                 self.set(r(1), overflow);
@@ -805,8 +585,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.ins().jump(join, &args);
         // In the heap Array.
         self.b.switch_to_block(heap);
-        let header = self.b.ins().load(I64, FLAGS, temps, 0);
-        let size = self.b.ins().band_imm_u(header, lay.size_mask as i64);
+        let header = header(self.b, &lay, temps);
+        let size = size_of(self.b, &lay, header);
         let fits = self
             .b
             .ins()
@@ -835,10 +615,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     ) -> Result<Option<cl::Value>, LowerError> {
         let lay = *self.env.layout;
         let receiver = self.frame_load(self.fp8, 0);
-        let tag = self.b.ins().band_imm_u(receiver, 1);
-        let is_ref = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
-        self.check(is_ref, state, rt::TRAP_IVAR)?;
-        let header = self.b.ins().load(I64, FLAGS, receiver, 0);
+        let object = is_ref(self.b, &lay, receiver);
+        self.check(object, state, rt::TRAP_IVAR)?;
+        let header = header(self.b, &lay, receiver);
         let (pointers, size) = pointer_header(self.b, &lay, header);
         let has = self
             .b
@@ -1012,7 +791,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let (x, y) = (self.get(a)?, self.get(b)?);
         // Both tags and the operation's word (1 or 0): one and.
         let both = self.b.ins().band(x, y);
-        let valid = self.load_vm(self.env.layout.int_ops + 8 * op as i32);
+        let valid = self.load_vm(self.env.layout.int_ops + crate::clif_kit::word_offset(op));
         let ok = self.b.ins().band(both, valid);
         let (fast, send) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(send);
@@ -1026,22 +805,23 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let (r, overflow) = match INT_OPS[op].op {
             // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
             IntOp::Add => {
-                let y1 = self.b.ins().iadd_imm_s(y, -1);
+                let y1 = detag(self.b, self.env.layout, y);
                 let (r, o) = self.b.ins().sadd_overflow(x, y1);
                 (r, Some(o))
             }
             IntOp::Sub => {
-                let y1 = self.b.ins().iadd_imm_s(y, -1);
+                let y1 = detag(self.b, self.env.layout, y);
                 let (r, o) = self.b.ins().ssub_overflow(x, y1);
                 (r, Some(o))
             }
             // (2x+1 − 1) · y = 2xy, then + 1 (2xy is even, so that
             // cannot overflow).
             IntOp::Mul => {
-                let x1 = self.b.ins().iadd_imm_s(x, -1);
-                let y0 = self.b.ins().sshr_imm_u(y, 1);
+                let lay = self.env.layout;
+                let x1 = detag(self.b, lay, x);
+                let y0 = untag(self.b, lay, y);
                 let (p, o) = self.b.ins().smul_overflow(x1, y0);
-                (self.b.ins().iadd_imm_s(p, 1), Some(o))
+                (self.b.ins().iadd_imm_s(p, lay.smallint_tag), Some(o))
             }
             IntOp::Less => (boolean(self, IntCC::SignedLessThan, x, y), None),
             IntOp::Greater => (boolean(self, IntCC::SignedGreaterThan, x, y), None),
@@ -1074,8 +854,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         send: cl::Block,
     ) -> (cl::Value, Option<cl::Value>) {
         use lst_vm::jit_runtime::int_ops::IntOp;
-        let a = self.b.ins().sshr_imm_u(x, 1);
-        let b = self.b.ins().sshr_imm_u(y, 1);
+        let lay = self.env.layout;
+        let a = untag(self.b, lay, x);
+        let b = untag(self.b, lay, y);
         let nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, b, 0);
         self.continue_if(nonzero, send);
         // Untagged operands have 62 bits, so neither traps.
@@ -1090,8 +871,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             let (_, o) = self.b.ins().sadd_overflow(n, n);
             o
         });
-        let twice = self.b.ins().ishl_imm_u(n, 1);
-        (self.b.ins().iadd_imm_s(twice, 1), overflow)
+        (tag(self.b, lay, n), overflow)
     }
 
     /// The floor quotient or modulo from the truncated quotient `q` and
@@ -1250,96 +1030,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.reload(&state.stack);
         self.jump_to(fail)
     }
-}
-
-/// Tail-calls the native continuation that the tagged word `word` (a
-/// frame's RETPC, a send site's `retpc`) names, on frame `hp` with
-/// `value`. The record lies at `NativeRegs::records_by_word` plus `word`
-/// times half a record: no untagging.
-pub(crate) fn call_continuation(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    tail_sig: SigRef,
-    vm: cl::Value,
-    hp: cl::Value,
-    value: cl::Value,
-    word: cl::Value,
-) {
-    let offset = b.ins().imul_imm_s(word, lay.record_size / 2);
-    let records = b.ins().load(I64, FLAGS, vm, lay.regs_records_by_word);
-    let record = b.ins().iadd(records, offset);
-    let code = b.ins().load(I64, FLAGS, record, lay.record_code);
-    let k = b.ins().uload32(FLAGS, record, lay.record_k);
-    b.ins()
-        .return_call_indirect(tail_sig, code, &[vm, hp, value, k]);
-}
-
-/// From an object's header word: whether the object holds pointers (not
-/// bytes), and its slot count (meaningful only if it does).
-pub(crate) fn pointer_header(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    header: cl::Value,
-) -> (cl::Value, cl::Value) {
-    let bytes = b.ins().band_imm_u(header, lay.bytes_flag as i64);
-    let pointers = b.ins().icmp_imm_s(IntCC::Equal, bytes, 0);
-    let size = b.ins().band_imm_u(header, lay.size_mask as i64);
-    (pointers, size)
-}
-
-/// true or false, as machine condition `c` says.
-pub(crate) fn boolean(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    vm: cl::Value,
-    c: cl::Value,
-) -> cl::Value {
-    let t = b.ins().load(I64, FLAGS, vm, lay.true_);
-    let f = b.ins().load(I64, FLAGS, vm, lay.false_);
-    b.ins().select(c, t, f)
-}
-
-/// Goes on in a new current block if `ok` (nonzero), else to `fail`.
-pub(crate) fn continue_if(b: &mut FunctionBuilder, ok: cl::Value, fail: cl::Block) {
-    let next = b.create_block();
-    b.ins().brif(ok, next, &[], fail, &[]);
-    b.switch_to_block(next);
-}
-
-/// Acts on a helper's answer `r` other than "go on": 0 leaves native code
-/// (a return to the trampoline), anything else is a code address to
-/// tail-call with the frame, entry and value the helper left in the
-/// registers.
-pub(crate) fn leave_or_call_named(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    tail_sig: SigRef,
-    vm: cl::Value,
-    r: cl::Value,
-) {
-    let (exit, named) = (b.create_block(), b.create_block());
-    b.ins().brif(r, named, &[], exit, &[]);
-    b.switch_to_block(exit);
-    b.ins().return_(&[r]);
-    b.switch_to_block(named);
-    let value = b.ins().load(I64, FLAGS, vm, lay.regs_value);
-    call_named(b, lay, tail_sig, vm, r, value);
-}
-
-/// Tail-calls `code`, an address a helper answered, with the frame and
-/// entry it left in the registers ([`rt::NativeRegs`]) and `value`.
-fn call_named(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    tail_sig: SigRef,
-    vm: cl::Value,
-    code: cl::Value,
-    value: cl::Value,
-) {
-    let hp = b.ins().load(I64, FLAGS, vm, lay.regs_hp);
-    let k = b.ins().load(I64, FLAGS, vm, lay.regs_k);
-    b.ins()
-        .return_call_indirect(tail_sig, code, &[vm, hp, value, k]);
 }
 
 /// Instructions whose value can be computed again after a call.

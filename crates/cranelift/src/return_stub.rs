@@ -17,7 +17,10 @@
 //! in a function of its own so that the common return, which calls
 //! nothing, saves no callee-saved register.
 
-use crate::lower::{FLAGS, call_continuation, continue_if, leave_or_call_named};
+use crate::clif_kit::{
+    FLAGS, WORD_SHIFT, call_continuation, class_word, continue_if, leave_or_call_named, tag_const,
+    untag, word_offset,
+};
 use crate::send_stub::entry;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, SigRef, types::I64};
@@ -29,17 +32,17 @@ use lst_vm::jit_runtime::boundary::Layout;
 pub fn build(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, tail_sig: SigRef) {
     let (vm, hp, value, _) = entry(b);
     let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
-    let hp8 = b.ins().ishl_imm_u(hp, 3);
+    let hp8 = b.ins().ishl_imm_u(hp, WORD_SHIFT);
     let header = b.ins().iadd(base, hp8);
     let slot = |b: &mut FunctionBuilder, field: usize| {
-        b.ins().load(I64, FLAGS, header, (field * 8) as i32)
+        b.ins().load(I64, FLAGS, header, word_offset(field))
     };
     let slow = b.create_block();
     b.set_cold_block(slow);
     // One branch per test: cheaper than combining the three conditions.
     let context = slot(b, lay.h_context);
     // nil and blocks are objects too: every CONTEXT has a class word.
-    let class = b.ins().load(I64, FLAGS, context, lay.class_word);
+    let class = class_word(b, lay, context);
     let context_class = b.ins().load(I64, FLAGS, vm, lay.context_class);
     let no_context = b.ins().icmp(IntCC::NotEqual, class, context_class);
     continue_if(b, no_context, slow);
@@ -48,7 +51,7 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, tail_sig
     let has_caller = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, caller, 0);
     continue_if(b, has_caller, slow);
     let retpc = slot(b, lay.h_retpc);
-    let native_base = (lay.native_pc_base as i64) * 2 + 1;
+    let native_base = tag_const(lay, lay.native_pc_base as i64);
     let native = b
         .ins()
         .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, retpc, native_base);
@@ -56,9 +59,9 @@ pub fn build(b: &mut FunctionBuilder, lay: &Layout, slow_stub: FuncRef, tail_sig
 
     // The stack ends where the frame's receiver was.
     let fp = slot(b, lay.h_fp);
-    let fp = b.ins().sshr_imm_u(fp, 1);
+    let fp = untag(b, lay, fp);
     b.ins().store(FLAGS, fp, vm, lay.stack_len);
-    let caller_hp = b.ins().sshr_imm_u(caller, 1);
+    let caller_hp = untag(b, lay, caller);
     call_continuation(b, lay, tail_sig, vm, caller_hp, value, retpc);
 
     b.switch_to_block(slow);

@@ -38,7 +38,10 @@
 //!
 //! [`SendSite`]: lst_vm::jit_runtime::inline_cache::SendSite
 
-use crate::lower::{FLAGS, call_continuation, continue_if, leave_or_call_named, pointer_header};
+use crate::clif_kit::{
+    FLAGS, WORD_SHIFT, call_continuation, class_of, class_word, continue_if, header,
+    leave_or_call_named, pointer_header, size_of, tag_by_adding, tag_of, untag, word_offset,
+};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
     self as cl, BlockArg, FuncRef, InstBuilder, SigRef, types, types::I64,
@@ -234,34 +237,13 @@ pub(crate) fn entry(b: &mut FunctionBuilder) -> (cl::Value, cl::Value, cl::Value
     (p[0], p[1], p[2], p[3])
 }
 
-/// The class of `v` (SmallInt's for a SmallInt).
-pub(crate) fn class_of(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    vm: cl::Value,
-    v: cl::Value,
-) -> cl::Value {
-    let (int, obj, have) = (b.create_block(), b.create_block(), b.create_block());
-    b.append_block_param(have, I64);
-    let tag = b.ins().band_imm_u(v, 1);
-    b.ins().brif(tag, int, &[], obj, &[]);
-    b.switch_to_block(int);
-    let c = b.ins().load(I64, FLAGS, vm, lay.smallint_class);
-    b.ins().jump(have, &[BlockArg::Value(c)]);
-    b.switch_to_block(obj);
-    let c = b.ins().load(I64, FLAGS, v, lay.class_word);
-    b.ins().jump(have, &[BlockArg::Value(c)]);
-    b.switch_to_block(have);
-    b.block_params(have)[0]
-}
-
 /// The receiver of `site`'s send, read from the stack.
 fn receiver_of(b: &mut FunctionBuilder, lay: &Layout, vm: cl::Value, site: cl::Value) -> cl::Value {
     let len = b.ins().load(I64, FLAGS, vm, lay.stack_len);
     let nvals = b.ins().load(I64, FLAGS, site, lay.site.nvals);
     let fp = b.ins().isub(len, nvals);
     let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
-    let fp8 = b.ins().ishl_imm_u(fp, 3);
+    let fp8 = b.ins().ishl_imm_u(fp, WORD_SHIFT);
     let at = b.ins().iadd(base, fp8);
     b.ins().load(I64, FLAGS, at, 0)
 }
@@ -349,13 +331,6 @@ enum Word {
     Load(cl::Value, i32),
 }
 
-/// A SmallInt word for `n`.
-fn tagged(b: &mut FunctionBuilder, n: cl::Value) -> cl::Value {
-    // n + n + 1, not (n << 1) + 1: one `lea` on x86-64.
-    let twice = b.ins().iadd(n, n);
-    b.ins().iadd_imm_s(twice, 1)
-}
-
 /// Writes frame header `h` (its caller `hp`, returning to `site`'s
 /// continuation) and sets the stack length just above it. Each word is
 /// written as soon as it is known, in an order that lets the values it
@@ -371,15 +346,15 @@ fn push_header(
     nil: cl::Value,
     h: &Header,
 ) {
-    let hp8 = b.ins().ishl_imm_u(h.hp, 3);
+    let hp8 = b.ins().ishl_imm_u(h.hp, WORD_SHIFT);
     let frame = b.ins().iadd(base, hp8);
     let store = |b: &mut FunctionBuilder, slot: usize, x: cl::Value| {
-        b.ins().store(FLAGS, x, frame, (slot * 8) as i32);
+        b.ins().store(FLAGS, x, frame, word_offset(slot));
     };
     let top = b.ins().iadd_imm_s(h.hp, lay.header as i64);
     b.ins().store(FLAGS, top, vm, lay.stack_len);
     for (slot, n) in [(lay.h_fp, h.fp), (lay.h_tb, h.tb), (lay.h_caller, hp)] {
-        let x = tagged(b, n);
+        let x = tag_by_adding(b, lay, n);
         store(b, slot, x);
     }
     let retpc = b.ins().load(I64, FLAGS, site, lay.site.retpc);
@@ -422,22 +397,21 @@ fn block_path(
     slow: cl::Block,
 ) {
     let bl = lay.block;
-    let slot = |n: usize| lay.first_slot + 8 * n as i32;
+    let slot = |n: usize| lay.first_slot + word_offset(n);
     let and_then = |b: &mut FunctionBuilder, ok: cl::Value| continue_if(b, ok, slow);
     let field = |b: &mut FunctionBuilder, n: usize| b.ins().load(I64, FLAGS, blk, slot(n));
     // A Block (an object of class Block with its slots) at a site that
     // sends value… to blocks.
     let marked = b.ins().load(I64, FLAGS, site, lay.site.block);
-    let tag = b.ins().band_imm_u(blk, 1);
-    let object = b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+    let object = crate::clif_kit::is_ref(b, lay, blk);
     let marked = b.ins().icmp_imm_s(IntCC::NotEqual, marked, 0);
     let ok = b.ins().band(marked, object);
     and_then(b, ok);
-    let class = b.ins().load(I64, FLAGS, blk, lay.class_word);
+    let class = class_word(b, lay, blk);
     let block_class = b.ins().load(I64, FLAGS, vm, lay.block_class);
     let is_block = b.ins().icmp(IntCC::Equal, class, block_class);
     and_then(b, is_block);
-    let header = b.ins().load(I64, FLAGS, blk, 0);
+    let header = header(b, lay, blk);
     let (pointers, size) = pointer_header(b, lay, header);
     let big = b
         .ins()
@@ -464,7 +438,7 @@ fn block_path(
     // argument location a SmallInt ≥ 0, the arguments an Array, and with
     // arguments, temporaries that hold them.
     let location = field(b, bl.slot_argument_location);
-    let is_int = b.ins().band_imm_u(location, 1);
+    let is_int = tag_of(b, lay, location);
     let not_negative = b
         .ins()
         .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, location, 0);
@@ -481,7 +455,7 @@ fn block_path(
     b.switch_to_block(with_args);
     let temps = field(b, bl.slot_temporaries);
     let (temps_ok, temps_size) = pointer_object(b, lay, temps, nil);
-    let location = b.ins().sshr_imm_u(location, 1);
+    let location = untag(b, lay, location);
     let end = b.ins().iadd(location, k);
     let inside = b
         .ins()
@@ -502,13 +476,13 @@ fn block_path(
     // Go: the arguments into the home's temporaries, the home's
     // arguments onto the stack (nil if none), the header.
     let base = b.ins().load(I64, FLAGS, vm, lay.stack_base);
-    let fp8 = b.ins().ishl_imm_u(fp, 3);
+    let fp8 = b.ins().ishl_imm_u(fp, WORD_SHIFT);
     let at_fp = b.ins().iadd(base, fp8);
-    let from = b.ins().iadd_imm_s(at_fp, 8);
+    let from = b.ins().iadd_imm_s(at_fp, i64::from(word_offset(1)));
     let temps = field(b, bl.slot_temporaries);
     let location = field(b, bl.slot_argument_location);
-    let location = b.ins().sshr_imm_u(location, 1);
-    let loc8 = b.ins().ishl_imm_u(location, 3);
+    let location = untag(b, lay, location);
+    let loc8 = b.ins().ishl_imm_u(location, WORD_SHIFT);
     let to = b.ins().iadd(temps, loc8);
     let to = b.ins().iadd_imm_s(to, i64::from(lay.first_slot));
     copy_words(b, from, to, k);
@@ -546,6 +520,7 @@ fn block_entry(
     method: cl::Value,
     body: cl::Value,
 ) -> cl::Value {
+    // `block_cache::slot_of`'s hash of the two words.
     let m = b.ins().ushr_imm_u(method, 3);
     let bb = b.ins().ushr_imm_u(body, 1);
     let h = b.ins().bxor(m, bb);
@@ -599,7 +574,7 @@ fn quick_path(
     let access = b.create_block();
     b.ins().brif(ok, access, &[], slow, &[]);
     b.switch_to_block(access);
-    let offset = b.ins().ishl_imm_u(operand, 3);
+    let offset = b.ins().ishl_imm_u(operand, WORD_SHIFT);
     let at = b.ins().iadd(f.receiver, offset);
     let getter = b.ins().icmp_imm_s(IntCC::Equal, quick, QUICK_GETTER as i64);
     let (get, set) = (b.create_block(), b.create_block());
@@ -608,9 +583,9 @@ fn quick_path(
     let v = b.ins().load(I64, FLAGS, at, lay.first_slot);
     b.ins().jump(answer, &[BlockArg::Value(v)]);
     b.switch_to_block(set);
-    let fp8 = b.ins().ishl_imm_u(f.fp, 3);
+    let fp8 = b.ins().ishl_imm_u(f.fp, WORD_SHIFT);
     let args = b.ins().iadd(f.base, fp8);
-    let arg = b.ins().load(I64, FLAGS, args, 8);
+    let arg = b.ins().load(I64, FLAGS, args, word_offset(1));
     b.ins().store(FLAGS, arg, at, lay.first_slot);
     b.ins().jump(answer, &[BlockArg::Value(f.receiver)]);
 
@@ -632,13 +607,13 @@ fn pointer_object(
     v: cl::Value,
     nil: cl::Value,
 ) -> (cl::Value, cl::Value) {
-    let tag = b.ins().band_imm_u(v, 1);
+    let tag = tag_of(b, lay, v);
     let object = b.ins().select(tag, nil, v);
-    let word = b.ins().load(I64, FLAGS, object, 0);
+    let word = header(b, lay, object);
     let bytes = b.ins().band_imm_u(word, lay.bytes_flag as i64);
     let bad = b.ins().bor(tag, bytes);
     let ok = b.ins().icmp_imm_s(IntCC::Equal, bad, 0);
-    let size = b.ins().band_imm_u(word, lay.size_mask as i64);
+    let size = size_of(b, lay, word);
     let zero = b.ins().iconst(I64, 0);
     (ok, b.ins().select(ok, size, zero))
 }
@@ -654,7 +629,7 @@ fn copy_words(b: &mut FunctionBuilder, from: cl::Value, to: cl::Value, n: cl::Va
     let more = b.ins().icmp(IntCC::UnsignedLessThan, i, n);
     b.ins().brif(more, body, &[], done, &[]);
     b.switch_to_block(body);
-    let i8 = b.ins().ishl_imm_u(i, 3);
+    let i8 = b.ins().ishl_imm_u(i, WORD_SHIFT);
     let src = b.ins().iadd(from, i8);
     let x = b.ins().load(I64, FLAGS, src, 0);
     let dst = b.ins().iadd(to, i8);
@@ -680,7 +655,7 @@ fn fill_temps(
     let more = b.ins().icmp(IntCC::UnsignedLessThan, i, to);
     b.ins().brif(more, body, &[], done, &[]);
     b.switch_to_block(body);
-    let i8 = b.ins().ishl_imm_u(i, 3);
+    let i8 = b.ins().ishl_imm_u(i, WORD_SHIFT);
     let at = b.ins().iadd(base, i8);
     b.ins().store(FLAGS, nil, at, 0);
     let next = b.ins().iadd_imm_s(i, 1);

@@ -32,13 +32,20 @@ use std::time::Instant;
 pub const BYTES: u64 = 1 << 32;
 /// Header flag (during a collection): word 1 holds the forwarding address.
 pub const FORWARDED: u64 = 2 << 32;
-const SIZE_MASK: u64 = 0xFFFF_FFFF;
+/// The header's size field (its low 32 bits).
+pub const SIZE_MASK: u64 = 0xFFFF_FFFF;
 const HASH_SHIFT: u32 = 40;
 /// Each new object's identity hash is the previous one's plus this, masked.
 const HASH_STEP: u32 = 0x9E37;
 const HASH_MASK: u32 = 0xFF_FFFF;
 /// Words before an object's first slot.
 pub const HEADER_WORDS: usize = 2;
+/// The word of an object that holds its header, and the one that holds
+/// its class (indices from the object's address, in words).
+pub const HEADER_WORD: usize = 0;
+pub const CLASS_WORD: usize = 1;
+/// Bytes per heap word.
+pub const WORD_BYTES: usize = std::mem::size_of::<u64>();
 
 /// The heap cannot satisfy an allocation even after collecting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -272,13 +279,13 @@ impl Heap {
     /// The object's class.
     #[inline(always)]
     pub fn class_of_object(&self, obj: Value) -> Value {
-        Value::from_raw(self.space[self.index(obj) + 1])
+        Value::from_raw(self.space[self.index(obj) + CLASS_WORD])
     }
 
     /// Replaces an object's class (image loading, `become`-free class change).
     pub fn set_class(&mut self, obj: Value, class: Value) {
         let at = self.index(obj);
-        self.space[at + 1] = class.raw();
+        self.space[at + CLASS_WORD] = class.raw();
     }
 
     /// Slot count of a pointer object or byte count of a byte object.
@@ -433,7 +440,7 @@ impl Heap {
     #[inline]
     pub fn alloc_slots(&mut self, class: Value, slots: usize, fill: Value) -> Option<Value> {
         let at = self.bump(HEADER_WORDS + slots, slots as u64)?;
-        self.space[at + 1] = class.raw();
+        self.space[at + CLASS_WORD] = class.raw();
         self.space[at + HEADER_WORDS..at + HEADER_WORDS + slots].fill(fill.raw());
         Some(Value::from_raw(self.base + 8 * at as u64))
     }
@@ -443,7 +450,7 @@ impl Heap {
     pub fn alloc_bytes(&mut self, class: Value, len: usize) -> Option<Value> {
         let words = words_for_bytes(len);
         let at = self.bump(HEADER_WORDS + words, BYTES | len as u64)?;
-        self.space[at + 1] = class.raw();
+        self.space[at + CLASS_WORD] = class.raw();
         self.space[at + HEADER_WORDS..at + HEADER_WORDS + words].fill(0);
         Some(Value::from_raw(self.base + 8 * at as u64))
     }
@@ -647,14 +654,14 @@ impl Copier {
         );
         let h = self.from[i];
         if h & FORWARDED != 0 {
-            return Value::from_raw(self.from[i + 1]);
+            return Value::from_raw(self.from[i + CLASS_WORD]);
         }
         let n = object_words(h);
         to[self.free..self.free + n].copy_from_slice(&self.from[i..i + n]);
         let new = self.to_base + 8 * self.free as u64;
         self.free += n;
         self.from[i] = h | FORWARDED;
-        self.from[i + 1] = new;
+        self.from[i + CLASS_WORD] = new;
         Value::from_raw(new)
     }
 

@@ -2,7 +2,7 @@
 //! integer or an object reference.
 //!
 //! * `...xxx1`: a SmallInt; the value is the word shifted right arithmetically
-//!   by one (63-bit signed range, [`SMALLINT_MIN`] … [`SMALLINT_MAX`]).
+//!   by [`TAG_BITS`] (63-bit signed range, [`SMALLINT_MIN`] … [`SMALLINT_MAX`]).
 //! * `...x000`: a reference to a heap object (8-byte aligned address).
 //!
 //! A `Value` that is a reference is only meaningful while the heap has not
@@ -15,10 +15,20 @@
 #[repr(transparent)]
 pub struct Value(u64);
 
+/// Bits at the bottom of a word that tell a SmallInt from a reference;
+/// a SmallInt's value is the word shifted right by this many.
+pub const TAG_BITS: u32 = 1;
+/// The tag bits of a word.
+pub const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
+/// The tag of a SmallInt: all tag bits set (a reference's are all clear),
+/// so that the tag bits of a word, or of the `and` of two, are nonzero
+/// exactly when it is (they are) SmallInts.
+pub const SMALLINT_TAG: u64 = TAG_MASK;
+
 /// Largest SmallInt (2^62 − 1).
-pub const SMALLINT_MAX: i64 = (1 << 62) - 1;
+pub const SMALLINT_MAX: i64 = (1 << (63 - TAG_BITS)) - 1;
 /// Smallest SmallInt (−2^62).
-pub const SMALLINT_MIN: i64 = -(1 << 62);
+pub const SMALLINT_MIN: i64 = -(1 << (63 - TAG_BITS));
 
 impl Value {
     /// The zero word. Not a valid reference; used only as filler in spare
@@ -29,7 +39,7 @@ impl Value {
     #[inline(always)]
     pub fn int(n: i64) -> Option<Value> {
         if (SMALLINT_MIN..=SMALLINT_MAX).contains(&n) {
-            Some(Value(((n as u64) << 1) | 1))
+            Some(Value(((n as u64) << TAG_BITS) | SMALLINT_TAG))
         } else {
             None
         }
@@ -39,23 +49,23 @@ impl Value {
     #[inline(always)]
     pub fn small(n: i64) -> Value {
         debug_assert!((SMALLINT_MIN..=SMALLINT_MAX).contains(&n));
-        Value(((n as u64) << 1) | 1)
+        Value(((n as u64) << TAG_BITS) | SMALLINT_TAG)
     }
 
     #[inline(always)]
     pub fn is_int(self) -> bool {
-        self.0 & 1 == 1
+        self.0 & TAG_MASK == SMALLINT_TAG
     }
 
     #[inline(always)]
     pub fn is_ref(self) -> bool {
-        self.0 & 1 == 0
+        self.0 & TAG_MASK == 0
     }
 
     /// The integer of a SmallInt (garbage for a reference: check first).
     #[inline(always)]
     pub fn int_unchecked(self) -> i64 {
-        (self.0 as i64) >> 1
+        (self.0 as i64) >> TAG_BITS
     }
 
     /// The integer, if this is a SmallInt.

@@ -14,9 +14,10 @@
 //! so no value needs to be written to the frame or kept in a callee-saved
 //! register around it.
 
-use super::{FLAGS, Lowering};
+use super::Lowering;
+use crate::clif_kit::{class_word, is_ref};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self as cl, InstBuilder, types::I64};
+use cranelift_codegen::ir::{self as cl, InstBuilder};
 use lst_jit::ir::{self, State};
 
 impl Lowering<'_, '_, '_> {
@@ -46,10 +47,9 @@ impl Lowering<'_, '_, '_> {
         send: cl::Block,
     ) -> cl::Value {
         let lay = *self.env.layout;
-        let tag = self.b.ins().band_imm_u(x, 1);
-        let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+        let object = is_ref(self.b, &lay, x);
         self.continue_if(object, send);
-        let class = self.b.ins().load(I64, FLAGS, x, lay.class_word);
+        let class = class_word(self.b, &lay, x);
         let float_class = self.load_vm(lay.float_class);
         let is_float = self.b.ins().icmp(IntCC::Equal, class, float_class);
         self.continue_if(is_float, send);

@@ -6,7 +6,10 @@
 //! primitive method the selector stands for. Anything else, and any
 //! operand the primitive would refuse, goes on to the send.
 
-use super::{FLAGS, LowerError, Lowering};
+use super::{LowerError, Lowering};
+use crate::clif_kit::{
+    FLAGS, WORD_BYTES, WORD_SHIFT, class_word, header, is_ref, size_of, tag, tag_of, untag,
+};
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, InstBuilder, types::I64};
@@ -46,10 +49,9 @@ impl Lowering<'_, '_, '_> {
         let class = match op {
             // These read the receiver's slots or header: an object.
             InlinePrim::At | InlinePrim::AtPut | InlinePrim::Size => {
-                let tag = self.b.ins().band_imm_u(r, 1);
-                let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+                let object = is_ref(self.b, self.env.layout, r);
                 self.continue_if(object, send);
-                self.b.ins().load(I64, FLAGS, r, self.env.layout.class_word)
+                class_word(self.b, self.env.layout, r)
             }
             InlinePrim::Identical | InlinePrim::Class | InlinePrim::New => self.class_of(r),
         };
@@ -68,13 +70,10 @@ impl Lowering<'_, '_, '_> {
                 made
             }
             InlinePrim::Size => {
-                let header = self.b.ins().load(I64, FLAGS, r, 0);
-                let size = self
-                    .b
-                    .ins()
-                    .band_imm_u(header, self.env.layout.size_mask as i64);
-                let twice = self.b.ins().ishl_imm_u(size, 1);
-                self.b.ins().iadd_imm_s(twice, 1)
+                let lay = self.env.layout;
+                let header = header(self.b, lay, r);
+                let size = size_of(self.b, lay, header);
+                tag(self.b, lay, size)
             }
         }
     }
@@ -82,7 +81,7 @@ impl Lowering<'_, '_, '_> {
     /// The class of `v`: SmallInt's for a SmallInt (as the send stub
     /// computes it).
     pub(super) fn class_of(&mut self, v: cl::Value) -> cl::Value {
-        crate::send_stub::class_of(self.b, self.env.layout, self.vm, v)
+        crate::clif_kit::class_of(self.b, self.env.layout, self.vm, v)
     }
 
     /// Goes on if `site`'s first primitive way holds `class` with the
@@ -112,12 +111,12 @@ impl Lowering<'_, '_, '_> {
         send: cl::Block,
     ) -> cl::Value {
         let lay = *self.env.layout;
-        // Tagged: 3 ≤ index and index >> 1 ≤ size.
-        let header = self.b.ins().load(I64, FLAGS, r, 0);
+        // A SmallInt from 1 to the size.
+        let header = header(self.b, &lay, r);
         let bytes = self.b.ins().band_imm_u(header, lay.bytes_flag as i64);
-        let size = self.b.ins().band_imm_u(header, lay.size_mask as i64);
-        let small = self.b.ins().band_imm_u(index, 1);
-        let i = self.b.ins().sshr_imm_u(index, 1);
+        let size = size_of(self.b, &lay, header);
+        let small = tag_of(self.b, &lay, index);
+        let i = untag(self.b, &lay, index);
         let low = self
             .b
             .ins()
@@ -129,10 +128,10 @@ impl Lowering<'_, '_, '_> {
         let ok = self.b.ins().band(ok, pointers);
         let ok = self.b.ins().band(ok, small);
         self.continue_if(ok, send);
-        let offset = self.b.ins().ishl_imm_u(i, 3);
+        let offset = self.b.ins().ishl_imm_u(i, WORD_SHIFT);
         let at = self.b.ins().iadd(r, offset);
         // Slot i (1-based) is at first_slot + 8 (i - 1).
-        let slot = lay.first_slot - 8;
+        let slot = lay.first_slot - WORD_BYTES;
         match value {
             None => self.b.ins().load(I64, FLAGS, at, slot),
             Some(v) => {

@@ -11,7 +11,8 @@
 //! are only ever constants (`isNil`), rare enough that the path does not
 //! spend a branch and a join on finding SmallInt's class.
 
-use super::{FLAGS, Lowering};
+use super::Lowering;
+use crate::clif_kit::{FLAGS, WORD_SHIFT, class_word, header, is_ref, pointer_header};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, InstBuilder, types::I64};
 use lst_jit::ir::{self, State};
@@ -55,12 +56,11 @@ impl Lowering<'_, '_, '_> {
         // (Testing the kind first costs most sends one load and branch.)
         let site = self.int(site as *const SendSite as i64);
         let quick = self.b.ins().load(I64, FLAGS, site, s.ways + s.quick);
-        let tag = self.b.ins().band_imm_u(r, 1);
-        let object = self.b.ins().icmp_imm_s(IntCC::Equal, tag, 0);
+        let object = is_ref(self.b, &lay, r);
         let go = self.b.ins().icmp_imm_s(IntCC::NotEqual, quick, 0);
         let go = self.b.ins().band(go, object);
         self.continue_if(go, send);
-        let class = self.b.ins().load(I64, FLAGS, r, lay.class_word);
+        let class = class_word(self.b, &lay, r);
         let cached = self.b.ins().load(I64, FLAGS, site, s.ways + s.class);
         let same = self.b.ins().icmp(IntCC::Equal, class, cached);
         self.continue_if(same, send);
@@ -85,12 +85,12 @@ impl Lowering<'_, '_, '_> {
         self.continue_if(that, send);
         // A pointer object with that instance variable.
         let index = operand;
-        let header = self.b.ins().load(I64, FLAGS, r, 0);
-        let (pointers, size) = super::pointer_header(self.b, &lay, header);
+        let header = header(self.b, &lay, r);
+        let (pointers, size) = pointer_header(self.b, &lay, header);
         let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, index, size);
         let ok = self.b.ins().band(pointers, inside);
         self.continue_if(ok, send);
-        let offset = self.b.ins().ishl_imm_u(index, 3);
+        let offset = self.b.ins().ishl_imm_u(index, WORD_SHIFT);
         let at = self.b.ins().iadd(r, offset);
         Ok(match value {
             None => self.b.ins().load(I64, FLAGS, at, lay.first_slot),

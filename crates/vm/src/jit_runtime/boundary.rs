@@ -216,9 +216,18 @@ pub struct Layout {
     pub h_temps: usize,
     pub h_literals: usize,
     pub header: usize,
-    /// Bytes from an object's address to its first slot, and to its class.
+    /// Bytes from an object's address to its first slot, to its header
+    /// word and to its class (`crate::heap`'s object layout).
     pub first_slot: i32,
+    pub header_word: i32,
     pub class_word: i32,
+    /// The SmallInt tag (`crate::value`): how many low bits of a word it
+    /// takes (a SmallInt's value is the word shifted right arithmetically
+    /// by as many), their mask, and a SmallInt's tag bits (a reference's
+    /// are 0).
+    pub tag_bits: i64,
+    pub tag_mask: i64,
+    pub smallint_tag: i64,
     /// The offsets of send-site fields.
     pub site: SiteLayout,
     /// The offsets of block-table fields and Block slots.
@@ -226,6 +235,9 @@ pub struct Layout {
     /// Mask of an object header's size field, and its bytes flag.
     pub size_mask: u64,
     pub bytes_flag: u64,
+    /// A boxed Float's header without its hash: a byte object the size
+    /// of a double.
+    pub float_header: u64,
     pub native_pc_base: u64,
 }
 
@@ -282,12 +294,17 @@ impl Vm {
             h_temps: H_TEMPS,
             h_literals: H_LITERALS,
             header: HEADER,
-            first_slot: off(crate::heap::HEADER_WORDS * 8),
-            class_word: 8,
+            first_slot: off(crate::heap::HEADER_WORDS * crate::heap::WORD_BYTES),
+            header_word: off(crate::heap::HEADER_WORD * crate::heap::WORD_BYTES),
+            class_word: off(crate::heap::CLASS_WORD * crate::heap::WORD_BYTES),
+            tag_bits: i64::from(crate::value::TAG_BITS),
+            tag_mask: crate::value::TAG_MASK as i64,
+            smallint_tag: crate::value::SMALLINT_TAG as i64,
             site: SiteLayout::new(),
             block: BlockLayout::new(),
-            size_mask: 0xFFFF_FFFF,
+            size_mask: crate::heap::SIZE_MASK,
             bytes_flag: crate::heap::BYTES,
+            float_header: crate::heap::BYTES | std::mem::size_of::<f64>() as u64,
             native_pc_base: NATIVE_PC_BASE as u64,
         }
     }
