@@ -13,7 +13,8 @@
 //! The methods are compiled with `compile_method_like_llst`, which inlines
 //! only what LLST inlines. lst's own default also inlines the counting
 //! loops (`to:do:`, `to:by:do:` with a literal step, `downTo:do:`, `timesRepeat:`) as
-//! Squeak and Pharo do; `the_counting_loops_are_where_lst_differs` shows
+//! Squeak and Pharo do, and the nil tests (`ifNil:`, `ifNotNil:` and
+//! their pairs); `the_counting_loops_and_nil_tests_are_where_lst_differs` shows
 //! that difference on LLST's own methods.
 
 use lst_bytecode::{Insn, Op, decode_all};
@@ -211,15 +212,28 @@ fn our_bytecode_matches_llsts_for_every_stored_source() {
 }
 
 /// The one intended difference between lst's default code generator and
-/// LLST's shape: counting loops with literal blocks are inlined, so the
-/// bytecode has no send of the loop selector and no block for the body.
+/// LLST's shape: counting loops and nil tests with literal blocks are
+/// inlined, so the bytecode has no send of their selector and no block.
 #[test]
-fn the_counting_loops_are_where_lst_differs() {
-    for (selector, body) in [
-        ("to:do:", "1 to: n do: [ :i | s <- s + i ]"),
-        ("to:by:do:", "n to: 1 by: -2 do: [ :i | s <- s + i ]"),
-        ("downTo:do:", "n downTo: 1 do: [ :i | s <- s + i ]"),
-        ("timesRepeat:", "n timesRepeat: [ s <- s + 1 ]"),
+fn the_counting_loops_and_nil_tests_are_where_lst_differs() {
+    // (selector, the blocks LLST's shape makes, the statement)
+    for (selector, blocks_sent, body) in [
+        ("to:do:", 1, "1 to: n do: [ :i | s <- s + i ]"),
+        ("to:by:do:", 1, "n to: 1 by: -2 do: [ :i | s <- s + i ]"),
+        ("downTo:do:", 1, "n downTo: 1 do: [ :i | s <- s + i ]"),
+        ("timesRepeat:", 1, "n timesRepeat: [ s <- s + 1 ]"),
+        ("ifNil:", 1, "s <- n ifNil: [ 0 ]"),
+        ("ifNotNil:", 1, "s <- n ifNotNil: [ :x | x + 1 ]"),
+        (
+            "ifNil:ifNotNil:",
+            2,
+            "s <- n ifNil: [ 0 ] ifNotNil: [ :x | x + 1 ]",
+        ),
+        (
+            "ifNotNil:ifNil:",
+            2,
+            "s <- n ifNotNil: [ :x | x + 1 ] ifNil: [ 0 ]",
+        ),
     ] {
         let source = format!("sum: n | s |\n\ts <- 0.\n\t{body}.\n\t^ s");
         let llst = lst_compiler::compile_method_like_llst(&source, &[]).expect("compiles");
@@ -233,7 +247,7 @@ fn the_counting_loops_are_where_lst_differs() {
         let blocks = |m: &lst_compiler::CompiledMethod| m.block_arities.len();
         assert_eq!(
             (sends(&llst), blocks(&llst)),
-            (1, 1),
+            (1, blocks_sent),
             "LLST's shape sends {selector} with a block"
         );
         assert_eq!(

@@ -13,7 +13,8 @@
 //! is unsafe or wasteful we differ: every block gets its own temporary
 //! slots (LLST reuses them across sibling blocks), an inlined `whileTrue:`
 //! creates no dead block object, inlined `whileTrue:` loops answer nil,
-//! the counting loops (`to:do:` and friends) are inlined too, and immutable
+//! the counting loops (`to:do:` and friends) and the nil tests (`ifNil:`
+//! and friends) are inlined too, and immutable
 //! literals (selectors, globals, Symbols, integers, Chars) are shared
 //! within a method (fewer literals, fewer extended instructions).
 
@@ -118,8 +119,9 @@ enum Inlining {
     /// and friends.
     LikeLlst,
     /// LLST's set plus the counting loops `to:do:`, `to:by:do:` (with a
-    /// literal step), `downTo:do:` and `timesRepeat:`, as Squeak and
-    /// Pharo compile them.
+    /// literal step), `downTo:do:` and `timesRepeat:`, and the nil tests
+    /// `ifNil:`, `ifNotNil:` and their pairs, as Squeak and Pharo compile
+    /// them.
     Loops,
 }
 
@@ -614,7 +616,9 @@ impl Gen<'_> {
     /// Generates `receiver message` inline if it is a control selector
     /// with literal blocks; answers false (generating nothing) otherwise.
     fn inlined(&mut self, receiver: &Expr, m: &Message) -> bool {
-        if self.inlining == Inlining::Loops && self.counting_loop(receiver, m) {
+        if self.inlining == Inlining::Loops
+            && (self.counting_loop(receiver, m) || self.nil_test(receiver, m))
+        {
             return true;
         }
         let blocks: Option<Vec<&Block>> = m
@@ -768,6 +772,69 @@ impl Gen<'_> {
         if stop.is_none() {
             self.scopes.pop();
         }
+    }
+
+    /// `r ifNil: […]`, `r ifNotNil: [:x | …]` and the two-armed forms in
+    /// either order, inline, as `Object` and `Undefined` answer them: the
+    /// receiver is evaluated once and tested for identity with nil; the
+    /// value is the receiver when the arm is missing. False (nothing
+    /// generated) unless the blocks are literal with the right parameters
+    /// (none for the nil arm, one for the other).
+    fn nil_test(&mut self, receiver: &Expr, m: &Message) -> bool {
+        let (if_nil, if_not_nil) = match (m.selector.as_str(), m.args.as_slice()) {
+            ("ifNil:", [a]) => (block_with(a, 0), None),
+            ("ifNotNil:", [b]) => (None, block_with(b, 1)),
+            ("ifNil:ifNotNil:", [a, b]) => (block_with(a, 0), block_with(b, 1)),
+            ("ifNotNil:ifNil:", [b, a]) => (block_with(a, 0), block_with(b, 1)),
+            _ => return false,
+        };
+        let complete =
+            m.args.len() == usize::from(if_nil.is_some()) + usize::from(if_not_nil.is_some());
+        if !complete {
+            return false;
+        }
+        // `r; duplicate; isNil; branchIfFalse N; [popTop; nil arm]; branch E;
+        //  N: [assignTemporary x; popTop; other arm]; E:`, each missing arm
+        //  leaving the receiver.
+        self.expr(receiver);
+        self.op(Op::Duplicate, 0);
+        self.op(Op::SendUnary, 0);
+        let to_not_nil = self.jump(Op::BranchIfFalse);
+        let depth = self.depth;
+        if let Some(a) = if_nil {
+            self.op(Op::PopTop, 0);
+            self.inline_block(a, false);
+        }
+        let Some(b) = if_not_nil else {
+            self.patch(to_not_nil);
+            return true;
+        };
+        let to_end = self.jump(Op::Branch);
+        self.patch(to_not_nil);
+        self.depth = depth;
+        self.inline_block(b, true);
+        self.patch(to_end);
+        true
+    }
+
+    /// A literal block's body inline, its temporaries nil as in a fresh
+    /// activation. With `takes_top`, the value on the stack is its one
+    /// parameter (consumed).
+    fn inline_block(&mut self, b: &Block, takes_top: bool) {
+        self.check_unique(&b.params, &b.temps);
+        let names: Vec<Name> = b.params.iter().chain(&b.temps).cloned().collect();
+        let first = self.open_scope(&names);
+        if takes_top {
+            self.op(Op::AssignTemporary, first);
+            self.op(Op::PopTop, 0);
+        }
+        for slot in first + b.params.len()..first + names.len() {
+            self.op(Op::PushConstant, 10);
+            self.op(Op::AssignTemporary, slot);
+            self.op(Op::PopTop, 0);
+        }
+        self.body(&b.body);
+        self.scopes.pop();
     }
 
     /// Sends the binary `selector` to the two values on the stack, as a
