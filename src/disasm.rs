@@ -77,7 +77,7 @@ pub fn jit_code(vm: &mut Vm, spec: &str) -> Result<String> {
     let Some(method) = method else {
         bail!("{spec}: no such method");
     };
-    let mut jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    let mut jit = lst_backends::CraneliftJit::new().map_err(anyhow::Error::msg)?;
     jit.keep_listing = true;
     let mut out = String::new();
     for (level, title) in [

@@ -241,7 +241,7 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
         CompilerFlag::Baseline => (Level::Baseline, None),
         CompilerFlag::Tiered => (Level::Baseline, Some(flags.jit_optimize_after)),
     };
-    let jit = lst_cranelift::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    let jit = lst_backends::CraneliftJit::new().map_err(anyhow::Error::msg)?;
     let tiering = Tiering {
         first,
         optimize_after,

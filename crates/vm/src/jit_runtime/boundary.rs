@@ -105,7 +105,7 @@ pub struct Compiled {
     pub counter: Option<Box<std::cell::Cell<i64>>>,
 }
 
-/// A JIT compiler (implemented by `lst-cranelift`).
+/// A JIT compiler (implemented by `lst-backends`).
 pub trait Compiler {
     /// Compiles `method` (`start` 0), or the block body at bytecode offset
     /// `start` in it, at `level`; its entries are numbered from

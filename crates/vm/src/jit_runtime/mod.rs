@@ -1,5 +1,5 @@
 //! The JIT's runtime half: the VM's side of the boundary with compiled
-//! code (the compilers live in `lst-jit` and `lst-cranelift`, which
+//! code (the compilers live in `lst-jit` and `lst-backends`, which
 //! implement [`boundary::Compiler`]).
 //!
 //! # One frame, two executors

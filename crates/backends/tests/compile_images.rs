@@ -7,7 +7,7 @@
 //! That the code runs as the interpreter does is `tests/jit_differential.rs`'s
 //! work; this test reaches methods no program calls.
 
-use lst_cranelift::CraneliftJit;
+use lst_backends::CraneliftJit;
 use lst_jit::translate::block_bodies;
 use lst_vm::image::builder;
 use lst_vm::jit_runtime::boundary::Compiler;
