@@ -47,7 +47,6 @@ use cranelift_codegen::ir::{
     self as cl, BlockArg, FuncRef, InstBuilder, SigRef, types, types::I64,
 };
 use cranelift_frontend::FunctionBuilder;
-use lst_vm::jit_runtime::block_cache::BLOCK_ENTRIES;
 use lst_vm::jit_runtime::boundary::{self as rt, Layout};
 use lst_vm::jit_runtime::inline_cache::IC_WAYS;
 
@@ -521,10 +520,10 @@ fn block_entry(
     body: cl::Value,
 ) -> cl::Value {
     // `block_cache::slot_of`'s hash of the two words.
-    let m = b.ins().ushr_imm_u(method, 3);
-    let bb = b.ins().ushr_imm_u(body, 1);
+    let m = b.ins().ushr_imm_u(method, lay.block.hash_method_shift);
+    let bb = b.ins().ushr_imm_u(body, lay.block.hash_body_shift);
     let h = b.ins().bxor(m, bb);
-    let h = b.ins().band_imm_u(h, (BLOCK_ENTRIES - 1) as i64);
+    let h = b.ins().band_imm_u(h, lay.block.hash_mask);
     let h = b.ins().imul_imm_s(h, i64::from(lay.block.size));
     let table = b.ins().load(I64, FLAGS, vm, lay.blocks);
     b.ins().iadd(table, h)

@@ -53,10 +53,15 @@ pub fn new_table() -> Box<BlockTable> {
     Box::new(std::array::from_fn(|_| BlockEntry::default()))
 }
 
+/// The hash of [`slot_of`]: the method's address loses its alignment bits
+/// (objects are word-aligned), the body offset (a SmallInt) its tag.
+pub const HASH_METHOD_SHIFT: u32 = crate::heap::WORD_BYTES.trailing_zeros();
+pub const HASH_BODY_SHIFT: u32 = crate::value::TAG_BITS;
+
 /// The slot of `(method, body)` (raw words); compiled code computes the
-/// same.
+/// same from [`BlockLayout`]'s `hash_*` fields.
 pub fn slot_of(method: u64, body: u64) -> usize {
-    (((method >> 3) ^ (body >> 1)) as usize) & (BLOCK_ENTRIES - 1)
+    (((method >> HASH_METHOD_SHIFT) ^ (body >> HASH_BODY_SHIFT)) as usize) & (BLOCK_ENTRIES - 1)
 }
 
 /// Offsets of [`BlockEntry`] fields and of the Block slots compiled code
@@ -79,6 +84,11 @@ pub struct BlockLayout {
     pub slot_body: usize,
     /// Slots a Block object has at least.
     pub slots: usize,
+    /// [`slot_of`]'s hash: shifts of the method and body words, and the
+    /// mask of the table index.
+    pub hash_method_shift: i64,
+    pub hash_body_shift: i64,
+    pub hash_mask: i64,
 }
 
 impl BlockLayout {
@@ -100,6 +110,9 @@ impl BlockLayout {
             slot_argument_location: block::ARGUMENT_LOCATION,
             slot_body: block::BODY_POINTER,
             slots: block::SLOTS,
+            hash_method_shift: i64::from(HASH_METHOD_SHIFT),
+            hash_body_shift: i64::from(HASH_BODY_SHIFT),
+            hash_mask: (BLOCK_ENTRIES - 1) as i64,
         }
     }
 }
@@ -150,5 +163,26 @@ impl Vm {
         e.entry.set(record.code as u64);
         e.k.set(u64::from(record.k));
         e.method.set(method.raw());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiled code hashes with `BlockLayout`'s numbers; they must find
+    /// the slot `slot_of` finds.
+    #[test]
+    fn the_layout_hash_is_slot_of() {
+        let l = BlockLayout::new();
+        for (method, body) in [
+            (0x7f00_1234_5678u64, 41u64),
+            (8, 3),
+            (u64::MAX - 7, 1 << 20 | 1),
+        ] {
+            let by_layout = ((method >> l.hash_method_shift) ^ (body >> l.hash_body_shift))
+                & l.hash_mask as u64;
+            assert_eq!(by_layout as usize, slot_of(method, body));
+        }
     }
 }
