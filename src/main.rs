@@ -71,8 +71,10 @@ struct VmFlags {
     #[arg(long, value_name = "MIB", default_value_t = 4096, global = true,
           value_parser = heap_mib)]
     heap_max: usize,
-    /// VM stack size in MiB; recursion deeper than it allows is a Smalltalk error.
-    #[arg(long, value_name = "MIB", default_value_t = 512, global = true)]
+    /// VM stack size in MiB (1 to 16384); recursion deeper than it allows
+    /// is a Smalltalk error.
+    #[arg(long, value_name = "MIB", default_value_t = 512, global = true,
+          value_parser = stack_mib)]
     stack_size: usize,
     /// Print every message send to stderr (very verbose).
     #[arg(long, global = true)]
@@ -182,17 +184,37 @@ enum Mode {
 /// address space holds.
 fn heap_mib(text: &str) -> Result<usize, String> {
     let least = lst_vm::heap::HeapConfig::default().initial_bytes >> 20;
-    let most = 1usize << 24; // 16 TiB
+    mib_between(text, least, 1 << 24, "the heap", "(the initial heap)")
+}
+
+/// `--stack-size`: the VM stack grows on demand up to this limit.
+fn stack_mib(text: &str) -> Result<usize, String> {
+    mib_between(text, 1, 1 << 14, "the VM stack", "")
+}
+
+/// A whole number of MiB from `least` to `most`, for `what`.
+fn mib_between(
+    text: &str,
+    least: usize,
+    most: usize,
+    what: &str,
+    why_least: &str,
+) -> Result<usize, String> {
     let mib: usize = text
         .parse()
         .map_err(|_| format!("expected a whole number of MiB, got `{text}`"))?;
     if mib < least {
+        let why = if why_least.is_empty() {
+            String::new()
+        } else {
+            format!(" {why_least}")
+        };
         return Err(format!(
-            "the heap must be at least {least} MiB (the initial heap), got {mib}"
+            "{what} must be at least {least} MiB{why}, got {mib}"
         ));
     }
     if mib > most {
-        return Err(format!("the heap can be at most {most} MiB, got {mib}"));
+        return Err(format!("{what} can be at most {most} MiB, got {mib}"));
     }
     Ok(mib)
 }
@@ -205,7 +227,7 @@ fn options(flags: &VmFlags) -> Options {
     }
     o.trace_sends = flags.trace;
     o.heap.max_bytes = flags.heap_max << 20;
-    o.stack_slots = (flags.stack_size.max(1) << 20) / 8;
+    o.stack_slots = (flags.stack_size << 20) / 8;
     o
 }
 

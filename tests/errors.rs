@@ -279,6 +279,23 @@ fn save_image_to_an_unwritable_path_says_why() {
 }
 
 #[test]
+fn a_stack_size_out_of_range_is_refused() {
+    for mib in ["0", "16385", "lots"] {
+        let r = lst(&["--stack-size", mib, "-e", "3 + 4"], "");
+        assert_eq!(r.code, Some(2), "--stack-size {mib}: {}", r.stderr);
+        assert!(r.stderr.contains("--stack-size"), "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+    let r = lst(&["--stack-size", "1", "-e", "3 + 4"], "");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "7\n"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn a_heap_max_below_the_minimum_is_refused() {
     for mib in ["0", "1", "2", "7"] {
         let r = lst(&["--heap-max", mib, "-e", "3 + 4"], "");
