@@ -33,6 +33,7 @@
 
 use crate::clif_kit::{WORD_BYTES, word_offset};
 use crate::entries::{self, Plan, state_of};
+use crate::helpers;
 use crate::lower::{LowerError, MethodFacts, recomputable};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
@@ -43,19 +44,17 @@ use lst_vm::jit_runtime::int_ops::{INT_OPS, IntOp};
 use std::collections::{HashMap, HashSet};
 
 /// The addresses baseline code jumps to or calls.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Targets {
     /// Shared functions in code memory (tail-called).
     pub send_stub: u64,
     pub return_stub: u64,
     pub exit_deopt: u64,
     pub exit_trap: u64,
-    /// Runtime helpers (SystemV calls).
-    pub tier_up: u64,
-    pub make_block: u64,
-    pub safepoint: u64,
-    pub block_return: u64,
-    pub primitive: u64,
+    /// The runtime helpers (SystemV calls), the same list Cranelift's
+    /// code imports ([`helpers::all`]), by [`helpers::Id`]: each one's
+    /// address and how many parameters it takes.
+    pub helpers: Vec<(u64, usize)>,
 }
 
 /// What the code refers to besides the IR.
@@ -88,6 +87,16 @@ const RAX: u8 = 0;
 const RCX: u8 = 1;
 const RDX: u8 = 2;
 const R8: u8 = 8;
+const R9: u8 = 9;
+
+/// An argument of a helper call after the VM and the frame.
+#[derive(Clone, Copy)]
+enum Arg {
+    /// An IR value, loaded from where it lives.
+    Value(ir::Value),
+    /// A number known when compiling.
+    Imm(i64),
+}
 
 /// The code of `f` and its entries.
 pub fn compile(
@@ -359,14 +368,42 @@ impl<'a> Emitter<'a> {
 
     /// Calls runtime helper `target` (SystemV; rdi and rsi are the vm and
     /// hp, the other arguments already in place); its answer is in rax.
-    fn call(&mut self, target: u64) {
-        let target = target as i64;
+    /// Calls the runtime helper `id` with the VM and the frame (in rdi
+    /// and rsi, where they always are) and `args` in the next argument
+    /// registers of the SystemV convention, as its signature asks.
+    fn call_helper(&mut self, id: helpers::Id, args: &[Arg]) -> Result<(), LowerError> {
+        const ARGUMENT_REGISTERS: [u8; 4] = [RDX, RCX, R8, R9];
+        let &(address, params) = self
+            .env
+            .targets
+            .helpers
+            .get(id as usize)
+            .ok_or_else(|| LowerError(format!("no address for the helper {id:?}")))?;
+        if params != 2 + args.len() || args.len() > ARGUMENT_REGISTERS.len() {
+            return Err(LowerError(format!(
+                "the helper {id:?} takes {params} parameters, not 2 + {}",
+                args.len()
+            )));
+        }
+        for (&reg, &arg) in ARGUMENT_REGISTERS.iter().zip(args) {
+            match arg {
+                Arg::Value(v) => self.load(reg, v)?,
+                // A 32-bit move zero-extends: the short form.
+                Arg::Imm(0) => dynasm!(self.ops ; .arch x64 ; xor Rd(reg), Rd(reg)),
+                Arg::Imm(n) => match u32::try_from(n) {
+                    Ok(small) => dynasm!(self.ops ; .arch x64 ; mov Rd(reg), DWORD small as i32),
+                    Err(_) => dynasm!(self.ops ; .arch x64 ; mov Rq(reg), QWORD n),
+                },
+            }
+        }
+        let address = address as i64;
         dynasm!(self.ops
             ; .arch x64
-            ; mov rax, QWORD target
+            ; mov rax, QWORD address
             ; call rax
         );
         self.restore_vm_hp();
+        Ok(())
     }
 
     /// Acts on a helper's answer in rax other than "go on": 0 leaves
@@ -532,12 +569,7 @@ impl<'a> Emitter<'a> {
             }
             None => rt::AT_START as i64,
         };
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov rdx, QWORD pc
-            ; mov rcx, QWORD counter
-        );
-        self.call(self.env.targets.tier_up);
+        self.call_helper(helpers::Id::lst_tier_up, &[Arg::Imm(pc), Arg::Imm(counter)])?;
         self.go_on_or_leave(go);
         dynasm!(self.ops ; .arch x64 ; =>go);
         Ok(())
@@ -900,17 +932,14 @@ impl<'a> Emitter<'a> {
         self.spill(&state.stack)?;
         let go = self.ops.new_dynamic_label();
         let (arg_location, body, pc) = (
-            i32::from(arg_location),
-            i32::from(body),
-            i32::from(state.pc),
+            i64::from(arg_location),
+            i64::from(body),
+            i64::from(state.pc),
         );
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov edx, arg_location
-            ; mov ecx, body
-            ; mov r8d, pc
-        );
-        self.call(self.env.targets.make_block);
+        self.call_helper(
+            helpers::Id::lst_make_block,
+            &[Arg::Imm(arg_location), Arg::Imm(body), Arg::Imm(pc)],
+        )?;
         dynasm!(self.ops ; .arch x64 ; test rax, rax ; jnz =>go);
         self.leave_native();
         dynasm!(self.ops ; .arch x64 ; =>go);
@@ -932,9 +961,7 @@ impl<'a> Emitter<'a> {
         let kept = self.valid.clone();
         self.spill(&state.stack)?;
         self.valid = kept;
-        let pc = i32::from(state.pc);
-        dynasm!(self.ops ; .arch x64 ; mov edx, pc);
-        self.call(self.env.targets.safepoint);
+        self.call_helper(helpers::Id::lst_safepoint, &[Arg::Imm(i64::from(state.pc))])?;
         dynasm!(self.ops ; .arch x64 ; test rax, rax ; jnz =>go);
         self.leave_native();
         dynasm!(self.ops ; .arch x64 ; =>go);
@@ -997,9 +1024,10 @@ impl<'a> Emitter<'a> {
                 Ok(())
             }
             Terminator::BlockReturn(v) => {
-                self.load(RDX, *v)?;
-                dynasm!(self.ops ; .arch x64 ; xor ecx, ecx);
-                self.call(self.env.targets.block_return);
+                self.call_helper(
+                    helpers::Id::lst_block_return,
+                    &[Arg::Value(*v), Arg::Imm(0)],
+                )?;
                 self.leave_or_call_named();
                 Ok(())
             }
@@ -1024,14 +1052,11 @@ impl<'a> Emitter<'a> {
     ) -> Result<(), LowerError> {
         let (all, after) = entries::primitive_call(self.facts.bytecodes, state, args)?;
         self.spill(&all)?;
-        let (number, nargs, after) = (i32::from(number), args.len() as i32, after as i32);
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov edx, number
-            ; mov ecx, nargs
-            ; mov r8d, after
-        );
-        self.call(self.env.targets.primitive);
+        let (number, nargs, after) = (i64::from(number), args.len() as i64, after as i64);
+        self.call_helper(
+            helpers::Id::lst_primitive,
+            &[Arg::Imm(number), Arg::Imm(nargs), Arg::Imm(after)],
+        )?;
         let failed = self.ops.new_dynamic_label();
         self.go_on_or_leave(failed);
         dynasm!(self.ops ; .arch x64 ; =>failed);

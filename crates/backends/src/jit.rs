@@ -157,17 +157,15 @@ impl CraneliftJit {
         let code =
             |id: Option<FuncId>| id.map_or(0, |id| self.module.get_finalized_function(id) as u64);
         let exit = |e: crate::exit_stub::Exit| code(self.exits.get(e as usize).map(|x| x.id));
-        let helper = |id: helpers::Id| helpers[id as usize].address as u64;
         baseline::Targets {
             send_stub: code(self.send_stub),
             return_stub: code(self.return_stub),
             exit_deopt: exit(crate::exit_stub::Exit::Deopt),
             exit_trap: exit(crate::exit_stub::Exit::Trap),
-            tier_up: helper(helpers::Id::lst_tier_up),
-            make_block: helper(helpers::Id::lst_make_block),
-            safepoint: helper(helpers::Id::lst_safepoint),
-            block_return: helper(helpers::Id::lst_block_return),
-            primitive: helper(helpers::Id::lst_primitive),
+            helpers: helpers
+                .iter()
+                .map(|h| (h.address as u64, h.signature.params.len()))
+                .collect(),
         }
     }
 
