@@ -219,3 +219,35 @@ fn the_jit_is_on_by_default_and_off_on_request() {
     let bench = lst(&["--jit", "off", "bench", "--smoke", "Fib"], "");
     assert!(stdout(&bench).contains("mode interp"), "{}", stdout(&bench));
 }
+
+/// `-`, `*`, `>`, `>=`, `=`, `~=`, `//` and `\\` on two SmallInts are
+/// special sends that the interpreter answers without a message (as `<`,
+/// `<=` and `+` always were); `--stats` counts the messages.
+#[test]
+fn arithmetic_and_comparisons_on_small_ints_send_no_message() {
+    let loop_of = |expr: &str| {
+        format!("| x | x := 7. 1 to: 10000 do: [:i | x := {expr}]. x printString size")
+    };
+    for expr in [
+        "x - 1",
+        "x * 1",
+        "x // 1",
+        "x \\\\ 100 + 1",
+        "(x > i) ifTrue: [x] ifFalse: [i]",
+        "(x >= i) ifTrue: [x] ifFalse: [i]",
+        "(x = i) ifTrue: [x] ifFalse: [i]",
+        "(x ~= i) ifTrue: [x] ifFalse: [i]",
+    ] {
+        let o = lst(&["--jit", "off", "--stats", "-e", &loop_of(expr)], "");
+        assert!(o.status.success(), "{expr}: {}", stderr(&o));
+        let sends: u64 = stderr(&o)
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{expr}: no message count in {}", stderr(&o)));
+        assert!(
+            sends < 100,
+            "{expr}: {sends} messages for 10,000 iterations"
+        );
+    }
+}

@@ -79,13 +79,15 @@ pub struct MethodFacts<'a> {
 
 impl MethodFacts<'_> {
     /// The `INT_OPS` operation a send of `selector` with `nargs`
-    /// arguments may run inline (a literal selector, not to super).
+    /// arguments may run inline (a literal or special selector, not to
+    /// super).
     pub fn int_op(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<usize> {
         match selector {
-            ir::Selector::Literal(i) if !to_super && nargs == 1 => {
-                self.int_ops.get(i as usize).copied().flatten()
+            _ if to_super || nargs != 1 => None,
+            ir::Selector::Literal(i) => self.int_ops.get(i as usize).copied().flatten(),
+            ir::Selector::Special(s) => {
+                lst_vm::jit_runtime::int_ops::int_op_index(s.selector().as_bytes())
             }
-            _ => None,
         }
     }
 }

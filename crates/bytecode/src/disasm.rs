@@ -25,21 +25,8 @@ pub fn disasm_insn(insn: &Insn, literal: &dyn Fn(usize) -> Option<String>) -> St
                 k => write!(s, " <invalid {k}>"),
             };
         }
-        Operand::Unary => {
-            let _ = match insn.arg {
-                0 => write!(s, " isNil"),
-                1 => write!(s, " notNil"),
-                k => write!(s, " <invalid {k}>"),
-            };
-        }
-        Operand::Binary => {
-            let _ = match insn.arg {
-                0 => write!(s, " <"),
-                1 => write!(s, " <="),
-                2 => write!(s, " +"),
-                k => write!(s, " <invalid {k}>"),
-            };
-        }
+        Operand::Unary => special(&mut s, &crate::UNARY_SPECIALS, insn.arg),
+        Operand::Binary => special(&mut s, &crate::BINARY_SPECIALS, insn.arg),
     }
     match insn.op {
         Op::PushLiteral | Op::SendMessage => {
@@ -99,6 +86,14 @@ pub fn disasm(code: &[u8], literal: &dyn Fn(usize) -> Option<String>) -> String 
     out
 }
 
+/// ` selector` from `table`, or ` <invalid k>`.
+fn special(s: &mut String, table: &[&str], k: u8) {
+    let _ = match table.get(usize::from(k)) {
+        Some(selector) => write!(s, " {selector}"),
+        None => write!(s, " <invalid {k}>"),
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +109,19 @@ mod tests {
              0002  90        sendMessage 0  ; #main\n\
              0003  F5        popTop\n\
              0004  F1        selfReturn\n"
+        );
+    }
+
+    #[test]
+    fn special_sends_name_their_selectors() {
+        let text = disasm(&[0xB0, 0xB3, 0xBA, 0xBF, 0xA1], &|_| None);
+        assert_eq!(
+            text,
+            "0000  B0        sendBinary <\n\
+             0001  B3        sendBinary -\n\
+             0002  BA        sendBinary \\\\\n\
+             0003  BF        sendBinary <invalid 15>\n\
+             0004  A1        sendUnary notNil\n"
         );
     }
 

@@ -19,6 +19,20 @@
 
 mod disasm;
 mod selector;
+
+/// The selectors `sendBinary` sends, by its argument. LLST knows the first
+/// [`LLST_BINARY_SPECIALS`] (`<`, `<=`, `+`); lst's own compiler also
+/// uses the rest, so that common arithmetic and comparisons need no
+/// literal and no method lookup when both operands are SmallInts. LLST's
+/// images never contain the others.
+pub const BINARY_SPECIALS: [&str; 11] =
+    ["<", "<=", "+", "-", "*", ">", ">=", "=", "~=", "//", "\\\\"];
+
+/// How many of [`BINARY_SPECIALS`] LLST's own bytecode uses.
+pub const LLST_BINARY_SPECIALS: usize = 3;
+
+/// The selectors `sendUnary` sends, by its argument.
+pub const UNARY_SPECIALS: [&str; 2] = ["isNil", "notNil"];
 pub use disasm::{disasm, disasm_insn};
 pub use selector::selector_arity;
 
@@ -72,7 +86,7 @@ pub enum Operand {
     Constant,
     /// sendUnary's argument: 0 isNil, 1 notNil.
     Unary,
-    /// sendBinary's argument: 0 `<`, 1 `<=`, 2 `+`.
+    /// sendBinary's argument: an index into [`BINARY_SPECIALS`].
     Binary,
 }
 

@@ -20,7 +20,7 @@
 
 use crate::ast::*;
 use crate::diagnostic::{Diagnostic, Span};
-use lst_bytecode::{Op, encode};
+use lst_bytecode::{BINARY_SPECIALS, LLST_BINARY_SPECIALS, Op, UNARY_SPECIALS, encode};
 
 /// A literal of a compiled method, independent of any heap.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,7 +65,7 @@ pub fn compile_method_like_llst(
     ivars: &[String],
 ) -> Result<CompiledMethod, Vec<Diagnostic>> {
     let method = crate::parse_method(source)?;
-    generate_with(&method, ivars, source, None, Inlining::LikeLlst)
+    generate_with(&method, ivars, source, None, Shape::Llst)
 }
 
 /// Compiles statements (with optional leading temporaries) as a method
@@ -99,7 +99,7 @@ pub(crate) fn generate_in_workspace(
         &[],
         source,
         Some((dictionary, variables)),
-        Inlining::Loops,
+        Shape::Lst,
     )
 }
 
@@ -109,20 +109,21 @@ pub fn generate(
     ivars: &[String],
     source: &str,
 ) -> Result<CompiledMethod, Vec<Diagnostic>> {
-    generate_with(method, ivars, source, None, Inlining::Loops)
+    generate_with(method, ivars, source, None, Shape::Lst)
 }
 
-/// Which message sends with literal blocks the code generator inlines.
+/// The shape of the bytecode: what is inlined and which special sends
+/// are used.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Inlining {
-    /// LLST's set: `ifTrue:` and friends, `and:`/`or:`, `whileTrue:`
-    /// and friends.
-    LikeLlst,
+enum Shape {
+    /// LLST's: `ifTrue:` and friends, `and:`/`or:`, `whileTrue:` and
+    /// friends inlined; LLST's three binary special sends.
+    Llst,
     /// LLST's set plus the counting loops `to:do:`, `to:by:do:` (with a
     /// literal step), `downTo:do:` and `timesRepeat:`, and the nil tests
     /// `ifNil:`, `ifNotNil:` and their pairs, as Squeak and Pharo compile
-    /// them.
-    Loops,
+    /// them; every one of [`BINARY_SPECIALS`] as a special send.
+    Lst,
 }
 
 fn generate_with(
@@ -130,12 +131,12 @@ fn generate_with(
     ivars: &[String],
     source: &str,
     workspace: Option<(&str, &[String])>,
-    inlining: Inlining,
+    shape: Shape,
 ) -> Result<CompiledMethod, Vec<Diagnostic>> {
     let mut g = Gen {
         ivars,
         workspace,
-        inlining,
+        shape,
         args: method.params.iter().map(|n| n.text.clone()).collect(),
         scopes: vec![],
         temp_count: 0,
@@ -203,16 +204,11 @@ const MAX_TEMPORARIES: usize = 256;
 /// one byte and index 0 is `self`.
 const MAX_ARGUMENTS: usize = 255;
 
-/// Selectors `sendBinary` handles (index = its argument).
-const BINARY_SPECIALS: [&str; 3] = ["<", "<=", "+"];
-/// Selectors `sendUnary` handles.
-const UNARY_SPECIALS: [&str; 2] = ["isNil", "notNil"];
-
 struct Gen<'a> {
     ivars: &'a [String],
     /// The workspace's dictionary global and variables, for a REPL doIt.
     workspace: Option<(&'a str, &'a [String])>,
-    inlining: Inlining,
+    shape: Shape,
     args: Vec<String>,
     /// Temporaries in scope, innermost scope last: (name, slot).
     scopes: Vec<Vec<(String, usize)>>,
@@ -575,7 +571,7 @@ impl Gen<'_> {
             if let Some(k) = UNARY_SPECIALS.iter().position(|s| *s == m.selector) {
                 return self.op(Op::SendUnary, k);
             }
-            if let Some(k) = BINARY_SPECIALS.iter().position(|s| *s == m.selector) {
+            if let Some(k) = self.binary_special(&m.selector) {
                 return self.op(Op::SendBinary, k);
             }
         }
@@ -616,7 +612,7 @@ impl Gen<'_> {
     /// Generates `receiver message` inline if it is a control selector
     /// with literal blocks; answers false (generating nothing) otherwise.
     fn inlined(&mut self, receiver: &Expr, m: &Message) -> bool {
-        if self.inlining == Inlining::Loops
+        if self.shape == Shape::Lst
             && (self.counting_loop(receiver, m) || self.nil_test(receiver, m))
         {
             return true;
@@ -837,10 +833,20 @@ impl Gen<'_> {
         self.scopes.pop();
     }
 
+    /// `sendBinary`'s argument for `selector`, if it has one: any of
+    /// [`BINARY_SPECIALS`], or only LLST's three in LLST's shape.
+    fn binary_special(&self, selector: &str) -> Option<usize> {
+        let known = match self.shape {
+            Shape::Llst => LLST_BINARY_SPECIALS,
+            Shape::Lst => BINARY_SPECIALS.len(),
+        };
+        BINARY_SPECIALS[..known].iter().position(|s| *s == selector)
+    }
+
     /// Sends the binary `selector` to the two values on the stack, as a
     /// special send where there is one.
     fn send_binary(&mut self, selector: &str, span: Span) {
-        match BINARY_SPECIALS.iter().position(|s| *s == selector) {
+        match self.binary_special(selector) {
             Some(k) => self.op(Op::SendBinary, k),
             None => self.send_selector(selector, 1, span),
         }

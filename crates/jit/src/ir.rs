@@ -47,24 +47,45 @@ pub enum Type {
     Bool,
 }
 
-/// The selectors of LST's special sends (`sendBinary`, `sendUnary`), which
-/// the VM knows without a literal.
+/// The selectors of `sendBinary`, which the VM knows without a literal,
+/// in the order of `lst_bytecode::BINARY_SPECIALS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Special {
     Less,
     LessEqual,
     Plus,
+    Minus,
+    Times,
+    Greater,
+    GreaterEqual,
+    Equal,
+    NotEqual,
+    FloorDiv,
+    FloorMod,
 }
 
 impl Special {
-    pub const ALL: [Special; 3] = [Special::Less, Special::LessEqual, Special::Plus];
+    pub const ALL: [Special; 11] = [
+        Special::Less,
+        Special::LessEqual,
+        Special::Plus,
+        Special::Minus,
+        Special::Times,
+        Special::Greater,
+        Special::GreaterEqual,
+        Special::Equal,
+        Special::NotEqual,
+        Special::FloorDiv,
+        Special::FloorMod,
+    ];
+
+    /// `sendBinary k`'s special.
+    pub fn of_index(k: usize) -> Option<Special> {
+        Special::ALL.get(k).copied()
+    }
 
     pub fn selector(self) -> &'static str {
-        match self {
-            Special::Less => "<",
-            Special::LessEqual => "<=",
-            Special::Plus => "+",
-        }
+        lst_bytecode::BINARY_SPECIALS[self as usize]
     }
 }
 

@@ -424,12 +424,18 @@ impl Translator<'_> {
                 push(stack, self.emit1(Inst::BoolObj(c)));
             }
             Op::SendBinary => {
-                let special = *Special::ALL
-                    .get(arg as usize)
+                let special = Special::of_index(arg as usize)
                     .ok_or_else(|| unsupported("invalid sendBinary"))?;
                 let b = pop(stack)?;
                 let a = pop(stack)?;
-                self.send_binary(special, a, b, stack, pc, next)?;
+                match special {
+                    Special::Less | Special::LessEqual | Special::Plus => {
+                        self.send_binary(special, a, b, stack, pc, next)?
+                    }
+                    // The back ends' inline paths for arithmetic take these
+                    // as they take the same selectors as literals.
+                    _ => self.special_send(special, a, b, stack, next)?,
+                }
             }
             Op::PushBlock => {
                 let block = Inst::MakeBlock {
@@ -539,6 +545,30 @@ impl Translator<'_> {
     /// join(S, r): continues with r pushed
     /// ```
     /// The send's state resumes at `next`, after the `sendBinary`, with S.
+    /// `a special b` as a send, its value pushed.
+    fn special_send(
+        &mut self,
+        special: Special,
+        a: Value,
+        b: Value,
+        stack: &mut Vec<Entry>,
+        next: usize,
+    ) -> Result<(), TranslateError> {
+        let state = State {
+            pc: next as u16,
+            stack: values(stack, next)?,
+        };
+        let send = Inst::Send {
+            selector: Selector::Special(special),
+            receiver: a,
+            args: vec![b],
+            to_super: false,
+        };
+        let r = self.emit1_at(send, state);
+        push(stack, r);
+        Ok(())
+    }
+
     fn send_binary(
         &mut self,
         special: Special,
@@ -599,6 +629,12 @@ impl Translator<'_> {
                     block: join,
                     args: with(fs, &[r]),
                 }));
+            }
+            _ => {
+                return Err(TranslateError::Unsupported {
+                    at: pc,
+                    message: "an IR fast path for a special send other than <, <= or +".into(),
+                });
             }
         }
         // Slow path: the send.

@@ -27,7 +27,29 @@ define_roots! {
     SelectorError, SelectorValue, SelectorMain, FloatClass, LargeIntegerClass, MethodClass,
     // Held by the VM: the value the last top-level run answered.
     LastResult,
+    // Found by name after loading: the selectors of lst's own binary
+    // special sends (after LLST's three above; see
+    // `lst_bytecode::BINARY_SPECIALS`). Last, so that images saved before
+    // they were added still load (see `image::native`).
+    SelectorMinus, SelectorTimes, SelectorGreater, SelectorGreaterEqual, SelectorEqual,
+    SelectorNotEqual, SelectorFloorDiv, SelectorFloorMod,
 }
+
+/// The root holding the selector `sendBinary k` sends, in the order of
+/// `lst_bytecode::BINARY_SPECIALS`.
+pub const BINARY_SPECIAL_ROOTS: [Root; 11] = [
+    Root::SelectorLess,
+    Root::SelectorLessEqual,
+    Root::SelectorPlus,
+    Root::SelectorMinus,
+    Root::SelectorTimes,
+    Root::SelectorGreater,
+    Root::SelectorGreaterEqual,
+    Root::SelectorEqual,
+    Root::SelectorNotEqual,
+    Root::SelectorFloorDiv,
+    Root::SelectorFloorMod,
+];
 
 /// The number of roots stored in an LLST image file.
 pub const IMAGE_ROOTS: usize = 15;

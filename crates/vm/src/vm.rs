@@ -286,6 +286,20 @@ impl Vm {
                 self.heap.roots[root as usize] = v;
             }
         }
+        // lst's own special sends: made if an image lacks one (running out
+        // of memory here leaves it nil, and such a send an error).
+        let specials = crate::roots::BINARY_SPECIAL_ROOTS
+            .iter()
+            .zip(lst_bytecode::BINARY_SPECIALS);
+        for (&root, name) in specials.skip(lst_bytecode::LLST_BINARY_SPECIALS) {
+            let found = match self.find_symbol(name.as_bytes()) {
+                Some(v) => Some(v),
+                None => self.intern(name.as_bytes()).ok(),
+            };
+            if let Some(v) = found {
+                self.heap.roots[root as usize] = v;
+            }
+        }
     }
 
     /// Replaces the output sink (tests capture output this way).

@@ -160,3 +160,26 @@ fn builder_errors_name_file_and_line() {
         .to_string();
     assert!(err.contains("broken.st:2:"), "{err}");
 }
+
+/// `sendBinary k` sends the selector in the root `BINARY_SPECIAL_ROOTS[k]`:
+/// it must be the Symbol `lst_bytecode::BINARY_SPECIALS[k]`, whether the
+/// image built it or the VM found (or made) it after loading.
+#[test]
+fn special_send_roots_hold_the_bytecode_tables_selectors() {
+    let (mut vm, _) = mini_vm(options());
+    let dir = std::env::temp_dir().join(format!("lst-special-roots-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mini.image");
+    vm.save_image(&path).unwrap();
+    let reloaded = Vm::from_image(&std::fs::read(&path).unwrap(), options()).unwrap();
+    for vm in [&vm, &reloaded] {
+        for (k, &root) in lst_vm::roots::BINARY_SPECIAL_ROOTS.iter().enumerate() {
+            assert_eq!(
+                vm.text_of(vm.root(root)),
+                lst_bytecode::BINARY_SPECIALS[k],
+                "k = {k}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -20,8 +20,12 @@
 //! truncated file is refused with the reason, never half-loaded.
 
 use crate::heap::{BYTES, HEADER_WORDS, Heap, HeapConfig};
-use crate::roots::ROOT_COUNT;
+use crate::roots::{ROOT_COUNT, Root};
 use crate::value::Value;
+
+/// The roots of the oldest image this lst loads: every root up to
+/// `LastResult`; later ones are found by name (see `crate::roots`).
+const OLDEST_ROOT_COUNT: usize = Root::LastResult as usize + 1;
 
 pub const MAGIC: &[u8; 8] = b"LSTIMAGE";
 pub const VERSION: u32 = 1;
@@ -158,9 +162,11 @@ pub fn load(data: &[u8], config: HeapConfig) -> Result<Heap, NativeImageError> {
     if stored != computed {
         return Err(NativeImageError::Checksum { stored, computed });
     }
-    if nroots as usize != ROOT_COUNT {
+    // An image saved before the last roots were added has fewer; they are
+    // found by name after loading.
+    if nroots as usize > ROOT_COUNT || (nroots as usize) < OLDEST_ROOT_COUNT {
         return Err(NativeImageError::Corrupt(format!(
-            "{nroots} roots; this lst expects {ROOT_COUNT}"
+            "{nroots} roots; this lst expects {OLDEST_ROOT_COUNT} to {ROOT_COUNT}"
         )));
     }
     let all: Vec<u64> = data[PREFIX..]
@@ -180,6 +186,8 @@ pub fn load(data: &[u8], config: HeapConfig) -> Result<Heap, NativeImageError> {
         .iter()
         .map(|&r| Value::from_raw(if r & 1 == 0 { r + base } else { r }))
         .collect();
+    let nil = heap.roots[Root::Nil as usize];
+    heap.roots.resize(ROOT_COUNT, nil);
     Ok(heap)
 }
 
@@ -273,6 +281,28 @@ mod tests {
         assert_eq!(back.bytes(s), b"hello");
         assert_eq!(back.get(a, 2), Some(Value::small(-7)));
         assert_eq!(write(&back), bytes);
+    }
+
+    /// An image saved before the selector roots of lst's own special
+    /// sends were added has fewer roots: it loads, the missing ones nil
+    /// (found by name afterwards); fewer still, or more, is refused.
+    #[test]
+    fn images_with_the_older_root_count_load() {
+        let bytes = write(&tiny_heap());
+        let with_roots = |n: usize| {
+            let mut old = bytes[..PREFIX].to_vec();
+            old[24..32].copy_from_slice(&(n as u64).to_le_bytes());
+            old.extend_from_slice(&bytes[PREFIX..PREFIX + 8 * n]);
+            old.extend_from_slice(&bytes[PREFIX + 8 * ROOT_COUNT..]);
+            seal(&mut old);
+            old
+        };
+        let back = load(&with_roots(OLDEST_ROOT_COUNT), HeapConfig::default()).unwrap();
+        assert_eq!(back.roots.len(), ROOT_COUNT);
+        let nil = back.roots[Root::Nil as usize];
+        assert_eq!(back.roots[ROOT_COUNT - 1], nil);
+        assert_eq!(back.size(back.roots[Root::LastResult as usize]), 3);
+        assert!(load(&with_roots(OLDEST_ROOT_COUNT - 1), HeapConfig::default()).is_err());
     }
 
     #[test]

@@ -358,34 +358,50 @@ impl Vm {
         }
     }
 
-    /// `sendBinary`: `<`, `<=`, `+` on two SmallInts without a send; a real
-    /// send otherwise, and when `+` overflows (never a silent wrap).
+    /// `sendBinary k`: the selector `lst_bytecode::BINARY_SPECIALS[k]` on
+    /// two SmallInts without a send, as SmallInt's methods answer; a real
+    /// send otherwise, and where the method would not answer a SmallInt
+    /// or a Boolean (an overflow, a division by zero).
     fn send_binary(&mut self, k: usize) -> Result<(), Trap> {
         let base = self.operands(2)?;
         let (l, r) = (self.stack[base], self.stack[base + 1]);
         if l.is_int() && r.is_int() {
             let (a, b) = (l.int_unchecked(), r.int_unchecked());
-            let v = match k {
-                0 => Some(self.boolean(a < b)),
-                1 => Some(self.boolean(a <= b)),
-                2 => Value::int(a + b),
-                _ => return Err(bad("invalid sendBinary")),
-            };
-            if let Some(v) = v {
+            if let Some(v) = self.small_int_special(k, a, b)? {
                 self.stack.truncate(base);
                 self.stack.push(v);
                 return Ok(());
             }
         }
-        let selector = match k {
-            0 => self.root(Root::SelectorLess),
-            1 => self.root(Root::SelectorLessEqual),
-            2 => self.root(Root::SelectorPlus),
-            _ => return Err(bad("invalid sendBinary")),
-        };
+        let root = *crate::roots::BINARY_SPECIAL_ROOTS
+            .get(k)
+            .ok_or_else(|| bad("invalid sendBinary"))?;
+        let selector = self.root(root);
         self.send(selector, 2, None)
     }
 
+    /// What `a s b` answers for the special selector `s` = `k` on two
+    /// SmallInts, or `None` where the send must decide.
+    fn small_int_special(&self, k: usize, a: i64, b: i64) -> Result<Option<Value>, Trap> {
+        let boolean = |c: bool| Some(self.boolean(c));
+        Ok(match k {
+            0 => boolean(a < b),
+            1 => boolean(a <= b),
+            // SmallInts have 62 bits: sums and differences fit an i64.
+            2 => Value::int(a + b),
+            3 => Value::int(a - b),
+            4 => a.checked_mul(b).and_then(Value::int),
+            5 => boolean(a > b),
+            6 => boolean(a >= b),
+            7 => boolean(a == b),
+            8 => boolean(a != b),
+            // Rounding toward negative infinity, as primitives 65 and 66.
+            9 if b != 0 => Value::int(num_integer::Integer::div_floor(&a, &b)),
+            10 if b != 0 => Value::int(num_integer::Integer::mod_floor(&a, &b)),
+            9 | 10 => None,
+            _ => return Err(bad("invalid sendBinary")),
+        })
+    }
     /// `doPrimitive argc number`: on success the method returns the
     /// primitive's value; on failure nil is pushed and the method goes on.
     fn do_primitive(&mut self, argc: usize, number: u8) -> Result<Flow, Trap> {

@@ -319,11 +319,10 @@ impl Vm {
     fn site_selector(&self, code: u64) -> Result<Value, Trap> {
         let index = (code & 0xFFFF) as usize;
         if code & boundary::SPECIAL_SELECTOR != 0 {
-            return Ok(self.root(match index {
-                0 => Root::SelectorLess,
-                1 => Root::SelectorLessEqual,
-                _ => Root::SelectorPlus,
-            }));
+            let root = crate::roots::BINARY_SPECIAL_ROOTS
+                .get(index)
+                .ok_or_else(|| Trap::Error("a send site names no special selector".into()))?;
+            return Ok(self.root(*root));
         }
         self.literal(index)
     }
