@@ -367,7 +367,7 @@ impl Vm {
         let (l, r) = (self.stack[base], self.stack[base + 1]);
         if l.is_int() && r.is_int() {
             let (a, b) = (l.int_unchecked(), r.int_unchecked());
-            if let Some(v) = self.small_int_special(k, a, b)? {
+            if let Some(v) = self.small_int_special(k, a, b) {
                 self.stack.truncate(base);
                 self.stack.push(v);
                 return Ok(());
@@ -381,10 +381,12 @@ impl Vm {
     }
 
     /// What `a s b` answers for the special selector `s` = `k` on two
-    /// SmallInts, or `None` where the send must decide.
-    fn small_int_special(&self, k: usize, a: i64, b: i64) -> Result<Option<Value>, Trap> {
+    /// SmallInts, or `None` where the send must decide (or `k` is not a
+    /// special, which the send reports).
+    #[inline(always)]
+    fn small_int_special(&self, k: usize, a: i64, b: i64) -> Option<Value> {
         let boolean = |c: bool| Some(self.boolean(c));
-        Ok(match k {
+        match k {
             0 => boolean(a < b),
             1 => boolean(a <= b),
             // SmallInts have 62 bits: sums and differences fit an i64.
@@ -398,9 +400,8 @@ impl Vm {
             // Rounding toward negative infinity, as primitives 65 and 66.
             9 if b != 0 => Value::int(num_integer::Integer::div_floor(&a, &b)),
             10 if b != 0 => Value::int(num_integer::Integer::mod_floor(&a, &b)),
-            9 | 10 => None,
-            _ => return Err(bad("invalid sendBinary")),
-        })
+            _ => None,
+        }
     }
     /// `doPrimitive argc number`: on success the method returns the
     /// primitive's value; on failure nil is pushed and the method goes on.
