@@ -278,44 +278,39 @@ fn save_image_to_an_unwritable_path_says_why() {
     );
 }
 
-#[test]
-fn a_stack_size_out_of_range_is_refused() {
-    for mib in ["0", "16385", "lots"] {
-        let r = lst(&["--stack-size", mib, "-e", "3 + 4"], "");
-        assert_eq!(r.code, Some(2), "--stack-size {mib}: {}", r.stderr);
-        assert!(r.stderr.contains("--stack-size"), "{}", r.stderr);
+/// `flag` refuses each of `refused` (exit 2, nothing run, the flag named
+/// and `says` in the message) and runs with `accepted`.
+fn assert_mib_flag(flag: &str, refused: &[&str], says: &str, accepted: &str) {
+    for mib in refused {
+        let r = lst(&[flag, mib, "-e", "3 + 4"], "");
+        assert_eq!(r.code, Some(2), "{flag} {mib}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(flag) && r.stderr.contains(says),
+            "{flag} {mib}: {}",
+            r.stderr
+        );
         assert!(r.stdout.is_empty(), "{}", r.stdout);
     }
-    let r = lst(&["--stack-size", "1", "-e", "3 + 4"], "");
+    let r = lst(&[flag, accepted, "-e", "3 + 4"], "");
     assert_eq!(
         (r.code, r.stdout.as_str()),
         (Some(0), "7\n"),
-        "{}",
+        "{flag} {accepted}: {}",
         r.stderr
     );
 }
 
 #[test]
+fn a_stack_size_out_of_range_is_refused() {
+    assert_mib_flag("--stack-size", &["0"], "at least 1", "1");
+    assert_mib_flag("--stack-size", &["16385"], "at most 16384", "16384");
+    assert_mib_flag("--stack-size", &["lots"], "whole number", "512");
+}
+
+#[test]
 fn a_heap_max_below_the_minimum_is_refused() {
-    for mib in ["0", "1", "2", "7"] {
-        let r = lst(&["--heap-max", mib, "-e", "3 + 4"], "");
-        assert_eq!(r.code, Some(2), "--heap-max {mib}: {}", r.stderr);
-        assert!(
-            r.stderr.contains("--heap-max") && r.stderr.contains("at least 8"),
-            "{}",
-            r.stderr
-        );
-        assert!(r.stdout.is_empty(), "{}", r.stdout);
-    }
-    let r = lst(&["--heap-max", "99999999999999999", "-e", "3 + 4"], "");
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
-    let r = lst(&["--heap-max", "8", "-e", "3 + 4"], "");
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (Some(0), "7\n"),
-        "{}",
-        r.stderr
-    );
+    assert_mib_flag("--heap-max", &["0", "1", "2", "7"], "at least 8", "8");
+    assert_mib_flag("--heap-max", &["99999999999999999"], "at most", "4096");
 }
 
 #[test]
