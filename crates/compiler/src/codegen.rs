@@ -726,19 +726,20 @@ impl Gen<'_> {
         self.op(Op::AssignTemporary, limit);
         self.op(Op::PopTop, 0);
         self.check_unique(&body.params, &body.temps);
-        let counter = match stop {
-            Some(_) => {
-                // The receiver, still on the stack, is the first value.
-                let names: Vec<Name> = body.params.iter().chain(&body.temps).cloned().collect();
-                self.open_scope(&names)
-            }
-            None => {
-                self.push_literal(&Literal::Integer(1), span);
-                let counter = self.open_scope(&[hidden(" count")]);
-                self.open_scope(&body.temps);
-                counter
-            }
-        };
+        if stop.is_none() {
+            self.push_literal(&Literal::Integer(1), span);
+        }
+        // The counter is the block's parameter, unless there is none
+        // (`timesRepeat:`) or the body assigns it: then a hidden slot,
+        // copied into the parameter each time round, so that the body
+        // cannot change the count (as with the real send).
+        let param = body.params.first();
+        let separate = param.is_none_or(|p| assigns(&body.body, &p.text));
+        let hidden_counter = separate.then(|| self.open_scope(&[hidden(" count")]));
+        let names: Vec<Name> = body.params.iter().chain(&body.temps).cloned().collect();
+        let first = self.open_scope(&names);
+        let counter = hidden_counter.unwrap_or(first);
+        // The first value (the receiver, or 1) is on the stack.
         self.op(Op::AssignTemporary, counter);
         self.op(Op::PopTop, 0);
         let top = self.code.len() as u16;
@@ -746,9 +747,13 @@ impl Gen<'_> {
         self.op(Op::PushTemporary, limit);
         self.send_binary(count.test, span);
         let to_exit = self.jump(Op::BranchIfFalse);
+        if separate && param.is_some() {
+            self.op(Op::PushTemporary, counter);
+            self.op(Op::AssignTemporary, first);
+            self.op(Op::PopTop, 0);
+        }
         // Each activation of a real block starts with nil temporaries.
-        // (The counter's slot comes first: the parameter, or the hidden one.)
-        let first_temp = counter + 1;
+        let first_temp = first + body.params.len();
         for slot in first_temp..first_temp + body.temps.len() {
             self.op(Op::PushConstant, 10);
             self.op(Op::AssignTemporary, slot);
@@ -764,10 +769,10 @@ impl Gen<'_> {
         self.op_extra(Op::Branch, 0, top);
         self.patch(to_exit);
         self.scopes.pop();
-        self.scopes.pop();
-        if stop.is_none() {
+        if separate {
             self.scopes.pop();
         }
+        self.scopes.pop();
     }
 
     /// `r ifNil: […]`, `r ifNotNil: [:x | …]` and the two-armed forms in
@@ -914,6 +919,27 @@ const DOWN: Count = Count {
     test: ">=",
     step: ("-", 1),
 };
+
+/// Whether `stmts` (or a block in them) assign to `name`.
+fn assigns(stmts: &[Stmt], name: &str) -> bool {
+    stmts.iter().any(|s| match s {
+        Stmt::Expr(e) | Stmt::Return { value: e, .. } => assigns_in(e, name),
+    })
+}
+
+fn assigns_in(e: &Expr, name: &str) -> bool {
+    let any = |es: &[Expr]| es.iter().any(|e| assigns_in(e, name));
+    match e {
+        Expr::Var(_) | Expr::Literal { .. } => false,
+        Expr::Assign { target, value } => target.text == name || assigns_in(value, name),
+        Expr::Block(b) => assigns(&b.body, name),
+        Expr::Send(s) => assigns_in(&s.receiver, name) || any(&s.message.args),
+        Expr::Cascade {
+            receiver, messages, ..
+        } => assigns_in(receiver, name) || messages.iter().flatten().any(|m| any(&m.args)),
+        Expr::Primitive { args, .. } => any(args),
+    }
+}
 
 /// `e` if it is a literal block with `params` parameters.
 fn block_with(e: &Expr, params: usize) -> Option<&Block> {
