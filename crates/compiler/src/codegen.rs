@@ -697,13 +697,12 @@ impl Gen<'_> {
     }
 
     /// The loop of [`Gen::counting_loop`]: with `stop`, from the receiver
-    /// to `stop` with the body's parameter as the counter; without,
-    /// `receiver` times from 1 with a hidden counter. Leaves the receiver
-    /// on the stack.
+    /// to `stop`; without, `receiver` times from 1. Leaves the receiver on
+    /// the stack.
     ///
     /// `start; dup; [stop]; assign limit; pop; assign i; pop;
-    ///  L: push i; push limit; <=; exit E; (temps := nil); body; pop;
-    ///  push i; push step; +; assign i; pop; branch L; E:`
+    ///  L: push i; push limit; <=; exit E; (i into the parameter); body;
+    ///  pop; push i; push step; +; assign i; pop; branch L; E:`
     fn count_loop(
         &mut self,
         receiver: &Expr,
@@ -730,11 +729,14 @@ impl Gen<'_> {
             self.push_literal(&Literal::Integer(1), span);
         }
         // The counter is the block's parameter, unless there is none
-        // (`timesRepeat:`) or the body assigns it: then a hidden slot,
-        // copied into the parameter each time round, so that the body
-        // cannot change the count (as with the real send).
+        // (`timesRepeat:`), the body assigns it, or a block in the body
+        // names it: then a hidden slot, copied into the parameter each
+        // time round, so that the body cannot change the count and a
+        // block kept from the loop sees the last value passed, as with the
+        // real send (whose parameter lives in the home context's slots).
         let param = body.params.first();
-        let separate = param.is_none_or(|p| assigns(&body.body, &p.text));
+        let separate =
+            param.is_none_or(|p| assigns(&body.body, &p.text) || blocks_name(&body.body, &p.text));
         let hidden_counter = separate.then(|| self.open_scope(&[hidden(" count")]));
         let names: Vec<Name> = body.params.iter().chain(&body.temps).cloned().collect();
         let first = self.open_scope(&names);
@@ -752,13 +754,9 @@ impl Gen<'_> {
             self.op(Op::AssignTemporary, first);
             self.op(Op::PopTop, 0);
         }
-        // Each activation of a real block starts with nil temporaries.
-        let first_temp = first + body.params.len();
-        for slot in first_temp..first_temp + body.temps.len() {
-            self.op(Op::PushConstant, 10);
-            self.op(Op::AssignTemporary, slot);
-            self.op(Op::PopTop, 0);
-        }
+        // The body's temporaries keep their values from one time round to
+        // the next, as a real block's do (its slots are the home
+        // context's, as in LLST).
         self.body(&body.body);
         self.op(Op::PopTop, 0);
         self.op(Op::PushTemporary, counter);
@@ -818,20 +816,15 @@ impl Gen<'_> {
         true
     }
 
-    /// A literal block's body inline, its temporaries nil as in a fresh
-    /// activation. With `takes_top`, the value on the stack is its one
-    /// parameter (consumed).
+    /// A literal block's body inline (its temporaries are slots of the
+    /// method, as a real block's are). With `takes_top`, the value on the
+    /// stack is its one parameter (consumed).
     fn inline_block(&mut self, b: &Block, takes_top: bool) {
         self.check_unique(&b.params, &b.temps);
         let names: Vec<Name> = b.params.iter().chain(&b.temps).cloned().collect();
         let first = self.open_scope(&names);
         if takes_top {
             self.op(Op::AssignTemporary, first);
-            self.op(Op::PopTop, 0);
-        }
-        for slot in first + b.params.len()..first + names.len() {
-            self.op(Op::PushConstant, 10);
-            self.op(Op::AssignTemporary, slot);
             self.op(Op::PopTop, 0);
         }
         self.body(&b.body);
@@ -920,25 +913,61 @@ const DOWN: Count = Count {
     step: ("-", 1),
 };
 
-/// Whether `stmts` (or a block in them) assign to `name`.
-fn assigns(stmts: &[Stmt], name: &str) -> bool {
-    stmts.iter().any(|s| match s {
-        Stmt::Expr(e) | Stmt::Return { value: e, .. } => assigns_in(e, name),
-    })
+/// Whether a block literal in `stmts` (at any depth) names `name`.
+fn blocks_name(stmts: &[Stmt], name: &str) -> bool {
+    let mut found = false;
+    visit(stmts, &mut |e, in_block| {
+        found |= in_block
+            && match e {
+                Expr::Var(n) => n.text == name,
+                Expr::Assign { target, .. } => target.text == name,
+                _ => false,
+            };
+    });
+    found
 }
 
-fn assigns_in(e: &Expr, name: &str) -> bool {
-    let any = |es: &[Expr]| es.iter().any(|e| assigns_in(e, name));
-    match e {
-        Expr::Var(_) | Expr::Literal { .. } => false,
-        Expr::Assign { target, value } => target.text == name || assigns_in(value, name),
-        Expr::Block(b) => assigns(&b.body, name),
-        Expr::Send(s) => assigns_in(&s.receiver, name) || any(&s.message.args),
-        Expr::Cascade {
-            receiver, messages, ..
-        } => assigns_in(receiver, name) || messages.iter().flatten().any(|m| any(&m.args)),
-        Expr::Primitive { args, .. } => any(args),
+/// Calls `f` on every expression in `stmts`, saying whether it is inside
+/// a block literal.
+fn visit(stmts: &[Stmt], f: &mut dyn FnMut(&Expr, bool)) {
+    fn expr(e: &Expr, in_block: bool, f: &mut dyn FnMut(&Expr, bool)) {
+        f(e, in_block);
+        match e {
+            Expr::Var(_) | Expr::Literal { .. } => {}
+            Expr::Assign { value, .. } => expr(value, in_block, f),
+            Expr::Block(b) => statements(&b.body, true, f),
+            Expr::Send(s) => {
+                expr(&s.receiver, in_block, f);
+                s.message.args.iter().for_each(|a| expr(a, in_block, f));
+            }
+            Expr::Cascade {
+                receiver, messages, ..
+            } => {
+                expr(receiver, in_block, f);
+                for m in messages.iter().flatten() {
+                    m.args.iter().for_each(|a| expr(a, in_block, f));
+                }
+            }
+            Expr::Primitive { args, .. } => args.iter().for_each(|a| expr(a, in_block, f)),
+        }
     }
+    fn statements(stmts: &[Stmt], in_block: bool, f: &mut dyn FnMut(&Expr, bool)) {
+        for s in stmts {
+            match s {
+                Stmt::Expr(e) | Stmt::Return { value: e, .. } => expr(e, in_block, f),
+            }
+        }
+    }
+    statements(stmts, false, f);
+}
+
+/// Whether `stmts` (or a block in them) assign to `name`.
+fn assigns(stmts: &[Stmt], name: &str) -> bool {
+    let mut found = false;
+    visit(stmts, &mut |e, _| {
+        found |= matches!(e, Expr::Assign { target, .. } if target.text == name);
+    });
+    found
 }
 
 /// `e` if it is a literal block with `params` parameters.
