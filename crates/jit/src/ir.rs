@@ -79,8 +79,10 @@ impl Special {
         Special::FloorMod,
     ];
 
-    /// `sendBinary k`'s special.
+    /// `sendBinary k`'s special. (`ALL` follows the bytecode's table, in
+    /// order: `selector` indexes that table by the variant.)
     pub fn of_index(k: usize) -> Option<Special> {
+        const { assert!(Special::ALL.len() == lst_bytecode::BINARY_SPECIALS.len()) };
         Special::ALL.get(k).copied()
     }
 
@@ -365,5 +367,22 @@ impl Function {
     /// The block with this id.
     pub fn block(&self, id: BlockId) -> Option<&Block> {
         self.blocks.iter().find(|b| b.id == id)
+    }
+}
+
+#[cfg(test)]
+mod special_tests {
+    use super::Special;
+
+    /// `sendBinary k` names `Special::ALL[k]`, whose selector is the
+    /// bytecode table's entry `k`.
+    #[test]
+    fn specials_follow_the_bytecode_table() {
+        for (k, s) in Special::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, k);
+            assert_eq!(Special::of_index(k), Some(*s));
+            assert_eq!(s.selector(), lst_bytecode::BINARY_SPECIALS[k]);
+        }
+        assert_eq!(Special::of_index(Special::ALL.len()), None);
     }
 }

@@ -554,19 +554,33 @@ impl Translator<'_> {
         stack: &mut Vec<Entry>,
         next: usize,
     ) -> Result<(), TranslateError> {
-        let state = State {
-            pc: next as u16,
-            stack: values(stack, next)?,
-        };
+        let live = values(stack, next)?;
+        let r = self.emit_special_send(special, a, b, live, next);
+        push(stack, r);
+        Ok(())
+    }
+
+    /// Emits the send `a special b`, resuming at `next` with `live` on the
+    /// operand stack below its value; answers the value.
+    fn emit_special_send(
+        &mut self,
+        special: Special,
+        a: Value,
+        b: Value,
+        live: Vec<Value>,
+        next: usize,
+    ) -> Value {
         let send = Inst::Send {
             selector: Selector::Special(special),
             receiver: a,
             args: vec![b],
             to_super: false,
         };
-        let r = self.emit1_at(send, state);
-        push(stack, r);
-        Ok(())
+        let state = State {
+            pc: next as u16,
+            stack: live,
+        };
+        self.emit1_at(send, state)
     }
 
     fn send_binary(
@@ -641,17 +655,7 @@ impl Translator<'_> {
         let (sa, sb) = (slow_params[n], slow_params[n + 1]);
         let ss = slow_params[..n].to_vec();
         self.open(slow, slow_params);
-        let send = Inst::Send {
-            selector: Selector::Special(special),
-            receiver: sa,
-            args: vec![sb],
-            to_super: false,
-        };
-        let state = State {
-            pc: next as u16,
-            stack: ss.clone(),
-        };
-        let r = self.emit1_at(send, state);
+        let r = self.emit_special_send(special, sa, sb, ss.clone(), next);
         self.close(Terminator::Jump(BlockCall {
             block: join,
             args: with(ss, &[r]),

@@ -384,15 +384,18 @@ fn bootstrap(p: &Program, options: Options) -> Result<Vm, BuildError> {
         vm.heap.roots[root as usize] = class_named(&vm, class);
     }
     vm.find_named_roots();
-    for (root, selector) in [
-        (Root::SelectorLess, "<"),
-        (Root::SelectorLessEqual, "<="),
-        (Root::SelectorPlus, "+"),
+    // LLST's three special selectors are image roots (the rest of
+    // `BINARY_SPECIALS` find_named_roots has set).
+    let llst_specials = crate::roots::BINARY_SPECIAL_ROOTS
+        .into_iter()
+        .zip(lst_bytecode::BINARY_SPECIALS)
+        .take(lst_bytecode::LLST_BINARY_SPECIALS);
+    for (root, selector) in llst_specials.chain([
         (Root::SelectorDoesNotUnderstand, "doesNotUnderstand:"),
         (Root::SelectorError, "error:"),
         (Root::SelectorValue, "value"),
         (Root::SelectorMain, "main"),
-    ] {
+    ]) {
         vm.heap.roots[root as usize] = vm.intern(selector.as_bytes()).map_err(oom)?;
     }
     fill_char_table(&mut vm)?;
