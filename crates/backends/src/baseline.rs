@@ -667,13 +667,16 @@ impl<'a> Emitter<'a> {
                 self.store(r(0), RAX);
                 self.store(r(1), RDX);
             }
-            Inst::IntLess(a, b) | Inst::IntLessEqual(a, b) => {
+            Inst::IntCompare(c, a, b) => {
                 self.load2(*a, *b)?;
                 dynasm!(self.ops ; .arch x64 ; xor edx, edx ; cmp rax, rcx);
-                if matches!(data.inst, Inst::IntLess(..)) {
-                    dynasm!(self.ops ; .arch x64 ; setl dl);
-                } else {
-                    dynasm!(self.ops ; .arch x64 ; setle dl);
+                match c {
+                    ir::Compare::Less => dynasm!(self.ops ; .arch x64 ; setl dl),
+                    ir::Compare::LessEqual => dynasm!(self.ops ; .arch x64 ; setle dl),
+                    ir::Compare::Greater => dynasm!(self.ops ; .arch x64 ; setg dl),
+                    ir::Compare::GreaterEqual => dynasm!(self.ops ; .arch x64 ; setge dl),
+                    ir::Compare::Equal => dynasm!(self.ops ; .arch x64 ; sete dl),
+                    ir::Compare::NotEqual => dynasm!(self.ops ; .arch x64 ; setne dl),
                 }
                 self.store(r(0), RDX);
             }

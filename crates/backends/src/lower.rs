@@ -92,6 +92,19 @@ impl MethodFacts<'_> {
     }
 }
 
+/// The signed condition of a SmallInt comparison (tagged words compare
+/// as the integers do).
+fn int_cc(c: ir::Compare) -> IntCC {
+    match c {
+        ir::Compare::Less => IntCC::SignedLessThan,
+        ir::Compare::LessEqual => IntCC::SignedLessThanOrEqual,
+        ir::Compare::Greater => IntCC::SignedGreaterThan,
+        ir::Compare::GreaterEqual => IntCC::SignedGreaterThanOrEqual,
+        ir::Compare::Equal => IntCC::Equal,
+        ir::Compare::NotEqual => IntCC::NotEqual,
+    }
+}
+
 /// What the runtime must know about the lowered function.
 pub struct Lowered {
     /// The entries by k (entry 0 is the start).
@@ -495,11 +508,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 self.set(r(0), sum);
                 self.set(r(1), overflow);
             }
-            Inst::IntLess(a, b) | Inst::IntLessEqual(a, b) => {
-                let cc = match data.inst {
-                    Inst::IntLess(..) => IntCC::SignedLessThan,
-                    _ => IntCC::SignedLessThanOrEqual,
-                };
+            Inst::IntCompare(c, a, b) => {
+                let cc = int_cc(*c);
                 let (a, b) = (self.get(*a)?, self.get(*b)?);
                 let c = self.b.ins().icmp(cc, a, b);
                 self.set(r(0), c);

@@ -208,7 +208,19 @@ fn rename_inst(inst: &mut Inst, replaced: &HashMap<Value, Value>) {
     use Inst::*;
     match inst {
         SetTemp(_, v) | SetIvar(_, v) | BoolObj(v) | Not(v) => rename(v, replaced),
-        Same(a, b) | BothInt(a, b) | IntAdd(a, b) | IntLess(a, b) | IntLessEqual(a, b) => {
+        IsInt(a) => rename(a, replaced),
+        Same(a, b)
+        | BothInt(a, b)
+        | IntAdd(a, b)
+        | IntSub(a, b)
+        | IntMul(a, b)
+        | IntFloorDiv(a, b)
+        | IntFloorMod(a, b)
+        | IntQuo(a, b)
+        | IntRem(a, b)
+        | IntCompare(_, a, b)
+        | IntBitAnd(a, b)
+        | IntBitOr(a, b) => {
             rename(a, replaced);
             rename(b, replaced);
         }

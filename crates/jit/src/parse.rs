@@ -271,10 +271,23 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         ["false"] => False,
         ["int", _] => Int(number(w.get(1), "an integer")?),
         ["same", _, _] => Same(v(1)?, v(2)?),
+        ["is_int", _] => IsInt(v(1)?),
         ["both_int", _, _] => BothInt(v(1)?, v(2)?),
         ["int_add", _, _] => IntAdd(v(1)?, v(2)?),
-        ["int_lt", _, _] => IntLess(v(1)?, v(2)?),
-        ["int_le", _, _] => IntLessEqual(v(1)?, v(2)?),
+        ["int_sub", _, _] => IntSub(v(1)?, v(2)?),
+        ["int_mul", _, _] => IntMul(v(1)?, v(2)?),
+        ["int_floor_div", _, _] => IntFloorDiv(v(1)?, v(2)?),
+        ["int_floor_mod", _, _] => IntFloorMod(v(1)?, v(2)?),
+        ["int_quo", _, _] => IntQuo(v(1)?, v(2)?),
+        ["int_rem", _, _] => IntRem(v(1)?, v(2)?),
+        [name, _, _] if compare(name).is_some() => {
+            IntCompare(compare(name).expect("checked"), v(1)?, v(2)?)
+        }
+        ["int_bit_and", _, _] => IntBitAnd(v(1)?, v(2)?),
+        ["int_bit_or", _, _] => IntBitOr(v(1)?, v(2)?),
+        ["inline_valid", name] => InlineValid(
+            InlineOp::of_name(name).ok_or_else(|| format!("unknown inline operation {name:?}"))?,
+        ),
         ["not", _] => Not(v(1)?),
         ["bool_obj", _] => BoolObj(v(1)?),
         ["block", _, "body", _] => MakeBlock {
@@ -295,6 +308,11 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         inst,
         state,
     })
+}
+
+/// The comparison an `int_lt`-style name stands for.
+fn compare(name: &str) -> Option<Compare> {
+    Compare::ALL.into_iter().find(|c| c.name() == name)
 }
 
 fn parse_selector(w: &str) -> Result<Selector, String> {
@@ -325,6 +343,12 @@ mod tests {
         assert!(e.message.contains("no terminator"), "{e}");
         let e = parse_function("function f").unwrap_err();
         assert_eq!(e.line, 1);
+        let e = parse_function(
+            "method T>>f args 0 temps 0\nbb0:\n    v0 = inline_valid int_frob\n    return v0\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("unknown inline operation"), "{e}");
     }
 
     #[test]

@@ -633,11 +633,12 @@ impl Translator<'_> {
                 });
             }
             Special::Less | Special::LessEqual => {
-                let t = if special == Special::Less {
-                    self.emit1(Inst::IntLess(fa, fb))
+                let c = if special == Special::Less {
+                    Compare::Less
                 } else {
-                    self.emit1(Inst::IntLessEqual(fa, fb))
+                    Compare::LessEqual
                 };
+                let t = self.emit1(Inst::IntCompare(c, fa, fb));
                 let r = self.emit1(Inst::BoolObj(t));
                 self.close(Terminator::Jump(BlockCall {
                     block: join,
