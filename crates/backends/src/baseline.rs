@@ -40,7 +40,7 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
 use lst_vm::jit_runtime::boundary::{self as rt, Layout};
 use lst_vm::jit_runtime::inline_cache::SendSite;
-use lst_vm::jit_runtime::int_ops::{INT_OPS, IntOp};
+use lst_vm::jit_runtime::inline_ops::InlineOp;
 use std::collections::{HashMap, HashSet};
 
 /// The addresses baseline code jumps to or calls.
@@ -855,23 +855,23 @@ impl<'a> Emitter<'a> {
     /// that follows.
     fn int_op(
         &mut self,
-        op: usize,
+        op: InlineOp,
         a: ir::Value,
         b: ir::Value,
         result: ir::Value,
         join: DynamicLabel,
     ) -> Result<(), LowerError> {
-        let kind = INT_OPS[op].op;
+        let kind = op;
         if matches!(
             kind,
-            IntOp::FloorDiv | IntOp::FloorMod | IntOp::Quo | IntOp::Rem
+            InlineOp::IntFloorDiv | InlineOp::IntFloorMod | InlineOp::IntQuo | InlineOp::IntRem
         ) {
             return Ok(());
         }
         let send = self.ops.new_dynamic_label();
         self.load2(a, b)?;
         // Both tags and the operation's word (1 or 0): one and.
-        let valid = self.lay.int_ops + word_offset(op);
+        let valid = self.lay.inline_ops + word_offset(op as usize);
         dynasm!(self.ops
             ; .arch x64
             ; mov r8, rax
@@ -884,14 +884,14 @@ impl<'a> Emitter<'a> {
         let (tag, bits) = (self.lay.smallint_tag as i8, self.lay.tag_bits as i8);
         match kind {
             // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
-            IntOp::Add => {
+            InlineOp::IntAdd => {
                 dynasm!(self.ops ; .arch x64 ; sub rcx, BYTE tag ; add rax, rcx ; jo =>send)
             }
-            IntOp::Sub => {
+            InlineOp::IntSub => {
                 dynasm!(self.ops ; .arch x64 ; sub rcx, BYTE tag ; sub rax, rcx ; jo =>send)
             }
             // (2x+1 − 1) · y = 2xy, then + 1.
-            IntOp::Mul => dynasm!(self.ops
+            InlineOp::IntMul => dynasm!(self.ops
                 ; .arch x64
                 ; sub rax, BYTE tag
                 ; sar rcx, bits
@@ -899,21 +899,25 @@ impl<'a> Emitter<'a> {
                 ; jo =>send
                 ; add rax, BYTE tag
             ),
-            IntOp::Less | IntOp::Greater | IntOp::Equal => {
+            InlineOp::IntLess | InlineOp::IntGreater | InlineOp::IntEqual => {
                 dynasm!(self.ops
                     ; .arch x64
                     ; cmp rax, rcx
                     ; mov rax, QWORD [rdi + t]
                 );
                 match kind {
-                    IntOp::Less => dynasm!(self.ops ; .arch x64 ; cmovge rax, QWORD [rdi + f]),
-                    IntOp::Greater => dynasm!(self.ops ; .arch x64 ; cmovle rax, QWORD [rdi + f]),
+                    InlineOp::IntLess => {
+                        dynasm!(self.ops ; .arch x64 ; cmovge rax, QWORD [rdi + f])
+                    }
+                    InlineOp::IntGreater => {
+                        dynasm!(self.ops ; .arch x64 ; cmovle rax, QWORD [rdi + f])
+                    }
                     _ => dynasm!(self.ops ; .arch x64 ; cmovne rax, QWORD [rdi + f]),
                 }
             }
-            IntOp::BitAnd => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
-            IntOp::BitOr => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
-            IntOp::FloorDiv | IntOp::FloorMod | IntOp::Quo | IntOp::Rem => {}
+            InlineOp::IntBitAnd => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
+            InlineOp::IntBitOr => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
+            _ => {}
         }
         let at = Self::slot(result);
         dynasm!(self.ops

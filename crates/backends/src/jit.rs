@@ -22,6 +22,7 @@ use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
 use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Entry, Layout};
 use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
+use lst_vm::jit_runtime::inline_ops::InlineOp;
 use lst_vm::jit_runtime::tiering::{COUNTER_OFF, Level};
 use lst_vm::jit_runtime::{float_ops, int_ops};
 use lst_vm::layout::method;
@@ -236,17 +237,17 @@ impl CraneliftJit {
             .collect()
     }
 
-    /// The Float functions (see [`crate::float_stub`]), one per
-    /// operation of `FLOAT_OPS`.
+    /// The Float functions (see [`crate::float_stub`]), one per Float
+    /// operation (`float_ops::float_ops`).
     fn build_float_functions(&mut self) -> Result<Vec<HelperImport>, String> {
         let pointer = self.module.isa().pointer_type();
         let mut sig = Signature::new(CallConv::PreserveAll);
         for t in [pointer, I64, I64, I64] {
             sig.params.push(AbiParam::new(t));
         }
-        (0..float_ops::FLOAT_OPS.len())
+        float_ops::float_ops()
             .map(|op| {
-                let name = format!("lst_float_op{op}");
+                let name = format!("lst_{}", op.name());
                 let id = self.build_function(&name, &sig, &[], |b, lay, _, _| {
                     crate::float_stub::build(b, lay, op)
                 })?;
@@ -477,9 +478,9 @@ struct MethodInput {
     ir: lst_jit::ir::Function,
     bytecodes: Vec<u8>,
     literal_count: usize,
-    int_ops: Vec<Option<usize>>,
+    int_ops: Vec<Option<InlineOp>>,
     indexed: Vec<Option<InlinePrim>>,
-    float_ops: Vec<Option<usize>>,
+    float_ops: Vec<Option<InlineOp>>,
     quick: Vec<Option<()>>,
 }
 
@@ -529,13 +530,13 @@ impl MethodInput {
             InlinePrim::of_selector(s).filter(|_| optimized)
         });
         let float_ops = per_selector(h, literals, |s| {
-            float_ops::float_op_index(s).filter(|_| optimized)
+            float_ops::float_op(s).filter(|_| optimized)
         });
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count: h.size(literals),
-            int_ops: per_selector(h, literals, int_ops::int_op_index),
+            int_ops: per_selector(h, literals, int_ops::int_op),
             indexed,
             float_ops,
             quick,

@@ -31,8 +31,9 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
 use lst_vm::jit_runtime::boundary::{self as rt, Layout};
-use lst_vm::jit_runtime::float_ops::float_op_index;
+use lst_vm::jit_runtime::float_ops::float_op;
 use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
+use lst_vm::jit_runtime::inline_ops::InlineOp;
 use std::collections::HashMap;
 
 mod float_op;
@@ -62,14 +63,14 @@ pub struct MethodFacts<'a> {
     pub bytecodes: &'a [u8],
     pub literal_count: usize,
     /// For each literal that is a selector of an inline SmallInt
-    /// operation, its index in `int_ops::INT_OPS`.
-    pub int_ops: &'a [Option<usize>],
+    /// operation, that operation.
+    pub int_ops: &'a [Option<InlineOp>],
     /// For each literal that is `at:` or `at:put:`, the inline indexed
     /// access it may do.
     pub indexed: &'a [Option<InlinePrim>],
     /// For each literal that is a selector of an inline Float operation,
-    /// its index in `float_ops::FLOAT_OPS`.
-    pub float_ops: &'a [Option<usize>],
+    /// that operation.
+    pub float_ops: &'a [Option<InlineOp>],
     /// For each literal, `Some(())` if it is a unary selector some getter
     /// or constant answers, or a one-argument keyword selector (`x:`) some
     /// setter answers (`Vm::may_be_quick`): its sends get the inline
@@ -78,15 +79,15 @@ pub struct MethodFacts<'a> {
 }
 
 impl MethodFacts<'_> {
-    /// The `INT_OPS` operation a send of `selector` with `nargs`
+    /// The SmallInt operation a send of `selector` with `nargs`
     /// arguments may run inline (a literal or special selector, not to
     /// super).
-    pub fn int_op(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<usize> {
+    pub fn int_op(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<InlineOp> {
         match selector {
             _ if to_super || nargs != 1 => None,
             ir::Selector::Literal(i) => self.int_ops.get(i as usize).copied().flatten(),
             ir::Selector::Special(s) => {
-                lst_vm::jit_runtime::int_ops::int_op_index(s.selector().as_bytes())
+                lst_vm::jit_runtime::int_ops::int_op(s.selector().as_bytes())
             }
         }
     }
@@ -319,15 +320,20 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             || self.float_op_of(selector, nargs, to_super).is_some()
     }
 
-    /// The `FLOAT_OPS` operation a send of `selector` with `nargs`
-    /// arguments may run inline.
-    fn float_op_of(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<usize> {
+    /// The Float operation a send of `selector` with `nargs` arguments
+    /// may run inline.
+    fn float_op_of(
+        &self,
+        selector: ir::Selector,
+        nargs: usize,
+        to_super: bool,
+    ) -> Option<InlineOp> {
         match selector {
             _ if nargs != 1 => None,
             ir::Selector::Literal(i) if !to_super => {
                 self.facts.float_ops.get(i as usize).copied().flatten()
             }
-            ir::Selector::Special(s) => float_op_index(s.selector().as_bytes()),
+            ir::Selector::Special(s) => float_op(s.selector().as_bytes()),
             ir::Selector::Literal(_) => None,
         }
     }
@@ -793,17 +799,17 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// the send.
     fn int_op(
         &mut self,
-        op: usize,
+        op: InlineOp,
         a: ir::Value,
         b: ir::Value,
         join: cl::Block,
         state: &State,
     ) -> Result<(), LowerError> {
-        use lst_vm::jit_runtime::int_ops::{INT_OPS, IntOp};
         let (x, y) = (self.get(a)?, self.get(b)?);
         // Both tags and the operation's word (1 or 0): one and.
         let both = self.b.ins().band(x, y);
-        let valid = self.load_vm(self.env.layout.int_ops + crate::clif_kit::word_offset(op));
+        let valid =
+            self.load_vm(self.env.layout.inline_ops + crate::clif_kit::word_offset(op as usize));
         let ok = self.b.ins().band(both, valid);
         let (fast, send) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(send);
@@ -814,35 +820,36 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             let c = l.b.ins().icmp(cc, p, q);
             l.bool_obj(c)
         };
-        let (r, overflow) = match INT_OPS[op].op {
+        let (r, overflow) = match op {
             // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
-            IntOp::Add => {
+            InlineOp::IntAdd => {
                 let y1 = detag(self.b, self.env.layout, y);
                 let (r, o) = self.b.ins().sadd_overflow(x, y1);
                 (r, Some(o))
             }
-            IntOp::Sub => {
+            InlineOp::IntSub => {
                 let y1 = detag(self.b, self.env.layout, y);
                 let (r, o) = self.b.ins().ssub_overflow(x, y1);
                 (r, Some(o))
             }
             // (2x+1 − 1) · y = 2xy, then + 1 (2xy is even, so that
             // cannot overflow).
-            IntOp::Mul => {
+            InlineOp::IntMul => {
                 let lay = self.env.layout;
                 let x1 = detag(self.b, lay, x);
                 let y0 = untag(self.b, lay, y);
                 let (p, o) = self.b.ins().smul_overflow(x1, y0);
                 (self.b.ins().iadd_imm_s(p, lay.smallint_tag), Some(o))
             }
-            IntOp::Less => (boolean(self, IntCC::SignedLessThan, x, y), None),
-            IntOp::Greater => (boolean(self, IntCC::SignedGreaterThan, x, y), None),
-            IntOp::Equal => (boolean(self, IntCC::Equal, x, y), None),
-            IntOp::BitAnd => (self.b.ins().band(x, y), None),
-            IntOp::BitOr => (self.b.ins().bor(x, y), None),
-            IntOp::FloorDiv | IntOp::FloorMod | IntOp::Quo | IntOp::Rem => {
-                self.div_mod(INT_OPS[op].op, x, y, send)
+            InlineOp::IntLess => (boolean(self, IntCC::SignedLessThan, x, y), None),
+            InlineOp::IntGreater => (boolean(self, IntCC::SignedGreaterThan, x, y), None),
+            InlineOp::IntEqual => (boolean(self, IntCC::Equal, x, y), None),
+            InlineOp::IntBitAnd => (self.b.ins().band(x, y), None),
+            InlineOp::IntBitOr => (self.b.ins().bor(x, y), None),
+            InlineOp::IntFloorDiv | InlineOp::IntFloorMod | InlineOp::IntQuo | InlineOp::IntRem => {
+                self.div_mod(op, x, y, send)
             }
+            _ => return refuse(format!("{op:?} is not a SmallInt operation")),
         };
         let args = self.answer_args(r, state)?;
         match overflow {
@@ -860,12 +867,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// -1` overflow). A zero `y` goes to `send`.
     fn div_mod(
         &mut self,
-        op: lst_vm::jit_runtime::int_ops::IntOp,
+        op: InlineOp,
         x: cl::Value,
         y: cl::Value,
         send: cl::Block,
     ) -> (cl::Value, Option<cl::Value>) {
-        use lst_vm::jit_runtime::int_ops::IntOp;
         let lay = self.env.layout;
         let a = untag(self.b, lay, x);
         let b = untag(self.b, lay, y);
@@ -875,8 +881,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let q = self.b.ins().sdiv(a, b);
         let r = self.b.ins().srem(a, b);
         let (n, overflow) = match op {
-            IntOp::Quo => (q, Some(())),
-            IntOp::Rem => (r, None),
+            InlineOp::IntQuo => (q, Some(())),
+            InlineOp::IntRem => (r, None),
             _ => self.floor_adjust(op, q, r, b),
         };
         let overflow = overflow.map(|()| {
@@ -890,19 +896,18 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// remainder `r` of `a ÷ b`, and whether the quotient may overflow.
     fn floor_adjust(
         &mut self,
-        op: lst_vm::jit_runtime::int_ops::IntOp,
+        op: InlineOp,
         q: cl::Value,
         r: cl::Value,
         b: cl::Value,
     ) -> (cl::Value, Option<()>) {
-        use lst_vm::jit_runtime::int_ops::IntOp;
         // Truncation rounded up when the remainder's sign differs from
         // the divisor's: step the quotient down and the remainder over.
         let inexact = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
         let signs = self.b.ins().bxor(r, b);
         let differ = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
         let adjust = self.b.ins().band(inexact, differ);
-        if op == IntOp::FloorDiv {
+        if op == InlineOp::IntFloorDiv {
             let one = self.b.ins().uextend(I64, adjust);
             (self.b.ins().isub(q, one), Some(()))
         } else {

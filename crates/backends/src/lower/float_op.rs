@@ -1,5 +1,5 @@
-//! The Float path of a binary send whose selector is one of `FLOAT_OPS`
-//! (`lst_vm::jit_runtime::float_ops`): when the receiver is a Float, compiled
+//! The Float path of a binary send whose selector has a Float inline
+//! operation (`lst_vm::jit_runtime::float_ops`): when the receiver is a Float, compiled
 //! code computes on doubles what Float's primitive would; when that does
 //! not apply, the code sends. The orderings (`<`, `>`) box nothing and run
 //! inline. Arithmetic and `=` (sent far more often to other objects than
@@ -19,15 +19,16 @@ use crate::clif_kit::{class_word, is_ref};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, InstBuilder};
 use lst_jit::ir::{self, State};
+use lst_vm::jit_runtime::inline_ops::InlineOp;
 
 impl Lowering<'_, '_, '_> {
-    /// Float operation `op` (an index into `FLOAT_OPS`) on receiver `a`
+    /// Float operation `op` on receiver `a`
     /// and argument `b`: when `a` is a Float and its Float function answers,
     /// the answer goes to `join` (an [`Self::answer_join`]); otherwise the
     /// code goes on in the current block, the send.
     pub(super) fn float_op(
         &mut self,
-        op: usize,
+        op: InlineOp,
         a: ir::Value,
         b: ir::Value,
         join: cl::Block,
@@ -41,7 +42,7 @@ impl Lowering<'_, '_, '_> {
     /// is not a Float or its Float function answers 0.
     fn float_answer(
         &mut self,
-        op: usize,
+        op: InlineOp,
         x: cl::Value,
         y: cl::Value,
         send: cl::Block,
@@ -68,13 +69,12 @@ impl Lowering<'_, '_, '_> {
     /// is not an ordering.
     fn float_comparison(
         &mut self,
-        op: usize,
+        op: InlineOp,
         x: cl::Value,
         y: cl::Value,
         send: cl::Block,
     ) -> Option<cl::Value> {
-        use lst_vm::jit_runtime::float_ops::{FLOAT_OPS, FloatOp};
-        if !matches!(FLOAT_OPS[op].op, FloatOp::Less | FloatOp::Greater) {
+        if !matches!(op, InlineOp::FloatLess | InlineOp::FloatGreater) {
             return None;
         }
         let lay = self.env.layout;
