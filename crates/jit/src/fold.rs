@@ -205,31 +205,9 @@ fn rename(v: &mut Value, replaced: &HashMap<Value, Value>) {
 }
 
 fn rename_inst(inst: &mut Inst, replaced: &HashMap<Value, Value>) {
-    use Inst::*;
-    match inst {
-        SetTemp(_, v) | SetIvar(_, v) | BoolObj(v) | Not(v) => rename(v, replaced),
-        IsInt(a) => rename(a, replaced),
-        Same(a, b)
-        | BothInt(a, b)
-        | IntAdd(a, b)
-        | IntSub(a, b)
-        | IntMul(a, b)
-        | IntFloorDiv(a, b)
-        | IntFloorMod(a, b)
-        | IntQuo(a, b)
-        | IntRem(a, b)
-        | IntCompare(_, a, b)
-        | IntBitAnd(a, b)
-        | IntBitOr(a, b) => {
-            rename(a, replaced);
-            rename(b, replaced);
-        }
-        Send { receiver, args, .. } => {
-            rename(receiver, replaced);
-            args.iter_mut().for_each(|a| rename(a, replaced));
-        }
-        _ => {}
-    }
+    inst.operands_mut()
+        .into_iter()
+        .for_each(|v| rename(v, replaced));
 }
 
 fn rename_state(state: &mut State, replaced: &HashMap<Value, Value>) {
@@ -237,27 +215,7 @@ fn rename_state(state: &mut State, replaced: &HashMap<Value, Value>) {
 }
 
 fn rename_terminator(t: &mut Terminator, replaced: &HashMap<Value, Value>) {
-    match t {
-        Terminator::Jump(c) => c.args.iter_mut().for_each(|a| rename(a, replaced)),
-        Terminator::Branch {
-            cond,
-            then,
-            otherwise,
-        } => {
-            rename(cond, replaced);
-            for c in [then, otherwise] {
-                c.args.iter_mut().for_each(|a| rename(a, replaced));
-            }
-        }
-        Terminator::Return(v) | Terminator::BlockReturn(v) => rename(v, replaced),
-        Terminator::Primitive {
-            args, fail, state, ..
-        } => {
-            args.iter_mut().for_each(|a| rename(a, replaced));
-            fail.args.iter_mut().for_each(|a| rename(a, replaced));
-            rename_state(state, replaced);
-        }
-    }
+    t.values_mut().into_iter().for_each(|v| rename(v, replaced));
 }
 
 /// Removes pure instructions whose results are not used (by operands,

@@ -243,6 +243,8 @@ pub enum Inst {
     InlineValid(InlineOp),
     /// bool: the negation.
     Not(Value),
+    /// bool: both conditions hold (a guard's tag test and validity word).
+    And(Value, Value),
     /// obj: true or false from a bool.
     BoolObj(Value),
     /// A message send: the receiver and arguments are values (no argument
@@ -277,9 +279,8 @@ impl Inst {
         use Inst::*;
         match self {
             SetTemp(..) | SetIvar(..) | Safepoint => &[],
-            Same(..) | IsInt(..) | BothInt(..) | IntCompare(..) | InlineValid(..) | Not(..) => {
-                &[Type::Bool]
-            }
+            Same(..) | IsInt(..) | BothInt(..) | IntCompare(..) | InlineValid(..) | Not(..)
+            | And(..) => &[Type::Bool],
             IntAdd(..) | IntSub(..) | IntMul(..) | IntFloorDiv(..) | IntFloorMod(..)
             | IntQuo(..) | IntRem(..) => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
@@ -321,8 +322,45 @@ impl Inst {
             | IntBitAnd(a, b)
             | IntBitOr(a, b) => vec![obj(a), obj(b)],
             BoolObj(c) | Not(c) => vec![(*c, Type::Bool)],
+            And(c, d) => vec![(*c, Type::Bool), (*d, Type::Bool)],
             Send { receiver, args, .. } => std::iter::once(receiver).chain(args).map(obj).collect(),
             _ => vec![],
+        }
+    }
+}
+
+impl Inst {
+    /// The operands, to rename them (in the order of [`Inst::operands`]).
+    pub fn operands_mut(&mut self) -> Vec<&mut Value> {
+        use Inst::*;
+        match self {
+            SelfRef
+            | Arg(_)
+            | Temp(_)
+            | Ivar(_)
+            | Literal(_)
+            | Nil
+            | True
+            | False
+            | Int(_)
+            | InlineValid(_)
+            | MakeBlock { .. }
+            | Safepoint => vec![],
+            SetTemp(_, v) | SetIvar(_, v) | IsInt(v) | Not(v) | BoolObj(v) => vec![v],
+            Same(a, b)
+            | BothInt(a, b)
+            | IntAdd(a, b)
+            | IntSub(a, b)
+            | IntMul(a, b)
+            | IntFloorDiv(a, b)
+            | IntFloorMod(a, b)
+            | IntQuo(a, b)
+            | IntRem(a, b)
+            | IntCompare(_, a, b)
+            | IntBitAnd(a, b)
+            | IntBitOr(a, b)
+            | And(a, b) => vec![a, b],
+            Send { receiver, args, .. } => std::iter::once(receiver).chain(args).collect(),
         }
     }
 }
@@ -418,6 +456,30 @@ impl Terminator {
     /// The values its state reads (none without a state), all obj.
     pub fn state_uses(&self) -> Vec<(Value, Type)> {
         self.state().map_or(vec![], State::uses)
+    }
+
+    /// Every value it reads (operands, block arguments, its state's
+    /// values), to rename them.
+    pub fn values_mut(&mut self) -> Vec<&mut Value> {
+        match self {
+            Terminator::Jump(c) => c.args.iter_mut().collect(),
+            Terminator::Branch {
+                cond,
+                then,
+                otherwise,
+            } => std::iter::once(cond)
+                .chain(then.args.iter_mut())
+                .chain(otherwise.args.iter_mut())
+                .collect(),
+            Terminator::Return(v) | Terminator::BlockReturn(v) => vec![v],
+            Terminator::Primitive {
+                args, fail, state, ..
+            } => args
+                .iter_mut()
+                .chain(fail.args.iter_mut())
+                .chain(state.stack.iter_mut())
+                .collect(),
+        }
     }
 }
 

@@ -289,6 +289,7 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
             InlineOp::of_name(name).ok_or_else(|| format!("unknown inline operation {name:?}"))?,
         ),
         ["not", _] => Not(v(1)?),
+        ["and", _, _] => And(v(1)?, v(2)?),
         ["bool_obj", _] => BoolObj(v(1)?),
         ["block", _, "body", _] => MakeBlock {
             arg_location: n(1)?,

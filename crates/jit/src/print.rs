@@ -79,6 +79,7 @@ impl Display for Inst {
             IntBitOr(a, b) => write!(f, "int_bit_or {a} {b}"),
             InlineValid(op) => write!(f, "inline_valid {}", op.name()),
             Not(c) => write!(f, "not {c}"),
+            And(c, d) => write!(f, "and {c} {d}"),
             BoolObj(c) => write!(f, "bool_obj {c}"),
             Send {
                 selector,
