@@ -40,8 +40,9 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
 use lst_vm::jit_runtime::boundary::{self as rt, Layout};
 use lst_vm::jit_runtime::inline_cache::SendSite;
-use lst_vm::jit_runtime::inline_ops::InlineOp;
 use std::collections::{HashMap, HashSet};
+
+mod int_ops;
 
 /// The addresses baseline code jumps to or calls.
 #[derive(Clone, Debug, Default)]
@@ -639,45 +640,15 @@ impl<'a> Emitter<'a> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
+        if self.int_inst(data)? {
+            return Ok(());
+        }
         let r = |i: usize| data.results[i];
         match &data.inst {
             i if recomputable(i) => {}
             Inst::Same(a, b) => {
                 self.load2(*a, *b)?;
                 dynasm!(self.ops ; .arch x64 ; xor edx, edx ; cmp rax, rcx ; sete dl);
-                self.store(r(0), RDX);
-            }
-            Inst::BothInt(a, b) => {
-                self.load2(*a, *b)?;
-                let tag = self.lay.tag_mask as i8;
-                dynasm!(self.ops ; .arch x64 ; and rax, rcx ; and eax, BYTE tag);
-                self.store(r(0), RAX);
-            }
-            Inst::IntAdd(a, b) => {
-                // (2x+1) + (2y+1) − 1 = 2(x+y) + 1
-                self.load2(*a, *b)?;
-                let tag = self.lay.smallint_tag as i8;
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; sub rcx, BYTE tag
-                    ; xor edx, edx
-                    ; add rax, rcx
-                    ; seto dl
-                );
-                self.store(r(0), RAX);
-                self.store(r(1), RDX);
-            }
-            Inst::IntCompare(c, a, b) => {
-                self.load2(*a, *b)?;
-                dynasm!(self.ops ; .arch x64 ; xor edx, edx ; cmp rax, rcx);
-                match c {
-                    ir::Compare::Less => dynasm!(self.ops ; .arch x64 ; setl dl),
-                    ir::Compare::LessEqual => dynasm!(self.ops ; .arch x64 ; setle dl),
-                    ir::Compare::Greater => dynasm!(self.ops ; .arch x64 ; setg dl),
-                    ir::Compare::GreaterEqual => dynasm!(self.ops ; .arch x64 ; setge dl),
-                    ir::Compare::Equal => dynasm!(self.ops ; .arch x64 ; sete dl),
-                    ir::Compare::NotEqual => dynasm!(self.ops ; .arch x64 ; setne dl),
-                }
                 self.store(r(0), RDX);
             }
             Inst::Not(c) => {
@@ -826,10 +797,6 @@ impl<'a> Emitter<'a> {
             record,
         )?;
         self.next_send = k;
-        let join = self.ops.new_dynamic_label();
-        if let Some(op) = self.facts.int_op(selector, args.len(), to_super) {
-            self.int_op(op, receiver, args[0], result, join)?;
-        }
         let mut all = state.stack.clone();
         all.push(receiver);
         all.extend_from_slice(args);
@@ -843,89 +810,7 @@ impl<'a> Emitter<'a> {
         dynasm!(self.ops ; .arch x64 ; =>cont);
         self.store(result, RDX);
         self.reload(&state.stack);
-        dynasm!(self.ops ; .arch x64 ; =>join);
         self.valid.insert(result);
-        Ok(())
-    }
-
-    /// The inline path of SmallInt operation `op` (an index into
-    /// `INT_OPS`) on `a` and `b`: when both are SmallInts and the
-    /// operation is valid, its answer goes to `result`'s slot and the
-    /// code goes on at `join`; otherwise (or on overflow) at the send
-    /// that follows.
-    fn int_op(
-        &mut self,
-        op: InlineOp,
-        a: ir::Value,
-        b: ir::Value,
-        result: ir::Value,
-        join: DynamicLabel,
-    ) -> Result<(), LowerError> {
-        let kind = op;
-        if matches!(
-            kind,
-            InlineOp::IntFloorDiv | InlineOp::IntFloorMod | InlineOp::IntQuo | InlineOp::IntRem
-        ) {
-            return Ok(());
-        }
-        let send = self.ops.new_dynamic_label();
-        self.load2(a, b)?;
-        // Both tags and the operation's word (1 or 0): one and.
-        let valid = self.lay.inline_ops + word_offset(op as usize);
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov r8, rax
-            ; and r8, rcx
-            ; and r8, QWORD [rdi + valid]
-            ; jz =>send
-        );
-        let (t, f) = (self.lay.true_, self.lay.false_);
-        // Immediates as bytes: the short encodings.
-        let (tag, bits) = (self.lay.smallint_tag as i8, self.lay.tag_bits as i8);
-        match kind {
-            // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
-            InlineOp::IntAdd => {
-                dynasm!(self.ops ; .arch x64 ; sub rcx, BYTE tag ; add rax, rcx ; jo =>send)
-            }
-            InlineOp::IntSub => {
-                dynasm!(self.ops ; .arch x64 ; sub rcx, BYTE tag ; sub rax, rcx ; jo =>send)
-            }
-            // (2x+1 − 1) · y = 2xy, then + 1.
-            InlineOp::IntMul => dynasm!(self.ops
-                ; .arch x64
-                ; sub rax, BYTE tag
-                ; sar rcx, bits
-                ; imul rax, rcx
-                ; jo =>send
-                ; add rax, BYTE tag
-            ),
-            InlineOp::IntLess | InlineOp::IntGreater | InlineOp::IntEqual => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; cmp rax, rcx
-                    ; mov rax, QWORD [rdi + t]
-                );
-                match kind {
-                    InlineOp::IntLess => {
-                        dynasm!(self.ops ; .arch x64 ; cmovge rax, QWORD [rdi + f])
-                    }
-                    InlineOp::IntGreater => {
-                        dynasm!(self.ops ; .arch x64 ; cmovle rax, QWORD [rdi + f])
-                    }
-                    _ => dynasm!(self.ops ; .arch x64 ; cmovne rax, QWORD [rdi + f]),
-                }
-            }
-            InlineOp::IntBitAnd => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
-            InlineOp::IntBitOr => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
-            _ => {}
-        }
-        let at = Self::slot(result);
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov QWORD [rbp + at], rax
-            ; jmp =>join
-            ; =>send
-        );
         Ok(())
     }
 

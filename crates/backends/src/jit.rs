@@ -472,13 +472,13 @@ impl CraneliftJit {
     }
 }
 
-/// A method as both code generators take it: its IR, folded, and the
-/// facts about its literals.
+/// A method as both code generators take it: its IR, with the SmallInt
+/// fast paths lowered (`lst_jit::semantic`) and folded, and the facts
+/// about its literals.
 struct MethodInput {
     ir: lst_jit::ir::Function,
     bytecodes: Vec<u8>,
     literal_count: usize,
-    int_ops: Vec<Option<InlineOp>>,
     indexed: Vec<Option<InlinePrim>>,
     float_ops: Vec<Option<InlineOp>>,
     quick: Vec<Option<()>>,
@@ -515,6 +515,11 @@ impl MethodInput {
             start => Kind::BlockBody { start },
         };
         let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
+        let int_ops = per_selector(h, literals, int_ops::int_op);
+        let facts = lst_jit::semantic::Facts {
+            literal_ops: &int_ops,
+        };
+        lst_jit::semantic::lower(&mut ir, &facts);
         lst_jit::fold::fold(&mut ir);
         let optimized = level == Level::Optimized;
         let quick = per_selector(h, literals, |s| {
@@ -536,7 +541,6 @@ impl MethodInput {
             ir,
             bytecodes,
             literal_count: h.size(literals),
-            int_ops: per_selector(h, literals, int_ops::int_op),
             indexed,
             float_ops,
             quick,
@@ -547,7 +551,6 @@ impl MethodInput {
         MethodFacts {
             bytecodes: &self.bytecodes,
             literal_count: self.literal_count,
-            int_ops: &self.int_ops,
             indexed: &self.indexed,
             float_ops: &self.float_ops,
             quick: &self.quick,

@@ -20,7 +20,7 @@
 //! logic; the small CLIF pieces it builds from (tag, headers, frame
 //! slots, helper calls) are the kit's, [`crate::clif_kit`] and [`kit`].
 
-use crate::clif_kit::{FLAGS, detag, header, is_int, is_ref, pointer_header, size_of, tag, untag};
+use crate::clif_kit::{FLAGS, header, is_ref, pointer_header, size_of};
 use crate::entries::{self, state_of};
 use crate::exit_stub::Exit;
 use crate::helpers::Id;
@@ -38,6 +38,7 @@ use std::collections::HashMap;
 
 mod float_op;
 mod inline_prim;
+mod int_ops;
 mod kit;
 mod quick_send;
 
@@ -62,9 +63,6 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, LowerError> {
 pub struct MethodFacts<'a> {
     pub bytecodes: &'a [u8],
     pub literal_count: usize,
-    /// For each literal that is a selector of an inline SmallInt
-    /// operation, that operation.
-    pub int_ops: &'a [Option<InlineOp>],
     /// For each literal that is `at:` or `at:put:`, the inline indexed
     /// access it may do.
     pub indexed: &'a [Option<InlinePrim>],
@@ -76,34 +74,6 @@ pub struct MethodFacts<'a> {
     /// setter answers (`Vm::may_be_quick`): its sends get the inline
     /// quick path.
     pub quick: &'a [Option<()>],
-}
-
-impl MethodFacts<'_> {
-    /// The SmallInt operation a send of `selector` with `nargs`
-    /// arguments may run inline (a literal or special selector, not to
-    /// super).
-    pub fn int_op(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<InlineOp> {
-        match selector {
-            _ if to_super || nargs != 1 => None,
-            ir::Selector::Literal(i) => self.int_ops.get(i as usize).copied().flatten(),
-            ir::Selector::Special(s) => {
-                lst_vm::jit_runtime::int_ops::int_op(s.selector().as_bytes())
-            }
-        }
-    }
-}
-
-/// The signed condition of a SmallInt comparison (tagged words compare
-/// as the integers do).
-fn int_cc(c: ir::Compare) -> IntCC {
-    match c {
-        ir::Compare::Less => IntCC::SignedLessThan,
-        ir::Compare::LessEqual => IntCC::SignedLessThanOrEqual,
-        ir::Compare::Greater => IntCC::SignedGreaterThan,
-        ir::Compare::GreaterEqual => IntCC::SignedGreaterThanOrEqual,
-        ir::Compare::Equal => IntCC::Equal,
-        ir::Compare::NotEqual => IntCC::NotEqual,
-    }
 }
 
 /// What the runtime must know about the lowered function.
@@ -313,13 +283,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         }
     }
 
-    /// Whether a send of `selector` with `nargs` arguments has an inline
-    /// SmallInt or Float path (see [`Self::send`]).
-    fn arithmetic(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> bool {
-        self.facts.int_op(selector, nargs, to_super).is_some()
-            || self.float_op_of(selector, nargs, to_super).is_some()
-    }
-
     /// The Float operation a send of `selector` with `nargs` arguments
     /// may run inline.
     fn float_op_of(
@@ -346,6 +309,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// per loop-head entry, and notes which values can be recomputed.
     fn prepare(&mut self) -> Result<(), LowerError> {
         let plan = entries::plan(self.f, self.facts.bytecodes)?;
+        let fallbacks = entries::fallback_blocks(self.f);
         for block in &self.f.blocks {
             let cb = self.b.create_block();
             for _ in &block.params {
@@ -365,7 +329,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 {
                     let c = self.b.create_block();
                     self.b.append_block_param(c, I64);
-                    if !self.arithmetic(*selector, args.len(), to_super) {
+                    let float = self.float_op_of(*selector, args.len(), to_super);
+                    if float.is_none() && !fallbacks.contains(&block.id) {
                         self.plain_conts.push(self.conts.len());
                     }
                     self.conts.push(c);
@@ -489,6 +454,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
+        if self.int_inst(data)? {
+            return Ok(());
+        }
         let r = |i: usize| data.results[i];
         match &data.inst {
             i if recomputable(i) => {
@@ -498,26 +466,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             Inst::Same(a, b) => {
                 let (a, b) = (self.get(*a)?, self.get(*b)?);
                 let c = self.b.ins().icmp(IntCC::Equal, a, b);
-                self.set(r(0), c);
-            }
-            Inst::BothInt(a, b) => {
-                let (a, b) = (self.get(*a)?, self.get(*b)?);
-                let both = self.b.ins().band(a, b);
-                let c = is_int(self.b, self.env.layout, both);
-                self.set(r(0), c);
-            }
-            Inst::IntAdd(a, b) => {
-                let (a, b) = (self.get(*a)?, self.get(*b)?);
-                // (2x+1) + (2y+1) − 1 = 2(x+y) + 1
-                let b1 = detag(self.b, self.env.layout, b);
-                let (sum, overflow) = self.b.ins().sadd_overflow(a, b1);
-                self.set(r(0), sum);
-                self.set(r(1), overflow);
-            }
-            Inst::IntCompare(c, a, b) => {
-                let cc = int_cc(*c);
-                let (a, b) = (self.get(*a)?, self.get(*b)?);
-                let c = self.b.ins().icmp(cc, a, b);
                 self.set(r(0), c);
             }
             Inst::Not(c) => {
@@ -662,10 +610,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         state: &State,
         result: ir::Value,
     ) -> Result<(), LowerError> {
-        let inline = self
-            .facts
-            .int_op(*selector, args.len(), to_super)
-            .map(|op| (op, args[0]));
         let k = self.next_send + 1;
         let Some(site) = self.env.sites.get(k - 1) else {
             return refuse("more sends than send sites");
@@ -687,18 +631,16 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let quick = match (*selector, args) {
             (ir::Selector::Literal(i), []) if !to_super => may_be_quick(i).map(|()| None),
             (ir::Selector::Literal(i), [v])
-                if !to_super && inline.is_none() && indexed.is_none() && float.is_none() =>
+                if !to_super && indexed.is_none() && float.is_none() =>
             {
                 may_be_quick(i).map(|()| Some(*v))
             }
             _ => None,
         };
-        let join = (inline.is_some() || indexed.is_some() || float.is_some() || quick.is_some())
+        let join = (indexed.is_some() || float.is_some() || quick.is_some())
             .then(|| self.answer_join(state));
         if let Some(join) = join {
-            if let Some((op, arg)) = inline {
-                self.int_op(op, receiver, arg, join, state)?;
-            } else if let Some(op) = indexed {
+            if let Some(op) = indexed {
                 self.inline_prim(op, receiver, args, site, join, state)?;
             }
             if let Some(op) = float {
@@ -789,132 +731,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.vals = kept;
         self.b.switch_to_block(send);
         Ok(())
-    }
-
-    /// The inline path of SmallInt operation `op` (an index into
-    /// `INT_OPS`) on `a` and `b`: when both are SmallInts and the
-    /// operation is valid, its result goes to the `join` block (an
-    /// [`Self::answer_join`]: the result, then the state's stack values);
-    /// otherwise (or on overflow) the code goes on in the current block,
-    /// the send.
-    fn int_op(
-        &mut self,
-        op: InlineOp,
-        a: ir::Value,
-        b: ir::Value,
-        join: cl::Block,
-        state: &State,
-    ) -> Result<(), LowerError> {
-        let (x, y) = (self.get(a)?, self.get(b)?);
-        // Both tags and the operation's word (1 or 0): one and.
-        let both = self.b.ins().band(x, y);
-        let valid =
-            self.load_vm(self.env.layout.inline_ops + crate::clif_kit::word_offset(op as usize));
-        let ok = self.b.ins().band(both, valid);
-        let (fast, send) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(send);
-        self.b.ins().brif(ok, fast, &[], send, &[]);
-        self.b.switch_to_block(fast);
-        let kept = self.vals.clone();
-        let boolean = |l: &mut Self, cc: IntCC, p: cl::Value, q: cl::Value| {
-            let c = l.b.ins().icmp(cc, p, q);
-            l.bool_obj(c)
-        };
-        let (r, overflow) = match op {
-            // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
-            InlineOp::IntAdd => {
-                let y1 = detag(self.b, self.env.layout, y);
-                let (r, o) = self.b.ins().sadd_overflow(x, y1);
-                (r, Some(o))
-            }
-            InlineOp::IntSub => {
-                let y1 = detag(self.b, self.env.layout, y);
-                let (r, o) = self.b.ins().ssub_overflow(x, y1);
-                (r, Some(o))
-            }
-            // (2x+1 − 1) · y = 2xy, then + 1 (2xy is even, so that
-            // cannot overflow).
-            InlineOp::IntMul => {
-                let lay = self.env.layout;
-                let x1 = detag(self.b, lay, x);
-                let y0 = untag(self.b, lay, y);
-                let (p, o) = self.b.ins().smul_overflow(x1, y0);
-                (self.b.ins().iadd_imm_s(p, lay.smallint_tag), Some(o))
-            }
-            InlineOp::IntLess => (boolean(self, IntCC::SignedLessThan, x, y), None),
-            InlineOp::IntGreater => (boolean(self, IntCC::SignedGreaterThan, x, y), None),
-            InlineOp::IntEqual => (boolean(self, IntCC::Equal, x, y), None),
-            InlineOp::IntBitAnd => (self.b.ins().band(x, y), None),
-            InlineOp::IntBitOr => (self.b.ins().bor(x, y), None),
-            InlineOp::IntFloorDiv | InlineOp::IntFloorMod | InlineOp::IntQuo | InlineOp::IntRem => {
-                self.div_mod(op, x, y, send)
-            }
-            _ => return refuse(format!("{op:?} is not a SmallInt operation")),
-        };
-        let args = self.answer_args(r, state)?;
-        match overflow {
-            Some(o) => self.b.ins().brif(o, send, &[], join, &args),
-            None => self.b.ins().jump(join, &args),
-        };
-        self.vals = kept;
-        self.b.switch_to_block(send);
-        Ok(())
-    }
-
-    /// `x // y`, `x \\ y` (rounding toward negative infinity), `x quo: y`
-    /// or `x rem: y` (toward zero) (`op`) on tagged SmallInts: the tagged
-    /// result and the overflow flag (only `-2^62 // -1` and `-2^62 quo:
-    /// -1` overflow). A zero `y` goes to `send`.
-    fn div_mod(
-        &mut self,
-        op: InlineOp,
-        x: cl::Value,
-        y: cl::Value,
-        send: cl::Block,
-    ) -> (cl::Value, Option<cl::Value>) {
-        let lay = self.env.layout;
-        let a = untag(self.b, lay, x);
-        let b = untag(self.b, lay, y);
-        let nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, b, 0);
-        self.continue_if(nonzero, send);
-        // Untagged operands have 62 bits, so neither traps.
-        let q = self.b.ins().sdiv(a, b);
-        let r = self.b.ins().srem(a, b);
-        let (n, overflow) = match op {
-            InlineOp::IntQuo => (q, Some(())),
-            InlineOp::IntRem => (r, None),
-            _ => self.floor_adjust(op, q, r, b),
-        };
-        let overflow = overflow.map(|()| {
-            let (_, o) = self.b.ins().sadd_overflow(n, n);
-            o
-        });
-        (tag(self.b, lay, n), overflow)
-    }
-
-    /// The floor quotient or modulo from the truncated quotient `q` and
-    /// remainder `r` of `a ÷ b`, and whether the quotient may overflow.
-    fn floor_adjust(
-        &mut self,
-        op: InlineOp,
-        q: cl::Value,
-        r: cl::Value,
-        b: cl::Value,
-    ) -> (cl::Value, Option<()>) {
-        // Truncation rounded up when the remainder's sign differs from
-        // the divisor's: step the quotient down and the remainder over.
-        let inexact = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
-        let signs = self.b.ins().bxor(r, b);
-        let differ = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
-        let adjust = self.b.ins().band(inexact, differ);
-        if op == InlineOp::IntFloorDiv {
-            let one = self.b.ins().uextend(I64, adjust);
-            (self.b.ins().isub(q, one), Some(()))
-        } else {
-            let zero = self.int(0);
-            let step = self.b.ins().select(adjust, b, zero);
-            (self.b.ins().iadd(r, step), None)
-        }
     }
 
     fn make_block(
