@@ -136,6 +136,11 @@ struct Emitter<'a> {
     frame: i32,
     /// The first scratch slot for block arguments (a value number).
     scratch: u32,
+    /// The block emitted after the current one: a jump to it is left out.
+    next_block: Option<ir::BlockId>,
+    /// A bool the last instruction left in rdx (0 or 1) besides its slot:
+    /// a branch on it tests the register.
+    bool_in_rdx: Option<ir::Value>,
     next_send: usize,
 }
 
@@ -182,6 +187,8 @@ impl<'a> Emitter<'a> {
             valid: HashSet::new(),
             frame,
             scratch: values,
+            next_block: None,
+            bool_in_rdx: None,
             next_send: 0,
         })
     }
@@ -487,7 +494,8 @@ impl<'a> Emitter<'a> {
         for (i, &label) in heads.iter().enumerate() {
             self.loop_head_entry(i, label)?;
         }
-        for block in &self.f.blocks {
+        for (i, block) in self.f.blocks.iter().enumerate() {
+            self.next_block = self.f.blocks.get(i + 1).map(|b| b.id);
             self.block(block)?;
         }
         Ok(())
@@ -598,6 +606,7 @@ impl<'a> Emitter<'a> {
         self.valid = block.params.iter().copied().collect();
         for (i, data) in block.insts.iter().enumerate() {
             let at_entry = block.id == self.f.blocks[0].id && i == 0;
+            self.bool_in_rdx = None;
             self.inst(data, at_entry)?;
         }
         self.terminator(&block.terminator)
@@ -864,7 +873,9 @@ impl<'a> Emitter<'a> {
 
     /// Copies `call`'s arguments into its block's parameter slots (through
     /// scratch slots when an argument is one of those parameters) and jumps.
-    fn jump_to(&mut self, call: &ir::BlockCall) -> Result<(), LowerError> {
+    /// `last`: nothing of this block follows, so a jump to the block
+    /// emitted next is left out.
+    fn jump_to(&mut self, call: &ir::BlockCall, last: bool) -> Result<(), LowerError> {
         let Some(target) = self.f.block(call.block) else {
             return Err(LowerError(format!("{} is missing", call.block)));
         };
@@ -889,26 +900,21 @@ impl<'a> Emitter<'a> {
                 );
             }
         }
-        let label = self.blocks[&call.block];
-        dynasm!(self.ops ; .arch x64 ; jmp =>label);
+        if !last || Some(call.block) != self.next_block {
+            let label = self.blocks[&call.block];
+            dynasm!(self.ops ; .arch x64 ; jmp =>label);
+        }
         Ok(())
     }
 
     fn terminator(&mut self, t: &Terminator) -> Result<(), LowerError> {
         match t {
-            Terminator::Jump(call) => self.jump_to(call),
+            Terminator::Jump(call) => self.jump_to(call, true),
             Terminator::Branch {
                 cond,
                 then,
                 otherwise,
-            } => {
-                let no = self.ops.new_dynamic_label();
-                self.load(RAX, *cond)?;
-                dynasm!(self.ops ; .arch x64 ; test rax, rax ; jz =>no);
-                self.jump_to(then)?;
-                dynasm!(self.ops ; .arch x64 ; =>no);
-                self.jump_to(otherwise)
-            }
+            } => self.branch(*cond, then, otherwise),
             Terminator::Return(v) => {
                 self.load(RDX, *v)?;
                 dynasm!(self.ops ; .arch x64 ; xor ecx, ecx);
@@ -932,6 +938,38 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// Goes to `then` if `cond` holds, else to `otherwise`: straight to
+    /// a block that takes no arguments, through the argument copies of
+    /// [`Self::jump_to`] otherwise.
+    fn branch(
+        &mut self,
+        cond: ir::Value,
+        then: &ir::BlockCall,
+        otherwise: &ir::BlockCall,
+    ) -> Result<(), LowerError> {
+        if self.bool_in_rdx == Some(cond) {
+            dynasm!(self.ops ; .arch x64 ; test edx, edx);
+        } else {
+            self.load(RAX, cond)?;
+            dynasm!(self.ops ; .arch x64 ; test rax, rax);
+        }
+        if then.args.is_empty() {
+            let label = self.blocks[&then.block];
+            dynasm!(self.ops ; .arch x64 ; jnz =>label);
+            return self.jump_to(otherwise, true);
+        }
+        if otherwise.args.is_empty() {
+            let label = self.blocks[&otherwise.block];
+            dynasm!(self.ops ; .arch x64 ; jz =>label);
+            return self.jump_to(then, true);
+        }
+        let no = self.ops.new_dynamic_label();
+        dynasm!(self.ops ; .arch x64 ; jz =>no);
+        self.jump_to(then, false)?;
+        dynasm!(self.ops ; .arch x64 ; =>no);
+        self.jump_to(otherwise, true)
+    }
+
     /// `doPrimitive`: the runtime runs it as the interpreter does; on
     /// success the method has returned, on failure the code goes on at
     /// `fail`.
@@ -953,7 +991,7 @@ impl<'a> Emitter<'a> {
         self.go_on_or_leave(failed);
         dynasm!(self.ops ; .arch x64 ; =>failed);
         self.reload(&state.stack);
-        self.jump_to(fail)
+        self.jump_to(fail, true)
     }
 }
 

@@ -110,7 +110,8 @@ fn loop_head_targets(f: &ir::Function, bytecodes: &[u8]) -> Vec<(ir::BlockId, u1
 /// The blocks a guard sends to when its tag test fails: the fallback
 /// sends of the semantic lowering's fast paths (`lst_jit::semantic`),
 /// which run rarely. A guard is a branch on `both_int` (or on its `and`
-/// with a validity word) defined in the branching block.
+/// with a validity word, or on `is_int` when an operand is a constant)
+/// defined in the branching block.
 pub fn fallback_blocks(f: &ir::Function) -> std::collections::HashSet<ir::BlockId> {
     let mut fallbacks = std::collections::HashSet::new();
     for b in &f.blocks {
@@ -121,7 +122,11 @@ pub fn fallback_blocks(f: &ir::Function) -> std::collections::HashSet<ir::BlockI
             continue;
         };
         let guard = b.insts.iter().any(|i| {
-            i.results.contains(cond) && matches!(i.inst, ir::Inst::BothInt(..) | ir::Inst::And(..))
+            i.results.contains(cond)
+                && matches!(
+                    i.inst,
+                    ir::Inst::BothInt(..) | ir::Inst::IsInt(..) | ir::Inst::And(..)
+                )
         });
         if guard {
             fallbacks.insert(otherwise.block);

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! bbX:                          ; the block up to the send
-//!     c = both_int a b
+//!     c = both_int a b          ; is_int a when b is a constant
 //!     [v = inline_valid OP      ; literal selectors only
 //!      c' = and c v]
 //!     branch c, fast(s…, a, b), send(s…, a, b)
@@ -364,9 +364,15 @@ fn expand(b: &mut Block, at: usize, fast: Fast, ids: &mut Ids) -> Vec<Block> {
     let identity = HashMap::new();
     let (fast_id, send_id, join_id) = (ids.block(), ids.block(), ids.block());
 
-    // The guard, at the end of `b`.
+    // The guard, at the end of `b`: a constant operand needs no test.
     let tags = ids.value();
-    b.insts.push(pure(tags, Inst::BothInt(a, x)));
+    let is_const = |v: Value| matches!(before.get(&v), Some(Some(Inst::Int(_))));
+    let tag_test = match (is_const(a), is_const(x)) {
+        (false, true) => Inst::IsInt(a),
+        (true, false) => Inst::IsInt(x),
+        _ => Inst::BothInt(a, x),
+    };
+    b.insts.push(pure(tags, tag_test));
     let cond = match fast.guard {
         None => tags,
         Some(op) => {

@@ -57,7 +57,8 @@ fn check(vm: &Vm) -> (usize, usize) {
             check_function(&f, &name);
             lst_jit::fold::fold(&mut f);
             check_function(&f, &format!("{name} (folded)"));
-            let both = |i: &&lst_jit::ir::InstData| matches!(i.inst, Inst::BothInt(..));
+            let both =
+                |i: &&lst_jit::ir::InstData| matches!(i.inst, Inst::BothInt(..) | Inst::IsInt(..));
             fast += f.blocks.iter().flat_map(|b| &b.insts).filter(both).count();
             done += 1;
         }

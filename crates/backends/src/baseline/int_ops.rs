@@ -123,6 +123,16 @@ impl Emitter<'_> {
             }
             _ => return Ok(false),
         }
+        // Every bool above is 0 or 1 in rdx (an overflow flag is the
+        // second result), except a division's (in r9).
+        let division = matches!(
+            data.inst,
+            Inst::IntFloorDiv(..) | Inst::IntFloorMod(..) | Inst::IntQuo(..) | Inst::IntRem(..)
+        );
+        let types = data.inst.result_types();
+        let flag = types.iter().position(|t| *t == ir::Type::Bool);
+        let flag = flag.filter(|_| !division).map(|i| data.results[i]);
+        self.bool_in_rdx = flag;
         Ok(true)
     }
 
