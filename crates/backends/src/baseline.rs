@@ -42,6 +42,7 @@ use lst_vm::jit_runtime::boundary::{self as rt, Layout};
 use lst_vm::jit_runtime::inline_cache::SendSite;
 use std::collections::{HashMap, HashSet};
 
+mod float_ops;
 mod int_ops;
 
 /// The addresses baseline code jumps to or calls.
@@ -56,6 +57,9 @@ pub struct Targets {
     /// code imports ([`helpers::all`]), by [`helpers::Id`]: each one's
     /// address and how many parameters it takes.
     pub helpers: Vec<(u64, usize)>,
+    /// The shared Float functions ([`crate::float_stub`]), by position
+    /// among the Float operations (`float_ops::float_position`).
+    pub float_ops: Vec<u64>,
 }
 
 /// What the code refers to besides the IR.
@@ -649,7 +653,7 @@ impl<'a> Emitter<'a> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
-        if self.int_inst(data)? {
+        if self.int_inst(data)? || self.float_inst(data)? {
             return Ok(());
         }
         let r = |i: usize| data.results[i];

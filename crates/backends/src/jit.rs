@@ -22,7 +22,6 @@ use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
 use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Entry, Layout};
 use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
-use lst_vm::jit_runtime::inline_ops::InlineOp;
 use lst_vm::jit_runtime::tiering::{COUNTER_OFF, Level};
 use lst_vm::jit_runtime::{float_ops, int_ops};
 use lst_vm::layout::method;
@@ -167,6 +166,7 @@ impl CraneliftJit {
                 .iter()
                 .map(|h| (h.address as u64, h.signature.params.len()))
                 .collect(),
+            float_ops: self.float_ops.iter().map(|f| code(Some(f.id))).collect(),
         }
     }
 
@@ -480,7 +480,6 @@ struct MethodInput {
     bytecodes: Vec<u8>,
     literal_count: usize,
     indexed: Vec<Option<InlinePrim>>,
-    float_ops: Vec<Option<InlineOp>>,
     quick: Vec<Option<()>>,
 }
 
@@ -516,8 +515,10 @@ impl MethodInput {
         };
         let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
         let int_ops = per_selector(h, literals, int_ops::int_op);
+        let float_ops = per_selector(h, literals, float_ops::float_op);
         let facts = lst_jit::semantic::Facts {
             literal_ops: &int_ops,
+            float_ops: &float_ops,
         };
         lst_jit::semantic::lower(&mut ir, &facts);
         lst_jit::fold::fold(&mut ir);
@@ -534,15 +535,11 @@ impl MethodInput {
         let indexed = per_selector(h, literals, |s| {
             InlinePrim::of_selector(s).filter(|_| optimized)
         });
-        let float_ops = per_selector(h, literals, |s| {
-            float_ops::float_op(s).filter(|_| optimized)
-        });
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count: h.size(literals),
             indexed,
-            float_ops,
             quick,
         })
     }
@@ -552,7 +549,6 @@ impl MethodInput {
             bytecodes: &self.bytecodes,
             literal_count: self.literal_count,
             indexed: &self.indexed,
-            float_ops: &self.float_ops,
             quick: &self.quick,
         }
     }

@@ -31,9 +31,7 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
 use lst_vm::jit_runtime::boundary::{self as rt, Layout};
-use lst_vm::jit_runtime::float_ops::float_op;
 use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
-use lst_vm::jit_runtime::inline_ops::InlineOp;
 use std::collections::HashMap;
 
 mod float_op;
@@ -66,9 +64,6 @@ pub struct MethodFacts<'a> {
     /// For each literal that is `at:` or `at:put:`, the inline indexed
     /// access it may do.
     pub indexed: &'a [Option<InlinePrim>],
-    /// For each literal that is a selector of an inline Float operation,
-    /// that operation.
-    pub float_ops: &'a [Option<InlineOp>],
     /// For each literal, `Some(())` if it is a unary selector some getter
     /// or constant answers, or a one-argument keyword selector (`x:`) some
     /// setter answers (`Vm::may_be_quick`): its sends get the inline
@@ -283,24 +278,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         }
     }
 
-    /// The Float operation a send of `selector` with `nargs` arguments
-    /// may run inline.
-    fn float_op_of(
-        &self,
-        selector: ir::Selector,
-        nargs: usize,
-        to_super: bool,
-    ) -> Option<InlineOp> {
-        match selector {
-            _ if nargs != 1 => None,
-            ir::Selector::Literal(i) if !to_super => {
-                self.facts.float_ops.get(i as usize).copied().flatten()
-            }
-            ir::Selector::Special(s) => float_op(s.selector().as_bytes()),
-            ir::Selector::Literal(_) => None,
-        }
-    }
-
     fn call_of(&mut self, block: cl::Block, args: &[BlockArg]) -> cl::BlockCall {
         self.b.func.dfg.block_call(block, args)
     }
@@ -320,17 +297,10 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 if recomputable(&data.inst) {
                     self.remat.insert(data.results[0], data.inst.clone());
                 }
-                if let Inst::Send {
-                    ref selector,
-                    ref args,
-                    to_super,
-                    ..
-                } = data.inst
-                {
+                if let Inst::Send { .. } = data.inst {
                     let c = self.b.create_block();
                     self.b.append_block_param(c, I64);
-                    let float = self.float_op_of(*selector, args.len(), to_super);
-                    if float.is_none() && !fallbacks.contains(&block.id) {
+                    if !fallbacks.contains(&block.id) {
                         self.plain_conts.push(self.conts.len());
                     }
                     self.conts.push(c);
@@ -454,7 +424,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
-        if self.int_inst(data)? {
+        if self.int_inst(data)? || self.float_inst(data)? {
             return Ok(());
         }
         let r = |i: usize| data.results[i];
@@ -624,27 +594,20 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 .filter(|op| args.len() == op.arguments()),
             _ => None,
         };
-        let float = self.float_op_of(*selector, args.len(), to_super);
         // Getters and setters: unary and one-argument keyword sends that
         // no other inline path takes.
         let may_be_quick = |i: u8| self.facts.quick.get(usize::from(i)).copied().flatten();
         let quick = match (*selector, args) {
             (ir::Selector::Literal(i), []) if !to_super => may_be_quick(i).map(|()| None),
-            (ir::Selector::Literal(i), [v])
-                if !to_super && indexed.is_none() && float.is_none() =>
-            {
+            (ir::Selector::Literal(i), [v]) if !to_super && indexed.is_none() => {
                 may_be_quick(i).map(|()| Some(*v))
             }
             _ => None,
         };
-        let join = (indexed.is_some() || float.is_some() || quick.is_some())
-            .then(|| self.answer_join(state));
+        let join = (indexed.is_some() || quick.is_some()).then(|| self.answer_join(state));
         if let Some(join) = join {
             if let Some(op) = indexed {
                 self.inline_prim(op, receiver, args, site, join, state)?;
-            }
-            if let Some(op) = float {
-                self.float_op(op, receiver, args[0], join, state)?;
             }
             if let Some(value) = quick {
                 self.quick_send(receiver, value, site, join, state)?;

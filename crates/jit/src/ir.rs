@@ -235,6 +235,18 @@ pub enum Inst {
     IntBitAnd(Value, Value),
     /// obj: SmallInt a | b (bitwise). Never fails.
     IntBitOr(Value, Value),
+    /// bool: the value is a Float (a reference whose class is the VM's
+    /// Float class; never in an image without Float).
+    IsFloat(Value),
+    /// (answer, failed): Float operation OP (a Float row of
+    /// `lst_bytecode::inline_ops`) on a, a Float (a guard dominates it), and
+    /// b, a Float or a SmallInt (converted as `asFloat` would): a new Float
+    /// for arithmetic, true or false for a comparison. `failed` when b is
+    /// neither, when OP's validity word is 0, or when the new Float
+    /// cannot be allocated without a collection (or GC stress is on); the
+    /// answer is then meaningless. It never collects nor leaves native
+    /// code.
+    FloatOp(InlineOp, Value, Value),
     /// bool: the VM's "still valid" word for the inline operation: its
     /// receiver class still answers the selector with the primitive the
     /// operation stands for (see `lst_bytecode::inline_ops`). The word
@@ -280,9 +292,9 @@ impl Inst {
         match self {
             SetTemp(..) | SetIvar(..) | Safepoint => &[],
             Same(..) | IsInt(..) | BothInt(..) | IntCompare(..) | InlineValid(..) | Not(..)
-            | And(..) => &[Type::Bool],
+            | And(..) | IsFloat(..) => &[Type::Bool],
             IntAdd(..) | IntSub(..) | IntMul(..) | IntFloorDiv(..) | IntFloorMod(..)
-            | IntQuo(..) | IntRem(..) => &[Type::Obj, Type::Bool],
+            | IntQuo(..) | IntRem(..) | FloatOp(..) => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
         }
     }
@@ -308,8 +320,8 @@ impl Inst {
         let obj = |v: &Value| (*v, Type::Obj);
         match self {
             SetTemp(_, v) | SetIvar(_, v) => vec![obj(v)],
-            IsInt(a) => vec![obj(a)],
-            IntCompare(_, a, b) => vec![obj(a), obj(b)],
+            IsInt(a) | IsFloat(a) => vec![obj(a)],
+            IntCompare(_, a, b) | FloatOp(_, a, b) => vec![obj(a), obj(b)],
             Same(a, b)
             | BothInt(a, b)
             | IntAdd(a, b)
@@ -346,7 +358,7 @@ impl Inst {
             | InlineValid(_)
             | MakeBlock { .. }
             | Safepoint => vec![],
-            SetTemp(_, v) | SetIvar(_, v) | IsInt(v) | Not(v) | BoolObj(v) => vec![v],
+            SetTemp(_, v) | SetIvar(_, v) | IsInt(v) | IsFloat(v) | Not(v) | BoolObj(v) => vec![v],
             Same(a, b)
             | BothInt(a, b)
             | IntAdd(a, b)
@@ -359,6 +371,7 @@ impl Inst {
             | IntCompare(_, a, b)
             | IntBitAnd(a, b)
             | IntBitOr(a, b)
+            | FloatOp(_, a, b)
             | And(a, b) => vec![a, b],
             Send { receiver, args, .. } => std::iter::once(receiver).chain(args).collect(),
         }

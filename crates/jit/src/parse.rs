@@ -3,6 +3,7 @@
 //! the line.
 
 use crate::ir::*;
+use lst_bytecode::inline_ops::Receiver;
 
 /// A parse error with its 1-based line.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -285,6 +286,10 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         }
         ["int_bit_and", _, _] => IntBitAnd(v(1)?, v(2)?),
         ["int_bit_or", _, _] => IntBitOr(v(1)?, v(2)?),
+        ["is_float", _] => IsFloat(v(1)?),
+        [name, _, _] if float_op(name).is_some() => {
+            FloatOp(float_op(name).expect("checked"), v(1)?, v(2)?)
+        }
         ["inline_valid", name] => InlineValid(
             InlineOp::of_name(name).ok_or_else(|| format!("unknown inline operation {name:?}"))?,
         ),
@@ -309,6 +314,11 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         inst,
         state,
     })
+}
+
+/// The Float operation a `float_add`-style name stands for.
+fn float_op(name: &str) -> Option<InlineOp> {
+    InlineOp::of_name(name).filter(|op| op.def().receiver == Receiver::Float)
 }
 
 /// The comparison an `int_lt`-style name stands for.

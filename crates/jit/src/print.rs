@@ -78,6 +78,8 @@ impl Display for Inst {
             IntBitAnd(a, b) => write!(f, "int_bit_and {a} {b}"),
             IntBitOr(a, b) => write!(f, "int_bit_or {a} {b}"),
             InlineValid(op) => write!(f, "inline_valid {}", op.name()),
+            IsFloat(a) => write!(f, "is_float {a}"),
+            FloatOp(op, a, b) => write!(f, "{} {a} {b}", op.name()),
             Not(c) => write!(f, "not {c}"),
             And(c, d) => write!(f, "and {c} {d}"),
             BoolObj(c) => write!(f, "bool_obj {c}"),

@@ -6,7 +6,7 @@
 //!   from the actual output (review the diff before committing it).
 //! * `filetests/fold/*.test`: the same, after [`lst_jit::fold`].
 //! * `filetests/semantic/*.test`: the same, after [`lst_jit::semantic`]
-//!   (SmallInt's inline operations as the literals' facts) and then
+//!   (SmallInt's and Float's inline operations as the literals' facts) and then
 //!   [`lst_jit::fold`]. Lines of the source part starting `; fires:` list
 //!   instructions (`int_sub`, `inline_valid int_rem` …) the lowered IR
 //!   must contain, checked even when blessing: a fast path that should
@@ -43,14 +43,14 @@ enum Passes {
     Semantic,
 }
 
-/// For each literal of `m` that is a selector SmallInt answers inline,
+/// For each literal of `m` that is a selector `receiver` answers inline,
 /// that operation.
-fn literal_ops(m: &lst_compiler::CompiledMethod) -> Vec<Option<InlineOp>> {
+fn literal_ops(m: &lst_compiler::CompiledMethod, receiver: Receiver) -> Vec<Option<InlineOp>> {
     m.literals
         .iter()
         .map(|l| match l {
             lst_compiler::LiteralValue::Selector(s) => {
-                InlineOp::of_selector(Receiver::SmallInt, s.as_bytes())
+                InlineOp::of_selector(receiver, s.as_bytes())
             }
             _ => None,
         })
@@ -62,7 +62,8 @@ fn literal_ops(m: &lst_compiler::CompiledMethod) -> Vec<Option<InlineOp>> {
 fn translated(source: &str, passes: Passes) -> String {
     let m = lst_compiler::compile_method(source, &["x".into(), "y".into()])
         .unwrap_or_else(|d| panic!("{d:?}"));
-    let ops = literal_ops(&m);
+    let ops = literal_ops(&m, Receiver::SmallInt);
+    let float_ops = literal_ops(&m, Receiver::Float);
     let name = format!("Test>>{}", m.selector);
     let src = Source {
         name: &name,
@@ -80,7 +81,10 @@ fn translated(source: &str, passes: Passes) -> String {
         let f = translate(&src, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut f = f;
         if passes == Passes::Semantic {
-            let facts = semantic::Facts { literal_ops: &ops };
+            let facts = semantic::Facts {
+                literal_ops: &ops,
+                float_ops: &float_ops,
+            };
             semantic::lower(&mut f, &facts);
             verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
         }

@@ -11,13 +11,13 @@ use lst_jit::{parse, verify};
 use lst_vm::image::builder;
 use lst_vm::{Options, Vm};
 
-/// The SmallInt operation of each literal (`#quo:` is a Symbol literal).
-fn literal_ops(literals: &[String]) -> Vec<Option<InlineOp>> {
+/// `receiver`'s operation of each literal (`#quo:` is a Symbol literal).
+fn literal_ops(literals: &[String], receiver: Receiver) -> Vec<Option<InlineOp>> {
     literals
         .iter()
         .map(|l| {
             let s = l.strip_prefix('#')?;
-            InlineOp::of_selector(Receiver::SmallInt, s.as_bytes())
+            InlineOp::of_selector(receiver, s.as_bytes())
         })
         .collect()
 }
@@ -42,7 +42,8 @@ fn check(vm: &Vm) -> (usize, usize) {
             arg_count: lst_bytecode::selector_arity(m.selector.as_bytes()).unwrap_or(0) as u8,
             temp_count: m.temporary_size.clamp(1, 255) as u8,
         };
-        let ops = literal_ops(&m.literals);
+        let ops = literal_ops(&m.literals, Receiver::SmallInt);
+        let float_ops = literal_ops(&m.literals, Receiver::Float);
         let kinds = std::iter::once(Kind::Method).chain(
             block_bodies(&m.bytecodes)
                 .into_iter()
@@ -52,7 +53,11 @@ fn check(vm: &Vm) -> (usize, usize) {
             let Ok(mut f) = translate(&src, kind.clone()) else {
                 continue;
             };
-            lower(&mut f, &Facts { literal_ops: &ops });
+            let facts = Facts {
+                literal_ops: &ops,
+                float_ops: &float_ops,
+            };
+            lower(&mut f, &facts);
             let name = format!("{name} {kind:?}");
             check_function(&f, &name);
             lst_jit::fold::fold(&mut f);
