@@ -34,7 +34,7 @@
 use crate::clif_kit::{WORD_BYTES, word_offset};
 use crate::entries::{self, Plan, state_of};
 use crate::helpers;
-use crate::lower::{LowerError, MethodFacts, recomputable};
+use crate::lower::{LowerError, MethodFacts};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
@@ -175,7 +175,7 @@ impl<'a> Emitter<'a> {
             .blocks
             .iter()
             .flat_map(|b| &b.insts)
-            .filter(|d| recomputable(&d.inst))
+            .filter(|d| d.inst.is_recomputable())
             .map(|d| (d.results[0], d.inst.clone()))
             .collect();
         Ok(Emitter {
@@ -658,7 +658,7 @@ impl<'a> Emitter<'a> {
         }
         let r = |i: usize| data.results[i];
         match &data.inst {
-            i if recomputable(i) => {}
+            i if i.is_recomputable() => {}
             Inst::Same(a, b) => {
                 self.load2(*a, *b)?;
                 dynasm!(self.ops ; .arch x64 ; xor edx, edx ; cmp rax, rcx ; sete dl);

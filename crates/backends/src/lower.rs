@@ -294,7 +294,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             }
             self.blocks.insert(block.id, cb);
             for data in &block.insts {
-                if recomputable(&data.inst) {
+                if data.inst.is_recomputable() {
                     self.remat.insert(data.results[0], data.inst.clone());
                 }
                 if let Inst::Send { .. } = data.inst {
@@ -429,7 +429,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         }
         let r = |i: usize| data.results[i];
         match &data.inst {
-            i if recomputable(i) => {
+            i if i.is_recomputable() => {
                 let x = self.pure(i)?;
                 self.set(r(0), x);
             }
@@ -826,18 +826,4 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.reload(&state.stack);
         self.jump_to(fail)
     }
-}
-
-/// Instructions whose value can be computed again after a call.
-pub(crate) fn recomputable(inst: &Inst) -> bool {
-    matches!(
-        inst,
-        Inst::SelfRef
-            | Inst::Arg(_)
-            | Inst::Literal(_)
-            | Inst::Nil
-            | Inst::True
-            | Inst::False
-            | Inst::Int(_)
-    )
 }

@@ -113,15 +113,6 @@ fn thread_jumps(f: &mut Function) {
     }
 }
 
-/// An instruction that depends only on its operands and immutable state.
-fn reusable(inst: &Inst) -> bool {
-    use Inst::*;
-    matches!(
-        inst,
-        SelfRef | Arg(_) | Literal(_) | Nil | True | False | Int(_)
-    )
-}
-
 /// An instruction with no effect but its results.
 fn pure(inst: &Inst) -> bool {
     use Inst::*;
@@ -147,7 +138,7 @@ fn fold_block(b: &mut Block) {
             replaced.insert(data.results[0], v);
             continue;
         }
-        if reusable(&data.inst) {
+        if data.inst.is_recomputable() {
             if let Some(&(_, v)) = seen.iter().find(|(i, _)| *i == data.inst) {
                 replaced.insert(data.results[0], v);
                 continue;

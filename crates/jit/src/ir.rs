@@ -342,6 +342,17 @@ impl Inst {
 }
 
 impl Inst {
+    /// Whether it reads only what cannot change while the method runs
+    /// (`self`, an argument, a literal, a constant): its value can be
+    /// computed again anywhere, e.g. after a call, instead of being kept.
+    pub fn is_recomputable(&self) -> bool {
+        use Inst::*;
+        matches!(
+            self,
+            SelfRef | Arg(_) | Literal(_) | Nil | True | False | Int(_)
+        )
+    }
+
     /// The operands, to rename them (in the order of [`Inst::operands`]).
     pub fn operands_mut(&mut self) -> Vec<&mut Value> {
         use Inst::*;

@@ -45,7 +45,6 @@ mod split;
 
 use crate::ir::*;
 use lst_bytecode::inline_ops::{InlineOp, Receiver};
-pub use split::recomputable;
 use split::{Cut, Entered, Ids, pure, renamed};
 use std::collections::HashMap;
 

@@ -7,20 +7,6 @@
 use crate::ir::*;
 use std::collections::HashMap;
 
-/// Whether `inst` is one the back ends recompute wherever it is used.
-pub fn recomputable(inst: &Inst) -> bool {
-    matches!(
-        inst,
-        Inst::SelfRef
-            | Inst::Arg(_)
-            | Inst::Literal(_)
-            | Inst::Nil
-            | Inst::True
-            | Inst::False
-            | Inst::Int(_)
-    )
-}
-
 /// Whether every value the rest of `b` (after instruction `at`, a send)
 /// uses from before it can reach the join block: it is the send's
 /// answer, in the send's state, or recomputable.
@@ -34,7 +20,7 @@ pub(super) fn splittable(b: &Block, at: usize) -> bool {
         send.results.contains(&v)
             || state.stack.contains(&v)
             || !before.contains_key(&v)
-            || before[&v].is_some_and(recomputable)
+            || before[&v].is_some_and(Inst::is_recomputable)
     })
 }
 
@@ -125,7 +111,9 @@ impl Carried {
                 continue;
             }
             match before.get(&v) {
-                Some(Some(inst)) if recomputable(inst) => c.recomputed.push((v, (*inst).clone())),
+                Some(Some(inst)) if inst.is_recomputable() => {
+                    c.recomputed.push((v, (*inst).clone()))
+                }
                 _ => c.passed.push(v),
             }
         }
@@ -200,7 +188,7 @@ pub(super) fn recompute_rest(
             continue;
         }
         if let Some(Some(inst)) = before.get(&v) {
-            debug_assert!(recomputable(inst), "checked by `splittable`");
+            debug_assert!(inst.is_recomputable(), "checked by `splittable`");
             let r = ids.value();
             map.insert(v, r);
             insts.push(pure(r, inst.clone()));
