@@ -26,7 +26,7 @@ pub(super) fn splittable(b: &Block, at: usize) -> bool {
 
 /// The values defined in `b` before instruction `at`, with the
 /// instruction that defines each (`None` for a parameter).
-pub(super) fn defined_before(b: &Block, at: usize) -> HashMap<Value, Option<&Inst>> {
+fn defined_before(b: &Block, at: usize) -> HashMap<Value, Option<&Inst>> {
     let mut defs: HashMap<Value, Option<&Inst>> = b.params.iter().map(|&p| (p, None)).collect();
     for data in &b.insts[..at] {
         for &r in &data.results {
@@ -61,6 +61,7 @@ pub(super) struct Ids {
 }
 
 impl Ids {
+    /// Numbers after every one `f` uses.
     pub(super) fn of(f: &Function) -> Ids {
         let mut values = 0;
         for b in &f.blocks {
@@ -92,15 +93,15 @@ impl Ids {
 
 /// What the new blocks carry from the split block: the values passed as
 /// arguments, and the recomputable ones, emitted again where used.
-pub(super) struct Carried {
+struct Carried {
     /// Passed as block arguments, in this order.
-    pub(super) passed: Vec<Value>,
+    passed: Vec<Value>,
     /// Recomputed in each new block.
     recomputed: Vec<(Value, Inst)>,
 }
 
 impl Carried {
-    pub(super) fn of(values: &[Value], before: &HashMap<Value, Option<&Inst>>) -> Carried {
+    fn of(values: &[Value], before: &HashMap<Value, Option<&Inst>>) -> Carried {
         let mut c = Carried {
             passed: vec![],
             recomputed: vec![],
@@ -120,13 +121,9 @@ impl Carried {
         c
     }
 
-    /// A new block's parameters for the passed values, and the
-    /// instructions recomputing the rest; `map` takes each carried value
-    /// to its new name.
-    pub(super) fn enter(
-        &self,
-        ids: &mut Ids,
-    ) -> (Vec<Value>, Vec<InstData>, HashMap<Value, Value>) {
+    /// A new block's entry: parameters for the passed values, the
+    /// instructions recomputing the rest, each carried value's new name.
+    fn enter(&self, ids: &mut Ids) -> Entered {
         let mut map = HashMap::new();
         let params: Vec<Value> = self
             .passed
@@ -146,10 +143,11 @@ impl Carried {
                 pure(r, inst.clone())
             })
             .collect();
-        (params, insts, map)
+        Entered { params, insts, map }
     }
 }
 
+/// An instruction without a state defining `result`.
 pub(super) fn pure(result: Value, inst: Inst) -> InstData {
     InstData {
         results: vec![result],
@@ -158,15 +156,18 @@ pub(super) fn pure(result: Value, inst: Inst) -> InstData {
     }
 }
 
+/// `v`'s name in a block whose carried values `map` renames.
 pub(super) fn renamed(v: Value, map: &HashMap<Value, Value>) -> Value {
     map.get(&v).copied().unwrap_or(v)
 }
 
+/// A jump to `block` with `args`.
 pub(super) fn jump(block: BlockId, args: Vec<Value>) -> Terminator {
     Terminator::Jump(BlockCall { block, args })
 }
 
-pub(super) fn defined_before_owned(b: &Block) -> HashMap<Value, Option<Inst>> {
+/// [`defined_before`] the end of `b`, owned.
+fn defined_before_owned(b: &Block) -> HashMap<Value, Option<Inst>> {
     defined_before(b, b.insts.len())
         .into_iter()
         .map(|(v, i)| (v, i.cloned()))
@@ -175,7 +176,7 @@ pub(super) fn defined_before_owned(b: &Block) -> HashMap<Value, Option<Inst>> {
 
 /// Emits, at the join, the recomputable values from before the send that
 /// the rest uses and the state did not carry.
-pub(super) fn recompute_rest(
+fn recompute_rest(
     rest: &[InstData],
     terminator: &Terminator,
     before: &HashMap<Value, Option<Inst>>,
@@ -196,7 +197,7 @@ pub(super) fn recompute_rest(
     }
 }
 
-pub(super) fn rename_inst_data(data: &mut InstData, map: &HashMap<Value, Value>) {
+fn rename_inst_data(data: &mut InstData, map: &HashMap<Value, Value>) {
     for v in data.inst.operands_mut() {
         *v = renamed(*v, map);
     }
@@ -207,7 +208,7 @@ pub(super) fn rename_inst_data(data: &mut InstData, map: &HashMap<Value, Value>)
     }
 }
 
-pub(super) fn rename_terminator(t: &mut Terminator, map: &HashMap<Value, Value>) {
+fn rename_terminator(t: &mut Terminator, map: &HashMap<Value, Value>) {
     for v in t.values_mut() {
         *v = renamed(*v, map);
     }
@@ -285,8 +286,7 @@ impl Cut {
     /// The entry of a new block (not the join) that takes the carried
     /// values.
     pub(super) fn enter(&self, ids: &mut Ids) -> Entered {
-        let (params, insts, map) = self.carried.enter(ids);
-        Entered { params, insts, map }
+        self.carried.enter(ids)
     }
 
     /// The arguments of a jump to such a block from a block whose names
@@ -327,7 +327,11 @@ impl Cut {
     /// The join block `id`: the answer and the stack come in; the rest of
     /// the cut block follows on the new names.
     pub(super) fn join_block(self, id: BlockId, ids: &mut Ids) -> Block {
-        let (mut params, mut insts, mut map) = self.stack.enter(ids);
+        let Entered {
+            mut params,
+            mut insts,
+            mut map,
+        } = self.stack.enter(ids);
         let answer = ids.value();
         params.push(answer);
         map.insert(self.send.results[0], answer);
