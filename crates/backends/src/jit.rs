@@ -166,6 +166,7 @@ impl CraneliftJit {
                 .iter()
                 .map(|h| (h.address as u64, h.signature.params.len()))
                 .collect(),
+            float_ops: self.float_ops.iter().map(|f| code(Some(f.id))).collect(),
         }
     }
 
@@ -236,17 +237,17 @@ impl CraneliftJit {
             .collect()
     }
 
-    /// The Float functions (see [`crate::float_stub`]), one per
-    /// operation of `FLOAT_OPS`.
+    /// The Float functions (see [`crate::float_stub`]), one per Float
+    /// operation (`float_ops::float_ops`).
     fn build_float_functions(&mut self) -> Result<Vec<HelperImport>, String> {
         let pointer = self.module.isa().pointer_type();
         let mut sig = Signature::new(CallConv::PreserveAll);
         for t in [pointer, I64, I64, I64] {
             sig.params.push(AbiParam::new(t));
         }
-        (0..float_ops::FLOAT_OPS.len())
+        float_ops::float_ops()
             .map(|op| {
-                let name = format!("lst_float_op{op}");
+                let name = format!("lst_{}", op.name());
                 let id = self.build_function(&name, &sig, &[], |b, lay, _, _| {
                     crate::float_stub::build(b, lay, op)
                 })?;
@@ -471,15 +472,14 @@ impl CraneliftJit {
     }
 }
 
-/// A method as both code generators take it: its IR, folded, and the
-/// facts about its literals.
+/// A method as both code generators take it: its IR, with the SmallInt
+/// fast paths lowered (`lst_jit::semantic`) and folded, and the facts
+/// about its literals.
 struct MethodInput {
     ir: lst_jit::ir::Function,
     bytecodes: Vec<u8>,
     literal_count: usize,
-    int_ops: Vec<Option<usize>>,
     indexed: Vec<Option<InlinePrim>>,
-    float_ops: Vec<Option<usize>>,
     quick: Vec<Option<()>>,
 }
 
@@ -514,6 +514,13 @@ impl MethodInput {
             start => Kind::BlockBody { start },
         };
         let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
+        let int_ops = per_selector(h, literals, int_ops::int_op);
+        let float_ops = per_selector(h, literals, float_ops::float_op);
+        let facts = lst_jit::semantic::Facts {
+            literal_ops: &int_ops,
+            float_ops: &float_ops,
+        };
+        lst_jit::semantic::lower(&mut ir, &facts);
         lst_jit::fold::fold(&mut ir);
         let optimized = level == Level::Optimized;
         let quick = per_selector(h, literals, |s| {
@@ -528,16 +535,11 @@ impl MethodInput {
         let indexed = per_selector(h, literals, |s| {
             InlinePrim::of_selector(s).filter(|_| optimized)
         });
-        let float_ops = per_selector(h, literals, |s| {
-            float_ops::float_op_index(s).filter(|_| optimized)
-        });
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count: h.size(literals),
-            int_ops: per_selector(h, literals, int_ops::int_op_index),
             indexed,
-            float_ops,
             quick,
         })
     }
@@ -546,9 +548,7 @@ impl MethodInput {
         MethodFacts {
             bytecodes: &self.bytecodes,
             literal_count: self.literal_count,
-            int_ops: &self.int_ops,
             indexed: &self.indexed,
-            float_ops: &self.float_ops,
             quick: &self.quick,
         }
     }
