@@ -151,6 +151,13 @@ impl CraneliftJit {
         Ok(jit)
     }
 
+    /// The addresses baseline code jumps to and calls, so that a listing
+    /// (the back-end filetests) can name them instead of printing numbers
+    /// that differ per run.
+    pub fn targets(&self) -> &baseline::Targets {
+        &self.targets
+    }
+
     /// The addresses baseline code uses: the shared functions (defined
     /// and finalized by now) and the helpers.
     fn baseline_targets(&self, helpers: &[Helper]) -> baseline::Targets {
