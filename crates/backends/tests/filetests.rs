@@ -103,12 +103,30 @@ fn listing(vm: &Vm, m: Value, level: Level) -> String {
         let text = jit.listing.take().expect("a listing");
         let names = Names::new(&jit, &compiled, text.code.len());
         let body = match level {
-            Level::Optimized => names.mask(&text.clif),
+            Level::Optimized => name_functions(&jit, &names.mask(&text.clif)),
             Level::Baseline => names.mask(&disassemble(&text.code)),
         };
         out.push(format!("; unit at {start}\n{body}"));
     }
     out.join("\n")
+}
+
+/// `clif` with each imported function's line (`fn0 = colocated u0:16
+/// sig1`) followed by the name of the function it imports.
+fn name_functions(jit: &CraneliftJit, clif: &str) -> String {
+    let names = jit.function_names();
+    let name_of = |line: &str| {
+        let n: u32 = line.split_once(" u0:")?.1.split(' ').next()?.parse().ok()?;
+        names.iter().find(|(i, _)| *i == n).map(|(_, name)| name)
+    };
+    clif.lines()
+        .map(
+            |l| match name_of(l).filter(|_| l.trim_start().starts_with("fn")) {
+                Some(name) => format!("{l}  ; {name}\n"),
+                None => format!("{l}\n"),
+            },
+        )
+        .collect()
 }
 
 /// x86-64 code as Intel-syntax text, one instruction per line, with
