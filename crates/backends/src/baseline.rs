@@ -83,6 +83,21 @@ const MAX_VALUES: u32 = 4000;
 /// when it is made, so that it cannot step over the stack's guard page.
 const PAGE: i32 = 4096;
 
+/// One slot of the machine frame (a register's width).
+const SLOT_BYTES: i32 = 8;
+/// Where the vm and hp are kept between calls, below the saved rbp (as
+/// 8-bit displacements, the short form).
+const VM_AT: i8 = -(SLOT_BYTES as i8);
+const HP_AT: i8 = -2 * SLOT_BYTES as i8;
+/// Where IR value 0's slot is; value n's is `n` slots further down.
+const FIRST_VALUE_AT: i32 = -3 * SLOT_BYTES;
+/// The machine stack's alignment at a call.
+const STACK_ALIGN: u32 = 16;
+
+// A VM stack slot is a word, addressed with the scale 8 (dynasm takes only
+// a literal scale).
+const _: () = assert!(WORD_BYTES == 8);
+
 /// Up to this many entries, the resume dispatch compares `k` with each;
 /// beyond, it jumps through a table.
 const MAX_COMPARED_ENTRIES: usize = 6;
@@ -162,8 +177,9 @@ impl<'a> Emitter<'a> {
                 "{values} values: too many for the baseline"
             )));
         }
+        // The vm, the hp, then the values.
         let slots = 2 + values + widest;
-        let frame = ((slots * 8 + 15) & !15) as i32;
+        let frame = (slots * SLOT_BYTES as u32).next_multiple_of(STACK_ALIGN) as i32;
         let mut ops = VecAssembler::new(0);
         let blocks = f
             .blocks
@@ -201,7 +217,7 @@ impl<'a> Emitter<'a> {
 
     /// The rbp-relative offset of value slot `n`.
     fn slot_at(n: u32) -> i32 {
-        -(24 + 8 * n as i32)
+        FIRST_VALUE_AT - SLOT_BYTES * n as i32
     }
 
     fn slot(v: ir::Value) -> i32 {
@@ -212,8 +228,8 @@ impl<'a> Emitter<'a> {
     fn restore_vm_hp(&mut self) {
         dynasm!(self.ops
             ; .arch x64
-            ; mov rdi, QWORD [rbp - 8]
-            ; mov rsi, QWORD [rbp - 16]
+            ; mov rdi, QWORD [BYTE rbp + VM_AT]
+            ; mov rsi, QWORD [BYTE rbp + HP_AT]
         );
     }
 
@@ -480,8 +496,8 @@ impl<'a> Emitter<'a> {
         }
         dynasm!(self.ops
             ; .arch x64
-            ; mov QWORD [rbp - 8], rdi
-            ; mov QWORD [rbp - 16], rsi
+            ; mov QWORD [BYTE rbp + VM_AT], rdi
+            ; mov QWORD [BYTE rbp + HP_AT], rsi
             ; test rcx, rcx
             ; jnz =>resume
         );

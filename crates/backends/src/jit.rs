@@ -151,6 +151,24 @@ impl CraneliftJit {
         Ok(jit)
     }
 
+    /// The addresses baseline code jumps to and calls, so that a listing
+    /// (the back-end filetests) can name them instead of printing numbers
+    /// that differ per run.
+    pub fn targets(&self) -> &baseline::Targets {
+        &self.targets
+    }
+
+    /// The names of the functions in code memory by their CLIF number
+    /// (`u0:N`), so that a listing (the back-end filetests) can name the
+    /// helpers and stubs a function calls.
+    pub fn function_names(&self) -> Vec<(u32, String)> {
+        self.module
+            .declarations()
+            .get_functions()
+            .filter_map(|(id, d)| Some((id.as_u32(), d.name.clone()?)))
+            .collect()
+    }
+
     /// The addresses baseline code uses: the shared functions (defined
     /// and finalized by now) and the helpers.
     fn baseline_targets(&self, helpers: &[Helper]) -> baseline::Targets {

@@ -20,7 +20,7 @@
 //! logic; the small CLIF pieces it builds from (tag, headers, frame
 //! slots, helper calls) are the kit's, [`crate::clif_kit`] and [`kit`].
 
-use crate::clif_kit::{FLAGS, header, is_ref, pointer_header, size_of};
+use crate::clif_kit::{FLAGS, WORD_SHIFT, header, is_ref, pointer_header, size_of};
 use crate::entries::{self, state_of};
 use crate::exit_stub::Exit;
 use crate::helpers::Id;
@@ -197,7 +197,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let (vm, hp, value, k) = (params[0], params[1], params[2], params[3]);
         self.vm = vm;
         self.hp = hp;
-        self.hp8 = self.b.ins().ishl_imm_u(hp, 3);
+        self.hp8 = self.b.ins().ishl_imm_u(hp, WORD_SHIFT);
         self.fp_word = self.frame_load(self.hp8, self.env.layout.h_fp);
         self.tb_word = self.frame_load(self.hp8, self.env.layout.h_tb);
         self.fp8 = self.index8(self.fp_word);
