@@ -121,6 +121,9 @@ enum CompilerFlag {
     Baseline,
     Cranelift,
     Tiered,
+    /// LLVM alone (built with the cargo feature `llvm`).
+    #[cfg(feature = "llvm")]
+    Llvm,
 }
 
 #[derive(Subcommand)]
@@ -257,8 +260,20 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
     // The baseline compiler emits x86-64 only; elsewhere Cranelift does
     // all the work.
     let x86_64 = cfg!(target_arch = "x86_64");
+    #[cfg(feature = "llvm")]
+    if flags.jit_compiler == CompilerFlag::Llvm {
+        let jit = lst_llvm::LlvmJit::new().map_err(anyhow::Error::msg)?;
+        let tiering = Tiering {
+            first: Level::Optimized,
+            optimize_after: None,
+        };
+        vm.set_jit(Box::new(jit), mode, flags.jit_threshold, tiering);
+        return Ok(());
+    }
     let (first, optimize_after) = match flags.jit_compiler {
         CompilerFlag::Cranelift => (Level::Optimized, None),
+        #[cfg(feature = "llvm")]
+        CompilerFlag::Llvm => (Level::Optimized, None),
         _ if !x86_64 => (Level::Optimized, None),
         CompilerFlag::Baseline => (Level::Baseline, None),
         CompilerFlag::Tiered => (Level::Baseline, Some(flags.jit_optimize_after)),
@@ -330,7 +345,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_stats(vm);
             }
             if cli.vm.jit_stats && *tier == bench::Tier::Jit {
-                print_jit_stats(vm);
+                print_jit_stats(vm, &cli.vm);
             }
         }
         return Ok(if ok {
@@ -358,7 +373,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         print_stats(&vm);
     }
     if cli.vm.jit_stats {
-        print_jit_stats(&vm);
+        print_jit_stats(&vm, &cli.vm);
     }
     Ok(code)
 }
@@ -455,7 +470,7 @@ fn build_image(dir: &Path, output: &Path, flags: &VmFlags) -> Result<ExitCode> {
 
 /// `--jit-stats`: what the JIT compiled, how fast, and how often control
 /// crossed between the tiers.
-fn print_jit_stats(vm: &Vm) {
+fn print_jit_stats(vm: &Vm, flags: &VmFlags) {
     use lst_vm::jit_runtime::tiering::Level;
     let Some(s) = vm.jit_stats() else {
         eprintln!("jit: off");
@@ -467,7 +482,7 @@ fn print_jit_stats(vm: &Vm) {
     );
     for (level, name) in [
         (Level::Baseline, "baseline"),
-        (Level::Optimized, "cranelift"),
+        (Level::Optimized, optimizing_compiler(flags)),
     ] {
         let mut times: Vec<f64> = s
             .compile_times
@@ -507,6 +522,15 @@ fn print_jit_stats(vm: &Vm) {
     reasons.sort_by(|a, b| b.1.cmp(a.1));
     for (why, n) in reasons.iter().take(8) {
         eprintln!("jit: declined {n}× ({why})");
+    }
+}
+
+/// The name of the compiler that compiles at the optimized level.
+fn optimizing_compiler(flags: &VmFlags) -> &'static str {
+    match flags.jit_compiler {
+        #[cfg(feature = "llvm")]
+        CompilerFlag::Llvm => "llvm",
+        _ => "cranelift",
     }
 }
 

@@ -151,6 +151,13 @@ impl CraneliftJit {
         Ok(jit)
     }
 
+    /// The shared functions (send, return and exit stubs) and the helpers'
+    /// addresses, for another code generator that enters and leaves
+    /// compiled code the same way (the LLVM back end).
+    pub fn shared_targets(&self) -> &baseline::Targets {
+        &self.targets
+    }
+
     /// The addresses baseline code uses: the shared functions (defined
     /// and finalized by now) and the helpers.
     fn baseline_targets(&self, helpers: &[Helper]) -> baseline::Targets {

@@ -1,4 +1,7 @@
-//! lst-llvm: the JIT's LLVM back end, behind the cargo feature `llvm`.
+//! lst-llvm: the JIT's LLVM back end, behind the cargo feature `llvm`:
+//! [`unit`] reads a method into the JIT IR, [`select`] selects the IR into
+//! LLVM IR op by op, and [`jit`] optimizes and compiles it with MCJIT and
+//! implements the VM's `Compiler`.
 //!
 //! # The calling convention (tested in `tests/tail_convention.rs`)
 //!
@@ -12,3 +15,13 @@
 //! So LLVM functions use `tailcc` with every call to a continuation or stub
 //! marked `musttail`, and need no adapter: they share the Cranelift-made
 //! stubs and trampoline of `lst-backends`.
+
+#[cfg(feature = "llvm")]
+pub mod jit;
+#[cfg(feature = "llvm")]
+pub mod select;
+#[cfg(feature = "llvm")]
+pub mod unit;
+
+#[cfg(feature = "llvm")]
+pub use jit::LlvmJit;

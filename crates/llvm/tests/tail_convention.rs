@@ -84,7 +84,8 @@ fn cranelift_half() -> (JITModule, usize, Trampoline) {
         let n = b.ins().iadd_imm_s(p[0], -1);
         let acc = b.ins().iadd_imm_s(p[1], 1);
         let sig = b.import_signature(tail_signature());
-        b.ins().return_call_indirect(sig, p[2], &[n, acc, p[2], p[3]]);
+        b.ins()
+            .return_call_indirect(sig, p[2], &[n, acc, p[2], p[3]]);
         b.seal_all_blocks();
         b.finalize(config);
     }

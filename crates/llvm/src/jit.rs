@@ -1,0 +1,136 @@
+//! The LLVM compile driver and code memory: [`LlvmJit`] implements the
+//! VM's `Compiler` (bytecode → IR → fold → LLVM IR → `default<O2>` →
+//! machine code through MCJIT).
+//!
+//! It owns one LLVM context and one MCJIT engine; each unit is a module
+//! of its own added to the engine. LLVM's context is not `Send` and every
+//! LLVM value borrows it, so the context is leaked to live as long as the
+//! process: compiled code is never freed (as with Cranelift), because
+//! frames may still run a method that was redefined. The send, return and
+//! exit stubs and the trampoline are Cranelift's (`lst_backends`), shared
+//! through addresses: the two conventions match (see the crate doc).
+
+use crate::select::{self, Env};
+use crate::unit::Unit;
+use inkwell::OptimizationLevel;
+use inkwell::context::Context;
+use inkwell::execution_engine::ExecutionEngine;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine};
+use lst_backends::CraneliftJit;
+use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Layout};
+use lst_vm::jit_runtime::inline_cache::SendSite;
+use lst_vm::jit_runtime::tiering::Level;
+use lst_vm::value::Value;
+use lst_vm::vm::Vm;
+
+/// The signature of the trampoline as Rust sees it.
+type Trampoline = unsafe extern "C" fn(*mut Vm, usize, u64, u64, u64) -> u64;
+
+/// The LLVM pass pipeline every unit goes through.
+const PASSES: &str = "default<O2>";
+
+/// The LLVM JIT.
+pub struct LlvmJit {
+    context: &'static Context,
+    engine: ExecutionEngine<'static>,
+    machine: TargetMachine,
+    /// Owns the shared stubs and the trampoline.
+    stubs: CraneliftJit,
+    layout: Layout,
+    compiled: u32,
+}
+
+impl LlvmJit {
+    pub fn new() -> Result<LlvmJit, String> {
+        Target::initialize_native(&InitializationConfig::default())?;
+        let triple = TargetMachine::get_default_triple();
+        let target = Target::from_triple(&triple).map_err(|e| e.to_string())?;
+        let machine = target
+            .create_target_machine(
+                &triple,
+                &TargetMachine::get_host_cpu_name().to_string(),
+                &TargetMachine::get_host_cpu_features().to_string(),
+                OptimizationLevel::Default,
+                RelocMode::Default,
+                CodeModel::JITDefault,
+            )
+            .ok_or("llvm: no target machine for this host")?;
+        let context: &'static Context = Box::leak(Box::new(Context::create()));
+        let root = context.create_module("lst");
+        let engine = root
+            .create_jit_execution_engine(OptimizationLevel::Default)
+            .map_err(|e| format!("llvm: {e}"))?;
+        Ok(LlvmJit {
+            context,
+            engine,
+            machine,
+            stubs: CraneliftJit::new()?,
+            layout: Vm::native_layout(),
+            compiled: 0,
+        })
+    }
+
+    /// Selects, optimizes and compiles `unit` as function `name`; its
+    /// address and entries.
+    fn build(
+        &mut self,
+        unit: &Unit,
+        name: &str,
+        sites: &[SendSite],
+        first_record: u32,
+    ) -> Result<(usize, Vec<lst_vm::jit_runtime::boundary::Entry>), String> {
+        let module = self.context.create_module(name);
+        let env = Env {
+            layout: &self.layout,
+            targets: self.stubs.shared_targets(),
+            first_record,
+            sites,
+            bytecodes: &unit.bytecodes,
+            literal_count: unit.literal_count,
+        };
+        let entries = select::select(self.context, &module, name, &unit.ir, &env)?;
+        module
+            .verify()
+            .map_err(|e| format!("llvm: invalid IR: {e}"))?;
+        module
+            .run_passes(PASSES, &self.machine, PassBuilderOptions::create())
+            .map_err(|e| format!("llvm passes: {e}"))?;
+        self.engine
+            .add_module(&module)
+            .map_err(|()| "llvm: cannot add the module".to_string())?;
+        let address = self
+            .engine
+            .get_function_address(name)
+            .map_err(|e| format!("llvm: {e}"))?;
+        Ok((address, entries))
+    }
+}
+
+impl Compiler for LlvmJit {
+    /// Compiles with LLVM at every level (`--jit-compiler llvm`).
+    fn compile(
+        &mut self,
+        vm: &Vm,
+        method: Value,
+        start: u16,
+        first_record: u32,
+        _level: Level,
+    ) -> Result<Compiled, String> {
+        let unit = Unit::read(vm, method, start)?;
+        let sites: Box<[SendSite]> = (0..unit.sends()).map(|_| SendSite::default()).collect();
+        self.compiled += 1;
+        let name = format!("lst_llvm_{}", self.compiled);
+        let (code, entries) = self.build(&unit, &name, &sites, first_record)?;
+        Ok(Compiled {
+            code,
+            entries,
+            sites,
+            counter: None,
+        })
+    }
+
+    fn trampoline(&self) -> Trampoline {
+        self.stubs.trampoline()
+    }
+}
