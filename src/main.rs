@@ -98,6 +98,11 @@ struct VmFlags {
     /// `--jit-compiler tiered` recompiles it with Cranelift.
     #[arg(long, value_name = "N", default_value_t = 10_000, global = true)]
     jit_optimize_after: u32,
+    /// The top tier of `--jit-compiler tiered`: Cranelift (the default)
+    /// or LLVM.
+    #[cfg(feature = "llvm")]
+    #[arg(long, value_enum, global = true)]
+    jit_top: Option<TopFlag>,
     /// Calls after which `--jit on` compiles a method.
     #[arg(long, value_name = "N", default_value_t = 1000, global = true)]
     jit_threshold: u32,
@@ -123,6 +128,14 @@ enum CompilerFlag {
     Tiered,
     /// LLVM alone (built with the cargo feature `llvm`).
     #[cfg(feature = "llvm")]
+    Llvm,
+}
+
+/// `--jit-top`.
+#[cfg(feature = "llvm")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum TopFlag {
+    Cranelift,
     Llvm,
 }
 
@@ -260,16 +273,6 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
     // The baseline compiler emits x86-64 only; elsewhere Cranelift does
     // all the work.
     let x86_64 = cfg!(target_arch = "x86_64");
-    #[cfg(feature = "llvm")]
-    if flags.jit_compiler == CompilerFlag::Llvm {
-        let jit = lst_llvm::LlvmJit::new().map_err(anyhow::Error::msg)?;
-        let tiering = Tiering {
-            first: Level::Optimized,
-            optimize_after: None,
-        };
-        vm.set_jit(Box::new(jit), mode, flags.jit_threshold, tiering);
-        return Ok(());
-    }
     let (first, optimize_after) = match flags.jit_compiler {
         CompilerFlag::Cranelift => (Level::Optimized, None),
         #[cfg(feature = "llvm")]
@@ -278,13 +281,35 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
         CompilerFlag::Baseline => (Level::Baseline, None),
         CompilerFlag::Tiered => (Level::Baseline, Some(flags.jit_optimize_after)),
     };
-    let jit = lst_backends::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    let jit = compiler(flags)?;
     let tiering = Tiering {
         first,
         optimize_after,
     };
-    vm.set_jit(Box::new(jit), mode, flags.jit_threshold, tiering);
+    vm.set_jit(jit, mode, flags.jit_threshold, tiering);
     Ok(())
+}
+
+/// The compilers `--jit-compiler` (and `--jit-top`) name.
+fn compiler(flags: &VmFlags) -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
+    #[cfg(feature = "llvm")]
+    if optimizing_compiler(flags) == "llvm" {
+        if flags.jit_top == Some(TopFlag::Llvm)
+            && !matches!(flags.jit_compiler, CompilerFlag::Tiered)
+        {
+            bail!(
+                "--jit-top llvm is the top tier of --jit-compiler tiered, not of {:?}",
+                flags.jit_compiler
+            );
+        }
+        // Baseline code from Cranelift's crate, optimized code from LLVM.
+        return Ok(Box::new(
+            lst_llvm::LlvmJit::new().map_err(anyhow::Error::msg)?,
+        ));
+    }
+    Ok(Box::new(
+        lst_backends::CraneliftJit::new().map_err(anyhow::Error::msg)?,
+    ))
 }
 
 fn main() -> ExitCode {
@@ -530,6 +555,8 @@ fn optimizing_compiler(flags: &VmFlags) -> &'static str {
     match flags.jit_compiler {
         #[cfg(feature = "llvm")]
         CompilerFlag::Llvm => "llvm",
+        #[cfg(feature = "llvm")]
+        _ if flags.jit_top == Some(TopFlag::Llvm) => "llvm",
         _ => "cranelift",
     }
 }

@@ -1,7 +1,8 @@
 //! The LLVM back end against the interpreter (the oracle): the same
 //! programs run interpreted (`--jit off`) and with every method compiled
-//! by LLVM at its first call (`--jit always --jit-compiler llvm`) must
-//! print exactly the same, also under GC stress, and LLVM must really have
+//! by LLVM at its first call (`--jit always --jit-compiler llvm`), or with
+//! LLVM as the top tier over the baseline (`--jit-top llvm`), must print
+//! exactly the same, also under GC stress, and LLVM must really have
 //! compiled methods (`--jit-stats`), or the comparison proves nothing.
 //!
 //! Covered: every file of the Smalltalk suite (`tests/smalltalk/`), every
@@ -55,14 +56,25 @@ fn llvm_compiled(stderr: &str) -> u64 {
 }
 
 const LLVM: &[&str] = &["--jit", "always", "--jit-compiler", "llvm", "--jit-stats"];
+/// Tiered with LLVM on top, recompiling early so that both tiers run and
+/// frames move from baseline code to LLVM code.
+const LLVM_TOP: &[&str] = &[
+    "--jit",
+    "always",
+    "--jit-top",
+    "llvm",
+    "--jit-optimize-after",
+    "3",
+    "--jit-stats",
+];
 
-/// Runs `args` interpreted and compiled by LLVM; both must end alike and
-/// print the same. Answers a description of any difference, or of LLVM
-/// having compiled nothing.
-fn compare(label: &str, args: &[&str], gc_stress: bool) -> Option<String> {
+/// Runs `args` interpreted and compiled as `jit` (flags) says; both must
+/// end alike and print the same. Answers a description of any
+/// difference, or of LLVM having compiled nothing.
+fn compare(label: &str, args: &[&str], jit: &[&str], gc_stress: bool) -> Option<String> {
     let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
     let interp = lst(&[args, &["--jit", "off"]].concat());
-    let jit = lst(&[args, stress, LLVM].concat());
+    let jit = lst(&[args, stress, jit].concat());
     let jit_stderr: String = jit
         .2
         .lines()
@@ -78,9 +90,10 @@ fn compare(label: &str, args: &[&str], gc_stress: bool) -> Option<String> {
     (llvm_compiled(&jit.2) == 0).then(|| format!("{label}: LLVM compiled nothing:\n{}", jit.2))
 }
 
-/// Compares every file of `folder`, two at a time (LLVM compiles take
-/// milliseconds per method; the machines have two cores).
-fn compare_folder(folder: &str, gc_stress: bool) {
+/// Compares every file of `folder` compiled as `jit` says, two at a time
+/// (LLVM compiles take milliseconds per method; the machines have two
+/// cores).
+fn compare_folder(folder: &str, jit: &'static [&'static str], gc_stress: bool) {
     let files = st_files(folder);
     assert!(!files.is_empty(), "no .st files in {folder}");
     let mut problems = vec![];
@@ -89,7 +102,7 @@ fn compare_folder(folder: &str, gc_stress: bool) {
             .iter()
             .map(|f| {
                 let path = f.to_string_lossy().into_owned();
-                std::thread::spawn(move || compare(&path, &[&path], gc_stress))
+                std::thread::spawn(move || compare(&path, &[&path], jit, gc_stress))
             })
             .collect();
         problems.extend(runs.into_iter().filter_map(|h| h.join().expect("a runner")));
@@ -99,12 +112,17 @@ fn compare_folder(folder: &str, gc_stress: bool) {
 
 #[test]
 fn the_suite_prints_the_same_compiled_by_llvm() {
-    compare_folder("tests/smalltalk", false);
+    compare_folder("tests/smalltalk", LLVM, false);
+}
+
+#[test]
+fn the_suite_prints_the_same_with_llvm_as_the_top_tier() {
+    compare_folder("tests/smalltalk", LLVM_TOP, false);
 }
 
 #[test]
 fn the_suite_prints_the_same_compiled_by_llvm_under_gc_stress() {
-    compare_folder("tests/smalltalk", true);
+    compare_folder("tests/smalltalk", LLVM, true);
 }
 
 /// Deep recursion (a million compiled frames), non-local return through
@@ -112,7 +130,8 @@ fn the_suite_prints_the_same_compiled_by_llvm_under_gc_stress() {
 /// compiled code (`jit_edges.st`, `deep.st`, …).
 #[test]
 fn the_programs_print_the_same_compiled_by_llvm() {
-    compare_folder("tests/programs", false);
+    compare_folder("tests/programs", LLVM, false);
+    compare_folder("tests/programs", LLVM_TOP, false);
 }
 
 #[test]
@@ -132,4 +151,21 @@ fn jit_stats_count_llvm_compiles() {
     assert!(out.contains('7'), "{out}");
     assert!(llvm_compiled(&err) > 0, "{err}");
     assert!(!err.contains("jit: cranelift"), "{err}");
+}
+
+#[test]
+fn llvm_on_top_of_another_compiler_than_tiered_is_refused() {
+    let (ok, _, err) = lst(&[
+        "-e",
+        "3",
+        "--jit-compiler",
+        "cranelift",
+        "--jit-top",
+        "llvm",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("--jit-top llvm is the top tier of --jit-compiler tiered"),
+        "{err}"
+    );
 }

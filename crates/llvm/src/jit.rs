@@ -1,6 +1,8 @@
 //! The LLVM compile driver and code memory: [`LlvmJit`] implements the
 //! VM's `Compiler` (bytecode → IR → fold → LLVM IR → `default<O2>` →
-//! machine code through MCJIT).
+//! machine code through MCJIT) at the optimized level, and hands the
+//! baseline level to `lst_backends`' baseline compiler (so LLVM can be
+//! the top tier).
 //!
 //! It owns one LLVM context and one MCJIT engine; each unit is a module
 //! of its own added to the engine. LLVM's context is not `Send` and every
@@ -35,8 +37,9 @@ pub struct LlvmJit {
     context: &'static Context,
     engine: ExecutionEngine<'static>,
     machine: TargetMachine,
-    /// Owns the shared stubs and the trampoline.
-    stubs: CraneliftJit,
+    /// Owns the shared stubs and the trampoline, and compiles at the
+    /// baseline level (the first tier of `--jit-top llvm`).
+    cranelift: CraneliftJit,
     layout: Layout,
     compiled: u32,
 }
@@ -65,7 +68,7 @@ impl LlvmJit {
             context,
             engine,
             machine,
-            stubs: CraneliftJit::new()?,
+            cranelift: CraneliftJit::new()?,
             layout: Vm::native_layout(),
             compiled: 0,
         })
@@ -83,7 +86,7 @@ impl LlvmJit {
         let module = self.context.create_module(name);
         let env = Env {
             layout: &self.layout,
-            targets: self.stubs.shared_targets(),
+            targets: self.cranelift.shared_targets(),
             first_record,
             sites,
             bytecodes: &unit.bytecodes,
@@ -108,15 +111,21 @@ impl LlvmJit {
 }
 
 impl Compiler for LlvmJit {
-    /// Compiles with LLVM at every level (`--jit-compiler llvm`).
+    /// Compiles with the baseline compiler at the baseline level, with
+    /// LLVM at the optimized one.
     fn compile(
         &mut self,
         vm: &Vm,
         method: Value,
         start: u16,
         first_record: u32,
-        _level: Level,
+        level: Level,
     ) -> Result<Compiled, String> {
+        if level == Level::Baseline {
+            return self
+                .cranelift
+                .compile(vm, method, start, first_record, level);
+        }
         let unit = Unit::read(vm, method, start)?;
         let sites: Box<[SendSite]> = (0..unit.sends()).map(|_| SendSite::default()).collect();
         self.compiled += 1;
@@ -131,6 +140,6 @@ impl Compiler for LlvmJit {
     }
 
     fn trampoline(&self) -> Trampoline {
-        self.stubs.trampoline()
+        self.cranelift.trampoline()
     }
 }
