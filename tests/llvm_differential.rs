@@ -169,3 +169,21 @@ fn llvm_on_top_of_another_compiler_than_tiered_is_refused() {
         "{err}"
     );
 }
+
+/// `lst disasm --jit` shows the LLVM IR before and after LLVM's passes
+/// and the machine code of a method compiled this way.
+#[test]
+fn disasm_jit_shows_what_llvm_makes_of_a_method() {
+    let (ok, out, err) = lst(&["disasm", "--jit", "Object>>isNil"]);
+    assert!(ok, "{err}");
+    for part in [
+        "; LLVM IR as selected",
+        "; LLVM IR after the passes",
+        "define tailcc i64 @lst_llvm_1(",
+        "musttail call tailcc i64",
+        "; LLVM machine code (at 0x",
+        "jmpq",
+    ] {
+        assert!(out.contains(part), "no {part:?} in:\n{out}");
+    }
+}

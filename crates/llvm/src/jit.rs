@@ -17,8 +17,11 @@ use crate::unit::Unit;
 use inkwell::OptimizationLevel;
 use inkwell::context::Context;
 use inkwell::execution_engine::ExecutionEngine;
+use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine};
+use inkwell::targets::{
+    CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine,
+};
 use lst_backends::CraneliftJit;
 use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Layout};
 use lst_vm::jit_runtime::inline_cache::SendSite;
@@ -42,6 +45,23 @@ pub struct LlvmJit {
     cranelift: CraneliftJit,
     layout: Layout,
     compiled: u32,
+    /// Keep the text of the last unit compiled (for `disasm --jit`).
+    pub keep_listing: bool,
+    /// What `disasm --jit` shows of the last unit LLVM compiled while
+    /// `keep_listing` was set.
+    pub listing: Option<Listing>,
+}
+
+/// A unit as LLVM saw it: the selected IR, the IR after the passes, the
+/// machine code as assembly (emitted from a copy of the optimized module
+/// by the same target machine: the JIT's bytes differ only in
+/// addresses), and where the JIT put it.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    pub selected: String,
+    pub optimized: String,
+    pub assembly: String,
+    pub address: usize,
 }
 
 impl LlvmJit {
@@ -71,6 +91,8 @@ impl LlvmJit {
             cranelift: CraneliftJit::new()?,
             layout: Vm::native_layout(),
             compiled: 0,
+            keep_listing: false,
+            listing: None,
         })
     }
 
@@ -96,9 +118,16 @@ impl LlvmJit {
         module
             .verify()
             .map_err(|e| format!("llvm: invalid IR: {e}"))?;
+        let selected = self
+            .keep_listing
+            .then(|| module.print_to_string().to_string());
         module
             .run_passes(PASSES, &self.machine, PassBuilderOptions::create())
             .map_err(|e| format!("llvm passes: {e}"))?;
+        let listing = match selected {
+            Some(selected) => Some(self.listing_of(&module, selected)?),
+            None => None,
+        };
         self.engine
             .add_module(&module)
             .map_err(|()| "llvm: cannot add the module".to_string())?;
@@ -106,7 +135,25 @@ impl LlvmJit {
             .engine
             .get_function_address(name)
             .map_err(|e| format!("llvm: {e}"))?;
+        if let Some(listing) = listing {
+            self.listing = Some(Listing { address, ..listing });
+        }
         Ok((address, entries))
+    }
+
+    /// The listing of optimized `module`, selected as `selected`.
+    fn listing_of(&self, module: &Module<'static>, selected: String) -> Result<Listing, String> {
+        let copy = module.clone();
+        let assembly = self
+            .machine
+            .write_to_memory_buffer(&copy, FileType::Assembly)
+            .map_err(|e| format!("llvm assembly: {e}"))?;
+        Ok(Listing {
+            selected,
+            optimized: module.print_to_string().to_string(),
+            assembly: String::from_utf8_lossy(assembly.as_slice()).into_owned(),
+            address: 0,
+        })
     }
 }
 

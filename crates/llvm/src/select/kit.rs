@@ -9,7 +9,7 @@ use super::{R, Selector, TAILCC};
 use inkwell::IntPredicate;
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::BuilderError;
-use inkwell::values::{BasicMetadataValueEnum, IntValue, LLVMTailCallKind};
+use inkwell::values::{BasicMetadataValueEnum, InstructionValue, IntValue, LLVMTailCallKind};
 use lst_backends::helpers::Id;
 use lst_jit::ir::{self, State};
 use lst_vm::jit_runtime::boundary as rt;
@@ -20,6 +20,15 @@ const WORD: i64 = lst_vm::heap::WORD_BYTES as i64;
 /// A builder error is a bug of the selector, reported as a refusal.
 pub(super) fn bx(e: BuilderError) -> String {
     format!("llvm builder: {e}")
+}
+
+/// Marks a load or store of a word as aligned to a word (the VM's stack
+/// and objects are).
+fn aligned(access: Option<InstructionValue>) -> R<()> {
+    access
+        .ok_or("llvm: a load is not an instruction")?
+        .set_alignment(WORD as u32)
+        .map_err(|e| format!("llvm: {e}"))
 }
 
 impl<'ctx> Selector<'ctx, '_> {
@@ -83,14 +92,15 @@ impl<'ctx> Selector<'ctx, '_> {
         let a = self.add_imm(at, off)?;
         let p = self.b.build_int_to_ptr(a, self.ptr, "").map_err(bx)?;
         let v = self.b.build_load(self.i64t, p, "").map_err(bx)?;
+        aligned(v.into_int_value().as_instruction())?;
         Ok(v.into_int_value())
     }
 
     pub(super) fn store(&self, at: IntValue<'ctx>, off: i64, x: IntValue<'ctx>) -> R<()> {
         let a = self.add_imm(at, off)?;
         let p = self.b.build_int_to_ptr(a, self.ptr, "").map_err(bx)?;
-        self.b.build_store(p, x).map_err(bx)?;
-        Ok(())
+        let store = self.b.build_store(p, x).map_err(bx)?;
+        aligned(Some(store))
     }
 
     pub(super) fn load_vm(&self, off: i32) -> R<IntValue<'ctx>> {
