@@ -7,8 +7,8 @@
 //!
 //! Covered: every file of the Smalltalk suite (`tests/smalltalk/`), every
 //! program of `tests/programs/` (deep recursion, non-local return through
-//! compiled frames, `jit_edges.st`), and every benchmark's smoke run
-//! (which checks its own result).
+//! compiled frames, `jit_edges.st`), both LLST images (where they are
+//! found), and every benchmark's smoke run (which checks its own result).
 #![cfg(feature = "llvm")]
 
 use std::path::{Path, PathBuf};
@@ -132,6 +132,20 @@ fn the_suite_prints_the_same_compiled_by_llvm_under_gc_stress() {
 fn the_programs_print_the_same_compiled_by_llvm() {
     compare_folder("tests/programs", LLVM, false);
     compare_folder("tests/programs", LLVM_TOP, false);
+}
+
+/// LLST's DecodeAllMethods.image boots through its own 134-test start-up
+/// suite, and VMPrimitives.image ends as it does interpreted.
+#[test]
+fn llst_images_run_the_same_compiled_by_llvm() {
+    for name in ["DecodeAllMethods.image", "VMPrimitives.image"] {
+        let image = lst_test_images::llst_image_path!(name);
+        let image = image.to_string_lossy().into_owned();
+        for jit in [LLVM, LLVM_TOP] {
+            let problem = compare(name, &["--image", &image], jit, false);
+            assert!(problem.is_none(), "{}", problem.unwrap_or_default());
+        }
+    }
 }
 
 #[test]
