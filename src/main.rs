@@ -291,6 +291,7 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
 }
 
 /// The compilers `--jit-compiler` (and `--jit-top`) name.
+#[cfg_attr(not(feature = "llvm"), allow(unused_variables))]
 fn compiler(flags: &VmFlags) -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
     #[cfg(feature = "llvm")]
     if optimizing_compiler(flags) == "llvm" {
@@ -298,8 +299,8 @@ fn compiler(flags: &VmFlags) -> Result<Box<dyn lst_vm::jit_runtime::boundary::Co
             && !matches!(flags.jit_compiler, CompilerFlag::Tiered)
         {
             bail!(
-                "--jit-top llvm is the top tier of --jit-compiler tiered, not of {:?}",
-                flags.jit_compiler
+                "--jit-top llvm is the top tier of --jit-compiler tiered, not of {}",
+                format!("{:?}", flags.jit_compiler).to_lowercase()
             );
         }
         // Baseline code from Cranelift's crate, optimized code from LLVM.
