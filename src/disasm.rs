@@ -29,7 +29,10 @@ pub fn method(vm: &Vm, spec: &str) -> Result<String> {
     }
 }
 
-/// The JIT IR (folded) of the method named `spec` and of each of its block bodies.
+/// The JIT IR of the method named `spec` and of each of its block bodies,
+/// with the fast paths of special selectors lowered and folded (those of
+/// literal selectors, `quo:` …, depend on the image's methods and are
+/// decided when compiling).
 pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
     use lst_jit::ir::Kind;
     use lst_jit::translate::{Source, block_bodies, translate};
@@ -55,6 +58,11 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
         out.push('\n');
         match translate(&src, kind.clone()) {
             Ok(mut f) => {
+                let facts = lst_jit::semantic::Facts {
+                    literal_ops: &[],
+                    float_ops: &[],
+                };
+                lst_jit::semantic::lower(&mut f, &facts);
                 lst_jit::fold::fold(&mut f);
                 out.push_str(&f.to_string());
             }

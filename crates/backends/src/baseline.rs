@@ -34,14 +34,16 @@
 use crate::clif_kit::{WORD_BYTES, word_offset};
 use crate::entries::{self, Plan, state_of};
 use crate::helpers;
-use crate::lower::{LowerError, MethodFacts, recomputable};
+use crate::lower::{LowerError, MethodFacts};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
 use lst_vm::jit_runtime::boundary::{self as rt, Layout};
 use lst_vm::jit_runtime::inline_cache::SendSite;
-use lst_vm::jit_runtime::int_ops::{INT_OPS, IntOp};
 use std::collections::{HashMap, HashSet};
+
+mod float_ops;
+mod int_ops;
 
 /// The addresses baseline code jumps to or calls.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +57,9 @@ pub struct Targets {
     /// code imports ([`helpers::all`]), by [`helpers::Id`]: each one's
     /// address and how many parameters it takes.
     pub helpers: Vec<(u64, usize)>,
+    /// The shared Float functions ([`crate::float_stub`]), by position
+    /// among the Float operations (`float_ops::float_position`).
+    pub float_ops: Vec<u64>,
 }
 
 /// What the code refers to besides the IR.
@@ -135,6 +140,11 @@ struct Emitter<'a> {
     frame: i32,
     /// The first scratch slot for block arguments (a value number).
     scratch: u32,
+    /// The block emitted after the current one: a jump to it is left out.
+    next_block: Option<ir::BlockId>,
+    /// A bool the last instruction left in rdx (0 or 1) besides its slot:
+    /// a branch on it tests the register.
+    bool_in_rdx: Option<ir::Value>,
     next_send: usize,
 }
 
@@ -165,7 +175,7 @@ impl<'a> Emitter<'a> {
             .blocks
             .iter()
             .flat_map(|b| &b.insts)
-            .filter(|d| recomputable(&d.inst))
+            .filter(|d| d.inst.is_recomputable())
             .map(|d| (d.results[0], d.inst.clone()))
             .collect();
         Ok(Emitter {
@@ -181,6 +191,8 @@ impl<'a> Emitter<'a> {
             valid: HashSet::new(),
             frame,
             scratch: values,
+            next_block: None,
+            bool_in_rdx: None,
             next_send: 0,
         })
     }
@@ -486,7 +498,8 @@ impl<'a> Emitter<'a> {
         for (i, &label) in heads.iter().enumerate() {
             self.loop_head_entry(i, label)?;
         }
-        for block in &self.f.blocks {
+        for (i, block) in self.f.blocks.iter().enumerate() {
+            self.next_block = self.f.blocks.get(i + 1).map(|b| b.id);
             self.block(block)?;
         }
         Ok(())
@@ -597,6 +610,7 @@ impl<'a> Emitter<'a> {
         self.valid = block.params.iter().copied().collect();
         for (i, data) in block.insts.iter().enumerate() {
             let at_entry = block.id == self.f.blocks[0].id && i == 0;
+            self.bool_in_rdx = None;
             self.inst(data, at_entry)?;
         }
         self.terminator(&block.terminator)
@@ -639,42 +653,15 @@ impl<'a> Emitter<'a> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
+        if self.int_inst(data)? || self.float_inst(data)? {
+            return Ok(());
+        }
         let r = |i: usize| data.results[i];
         match &data.inst {
-            i if recomputable(i) => {}
+            i if i.is_recomputable() => {}
             Inst::Same(a, b) => {
                 self.load2(*a, *b)?;
                 dynasm!(self.ops ; .arch x64 ; xor edx, edx ; cmp rax, rcx ; sete dl);
-                self.store(r(0), RDX);
-            }
-            Inst::BothInt(a, b) => {
-                self.load2(*a, *b)?;
-                let tag = self.lay.tag_mask as i8;
-                dynasm!(self.ops ; .arch x64 ; and rax, rcx ; and eax, BYTE tag);
-                self.store(r(0), RAX);
-            }
-            Inst::IntAdd(a, b) => {
-                // (2x+1) + (2y+1) − 1 = 2(x+y) + 1
-                self.load2(*a, *b)?;
-                let tag = self.lay.smallint_tag as i8;
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; sub rcx, BYTE tag
-                    ; xor edx, edx
-                    ; add rax, rcx
-                    ; seto dl
-                );
-                self.store(r(0), RAX);
-                self.store(r(1), RDX);
-            }
-            Inst::IntLess(a, b) | Inst::IntLessEqual(a, b) => {
-                self.load2(*a, *b)?;
-                dynasm!(self.ops ; .arch x64 ; xor edx, edx ; cmp rax, rcx);
-                if matches!(data.inst, Inst::IntLess(..)) {
-                    dynasm!(self.ops ; .arch x64 ; setl dl);
-                } else {
-                    dynasm!(self.ops ; .arch x64 ; setle dl);
-                }
                 self.store(r(0), RDX);
             }
             Inst::Not(c) => {
@@ -823,10 +810,6 @@ impl<'a> Emitter<'a> {
             record,
         )?;
         self.next_send = k;
-        let join = self.ops.new_dynamic_label();
-        if let Some(op) = self.facts.int_op(selector, args.len(), to_super) {
-            self.int_op(op, receiver, args[0], result, join)?;
-        }
         let mut all = state.stack.clone();
         all.push(receiver);
         all.extend_from_slice(args);
@@ -840,85 +823,7 @@ impl<'a> Emitter<'a> {
         dynasm!(self.ops ; .arch x64 ; =>cont);
         self.store(result, RDX);
         self.reload(&state.stack);
-        dynasm!(self.ops ; .arch x64 ; =>join);
         self.valid.insert(result);
-        Ok(())
-    }
-
-    /// The inline path of SmallInt operation `op` (an index into
-    /// `INT_OPS`) on `a` and `b`: when both are SmallInts and the
-    /// operation is valid, its answer goes to `result`'s slot and the
-    /// code goes on at `join`; otherwise (or on overflow) at the send
-    /// that follows.
-    fn int_op(
-        &mut self,
-        op: usize,
-        a: ir::Value,
-        b: ir::Value,
-        result: ir::Value,
-        join: DynamicLabel,
-    ) -> Result<(), LowerError> {
-        let kind = INT_OPS[op].op;
-        if matches!(
-            kind,
-            IntOp::FloorDiv | IntOp::FloorMod | IntOp::Quo | IntOp::Rem
-        ) {
-            return Ok(());
-        }
-        let send = self.ops.new_dynamic_label();
-        self.load2(a, b)?;
-        // Both tags and the operation's word (1 or 0): one and.
-        let valid = self.lay.int_ops + word_offset(op);
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov r8, rax
-            ; and r8, rcx
-            ; and r8, QWORD [rdi + valid]
-            ; jz =>send
-        );
-        let (t, f) = (self.lay.true_, self.lay.false_);
-        // Immediates as bytes: the short encodings.
-        let (tag, bits) = (self.lay.smallint_tag as i8, self.lay.tag_bits as i8);
-        match kind {
-            // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
-            IntOp::Add => {
-                dynasm!(self.ops ; .arch x64 ; sub rcx, BYTE tag ; add rax, rcx ; jo =>send)
-            }
-            IntOp::Sub => {
-                dynasm!(self.ops ; .arch x64 ; sub rcx, BYTE tag ; sub rax, rcx ; jo =>send)
-            }
-            // (2x+1 − 1) · y = 2xy, then + 1.
-            IntOp::Mul => dynasm!(self.ops
-                ; .arch x64
-                ; sub rax, BYTE tag
-                ; sar rcx, bits
-                ; imul rax, rcx
-                ; jo =>send
-                ; add rax, BYTE tag
-            ),
-            IntOp::Less | IntOp::Greater | IntOp::Equal => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; cmp rax, rcx
-                    ; mov rax, QWORD [rdi + t]
-                );
-                match kind {
-                    IntOp::Less => dynasm!(self.ops ; .arch x64 ; cmovge rax, QWORD [rdi + f]),
-                    IntOp::Greater => dynasm!(self.ops ; .arch x64 ; cmovle rax, QWORD [rdi + f]),
-                    _ => dynasm!(self.ops ; .arch x64 ; cmovne rax, QWORD [rdi + f]),
-                }
-            }
-            IntOp::BitAnd => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
-            IntOp::BitOr => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
-            IntOp::FloorDiv | IntOp::FloorMod | IntOp::Quo | IntOp::Rem => {}
-        }
-        let at = Self::slot(result);
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov QWORD [rbp + at], rax
-            ; jmp =>join
-            ; =>send
-        );
         Ok(())
     }
 
@@ -972,7 +877,9 @@ impl<'a> Emitter<'a> {
 
     /// Copies `call`'s arguments into its block's parameter slots (through
     /// scratch slots when an argument is one of those parameters) and jumps.
-    fn jump_to(&mut self, call: &ir::BlockCall) -> Result<(), LowerError> {
+    /// `last`: nothing of this block follows, so a jump to the block
+    /// emitted next is left out.
+    fn jump_to(&mut self, call: &ir::BlockCall, last: bool) -> Result<(), LowerError> {
         let Some(target) = self.f.block(call.block) else {
             return Err(LowerError(format!("{} is missing", call.block)));
         };
@@ -997,26 +904,21 @@ impl<'a> Emitter<'a> {
                 );
             }
         }
-        let label = self.blocks[&call.block];
-        dynasm!(self.ops ; .arch x64 ; jmp =>label);
+        if !last || Some(call.block) != self.next_block {
+            let label = self.blocks[&call.block];
+            dynasm!(self.ops ; .arch x64 ; jmp =>label);
+        }
         Ok(())
     }
 
     fn terminator(&mut self, t: &Terminator) -> Result<(), LowerError> {
         match t {
-            Terminator::Jump(call) => self.jump_to(call),
+            Terminator::Jump(call) => self.jump_to(call, true),
             Terminator::Branch {
                 cond,
                 then,
                 otherwise,
-            } => {
-                let no = self.ops.new_dynamic_label();
-                self.load(RAX, *cond)?;
-                dynasm!(self.ops ; .arch x64 ; test rax, rax ; jz =>no);
-                self.jump_to(then)?;
-                dynasm!(self.ops ; .arch x64 ; =>no);
-                self.jump_to(otherwise)
-            }
+            } => self.branch(*cond, then, otherwise),
             Terminator::Return(v) => {
                 self.load(RDX, *v)?;
                 dynasm!(self.ops ; .arch x64 ; xor ecx, ecx);
@@ -1040,6 +942,38 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// Goes to `then` if `cond` holds, else to `otherwise`: straight to
+    /// a block that takes no arguments, through the argument copies of
+    /// [`Self::jump_to`] otherwise.
+    fn branch(
+        &mut self,
+        cond: ir::Value,
+        then: &ir::BlockCall,
+        otherwise: &ir::BlockCall,
+    ) -> Result<(), LowerError> {
+        if self.bool_in_rdx == Some(cond) {
+            dynasm!(self.ops ; .arch x64 ; test edx, edx);
+        } else {
+            self.load(RAX, cond)?;
+            dynasm!(self.ops ; .arch x64 ; test rax, rax);
+        }
+        if then.args.is_empty() {
+            let label = self.blocks[&then.block];
+            dynasm!(self.ops ; .arch x64 ; jnz =>label);
+            return self.jump_to(otherwise, true);
+        }
+        if otherwise.args.is_empty() {
+            let label = self.blocks[&otherwise.block];
+            dynasm!(self.ops ; .arch x64 ; jz =>label);
+            return self.jump_to(then, true);
+        }
+        let no = self.ops.new_dynamic_label();
+        dynasm!(self.ops ; .arch x64 ; jz =>no);
+        self.jump_to(then, false)?;
+        dynasm!(self.ops ; .arch x64 ; =>no);
+        self.jump_to(otherwise, true)
+    }
+
     /// `doPrimitive`: the runtime runs it as the interpreter does; on
     /// success the method has returned, on failure the code goes on at
     /// `fail`.
@@ -1061,7 +995,7 @@ impl<'a> Emitter<'a> {
         self.go_on_or_leave(failed);
         dynasm!(self.ops ; .arch x64 ; =>failed);
         self.reload(&state.stack);
-        self.jump_to(fail)
+        self.jump_to(fail, true)
     }
 }
 

@@ -107,6 +107,34 @@ fn loop_head_targets(f: &ir::Function, bytecodes: &[u8]) -> Vec<(ir::BlockId, u1
     heads
 }
 
+/// The blocks a guard sends to when its tag test fails: the fallback
+/// sends of the semantic lowering's fast paths (`lst_jit::semantic`),
+/// which run rarely. A guard is a branch on `both_int` (or on its `and`
+/// with a validity word, or on `is_int` when an operand is a constant)
+/// defined in the branching block.
+pub fn fallback_blocks(f: &ir::Function) -> std::collections::HashSet<ir::BlockId> {
+    let mut fallbacks = std::collections::HashSet::new();
+    for b in &f.blocks {
+        let ir::Terminator::Branch {
+            cond, otherwise, ..
+        } = &b.terminator
+        else {
+            continue;
+        };
+        let guard = b.insts.iter().any(|i| {
+            i.results.contains(cond)
+                && matches!(
+                    i.inst,
+                    ir::Inst::BothInt(..) | ir::Inst::IsInt(..) | ir::Inst::And(..)
+                )
+        });
+        if guard {
+            fallbacks.insert(otherwise.block);
+        }
+    }
+    fallbacks
+}
+
 /// Fills in send site `site` for the k-th send of a function whose entry 0
 /// is record `first_record`: a send of `selector` (`to_super`) with
 /// `nargs` arguments, in a method with `literal_count` literals.

@@ -1,5 +1,5 @@
-//! The Float functions: one shared function per operation of `FLOAT_OPS`
-//! (`lst_vm::jit_runtime::float_ops`), `preserve_all fn(vm, hp, a, b)`, that
+//! The Float functions: one shared function per Float operation of the
+//! inline-operation table (`lst_vm::jit_runtime::float_ops`), `preserve_all fn(vm, hp, a, b)`, that
 //! computes on doubles what Float's primitive method would for receiver
 //! `a` and argument `b` and leaves the answer in the Vm's `answer`
 //! register (`NativeRegs::answer`), or 0 there when it does not apply
@@ -32,21 +32,20 @@ use cranelift_codegen::ir::{
 };
 use cranelift_frontend::FunctionBuilder;
 use lst_vm::jit_runtime::boundary::Layout;
-use lst_vm::jit_runtime::float_ops::{FLOAT_OPS, FloatOp};
+use lst_vm::jit_runtime::inline_ops::InlineOp;
 
-/// Builds the function of Float operation `op` (an index into
-/// `FLOAT_OPS`) into `b`.
-pub fn build(b: &mut FunctionBuilder, lay: &Layout, op: usize) {
+/// Builds the function of Float operation `op` into `b`.
+pub fn build(b: &mut FunctionBuilder, lay: &Layout, op: InlineOp) {
     let (vm, _, x, y) = entry(b);
     let fail = b.create_block();
     b.set_cold_block(fail);
     let (fx, fy) = operands(b, lay, vm, op, x, y, fail);
-    let result = match FLOAT_OPS[op].op {
-        FloatOp::Add => Some(b.ins().fadd(fx, fy)),
-        FloatOp::Sub => Some(b.ins().fsub(fx, fy)),
-        FloatOp::Mul => Some(b.ins().fmul(fx, fy)),
-        FloatOp::Div => Some(b.ins().fdiv(fx, fy)),
-        FloatOp::Less | FloatOp::Greater | FloatOp::Equal => None,
+    let result = match op {
+        InlineOp::FloatAdd => Some(b.ins().fadd(fx, fy)),
+        InlineOp::FloatSub => Some(b.ins().fsub(fx, fy)),
+        InlineOp::FloatMul => Some(b.ins().fmul(fx, fy)),
+        InlineOp::FloatDiv => Some(b.ins().fdiv(fx, fy)),
+        _ => None,
     };
     let answer = match result {
         Some(f) => new_float(b, lay, vm, f, fail),
@@ -69,14 +68,14 @@ pub(crate) fn operands(
     b: &mut FunctionBuilder,
     lay: &Layout,
     vm: cl::Value,
-    op: usize,
+    op: InlineOp,
     x: cl::Value,
     y: cl::Value,
     fail: cl::Block,
 ) -> (cl::Value, cl::Value) {
     let valid = b
         .ins()
-        .load(I64, FLAGS, vm, lay.float_ops + word_offset(op));
+        .load(I64, FLAGS, vm, lay.inline_ops + word_offset(op as usize));
     continue_if(b, valid, fail);
     let fx = float_value(b, lay, vm, x, fail);
     let (int, float, have) = (b.create_block(), b.create_block(), b.create_block());
@@ -100,15 +99,15 @@ pub(crate) fn comparison(
     b: &mut FunctionBuilder,
     lay: &Layout,
     vm: cl::Value,
-    op: usize,
+    op: InlineOp,
     fx: cl::Value,
     fy: cl::Value,
 ) -> Option<cl::Value> {
-    let cc = match FLOAT_OPS[op].op {
-        FloatOp::Less => FloatCC::LessThan,
-        FloatOp::Greater => FloatCC::GreaterThan,
-        FloatOp::Equal => FloatCC::Equal,
-        FloatOp::Add | FloatOp::Sub | FloatOp::Mul | FloatOp::Div => return None,
+    let cc = match op {
+        InlineOp::FloatLess => FloatCC::LessThan,
+        InlineOp::FloatGreater => FloatCC::GreaterThan,
+        InlineOp::FloatEqual => FloatCC::Equal,
+        _ => return None,
     };
     let c = b.ins().fcmp(cc, fx, fy);
     Some(boolean(b, lay, vm, c))

@@ -20,7 +20,7 @@
 //! logic; the small CLIF pieces it builds from (tag, headers, frame
 //! slots, helper calls) are the kit's, [`crate::clif_kit`] and [`kit`].
 
-use crate::clif_kit::{FLAGS, detag, header, is_int, is_ref, pointer_header, size_of, tag, untag};
+use crate::clif_kit::{FLAGS, header, is_ref, pointer_header, size_of};
 use crate::entries::{self, state_of};
 use crate::exit_stub::Exit;
 use crate::helpers::Id;
@@ -31,12 +31,12 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
 use lst_vm::jit_runtime::boundary::{self as rt, Layout};
-use lst_vm::jit_runtime::float_ops::float_op_index;
 use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
 use std::collections::HashMap;
 
 mod float_op;
 mod inline_prim;
+mod int_ops;
 mod kit;
 mod quick_send;
 
@@ -61,35 +61,14 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, LowerError> {
 pub struct MethodFacts<'a> {
     pub bytecodes: &'a [u8],
     pub literal_count: usize,
-    /// For each literal that is a selector of an inline SmallInt
-    /// operation, its index in `int_ops::INT_OPS`.
-    pub int_ops: &'a [Option<usize>],
     /// For each literal that is `at:` or `at:put:`, the inline indexed
     /// access it may do.
     pub indexed: &'a [Option<InlinePrim>],
-    /// For each literal that is a selector of an inline Float operation,
-    /// its index in `float_ops::FLOAT_OPS`.
-    pub float_ops: &'a [Option<usize>],
     /// For each literal, `Some(())` if it is a unary selector some getter
     /// or constant answers, or a one-argument keyword selector (`x:`) some
     /// setter answers (`Vm::may_be_quick`): its sends get the inline
     /// quick path.
     pub quick: &'a [Option<()>],
-}
-
-impl MethodFacts<'_> {
-    /// The `INT_OPS` operation a send of `selector` with `nargs`
-    /// arguments may run inline (a literal or special selector, not to
-    /// super).
-    pub fn int_op(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<usize> {
-        match selector {
-            _ if to_super || nargs != 1 => None,
-            ir::Selector::Literal(i) => self.int_ops.get(i as usize).copied().flatten(),
-            ir::Selector::Special(s) => {
-                lst_vm::jit_runtime::int_ops::int_op_index(s.selector().as_bytes())
-            }
-        }
-    }
 }
 
 /// What the runtime must know about the lowered function.
@@ -299,26 +278,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         }
     }
 
-    /// Whether a send of `selector` with `nargs` arguments has an inline
-    /// SmallInt or Float path (see [`Self::send`]).
-    fn arithmetic(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> bool {
-        self.facts.int_op(selector, nargs, to_super).is_some()
-            || self.float_op_of(selector, nargs, to_super).is_some()
-    }
-
-    /// The `FLOAT_OPS` operation a send of `selector` with `nargs`
-    /// arguments may run inline.
-    fn float_op_of(&self, selector: ir::Selector, nargs: usize, to_super: bool) -> Option<usize> {
-        match selector {
-            _ if nargs != 1 => None,
-            ir::Selector::Literal(i) if !to_super => {
-                self.facts.float_ops.get(i as usize).copied().flatten()
-            }
-            ir::Selector::Special(s) => float_op_index(s.selector().as_bytes()),
-            ir::Selector::Literal(_) => None,
-        }
-    }
-
     fn call_of(&mut self, block: cl::Block, args: &[BlockArg]) -> cl::BlockCall {
         self.b.func.dfg.block_call(block, args)
     }
@@ -327,6 +286,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     /// per loop-head entry, and notes which values can be recomputed.
     fn prepare(&mut self) -> Result<(), LowerError> {
         let plan = entries::plan(self.f, self.facts.bytecodes)?;
+        let fallbacks = entries::fallback_blocks(self.f);
         for block in &self.f.blocks {
             let cb = self.b.create_block();
             for _ in &block.params {
@@ -334,19 +294,13 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             }
             self.blocks.insert(block.id, cb);
             for data in &block.insts {
-                if recomputable(&data.inst) {
+                if data.inst.is_recomputable() {
                     self.remat.insert(data.results[0], data.inst.clone());
                 }
-                if let Inst::Send {
-                    ref selector,
-                    ref args,
-                    to_super,
-                    ..
-                } = data.inst
-                {
+                if let Inst::Send { .. } = data.inst {
                     let c = self.b.create_block();
                     self.b.append_block_param(c, I64);
-                    if !self.arithmetic(*selector, args.len(), to_super) {
+                    if !fallbacks.contains(&block.id) {
                         self.plain_conts.push(self.conts.len());
                     }
                     self.conts.push(c);
@@ -470,38 +424,18 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
+        if self.int_inst(data)? || self.float_inst(data)? {
+            return Ok(());
+        }
         let r = |i: usize| data.results[i];
         match &data.inst {
-            i if recomputable(i) => {
+            i if i.is_recomputable() => {
                 let x = self.pure(i)?;
                 self.set(r(0), x);
             }
             Inst::Same(a, b) => {
                 let (a, b) = (self.get(*a)?, self.get(*b)?);
                 let c = self.b.ins().icmp(IntCC::Equal, a, b);
-                self.set(r(0), c);
-            }
-            Inst::BothInt(a, b) => {
-                let (a, b) = (self.get(*a)?, self.get(*b)?);
-                let both = self.b.ins().band(a, b);
-                let c = is_int(self.b, self.env.layout, both);
-                self.set(r(0), c);
-            }
-            Inst::IntAdd(a, b) => {
-                let (a, b) = (self.get(*a)?, self.get(*b)?);
-                // (2x+1) + (2y+1) − 1 = 2(x+y) + 1
-                let b1 = detag(self.b, self.env.layout, b);
-                let (sum, overflow) = self.b.ins().sadd_overflow(a, b1);
-                self.set(r(0), sum);
-                self.set(r(1), overflow);
-            }
-            Inst::IntLess(a, b) | Inst::IntLessEqual(a, b) => {
-                let cc = match data.inst {
-                    Inst::IntLess(..) => IntCC::SignedLessThan,
-                    _ => IntCC::SignedLessThanOrEqual,
-                };
-                let (a, b) = (self.get(*a)?, self.get(*b)?);
-                let c = self.b.ins().icmp(cc, a, b);
                 self.set(r(0), c);
             }
             Inst::Not(c) => {
@@ -646,10 +580,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         state: &State,
         result: ir::Value,
     ) -> Result<(), LowerError> {
-        let inline = self
-            .facts
-            .int_op(*selector, args.len(), to_super)
-            .map(|op| (op, args[0]));
         let k = self.next_send + 1;
         let Some(site) = self.env.sites.get(k - 1) else {
             return refuse("more sends than send sites");
@@ -664,29 +594,20 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
                 .filter(|op| args.len() == op.arguments()),
             _ => None,
         };
-        let float = self.float_op_of(*selector, args.len(), to_super);
         // Getters and setters: unary and one-argument keyword sends that
         // no other inline path takes.
         let may_be_quick = |i: u8| self.facts.quick.get(usize::from(i)).copied().flatten();
         let quick = match (*selector, args) {
             (ir::Selector::Literal(i), []) if !to_super => may_be_quick(i).map(|()| None),
-            (ir::Selector::Literal(i), [v])
-                if !to_super && inline.is_none() && indexed.is_none() && float.is_none() =>
-            {
+            (ir::Selector::Literal(i), [v]) if !to_super && indexed.is_none() => {
                 may_be_quick(i).map(|()| Some(*v))
             }
             _ => None,
         };
-        let join = (inline.is_some() || indexed.is_some() || float.is_some() || quick.is_some())
-            .then(|| self.answer_join(state));
+        let join = (indexed.is_some() || quick.is_some()).then(|| self.answer_join(state));
         if let Some(join) = join {
-            if let Some((op, arg)) = inline {
-                self.int_op(op, receiver, arg, join, state)?;
-            } else if let Some(op) = indexed {
+            if let Some(op) = indexed {
                 self.inline_prim(op, receiver, args, site, join, state)?;
-            }
-            if let Some(op) = float {
-                self.float_op(op, receiver, args[0], join, state)?;
             }
             if let Some(value) = quick {
                 self.quick_send(receiver, value, site, join, state)?;
@@ -773,133 +694,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.vals = kept;
         self.b.switch_to_block(send);
         Ok(())
-    }
-
-    /// The inline path of SmallInt operation `op` (an index into
-    /// `INT_OPS`) on `a` and `b`: when both are SmallInts and the
-    /// operation is valid, its result goes to the `join` block (an
-    /// [`Self::answer_join`]: the result, then the state's stack values);
-    /// otherwise (or on overflow) the code goes on in the current block,
-    /// the send.
-    fn int_op(
-        &mut self,
-        op: usize,
-        a: ir::Value,
-        b: ir::Value,
-        join: cl::Block,
-        state: &State,
-    ) -> Result<(), LowerError> {
-        use lst_vm::jit_runtime::int_ops::{INT_OPS, IntOp};
-        let (x, y) = (self.get(a)?, self.get(b)?);
-        // Both tags and the operation's word (1 or 0): one and.
-        let both = self.b.ins().band(x, y);
-        let valid = self.load_vm(self.env.layout.int_ops + crate::clif_kit::word_offset(op));
-        let ok = self.b.ins().band(both, valid);
-        let (fast, send) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(send);
-        self.b.ins().brif(ok, fast, &[], send, &[]);
-        self.b.switch_to_block(fast);
-        let kept = self.vals.clone();
-        let boolean = |l: &mut Self, cc: IntCC, p: cl::Value, q: cl::Value| {
-            let c = l.b.ins().icmp(cc, p, q);
-            l.bool_obj(c)
-        };
-        let (r, overflow) = match INT_OPS[op].op {
-            // Tagged: (2x+1) ± (2y+1) ∓ 1 = 2(x±y) + 1.
-            IntOp::Add => {
-                let y1 = detag(self.b, self.env.layout, y);
-                let (r, o) = self.b.ins().sadd_overflow(x, y1);
-                (r, Some(o))
-            }
-            IntOp::Sub => {
-                let y1 = detag(self.b, self.env.layout, y);
-                let (r, o) = self.b.ins().ssub_overflow(x, y1);
-                (r, Some(o))
-            }
-            // (2x+1 − 1) · y = 2xy, then + 1 (2xy is even, so that
-            // cannot overflow).
-            IntOp::Mul => {
-                let lay = self.env.layout;
-                let x1 = detag(self.b, lay, x);
-                let y0 = untag(self.b, lay, y);
-                let (p, o) = self.b.ins().smul_overflow(x1, y0);
-                (self.b.ins().iadd_imm_s(p, lay.smallint_tag), Some(o))
-            }
-            IntOp::Less => (boolean(self, IntCC::SignedLessThan, x, y), None),
-            IntOp::Greater => (boolean(self, IntCC::SignedGreaterThan, x, y), None),
-            IntOp::Equal => (boolean(self, IntCC::Equal, x, y), None),
-            IntOp::BitAnd => (self.b.ins().band(x, y), None),
-            IntOp::BitOr => (self.b.ins().bor(x, y), None),
-            IntOp::FloorDiv | IntOp::FloorMod | IntOp::Quo | IntOp::Rem => {
-                self.div_mod(INT_OPS[op].op, x, y, send)
-            }
-        };
-        let args = self.answer_args(r, state)?;
-        match overflow {
-            Some(o) => self.b.ins().brif(o, send, &[], join, &args),
-            None => self.b.ins().jump(join, &args),
-        };
-        self.vals = kept;
-        self.b.switch_to_block(send);
-        Ok(())
-    }
-
-    /// `x // y`, `x \\ y` (rounding toward negative infinity), `x quo: y`
-    /// or `x rem: y` (toward zero) (`op`) on tagged SmallInts: the tagged
-    /// result and the overflow flag (only `-2^62 // -1` and `-2^62 quo:
-    /// -1` overflow). A zero `y` goes to `send`.
-    fn div_mod(
-        &mut self,
-        op: lst_vm::jit_runtime::int_ops::IntOp,
-        x: cl::Value,
-        y: cl::Value,
-        send: cl::Block,
-    ) -> (cl::Value, Option<cl::Value>) {
-        use lst_vm::jit_runtime::int_ops::IntOp;
-        let lay = self.env.layout;
-        let a = untag(self.b, lay, x);
-        let b = untag(self.b, lay, y);
-        let nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, b, 0);
-        self.continue_if(nonzero, send);
-        // Untagged operands have 62 bits, so neither traps.
-        let q = self.b.ins().sdiv(a, b);
-        let r = self.b.ins().srem(a, b);
-        let (n, overflow) = match op {
-            IntOp::Quo => (q, Some(())),
-            IntOp::Rem => (r, None),
-            _ => self.floor_adjust(op, q, r, b),
-        };
-        let overflow = overflow.map(|()| {
-            let (_, o) = self.b.ins().sadd_overflow(n, n);
-            o
-        });
-        (tag(self.b, lay, n), overflow)
-    }
-
-    /// The floor quotient or modulo from the truncated quotient `q` and
-    /// remainder `r` of `a ÷ b`, and whether the quotient may overflow.
-    fn floor_adjust(
-        &mut self,
-        op: lst_vm::jit_runtime::int_ops::IntOp,
-        q: cl::Value,
-        r: cl::Value,
-        b: cl::Value,
-    ) -> (cl::Value, Option<()>) {
-        use lst_vm::jit_runtime::int_ops::IntOp;
-        // Truncation rounded up when the remainder's sign differs from
-        // the divisor's: step the quotient down and the remainder over.
-        let inexact = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
-        let signs = self.b.ins().bxor(r, b);
-        let differ = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
-        let adjust = self.b.ins().band(inexact, differ);
-        if op == IntOp::FloorDiv {
-            let one = self.b.ins().uextend(I64, adjust);
-            (self.b.ins().isub(q, one), Some(()))
-        } else {
-            let zero = self.int(0);
-            let step = self.b.ins().select(adjust, b, zero);
-            (self.b.ins().iadd(r, step), None)
-        }
     }
 
     fn make_block(
@@ -1032,18 +826,4 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.reload(&state.stack);
         self.jump_to(fail)
     }
-}
-
-/// Instructions whose value can be computed again after a call.
-pub(crate) fn recomputable(inst: &Inst) -> bool {
-    matches!(
-        inst,
-        Inst::SelfRef
-            | Inst::Arg(_)
-            | Inst::Literal(_)
-            | Inst::Nil
-            | Inst::True
-            | Inst::False
-            | Inst::Int(_)
-    )
 }

@@ -18,6 +18,7 @@
 //! the disassembler ([`disasm`]) are all derived from it.
 
 mod disasm;
+pub mod inline_ops;
 mod selector;
 
 /// The selectors `sendBinary` sends, by its argument. LLST knows the first

@@ -113,15 +113,6 @@ fn thread_jumps(f: &mut Function) {
     }
 }
 
-/// An instruction that depends only on its operands and immutable state.
-fn reusable(inst: &Inst) -> bool {
-    use Inst::*;
-    matches!(
-        inst,
-        SelfRef | Arg(_) | Literal(_) | Nil | True | False | Int(_)
-    )
-}
-
 /// An instruction with no effect but its results.
 fn pure(inst: &Inst) -> bool {
     use Inst::*;
@@ -147,7 +138,7 @@ fn fold_block(b: &mut Block) {
             replaced.insert(data.results[0], v);
             continue;
         }
-        if reusable(&data.inst) {
+        if data.inst.is_recomputable() {
             if let Some(&(_, v)) = seen.iter().find(|(i, _)| *i == data.inst) {
                 replaced.insert(data.results[0], v);
                 continue;
@@ -205,19 +196,9 @@ fn rename(v: &mut Value, replaced: &HashMap<Value, Value>) {
 }
 
 fn rename_inst(inst: &mut Inst, replaced: &HashMap<Value, Value>) {
-    use Inst::*;
-    match inst {
-        SetTemp(_, v) | SetIvar(_, v) | BoolObj(v) | Not(v) => rename(v, replaced),
-        Same(a, b) | BothInt(a, b) | IntAdd(a, b) | IntLess(a, b) | IntLessEqual(a, b) => {
-            rename(a, replaced);
-            rename(b, replaced);
-        }
-        Send { receiver, args, .. } => {
-            rename(receiver, replaced);
-            args.iter_mut().for_each(|a| rename(a, replaced));
-        }
-        _ => {}
-    }
+    inst.operands_mut()
+        .into_iter()
+        .for_each(|v| rename(v, replaced));
 }
 
 fn rename_state(state: &mut State, replaced: &HashMap<Value, Value>) {
@@ -225,27 +206,7 @@ fn rename_state(state: &mut State, replaced: &HashMap<Value, Value>) {
 }
 
 fn rename_terminator(t: &mut Terminator, replaced: &HashMap<Value, Value>) {
-    match t {
-        Terminator::Jump(c) => c.args.iter_mut().for_each(|a| rename(a, replaced)),
-        Terminator::Branch {
-            cond,
-            then,
-            otherwise,
-        } => {
-            rename(cond, replaced);
-            for c in [then, otherwise] {
-                c.args.iter_mut().for_each(|a| rename(a, replaced));
-            }
-        }
-        Terminator::Return(v) | Terminator::BlockReturn(v) => rename(v, replaced),
-        Terminator::Primitive {
-            args, fail, state, ..
-        } => {
-            args.iter_mut().for_each(|a| rename(a, replaced));
-            fail.args.iter_mut().for_each(|a| rename(a, replaced));
-            rename_state(state, replaced);
-        }
-    }
+    t.values_mut().into_iter().for_each(|v| rename(v, replaced));
 }
 
 /// Removes pure instructions whose results are not used (by operands,

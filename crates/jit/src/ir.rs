@@ -18,6 +18,7 @@
 //! This module owns the data structures only; building, checking and
 //! printing live in their own modules.
 
+pub use lst_bytecode::inline_ops::InlineOp;
 use std::fmt;
 
 /// An SSA value.
@@ -91,6 +92,52 @@ impl Special {
     }
 }
 
+/// A comparison of two SmallInts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compare {
+    Less,
+    LessEqual,
+    Greater,
+    GreaterEqual,
+    Equal,
+    NotEqual,
+}
+
+impl Compare {
+    pub const ALL: [Compare; 6] = [
+        Compare::Less,
+        Compare::LessEqual,
+        Compare::Greater,
+        Compare::GreaterEqual,
+        Compare::Equal,
+        Compare::NotEqual,
+    ];
+
+    /// Its instruction's name in the IR's text (`int_lt` …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Compare::Less => "int_lt",
+            Compare::LessEqual => "int_le",
+            Compare::Greater => "int_gt",
+            Compare::GreaterEqual => "int_ge",
+            Compare::Equal => "int_eq",
+            Compare::NotEqual => "int_ne",
+        }
+    }
+
+    /// Whether it holds for `a` and `b`.
+    pub fn holds(self, a: i64, b: i64) -> bool {
+        match self {
+            Compare::Less => a < b,
+            Compare::LessEqual => a <= b,
+            Compare::Greater => a > b,
+            Compare::GreaterEqual => a >= b,
+            Compare::Equal => a == b,
+            Compare::NotEqual => a != b,
+        }
+    }
+}
+
 /// Who receives a send's message: the selector is a literal of the
 /// method, or one of the VM's special selectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,16 +201,62 @@ pub enum Inst {
     Int(i64),
     /// bool: the two values are the same object.
     Same(Value, Value),
+    /// bool: the value is a SmallInt (its tag says so).
+    IsInt(Value),
     /// bool: both values are SmallInts.
     BothInt(Value, Value),
-    /// (sum, overflowed): SmallInt addition; operands must be SmallInts.
+    /// (sum, overflowed): SmallInt a + b. The operands must be SmallInts
+    /// (a tag test dominates it); the sum is a tagged SmallInt when
+    /// `overflowed` is false and meaningless otherwise. Back ends work
+    /// on the tagged words (e.g. a + (b − tag)).
     IntAdd(Value, Value),
-    /// bool: a < b for SmallInts.
-    IntLess(Value, Value),
-    /// bool: a <= b for SmallInts.
-    IntLessEqual(Value, Value),
+    /// (difference, overflowed): SmallInt a − b, as [`Inst::IntAdd`].
+    IntSub(Value, Value),
+    /// (product, overflowed): SmallInt a × b, as [`Inst::IntAdd`].
+    IntMul(Value, Value),
+    /// (quotient, failed): SmallInt a // b, rounded toward negative
+    /// infinity. `failed` when b is 0 or the quotient does not fit a
+    /// SmallInt (the quotient is then meaningless).
+    IntFloorDiv(Value, Value),
+    /// (modulo, failed): SmallInt `a \\ b`, with the sign of b (floored);
+    /// `failed` when b is 0.
+    IntFloorMod(Value, Value),
+    /// (quotient, failed): SmallInt a quo: b, rounded toward zero; fails
+    /// as [`Inst::IntFloorDiv`].
+    IntQuo(Value, Value),
+    /// (remainder, failed): SmallInt a rem: b, with the sign of a
+    /// (truncated); `failed` when b is 0.
+    IntRem(Value, Value),
+    /// bool: the comparison of two SmallInts (their tagged words compare
+    /// as the integers do).
+    IntCompare(Compare, Value, Value),
+    /// obj: SmallInt a & b (bitwise; the and of two tagged words is
+    /// tagged). Never fails.
+    IntBitAnd(Value, Value),
+    /// obj: SmallInt a | b (bitwise). Never fails.
+    IntBitOr(Value, Value),
+    /// bool: the value is a Float (a reference whose class is the VM's
+    /// Float class; never in an image without Float).
+    IsFloat(Value),
+    /// (answer, failed): Float operation OP (a Float row of
+    /// `lst_bytecode::inline_ops`) on a, a Float (a guard dominates it), and
+    /// b, a Float or a SmallInt (converted as `asFloat` would): a new Float
+    /// for arithmetic, true or false for a comparison. `failed` when b is
+    /// neither, when OP's validity word is 0, or when the new Float
+    /// cannot be allocated without a collection (or GC stress is on); the
+    /// answer is then meaningless. It never collects nor leaves native
+    /// code.
+    FloatOp(InlineOp, Value, Value),
+    /// bool: the VM's "still valid" word for the inline operation: its
+    /// receiver class still answers the selector with the primitive the
+    /// operation stands for (see `lst_bytecode::inline_ops`). The word
+    /// changes when an image redefines a method, so this is read each
+    /// time, never folded.
+    InlineValid(InlineOp),
     /// bool: the negation.
     Not(Value),
+    /// bool: both conditions hold (a guard's tag test and validity word).
+    And(Value, Value),
     /// obj: true or false from a bool.
     BoolObj(Value),
     /// A message send: the receiver and arguments are values (no argument
@@ -198,8 +291,10 @@ impl Inst {
         use Inst::*;
         match self {
             SetTemp(..) | SetIvar(..) | Safepoint => &[],
-            Same(..) | BothInt(..) | IntLess(..) | IntLessEqual(..) | Not(..) => &[Type::Bool],
-            IntAdd(..) => &[Type::Obj, Type::Bool],
+            Same(..) | IsInt(..) | BothInt(..) | IntCompare(..) | InlineValid(..) | Not(..)
+            | And(..) | IsFloat(..) => &[Type::Bool],
+            IntAdd(..) | IntSub(..) | IntMul(..) | IntFloorDiv(..) | IntFloorMod(..)
+            | IntQuo(..) | IntRem(..) | FloatOp(..) => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
         }
     }
@@ -225,12 +320,71 @@ impl Inst {
         let obj = |v: &Value| (*v, Type::Obj);
         match self {
             SetTemp(_, v) | SetIvar(_, v) => vec![obj(v)],
-            Same(a, b) | BothInt(a, b) | IntAdd(a, b) | IntLess(a, b) | IntLessEqual(a, b) => {
-                vec![obj(a), obj(b)]
-            }
+            IsInt(a) | IsFloat(a) => vec![obj(a)],
+            IntCompare(_, a, b) | FloatOp(_, a, b) => vec![obj(a), obj(b)],
+            Same(a, b)
+            | BothInt(a, b)
+            | IntAdd(a, b)
+            | IntSub(a, b)
+            | IntMul(a, b)
+            | IntFloorDiv(a, b)
+            | IntFloorMod(a, b)
+            | IntQuo(a, b)
+            | IntRem(a, b)
+            | IntBitAnd(a, b)
+            | IntBitOr(a, b) => vec![obj(a), obj(b)],
             BoolObj(c) | Not(c) => vec![(*c, Type::Bool)],
+            And(c, d) => vec![(*c, Type::Bool), (*d, Type::Bool)],
             Send { receiver, args, .. } => std::iter::once(receiver).chain(args).map(obj).collect(),
             _ => vec![],
+        }
+    }
+}
+
+impl Inst {
+    /// Whether it reads only what cannot change while the method runs
+    /// (`self`, an argument, a literal, a constant): its value can be
+    /// computed again anywhere, e.g. after a call, instead of being kept.
+    pub fn is_recomputable(&self) -> bool {
+        use Inst::*;
+        matches!(
+            self,
+            SelfRef | Arg(_) | Literal(_) | Nil | True | False | Int(_)
+        )
+    }
+
+    /// The operands, to rename them (in the order of [`Inst::operands`]).
+    pub fn operands_mut(&mut self) -> Vec<&mut Value> {
+        use Inst::*;
+        match self {
+            SelfRef
+            | Arg(_)
+            | Temp(_)
+            | Ivar(_)
+            | Literal(_)
+            | Nil
+            | True
+            | False
+            | Int(_)
+            | InlineValid(_)
+            | MakeBlock { .. }
+            | Safepoint => vec![],
+            SetTemp(_, v) | SetIvar(_, v) | IsInt(v) | IsFloat(v) | Not(v) | BoolObj(v) => vec![v],
+            Same(a, b)
+            | BothInt(a, b)
+            | IntAdd(a, b)
+            | IntSub(a, b)
+            | IntMul(a, b)
+            | IntFloorDiv(a, b)
+            | IntFloorMod(a, b)
+            | IntQuo(a, b)
+            | IntRem(a, b)
+            | IntCompare(_, a, b)
+            | IntBitAnd(a, b)
+            | IntBitOr(a, b)
+            | FloatOp(_, a, b)
+            | And(a, b) => vec![a, b],
+            Send { receiver, args, .. } => std::iter::once(receiver).chain(args).collect(),
         }
     }
 }
@@ -326,6 +480,30 @@ impl Terminator {
     /// The values its state reads (none without a state), all obj.
     pub fn state_uses(&self) -> Vec<(Value, Type)> {
         self.state().map_or(vec![], State::uses)
+    }
+
+    /// Every value it reads (operands, block arguments, its state's
+    /// values), to rename them.
+    pub fn values_mut(&mut self) -> Vec<&mut Value> {
+        match self {
+            Terminator::Jump(c) => c.args.iter_mut().collect(),
+            Terminator::Branch {
+                cond,
+                then,
+                otherwise,
+            } => std::iter::once(cond)
+                .chain(then.args.iter_mut())
+                .chain(otherwise.args.iter_mut())
+                .collect(),
+            Terminator::Return(v) | Terminator::BlockReturn(v) => vec![v],
+            Terminator::Primitive {
+                args, fail, state, ..
+            } => args
+                .iter_mut()
+                .chain(fail.args.iter_mut())
+                .chain(state.stack.iter_mut())
+                .collect(),
+        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! values are SSA, blocks take parameters (no phis), and Smalltalk
 //! semantics are spelled out (tag tests, overflow checks, the fallback
 //! sends) so that every back end and tier reuses one lowering. [`translate`]
-//! turns a method's (or a block body's) bytecode into IR; [`verify`] checks
-//! IR; [`fold`] simplifies it; [`print`] and [`parse`] turn it into text
+//! turns a method's (or a block body's) bytecode into IR; [`semantic`]
+//! expands sends with inline fast paths into guarded low-level IR;
+//! [`verify`] checks IR; [`fold`] simplifies it; [`print`] and [`parse`] turn it into text
 //! and back, for tests and for `lst disasm --jit`.
 //!
 //! The back end (Cranelift, continuation-passing, on the VM stack) is not
@@ -15,5 +16,6 @@ pub mod fold;
 pub mod ir;
 pub mod parse;
 pub mod print;
+pub mod semantic;
 pub mod translate;
 pub mod verify;

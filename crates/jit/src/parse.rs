@@ -3,6 +3,7 @@
 //! the line.
 
 use crate::ir::*;
+use lst_bytecode::inline_ops::Receiver;
 
 /// A parse error with its 1-based line.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -271,11 +272,29 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         ["false"] => False,
         ["int", _] => Int(number(w.get(1), "an integer")?),
         ["same", _, _] => Same(v(1)?, v(2)?),
+        ["is_int", _] => IsInt(v(1)?),
         ["both_int", _, _] => BothInt(v(1)?, v(2)?),
         ["int_add", _, _] => IntAdd(v(1)?, v(2)?),
-        ["int_lt", _, _] => IntLess(v(1)?, v(2)?),
-        ["int_le", _, _] => IntLessEqual(v(1)?, v(2)?),
+        ["int_sub", _, _] => IntSub(v(1)?, v(2)?),
+        ["int_mul", _, _] => IntMul(v(1)?, v(2)?),
+        ["int_floor_div", _, _] => IntFloorDiv(v(1)?, v(2)?),
+        ["int_floor_mod", _, _] => IntFloorMod(v(1)?, v(2)?),
+        ["int_quo", _, _] => IntQuo(v(1)?, v(2)?),
+        ["int_rem", _, _] => IntRem(v(1)?, v(2)?),
+        [name, _, _] if compare(name).is_some() => {
+            IntCompare(compare(name).expect("checked"), v(1)?, v(2)?)
+        }
+        ["int_bit_and", _, _] => IntBitAnd(v(1)?, v(2)?),
+        ["int_bit_or", _, _] => IntBitOr(v(1)?, v(2)?),
+        ["is_float", _] => IsFloat(v(1)?),
+        [name, _, _] if float_op(name).is_some() => {
+            FloatOp(float_op(name).expect("checked"), v(1)?, v(2)?)
+        }
+        ["inline_valid", name] => InlineValid(
+            InlineOp::of_name(name).ok_or_else(|| format!("unknown inline operation {name:?}"))?,
+        ),
         ["not", _] => Not(v(1)?),
+        ["and", _, _] => And(v(1)?, v(2)?),
         ["bool_obj", _] => BoolObj(v(1)?),
         ["block", _, "body", _] => MakeBlock {
             arg_location: n(1)?,
@@ -295,6 +314,16 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         inst,
         state,
     })
+}
+
+/// The Float operation a `float_add`-style name stands for.
+fn float_op(name: &str) -> Option<InlineOp> {
+    InlineOp::of_name(name).filter(|op| op.def().receiver == Receiver::Float)
+}
+
+/// The comparison an `int_lt`-style name stands for.
+fn compare(name: &str) -> Option<Compare> {
+    Compare::ALL.into_iter().find(|c| c.name() == name)
 }
 
 fn parse_selector(w: &str) -> Result<Selector, String> {
@@ -325,6 +354,12 @@ mod tests {
         assert!(e.message.contains("no terminator"), "{e}");
         let e = parse_function("function f").unwrap_err();
         assert_eq!(e.line, 1);
+        let e = parse_function(
+            "method T>>f args 0 temps 0\nbb0:\n    v0 = inline_valid int_frob\n    return v0\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("unknown inline operation"), "{e}");
     }
 
     #[test]

@@ -16,9 +16,9 @@
 //! assignment could read a newer value. Loads nobody uses cost nothing
 //! after the back end's dead-code elimination.
 //!
-//! `sendBinary` (`<`, `<=`, `+`) is lowered with its SmallInt fast path, an
-//! overflow check, and the full send as the fallback; `sendUnary` is an
-//! identity test with nil. Safepoints go at entry and before backward jumps.
+//! `sendBinary` is a plain send of its special selector (its SmallInt fast
+//! path is [`crate::semantic`]'s); `sendUnary` is an identity test with
+//! nil. Safepoints go at entry and before backward jumps.
 //!
 //! Every instruction that may leave native code gets its frame [`State`]
 //! from the compile-time stack (see [`Inst`] for the pc and stack of each);
@@ -92,7 +92,6 @@ pub fn translate(src: &Source, kind: Kind) -> Result<Function, TranslateError> {
             .enumerate()
             .map(|(i, &pc)| (pc, BlockId(i as u32 + 1)))
             .collect(),
-        next_block: leaders.len() as u32 + 1,
         cur: None,
     };
     // A block of its own for the entry: the first bytecode may be a loop head.
@@ -235,7 +234,6 @@ struct Translator<'a> {
     next_value: u32,
     /// The IR block of each leader.
     ids: BTreeMap<usize, BlockId>,
-    next_block: u32,
     /// The block being filled: id, params, instructions.
     cur: Option<(BlockId, Vec<Value>, Vec<InstData>)>,
 }
@@ -287,14 +285,6 @@ impl Translator<'_> {
             insts,
             terminator,
         });
-    }
-
-    /// A new block (not at a bytecode leader) taking `n` parameters.
-    fn new_block(&mut self, n: usize) -> (BlockId, Vec<Value>) {
-        self.next_block += 1;
-        let id = BlockId(self.next_block - 1);
-        let params = (0..n).map(|_| self.value()).collect();
-        (id, params)
     }
 
     fn leader(&self, pc: usize) -> BlockId {
@@ -428,14 +418,9 @@ impl Translator<'_> {
                     .ok_or_else(|| unsupported("invalid sendBinary"))?;
                 let b = pop(stack)?;
                 let a = pop(stack)?;
-                match special {
-                    Special::Less | Special::LessEqual | Special::Plus => {
-                        self.send_binary(special, a, b, stack, pc, next)?
-                    }
-                    // The back ends' inline paths for arithmetic take these
-                    // as they take the same selectors as literals.
-                    _ => self.special_send(special, a, b, stack, next)?,
-                }
+                // The SmallInt fast paths are the semantic lowering's
+                // (`crate::semantic`).
+                self.special_send(special, a, b, stack, next)?
             }
             Op::PushBlock => {
                 let block = Inst::MakeBlock {
@@ -537,14 +522,6 @@ impl Translator<'_> {
         Ok(false)
     }
 
-    /// `a OP b` with its SmallInt fast path:
-    /// ```text
-    ///     c = both_int a b;  branch c, fast(S, a, b), slow(S, a, b)
-    /// fast: the SmallInt operation (for +, an overflow check that goes to slow)
-    /// slow: the full send
-    /// join(S, r): continues with r pushed
-    /// ```
-    /// The send's state resumes at `next`, after the `sendBinary`, with S.
     /// `a special b` as a send, its value pushed.
     fn special_send(
         &mut self,
@@ -581,90 +558,6 @@ impl Translator<'_> {
             stack: live,
         };
         self.emit1_at(send, state)
-    }
-
-    fn send_binary(
-        &mut self,
-        special: Special,
-        a: Value,
-        b: Value,
-        stack: &mut Vec<Entry>,
-        pc: usize,
-        next: usize,
-    ) -> Result<(), TranslateError> {
-        let live = values(stack, pc)?;
-        let n = live.len();
-        let c = self.emit1(Inst::BothInt(a, b));
-        let (fast, fast_params) = self.new_block(n + 2);
-        let (slow, slow_params) = self.new_block(n + 2);
-        let (join, join_params) = self.new_block(n + 1);
-        let with = |mut v: Vec<Value>, extra: &[Value]| {
-            v.extend_from_slice(extra);
-            v
-        };
-        self.close(Terminator::Branch {
-            cond: c,
-            then: BlockCall {
-                block: fast,
-                args: with(live.clone(), &[a, b]),
-            },
-            otherwise: BlockCall {
-                block: slow,
-                args: with(live, &[a, b]),
-            },
-        });
-        // Fast path.
-        let (fa, fb) = (fast_params[n], fast_params[n + 1]);
-        let fs = fast_params[..n].to_vec();
-        self.open(fast, fast_params.clone());
-        match special {
-            Special::Plus => {
-                let r = self.emit(Inst::IntAdd(fa, fb));
-                self.close(Terminator::Branch {
-                    cond: r[1],
-                    then: BlockCall {
-                        block: slow,
-                        args: with(fs.clone(), &[fa, fb]),
-                    },
-                    otherwise: BlockCall {
-                        block: join,
-                        args: with(fs, &[r[0]]),
-                    },
-                });
-            }
-            Special::Less | Special::LessEqual => {
-                let t = if special == Special::Less {
-                    self.emit1(Inst::IntLess(fa, fb))
-                } else {
-                    self.emit1(Inst::IntLessEqual(fa, fb))
-                };
-                let r = self.emit1(Inst::BoolObj(t));
-                self.close(Terminator::Jump(BlockCall {
-                    block: join,
-                    args: with(fs, &[r]),
-                }));
-            }
-            _ => {
-                return Err(TranslateError::Unsupported {
-                    at: pc,
-                    message: "an IR fast path for a special send other than <, <= or +".into(),
-                });
-            }
-        }
-        // Slow path: the send.
-        let (sa, sb) = (slow_params[n], slow_params[n + 1]);
-        let ss = slow_params[..n].to_vec();
-        self.open(slow, slow_params);
-        let r = self.emit_special_send(special, sa, sb, ss.clone(), next);
-        self.close(Terminator::Jump(BlockCall {
-            block: join,
-            args: with(ss, &[r]),
-        }));
-        // Continue in the join block with the result pushed.
-        stack.clear();
-        stack.extend(join_params.iter().map(|&v| Entry::Val(v)));
-        self.open(join, join_params);
-        Ok(())
     }
 }
 

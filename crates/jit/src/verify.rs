@@ -130,10 +130,34 @@ fn check_indices(f: &Function, block: BlockId, inst: &Inst, errors: &mut Vec<Str
         Inst::MakeBlock { arg_location, .. } => *arg_location > f.temp_count,
         _ => false,
     };
+    if let Inst::FloatOp(op, ..) = inst
+        && op.def().receiver != lst_bytecode::inline_ops::Receiver::Float
+    {
+        errors.push(format!("{block}: `{inst}` is not a Float operation"));
+    }
     if bad {
         errors.push(format!(
             "{block}: `{inst}` is out of range (args {}, temps {})",
             f.arg_count, f.temp_count
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parser reads only Float names as Float operations; one built in
+    /// code with a SmallInt row is refused.
+    #[test]
+    fn a_float_op_must_be_a_float_row() {
+        let mut f = crate::parse::parse_function(
+            "method T>>f: args 1 temps 0\nbb0:\n    v0 = self\n    v1 = arg 1\n    v2, v3 = float_add v0 v1\n    return v2\n",
+        )
+        .unwrap();
+        assert!(verify(&f).is_ok());
+        f.blocks[0].insts[2].inst = Inst::FloatOp(InlineOp::IntAdd, Value(0), Value(1));
+        let errors = verify(&f).unwrap_err();
+        assert!(errors[0].contains("is not a Float operation"), "{errors:?}");
     }
 }

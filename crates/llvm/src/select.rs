@@ -14,11 +14,14 @@
 //! such a call the IR's frame state is written into the frame and after it
 //! the values are read back; anything else live across it must be
 //! recomputable (the selector declines the method otherwise). So LLVM
-//! needs no GC statepoints. Sends always go through the send stub: the
-//! inline fast paths of the Cranelift lowering are not copied here (they
-//! belong in the IR). An op the selector does not handle yet is declined
-//! with its name; the method then stays with the interpreter.
+//! needs no GC statepoints. Sends always go through the send stub; the
+//! SmallInt and Float fast paths are the IR's (`lst_jit::semantic` made
+//! them) and are selected op by op in `int_ops` and `float_ops`. An op the
+//! selector does not handle yet is declined with its name; the method then
+//! stays with the interpreter.
 
+mod float_ops;
+mod int_ops;
 mod kit;
 
 use inkwell::IntPredicate;
@@ -195,7 +198,7 @@ impl<'ctx> Selector<'ctx, '_> {
                 .collect::<R<Vec<_>>>()?;
             self.blocks.insert(block.id, (lb, phis));
             for data in &block.insts {
-                if recomputable(&data.inst) {
+                if data.inst.is_recomputable() {
                     self.remat.insert(data.results[0], data.inst.clone());
                 }
                 if matches!(data.inst, Inst::Send { .. }) {
@@ -309,7 +312,7 @@ impl<'ctx> Selector<'ctx, '_> {
     fn inst(&mut self, data: &InstData, at_entry: bool) -> R<()> {
         let r = |i: usize| data.results[i];
         match &data.inst {
-            i if recomputable(i) => {
+            i if i.is_recomputable() => {
                 let x = self.pure(i)?;
                 self.set(r(0), x);
             }
@@ -318,26 +321,7 @@ impl<'ctx> Selector<'ctx, '_> {
                 let c = self.cmp(IntPredicate::EQ, a, b)?;
                 self.set(r(0), c);
             }
-            Inst::BothInt(a, b) => {
-                let (a, b) = (self.get(*a)?, self.get(*b)?);
-                let both = self.b.build_and(a, b, "").map_err(bx)?;
-                let tag = self.and_imm(both, self.env.layout.tag_mask)?;
-                let c = self.cmp_imm(IntPredicate::NE, tag, 0)?;
-                self.set(r(0), c);
-            }
-            Inst::IntAdd(a, b) => {
-                let (a, b) = (self.get(*a)?, self.get(*b)?);
-                self.int_add(a, b, r(0), r(1))?;
-            }
-            Inst::IntLess(a, b) | Inst::IntLessEqual(a, b) => {
-                let pred = match data.inst {
-                    Inst::IntLess(..) => IntPredicate::SLT,
-                    _ => IntPredicate::SLE,
-                };
-                let (a, b) = (self.get(*a)?, self.get(*b)?);
-                let c = self.cmp(pred, a, b)?;
-                self.set(r(0), c);
-            }
+            _ if self.int_inst(data)? || self.float_inst(data)? => {}
             Inst::Not(c) => {
                 let c = self.get(*c)?;
                 let n = self.b.build_not(c, "").map_err(bx)?;
@@ -383,34 +367,6 @@ impl<'ctx> Selector<'ctx, '_> {
             #[allow(unreachable_patterns)]
             other => return Err(format!("llvm: cannot select {}", op_name(other))),
         }
-        Ok(())
-    }
-
-    /// SmallInt addition of tagged `a` and `b` (both SmallInts): the sum
-    /// `(2x+1) + (2y+1) − 1` and whether it overflowed.
-    fn int_add(
-        &mut self,
-        a: IntValue<'ctx>,
-        b: IntValue<'ctx>,
-        sum: ir::Value,
-        overflow: ir::Value,
-    ) -> R<()> {
-        let b1 = self.add_imm(b, -self.env.layout.smallint_tag)?;
-        let add = Intrinsic::find("llvm.sadd.with.overflow").ok_or("no sadd.with.overflow")?;
-        let add = add
-            .get_declaration(self.module, &[self.i64t.into()])
-            .ok_or("no sadd.with.overflow declaration")?;
-        let pair = self
-            .b
-            .build_call(add, &[a.into(), b1.into()], "")
-            .map_err(bx)?
-            .try_as_basic_value()
-            .unwrap_basic()
-            .into_struct_value();
-        let s = self.b.build_extract_value(pair, 0, "").map_err(bx)?;
-        let o = self.b.build_extract_value(pair, 1, "").map_err(bx)?;
-        self.set(sum, s.into_int_value());
-        self.set(overflow, o.into_int_value());
         Ok(())
     }
 
@@ -703,20 +659,6 @@ impl<'ctx> Selector<'ctx, '_> {
         self.reload(&state.stack)?;
         self.jump_to(fail)
     }
-}
-
-/// Instructions whose value can be computed again after a call.
-fn recomputable(inst: &Inst) -> bool {
-    matches!(
-        inst,
-        Inst::SelfRef
-            | Inst::Arg(_)
-            | Inst::Literal(_)
-            | Inst::Nil
-            | Inst::True
-            | Inst::False
-            | Inst::Int(_)
-    )
 }
 
 /// An instruction's name without its operands, for refusals (which the

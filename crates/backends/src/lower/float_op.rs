@@ -1,84 +1,105 @@
-//! The Float path of a binary send whose selector is one of `FLOAT_OPS`
-//! (`lst_vm::jit_runtime::float_ops`): when the receiver is a Float, compiled
-//! code computes on doubles what Float's primitive would; when that does
-//! not apply, the code sends. The orderings (`<`, `>`) box nothing and run
-//! inline. Arithmetic and `=` (sent far more often to other objects than
-//! to Floats, so that its inline code would mostly cost compile time)
-//! call the operation's shared function ([`crate::float_stub`]), which
-//! boxes an arithmetic result, and answers 0 when it does not apply.
+//! Instruction selection for the IR's Float operations: `is_float` (a
+//! class test) and `float_add` … `float_equal` (`ir::Inst::FloatOp`).
+//! The orderings (`<`, `>`) box nothing and run inline. Arithmetic and `=`
+//! (sent far more often to other objects than to Floats, so that inline
+//! code would mostly cost compile time) call the operation's shared
+//! function ([`crate::float_stub`]), which boxes an arithmetic result and
+//! answers 0 when it does not apply. Which sends take these paths is the
+//! semantic lowering's decision (`lst_jit::semantic`).
 //!
-//! Only the receiver's class is tested inline, so that sends to other
-//! objects (`=` on Strings, arithmetic on LargeIntegers) do not pay for a
-//! call. The function never collects and clobbers no register (it is
+//! The function never collects and clobbers no register (it is
 //! `preserve_all`; its answer comes back in the Vm's `answer` register),
 //! so no value needs to be written to the frame or kept in a callee-saved
 //! register around it.
 
-use super::Lowering;
+use super::{LowerError, Lowering};
 use crate::clif_kit::{class_word, is_ref};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self as cl, InstBuilder};
-use lst_jit::ir::{self, State};
+use cranelift_codegen::ir::types::{I8, I64};
+use cranelift_codegen::ir::{self as cl, BlockArg, InstBuilder};
+use lst_jit::ir::{Inst, InstData};
+use lst_vm::jit_runtime::inline_ops::InlineOp;
 
 impl Lowering<'_, '_, '_> {
-    /// Float operation `op` (an index into `FLOAT_OPS`) on receiver `a`
-    /// and argument `b`: when `a` is a Float and its Float function answers,
-    /// the answer goes to `join` (an [`Self::answer_join`]); otherwise the
-    /// code goes on in the current block, the send.
-    pub(super) fn float_op(
-        &mut self,
-        op: usize,
-        a: ir::Value,
-        b: ir::Value,
-        join: cl::Block,
-        state: &State,
-    ) -> Result<(), super::LowerError> {
-        let (x, y) = (self.get(a)?, self.get(b)?);
-        self.inline_path(join, state, |l, send| Ok(l.float_answer(op, x, y, send)))
+    /// Lowers `data` if it is a Float operation; answers whether it was.
+    pub(super) fn float_inst(&mut self, data: &InstData) -> Result<bool, LowerError> {
+        let results = match data.inst {
+            Inst::IsFloat(a) => {
+                let x = self.get(a)?;
+                vec![self.is_float(x)]
+            }
+            Inst::FloatOp(op, a, b) => {
+                let (x, y) = (self.get(a)?, self.get(b)?);
+                let (answer, failed) = self.float_answer(op, x, y);
+                vec![answer, failed]
+            }
+            _ => return Ok(false),
+        };
+        for (&v, x) in data.results.iter().zip(results) {
+            self.set(v, x);
+        }
+        Ok(true)
     }
 
-    /// The answer of [`Self::float_op`] on `x` and `y`; `send` when `x`
-    /// is not a Float or its Float function answers 0.
-    fn float_answer(
-        &mut self,
-        op: usize,
-        x: cl::Value,
-        y: cl::Value,
-        send: cl::Block,
-    ) -> cl::Value {
+    /// Whether `x` is a Float: a reference whose class is Float (its
+    /// class word is read only for a reference).
+    fn is_float(&mut self, x: cl::Value) -> cl::Value {
         let lay = *self.env.layout;
-        let object = is_ref(self.b, &lay, x);
-        self.continue_if(object, send);
+        let (object, done) = (self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(done, I8);
+        let object_ref = is_ref(self.b, &lay, x);
+        let no = self.b.ins().iconst(I8, 0);
+        self.b
+            .ins()
+            .brif(object_ref, object, &[], done, &[BlockArg::Value(no)]);
+        self.b.switch_to_block(object);
         let class = class_word(self.b, &lay, x);
         let float_class = self.load_vm(lay.float_class);
-        let is_float = self.b.ins().icmp(IntCC::Equal, class, float_class);
-        self.continue_if(is_float, send);
-        if let Some(answer) = self.float_comparison(op, x, y, send) {
-            return answer;
+        let same = self.b.ins().icmp(IntCC::Equal, class, float_class);
+        self.b.ins().jump(done, &[BlockArg::Value(same)]);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
+    }
+
+    /// Float operation `op` on `x` (a Float) and `y`: (answer, failed).
+    fn float_answer(&mut self, op: InlineOp, x: cl::Value, y: cl::Value) -> (cl::Value, cl::Value) {
+        if matches!(op, InlineOp::FloatLess | InlineOp::FloatGreater) {
+            return self.float_comparison(op, x, y);
         }
         let f = self.float_ref(op);
         self.b.ins().call(f, &[self.vm, self.hp, x, y]);
-        let answer = self.load_vm(lay.regs_answer);
-        self.continue_if(answer, send);
-        answer
+        let answer = self.load_vm(self.env.layout.regs_answer);
+        let failed = self.b.ins().icmp_imm_s(IntCC::Equal, answer, 0);
+        (answer, failed)
     }
 
-    /// The answer of Float ordering `op` on `x` (a Float) and `y`,
-    /// computed inline; `send` when it does not apply. `None` when `op`
-    /// is not an ordering.
+    /// Float ordering `op` on `x` (a Float) and `y`, computed inline:
+    /// (true or false, failed).
     fn float_comparison(
         &mut self,
-        op: usize,
+        op: InlineOp,
         x: cl::Value,
         y: cl::Value,
-        send: cl::Block,
-    ) -> Option<cl::Value> {
-        use lst_vm::jit_runtime::float_ops::{FLOAT_OPS, FloatOp};
-        if !matches!(FLOAT_OPS[op].op, FloatOp::Less | FloatOp::Greater) {
-            return None;
-        }
+    ) -> (cl::Value, cl::Value) {
         let lay = self.env.layout;
-        let (fx, fy) = crate::float_stub::operands(self.b, lay, self.vm, op, x, y, send);
-        crate::float_stub::comparison(self.b, lay, self.vm, op, fx, fy)
+        let (fail, done) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(fail);
+        self.b.append_block_param(done, I64);
+        self.b.append_block_param(done, I8);
+        let (fx, fy) = crate::float_stub::operands(self.b, lay, self.vm, op, x, y, fail);
+        let answer = crate::float_stub::comparison(self.b, lay, self.vm, op, fx, fy)
+            .expect("an ordering is a comparison");
+        let ok = self.b.ins().iconst(I8, 0);
+        self.b
+            .ins()
+            .jump(done, &[BlockArg::Value(answer), BlockArg::Value(ok)]);
+        self.b.switch_to_block(fail);
+        let (none, failed) = (self.b.ins().iconst(I64, 0), self.b.ins().iconst(I8, 1));
+        self.b
+            .ins()
+            .jump(done, &[BlockArg::Value(none), BlockArg::Value(failed)]);
+        self.b.switch_to_block(done);
+        let params = self.b.block_params(done);
+        (params[0], params[1])
     }
 }

@@ -127,8 +127,9 @@ impl Lowering<'_, '_, '_> {
 
     /// The Float function of operation `op` (see [`crate::float_stub`]),
     /// imported on first use.
-    pub(super) fn float_ref(&mut self, op: usize) -> FuncRef {
-        import_once(self.b, &mut self.imported_float, self.env.float_ops, op)
+    pub(super) fn float_ref(&mut self, op: lst_vm::jit_runtime::inline_ops::InlineOp) -> FuncRef {
+        let i = lst_vm::jit_runtime::float_ops::float_position(op).expect("a Float operation");
+        import_once(self.b, &mut self.imported_float, self.env.float_ops, i)
     }
 
     pub(super) fn int(&mut self, n: i64) -> cl::Value {

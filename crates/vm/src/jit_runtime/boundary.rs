@@ -145,14 +145,13 @@ pub struct NativeRegs {
     /// (`block_cache`).
     pub block_class: Value,
     pub blocks: u64,
-    /// Which inline SmallInt operations are valid (see `int_ops`): 1 or
-    /// 0 per operation, a word each, so that compiled code tests one with
-    /// the operands' tags in a single `and`.
-    pub int_ops: [u64; super::int_ops::INT_OPS.len()],
-    /// The class Float (nil if none) and which inline Float operations
-    /// are valid (see `float_ops`).
+    /// Which inline operations are valid (see `inline_ops`): 1 or 0 per
+    /// operation of `lst_bytecode::inline_ops::INLINE_OPS`, a word each,
+    /// so that compiled code tests one with the operands' tags in a
+    /// single `and`.
+    pub inline_ops: [u64; super::inline_ops::WORDS],
+    /// The class Float (nil if none).
     pub float_class: Value,
-    pub float_ops: [u64; super::float_ops::FLOAT_OPS.len()],
     /// The address of `Tier::records[0]`, biased so that the record a
     /// tagged native continuation word `w` (a frame's RETPC) names is at
     /// `records_by_word + w × size_of::<Record>() / 2`: compiled code
@@ -191,9 +190,8 @@ pub struct Layout {
     pub context_class: i32,
     pub block_class: i32,
     pub blocks: i32,
-    pub int_ops: i32,
+    pub inline_ops: i32,
     pub float_class: i32,
-    pub float_ops: i32,
     pub regs_answer: i32,
     pub stack_limit: i32,
     /// The heap's allocation state (see [`crate::heap::AllocLayout`]),
@@ -262,9 +260,8 @@ impl Vm {
             context_class: off(regs + offset_of!(NativeRegs, context_class)),
             block_class: off(regs + offset_of!(NativeRegs, block_class)),
             blocks: off(regs + offset_of!(NativeRegs, blocks)),
-            int_ops: off(regs + offset_of!(NativeRegs, int_ops)),
+            inline_ops: off(regs + offset_of!(NativeRegs, inline_ops)),
             float_class: off(regs + offset_of!(NativeRegs, float_class)),
-            float_ops: off(regs + offset_of!(NativeRegs, float_ops)),
             regs_answer: off(regs + offset_of!(NativeRegs, answer)),
             stack_limit: off(offset_of!(Vm, stack_limit)),
             alloc: {

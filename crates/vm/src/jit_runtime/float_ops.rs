@@ -1,79 +1,33 @@
-//! Float operations compiled code may do inline instead of sending:
-//! `a + b`, `a * b`, `a < b` … with `a` a Float and `b` a Float or a
-//! SmallInt do what Float's primitive method for that selector would, as
-//! long as Float still answers the selector with that primitive.
-//!
-//! This is the Float twin of [`super::int_ops`], with the same table type
-//! ([`OpDef`]): [`FLOAT_OPS`] lists each operation with the selector and
-//! the primitive it stands for, and
-//! [`NativeRegs::float_ops`](super::boundary::NativeRegs) holds one word
-//! (1 or 0) per operation, recomputed whenever method dictionaries may
-//! have changed.
+//! Which selectors Float may answer inline: a reader of the one table of
+//! inline operations (`lst_bytecode::inline_ops`, see
+//! [`super::inline_ops`] for the words that say they are still valid).
 //! An arithmetic result is a new Float, which compiled code allocates
 //! itself without a collection (it falls back to the send when the heap
 //! is full).
-//!
-//! This module must not generate code; it owns the table and the words.
 
-use super::int_ops::{OpDef, def, op_index};
-use crate::roots::Root;
-use crate::vm::Vm;
+use super::inline_ops::{InlineOp, Receiver};
 
-/// What an inline operation computes on doubles `a` (receiver) and `b`
-/// (argument).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FloatOp {
-    /// a + b, a − b, a × b, a ÷ b: a new Float (IEEE: no failure).
-    Add,
-    Sub,
-    Mul,
-    Div,
-    /// a < b, a > b, a = b: true or false.
-    Less,
-    Greater,
-    Equal,
+/// The Float operation for `selector`, if any.
+pub fn float_op(selector: &[u8]) -> Option<InlineOp> {
+    InlineOp::of_selector(Receiver::Float, selector)
 }
 
-/// The operations; an operation's word in `float_ops` is its index here.
-/// The primitive numbers are this VM's (`prims::float`).
-pub const FLOAT_OPS: [OpDef<FloatOp>; 7] = [
-    def("+", FloatOp::Add, 80, false),
-    def("-", FloatOp::Sub, 81, false),
-    def("*", FloatOp::Mul, 82, false),
-    def("/", FloatOp::Div, 83, false),
-    def("<", FloatOp::Less, 84, false),
-    def(">", FloatOp::Greater, 84, true),
-    def("=", FloatOp::Equal, 85, false),
-];
-
-/// The index in [`FLOAT_OPS`] of a selector's operation.
+/// The index of `selector`'s Float operation in the table (and in
+/// `NativeRegs::inline_ops`).
 pub fn float_op_index(selector: &[u8]) -> Option<usize> {
-    op_index(&FLOAT_OPS, selector)
+    float_op(selector).map(|op| op as usize)
 }
 
-impl Vm {
-    /// Recomputes which inline Float operations are valid (none if the
-    /// image has no Float class).
-    pub(super) fn refresh_float_ops(&mut self) {
-        let class = self.root(Root::FloatClass);
-        self.native_regs.float_class = class;
-        self.native_regs.float_ops = if class == self.nil() {
-            [0; FLOAT_OPS.len()]
-        } else {
-            self.primitive_words(class, &FLOAT_OPS)
-        };
-    }
+/// The Float operations, in table order.
+pub fn float_ops() -> impl Iterator<Item = InlineOp> {
+    super::inline_ops::INLINE_OPS
+        .iter()
+        .filter(|d| d.receiver == Receiver::Float)
+        .map(|d| d.op)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn selectors_are_distinct() {
-        for (i, d) in FLOAT_OPS.iter().enumerate() {
-            assert_eq!(float_op_index(d.selector.as_bytes()), Some(i));
-        }
-        assert_eq!(float_op_index(b"foo:"), None);
-    }
+/// The position of Float operation `op` among [`float_ops`] (back ends
+/// keep one function per Float operation).
+pub fn float_position(op: InlineOp) -> Option<usize> {
+    float_ops().position(|o| o == op)
 }

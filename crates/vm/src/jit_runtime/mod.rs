@@ -39,8 +39,9 @@
 //! * [`helpers`]: the `lst_*` functions compiled code calls;
 //! * [`inline_cache`], [`block_cache`]: the send sites' caches and the
 //!   table of compiled block bodies that compiled code reads;
-//! * [`quick`], [`int_ops`], [`float_ops`]: what compiled code may answer
-//!   inline instead of sending, and the words that say it still may.
+//! * [`quick`], [`inline_ops`] (with its readers [`int_ops`],
+//!   [`float_ops`]): what compiled code may answer inline instead of
+//!   sending, and the words that say it still may.
 //!
 //! Nothing here generates code.
 
@@ -49,6 +50,7 @@ pub mod boundary;
 pub mod float_ops;
 pub mod helpers;
 pub mod inline_cache;
+pub mod inline_ops;
 pub mod int_ops;
 pub mod quick;
 pub mod tiering;

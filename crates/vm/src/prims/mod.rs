@@ -208,6 +208,12 @@ pub fn lookup(number: u8) -> Option<&'static Primitive> {
     INDEX.get_or_init(index)[number as usize].map(|i| &PRIMITIVES[i as usize])
 }
 
+/// The number of the primitive named `name` (the table's names are how
+/// other parts of lst refer to a primitive, e.g. the inline operations).
+pub fn number_of(name: &str) -> Option<u8> {
+    PRIMITIVES.iter().find(|p| p.name == name).map(|p| p.number)
+}
+
 /// Runs primitive `number` on the top `argc` stack slots (from `base`).
 pub(crate) fn call(vm: &mut Vm, number: u8, base: usize, argc: usize) -> PrimResult {
     match lookup(number) {

@@ -1,0 +1,345 @@
+//! Semantic lowering: sends whose selector stands for an inline SmallInt
+//! or Float operation become guarded low-level IR with the send as the
+//! fallback.
+//!
+//! A send `r = send S a b @pc [s…]` (one argument, not to super) whose
+//! selector is a special the interpreter itself runs inline on two
+//! SmallInts (`sendBinary`: `+ - * < <= > >= = ~= // \\`), or a literal
+//! the caller's [`Facts`] map to an [`InlineOp`], becomes
+//!
+//! ```text
+//! bbX:                          ; the block up to the send
+//!     c = both_int a b          ; is_int a when b is a constant
+//!     [v = inline_valid OP      ; literal selectors only
+//!      c = and c v]
+//!     branch c, int(s…, a, b), float?(s…, a, b)
+//! int(s…, a, b):                ; the operation on tagged words
+//!     r, failed = int_sub a b   ; or a compare + bool_obj, or bit and/or
+//!     branch failed, send(s…, a, b), join(s…, r)
+//! float?(s…, a, b):             ; when the selector has a Float operation
+//!     f = is_float a
+//!     v = inline_valid float_sub
+//!     c = and f v
+//!     branch c, floatop(s…, a, b), send(s…, a, b)
+//! floatop(s…, a, b):
+//!     r, failed = float_sub a b
+//!     branch failed, send(s…, a, b), join(s…, r)
+//! send(s…, a, b):               ; the original send with its state
+//!     r = send S a b @pc [s…]
+//!     jump join(s…, r)
+//! join(s…, r):                  ; the rest of bbX
+//! ```
+//!
+//! Special selectors need no `inline_valid` guard on their SmallInt path:
+//! the interpreter's `sendBinary` does them on SmallInts without a lookup,
+//! whatever the image defines, and compiled code must answer as the
+//! interpreter does. Every other path stands for a method (SmallInt's or
+//! Float's) and is taken only while the VM's word says that method is
+//! still the primitive (`lst_bytecode::inline_ops`).
+//!
+//! Values cross blocks only as block arguments (see [`split`]). This
+//! module decides which sends get which paths; how an operation is done on
+//! machine words is each back end's choice.
+
+mod split;
+
+use crate::ir::*;
+use lst_bytecode::inline_ops::{InlineOp, Receiver};
+use split::{Cut, Entered, Ids, pure, renamed};
+use std::collections::HashMap;
+
+/// What the caller knows about the method's literals.
+pub struct Facts<'a> {
+    /// For each literal that is a selector SmallInt answers with an
+    /// inline operation, that operation (a SmallInt row of
+    /// `lst_bytecode::inline_ops`); others are ignored.
+    pub literal_ops: &'a [Option<InlineOp>],
+    /// The same for Float's inline operations (empty: no Float paths
+    /// for literal selectors).
+    pub float_ops: &'a [Option<InlineOp>],
+}
+
+/// Expands every send of `f` that has a fast path (see the module doc).
+pub fn lower(f: &mut Function, facts: &Facts) {
+    let mut ids = Ids::of(f);
+    let mut i = 0;
+    while i < f.blocks.len() {
+        match split_point(&f.blocks[i], facts) {
+            Some((at, paths)) => {
+                let new = expand(&mut f.blocks[i], at, &paths, &mut ids);
+                let n = new.len();
+                f.blocks.splice(i + 1..i + 1, new);
+                // Go on with the join block: the rest of the original.
+                i += n;
+            }
+            None => i += 1,
+        }
+    }
+}
+
+/// One fast path of a send: the guard and the operation.
+#[derive(Clone, Copy, Debug)]
+struct Path {
+    guard: Guard,
+    op: Op,
+}
+
+/// What a fast path tests first.
+#[derive(Clone, Copy, Debug)]
+enum Guard {
+    /// Both operands are SmallInts, and (`Some`) the operation's word
+    /// says it is valid.
+    Int(Option<InlineOp>),
+    /// The receiver is a Float and the operation's word says it is valid.
+    Float(InlineOp),
+}
+
+/// The low-level operation of a fast path.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    /// Gives (result, failed): the send runs when it fails.
+    Checked(fn(Value, Value) -> Inst),
+    /// Gives a bool, answered as true or false.
+    Compare(Compare),
+    /// Gives the result; never fails.
+    Total(fn(Value, Value) -> Inst),
+    /// A Float operation: (answer, failed).
+    Float(InlineOp),
+}
+
+fn special_op(s: Special) -> Op {
+    match s {
+        Special::Plus => Op::Checked(Inst::IntAdd),
+        Special::Minus => Op::Checked(Inst::IntSub),
+        Special::Times => Op::Checked(Inst::IntMul),
+        Special::FloorDiv => Op::Checked(Inst::IntFloorDiv),
+        Special::FloorMod => Op::Checked(Inst::IntFloorMod),
+        Special::Less => Op::Compare(Compare::Less),
+        Special::LessEqual => Op::Compare(Compare::LessEqual),
+        Special::Greater => Op::Compare(Compare::Greater),
+        Special::GreaterEqual => Op::Compare(Compare::GreaterEqual),
+        Special::Equal => Op::Compare(Compare::Equal),
+        Special::NotEqual => Op::Compare(Compare::NotEqual),
+    }
+}
+
+/// The IR of an inline operation.
+fn inline_op(op: InlineOp) -> Op {
+    use InlineOp as O;
+    match op {
+        O::IntAdd => Op::Checked(Inst::IntAdd),
+        O::IntSub => Op::Checked(Inst::IntSub),
+        O::IntMul => Op::Checked(Inst::IntMul),
+        O::IntFloorDiv => Op::Checked(Inst::IntFloorDiv),
+        O::IntFloorMod => Op::Checked(Inst::IntFloorMod),
+        O::IntQuo => Op::Checked(Inst::IntQuo),
+        O::IntRem => Op::Checked(Inst::IntRem),
+        O::IntLess => Op::Compare(Compare::Less),
+        O::IntGreater => Op::Compare(Compare::Greater),
+        O::IntEqual => Op::Compare(Compare::Equal),
+        O::IntBitAnd => Op::Total(Inst::IntBitAnd),
+        O::IntBitOr => Op::Total(Inst::IntBitOr),
+        O::FloatAdd
+        | O::FloatSub
+        | O::FloatMul
+        | O::FloatDiv
+        | O::FloatLess
+        | O::FloatGreater
+        | O::FloatEqual => Op::Float(op),
+    }
+}
+
+/// The row `ops` gives literal `i`, if it is one of `receiver`'s.
+fn literal_op(ops: &[Option<InlineOp>], i: u8, receiver: Receiver) -> Option<InlineOp> {
+    let op = ops.get(usize::from(i)).copied().flatten()?;
+    (op.def().receiver == receiver).then_some(op)
+}
+
+/// The fast paths of a send, in the order they are tried (none if it
+/// has none).
+fn paths(inst: &Inst, facts: &Facts) -> Vec<Path> {
+    let Inst::Send {
+        selector,
+        args,
+        to_super: false,
+        ..
+    } = inst
+    else {
+        return vec![];
+    };
+    if args.len() != 1 {
+        return vec![];
+    }
+    let (int, float) = match *selector {
+        Selector::Special(s) => (
+            Some(Path {
+                guard: Guard::Int(None),
+                op: special_op(s),
+            }),
+            InlineOp::of_selector(Receiver::Float, s.selector().as_bytes()),
+        ),
+        Selector::Literal(i) => (
+            literal_op(facts.literal_ops, i, Receiver::SmallInt).map(|op| Path {
+                guard: Guard::Int(Some(op)),
+                op: inline_op(op),
+            }),
+            literal_op(facts.float_ops, i, Receiver::Float),
+        ),
+    };
+    let float = float.map(|op| Path {
+        guard: Guard::Float(op),
+        op: Op::Float(op),
+    });
+    int.into_iter().chain(float).collect()
+}
+
+/// The first send of `b` to expand: its index and fast paths.
+fn split_point(b: &Block, facts: &Facts) -> Option<(usize, Vec<Path>)> {
+    b.insts.iter().enumerate().find_map(|(at, data)| {
+        let paths = paths(&data.inst, facts);
+        (!paths.is_empty() && split::splittable(b, at)).then_some((at, paths))
+    })
+}
+
+/// Cuts `b` at its send `at` and answers the new blocks: per path a
+/// guard (the first one ends `b`) and a fast block, then the send and the
+/// join (which holds the rest of `b`).
+fn expand(b: &mut Block, at: usize, paths: &[Path], ids: &mut Ids) -> Vec<Block> {
+    let cut = Cut::new(b, at);
+    let (send_id, join_id) = (ids.block(), ids.block());
+    let mut blocks = vec![];
+    // The block for the next guard (`None`: the end of `b`).
+    let mut check: Option<(BlockId, Entered)> = None;
+    for (i, path) in paths.iter().enumerate() {
+        let fast_id = ids.block();
+        let otherwise = if i + 1 < paths.len() {
+            ids.block()
+        } else {
+            send_id
+        };
+        let (mut insts, map) = match &check {
+            None => (vec![], HashMap::new()),
+            Some((_, e)) => (e.insts.clone(), e.map.clone()),
+        };
+        let cond = guard(path.guard, &cut, &map, &mut insts, ids);
+        let args = cut.carried_args(&map);
+        let branch = Terminator::Branch {
+            cond,
+            then: BlockCall {
+                block: fast_id,
+                args: args.clone(),
+            },
+            otherwise: BlockCall {
+                block: otherwise,
+                args,
+            },
+        };
+        match check.take() {
+            None => {
+                b.insts.extend(insts);
+                b.terminator = branch;
+            }
+            Some((id, e)) => blocks.push(Block {
+                id,
+                params: e.params,
+                insts,
+                terminator: branch,
+            }),
+        }
+        blocks.push(fast_block(path.op, fast_id, &cut, send_id, join_id, ids));
+        if otherwise != send_id {
+            check = Some((otherwise, cut.enter(ids)));
+        }
+    }
+    blocks.push(cut.send_block(send_id, join_id, ids));
+    blocks.push(cut.join_block(join_id, ids));
+    blocks
+}
+
+/// Emits a path's guard on the operands (named by `map` in the block
+/// being built) into `insts`; answers the condition.
+fn guard(
+    g: Guard,
+    cut: &Cut,
+    map: &HashMap<Value, Value>,
+    insts: &mut Vec<InstData>,
+    ids: &mut Ids,
+) -> Value {
+    let (a, x) = (renamed(cut.a, map), renamed(cut.x, map));
+    let (test, valid) = match g {
+        // A constant operand needs no tag test.
+        Guard::Int(valid) => {
+            let test = match (cut.is_const(cut.a), cut.is_const(cut.x)) {
+                (false, true) => Inst::IsInt(a),
+                (true, false) => Inst::IsInt(x),
+                _ => Inst::BothInt(a, x),
+            };
+            (test, valid)
+        }
+        Guard::Float(op) => (Inst::IsFloat(a), Some(op)),
+    };
+    let c = ids.value();
+    insts.push(pure(c, test));
+    let Some(op) = valid else {
+        return c;
+    };
+    let (v, both) = (ids.value(), ids.value());
+    insts.push(pure(v, Inst::InlineValid(op)));
+    insts.push(pure(both, Inst::And(c, v)));
+    both
+}
+
+/// The fast block `id` of operation `op`: its answer goes to `join`; a
+/// failure to `send`.
+fn fast_block(
+    op: Op,
+    id: BlockId,
+    cut: &Cut,
+    send: BlockId,
+    join: BlockId,
+    ids: &mut Ids,
+) -> Block {
+    let e = cut.enter(ids);
+    let (a, x) = (renamed(cut.a, &e.map), renamed(cut.x, &e.map));
+    let mut insts = e.insts;
+    let checked = |inst: Inst, insts: &mut Vec<InstData>, ids: &mut Ids| {
+        let (r, failed) = (ids.value(), ids.value());
+        insts.push(InstData {
+            results: vec![r, failed],
+            inst,
+            state: None,
+        });
+        Terminator::Branch {
+            cond: failed,
+            then: BlockCall {
+                block: send,
+                args: cut.carried_args(&e.map),
+            },
+            otherwise: BlockCall {
+                block: join,
+                args: cut.join_args(&e.map, r),
+            },
+        }
+    };
+    let terminator = match op {
+        Op::Checked(make) => checked(make(a, x), &mut insts, ids),
+        Op::Float(op) => checked(Inst::FloatOp(op, a, x), &mut insts, ids),
+        Op::Compare(c) => {
+            let (t, r) = (ids.value(), ids.value());
+            insts.push(pure(t, Inst::IntCompare(c, a, x)));
+            insts.push(pure(r, Inst::BoolObj(t)));
+            split::jump(join, cut.join_args(&e.map, r))
+        }
+        Op::Total(make) => {
+            let r = ids.value();
+            insts.push(pure(r, make(a, x)));
+            split::jump(join, cut.join_args(&e.map, r))
+        }
+    };
+    Block {
+        id,
+        params: e.params,
+        insts,
+        terminator,
+    }
+}
