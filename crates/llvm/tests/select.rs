@@ -9,8 +9,8 @@
 
 use inkwell::context::Context;
 use lst_backends::CraneliftJit;
-use lst_llvm::select::{Env, select};
 use lst_llvm::LlvmJit;
+use lst_llvm::select::{Env, select};
 use lst_vm::image::builder;
 use lst_vm::jit_runtime::boundary::Compiler;
 use lst_vm::jit_runtime::inline_cache::SendSite;
