@@ -74,7 +74,7 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
 
 /// What each of the JIT's compilers makes of the method named `spec`: the
 /// Cranelift function and its machine code, then the baseline's machine
-/// code, disassembled.
+/// code, disassembled (and, built with LLVM, LLVM's IR and code).
 pub fn jit_code(vm: &mut Vm, spec: &str) -> Result<String> {
     use lst_vm::jit_runtime::boundary::Compiler;
     use lst_vm::jit_runtime::tiering::Level;
@@ -108,7 +108,27 @@ pub fn jit_code(vm: &mut Vm, spec: &str) -> Result<String> {
             }
         }
     }
+    #[cfg(feature = "llvm")]
+    out.push_str(&llvm_code(vm, method)?);
     Ok(out)
+}
+
+/// What LLVM makes of `method`: its LLVM IR as selected and after the
+/// passes, and its machine code.
+#[cfg(feature = "llvm")]
+fn llvm_code(vm: &mut Vm, method: lst_vm::value::Value) -> Result<String> {
+    use lst_vm::jit_runtime::boundary::Compiler;
+    use lst_vm::jit_runtime::tiering::Level;
+    let mut jit = lst_llvm::LlvmJit::new().map_err(anyhow::Error::msg)?;
+    jit.keep_listing = true;
+    if let Err(why) = jit.compile(vm, method, 0, 1, Level::Optimized) {
+        return Ok(format!("\n; LLVM: not compiled: {why}\n"));
+    }
+    let l = jit.listing.take().unwrap_or_default();
+    Ok(format!(
+        "\n; LLVM IR as selected\n{}\n; LLVM IR after the passes\n{}\n; LLVM machine code (at {:#x})\n{}",
+        l.selected, l.optimized, l.address, l.assembly
+    ))
 }
 
 /// x86-64 code as Intel-syntax text, one instruction per line.

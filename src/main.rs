@@ -98,6 +98,11 @@ struct VmFlags {
     /// `--jit-compiler tiered` recompiles it with Cranelift.
     #[arg(long, value_name = "N", default_value_t = 10_000, global = true)]
     jit_optimize_after: u32,
+    /// The top tier of `--jit-compiler tiered`: Cranelift (the default)
+    /// or LLVM.
+    #[cfg(feature = "llvm")]
+    #[arg(long, value_enum, global = true)]
+    jit_top: Option<TopFlag>,
     /// Calls after which `--jit on` compiles a method.
     #[arg(long, value_name = "N", default_value_t = 1000, global = true)]
     jit_threshold: u32,
@@ -121,6 +126,17 @@ enum CompilerFlag {
     Baseline,
     Cranelift,
     Tiered,
+    /// LLVM alone (built with the cargo feature `llvm`).
+    #[cfg(feature = "llvm")]
+    Llvm,
+}
+
+/// `--jit-top`.
+#[cfg(feature = "llvm")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum TopFlag {
+    Cranelift,
+    Llvm,
 }
 
 #[derive(Subcommand)]
@@ -259,17 +275,42 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
     let x86_64 = cfg!(target_arch = "x86_64");
     let (first, optimize_after) = match flags.jit_compiler {
         CompilerFlag::Cranelift => (Level::Optimized, None),
+        #[cfg(feature = "llvm")]
+        CompilerFlag::Llvm => (Level::Optimized, None),
         _ if !x86_64 => (Level::Optimized, None),
         CompilerFlag::Baseline => (Level::Baseline, None),
         CompilerFlag::Tiered => (Level::Baseline, Some(flags.jit_optimize_after)),
     };
-    let jit = lst_backends::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    let jit = compiler(flags)?;
     let tiering = Tiering {
         first,
         optimize_after,
     };
-    vm.set_jit(Box::new(jit), mode, flags.jit_threshold, tiering);
+    vm.set_jit(jit, mode, flags.jit_threshold, tiering);
     Ok(())
+}
+
+/// The compilers `--jit-compiler` (and `--jit-top`) name.
+#[cfg_attr(not(feature = "llvm"), allow(unused_variables))]
+fn compiler(flags: &VmFlags) -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
+    #[cfg(feature = "llvm")]
+    if optimizing_compiler(flags) == "llvm" {
+        if flags.jit_top == Some(TopFlag::Llvm)
+            && !matches!(flags.jit_compiler, CompilerFlag::Tiered)
+        {
+            bail!(
+                "--jit-top llvm is the top tier of --jit-compiler tiered, not of {}",
+                format!("{:?}", flags.jit_compiler).to_lowercase()
+            );
+        }
+        // Baseline code from Cranelift's crate, optimized code from LLVM.
+        return Ok(Box::new(
+            lst_llvm::LlvmJit::new().map_err(anyhow::Error::msg)?,
+        ));
+    }
+    Ok(Box::new(
+        lst_backends::CraneliftJit::new().map_err(anyhow::Error::msg)?,
+    ))
 }
 
 fn main() -> ExitCode {
@@ -330,7 +371,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_stats(vm);
             }
             if cli.vm.jit_stats && *tier == bench::Tier::Jit {
-                print_jit_stats(vm);
+                print_jit_stats(vm, &cli.vm);
             }
         }
         return Ok(if ok {
@@ -358,7 +399,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         print_stats(&vm);
     }
     if cli.vm.jit_stats {
-        print_jit_stats(&vm);
+        print_jit_stats(&vm, &cli.vm);
     }
     Ok(code)
 }
@@ -455,7 +496,7 @@ fn build_image(dir: &Path, output: &Path, flags: &VmFlags) -> Result<ExitCode> {
 
 /// `--jit-stats`: what the JIT compiled, how fast, and how often control
 /// crossed between the tiers.
-fn print_jit_stats(vm: &Vm) {
+fn print_jit_stats(vm: &Vm, flags: &VmFlags) {
     use lst_vm::jit_runtime::tiering::Level;
     let Some(s) = vm.jit_stats() else {
         eprintln!("jit: off");
@@ -467,7 +508,7 @@ fn print_jit_stats(vm: &Vm) {
     );
     for (level, name) in [
         (Level::Baseline, "baseline"),
-        (Level::Optimized, "cranelift"),
+        (Level::Optimized, optimizing_compiler(flags)),
     ] {
         let mut times: Vec<f64> = s
             .compile_times
@@ -507,6 +548,17 @@ fn print_jit_stats(vm: &Vm) {
     reasons.sort_by(|a, b| b.1.cmp(a.1));
     for (why, n) in reasons.iter().take(8) {
         eprintln!("jit: declined {n}× ({why})");
+    }
+}
+
+/// The name of the compiler that compiles at the optimized level.
+fn optimizing_compiler(flags: &VmFlags) -> &'static str {
+    match flags.jit_compiler {
+        #[cfg(feature = "llvm")]
+        CompilerFlag::Llvm => "llvm",
+        #[cfg(feature = "llvm")]
+        _ if flags.jit_top == Some(TopFlag::Llvm) => "llvm",
+        _ => "cranelift",
     }
 }
 

@@ -151,9 +151,12 @@ impl CraneliftJit {
         Ok(jit)
     }
 
-    /// The addresses baseline code jumps to and calls, so that a listing
-    /// (the back-end filetests) can name them instead of printing numbers
-    /// that differ per run.
+    /// The shared functions (send, return and exit stubs, Float
+    /// functions) and the helpers' addresses: what baseline code jumps to
+    /// and calls, for another code generator that enters and leaves
+    /// compiled code the same way (the LLVM back end), and for listings
+    /// (the back-end filetests) to name instead of printing numbers that
+    /// differ per run.
     pub fn targets(&self) -> &baseline::Targets {
         &self.targets
     }
@@ -490,9 +493,63 @@ impl CraneliftJit {
     }
 }
 
-/// A method as both code generators take it: its IR, with the SmallInt
-/// fast paths lowered (`lst_jit::semantic`) and folded, and the facts
-/// about its literals.
+/// One compile unit (a method, or a block body in it) as every optimizing
+/// back end takes it: its IR translated, with the SmallInt and Float fast
+/// paths lowered (`lst_jit::semantic`, with the facts of the method's
+/// literals) and folded, and the facts about the method besides the IR.
+/// Cranelift, the baseline and the LLVM back end all start from this.
+pub struct UnitIr {
+    pub ir: lst_jit::ir::Function,
+    pub bytecodes: Vec<u8>,
+    pub literal_count: usize,
+}
+
+/// Reads unit `(method, start)` (start 0: the method itself) from the
+/// heap into its [`UnitIr`]: translate, the semantic lowering, fold.
+pub fn read_unit(vm: &Vm, method: Value, start: u16) -> Result<UnitIr, String> {
+    let h = &vm.heap;
+    let field = |i| h.get(method, i).unwrap_or(method);
+    let code = field(method::BYTECODES);
+    let literals = field(method::LITERALS);
+    if !code.is_ref() || !h.is_bytes(code) || !literals.is_ref() || h.is_bytes(literals) {
+        return Err("malformed method".into());
+    }
+    let selector = field(method::NAME);
+    let arity = (selector.is_ref() && h.is_bytes(selector))
+        .then(|| selector_arity(h.bytes(selector)))
+        .flatten()
+        .ok_or("the method's selector is not a Symbol")?;
+    let temps = field(method::TEMPORARY_SIZE).as_usize().unwrap_or(0);
+    let name = vm.method_name(method);
+    let bytecodes = h.bytes(code).to_vec();
+    let src = Source {
+        name: &name,
+        bytecodes: &bytecodes,
+        arg_count: u8::try_from(arity).map_err(|_| "too many arguments")?,
+        temp_count: u8::try_from(temps).map_err(|_| "too many temporaries")?,
+    };
+    let kind = match start {
+        0 => Kind::Method,
+        start => Kind::BlockBody { start },
+    };
+    let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
+    let int_ops = per_selector(h, literals, int_ops::int_op);
+    let float_ops = per_selector(h, literals, float_ops::float_op);
+    let facts = lst_jit::semantic::Facts {
+        literal_ops: &int_ops,
+        float_ops: &float_ops,
+    };
+    lst_jit::semantic::lower(&mut ir, &facts);
+    lst_jit::fold::fold(&mut ir);
+    Ok(UnitIr {
+        ir,
+        bytecodes,
+        literal_count: h.size(literals),
+    })
+}
+
+/// A method as both code generators take it: its [`UnitIr`] and the
+/// facts about its literals that only the Cranelift lowering uses.
 struct MethodInput {
     ir: lst_jit::ir::Function,
     bytecodes: Vec<u8>,
@@ -502,44 +559,16 @@ struct MethodInput {
 }
 
 impl MethodInput {
-    /// Translates the unit `(method, start)` and reads its literals (the
-    /// facts only the optimizing lowering uses only for `level`
-    /// Optimized).
+    /// Reads the unit `(method, start)` and its literals (the facts only
+    /// the optimizing lowering uses only for `level` Optimized).
     fn new(vm: &Vm, method: Value, start: u16, level: Level) -> Result<MethodInput, String> {
+        let UnitIr {
+            ir,
+            bytecodes,
+            literal_count,
+        } = read_unit(vm, method, start)?;
         let h = &vm.heap;
-        let field = |i| h.get(method, i).unwrap_or(method);
-        let code = field(method::BYTECODES);
-        let literals = field(method::LITERALS);
-        if !code.is_ref() || !h.is_bytes(code) || !literals.is_ref() || h.is_bytes(literals) {
-            return Err("malformed method".into());
-        }
-        let selector = field(method::NAME);
-        let arity = (selector.is_ref() && h.is_bytes(selector))
-            .then(|| selector_arity(h.bytes(selector)))
-            .flatten()
-            .ok_or("the method's selector is not a Symbol")?;
-        let temps = field(method::TEMPORARY_SIZE).as_usize().unwrap_or(0);
-        let name = vm.method_name(method);
-        let bytecodes = h.bytes(code).to_vec();
-        let src = Source {
-            name: &name,
-            bytecodes: &bytecodes,
-            arg_count: u8::try_from(arity).map_err(|_| "too many arguments")?,
-            temp_count: u8::try_from(temps).map_err(|_| "too many temporaries")?,
-        };
-        let kind = match start {
-            0 => Kind::Method,
-            start => Kind::BlockBody { start },
-        };
-        let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
-        let int_ops = per_selector(h, literals, int_ops::int_op);
-        let float_ops = per_selector(h, literals, float_ops::float_op);
-        let facts = lst_jit::semantic::Facts {
-            literal_ops: &int_ops,
-            float_ops: &float_ops,
-        };
-        lst_jit::semantic::lower(&mut ir, &facts);
-        lst_jit::fold::fold(&mut ir);
+        let literals = h.get(method, method::LITERALS).unwrap_or(method);
         let optimized = level == Level::Optimized;
         let quick = per_selector(h, literals, |s| {
             // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
@@ -556,7 +585,7 @@ impl MethodInput {
         Ok(MethodInput {
             ir,
             bytecodes,
-            literal_count: h.size(literals),
+            literal_count,
             indexed,
             quick,
         })

@@ -1,0 +1,43 @@
+//! One compile unit (a method, or a block body in it) as the selector
+//! takes it: the same IR the Cranelift pipeline builds
+//! (`lst_backends::jit::read_unit`: translate, the semantic lowering with
+//! the same facts, fold), and the facts about the method besides the IR.
+//! Reads the heap only; generates no code.
+
+use lst_backends::jit::{UnitIr, read_unit};
+use lst_jit::ir::{Function, Inst};
+use lst_vm::value::Value;
+use lst_vm::vm::Vm;
+
+/// A unit's IR and its method's facts.
+pub struct Unit {
+    pub ir: Function,
+    pub bytecodes: Vec<u8>,
+    pub literal_count: usize,
+}
+
+impl Unit {
+    /// Reads the unit `(method, start)` (start 0: the method itself).
+    pub fn read(vm: &Vm, method: Value, start: u16) -> Result<Unit, String> {
+        let UnitIr {
+            ir,
+            bytecodes,
+            literal_count,
+        } = read_unit(vm, method, start)?;
+        Ok(Unit {
+            ir,
+            bytecodes,
+            literal_count,
+        })
+    }
+
+    /// How many sends the unit makes (one send site each).
+    pub fn sends(&self) -> usize {
+        self.ir
+            .blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter(|d| matches!(d.inst, Inst::Send { .. }))
+            .count()
+    }
+}

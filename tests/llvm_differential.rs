@@ -1,0 +1,203 @@
+//! The LLVM back end against the interpreter (the oracle): the same
+//! programs run interpreted (`--jit off`) and with every method compiled
+//! by LLVM at its first call (`--jit always --jit-compiler llvm`), or with
+//! LLVM as the top tier over the baseline (`--jit-top llvm`), must print
+//! exactly the same, also under GC stress, and LLVM must really have
+//! compiled methods (`--jit-stats`), or the comparison proves nothing.
+//!
+//! Covered: every file of the Smalltalk suite (`tests/smalltalk/`), every
+//! program of `tests/programs/` (deep recursion, non-local return through
+//! compiled frames, `jit_edges.st`), both LLST images (where they are
+//! found), and every benchmark's smoke run (which checks its own result).
+#![cfg(feature = "llvm")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `.st` files of a folder of the repository, in name order.
+fn st_files(folder: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(folder))
+        .expect("the folder")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "st"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `lst` with `args`, stdin empty; answers (exit success, stdout, stderr).
+fn lst(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lst"))
+        .args(args)
+        .env_remove("LST_GC_STRESS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("lst runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// How many units LLVM compiled, from `--jit-stats`' line `jit: llvm: N
+/// compiled; …` (0 without it).
+fn llvm_compiled(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("jit: llvm: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+const LLVM: &[&str] = &["--jit", "always", "--jit-compiler", "llvm", "--jit-stats"];
+/// Tiered with LLVM on top, recompiling early so that both tiers run and
+/// frames move from baseline code to LLVM code.
+const LLVM_TOP: &[&str] = &[
+    "--jit",
+    "always",
+    "--jit-top",
+    "llvm",
+    "--jit-optimize-after",
+    "3",
+    "--jit-stats",
+];
+
+/// Runs `args` interpreted and compiled as `jit` (flags) says; both must
+/// end alike and print the same. Answers a description of any
+/// difference, or of LLVM having compiled nothing.
+fn compare(label: &str, args: &[&str], jit: &[&str], gc_stress: bool) -> Option<String> {
+    let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
+    let interp = lst(&[args, &["--jit", "off"]].concat());
+    let jit = lst(&[args, stress, jit].concat());
+    let jit_stderr: String = jit
+        .2
+        .lines()
+        .filter(|l| !l.starts_with("jit: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if interp.0 != jit.0 || interp.1 != jit.1 || interp.2 != jit_stderr {
+        return Some(format!(
+            "{label}: differs\n--- interpreted (ok {}):\n{}{}\n--- llvm (ok {}):\n{}{}",
+            interp.0, interp.1, interp.2, jit.0, jit.1, jit.2
+        ));
+    }
+    (llvm_compiled(&jit.2) == 0).then(|| format!("{label}: LLVM compiled nothing:\n{}", jit.2))
+}
+
+/// Compares every file of `folder` compiled as `jit` says, two at a time
+/// (LLVM compiles take milliseconds per method; the machines have two
+/// cores).
+fn compare_folder(folder: &str, jit: &'static [&'static str], gc_stress: bool) {
+    let files = st_files(folder);
+    assert!(!files.is_empty(), "no .st files in {folder}");
+    let mut problems = vec![];
+    for pair in files.chunks(2) {
+        let runs: Vec<_> = pair
+            .iter()
+            .map(|f| {
+                let path = f.to_string_lossy().into_owned();
+                std::thread::spawn(move || compare(&path, &[&path], jit, gc_stress))
+            })
+            .collect();
+        problems.extend(runs.into_iter().filter_map(|h| h.join().expect("a runner")));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn the_suite_prints_the_same_compiled_by_llvm() {
+    compare_folder("tests/smalltalk", LLVM, false);
+}
+
+#[test]
+fn the_suite_prints_the_same_with_llvm_as_the_top_tier() {
+    compare_folder("tests/smalltalk", LLVM_TOP, false);
+}
+
+#[test]
+fn the_suite_prints_the_same_compiled_by_llvm_under_gc_stress() {
+    compare_folder("tests/smalltalk", LLVM, true);
+}
+
+/// Deep recursion (a million compiled frames), non-local return through
+/// compiled frames, loops entered at their heads, redefinitions under
+/// compiled code (`jit_edges.st`, `deep.st`, …).
+#[test]
+fn the_programs_print_the_same_compiled_by_llvm() {
+    compare_folder("tests/programs", LLVM, false);
+    compare_folder("tests/programs", LLVM_TOP, false);
+}
+
+/// LLST's DecodeAllMethods.image boots through its own 134-test start-up
+/// suite, and VMPrimitives.image ends as it does interpreted.
+#[test]
+fn llst_images_run_the_same_compiled_by_llvm() {
+    for name in ["DecodeAllMethods.image", "VMPrimitives.image"] {
+        let image = lst_test_images::llst_image_path!(name);
+        let image = image.to_string_lossy().into_owned();
+        for jit in [LLVM, LLVM_TOP] {
+            let problem = compare(name, &["--image", &image], jit, false);
+            assert!(problem.is_none(), "{}", problem.unwrap_or_default());
+        }
+    }
+}
+
+#[test]
+fn every_benchmark_passes_its_check_compiled_by_llvm() {
+    let (ok, out, err) = lst(&[LLVM, &["bench", "--smoke", "--mode", "jit"]].concat());
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("mode jit"), "{out}");
+    assert!(llvm_compiled(&err) > 0, "LLVM compiled nothing:\n{err}");
+}
+
+/// The statistics name LLVM, so the checks above would see a run that
+/// fell back to another compiler.
+#[test]
+fn jit_stats_count_llvm_compiles() {
+    let (ok, out, err) = lst(&[&["-e", "(3 + 4) printNl"], LLVM].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains('7'), "{out}");
+    assert!(llvm_compiled(&err) > 0, "{err}");
+    assert!(!err.contains("jit: cranelift"), "{err}");
+}
+
+#[test]
+fn llvm_on_top_of_another_compiler_than_tiered_is_refused() {
+    let (ok, _, err) = lst(&[
+        "-e",
+        "3",
+        "--jit-compiler",
+        "cranelift",
+        "--jit-top",
+        "llvm",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("--jit-top llvm is the top tier of --jit-compiler tiered"),
+        "{err}"
+    );
+}
+
+/// `lst disasm --jit` shows the LLVM IR before and after LLVM's passes
+/// and the machine code of a method compiled this way.
+#[test]
+fn disasm_jit_shows_what_llvm_makes_of_a_method() {
+    let (ok, out, err) = lst(&["disasm", "--jit", "Object>>isNil"]);
+    assert!(ok, "{err}");
+    for part in [
+        "; LLVM IR as selected",
+        "; LLVM IR after the passes",
+        "define tailcc i64 @lst_llvm_1(",
+        "musttail call tailcc i64",
+        "; LLVM machine code (at 0x",
+        "jmpq",
+    ] {
+        assert!(out.contains(part), "no {part:?} in:\n{out}");
+    }
+}
