@@ -216,22 +216,16 @@ impl Vm {
         self.fp = self.header_index(hp, H_FP);
         self.tb = self.header_index(hp, H_TB);
         self.pc = pc;
-        self.regs = [self.header(hp, H_CODE), self.header(hp, H_LITERALS)];
-        self.refresh_code();
-        Ok(())
+        self.load_frame_code(hp);
+        self.load_steps()
     }
 
-    /// Recomputes the cached byte range of the current bytecodes (after a
-    /// frame change or a collection).
-    #[inline(always)]
-    pub(crate) fn refresh_code(&mut self) {
-        (self.code_start, self.code_len) = self.heap.byte_range(self.regs[0]);
-    }
-
-    /// The current method's bytecodes.
-    #[inline(always)]
-    pub(crate) fn code(&self) -> &[u8] {
-        &self.heap.space_bytes()[self.code_start..self.code_start + self.code_len]
+    /// [`Vm::enter_frame`] where the interpreter goes on running the frame
+    /// at `pc` with the operands it has now: checks they are as many as
+    /// verification proved the code there needs.
+    pub(crate) fn resume_frame(&mut self, hp: usize, pc: usize) -> Result<(), Trap> {
+        self.enter_frame(hp, pc)?;
+        self.check_entry(pc)
     }
 
     /// Pushes a frame for `method`, whose receiver and arguments are the top
@@ -287,8 +281,7 @@ impl Vm {
         self.tb = tb;
         self.pc = 0;
         self.regs = [parts.code, parts.literals];
-        self.refresh_code();
-        Ok(())
+        self.load_steps()
     }
 
     /// Returns `value` from the current frame to its caller.
@@ -309,7 +302,7 @@ impl Vm {
             Some(caller) => {
                 self.stack.truncate(fp);
                 self.stack.push(value);
-                self.enter_frame(caller, retpc)?;
+                self.resume_frame(caller, retpc)?;
                 Ok(super::Flow::Continue)
             }
             None => {

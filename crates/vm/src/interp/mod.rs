@@ -8,10 +8,12 @@
 
 pub mod cache;
 pub mod context;
+pub mod decoded;
 pub mod frame;
 pub mod process;
 pub mod send;
 pub mod stack;
+pub mod verify;
 
 use crate::heap::OutOfMemory;
 use crate::jit_runtime::boundary::NATIVE_PC_BASE;
@@ -19,7 +21,7 @@ use crate::roots::Root;
 use crate::value::Value;
 use crate::vm::Vm;
 use frame::{H_TEMPS, HEADER};
-use lst_bytecode::{Op, decode_at};
+use verify::Kind;
 
 /// Something the current instruction cannot complete.
 #[derive(Debug)]
@@ -103,20 +105,16 @@ impl Vm {
         }
     }
 
+    /// Pops an operand that verification proved is there.
     #[inline(always)]
-    fn pop(&mut self) -> Result<Value, Trap> {
-        if self.stack.len() <= self.hp + HEADER {
-            return Err(bad("operand stack underflow"));
-        }
-        Ok(self.stack.pop().unwrap_or_default())
+    fn pop(&mut self) -> Value {
+        self.stack.pop().unwrap_or_default()
     }
 
+    /// The top operand, which verification proved is there.
     #[inline(always)]
-    fn top(&self) -> Result<Value, Trap> {
-        if self.stack.len() <= self.hp + HEADER {
-            return Err(bad("operand stack underflow"));
-        }
-        Ok(self.stack[self.stack.len() - 1])
+    fn top(&self) -> Value {
+        self.stack[self.stack.len() - 1]
     }
 
     #[inline(always)]
@@ -169,7 +167,7 @@ impl Vm {
     /// Pops an argument Array and spreads it on the stack (a send whose
     /// arguments were not built by the markArguments just before it).
     fn spread_arguments(&mut self) -> Result<usize, Trap> {
-        let args = self.pop()?;
+        let args = self.pop();
         if args.is_int() || self.heap.is_bytes(args) || self.heap.size(args) == 0 {
             return Err(bad(
                 "a send's argument array is not an Array with a receiver",
@@ -179,124 +177,146 @@ impl Vm {
         Ok(self.heap.size(args))
     }
 
-    /// The dispatch loop. Returns when the boot process ends; anything else
-    /// that stops an instruction is a trap.
+    /// The dispatch loop over the current method's verified steps (see
+    /// [`verify`]). Returns when the boot process ends; anything else that
+    /// stops an instruction is a trap.
     fn interpret(&mut self) -> Result<ExitStatus, Trap> {
         loop {
             let at = self.pc;
-            let insn = match decode_at(self.code(), at) {
-                Ok(insn) => insn,
-                Err(_) if at >= NATIVE_PC_BASE => match self.run_native(at)? {
-                    Flow::Continue => continue,
-                    Flow::Exit(s) => return Ok(s),
-                },
-                Err(e) => return Err(Trap::Error(format!("bad bytecode: {e}"))),
+            let Some(&step) = self.current_steps().get(at) else {
+                if at >= NATIVE_PC_BASE {
+                    match self.run_native(at)? {
+                        Flow::Continue => continue,
+                        Flow::Exit(s) => return Ok(s),
+                    }
+                }
+                return Err(self.no_instruction_at(at));
             };
-            self.pc = at + insn.len as usize;
-            let arg = insn.arg as usize;
-            match insn.op {
-                Op::PushInstance => {
+            self.pc = step.next as usize;
+            let arg = step.arg as usize;
+            match step.kind {
+                Kind::Invalid => return Err(self.no_instruction_at(at)),
+                Kind::PushInstance => {
                     let v = self.heap.get(self.stack[self.fp], arg);
                     self.stack
                         .push(v.ok_or_else(|| bad("instance variable index out of range"))?);
                 }
-                Op::PushArgument => {
+                Kind::PushArgument => {
                     let i = self.fp + arg;
                     if i >= self.tb {
                         return Err(bad("argument index out of range"));
                     }
                     self.stack.push(self.stack[i]);
                 }
-                Op::PushTemporary => {
+                Kind::PushTemporary => {
                     let v = self.temporary(arg)?;
                     self.stack.push(v);
                 }
-                Op::PushLiteral => {
+                Kind::PushLiteral => {
                     let v = self.literal(arg)?;
                     self.stack.push(v);
                 }
-                Op::PushConstant => {
-                    let v = self
-                        .constant(arg)
-                        .ok_or_else(|| bad("invalid pushConstant"))?;
-                    self.stack.push(v);
-                }
-                Op::AssignInstance => {
-                    let v = self.top()?;
+                Kind::PushSmall => self.stack.push(Value::small(arg as i64)),
+                Kind::PushNil => self.stack.push(self.nil()),
+                Kind::PushTrue => self.stack.push(self.root(Root::True)),
+                Kind::PushFalse => self.stack.push(self.root(Root::False)),
+                Kind::AssignInstance => {
+                    let v = self.top();
                     if !self.heap.set(self.stack[self.fp], arg, v) {
                         return Err(bad("instance variable index out of range"));
                     }
                 }
-                Op::AssignTemporary => {
-                    let v = self.top()?;
+                Kind::AssignTemporary => {
+                    let v = self.top();
                     self.set_temporary(arg, v)?;
                 }
-                Op::MarkArguments => self.mark_arguments(arg)?,
-                Op::SendMessage => {
+                Kind::MarkArguments => {
+                    let base = self.stack.len() - arg;
+                    let array = self.array_from_stack(base, base + arg)?;
+                    self.stack.truncate(base);
+                    self.stack.push(array);
+                }
+                Kind::Send => {
+                    let selector = self.literal(step.extra as usize)?;
+                    self.send(selector, arg, None)?;
+                }
+                Kind::SendSuper => {
+                    let selector = self.literal(step.extra as usize)?;
+                    let class = self.super_class()?;
+                    self.send(selector, arg, Some(class))?;
+                }
+                Kind::SendArray => {
                     let n = self.spread_arguments()?;
                     let selector = self.literal(arg)?;
                     self.send(selector, n, None)?;
                 }
-                Op::SendToSuper => {
+                Kind::SendSuperArray => {
                     let n = self.spread_arguments()?;
-                    let selector = self.literal(insn.extra as usize)?;
+                    let selector = self.literal(step.extra as usize)?;
                     let class = self.super_class()?;
                     self.send(selector, n, Some(class))?;
                 }
-                Op::SendUnary => {
-                    let v = self.pop()?;
-                    let r = match arg {
-                        0 => v == self.nil(),
-                        1 => v != self.nil(),
-                        _ => return Err(bad("invalid sendUnary")),
-                    };
-                    self.stack.push(self.boolean(r));
+                Kind::IsNil | Kind::NotNil => {
+                    let v = self.pop();
+                    let is_nil = v == self.nil();
+                    self.stack
+                        .push(self.boolean(is_nil == (step.kind == Kind::IsNil)));
                 }
-                Op::SendBinary => self.send_binary(arg)?,
-                Op::PushBlock => self.push_block(insn.arg, insn.extra)?,
-                Op::DoPrimitive => {
-                    if let Flow::Exit(s) = self.do_primitive(arg, insn.extra as u8)? {
+                Kind::SendBinary => self.send_binary(arg)?,
+                Kind::PushBlock => self.push_block(step.arg, step.extra)?,
+                Kind::DoPrimitive => {
+                    if let Flow::Exit(s) = self.do_primitive(arg, step.extra as u8)? {
                         return Ok(s);
                     }
                 }
-                Op::SelfReturn => {
+                Kind::SelfReturn => {
                     let v = self.stack[self.fp];
                     if let Flow::Exit(s) = self.return_value(v)? {
                         return Ok(s);
                     }
                 }
-                Op::StackReturn => {
-                    let v = self.pop()?;
+                Kind::StackReturn => {
+                    let v = self.pop();
                     if let Flow::Exit(s) = self.return_value(v)? {
                         return Ok(s);
                     }
                 }
-                Op::BlockReturn => {
-                    let v = self.pop()?;
+                Kind::BlockReturn => {
+                    let v = self.pop();
                     if let Flow::Exit(s) = self.non_local_return(v)? {
                         return Ok(s);
                     }
                 }
-                Op::Duplicate => {
-                    let v = self.top()?;
+                Kind::Duplicate => {
+                    let v = self.top();
                     self.stack.push(v);
                 }
-                Op::PopTop => {
-                    self.pop()?;
+                Kind::PopTop => {
+                    self.pop();
                 }
-                Op::Branch => self.jump(insn.extra, at)?,
-                Op::BranchIfTrue => {
-                    if self.pop()? == self.root(Root::True) {
-                        self.jump(insn.extra, at)?;
+                Kind::Branch => self.jump(step.extra, at)?,
+                Kind::BranchIfTrue => {
+                    if self.pop() == self.root(Root::True) {
+                        self.jump(step.extra, at)?;
                     }
                 }
-                Op::BranchIfFalse => {
-                    if self.pop()? == self.root(Root::False) {
-                        self.jump(insn.extra, at)?;
+                Kind::BranchIfFalse => {
+                    if self.pop() == self.root(Root::False) {
+                        self.jump(step.extra, at)?;
                     }
                 }
             }
         }
+    }
+
+    /// The error for running at `pc`, where no verified instruction starts
+    /// (a context or block resumed at a bad offset).
+    #[cold]
+    fn no_instruction_at(&self, pc: usize) -> Trap {
+        Trap::Error(format!(
+            "no instruction starts at offset {pc} of {}",
+            self.method_name(self.header(self.hp, frame::H_METHOD))
+        ))
     }
 
     #[inline(always)]
@@ -332,38 +352,12 @@ impl Vm {
         }
     }
 
-    /// `markArguments n`: when a send follows (as compilers emit), the
-    /// values stay on the stack and the send runs now; no Array is built.
-    fn mark_arguments(&mut self, n: usize) -> Result<(), Trap> {
-        let base = self.operands(n)?;
-        let next = decode_at(self.code(), self.pc);
-        match next {
-            Ok(send) if n > 0 && send.op == Op::SendMessage => {
-                self.pc += send.len as usize;
-                let selector = self.literal(send.arg as usize)?;
-                self.send(selector, n, None)
-            }
-            Ok(send) if n > 0 && send.op == Op::SendToSuper => {
-                self.pc += send.len as usize;
-                let selector = self.literal(send.extra as usize)?;
-                let class = self.super_class()?;
-                self.send(selector, n, Some(class))
-            }
-            _ => {
-                let array = self.array_from_stack(base, base + n)?;
-                self.stack.truncate(base);
-                self.stack.push(array);
-                Ok(())
-            }
-        }
-    }
-
     /// `sendBinary k`: the selector `lst_bytecode::BINARY_SPECIALS[k]` on
     /// two SmallInts without a send, as SmallInt's methods answer; a real
     /// send otherwise, and where the method would not answer a SmallInt
     /// or a Boolean (an overflow, a division by zero).
     fn send_binary(&mut self, k: usize) -> Result<(), Trap> {
-        let base = self.operands(2)?;
+        let base = self.stack.len() - 2;
         let (l, r) = (self.stack[base], self.stack[base + 1]);
         if l.is_int() && r.is_int() {
             let (a, b) = (l.int_unchecked(), r.int_unchecked());
