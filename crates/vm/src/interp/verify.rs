@@ -170,21 +170,17 @@ fn decode_reachable(code: &[u8]) -> Result<Vec<Option<Insn>>, VerifyError> {
             _ => work.push((at, next)),
         }
     }
-    let mut owner = vec![usize::MAX; code.len()];
+    // Starts in increasing order: one inside the previous one's bytes overlaps it.
+    let (mut previous, mut end) = (0, 0);
     for (at, insn) in insns.iter().enumerate() {
         let Some(insn) = insn else { continue };
-        for b in at..at + insn.len as usize {
-            if owner[b] != usize::MAX {
-                return refuse(
-                    at.max(owner[b]),
-                    format!(
-                        "execution enters the middle of the instruction at {}",
-                        at.min(owner[b])
-                    ),
-                );
-            }
-            owner[b] = at;
+        if at < end {
+            return refuse(
+                at,
+                format!("execution enters the middle of the instruction at {previous}"),
+            );
         }
+        (previous, end) = (at, at + insn.len as usize);
     }
     Ok(insns)
 }
