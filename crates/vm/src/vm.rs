@@ -124,6 +124,8 @@ pub struct Vm {
     /// they are for (refreshed by the collector).
     pub(crate) steps_id: u32,
     pub(crate) decoded_code: Value,
+    /// The current method's steps (`decoded`'s entry `steps_id`).
+    pub(crate) steps: std::rc::Rc<[crate::interp::verify::Step]>,
     pub(crate) cache: MethodCache,
     pub(crate) runs: Vec<Run>,
     /// Safepoint countdown: decremented at method entry and backward branches.
@@ -239,6 +241,7 @@ impl Vm {
             tb: 0,
             decoded: crate::interp::decoded::DecodedTable::new(),
             steps_id: 0,
+            steps: std::rc::Rc::from([]),
             decoded_code: crate::interp::decoded::no_code(),
             cache: MethodCache::new(),
             runs: Vec::new(),

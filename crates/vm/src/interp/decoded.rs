@@ -13,10 +13,11 @@
 
 use super::Trap;
 use super::frame::{H_CODE, H_LITERALS, H_METHOD, HEADER};
-use super::verify::{Limits, Step, Steps, verify};
+use super::verify::{Limits, Step, verify};
 use crate::value::Value;
 use crate::vm::Vm;
 use rustc_hash::FxHashMap;
+use std::rc::Rc;
 
 /// More methods than this and the table starts again.
 const MAX_METHODS: usize = 1 << 14;
@@ -32,8 +33,9 @@ pub(crate) fn no_code() -> Value {
 pub struct DecodedTable {
     /// The bytecode objects, a GC root.
     pub(crate) codes: Vec<Value>,
-    /// Their steps, by the same index.
-    steps: Vec<Steps>,
+    /// Their steps, by the same index (shared with the interpreter's
+    /// register for the current method).
+    steps: Vec<Rc<[Step]>>,
     /// Bytecode address → index; rebuilt after every collection.
     index: FxHashMap<u64, u32>,
 }
@@ -42,13 +44,13 @@ impl DecodedTable {
     /// A table whose entry 0 (no method) runs nothing.
     pub(crate) fn new() -> DecodedTable {
         let mut table = DecodedTable::default();
-        table.add(no_code(), Box::new([]));
+        table.add(no_code(), Rc::from([]));
         table
     }
 
     /// The steps at index `id`.
     #[inline(always)]
-    pub(crate) fn steps(&self, id: u32) -> &[Step] {
+    pub(crate) fn steps(&self, id: u32) -> &Rc<[Step]> {
         &self.steps[id as usize]
     }
 
@@ -57,7 +59,7 @@ impl DecodedTable {
         self.index.get(&code.raw()).copied()
     }
 
-    fn add(&mut self, code: Value, steps: Steps) -> u32 {
+    fn add(&mut self, code: Value, steps: Rc<[Step]>) -> u32 {
         let id = self.steps.len() as u32;
         self.codes.push(code);
         self.steps.push(steps);
@@ -72,7 +74,7 @@ impl DecodedTable {
             return current;
         }
         let code = self.codes[current as usize];
-        let steps = std::mem::take(&mut self.steps[current as usize]);
+        let steps = self.steps[current as usize].clone();
         *self = DecodedTable::default();
         self.add(code, steps)
     }
@@ -99,6 +101,7 @@ impl Vm {
             Some(id) => id,
             None => self.verify_current()?,
         };
+        self.steps = self.decoded.steps(self.steps_id).clone();
         self.decoded_code = code;
         Ok(())
     }
@@ -118,7 +121,7 @@ impl Vm {
             literals: self.heap.size(literals),
         };
         match verify(self.heap.bytes(code), limits) {
-            Ok(steps) => Ok(self.decoded.add(code, steps)),
+            Ok(steps) => Ok(self.decoded.add(code, Rc::from(steps))),
             Err(e) => Err(Trap::Error(format!(
                 "cannot run {}: its bytecode {e}",
                 self.method_name(method)
@@ -126,29 +129,27 @@ impl Vm {
         }
     }
 
-    /// The current step table.
-    #[inline(always)]
-    pub(crate) fn current_steps(&self) -> &[Step] {
-        self.decoded.steps(self.steps_id)
-    }
-
     /// Checks that the current frame may resume at `pc`: an instruction
     /// start whose proved operand depth the frame has (else the loop's
     /// unchecked pops could reach below the frame's operands).
     #[inline(always)]
     pub(crate) fn check_entry(&self, pc: usize) -> Result<(), Trap> {
-        let Some(step) = self.current_steps().get(pc) else {
-            return Ok(()); // Native continuations and bad pcs: the loop decides.
-        };
-        let depth = self.stack.len().saturating_sub(self.hp + HEADER);
-        if depth < step.depth as usize {
-            return Err(Trap::Error(format!(
-                "cannot resume {} at {pc} with {depth} operand values (needs {})",
-                self.method_name(self.header(self.hp, H_METHOD)),
-                step.depth
-            )));
+        // Native continuations and bad pcs (no step): the loop decides.
+        let needed = self.steps.get(pc).map_or(0, |s| s.depth as usize);
+        if self.stack.len() < self.hp + HEADER + needed {
+            return Err(self.entry_refused(pc, needed));
         }
         Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn entry_refused(&self, pc: usize, needed: usize) -> Trap {
+        Trap::Error(format!(
+            "cannot resume {} at {pc} with {} operand values (needs {needed})",
+            self.method_name(self.header(self.hp, H_METHOD)),
+            self.stack.len().saturating_sub(self.hp + HEADER),
+        ))
     }
 
     /// The frame header's bytecodes and literals as the current ones.

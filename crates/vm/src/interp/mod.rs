@@ -183,7 +183,7 @@ impl Vm {
     fn interpret(&mut self) -> Result<ExitStatus, Trap> {
         loop {
             let at = self.pc;
-            let Some(&step) = self.current_steps().get(at) else {
+            let Some(&step) = self.steps.get(at) else {
                 if at >= NATIVE_PC_BASE {
                     match self.run_native(at)? {
                         Flow::Continue => continue,
