@@ -238,7 +238,7 @@ impl Vm {
                 }
                 Kind::Send => {
                     let selector = self.literal(step.extra as usize)?;
-                    self.send(selector, arg, None)?;
+                    self.send_step(selector, arg)?;
                 }
                 Kind::SendSuper => {
                     let selector = self.literal(step.extra as usize)?;

@@ -116,6 +116,29 @@ impl Vm {
         self.send_with(selector, nvals, start, Primitive::Try)
     }
 
+    /// A send of a verified `Send` step (receiver and arguments are the top
+    /// `nvals > 0` slots): when the method cache knows the target and it is
+    /// a plain interpreted method (no primitive prologue, not compiled), its
+    /// frame is pushed here; everything else goes through [`Vm::send`].
+    #[inline(always)]
+    pub(crate) fn send_step(&mut self, selector: Value, nvals: usize) -> Result<(), Trap> {
+        let receiver = self.stack[self.stack.len() - nvals];
+        let class = self.class_of(receiver);
+        match self.cache.probe(selector, class) {
+            Some((method, parts))
+                if parts.primitive.is_none()
+                    && parts.native == NEVER
+                    && !self.options.trace_sends =>
+            {
+                self.stats.sends += 1;
+                self.stats.cache_hits += 1;
+                self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
+                self.tick()
+            }
+            _ => self.send(selector, nvals, None),
+        }
+    }
+
     /// [`Vm::send`]; `fast` allows running a primitive method's primitive
     /// without a frame.
     fn send_with(
