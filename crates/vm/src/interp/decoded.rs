@@ -28,8 +28,10 @@ pub(crate) fn no_code() -> Value {
     Value::small(0)
 }
 
+/// Entries of the direct-mapped front of the address index.
+const RECENT: usize = 256;
+
 /// Every method the interpreter has verified, by bytecode object.
-#[derive(Default)]
 pub struct DecodedTable {
     /// The bytecode objects, a GC root.
     pub(crate) codes: Vec<Value>,
@@ -38,6 +40,20 @@ pub struct DecodedTable {
     steps: Vec<Rc<[Step]>>,
     /// Bytecode address → index; rebuilt after every collection.
     index: FxHashMap<u64, u32>,
+    /// A direct-mapped cache in front of `index` (address, index), for
+    /// the returns that switch between a few methods; emptied with it.
+    recent: Box<[(u64, u32); RECENT]>,
+}
+
+impl Default for DecodedTable {
+    fn default() -> DecodedTable {
+        DecodedTable {
+            codes: vec![],
+            steps: vec![],
+            index: FxHashMap::default(),
+            recent: Box::new([(0, 0); RECENT]),
+        }
+    }
 }
 
 impl DecodedTable {
@@ -55,8 +71,15 @@ impl DecodedTable {
     }
 
     #[inline(always)]
-    fn find(&self, code: Value) -> Option<u32> {
-        self.index.get(&code.raw()).copied()
+    fn find(&mut self, code: Value) -> Option<u32> {
+        let slot = (code.raw() >> 3) as usize % RECENT;
+        let (key, id) = self.recent[slot];
+        if key == code.raw() {
+            return Some(id);
+        }
+        let id = self.index.get(&code.raw()).copied()?;
+        self.recent[slot] = (code.raw(), id);
+        Some(id)
     }
 
     fn add(&mut self, code: Value, steps: Rc<[Step]>) -> u32 {
@@ -82,6 +105,7 @@ impl DecodedTable {
     /// After a collection: the addresses of `codes` changed.
     pub(crate) fn reindex(&mut self) {
         self.index.clear();
+        self.recent.fill((0, 0));
         for (i, c) in self.codes.iter().enumerate() {
             self.index.insert(c.raw(), i as u32);
         }
