@@ -263,6 +263,17 @@ impl Vm {
                         .push(self.boolean(is_nil == (step.kind == Kind::IsNil)));
                 }
                 Kind::SendBinary => self.send_binary(arg)?,
+                Kind::ArgumentConstantBinary => {
+                    let i = self.fp + arg;
+                    if i >= self.tb {
+                        return Err(bad("argument index out of range"));
+                    }
+                    self.binary_with_constant(self.stack[i], step.extra)?;
+                }
+                Kind::TemporaryConstantBinary => {
+                    let v = self.temporary(arg)?;
+                    self.binary_with_constant(v, step.extra)?;
+                }
                 Kind::PushBlock => self.push_block(step.arg, step.extra)?,
                 Kind::DoPrimitive => {
                     if let Flow::Exit(s) = self.do_primitive(arg, step.extra as u8)? {
@@ -372,6 +383,22 @@ impl Vm {
             .ok_or_else(|| bad("invalid sendBinary"))?;
         let selector = self.root(root);
         self.send(selector, 2, None)
+    }
+
+    /// `push l; pushConstant c; sendBinary k` with `extra` = `k | c << 8`:
+    /// the SmallInt case without pushing the operands.
+    #[inline(always)]
+    fn binary_with_constant(&mut self, l: Value, extra: u16) -> Result<(), Trap> {
+        let (k, c) = ((extra & 0xFF) as usize, (extra >> 8) as i64);
+        if l.is_int()
+            && let Some(v) = self.small_int_special(k, l.int_unchecked(), c)
+        {
+            self.stack.push(v);
+            return Ok(());
+        }
+        self.stack.push(l);
+        self.stack.push(Value::small(c));
+        self.send_binary(k)
     }
 
     /// What `a s b` answers for the special selector `s` = `k` on two

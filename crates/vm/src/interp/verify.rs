@@ -59,6 +59,12 @@ pub(crate) enum Kind {
     Branch,
     BranchIfTrue,
     BranchIfFalse,
+    /// `pushArgument arg; pushConstant c; sendBinary k` (`extra` is
+    /// `k | c << 8`): the special selector on an argument and a small
+    /// constant, as in `n - 1` or `i < 10`.
+    ArgumentConstantBinary,
+    /// `pushTemporary arg; pushConstant c; sendBinary k`, likewise.
+    TemporaryConstantBinary,
 }
 
 /// One pre-decoded instruction.
@@ -136,6 +142,7 @@ pub(crate) fn verify(code: &[u8], limits: Limits) -> Result<Steps, VerifyError> 
     for step in steps.iter_mut().filter(|s| s.depth == UNREACHED) {
         *step = INVALID;
     }
+    fuse(&mut steps);
     Ok(steps)
 }
 
@@ -324,6 +331,36 @@ fn step_of(
     Ok(step)
 }
 
+/// Replaces the first step of each frequent sequence by one step doing
+/// the whole sequence (a superinstruction). The later steps stay where
+/// they are, for jumps to them; the fused step needs the depth its first
+/// instruction needs, and leaves what the sequence leaves.
+fn fuse(steps: &mut [Step]) {
+    for at in 0..steps.len() {
+        let first = steps[at];
+        let kind = match first.kind {
+            Kind::PushArgument => Kind::ArgumentConstantBinary,
+            Kind::PushTemporary => Kind::TemporaryConstantBinary,
+            _ => continue,
+        };
+        let constant = steps[first.next as usize];
+        if constant.kind != Kind::PushSmall {
+            continue;
+        }
+        let binary = steps[constant.next as usize];
+        if binary.kind != Kind::SendBinary {
+            continue;
+        }
+        steps[at] = Step {
+            kind,
+            arg: first.arg,
+            extra: u16::from(binary.arg) | u16::from(constant.arg) << 8,
+            next: binary.next,
+            depth: first.depth,
+        };
+    }
+}
+
 /// The depth of a step no path has reached yet.
 const UNREACHED: u16 = u16::MAX;
 
@@ -422,6 +459,8 @@ fn op_of(kind: Kind) -> Option<Op> {
         Kind::Branch => Op::Branch,
         Kind::BranchIfTrue => Op::BranchIfTrue,
         Kind::BranchIfFalse => Op::BranchIfFalse,
+        // Made after the depths are known.
+        Kind::ArgumentConstantBinary | Kind::TemporaryConstantBinary => return None,
     })
 }
 
