@@ -12,7 +12,7 @@
 //! [`verify`]: super::verify
 
 use super::Trap;
-use super::frame::{H_CODE, H_LITERALS, H_METHOD, HEADER};
+use super::frame::{H_METHOD, HEADER};
 use super::verify::{Limits, Step, verify};
 use crate::value::Value;
 use crate::vm::Vm;
@@ -174,11 +174,5 @@ impl Vm {
             self.method_name(self.header(self.hp, H_METHOD)),
             self.stack.len().saturating_sub(self.hp + HEADER),
         ))
-    }
-
-    /// The frame header's bytecodes and literals as the current ones.
-    #[inline(always)]
-    pub(crate) fn load_frame_code(&mut self, hp: usize) {
-        self.regs = [self.header(hp, H_CODE), self.header(hp, H_LITERALS)];
     }
 }

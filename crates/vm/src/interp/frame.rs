@@ -212,11 +212,13 @@ impl Vm {
 
     /// Makes `hp` the current frame and loads the interpreter registers.
     pub(crate) fn enter_frame(&mut self, hp: usize, pc: usize) -> Result<(), Trap> {
+        // One bounds check for the whole header.
+        let header = &self.stack[hp..hp + HEADER];
+        let index = |field: usize| header[field].int_unchecked() as usize;
+        (self.fp, self.tb) = (index(H_FP), index(H_TB));
+        self.regs = [header[H_CODE], header[H_LITERALS]];
         self.hp = hp;
-        self.fp = self.header_index(hp, H_FP);
-        self.tb = self.header_index(hp, H_TB);
         self.pc = pc;
-        self.load_frame_code(hp);
         self.load_steps()
     }
 
@@ -296,9 +298,11 @@ impl Vm {
         if hp != self.hp || self.has_sender_link(self.header(hp, H_CONTEXT)) {
             self.widow_frames_above(hp);
         }
-        let fp = self.header_index(hp, H_FP);
-        let retpc = self.header_index(hp, H_RETPC);
-        match self.caller_of(hp) {
+        let header = &self.stack[hp..hp + HEADER];
+        let fp = header[H_FP].int_unchecked() as usize;
+        let retpc = header[H_RETPC].int_unchecked() as usize;
+        let caller = usize::try_from(header[H_CALLER].int_unchecked()).ok();
+        match caller {
             Some(caller) => {
                 self.stack.truncate(fp);
                 self.stack.push(value);

@@ -236,10 +236,7 @@ impl Vm {
                     self.stack.truncate(base);
                     self.stack.push(array);
                 }
-                Kind::Send => {
-                    let selector = self.literal(step.extra as usize)?;
-                    self.send_step(selector, arg)?;
-                }
+                Kind::Send => self.send_step(step.extra as usize, arg)?,
                 Kind::SendSuper => {
                     let selector = self.literal(step.extra as usize)?;
                     let class = self.super_class()?;

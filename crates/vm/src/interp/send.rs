@@ -117,25 +117,38 @@ impl Vm {
     }
 
     /// A send of a verified `Send` step (receiver and arguments are the top
-    /// `nvals > 0` slots): when the method cache knows the target and it is
-    /// a plain interpreted method (no primitive prologue, not compiled), its
-    /// frame is pushed here; everything else goes through [`Vm::send`].
+    /// `nvals > 0` slots, the selector is literal `literal`): when the
+    /// method cache knows the target and it is not compiled, its primitive
+    /// runs or its frame is pushed here; everything else, and a primitive
+    /// that does not answer, goes through [`Vm::send`].
     #[inline(always)]
-    pub(crate) fn send_step(&mut self, selector: Value, nvals: usize) -> Result<(), Trap> {
+    pub(crate) fn send_step(&mut self, literal: usize, nvals: usize) -> Result<(), Trap> {
+        let selector = self.literal(literal)?;
         let receiver = self.stack[self.stack.len() - nvals];
         let class = self.class_of(receiver);
-        match self.cache.probe(selector, class) {
-            Some((method, parts))
-                if parts.primitive.is_none()
-                    && parts.native == NEVER
-                    && !self.options.trace_sends =>
-            {
+        let hit = match self.cache.probe(selector, class) {
+            Some(hit) if hit.1.native == NEVER && !self.options.trace_sends => hit,
+            _ => return self.send(selector, nvals, None),
+        };
+        let (method, parts) = hit;
+        let Some(p) = parts.primitive else {
+            self.stats.sends += 1;
+            self.stats.cache_hits += 1;
+            self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
+            return self.tick();
+        };
+        match self.primitive_send(p, nvals)? {
+            FastPrimitive::Done => {
                 self.stats.sends += 1;
                 self.stats.cache_hits += 1;
-                self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
-                self.tick()
+                Ok(())
             }
-            _ => self.send(selector, nvals, None),
+            // The primitive may have collected: the selector is read again
+            // from the literals (a root), and the send looks up again.
+            outcome => {
+                let selector = self.literal(literal)?;
+                self.send_with(selector, nvals, None, outcome.then_in_method())
+            }
         }
     }
 
