@@ -364,6 +364,7 @@ impl Vm {
     /// two SmallInts without a send, as SmallInt's methods answer; a real
     /// send otherwise, and where the method would not answer a SmallInt
     /// or a Boolean (an overflow, a division by zero).
+    #[inline(always)]
     fn send_binary(&mut self, k: usize) -> Result<(), Trap> {
         let base = self.stack.len() - 2;
         let (l, r) = (self.stack[base], self.stack[base + 1]);
@@ -375,6 +376,12 @@ impl Vm {
                 return Ok(());
             }
         }
+        self.send_special(k)
+    }
+
+    /// The real send of the special selector `k` to the top two values.
+    #[inline(never)]
+    fn send_special(&mut self, k: usize) -> Result<(), Trap> {
         let root = *crate::roots::BINARY_SPECIAL_ROOTS
             .get(k)
             .ok_or_else(|| bad("invalid sendBinary"))?;
@@ -395,7 +402,7 @@ impl Vm {
         }
         self.stack.push(l);
         self.stack.push(Value::small(c));
-        self.send_binary(k)
+        self.send_special(k)
     }
 
     /// What `a s b` answers for the special selector `s` = `k` on two
