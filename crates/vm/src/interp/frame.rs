@@ -266,7 +266,7 @@ impl Vm {
         self.stack.extend(std::iter::repeat_n(nil, temps));
         let hp = self.stack.len();
         let caller = caller.map_or(-1, |c| c as i64);
-        self.stack.extend_from_slice(&[
+        self.stack.push_all([
             method,
             Value::small(fp as i64),
             Value::small(tb as i64),

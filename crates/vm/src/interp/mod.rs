@@ -21,7 +21,7 @@ use crate::roots::Root;
 use crate::value::Value;
 use crate::vm::Vm;
 use frame::{H_TEMPS, HEADER};
-use verify::Kind;
+use verify::{FIRST_IS_TEMPORARY, Kind, SECOND_IS_TEMPORARY};
 
 /// Something the current instruction cannot complete.
 #[derive(Debug)]
@@ -267,6 +267,19 @@ impl Vm {
                     }
                     self.binary_with_constant(self.stack[i], step.extra)?;
                 }
+                Kind::PushPushBinary => {
+                    let extra = step.extra;
+                    let l = self.argument_or_temporary(extra & FIRST_IS_TEMPORARY != 0, arg)?;
+                    let r = self.argument_or_temporary(
+                        extra & SECOND_IS_TEMPORARY != 0,
+                        (extra & 0xFF) as usize,
+                    )?;
+                    self.binary_on(l, r, (extra >> 8 & 0xF) as usize)?;
+                }
+                Kind::PopIntoTemporary => {
+                    let v = self.pop();
+                    self.set_temporary(arg, v)?;
+                }
                 Kind::TemporaryConstantBinary => {
                     let v = self.temporary(arg)?;
                     self.binary_with_constant(v, step.extra)?;
@@ -389,8 +402,20 @@ impl Vm {
         self.send(selector, 2, None)
     }
 
-    /// `push l; pushConstant c; sendBinary k` with `extra` = `k | c << 8`:
-    /// the SmallInt case without pushing the operands.
+    /// The value `pushTemporary i` (`temporary`) or `pushArgument i` pushes.
+    #[inline(always)]
+    fn argument_or_temporary(&self, temporary: bool, i: usize) -> Result<Value, Trap> {
+        if temporary {
+            return self.temporary(i);
+        }
+        let at = self.fp + i;
+        if at >= self.tb {
+            return Err(bad("argument index out of range"));
+        }
+        Ok(self.stack[at])
+    }
+
+    /// `push l; pushConstant c; sendBinary k` with `extra` = `k | c << 8`.
     #[inline(always)]
     fn binary_with_constant(&mut self, l: Value, extra: u16) -> Result<(), Trap> {
         let (k, c) = ((extra & 0xFF) as usize, (extra >> 8) as i64);
@@ -402,6 +427,27 @@ impl Vm {
         }
         self.stack.push(l);
         self.stack.push(Value::small(c));
+        self.send_special(k)
+    }
+
+    /// `push l; push r; sendBinary k`: the SmallInt case without pushing
+    /// the operands.
+    #[inline(always)]
+    fn binary_on(&mut self, l: Value, r: Value, k: usize) -> Result<(), Trap> {
+        if l.is_int()
+            && r.is_int()
+            && let Some(v) = self.small_int_special(k, l.int_unchecked(), r.int_unchecked())
+        {
+            self.stack.push(v);
+            return Ok(());
+        }
+        self.push_and_send_special(l, r, k)
+    }
+
+    #[inline(never)]
+    fn push_and_send_special(&mut self, l: Value, r: Value, k: usize) -> Result<(), Trap> {
+        self.stack.push(l);
+        self.stack.push(r);
         self.send_special(k)
     }
 

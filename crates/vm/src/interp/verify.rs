@@ -65,7 +65,19 @@ pub(crate) enum Kind {
     ArgumentConstantBinary,
     /// `pushTemporary arg; pushConstant c; sendBinary k`, likewise.
     TemporaryConstantBinary,
+    /// Two pushes of an argument or temporary, then `sendBinary k`: the
+    /// first push's index is `arg`; `extra` packs the second's index (bits
+    /// 0–7), `k` (8–11) and whether each push is of a temporary (bit 12
+    /// the first, 13 the second).
+    PushPushBinary,
+    /// `assignTemporary arg; popTop`.
+    PopIntoTemporary,
 }
+
+/// [`Kind::PushPushBinary`]'s flag: the first push is of a temporary.
+pub(crate) const FIRST_IS_TEMPORARY: u16 = 1 << 12;
+/// [`Kind::PushPushBinary`]'s flag: the second push is of a temporary.
+pub(crate) const SECOND_IS_TEMPORARY: u16 = 1 << 13;
 
 /// One pre-decoded instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -337,27 +349,54 @@ fn step_of(
 /// instruction needs, and leaves what the sequence leaves.
 fn fuse(steps: &mut [Step]) {
     for at in 0..steps.len() {
-        let first = steps[at];
-        let kind = match first.kind {
-            Kind::PushArgument => Kind::ArgumentConstantBinary,
-            Kind::PushTemporary => Kind::TemporaryConstantBinary,
-            _ => continue,
-        };
-        let constant = steps[first.next as usize];
-        if constant.kind != Kind::PushSmall {
-            continue;
+        if let Some(fused) = fused_at(steps, at) {
+            steps[at] = fused;
         }
-        let binary = steps[constant.next as usize];
-        if binary.kind != Kind::SendBinary {
-            continue;
-        }
-        steps[at] = Step {
+    }
+}
+
+/// The superinstruction that may start at `at` (from the unfused steps
+/// after it, which [`fuse`] has not replaced yet).
+fn fused_at(steps: &[Step], at: usize) -> Option<Step> {
+    let first = steps[at];
+    let second = *steps.get(first.next as usize)?;
+    let fused = |kind, arg, extra, next| {
+        Some(Step {
             kind,
-            arg: first.arg,
-            extra: u16::from(binary.arg) | u16::from(constant.arg) << 8,
-            next: binary.next,
+            arg,
+            extra,
+            next,
             depth: first.depth,
-        };
+        })
+    };
+    let push_index = |s: Step| match s.kind {
+        Kind::PushArgument => Some(0),
+        Kind::PushTemporary => Some(1),
+        _ => None,
+    };
+    match (first.kind, second.kind) {
+        (Kind::AssignTemporary, Kind::PopTop) => {
+            fused(Kind::PopIntoTemporary, first.arg, 0, second.next)
+        }
+        (Kind::PushArgument | Kind::PushTemporary, _) => {
+            let third = *steps.get(second.next as usize)?;
+            if third.kind != Kind::SendBinary {
+                return None;
+            }
+            let k = u16::from(third.arg);
+            if second.kind == Kind::PushSmall {
+                let kind = match first.kind {
+                    Kind::PushArgument => Kind::ArgumentConstantBinary,
+                    _ => Kind::TemporaryConstantBinary,
+                };
+                return fused(kind, first.arg, k | u16::from(second.arg) << 8, third.next);
+            }
+            let flags =
+                push_index(first)? * FIRST_IS_TEMPORARY + push_index(second)? * SECOND_IS_TEMPORARY;
+            let extra = u16::from(second.arg) | k << 8 | flags;
+            fused(Kind::PushPushBinary, first.arg, extra, third.next)
+        }
+        _ => None,
     }
 }
 
@@ -460,7 +499,10 @@ fn op_of(kind: Kind) -> Option<Op> {
         Kind::BranchIfTrue => Op::BranchIfTrue,
         Kind::BranchIfFalse => Op::BranchIfFalse,
         // Made after the depths are known.
-        Kind::ArgumentConstantBinary | Kind::TemporaryConstantBinary => return None,
+        Kind::ArgumentConstantBinary
+        | Kind::TemporaryConstantBinary
+        | Kind::PushPushBinary
+        | Kind::PopIntoTemporary => return None,
     })
 }
 
