@@ -196,6 +196,17 @@ impl Vm {
             let arg = step.arg as usize;
             match step.kind {
                 Kind::Invalid => return Err(self.no_instruction_at(at)),
+                Kind::MarkArguments
+                | Kind::SendSuper
+                | Kind::SendArray
+                | Kind::SendSuperArray
+                | Kind::PushBlock
+                | Kind::DoPrimitive
+                | Kind::BlockReturn => {
+                    if let Flow::Exit(s) = self.rare_step(step)? {
+                        return Ok(s);
+                    }
+                }
                 Kind::PushInstance => {
                     let v = self.heap.get(self.stack[self.fp], arg);
                     self.stack
@@ -230,29 +241,7 @@ impl Vm {
                     let v = self.top();
                     self.set_temporary(arg, v)?;
                 }
-                Kind::MarkArguments => {
-                    let base = self.stack.len() - arg;
-                    let array = self.array_from_stack(base, base + arg)?;
-                    self.stack.truncate(base);
-                    self.stack.push(array);
-                }
                 Kind::Send => self.send_step(step.extra as usize, arg)?,
-                Kind::SendSuper => {
-                    let selector = self.literal(step.extra as usize)?;
-                    let class = self.super_class()?;
-                    self.send(selector, arg, Some(class))?;
-                }
-                Kind::SendArray => {
-                    let n = self.spread_arguments()?;
-                    let selector = self.literal(arg)?;
-                    self.send(selector, n, None)?;
-                }
-                Kind::SendSuperArray => {
-                    let n = self.spread_arguments()?;
-                    let selector = self.literal(step.extra as usize)?;
-                    let class = self.super_class()?;
-                    self.send(selector, n, Some(class))?;
-                }
                 Kind::IsNil | Kind::NotNil => {
                     let v = self.pop();
                     let is_nil = v == self.nil();
@@ -284,12 +273,6 @@ impl Vm {
                     let v = self.temporary(arg)?;
                     self.binary_with_constant(v, step.extra)?;
                 }
-                Kind::PushBlock => self.push_block(step.arg, step.extra)?,
-                Kind::DoPrimitive => {
-                    if let Flow::Exit(s) = self.do_primitive(arg, step.extra as u8)? {
-                        return Ok(s);
-                    }
-                }
                 Kind::SelfReturn => {
                     let v = self.stack[self.fp];
                     if let Flow::Exit(s) = self.return_value(v)? {
@@ -299,12 +282,6 @@ impl Vm {
                 Kind::StackReturn => {
                     let v = self.pop();
                     if let Flow::Exit(s) = self.return_value(v)? {
-                        return Ok(s);
-                    }
-                }
-                Kind::BlockReturn => {
-                    let v = self.pop();
-                    if let Flow::Exit(s) = self.non_local_return(v)? {
                         return Ok(s);
                     }
                 }
@@ -328,6 +305,45 @@ impl Vm {
                 }
             }
         }
+    }
+
+    /// The steps the dispatch loop sees less often, out of its line so that
+    /// the frequent ones compile tighter.
+    #[inline(never)]
+    fn rare_step(&mut self, step: verify::Step) -> Result<Flow, Trap> {
+        let arg = step.arg as usize;
+        match step.kind {
+            Kind::MarkArguments => {
+                let base = self.stack.len() - arg;
+                let array = self.array_from_stack(base, base + arg)?;
+                self.stack.truncate(base);
+                self.stack.push(array);
+            }
+            Kind::SendSuper => {
+                let selector = self.literal(step.extra as usize)?;
+                let class = self.super_class()?;
+                self.send(selector, arg, Some(class))?;
+            }
+            Kind::SendArray => {
+                let n = self.spread_arguments()?;
+                let selector = self.literal(arg)?;
+                self.send(selector, n, None)?;
+            }
+            Kind::SendSuperArray => {
+                let n = self.spread_arguments()?;
+                let selector = self.literal(step.extra as usize)?;
+                let class = self.super_class()?;
+                self.send(selector, n, Some(class))?;
+            }
+            Kind::PushBlock => self.push_block(step.arg, step.extra)?,
+            Kind::DoPrimitive => return self.do_primitive(arg, step.extra as u8),
+            Kind::BlockReturn => {
+                let v = self.pop();
+                return self.non_local_return(v);
+            }
+            _ => {}
+        }
+        Ok(Flow::Continue)
     }
 
     /// The error for running at `pc`, where no verified instruction starts
