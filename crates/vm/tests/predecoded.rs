@@ -221,3 +221,59 @@ fn a_method_whose_code_is_replaced_runs_its_new_code() {
         out.text()
     );
 }
+
+#[test]
+fn a_jump_into_a_superinstruction_runs_the_rest_of_it() {
+    let (mut vm, out) = mini_vm();
+    let object = vm.global("Object").unwrap();
+    let method = vm
+        .compile_into(object, "probe | t | t <- 4. ^ t", HERE)
+        .unwrap();
+    // 0–2: t <- 4 (fused: assignTemporary; popTop). 3: push 7; 4: push
+    // true; 5: branchIfTrue 10, into the middle of the fused `t + 2` at 9
+    // (pushTemporary 0; pushConstant 2; sendBinary +): 7 + 2.
+    let bytes = code(&[
+        (Op::PushConstant, 4, 0),
+        (Op::AssignTemporary, 0, 0),
+        (Op::PopTop, 0, 0),
+        (Op::PushConstant, 7, 0),
+        (Op::PushConstant, 11, 0),
+        (Op::BranchIfTrue, 0, 10),
+        (Op::PopTop, 0, 0),
+        (Op::PushTemporary, 0, 0),
+        (Op::PushConstant, 2, 0),
+        (Op::SendBinary, 2, 0),
+        (Op::StackReturn, 0, 0),
+    ]);
+    set_bytecode(&mut vm, method, &bytes);
+    assert_eq!(eval(&mut vm, "nil probe"), "9", "{}", out.text());
+    // The same with false: falls through, pops the 7 and runs the fused
+    // step from its start: 4 + 2.
+    let mut bytes = bytes;
+    bytes[4] = 0x5C; // pushConstant 12 (false)
+    let selector = vm.find_symbol(b"probe").unwrap();
+    let object = vm.global("Object").unwrap();
+    let method = vm.lookup_method(selector, object).unwrap();
+    set_bytecode(&mut vm, method, &bytes);
+    assert_eq!(eval(&mut vm, "nil probe"), "6", "{}", out.text());
+}
+
+#[test]
+fn superinstructions_send_when_the_operands_are_not_small_integers() {
+    let (mut vm, out) = mini_vm();
+    let object = vm.global("Object").unwrap();
+    vm.compile_into(object, "next: x ^ x + 1", HERE).unwrap();
+    let object = vm.global("Object").unwrap();
+    vm.compile_into(object, "times: x by: y | t | t <- y. ^ x * t", HERE)
+        .unwrap();
+    assert_eq!(eval(&mut vm, "nil next: 41"), "42", "{}", out.text());
+    assert_eq!(
+        eval(&mut vm, "nil next: 4611686018427387903"),
+        "4611686018427387904"
+    );
+    assert_eq!(eval(&mut vm, "nil times: 6 by: 7"), "42");
+    assert_eq!(
+        eval(&mut vm, "nil times: 4611686018427387903 by: 2"),
+        "9223372036854775806"
+    );
+}
