@@ -277,3 +277,24 @@ fn superinstructions_send_when_the_operands_are_not_small_integers() {
         "9223372036854775806"
     );
 }
+
+#[test]
+fn an_error_inside_a_superinstruction_leaves_the_unfused_state() {
+    let (mut vm, out) = mini_vm();
+    // An error: that answers, so the method goes on after the failure.
+    let object = vm.global("Object").unwrap();
+    vm.compile_into(object, "error: message ^ 10", HERE)
+        .unwrap();
+    // pushArgument 3 (there is none: error: answers 10 in its place);
+    // pushConstant 1; sendBinary +; stackReturn.
+    probe_with(
+        &mut vm,
+        &code(&[
+            (Op::PushArgument, 3, 0),
+            (Op::PushConstant, 1, 0),
+            (Op::SendBinary, 2, 0),
+            (Op::StackReturn, 0, 0),
+        ]),
+    );
+    assert_eq!(eval(&mut vm, "nil probe"), "11", "{}", out.text());
+}

@@ -252,25 +252,32 @@ impl Vm {
                 Kind::ArgumentConstantBinary => {
                     let i = self.fp + arg;
                     if i >= self.tb {
-                        return Err(bad("argument index out of range"));
+                        let trap = bad("argument index out of range");
+                        return Err(self.unfused_fault(at, 1, &[], trap));
                     }
                     self.binary_with_constant(self.stack[i], step.extra)?;
                 }
                 Kind::PushPushBinary => {
                     let extra = step.extra;
-                    let l = self.argument_or_temporary(extra & FIRST_IS_TEMPORARY != 0, arg)?;
-                    let r = self.argument_or_temporary(
-                        extra & SECOND_IS_TEMPORARY != 0,
-                        (extra & 0xFF) as usize,
-                    )?;
+                    let l = self
+                        .argument_or_temporary(extra & FIRST_IS_TEMPORARY != 0, arg)
+                        .map_err(|t| self.unfused_fault(at, 1, &[], t))?;
+                    let second = (extra & 0xFF) as usize;
+                    let r = self
+                        .argument_or_temporary(extra & SECOND_IS_TEMPORARY != 0, second)
+                        .map_err(|t| self.unfused_fault(at, 2, &[l], t))?;
                     self.binary_on(l, r, (extra >> 8 & 0xF) as usize)?;
                 }
                 Kind::PopIntoTemporary => {
                     let v = self.pop();
-                    self.set_temporary(arg, v)?;
+                    if let Err(t) = self.set_temporary(arg, v) {
+                        return Err(self.unfused_fault(at, 1, &[v], t));
+                    }
                 }
                 Kind::TemporaryConstantBinary => {
-                    let v = self.temporary(arg)?;
+                    let v = self
+                        .temporary(arg)
+                        .map_err(|t| self.unfused_fault(at, 1, &[], t))?;
                     self.binary_with_constant(v, step.extra)?;
                 }
                 Kind::SelfReturn => {
@@ -344,6 +351,32 @@ impl Vm {
             _ => {}
         }
         Ok(Flow::Continue)
+    }
+
+    /// A fused step (see `verify::fuse`) at `at` failed in its
+    /// `instructions`-th instruction: leaves the state the unfused
+    /// instructions would have left at that failure (`pushed` on the
+    /// stack, `pc` after the failing instruction), so that an `error:`
+    /// that returns goes on as it would have.
+    #[cold]
+    #[inline(never)]
+    fn unfused_fault(
+        &mut self,
+        at: usize,
+        instructions: usize,
+        pushed: &[Value],
+        trap: Trap,
+    ) -> Trap {
+        let code = self.heap.bytes(self.regs[0]);
+        let mut pc = at;
+        for _ in 0..instructions {
+            pc += lst_bytecode::decode_at(code, pc).map_or(1, |insn| insn.len as usize);
+        }
+        self.pc = pc;
+        for &v in pushed {
+            self.stack.push(v);
+        }
+        trap
     }
 
     /// The error for running at `pc`, where no verified instruction starts
