@@ -118,9 +118,14 @@ pub struct Vm {
     /// The current frame's receiver index and temporaries base (cached from its header).
     pub(crate) fp: usize,
     pub(crate) tb: usize,
-    /// The current bytecodes' place in the heap (see `Vm::refresh_code`).
-    pub(crate) code_start: usize,
-    pub(crate) code_len: usize,
+    /// Every verified method's pre-decoded steps (see `interp::decoded`).
+    pub(crate) decoded: crate::interp::decoded::DecodedTable,
+    /// The current method's steps in `decoded`, and the bytecode object
+    /// they are for (refreshed by the collector).
+    pub(crate) steps_id: u32,
+    pub(crate) decoded_code: Value,
+    /// The current method's steps (`decoded`'s entry `steps_id`).
+    pub(crate) steps: std::rc::Rc<[crate::interp::verify::Step]>,
     pub(crate) cache: MethodCache,
     pub(crate) runs: Vec<Run>,
     /// Safepoint countdown: decremented at method entry and backward branches.
@@ -188,6 +193,8 @@ impl Vm {
     /// The running image in lst's format (collects first, so that only
     /// live objects are written).
     pub fn image_bytes(&mut self) -> Result<Vec<u8>, OutOfMemory> {
+        // Only live methods' bytecodes go into the image.
+        self.steps_id = self.decoded.prune(self.steps_id, true);
         self.collect_garbage(0)?;
         Ok(crate::image::native::write(&self.heap))
     }
@@ -232,8 +239,10 @@ impl Vm {
             pc: 0,
             fp: 0,
             tb: 0,
-            code_start: 0,
-            code_len: 0,
+            decoded: crate::interp::decoded::DecodedTable::new(),
+            steps_id: 0,
+            steps: std::rc::Rc::from([]),
+            decoded_code: crate::interp::decoded::no_code(),
             cache: MethodCache::new(),
             runs: Vec::new(),
             countdown: crate::interp::process::POLL_INTERVAL,
@@ -423,12 +432,19 @@ impl Vm {
             Some(t) => &mut t.methods,
             None => &mut no_methods,
         };
+        self.steps_id = self.decoded.prune(self.steps_id, false);
         let r = self.heap.collect(
-            &mut [&mut self.stack[..], &mut self.regs[..], methods],
+            &mut [
+                &mut self.stack[..],
+                &mut self.regs[..],
+                methods,
+                &mut self.decoded.codes,
+            ],
             want,
         );
         self.cache.flush();
-        self.refresh_code();
+        self.decoded.reindex();
+        self.decoded_code = self.decoded.codes[self.steps_id as usize];
         self.native_after_collection();
         r
     }

@@ -158,8 +158,10 @@ impl Vm {
     }
 
     /// Pushes a frame that continues the heap context `ctx` (checked with
-    /// [`Vm::is_runnable_context`]) as the bottom frame of the running process.
-    pub(crate) fn rebuild_frame(&mut self, ctx: Value) -> Result<(), Trap> {
+    /// [`Vm::is_runnable_context`]) as the bottom frame of the running
+    /// process; with `result`, the value in that handle (the answer of the
+    /// send the context waits on) is pushed on its operand stack.
+    pub(crate) fn rebuild_frame(&mut self, ctx: Value, result: Option<usize>) -> Result<(), Trap> {
         if !self.is_runnable_context(ctx) {
             return Err(Trap::Error("cannot resume a malformed context".into()));
         }
@@ -202,7 +204,10 @@ impl Vm {
         if top > 0 {
             self.stack.extend_from_slice(&self.heap.slots(stack)[..top]);
         }
-        self.enter_frame(tb, pc)
+        if let Some(h) = result {
+            self.stack.push(self.heap.handle(h));
+        }
+        self.resume_frame(tb, pc)
     }
 
     /// `pushBlock`: a Block sharing the current activation's arguments and
@@ -351,7 +356,7 @@ impl Vm {
             parts.code,
             parts.literals,
         ]);
-        self.enter_frame(tb, body)?;
+        self.resume_frame(tb, body)?;
         self.tick()?;
         if self.jit.is_some() {
             self.enter_block_body(self.header(tb, H_METHOD), body);

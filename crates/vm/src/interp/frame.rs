@@ -212,26 +212,22 @@ impl Vm {
 
     /// Makes `hp` the current frame and loads the interpreter registers.
     pub(crate) fn enter_frame(&mut self, hp: usize, pc: usize) -> Result<(), Trap> {
+        // One bounds check for the whole header.
+        let header = &self.stack[hp..hp + HEADER];
+        let index = |field: usize| header[field].int_unchecked() as usize;
+        (self.fp, self.tb) = (index(H_FP), index(H_TB));
+        self.regs = [header[H_CODE], header[H_LITERALS]];
         self.hp = hp;
-        self.fp = self.header_index(hp, H_FP);
-        self.tb = self.header_index(hp, H_TB);
         self.pc = pc;
-        self.regs = [self.header(hp, H_CODE), self.header(hp, H_LITERALS)];
-        self.refresh_code();
-        Ok(())
+        self.load_steps()
     }
 
-    /// Recomputes the cached byte range of the current bytecodes (after a
-    /// frame change or a collection).
-    #[inline(always)]
-    pub(crate) fn refresh_code(&mut self) {
-        (self.code_start, self.code_len) = self.heap.byte_range(self.regs[0]);
-    }
-
-    /// The current method's bytecodes.
-    #[inline(always)]
-    pub(crate) fn code(&self) -> &[u8] {
-        &self.heap.space_bytes()[self.code_start..self.code_start + self.code_len]
+    /// [`Vm::enter_frame`] where the interpreter goes on running the frame
+    /// at `pc` with the operands it has now: checks they are as many as
+    /// verification proved the code there needs.
+    pub(crate) fn resume_frame(&mut self, hp: usize, pc: usize) -> Result<(), Trap> {
+        self.enter_frame(hp, pc)?;
+        self.check_entry(pc)
     }
 
     /// Pushes a frame for `method`, whose receiver and arguments are the top
@@ -270,7 +266,7 @@ impl Vm {
         self.stack.extend(std::iter::repeat_n(nil, temps));
         let hp = self.stack.len();
         let caller = caller.map_or(-1, |c| c as i64);
-        self.stack.extend_from_slice(&[
+        self.stack.push_all([
             method,
             Value::small(fp as i64),
             Value::small(tb as i64),
@@ -287,8 +283,7 @@ impl Vm {
         self.tb = tb;
         self.pc = 0;
         self.regs = [parts.code, parts.literals];
-        self.refresh_code();
-        Ok(())
+        self.load_steps()
     }
 
     /// Returns `value` from the current frame to its caller.
@@ -303,13 +298,15 @@ impl Vm {
         if hp != self.hp || self.has_sender_link(self.header(hp, H_CONTEXT)) {
             self.widow_frames_above(hp);
         }
-        let fp = self.header_index(hp, H_FP);
-        let retpc = self.header_index(hp, H_RETPC);
-        match self.caller_of(hp) {
+        let header = &self.stack[hp..hp + HEADER];
+        let fp = header[H_FP].int_unchecked() as usize;
+        let retpc = header[H_RETPC].int_unchecked() as usize;
+        let caller = usize::try_from(header[H_CALLER].int_unchecked()).ok();
+        match caller {
             Some(caller) => {
                 self.stack.truncate(fp);
                 self.stack.push(value);
-                self.enter_frame(caller, retpc)?;
+                self.resume_frame(caller, retpc)?;
                 Ok(super::Flow::Continue)
             }
             None => {

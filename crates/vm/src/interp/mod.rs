@@ -8,10 +8,12 @@
 
 pub mod cache;
 pub mod context;
+pub mod decoded;
 pub mod frame;
 pub mod process;
 pub mod send;
 pub mod stack;
+pub mod verify;
 
 use crate::heap::OutOfMemory;
 use crate::jit_runtime::boundary::NATIVE_PC_BASE;
@@ -19,7 +21,7 @@ use crate::roots::Root;
 use crate::value::Value;
 use crate::vm::Vm;
 use frame::{H_TEMPS, HEADER};
-use lst_bytecode::{Op, decode_at};
+use verify::{FIRST_IS_TEMPORARY, Kind, SECOND_IS_TEMPORARY};
 
 /// Something the current instruction cannot complete.
 #[derive(Debug)]
@@ -103,20 +105,16 @@ impl Vm {
         }
     }
 
+    /// Pops an operand that verification proved is there.
     #[inline(always)]
-    fn pop(&mut self) -> Result<Value, Trap> {
-        if self.stack.len() <= self.hp + HEADER {
-            return Err(bad("operand stack underflow"));
-        }
-        Ok(self.stack.pop().unwrap_or_default())
+    fn pop(&mut self) -> Value {
+        self.stack.pop().unwrap_or_default()
     }
 
+    /// The top operand, which verification proved is there.
     #[inline(always)]
-    fn top(&self) -> Result<Value, Trap> {
-        if self.stack.len() <= self.hp + HEADER {
-            return Err(bad("operand stack underflow"));
-        }
-        Ok(self.stack[self.stack.len() - 1])
+    fn top(&self) -> Value {
+        self.stack[self.stack.len() - 1]
     }
 
     #[inline(always)]
@@ -169,7 +167,7 @@ impl Vm {
     /// Pops an argument Array and spreads it on the stack (a send whose
     /// arguments were not built by the markArguments just before it).
     fn spread_arguments(&mut self) -> Result<usize, Trap> {
-        let args = self.pop()?;
+        let args = self.pop();
         if args.is_int() || self.heap.is_bytes(args) || self.heap.size(args) == 0 {
             return Err(bad(
                 "a send's argument array is not an Array with a receiver",
@@ -179,124 +177,216 @@ impl Vm {
         Ok(self.heap.size(args))
     }
 
-    /// The dispatch loop. Returns when the boot process ends; anything else
-    /// that stops an instruction is a trap.
+    /// The dispatch loop over the current method's verified steps (see
+    /// [`verify`]). Returns when the boot process ends; anything else that
+    /// stops an instruction is a trap.
     fn interpret(&mut self) -> Result<ExitStatus, Trap> {
         loop {
             let at = self.pc;
-            let insn = match decode_at(self.code(), at) {
-                Ok(insn) => insn,
-                Err(_) if at >= NATIVE_PC_BASE => match self.run_native(at)? {
-                    Flow::Continue => continue,
-                    Flow::Exit(s) => return Ok(s),
-                },
-                Err(e) => return Err(Trap::Error(format!("bad bytecode: {e}"))),
+            let Some(&step) = self.steps.get(at) else {
+                if at >= NATIVE_PC_BASE {
+                    match self.run_native(at)? {
+                        Flow::Continue => continue,
+                        Flow::Exit(s) => return Ok(s),
+                    }
+                }
+                return Err(self.no_instruction_at(at));
             };
-            self.pc = at + insn.len as usize;
-            let arg = insn.arg as usize;
-            match insn.op {
-                Op::PushInstance => {
+            self.pc = step.next as usize;
+            let arg = step.arg as usize;
+            match step.kind {
+                Kind::Invalid => return Err(self.no_instruction_at(at)),
+                Kind::MarkArguments
+                | Kind::SendSuper
+                | Kind::SendArray
+                | Kind::SendSuperArray
+                | Kind::PushBlock
+                | Kind::DoPrimitive
+                | Kind::BlockReturn => {
+                    if let Flow::Exit(s) = self.rare_step(step)? {
+                        return Ok(s);
+                    }
+                }
+                Kind::PushInstance => {
                     let v = self.heap.get(self.stack[self.fp], arg);
                     self.stack
                         .push(v.ok_or_else(|| bad("instance variable index out of range"))?);
                 }
-                Op::PushArgument => {
+                Kind::PushArgument => {
                     let i = self.fp + arg;
                     if i >= self.tb {
                         return Err(bad("argument index out of range"));
                     }
                     self.stack.push(self.stack[i]);
                 }
-                Op::PushTemporary => {
+                Kind::PushTemporary => {
                     let v = self.temporary(arg)?;
                     self.stack.push(v);
                 }
-                Op::PushLiteral => {
+                Kind::PushLiteral => {
                     let v = self.literal(arg)?;
                     self.stack.push(v);
                 }
-                Op::PushConstant => {
-                    let v = self
-                        .constant(arg)
-                        .ok_or_else(|| bad("invalid pushConstant"))?;
-                    self.stack.push(v);
-                }
-                Op::AssignInstance => {
-                    let v = self.top()?;
+                Kind::PushSmall => self.stack.push(Value::small(arg as i64)),
+                Kind::PushNil => self.stack.push(self.nil()),
+                Kind::PushTrue => self.stack.push(self.root(Root::True)),
+                Kind::PushFalse => self.stack.push(self.root(Root::False)),
+                Kind::AssignInstance => {
+                    let v = self.top();
                     if !self.heap.set(self.stack[self.fp], arg, v) {
                         return Err(bad("instance variable index out of range"));
                     }
                 }
-                Op::AssignTemporary => {
-                    let v = self.top()?;
+                Kind::AssignTemporary => {
+                    let v = self.top();
                     self.set_temporary(arg, v)?;
                 }
-                Op::MarkArguments => self.mark_arguments(arg)?,
-                Op::SendMessage => {
-                    let n = self.spread_arguments()?;
-                    let selector = self.literal(arg)?;
-                    self.send(selector, n, None)?;
+                Kind::Send => self.send_step(step.extra as usize, arg)?,
+                Kind::IsNil | Kind::NotNil => {
+                    let v = self.pop();
+                    let is_nil = v == self.nil();
+                    self.stack
+                        .push(self.boolean(is_nil == (step.kind == Kind::IsNil)));
                 }
-                Op::SendToSuper => {
-                    let n = self.spread_arguments()?;
-                    let selector = self.literal(insn.extra as usize)?;
-                    let class = self.super_class()?;
-                    self.send(selector, n, Some(class))?;
+                Kind::SendBinary => self.send_binary(arg)?,
+                Kind::ArgumentConstantBinary => {
+                    let i = self.fp + arg;
+                    if i >= self.tb {
+                        let trap = bad("argument index out of range");
+                        return Err(self.unfused_fault(at, 1, &[], trap));
+                    }
+                    self.binary_with_constant(self.stack[i], step.extra)?;
                 }
-                Op::SendUnary => {
-                    let v = self.pop()?;
-                    let r = match arg {
-                        0 => v == self.nil(),
-                        1 => v != self.nil(),
-                        _ => return Err(bad("invalid sendUnary")),
-                    };
-                    self.stack.push(self.boolean(r));
+                Kind::PushPushBinary => {
+                    let extra = step.extra;
+                    let l = self
+                        .argument_or_temporary(extra & FIRST_IS_TEMPORARY != 0, arg)
+                        .map_err(|t| self.unfused_fault(at, 1, &[], t))?;
+                    let second = (extra & 0xFF) as usize;
+                    let r = self
+                        .argument_or_temporary(extra & SECOND_IS_TEMPORARY != 0, second)
+                        .map_err(|t| self.unfused_fault(at, 2, &[l], t))?;
+                    self.binary_on(l, r, (extra >> 8 & 0xF) as usize)?;
                 }
-                Op::SendBinary => self.send_binary(arg)?,
-                Op::PushBlock => self.push_block(insn.arg, insn.extra)?,
-                Op::DoPrimitive => {
-                    if let Flow::Exit(s) = self.do_primitive(arg, insn.extra as u8)? {
-                        return Ok(s);
+                Kind::PopIntoTemporary => {
+                    let v = self.pop();
+                    if let Err(t) = self.set_temporary(arg, v) {
+                        return Err(self.unfused_fault(at, 1, &[v], t));
                     }
                 }
-                Op::SelfReturn => {
+                Kind::TemporaryConstantBinary => {
+                    let v = self
+                        .temporary(arg)
+                        .map_err(|t| self.unfused_fault(at, 1, &[], t))?;
+                    self.binary_with_constant(v, step.extra)?;
+                }
+                Kind::SelfReturn => {
                     let v = self.stack[self.fp];
                     if let Flow::Exit(s) = self.return_value(v)? {
                         return Ok(s);
                     }
                 }
-                Op::StackReturn => {
-                    let v = self.pop()?;
+                Kind::StackReturn => {
+                    let v = self.pop();
                     if let Flow::Exit(s) = self.return_value(v)? {
                         return Ok(s);
                     }
                 }
-                Op::BlockReturn => {
-                    let v = self.pop()?;
-                    if let Flow::Exit(s) = self.non_local_return(v)? {
-                        return Ok(s);
-                    }
-                }
-                Op::Duplicate => {
-                    let v = self.top()?;
+                Kind::Duplicate => {
+                    let v = self.top();
                     self.stack.push(v);
                 }
-                Op::PopTop => {
-                    self.pop()?;
+                Kind::PopTop => {
+                    self.pop();
                 }
-                Op::Branch => self.jump(insn.extra, at)?,
-                Op::BranchIfTrue => {
-                    if self.pop()? == self.root(Root::True) {
-                        self.jump(insn.extra, at)?;
+                Kind::Branch => self.jump(step.extra, at)?,
+                Kind::BranchIfTrue => {
+                    if self.pop() == self.root(Root::True) {
+                        self.jump(step.extra, at)?;
                     }
                 }
-                Op::BranchIfFalse => {
-                    if self.pop()? == self.root(Root::False) {
-                        self.jump(insn.extra, at)?;
+                Kind::BranchIfFalse => {
+                    if self.pop() == self.root(Root::False) {
+                        self.jump(step.extra, at)?;
                     }
                 }
             }
         }
+    }
+
+    /// The steps the dispatch loop sees less often, out of its line so that
+    /// the frequent ones compile tighter.
+    #[inline(never)]
+    fn rare_step(&mut self, step: verify::Step) -> Result<Flow, Trap> {
+        let arg = step.arg as usize;
+        match step.kind {
+            Kind::MarkArguments => {
+                let base = self.stack.len() - arg;
+                let array = self.array_from_stack(base, base + arg)?;
+                self.stack.truncate(base);
+                self.stack.push(array);
+            }
+            Kind::SendSuper => {
+                let selector = self.literal(step.extra as usize)?;
+                let class = self.super_class()?;
+                self.send(selector, arg, Some(class))?;
+            }
+            Kind::SendArray => {
+                let n = self.spread_arguments()?;
+                let selector = self.literal(arg)?;
+                self.send(selector, n, None)?;
+            }
+            Kind::SendSuperArray => {
+                let n = self.spread_arguments()?;
+                let selector = self.literal(step.extra as usize)?;
+                let class = self.super_class()?;
+                self.send(selector, n, Some(class))?;
+            }
+            Kind::PushBlock => self.push_block(step.arg, step.extra)?,
+            Kind::DoPrimitive => return self.do_primitive(arg, step.extra as u8),
+            Kind::BlockReturn => {
+                let v = self.pop();
+                return self.non_local_return(v);
+            }
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// A fused step (see `verify::fuse`) at `at` failed in its
+    /// `instructions`-th instruction: leaves the state the unfused
+    /// instructions would have left at that failure (`pushed` on the
+    /// stack, `pc` after the failing instruction), so that an `error:`
+    /// that returns goes on as it would have.
+    #[cold]
+    #[inline(never)]
+    fn unfused_fault(
+        &mut self,
+        at: usize,
+        instructions: usize,
+        pushed: &[Value],
+        trap: Trap,
+    ) -> Trap {
+        let code = self.heap.bytes(self.regs[0]);
+        let mut pc = at;
+        for _ in 0..instructions {
+            pc += lst_bytecode::decode_at(code, pc).map_or(1, |insn| insn.len as usize);
+        }
+        self.pc = pc;
+        for &v in pushed {
+            self.stack.push(v);
+        }
+        trap
+    }
+
+    /// The error for running at `pc`, where no verified instruction starts
+    /// (a context or block resumed at a bad offset).
+    #[cold]
+    fn no_instruction_at(&self, pc: usize) -> Trap {
+        Trap::Error(format!(
+            "no instruction starts at offset {pc} of {}",
+            self.method_name(self.header(self.hp, frame::H_METHOD))
+        ))
     }
 
     #[inline(always)]
@@ -332,38 +422,13 @@ impl Vm {
         }
     }
 
-    /// `markArguments n`: when a send follows (as compilers emit), the
-    /// values stay on the stack and the send runs now; no Array is built.
-    fn mark_arguments(&mut self, n: usize) -> Result<(), Trap> {
-        let base = self.operands(n)?;
-        let next = decode_at(self.code(), self.pc);
-        match next {
-            Ok(send) if n > 0 && send.op == Op::SendMessage => {
-                self.pc += send.len as usize;
-                let selector = self.literal(send.arg as usize)?;
-                self.send(selector, n, None)
-            }
-            Ok(send) if n > 0 && send.op == Op::SendToSuper => {
-                self.pc += send.len as usize;
-                let selector = self.literal(send.extra as usize)?;
-                let class = self.super_class()?;
-                self.send(selector, n, Some(class))
-            }
-            _ => {
-                let array = self.array_from_stack(base, base + n)?;
-                self.stack.truncate(base);
-                self.stack.push(array);
-                Ok(())
-            }
-        }
-    }
-
     /// `sendBinary k`: the selector `lst_bytecode::BINARY_SPECIALS[k]` on
     /// two SmallInts without a send, as SmallInt's methods answer; a real
     /// send otherwise, and where the method would not answer a SmallInt
     /// or a Boolean (an overflow, a division by zero).
+    #[inline(always)]
     fn send_binary(&mut self, k: usize) -> Result<(), Trap> {
-        let base = self.operands(2)?;
+        let base = self.stack.len() - 2;
         let (l, r) = (self.stack[base], self.stack[base + 1]);
         if l.is_int() && r.is_int() {
             let (a, b) = (l.int_unchecked(), r.int_unchecked());
@@ -373,11 +438,66 @@ impl Vm {
                 return Ok(());
             }
         }
+        self.send_special(k)
+    }
+
+    /// The real send of the special selector `k` to the top two values.
+    #[inline(never)]
+    fn send_special(&mut self, k: usize) -> Result<(), Trap> {
         let root = *crate::roots::BINARY_SPECIAL_ROOTS
             .get(k)
             .ok_or_else(|| bad("invalid sendBinary"))?;
         let selector = self.root(root);
         self.send(selector, 2, None)
+    }
+
+    /// The value `pushTemporary i` (`temporary`) or `pushArgument i` pushes.
+    #[inline(always)]
+    fn argument_or_temporary(&self, temporary: bool, i: usize) -> Result<Value, Trap> {
+        if temporary {
+            return self.temporary(i);
+        }
+        let at = self.fp + i;
+        if at >= self.tb {
+            return Err(bad("argument index out of range"));
+        }
+        Ok(self.stack[at])
+    }
+
+    /// `push l; pushConstant c; sendBinary k` with `extra` = `k | c << 8`.
+    #[inline(always)]
+    fn binary_with_constant(&mut self, l: Value, extra: u16) -> Result<(), Trap> {
+        let (k, c) = ((extra & 0xFF) as usize, (extra >> 8) as i64);
+        if l.is_int()
+            && let Some(v) = self.small_int_special(k, l.int_unchecked(), c)
+        {
+            self.stack.push(v);
+            return Ok(());
+        }
+        self.stack.push(l);
+        self.stack.push(Value::small(c));
+        self.send_special(k)
+    }
+
+    /// `push l; push r; sendBinary k`: the SmallInt case without pushing
+    /// the operands.
+    #[inline(always)]
+    fn binary_on(&mut self, l: Value, r: Value, k: usize) -> Result<(), Trap> {
+        if l.is_int()
+            && r.is_int()
+            && let Some(v) = self.small_int_special(k, l.int_unchecked(), r.int_unchecked())
+        {
+            self.stack.push(v);
+            return Ok(());
+        }
+        self.push_and_send_special(l, r, k)
+    }
+
+    #[inline(never)]
+    fn push_and_send_special(&mut self, l: Value, r: Value, k: usize) -> Result<(), Trap> {
+        self.stack.push(l);
+        self.stack.push(r);
+        self.send_special(k)
     }
 
     /// What `a s b` answers for the special selector `s` = `k` on two

@@ -154,7 +154,7 @@ impl Vm {
             ticks_left: ticks,
         });
         self.reset_countdown();
-        self.rebuild_frame(ctx)?;
+        self.rebuild_frame(ctx, None)?;
         Ok(true)
     }
 
@@ -168,11 +168,9 @@ impl Vm {
                 .unwrap_or(self.nil());
             self.set_current_run_heap_caller(previous);
             let h = self.heap.push_handle(value);
-            let r = self.rebuild_frame(next);
-            let value = self.heap.handle(h);
+            let r = self.rebuild_frame(next, Some(h));
             self.heap.release_handles(h);
             r?;
-            self.stack.push(value);
             return Ok(Flow::Continue);
         }
         let process = self.stack[self.runs.last().expect("a process is running").base + R_PROCESS];

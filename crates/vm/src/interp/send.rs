@@ -116,6 +116,42 @@ impl Vm {
         self.send_with(selector, nvals, start, Primitive::Try)
     }
 
+    /// A send of a verified `Send` step (receiver and arguments are the top
+    /// `nvals > 0` slots, the selector is literal `literal`): when the
+    /// method cache knows the target and it is not compiled, its primitive
+    /// runs or its frame is pushed here; everything else, and a primitive
+    /// that does not answer, goes through [`Vm::send`].
+    #[inline(always)]
+    pub(crate) fn send_step(&mut self, literal: usize, nvals: usize) -> Result<(), Trap> {
+        let selector = self.literal(literal)?;
+        let receiver = self.stack[self.stack.len() - nvals];
+        let class = self.class_of(receiver);
+        let hit = match self.cache.probe(selector, class) {
+            Some(hit) if hit.1.native == NEVER && !self.options.trace_sends => hit,
+            _ => return self.send(selector, nvals, None),
+        };
+        let (method, parts) = hit;
+        let Some(p) = parts.primitive else {
+            self.stats.sends += 1;
+            self.stats.cache_hits += 1;
+            self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
+            return self.tick();
+        };
+        match self.primitive_send(p, nvals)? {
+            FastPrimitive::Done => {
+                self.stats.sends += 1;
+                self.stats.cache_hits += 1;
+                Ok(())
+            }
+            // The primitive may have collected: the selector is read again
+            // from the literals (a root), and the send looks up again.
+            outcome => {
+                let selector = self.literal(literal)?;
+                self.send_with(selector, nvals, None, outcome.then_in_method())
+            }
+        }
+    }
+
     /// [`Vm::send`]; `fast` allows running a primitive method's primitive
     /// without a frame.
     fn send_with(

@@ -99,6 +99,18 @@ impl Stack {
         self[at..].copy_from_slice(vs);
     }
 
+    /// Appends `N` values; inlined, so that a frame header is written in
+    /// place rather than copied by a call.
+    #[inline(always)]
+    pub fn push_all<const N: usize>(&mut self, vs: [Value; N]) {
+        if self.cap - self.len < N {
+            self.grow(N);
+        }
+        let at = self.len;
+        self.len += N;
+        self[at..at + N].copy_from_slice(&vs);
+    }
+
     pub fn extend(&mut self, vs: impl IntoIterator<Item = Value>) {
         for v in vs {
             self.push(v);

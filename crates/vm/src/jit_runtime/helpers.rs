@@ -159,7 +159,7 @@ pub unsafe extern "C" fn lst_tier_up(vm: *mut Vm, hp: u64, pc: u64, counter: u64
         vm.native_regs.k = u64::from(record.k);
         return record.code as u64;
     }
-    match vm.enter_frame(hp as usize, pc as usize) {
+    match vm.resume_frame(hp as usize, pc as usize) {
         Ok(()) => {
             vm.native_exit = NativeExit::Interpret;
             GO_INTERPRET
@@ -213,7 +213,7 @@ pub unsafe extern "C" fn lst_new_slots(vm: *mut Vm, class: u64, size: u64) -> u6
 pub unsafe extern "C" fn lst_deopt(vm: *mut Vm, hp: u64, pc: u64) -> u64 {
     // SAFETY: we are called by compiled code, which passes the Vm it got.
     let vm = unsafe { vm_of(vm) };
-    match vm.enter_frame(hp as usize, pc as usize) {
+    match vm.resume_frame(hp as usize, pc as usize) {
         Ok(()) => {
             vm.native_exit = NativeExit::Interpret;
             GO_INTERPRET
