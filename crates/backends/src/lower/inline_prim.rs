@@ -95,7 +95,7 @@ impl Lowering<'_, '_, '_> {
         let that = self
             .b
             .ins()
-            .icmp_imm_s(IntCC::Equal, prim, op.packed() as i64);
+            .icmp_imm_s(IntCC::Equal, prim, lst_vm::jit_runtime::inline_cache::prim_word(op) as i64);
         let ok = self.b.ins().band(same, that);
         self.continue_if(ok, send);
     }
