@@ -18,7 +18,7 @@
 //! This module owns the data structures only; building, checking and
 //! printing live in their own modules.
 
-pub use lst_bytecode::inline_ops::InlineOp;
+pub use lst_bytecode::inline_ops::{InlineOp, ObjectOp};
 use std::fmt;
 
 /// An SSA value.
@@ -253,6 +253,36 @@ pub enum Inst {
     /// changes when an image redefines a method, so this is read each
     /// time, never folded.
     InlineValid(InlineOp),
+    /// obj: the value's class (SmallInt's class for a SmallInt).
+    ClassOf(Value),
+    /// bool: the inline cache of the send whose state's pc is `send` (a
+    /// send of this function) holds, in its first primitive way, `class`
+    /// with exactly the primitive method `op` stands for. The cache
+    /// changes as the program runs, so this is read each time.
+    SitePrim {
+        op: ObjectOp,
+        class: Value,
+        send: u16,
+    },
+    /// bool: `object` is a pointer object (a reference without bytes) and
+    /// `index` a SmallInt from 1 to its number of slots. Any values.
+    IndexOk(Value, Value),
+    /// obj: slot `index` (a SmallInt, 1-based) of `object`; an
+    /// [`Inst::IndexOk`] of the two dominates it.
+    LoadSlot(Value, Value),
+    /// Slot `index` of `object` := `value`, as [`Inst::LoadSlot`]. Every
+    /// store of a reference into the heap in compiled code is this
+    /// operation's (back ends select `SetIvar` and `SetTemp` into a heap
+    /// context with the same store): the hook of a future write barrier.
+    /// Today a plain store.
+    StoreRef {
+        object: Value,
+        index: Value,
+        value: Value,
+    },
+    /// obj: the SmallInt number of slots (or bytes) of a reference (a
+    /// guard dominates it).
+    SizeOf(Value),
     /// bool: the negation.
     Not(Value),
     /// bool: both conditions hold (a guard's tag test and validity word).
@@ -290,9 +320,17 @@ impl Inst {
     pub fn result_types(&self) -> &'static [Type] {
         use Inst::*;
         match self {
-            SetTemp(..) | SetIvar(..) | Safepoint => &[],
-            Same(..) | IsInt(..) | BothInt(..) | IntCompare(..) | InlineValid(..) | Not(..)
-            | And(..) | IsFloat(..) => &[Type::Bool],
+            SetTemp(..) | SetIvar(..) | Safepoint | StoreRef { .. } => &[],
+            Same(..)
+            | IsInt(..)
+            | BothInt(..)
+            | IntCompare(..)
+            | InlineValid(..)
+            | Not(..)
+            | And(..)
+            | IsFloat(..)
+            | SitePrim { .. }
+            | IndexOk(..) => &[Type::Bool],
             IntAdd(..) | IntSub(..) | IntMul(..) | IntFloorDiv(..) | IntFloorMod(..)
             | IntQuo(..) | IntRem(..) | FloatOp(..) => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
@@ -320,7 +358,14 @@ impl Inst {
         let obj = |v: &Value| (*v, Type::Obj);
         match self {
             SetTemp(_, v) | SetIvar(_, v) => vec![obj(v)],
-            IsInt(a) | IsFloat(a) => vec![obj(a)],
+            IsInt(a) | IsFloat(a) | ClassOf(a) | SizeOf(a) => vec![obj(a)],
+            SitePrim { class, .. } => vec![obj(class)],
+            IndexOk(a, b) | LoadSlot(a, b) => vec![obj(a), obj(b)],
+            StoreRef {
+                object,
+                index,
+                value,
+            } => vec![obj(object), obj(index), obj(value)],
             IntCompare(_, a, b) | FloatOp(_, a, b) => vec![obj(a), obj(b)],
             Same(a, b)
             | BothInt(a, b)
@@ -369,7 +414,20 @@ impl Inst {
             | InlineValid(_)
             | MakeBlock { .. }
             | Safepoint => vec![],
-            SetTemp(_, v) | SetIvar(_, v) | IsInt(v) | IsFloat(v) | Not(v) | BoolObj(v) => vec![v],
+            SetTemp(_, v)
+            | SetIvar(_, v)
+            | IsInt(v)
+            | IsFloat(v)
+            | Not(v)
+            | BoolObj(v)
+            | ClassOf(v)
+            | SizeOf(v) => vec![v],
+            SitePrim { class, .. } => vec![class],
+            StoreRef {
+                object,
+                index,
+                value,
+            } => vec![object, index, value],
             Same(a, b)
             | BothInt(a, b)
             | IntAdd(a, b)
@@ -383,6 +441,8 @@ impl Inst {
             | IntBitAnd(a, b)
             | IntBitOr(a, b)
             | FloatOp(_, a, b)
+            | IndexOk(a, b)
+            | LoadSlot(a, b)
             | And(a, b) => vec![a, b],
             Send { receiver, args, .. } => std::iter::once(receiver).chain(args).collect(),
         }

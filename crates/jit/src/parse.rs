@@ -293,6 +293,21 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         ["inline_valid", name] => InlineValid(
             InlineOp::of_name(name).ok_or_else(|| format!("unknown inline operation {name:?}"))?,
         ),
+        ["class_of", _] => ClassOf(v(1)?),
+        ["site_prim", name, _, "send", _] => SitePrim {
+            op: ObjectOp::of_name(name)
+                .ok_or_else(|| format!("unknown object operation {name:?}"))?,
+            class: v(2)?,
+            send: number(w.get(4), "a bytecode offset")?,
+        },
+        ["index_ok", _, _] => IndexOk(v(1)?, v(2)?),
+        ["load_slot", _, _] => LoadSlot(v(1)?, v(2)?),
+        ["store_ref", _, _, _] => StoreRef {
+            object: v(1)?,
+            index: v(2)?,
+            value: v(3)?,
+        },
+        ["size_of", _] => SizeOf(v(1)?),
         ["not", _] => Not(v(1)?),
         ["and", _, _] => And(v(1)?, v(2)?),
         ["bool_obj", _] => BoolObj(v(1)?),

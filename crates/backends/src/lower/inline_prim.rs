@@ -92,10 +92,11 @@ impl Lowering<'_, '_, '_> {
         let want = self.b.ins().load(I64, FLAGS, site, s.prim_class);
         let prim = self.b.ins().load(I64, FLAGS, site, s.prim);
         let same = self.b.ins().icmp(IntCC::Equal, class, want);
-        let that = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::Equal, prim, lst_vm::jit_runtime::inline_cache::prim_word(op) as i64);
+        let that = self.b.ins().icmp_imm_s(
+            IntCC::Equal,
+            prim,
+            lst_vm::jit_runtime::inline_cache::prim_word(op) as i64,
+        );
         let ok = self.b.ins().band(same, that);
         self.continue_if(ok, send);
     }
