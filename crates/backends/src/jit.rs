@@ -519,6 +519,7 @@ impl MethodInput {
         let facts = lst_jit::semantic::Facts {
             literal_ops: &int_ops,
             float_ops: &float_ops,
+            object_ops: &[],
         };
         lst_jit::semantic::lower(&mut ir, &facts);
         lst_jit::fold::fold(&mut ir);

@@ -118,7 +118,7 @@ fn pure(inst: &Inst) -> bool {
     use Inst::*;
     !matches!(
         inst,
-        SetTemp(..) | SetIvar(..) | Send { .. } | MakeBlock { .. } | Safepoint
+        SetTemp(..) | SetIvar(..) | StoreRef { .. } | Send { .. } | MakeBlock { .. } | Safepoint
     )
 }
 

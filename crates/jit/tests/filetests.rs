@@ -6,7 +6,8 @@
 //!   from the actual output (review the diff before committing it).
 //! * `filetests/fold/*.test`: the same, after [`lst_jit::fold`].
 //! * `filetests/semantic/*.test`: the same, after [`lst_jit::semantic`]
-//!   (SmallInt's and Float's inline operations as the literals' facts) and then
+//!   (SmallInt's, Float's and the object inline operations as the literals'
+//!   facts) and then
 //!   [`lst_jit::fold`]. Lines of the source part starting `; fires:` list
 //!   instructions (`int_sub`, `inline_valid int_rem` …) the lowered IR
 //!   must contain, checked even when blessing: a fast path that should
@@ -15,7 +16,7 @@
 //!   verify and print back to exactly the same text) or `; error: TEXT`
 //!   (verification must fail with a message containing TEXT).
 
-use lst_bytecode::inline_ops::Receiver;
+use lst_bytecode::inline_ops::{ObjectOp, Receiver};
 use lst_jit::ir::InlineOp;
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, block_bodies, translate};
@@ -64,6 +65,14 @@ fn translated(source: &str, passes: Passes) -> String {
         .unwrap_or_else(|d| panic!("{d:?}"));
     let ops = literal_ops(&m, Receiver::SmallInt);
     let float_ops = literal_ops(&m, Receiver::Float);
+    let object_ops: Vec<Option<ObjectOp>> = m
+        .literals
+        .iter()
+        .map(|l| match l {
+            lst_compiler::LiteralValue::Selector(s) => ObjectOp::of_selector(s.as_bytes()),
+            _ => None,
+        })
+        .collect();
     let name = format!("Test>>{}", m.selector);
     let src = Source {
         name: &name,
@@ -84,6 +93,7 @@ fn translated(source: &str, passes: Passes) -> String {
             let facts = semantic::Facts {
                 literal_ops: &ops,
                 float_ops: &float_ops,
+                object_ops: &object_ops,
             };
             semantic::lower(&mut f, &facts);
             verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
