@@ -283,6 +283,12 @@ pub enum Inst {
     /// obj: the SmallInt number of slots (or bytes) of a reference (a
     /// guard dominates it).
     SizeOf(Value),
+    /// (object, failed): a new instance of class `a` with `b` nil slots, as
+    /// the `new:` primitive makes it, but never with a collection:
+    /// `failed` when `b` is not a SmallInt the primitive takes or the new
+    /// object does not fit without collecting (or GC stress is on); the
+    /// object is then meaningless. It never leaves native code.
+    NewSlots(Value, Value),
     /// bool: the negation.
     Not(Value),
     /// bool: both conditions hold (a guard's tag test and validity word).
@@ -332,7 +338,7 @@ impl Inst {
             | SitePrim { .. }
             | IndexOk(..) => &[Type::Bool],
             IntAdd(..) | IntSub(..) | IntMul(..) | IntFloorDiv(..) | IntFloorMod(..)
-            | IntQuo(..) | IntRem(..) | FloatOp(..) => &[Type::Obj, Type::Bool],
+            | IntQuo(..) | IntRem(..) | FloatOp(..) | NewSlots(..) => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
         }
     }
@@ -360,7 +366,7 @@ impl Inst {
             SetTemp(_, v) | SetIvar(_, v) => vec![obj(v)],
             IsInt(a) | IsFloat(a) | ClassOf(a) | SizeOf(a) => vec![obj(a)],
             SitePrim { class, .. } => vec![obj(class)],
-            IndexOk(a, b) | LoadSlot(a, b) => vec![obj(a), obj(b)],
+            IndexOk(a, b) | LoadSlot(a, b) | NewSlots(a, b) => vec![obj(a), obj(b)],
             StoreRef {
                 object,
                 index,
@@ -443,6 +449,7 @@ impl Inst {
             | FloatOp(_, a, b)
             | IndexOk(a, b)
             | LoadSlot(a, b)
+            | NewSlots(a, b)
             | And(a, b) => vec![a, b],
             Send { receiver, args, .. } => std::iter::once(receiver).chain(args).collect(),
         }

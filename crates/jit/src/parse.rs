@@ -308,6 +308,7 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
             value: v(3)?,
         },
         ["size_of", _] => SizeOf(v(1)?),
+        ["new_slots", _, _] => NewSlots(v(1)?, v(2)?),
         ["not", _] => Not(v(1)?),
         ["and", _, _] => And(v(1)?, v(2)?),
         ["bool_obj", _] => BoolObj(v(1)?),

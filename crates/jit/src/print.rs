@@ -92,6 +92,7 @@ impl Display for Inst {
                 value,
             } => write!(f, "store_ref {object} {index} {value}"),
             SizeOf(a) => write!(f, "size_of {a}"),
+            NewSlots(a, b) => write!(f, "new_slots {a} {b}"),
             Not(c) => write!(f, "not {c}"),
             And(c, d) => write!(f, "and {c} {d}"),
             BoolObj(c) => write!(f, "bool_obj {c}"),

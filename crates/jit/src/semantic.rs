@@ -54,6 +54,9 @@
 //!     jump join(s…, a)
 //! ```
 //!
+//! (`new:`'s fast block is `r, failed = new_slots a n`, the send when it
+//! fails.)
+//!
 //! Values cross blocks only as block arguments (see [`split`]). This
 //! module decides which sends get which paths; how an operation is done on
 //! machine words is each back end's choice.
@@ -130,7 +133,8 @@ enum Op {
     Total(fn(Value, Value) -> Inst),
     /// A Float operation: (answer, failed).
     Float(InlineOp),
-    /// An object operation; never fails once its guard holds.
+    /// An object operation; never fails once its guard holds, but
+    /// `new:`, which gives (object, failed).
     Object(ObjectOp),
 }
 
@@ -196,7 +200,6 @@ fn paths(inst: &Inst, facts: &Facts) -> Vec<Path> {
     };
     if let Selector::Literal(i) = *selector
         && let Some(op) = facts.object_ops.get(usize::from(i)).copied().flatten()
-        && op != ObjectOp::New
     {
         let fits = args.len() == op.arguments();
         return fits
@@ -398,7 +401,7 @@ fn object_op(op: ObjectOp, operands: &[Value], insts: &mut Vec<InstData>, ids: &
         }
         ObjectOp::Class => emit(Inst::ClassOf(a), insts),
         ObjectOp::Size => emit(Inst::SizeOf(a), insts),
-        ObjectOp::New => unreachable!("new: has no path"),
+        ObjectOp::New => unreachable!("new: may fail: a checked path"),
     }
 }
 
@@ -414,7 +417,9 @@ fn fast_block(
 ) -> Block {
     let e = cut.enter(ids);
     let mut insts = e.insts;
-    if let Op::Object(op) = op {
+    if let Op::Object(op) = op
+        && op != ObjectOp::New
+    {
         let operands: Vec<Value> = (0..cut.operands.len())
             .map(|i| cut.operand(i, &e.map))
             .collect();
@@ -449,6 +454,7 @@ fn fast_block(
     let terminator = match op {
         Op::Checked(make) => checked(make(a, x), &mut insts, ids),
         Op::Float(op) => checked(Inst::FloatOp(op, a, x), &mut insts, ids),
+        Op::Object(ObjectOp::New) => checked(Inst::NewSlots(a, x), &mut insts, ids),
         Op::Compare(c) => {
             let (t, r) = (ids.value(), ids.value());
             insts.push(pure(t, Inst::IntCompare(c, a, x)));
