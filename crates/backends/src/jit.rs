@@ -17,11 +17,12 @@ use cranelift_codegen::{Context, settings, settings::Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use lst_bytecode::inline_ops::ObjectOp;
 use lst_bytecode::selector_arity;
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
 use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Entry, Layout};
-use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
+use lst_vm::jit_runtime::inline_cache::SendSite;
 use lst_vm::jit_runtime::tiering::{COUNTER_OFF, Level};
 use lst_vm::jit_runtime::{float_ops, int_ops};
 use lst_vm::layout::method;
@@ -479,7 +480,6 @@ struct MethodInput {
     ir: lst_jit::ir::Function,
     bytecodes: Vec<u8>,
     literal_count: usize,
-    indexed: Vec<Option<InlinePrim>>,
     quick: Vec<Option<()>>,
 }
 
@@ -514,16 +514,19 @@ impl MethodInput {
             start => Kind::BlockBody { start },
         };
         let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
+        let optimized = level == Level::Optimized;
         let int_ops = per_selector(h, literals, int_ops::int_op);
         let float_ops = per_selector(h, literals, float_ops::float_op);
+        let object_ops = per_selector(h, literals, |s| {
+            ObjectOp::of_selector(s).filter(|_| optimized)
+        });
         let facts = lst_jit::semantic::Facts {
             literal_ops: &int_ops,
             float_ops: &float_ops,
-            object_ops: &[],
+            object_ops: &object_ops,
         };
         lst_jit::semantic::lower(&mut ir, &facts);
         lst_jit::fold::fold(&mut ir);
-        let optimized = level == Level::Optimized;
         let quick = per_selector(h, literals, |s| {
             // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
             let nvals = match (selector_arity(s)?, s.last()) {
@@ -531,16 +534,15 @@ impl MethodInput {
                 (1, Some(b':')) => 2,
                 _ => return None,
             };
-            (optimized && vm.may_be_quick(s, nvals)).then_some(())
-        });
-        let indexed = per_selector(h, literals, |s| {
-            InlinePrim::of_selector(s).filter(|_| optimized)
+            // A one-argument object operation's send (`at:`) has its
+            // own path.
+            let object_op = ObjectOp::of_selector(s).is_some_and(|op| op.arguments() == 1);
+            (optimized && !object_op && vm.may_be_quick(s, nvals)).then_some(())
         });
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count: h.size(literals),
-            indexed,
             quick,
         })
     }
@@ -549,7 +551,6 @@ impl MethodInput {
         MethodFacts {
             bytecodes: &self.bytecodes,
             literal_count: self.literal_count,
-            indexed: &self.indexed,
             quick: &self.quick,
         }
     }

@@ -31,13 +31,13 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
 use lst_vm::jit_runtime::boundary::{self as rt, Layout};
-use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
+use lst_vm::jit_runtime::inline_cache::SendSite;
 use std::collections::HashMap;
 
 mod float_op;
-mod inline_prim;
 mod int_ops;
 mod kit;
+mod object_ops;
 mod quick_send;
 
 pub use crate::clif_kit::HelperImport;
@@ -61,9 +61,6 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, LowerError> {
 pub struct MethodFacts<'a> {
     pub bytecodes: &'a [u8],
     pub literal_count: usize,
-    /// For each literal that is `at:` or `at:put:`, the inline indexed
-    /// access it may do.
-    pub indexed: &'a [Option<InlinePrim>],
     /// For each literal, `Some(())` if it is a unary selector some getter
     /// or constant answers, or a one-argument keyword selector (`x:`) some
     /// setter answers (`Vm::may_be_quick`): its sends get the inline
@@ -424,7 +421,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
-        if self.int_inst(data)? || self.float_inst(data)? {
+        if self.int_inst(data)? || self.float_inst(data)? || self.object_inst(data)? {
             return Ok(());
         }
         let r = |i: usize| data.results[i];
@@ -531,7 +528,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let off = self.object_slot(n as usize);
         let args: Vec<BlockArg> = match store {
             Some(x) => {
-                self.b.ins().store(FLAGS, x, temps, off);
+                self.store_ref(temps, off, x);
                 vec![]
             }
             None => vec![BlockArg::Value(self.b.ins().load(I64, FLAGS, temps, off))],
@@ -564,7 +561,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let off = self.object_slot(n as usize);
         Ok(match store {
             Some(x) => {
-                self.b.ins().store(FLAGS, x, receiver, off);
+                self.store_ref(receiver, off, x);
                 None
             }
             None => Some(self.b.ins().load(I64, FLAGS, receiver, off)),
@@ -584,34 +581,17 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let Some(site) = self.env.sites.get(k - 1) else {
             return refuse("more sends than send sites");
         };
-        let indexed = match *selector {
-            ir::Selector::Literal(i) if !to_super => self
-                .facts
-                .indexed
-                .get(i as usize)
-                .copied()
-                .flatten()
-                .filter(|op| args.len() == op.arguments()),
-            _ => None,
-        };
-        // Getters and setters: unary and one-argument keyword sends that
-        // no other inline path takes.
+        // Getters, constants and setters: unary and one-argument keyword
+        // sends of selectors a quick method answers.
         let may_be_quick = |i: u8| self.facts.quick.get(usize::from(i)).copied().flatten();
         let quick = match (*selector, args) {
             (ir::Selector::Literal(i), []) if !to_super => may_be_quick(i).map(|()| None),
-            (ir::Selector::Literal(i), [v]) if !to_super && indexed.is_none() => {
-                may_be_quick(i).map(|()| Some(*v))
-            }
+            (ir::Selector::Literal(i), [v]) if !to_super => may_be_quick(i).map(|()| Some(*v)),
             _ => None,
         };
-        let join = (indexed.is_some() || quick.is_some()).then(|| self.answer_join(state));
-        if let Some(join) = join {
-            if let Some(op) = indexed {
-                self.inline_prim(op, receiver, args, site, join, state)?;
-            }
-            if let Some(value) = quick {
-                self.quick_send(receiver, value, site, join, state)?;
-            }
+        let join = quick.is_some().then(|| self.answer_join(state));
+        if let (Some(join), Some(value)) = (join, quick) {
+            self.quick_send(receiver, value, site, join, state)?;
         }
         let mut all = state.stack.clone();
         all.push(receiver);
