@@ -44,6 +44,7 @@ use std::collections::{HashMap, HashSet};
 
 mod float_ops;
 mod int_ops;
+mod object_ops;
 
 /// The addresses baseline code jumps to or calls.
 #[derive(Clone, Debug, Default)]
@@ -653,7 +654,7 @@ impl<'a> Emitter<'a> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
-        if self.int_inst(data)? || self.float_inst(data)? {
+        if self.int_inst(data)? || self.float_inst(data)? || self.object_inst(data)? {
             return Ok(());
         }
         let r = |i: usize| data.results[i];
@@ -741,7 +742,7 @@ impl<'a> Emitter<'a> {
             ; jbe =>trap
         );
         match store {
-            Some(_) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r9 + slot], rax),
+            Some(_) => self.store_ref(R9, None, slot, RAX),
             None => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r9 + slot]),
         }
         dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>trap);
@@ -781,7 +782,7 @@ impl<'a> Emitter<'a> {
         let slot = self.lay.first_slot + word_offset(usize::from(n));
         dynasm!(self.ops ; .arch x64 ; =>ok);
         match store {
-            Some(_) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r9 + slot], rax),
+            Some(_) => self.store_ref(R9, None, slot, RAX),
             None => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r9 + slot]),
         }
         Ok(())

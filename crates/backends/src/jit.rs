@@ -517,9 +517,7 @@ impl MethodInput {
         let optimized = level == Level::Optimized;
         let int_ops = per_selector(h, literals, int_ops::int_op);
         let float_ops = per_selector(h, literals, float_ops::float_op);
-        let object_ops = per_selector(h, literals, |s| {
-            ObjectOp::of_selector(s).filter(|_| optimized)
-        });
+        let object_ops = per_selector(h, literals, ObjectOp::of_selector);
         let facts = lst_jit::semantic::Facts {
             literal_ops: &int_ops,
             float_ops: &float_ops,
