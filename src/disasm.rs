@@ -62,6 +62,7 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
                     literal_ops: &[],
                     float_ops: &[],
                     object_ops: &[],
+                    quick: &[],
                 };
                 lst_jit::semantic::lower(&mut f, &facts);
                 lst_jit::fold::fold(&mut f);

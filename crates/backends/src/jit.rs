@@ -522,6 +522,7 @@ impl MethodInput {
             literal_ops: &int_ops,
             float_ops: &float_ops,
             object_ops: &object_ops,
+            quick: &[],
         };
         lst_jit::semantic::lower(&mut ir, &facts);
         lst_jit::fold::fold(&mut ir);

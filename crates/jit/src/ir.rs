@@ -138,6 +138,37 @@ impl Compare {
     }
 }
 
+/// What a quick method does, as an inline path at a send tests it (the
+/// VM's `jit_runtime::quick`; a method answering `self` is left to the
+/// send stub).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuickKind {
+    /// Answers a constant.
+    Constant,
+    /// Answers an instance variable of the receiver.
+    Getter,
+    /// Stores its argument into an instance variable; answers the
+    /// receiver.
+    Setter,
+}
+
+impl QuickKind {
+    pub const ALL: [QuickKind; 3] = [QuickKind::Constant, QuickKind::Getter, QuickKind::Setter];
+
+    /// Its name in the IR's text.
+    pub fn name(self) -> &'static str {
+        match self {
+            QuickKind::Constant => "constant",
+            QuickKind::Getter => "getter",
+            QuickKind::Setter => "setter",
+        }
+    }
+
+    pub fn of_name(name: &str) -> Option<QuickKind> {
+        QuickKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
 /// Who receives a send's message: the selector is a literal of the
 /// method, or one of the VM's special selectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -289,6 +320,36 @@ pub enum Inst {
     /// object does not fit without collecting (or GC stress is on); the
     /// object is then meaningless. It never leaves native code.
     NewSlots(Value, Value),
+    /// bool: `object` is a reference and the first method way of the
+    /// inline cache of the send at `send` (as [`Inst::SitePrim`]) holds
+    /// its class with a quick method of `kind`. Read each time.
+    QuickWay {
+        kind: QuickKind,
+        object: Value,
+        send: u16,
+    },
+    /// obj: the constant of the quick method in that way (a
+    /// [`Inst::QuickWay`] of kind constant dominates it).
+    QuickConstant {
+        send: u16,
+    },
+    /// (value, failed): the instance variable of `object` that way's
+    /// getter answers; `failed` unless `object` is a pointer object with
+    /// it. A [`Inst::QuickWay`] of kind getter dominates it.
+    QuickGet {
+        object: Value,
+        send: u16,
+    },
+    /// bool `failed`: stores `value` into the instance variable that
+    /// way's setter names (a heap store of a reference, as
+    /// [`Inst::StoreRef`]); fails, storing nothing, unless `object` is a
+    /// pointer object with it. A [`Inst::QuickWay`] of kind setter
+    /// dominates it.
+    QuickSet {
+        object: Value,
+        value: Value,
+        send: u16,
+    },
     /// bool: the negation.
     Not(Value),
     /// bool: both conditions hold (a guard's tag test and validity word).
@@ -336,9 +397,19 @@ impl Inst {
             | And(..)
             | IsFloat(..)
             | SitePrim { .. }
-            | IndexOk(..) => &[Type::Bool],
-            IntAdd(..) | IntSub(..) | IntMul(..) | IntFloorDiv(..) | IntFloorMod(..)
-            | IntQuo(..) | IntRem(..) | FloatOp(..) | NewSlots(..) => &[Type::Obj, Type::Bool],
+            | IndexOk(..)
+            | QuickWay { .. }
+            | QuickSet { .. } => &[Type::Bool],
+            IntAdd(..)
+            | IntSub(..)
+            | IntMul(..)
+            | IntFloorDiv(..)
+            | IntFloorMod(..)
+            | IntQuo(..)
+            | IntRem(..)
+            | FloatOp(..)
+            | NewSlots(..)
+            | QuickGet { .. } => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
         }
     }
@@ -366,6 +437,8 @@ impl Inst {
             SetTemp(_, v) | SetIvar(_, v) => vec![obj(v)],
             IsInt(a) | IsFloat(a) | ClassOf(a) | SizeOf(a) => vec![obj(a)],
             SitePrim { class, .. } => vec![obj(class)],
+            QuickWay { object, .. } | QuickGet { object, .. } => vec![obj(object)],
+            QuickSet { object, value, .. } => vec![obj(object), obj(value)],
             IndexOk(a, b) | LoadSlot(a, b) | NewSlots(a, b) => vec![obj(a), obj(b)],
             StoreRef {
                 object,
@@ -418,6 +491,7 @@ impl Inst {
             | False
             | Int(_)
             | InlineValid(_)
+            | QuickConstant { .. }
             | MakeBlock { .. }
             | Safepoint => vec![],
             SetTemp(_, v)
@@ -429,6 +503,8 @@ impl Inst {
             | ClassOf(v)
             | SizeOf(v) => vec![v],
             SitePrim { class, .. } => vec![class],
+            QuickWay { object, .. } | QuickGet { object, .. } => vec![object],
+            QuickSet { object, value, .. } => vec![object, value],
             StoreRef {
                 object,
                 index,

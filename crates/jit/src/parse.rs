@@ -300,6 +300,24 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
             class: v(2)?,
             send: number(w.get(4), "a bytecode offset")?,
         },
+        ["quick_way", kind, _, "send", _] => QuickWay {
+            kind: QuickKind::of_name(kind)
+                .ok_or_else(|| format!("unknown quick method kind {kind:?}"))?,
+            object: v(2)?,
+            send: number(w.get(4), "a bytecode offset")?,
+        },
+        ["quick_constant", "send", _] => QuickConstant {
+            send: number(w.get(2), "a bytecode offset")?,
+        },
+        ["quick_get", _, "send", _] => QuickGet {
+            object: v(1)?,
+            send: number(w.get(3), "a bytecode offset")?,
+        },
+        ["quick_set", _, _, "send", _] => QuickSet {
+            object: v(1)?,
+            value: v(2)?,
+            send: number(w.get(4), "a bytecode offset")?,
+        },
         ["index_ok", _, _] => IndexOk(v(1)?, v(2)?),
         ["load_slot", _, _] => LoadSlot(v(1)?, v(2)?),
         ["store_ref", _, _, _] => StoreRef {

@@ -84,6 +84,16 @@ impl Display for Inst {
             SitePrim { op, class, send } => {
                 write!(f, "site_prim {} {class} send {send}", op.name())
             }
+            QuickWay { kind, object, send } => {
+                write!(f, "quick_way {} {object} send {send}", kind.name())
+            }
+            QuickConstant { send } => write!(f, "quick_constant send {send}"),
+            QuickGet { object, send } => write!(f, "quick_get {object} send {send}"),
+            QuickSet {
+                object,
+                value,
+                send,
+            } => write!(f, "quick_set {object} {value} send {send}"),
             IndexOk(a, i) => write!(f, "index_ok {a} {i}"),
             LoadSlot(a, i) => write!(f, "load_slot {a} {i}"),
             StoreRef {

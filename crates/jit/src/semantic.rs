@@ -81,6 +81,11 @@ pub struct Facts<'a> {
     /// for (`at:`, `size` …), that operation; its sends get a path guarded
     /// by the send site's cache (empty: none).
     pub object_ops: &'a [Option<ObjectOp>],
+    /// For each literal, whether it is a selector some quick method may
+    /// answer (a unary one: a constant or getter; a one-argument keyword:
+    /// a setter); its sends get paths guarded by the site's first method
+    /// way (empty: none).
+    pub quick: &'a [bool],
 }
 
 /// Expands every send of `f` that has a fast path (see the module doc).
@@ -120,6 +125,9 @@ enum Guard {
     /// primitive method the operation stands for, and the operands are
     /// what the primitive takes.
     Site(ObjectOp),
+    /// The send site's first method way holds the receiver's class with
+    /// a quick method of this kind.
+    Quick(QuickKind),
 }
 
 /// The low-level operation of a fast path.
@@ -136,6 +144,8 @@ enum Op {
     /// An object operation; never fails once its guard holds, but
     /// `new:`, which gives (object, failed).
     Object(ObjectOp),
+    /// What a quick method of this kind does.
+    Quick(QuickKind),
 }
 
 fn special_op(s: Special) -> Op {
@@ -208,6 +218,22 @@ fn paths(inst: &Inst, facts: &Facts) -> Vec<Path> {
                 op: Op::Object(op),
             })
             .into_iter()
+            .collect();
+    }
+    if let Selector::Literal(i) = *selector
+        && facts.quick.get(usize::from(i)).copied().unwrap_or(false)
+    {
+        let kinds: &[QuickKind] = match args.len() {
+            0 => &[QuickKind::Constant, QuickKind::Getter],
+            1 => &[QuickKind::Setter],
+            _ => &[],
+        };
+        return kinds
+            .iter()
+            .map(|&k| Path {
+                guard: Guard::Quick(k),
+                op: Op::Quick(k),
+            })
             .collect();
     }
     if args.len() != 1 {
@@ -311,6 +337,16 @@ fn guard(
     if let Guard::Site(op) = g {
         return site_guard(op, cut, map, insts, ids);
     }
+    if let Guard::Quick(kind) = g {
+        let c = ids.value();
+        let way = Inst::QuickWay {
+            kind,
+            object: cut.operand(0, map),
+            send: cut.send_pc(),
+        };
+        insts.push(pure(c, way));
+        return c;
+    }
     let (a, x) = (cut.operand(0, map), cut.operand(1, map));
     let (test, valid) = match g {
         // A constant operand needs no tag test.
@@ -323,7 +359,7 @@ fn guard(
             (test, valid)
         }
         Guard::Float(op) => (Inst::IsFloat(a), Some(op)),
-        Guard::Site(_) => unreachable!("handled above"),
+        Guard::Site(_) | Guard::Quick(_) => unreachable!("handled above"),
     };
     let c = ids.value();
     insts.push(pure(c, test));
@@ -405,6 +441,65 @@ fn object_op(op: ObjectOp, operands: &[Value], insts: &mut Vec<InstData>, ids: &
     }
 }
 
+/// The instructions and the end of a quick method's fast block (whose
+/// carried values `map` renames): the answer goes to `join`; a failed
+/// getter or setter to `send`.
+fn quick_op(
+    kind: QuickKind,
+    cut: &Cut,
+    map: &HashMap<Value, Value>,
+    insts: &mut Vec<InstData>,
+    ids: &mut Ids,
+    send: BlockId,
+    join: BlockId,
+) -> Terminator {
+    let (a, pc) = (cut.operand(0, map), cut.send_pc());
+    let (inst, answer, failed) = match kind {
+        QuickKind::Constant => {
+            let r = ids.value();
+            insts.push(pure(r, Inst::QuickConstant { send: pc }));
+            return split::jump(join, cut.join_args(map, r));
+        }
+        QuickKind::Getter => {
+            let (r, failed) = (ids.value(), ids.value());
+            (
+                Inst::QuickGet {
+                    object: a,
+                    send: pc,
+                },
+                vec![r, failed],
+                failed,
+            )
+        }
+        QuickKind::Setter => {
+            let failed = ids.value();
+            let inst = Inst::QuickSet {
+                object: a,
+                value: cut.operand(1, map),
+                send: pc,
+            };
+            (inst, vec![failed], failed)
+        }
+    };
+    let r = if answer.len() == 2 { answer[0] } else { a };
+    insts.push(InstData {
+        results: answer,
+        inst,
+        state: None,
+    });
+    Terminator::Branch {
+        cond: failed,
+        then: BlockCall {
+            block: send,
+            args: cut.carried_args(map),
+        },
+        otherwise: BlockCall {
+            block: join,
+            args: cut.join_args(map, r),
+        },
+    }
+}
+
 /// The fast block `id` of operation `op`: its answer goes to `join`; a
 /// failure to `send`.
 fn fast_block(
@@ -431,7 +526,12 @@ fn fast_block(
             terminator: split::jump(join, cut.join_args(&e.map, r)),
         };
     }
-    let (a, x) = (cut.operand(0, &e.map), cut.operand(1, &e.map));
+    let a = cut.operand(0, &e.map);
+    let x = if cut.operands.len() > 1 {
+        cut.operand(1, &e.map)
+    } else {
+        a
+    };
     let checked = |inst: Inst, insts: &mut Vec<InstData>, ids: &mut Ids| {
         let (r, failed) = (ids.value(), ids.value());
         insts.push(InstData {
@@ -455,6 +555,7 @@ fn fast_block(
         Op::Checked(make) => checked(make(a, x), &mut insts, ids),
         Op::Float(op) => checked(Inst::FloatOp(op, a, x), &mut insts, ids),
         Op::Object(ObjectOp::New) => checked(Inst::NewSlots(a, x), &mut insts, ids),
+        Op::Quick(kind) => quick_op(kind, cut, &e.map, &mut insts, ids, send, join),
         Op::Compare(c) => {
             let (t, r) = (ids.value(), ids.value());
             insts.push(pure(t, Inst::IntCompare(c, a, x)));

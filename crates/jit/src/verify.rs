@@ -135,7 +135,11 @@ fn check_indices(f: &Function, block: BlockId, inst: &Inst, errors: &mut Vec<Str
     {
         errors.push(format!("{block}: `{inst}` is not a Float operation"));
     }
-    if let Inst::SitePrim { send, .. } = inst
+    if let Inst::SitePrim { send, .. }
+    | Inst::QuickWay { send, .. }
+    | Inst::QuickConstant { send }
+    | Inst::QuickGet { send, .. }
+    | Inst::QuickSet { send, .. } = inst
         && !sends_at(f, *send)
     {
         errors.push(format!("{block}: `{inst}` names no send of the function"));

@@ -66,6 +66,7 @@ fn check(vm: &Vm) -> (usize, usize) {
                 literal_ops: &ops,
                 float_ops: &float_ops,
                 object_ops: &object_ops,
+                quick: &[],
             };
             lower(&mut f, &facts);
             let name = format!("{name} {kind:?}");
