@@ -3,7 +3,8 @@
 //! each back end selects instructions for them, answer as the interpreter
 //! does (`tests/programs/object_ops.st`: Arrays, ByteArrays and Strings,
 //! indexes out of range and not SmallInts, receivers of other classes at
-//! the same sites, redefinitions; plain and under GC stress), and they
+//! the same sites, redefinitions; plain and under GC stress) and so do
+//! quick methods (`tests/programs/quick_ops.st`), and the object ones
 //! fire: in a loop of them (`tests/programs/object_loop.st`) almost no
 //! send reaches a send site, in either back end.
 
@@ -38,18 +39,12 @@ fn program(name: &str) -> String {
         .into_owned()
 }
 
-/// `object_ops.st` compiled by `compiler` prints what the interpreter
-/// prints, plain and under GC stress.
-fn same_as_interpreted(compiler: &str) {
-    let file = program("object_ops.st");
+/// `name` compiled by `compiler` prints what the interpreter prints,
+/// plain and under GC stress; answers the interpreter's stdout and
+/// stderr.
+fn same_as_interpreted(name: &str, compiler: &str) -> String {
+    let file = program(name);
     let interp = lst(&[&file, "--jit", "off"]);
-    assert!(
-        interp.1.contains("ByteArray (251 252 253 254 255)"),
-        "{}",
-        interp.1
-    );
-    let all = format!("{}{}", interp.1, interp.2);
-    assert!(all.contains("index 21, length 20"), "{all}");
     for extra in [&[][..], &["--gc-stress"][..]] {
         let args = [
             &[file.as_str(), "--jit-compiler", compiler, "--jit", "always"],
@@ -60,9 +55,19 @@ fn same_as_interpreted(compiler: &str) {
         assert_eq!(
             (&interp.0, &interp.1, &interp.2),
             (&jit.0, &jit.1, &jit.2),
-            "{compiler} {extra:?} differs from the interpreter"
+            "{name}: {compiler} {extra:?} differs from the interpreter"
         );
     }
+    format!("{}{}", interp.1, interp.2)
+}
+
+fn object_and_quick_ops(compiler: &str) {
+    let all = same_as_interpreted("object_ops.st", compiler);
+    assert!(all.contains("ByteArray (251 252 253 254 255)"), "{all}");
+    assert!(all.contains("index 21, length 20"), "{all}");
+    let all = same_as_interpreted("quick_ops.st", compiler);
+    assert!(all.contains("2146\n2146\n"), "{all}");
+    assert!(all.contains("2306"), "{all}");
 }
 
 /// The number of sends that reached a send site, from `--jit-stats`.
@@ -96,12 +101,12 @@ fn fast_paths_fire(compiler: &str) {
 
 #[test]
 fn baseline_object_ops_answer_as_the_interpreter() {
-    same_as_interpreted("baseline");
+    object_and_quick_ops("baseline");
 }
 
 #[test]
 fn cranelift_object_ops_answer_as_the_interpreter() {
-    same_as_interpreted("cranelift");
+    object_and_quick_ops("cranelift");
 }
 
 #[test]

@@ -45,6 +45,7 @@ use std::collections::{HashMap, HashSet};
 mod float_ops;
 mod int_ops;
 mod object_ops;
+mod quick_ops;
 
 /// The addresses baseline code jumps to or calls.
 #[derive(Clone, Debug, Default)]
@@ -654,7 +655,11 @@ impl<'a> Emitter<'a> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
-        if self.int_inst(data)? || self.float_inst(data)? || self.object_inst(data)? {
+        if self.int_inst(data)?
+            || self.float_inst(data)?
+            || self.object_inst(data)?
+            || self.quick_inst(data)?
+        {
             return Ok(());
         }
         let r = |i: usize| data.results[i];

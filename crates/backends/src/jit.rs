@@ -480,14 +480,12 @@ struct MethodInput {
     ir: lst_jit::ir::Function,
     bytecodes: Vec<u8>,
     literal_count: usize,
-    quick: Vec<Option<()>>,
 }
 
 impl MethodInput {
-    /// Translates the unit `(method, start)` and reads its literals (the
-    /// facts only the optimizing lowering uses only for `level`
-    /// Optimized).
-    fn new(vm: &Vm, method: Value, start: u16, level: Level) -> Result<MethodInput, String> {
+    /// Translates the unit `(method, start)`, reads its literals and
+    /// lowers the fast paths they allow.
+    fn new(vm: &Vm, method: Value, start: u16) -> Result<MethodInput, String> {
         let h = &vm.heap;
         let field = |i| h.get(method, i).unwrap_or(method);
         let code = field(method::BYTECODES);
@@ -514,18 +512,6 @@ impl MethodInput {
             start => Kind::BlockBody { start },
         };
         let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
-        let optimized = level == Level::Optimized;
-        let int_ops = per_selector(h, literals, int_ops::int_op);
-        let float_ops = per_selector(h, literals, float_ops::float_op);
-        let object_ops = per_selector(h, literals, ObjectOp::of_selector);
-        let facts = lst_jit::semantic::Facts {
-            literal_ops: &int_ops,
-            float_ops: &float_ops,
-            object_ops: &object_ops,
-            quick: &[],
-        };
-        lst_jit::semantic::lower(&mut ir, &facts);
-        lst_jit::fold::fold(&mut ir);
         let quick = per_selector(h, literals, |s| {
             // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
             let nvals = match (selector_arity(s)?, s.last()) {
@@ -533,16 +519,24 @@ impl MethodInput {
                 (1, Some(b':')) => 2,
                 _ => return None,
             };
-            // A one-argument object operation's send (`at:`) has its
-            // own path.
-            let object_op = ObjectOp::of_selector(s).is_some_and(|op| op.arguments() == 1);
-            (optimized && !object_op && vm.may_be_quick(s, nvals)).then_some(())
+            vm.may_be_quick(s, nvals).then_some(())
         });
+        let quick: Vec<bool> = quick.iter().map(Option::is_some).collect();
+        let int_ops = per_selector(h, literals, int_ops::int_op);
+        let float_ops = per_selector(h, literals, float_ops::float_op);
+        let object_ops = per_selector(h, literals, ObjectOp::of_selector);
+        let facts = lst_jit::semantic::Facts {
+            literal_ops: &int_ops,
+            float_ops: &float_ops,
+            object_ops: &object_ops,
+            quick: &quick,
+        };
+        lst_jit::semantic::lower(&mut ir, &facts);
+        lst_jit::fold::fold(&mut ir);
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count: h.size(literals),
-            quick,
         })
     }
 
@@ -550,7 +544,6 @@ impl MethodInput {
         MethodFacts {
             bytecodes: &self.bytecodes,
             literal_count: self.literal_count,
-            quick: &self.quick,
         }
     }
 
@@ -576,7 +569,7 @@ impl Compiler for CraneliftJit {
         first_record: u32,
         level: Level,
     ) -> Result<Compiled, String> {
-        let input = MethodInput::new(vm, method, start, level)?;
+        let input = MethodInput::new(vm, method, start)?;
         let sites = input.sites();
         match level {
             Level::Baseline => {

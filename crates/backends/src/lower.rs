@@ -38,9 +38,10 @@ mod float_op;
 mod int_ops;
 mod kit;
 mod object_ops;
-mod quick_send;
+mod quick_ops;
 
 pub use crate::clif_kit::HelperImport;
+pub(crate) use quick_ops::quick_code;
 
 /// Why a method is not compiled.
 #[derive(Debug, thiserror::Error)]
@@ -61,11 +62,6 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, LowerError> {
 pub struct MethodFacts<'a> {
     pub bytecodes: &'a [u8],
     pub literal_count: usize,
-    /// For each literal, `Some(())` if it is a unary selector some getter
-    /// or constant answers, or a one-argument keyword selector (`x:`) some
-    /// setter answers (`Vm::may_be_quick`): its sends get the inline
-    /// quick path.
-    pub quick: &'a [Option<()>],
 }
 
 /// What the runtime must know about the lowered function.
@@ -421,7 +417,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
-        if self.int_inst(data)? || self.float_inst(data)? || self.object_inst(data)? {
+        if self.int_inst(data)?
+            || self.float_inst(data)?
+            || self.object_inst(data)?
+            || self.quick_inst(data)?
+        {
             return Ok(());
         }
         let r = |i: usize| data.results[i];
@@ -581,18 +581,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let Some(site) = self.env.sites.get(k - 1) else {
             return refuse("more sends than send sites");
         };
-        // Getters, constants and setters: unary and one-argument keyword
-        // sends of selectors a quick method answers.
-        let may_be_quick = |i: u8| self.facts.quick.get(usize::from(i)).copied().flatten();
-        let quick = match (*selector, args) {
-            (ir::Selector::Literal(i), []) if !to_super => may_be_quick(i).map(|()| None),
-            (ir::Selector::Literal(i), [v]) if !to_super => may_be_quick(i).map(|()| Some(*v)),
-            _ => None,
-        };
-        let join = quick.is_some().then(|| self.answer_join(state));
-        if let (Some(join), Some(value)) = (join, quick) {
-            self.quick_send(receiver, value, site, join, state)?;
-        }
         let mut all = state.stack.clone();
         all.push(receiver);
         all.extend_from_slice(args);
@@ -615,64 +603,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.switch_to_block(cont);
         self.reload(&state.stack);
         let value = self.b.block_params(cont)[0];
-        match join {
-            None => self.set(result, value),
-            Some(join) => {
-                let args = self.answer_args(value, state)?;
-                self.b.ins().jump(join, &args);
-                self.b.switch_to_block(join);
-                let params = self.b.block_params(join).to_vec();
-                self.vals.clear();
-                self.set(result, params[0]);
-                for (&v, &p) in state.stack.iter().zip(&params[1..]) {
-                    self.set(v, p);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The block where an inline path's answer joins the send's: its
-    /// parameters are the answer, then the state's stack values.
-    fn answer_join(&mut self, state: &State) -> cl::Block {
-        let join = self.b.create_block();
-        self.b.append_block_param(join, I64);
-        for _ in &state.stack {
-            self.b.append_block_param(join, I64);
-        }
-        join
-    }
-
-    /// The arguments of a jump to an [`Self::answer_join`] block.
-    fn answer_args(
-        &mut self,
-        answer: cl::Value,
-        state: &State,
-    ) -> Result<Vec<BlockArg>, LowerError> {
-        let mut args = vec![BlockArg::Value(answer)];
-        args.extend(self.block_args(&state.stack)?);
-        Ok(args)
-    }
-
-    /// Builds one inline path in front of a send. `body` emits the
-    /// path's checks, each going to the (cold) `send` block it is given
-    /// when it fails, and computes the answer, which goes to `join` (an
-    /// [`Self::answer_join`]). The code then goes on in `send`, with the
-    /// values known before the path.
-    fn inline_path(
-        &mut self,
-        join: cl::Block,
-        state: &State,
-        body: impl FnOnce(&mut Self, cl::Block) -> Result<cl::Value, LowerError>,
-    ) -> Result<(), LowerError> {
-        let send = self.b.create_block();
-        self.b.set_cold_block(send);
-        let kept = self.vals.clone();
-        let answer = body(self, send)?;
-        let args = self.answer_args(answer, state)?;
-        self.b.ins().jump(join, &args);
-        self.vals = kept;
-        self.b.switch_to_block(send);
+        self.set(result, value);
         Ok(())
     }
 
