@@ -484,8 +484,10 @@ struct MethodInput {
 
 impl MethodInput {
     /// Translates the unit `(method, start)`, reads its literals and
-    /// lowers the fast paths they allow.
-    fn new(vm: &Vm, method: Value, start: u16) -> Result<MethodInput, String> {
+    /// lowers the fast paths they allow (quick methods only at `level`
+    /// Optimized: the baseline leaves them to the send stub, which
+    /// answers them without a frame, and compiles faster for it).
+    fn new(vm: &Vm, method: Value, start: u16, level: Level) -> Result<MethodInput, String> {
         let h = &vm.heap;
         let field = |i| h.get(method, i).unwrap_or(method);
         let code = field(method::BYTECODES);
@@ -519,7 +521,7 @@ impl MethodInput {
                 (1, Some(b':')) => 2,
                 _ => return None,
             };
-            vm.may_be_quick(s, nvals).then_some(())
+            (level == Level::Optimized && vm.may_be_quick(s, nvals)).then_some(())
         });
         let quick: Vec<bool> = quick.iter().map(Option::is_some).collect();
         let int_ops = per_selector(h, literals, int_ops::int_op);
@@ -569,7 +571,7 @@ impl Compiler for CraneliftJit {
         first_record: u32,
         level: Level,
     ) -> Result<Compiled, String> {
-        let input = MethodInput::new(vm, method, start)?;
+        let input = MethodInput::new(vm, method, start, level)?;
         let sites = input.sites();
         match level {
             Level::Baseline => {
