@@ -224,7 +224,7 @@ fn paths(inst: &Inst, facts: &Facts) -> Vec<Path> {
         && facts.quick.get(usize::from(i)).copied().unwrap_or(false)
     {
         let kinds: &[QuickKind] = match args.len() {
-            0 => &[QuickKind::Constant, QuickKind::Getter],
+            0 => &[QuickKind::Getter, QuickKind::Constant],
             1 => &[QuickKind::Setter],
             _ => &[],
         };
