@@ -61,6 +61,8 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
                 let facts = lst_jit::semantic::Facts {
                     literal_ops: &[],
                     float_ops: &[],
+                    object_ops: &[],
+                    quick: &[],
                 };
                 lst_jit::semantic::lower(&mut f, &facts);
                 lst_jit::fold::fold(&mut f);

@@ -44,6 +44,8 @@ use std::collections::{HashMap, HashSet};
 
 mod float_ops;
 mod int_ops;
+mod object_ops;
+mod quick_ops;
 
 /// The addresses baseline code jumps to or calls.
 #[derive(Clone, Debug, Default)]
@@ -108,6 +110,7 @@ const RCX: u8 = 1;
 const RDX: u8 = 2;
 const R8: u8 = 8;
 const R9: u8 = 9;
+const R10: u8 = 10;
 
 /// An argument of a helper call after the VM and the frame.
 #[derive(Clone, Copy)]
@@ -669,7 +672,11 @@ impl<'a> Emitter<'a> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
-        if self.int_inst(data)? || self.float_inst(data)? {
+        if self.int_inst(data)?
+            || self.float_inst(data)?
+            || self.object_inst(data)?
+            || self.quick_inst(data)?
+        {
             return Ok(());
         }
         let r = |i: usize| data.results[i];
@@ -757,7 +764,7 @@ impl<'a> Emitter<'a> {
             ; jbe =>trap
         );
         match store {
-            Some(_) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r9 + slot], rax),
+            Some(_) => self.store_ref(R9, None, slot, RAX),
             None => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r9 + slot]),
         }
         dynasm!(self.ops ; .arch x64 ; jmp =>done ; =>trap);
@@ -797,7 +804,7 @@ impl<'a> Emitter<'a> {
         let slot = self.lay.first_slot + word_offset(usize::from(n));
         dynasm!(self.ops ; .arch x64 ; =>ok);
         match store {
-            Some(_) => dynasm!(self.ops ; .arch x64 ; mov QWORD [r9 + slot], rax),
+            Some(_) => self.store_ref(R9, None, slot, RAX),
             None => dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r9 + slot]),
         }
         Ok(())

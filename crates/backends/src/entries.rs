@@ -213,3 +213,28 @@ pub fn state_of(data: &InstData) -> Result<&State, LowerError> {
         .as_ref()
         .ok_or_else(|| LowerError(format!("{:?} has no frame state", data.inst)))
 }
+
+/// The site of the send whose state's pc is `pc` (what an
+/// `ir::Inst::SitePrim` names), among `sites`, one per send in block and
+/// instruction order.
+pub fn site_at<'s>(
+    f: &ir::Function,
+    sites: &'s [SendSite],
+    pc: u16,
+) -> Result<&'s SendSite, LowerError> {
+    let mut at = f
+        .blocks
+        .iter()
+        .flat_map(|b| &b.insts)
+        .filter(|d| matches!(d.inst, Inst::Send { .. }))
+        .enumerate()
+        .filter(|(_, d)| d.state.as_ref().is_some_and(|s| s.pc == pc))
+        .map(|(k, _)| k);
+    match (at.next(), at.next()) {
+        (Some(k), None) => sites
+            .get(k)
+            .ok_or_else(|| LowerError("more sends than send sites".into())),
+        (None, _) => Err(LowerError(format!("no send at pc {pc} for its site"))),
+        (Some(_), Some(_)) => Err(LowerError(format!("two sends at pc {pc}"))),
+    }
+}

@@ -17,11 +17,12 @@ use cranelift_codegen::{Context, settings, settings::Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use lst_bytecode::inline_ops::ObjectOp;
 use lst_bytecode::selector_arity;
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
 use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Entry, Layout};
-use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
+use lst_vm::jit_runtime::inline_cache::SendSite;
 use lst_vm::jit_runtime::tiering::{COUNTER_OFF, Level};
 use lst_vm::jit_runtime::{float_ops, int_ops};
 use lst_vm::layout::method;
@@ -504,9 +505,21 @@ pub struct UnitIr {
     pub literal_count: usize,
 }
 
+/// Which of the semantic lowering's fast paths a unit gets, beyond the
+/// SmallInt and Float ones every back end selects: what its back end can
+/// select, and what pays for its compile time.
+#[derive(Clone, Copy, Debug)]
+pub struct FastPaths {
+    /// `at:`, `at:put:`, `==`, `class`, `size`, `new:` (object ops).
+    pub objects: bool,
+    /// Getters, setters and constants answered inline (quick ops).
+    pub quick: bool,
+}
+
 /// Reads unit `(method, start)` (start 0: the method itself) from the
-/// heap into its [`UnitIr`]: translate, the semantic lowering, fold.
-pub fn read_unit(vm: &Vm, method: Value, start: u16) -> Result<UnitIr, String> {
+/// heap into its [`UnitIr`]: translate, the semantic lowering with the
+/// fast `paths` asked for, fold.
+pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result<UnitIr, String> {
     let h = &vm.heap;
     let field = |i| h.get(method, i).unwrap_or(method);
     let code = field(method::BYTECODES);
@@ -533,11 +546,26 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16) -> Result<UnitIr, String> {
         start => Kind::BlockBody { start },
     };
     let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
+    let quick = per_selector(h, literals, |s| {
+        // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
+        let nvals = match (selector_arity(s)?, s.last()) {
+            (0, _) => 1,
+            (1, Some(b':')) => 2,
+            _ => return None,
+        };
+        (paths.quick && vm.may_be_quick(s, nvals)).then_some(())
+    });
+    let quick: Vec<bool> = quick.iter().map(Option::is_some).collect();
     let int_ops = per_selector(h, literals, int_ops::int_op);
     let float_ops = per_selector(h, literals, float_ops::float_op);
+    let object_ops = per_selector(h, literals, |s| {
+        ObjectOp::of_selector(s).filter(|_| paths.objects)
+    });
     let facts = lst_jit::semantic::Facts {
         literal_ops: &int_ops,
         float_ops: &float_ops,
+        object_ops: &object_ops,
+        quick: &quick,
     };
     lst_jit::semantic::lower(&mut ir, &facts);
     lst_jit::fold::fold(&mut ir);
@@ -554,40 +582,27 @@ struct MethodInput {
     ir: lst_jit::ir::Function,
     bytecodes: Vec<u8>,
     literal_count: usize,
-    indexed: Vec<Option<InlinePrim>>,
-    quick: Vec<Option<()>>,
 }
 
 impl MethodInput {
-    /// Reads the unit `(method, start)` and its literals (the facts only
-    /// the optimizing lowering uses only for `level` Optimized).
+    /// Reads the unit `(method, start)` with every fast path the two
+    /// back ends select (quick methods only at `level` Optimized: the
+    /// baseline leaves them to the send stub, which answers them without
+    /// a frame, and compiles faster for it).
     fn new(vm: &Vm, method: Value, start: u16, level: Level) -> Result<MethodInput, String> {
+        let paths = FastPaths {
+            objects: true,
+            quick: level == Level::Optimized,
+        };
         let UnitIr {
             ir,
             bytecodes,
             literal_count,
-        } = read_unit(vm, method, start)?;
-        let h = &vm.heap;
-        let literals = h.get(method, method::LITERALS).unwrap_or(method);
-        let optimized = level == Level::Optimized;
-        let quick = per_selector(h, literals, |s| {
-            // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
-            let nvals = match (selector_arity(s)?, s.last()) {
-                (0, _) => 1,
-                (1, Some(b':')) => 2,
-                _ => return None,
-            };
-            (optimized && vm.may_be_quick(s, nvals)).then_some(())
-        });
-        let indexed = per_selector(h, literals, |s| {
-            InlinePrim::of_selector(s).filter(|_| optimized)
-        });
+        } = read_unit(vm, method, start, paths)?;
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count,
-            indexed,
-            quick,
         })
     }
 
@@ -595,8 +610,6 @@ impl MethodInput {
         MethodFacts {
             bytecodes: &self.bytecodes,
             literal_count: self.literal_count,
-            indexed: &self.indexed,
-            quick: &self.quick,
         }
     }
 

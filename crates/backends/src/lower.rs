@@ -31,16 +31,17 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use lst_jit::ir::{self, Inst, InstData, State, Terminator};
 use lst_vm::jit_runtime::boundary::{self as rt, Layout};
-use lst_vm::jit_runtime::inline_cache::{InlinePrim, SendSite};
+use lst_vm::jit_runtime::inline_cache::SendSite;
 use std::collections::HashMap;
 
 mod float_op;
-mod inline_prim;
 mod int_ops;
 mod kit;
-mod quick_send;
+mod object_ops;
+mod quick_ops;
 
 pub use crate::clif_kit::HelperImport;
+pub(crate) use quick_ops::quick_code;
 
 /// Why a method is not compiled.
 #[derive(Debug, thiserror::Error)]
@@ -61,14 +62,6 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, LowerError> {
 pub struct MethodFacts<'a> {
     pub bytecodes: &'a [u8],
     pub literal_count: usize,
-    /// For each literal that is `at:` or `at:put:`, the inline indexed
-    /// access it may do.
-    pub indexed: &'a [Option<InlinePrim>],
-    /// For each literal, `Some(())` if it is a unary selector some getter
-    /// or constant answers, or a one-argument keyword selector (`x:`) some
-    /// setter answers (`Vm::may_be_quick`): its sends get the inline
-    /// quick path.
-    pub quick: &'a [Option<()>],
 }
 
 /// What the runtime must know about the lowered function.
@@ -424,7 +417,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
-        if self.int_inst(data)? || self.float_inst(data)? {
+        if self.int_inst(data)?
+            || self.float_inst(data)?
+            || self.object_inst(data)?
+            || self.quick_inst(data)?
+        {
             return Ok(());
         }
         let r = |i: usize| data.results[i];
@@ -531,7 +528,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let off = self.object_slot(n as usize);
         let args: Vec<BlockArg> = match store {
             Some(x) => {
-                self.b.ins().store(FLAGS, x, temps, off);
+                self.store_ref(temps, off, x);
                 vec![]
             }
             None => vec![BlockArg::Value(self.b.ins().load(I64, FLAGS, temps, off))],
@@ -564,7 +561,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let off = self.object_slot(n as usize);
         Ok(match store {
             Some(x) => {
-                self.b.ins().store(FLAGS, x, receiver, off);
+                self.store_ref(receiver, off, x);
                 None
             }
             None => Some(self.b.ins().load(I64, FLAGS, receiver, off)),
@@ -584,35 +581,6 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let Some(site) = self.env.sites.get(k - 1) else {
             return refuse("more sends than send sites");
         };
-        let indexed = match *selector {
-            ir::Selector::Literal(i) if !to_super => self
-                .facts
-                .indexed
-                .get(i as usize)
-                .copied()
-                .flatten()
-                .filter(|op| args.len() == op.arguments()),
-            _ => None,
-        };
-        // Getters and setters: unary and one-argument keyword sends that
-        // no other inline path takes.
-        let may_be_quick = |i: u8| self.facts.quick.get(usize::from(i)).copied().flatten();
-        let quick = match (*selector, args) {
-            (ir::Selector::Literal(i), []) if !to_super => may_be_quick(i).map(|()| None),
-            (ir::Selector::Literal(i), [v]) if !to_super && indexed.is_none() => {
-                may_be_quick(i).map(|()| Some(*v))
-            }
-            _ => None,
-        };
-        let join = (indexed.is_some() || quick.is_some()).then(|| self.answer_join(state));
-        if let Some(join) = join {
-            if let Some(op) = indexed {
-                self.inline_prim(op, receiver, args, site, join, state)?;
-            }
-            if let Some(value) = quick {
-                self.quick_send(receiver, value, site, join, state)?;
-            }
-        }
         let mut all = state.stack.clone();
         all.push(receiver);
         all.extend_from_slice(args);
@@ -635,64 +603,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.switch_to_block(cont);
         self.reload(&state.stack);
         let value = self.b.block_params(cont)[0];
-        match join {
-            None => self.set(result, value),
-            Some(join) => {
-                let args = self.answer_args(value, state)?;
-                self.b.ins().jump(join, &args);
-                self.b.switch_to_block(join);
-                let params = self.b.block_params(join).to_vec();
-                self.vals.clear();
-                self.set(result, params[0]);
-                for (&v, &p) in state.stack.iter().zip(&params[1..]) {
-                    self.set(v, p);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The block where an inline path's answer joins the send's: its
-    /// parameters are the answer, then the state's stack values.
-    fn answer_join(&mut self, state: &State) -> cl::Block {
-        let join = self.b.create_block();
-        self.b.append_block_param(join, I64);
-        for _ in &state.stack {
-            self.b.append_block_param(join, I64);
-        }
-        join
-    }
-
-    /// The arguments of a jump to an [`Self::answer_join`] block.
-    fn answer_args(
-        &mut self,
-        answer: cl::Value,
-        state: &State,
-    ) -> Result<Vec<BlockArg>, LowerError> {
-        let mut args = vec![BlockArg::Value(answer)];
-        args.extend(self.block_args(&state.stack)?);
-        Ok(args)
-    }
-
-    /// Builds one inline path in front of a send. `body` emits the
-    /// path's checks, each going to the (cold) `send` block it is given
-    /// when it fails, and computes the answer, which goes to `join` (an
-    /// [`Self::answer_join`]). The code then goes on in `send`, with the
-    /// values known before the path.
-    fn inline_path(
-        &mut self,
-        join: cl::Block,
-        state: &State,
-        body: impl FnOnce(&mut Self, cl::Block) -> Result<cl::Value, LowerError>,
-    ) -> Result<(), LowerError> {
-        let send = self.b.create_block();
-        self.b.set_cold_block(send);
-        let kept = self.vals.clone();
-        let answer = body(self, send)?;
-        let args = self.answer_args(answer, state)?;
-        self.b.ins().jump(join, &args);
-        self.vals = kept;
-        self.b.switch_to_block(send);
+        self.set(result, value);
         Ok(())
     }
 

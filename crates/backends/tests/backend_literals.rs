@@ -67,6 +67,24 @@ const EXEMPT: &[(&str, &str, &str)] = &[
         "an x86 address scale, chosen by the tag's scale from `Layout`",
     ),
     (
+        "object_ops.rs",
+        "[rax + rcx * 8 + slot]",
+        "an x86 address scale (an indexed slot, the index untagged by the \
+         tag's width from `Layout`): dynasm takes only a literal scale",
+    ),
+    (
+        "object_ops.rs",
+        "[Rq(base) + Rq(i) * 8 + disp]",
+        "an x86 address scale in `store_ref` (an indexed slot): dynasm \
+         takes only a literal scale",
+    ),
+    (
+        "quick_ops.rs",
+        "[r9 + rcx * 8 + first]",
+        "an x86 address scale (a getter's instance variable): dynasm takes \
+         only a literal scale",
+    ),
+    (
         "baseline.rs",
         "[rax + rcx * 8]",
         "the resume jump table's entries are 8 bytes (`.align 8`)",

@@ -160,6 +160,77 @@ impl InlineOp {
     }
 }
 
+/// An inline operation on an object that stands for a primitive method
+/// only while the send site's inline cache says so: compiled code guards
+/// it on the site's first primitive way (the receiver's class, cached
+/// with exactly the primitive method the operation stands for), read at
+/// run time, so it stays right for every class and every redefinition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectOp {
+    /// `at:`: slot i of a pointer object.
+    At,
+    /// `at:put:`: slot i := value; answers the receiver.
+    AtPut,
+    /// `==`: the same object.
+    Identical,
+    /// `class`: the receiver's class.
+    Class,
+    /// `size`, `basicSize`: the number of slots (or bytes).
+    Size,
+    /// `new:`: a new object of nil slots.
+    New,
+}
+
+impl ObjectOp {
+    pub const ALL: [ObjectOp; 6] = [
+        ObjectOp::At,
+        ObjectOp::AtPut,
+        ObjectOp::Identical,
+        ObjectOp::Class,
+        ObjectOp::Size,
+        ObjectOp::New,
+    ];
+
+    /// The operation a selector may stand for, if any.
+    pub fn of_selector(selector: &[u8]) -> Option<ObjectOp> {
+        match selector {
+            b"at:" => Some(ObjectOp::At),
+            b"at:put:" => Some(ObjectOp::AtPut),
+            b"==" => Some(ObjectOp::Identical),
+            b"class" => Some(ObjectOp::Class),
+            b"size" | b"basicSize" => Some(ObjectOp::Size),
+            b"new:" => Some(ObjectOp::New),
+            _ => None,
+        }
+    }
+
+    /// The number of arguments of its selector.
+    pub fn arguments(self) -> usize {
+        match self {
+            ObjectOp::Class | ObjectOp::Size => 0,
+            ObjectOp::At | ObjectOp::Identical | ObjectOp::New => 1,
+            ObjectOp::AtPut => 2,
+        }
+    }
+
+    /// The name used in the JIT IR's text (`site_prim at …`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectOp::At => "at",
+            ObjectOp::AtPut => "at_put",
+            ObjectOp::Identical => "identical",
+            ObjectOp::Class => "class",
+            ObjectOp::Size => "size",
+            ObjectOp::New => "new",
+        }
+    }
+
+    /// The operation named `name` ([`ObjectOp::name`]).
+    pub fn of_name(name: &str) -> Option<ObjectOp> {
+        ObjectOp::ALL.into_iter().find(|op| op.name() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +247,15 @@ mod tests {
         }
         assert_eq!(InlineOp::of_selector(Receiver::SmallInt, b"foo:"), None);
         assert_eq!(InlineOp::of_selector(Receiver::Float, b"//"), None);
+    }
+
+    #[test]
+    fn object_op_names_and_arities() {
+        for op in ObjectOp::ALL {
+            assert_eq!(ObjectOp::of_name(op.name()), Some(op));
+        }
+        assert_eq!(ObjectOp::of_selector(b"basicSize"), Some(ObjectOp::Size));
+        assert_eq!(ObjectOp::AtPut.arguments(), 2);
+        assert_eq!(ObjectOp::of_selector(b"at:at:"), None);
     }
 }

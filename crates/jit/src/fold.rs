@@ -118,7 +118,13 @@ fn pure(inst: &Inst) -> bool {
     use Inst::*;
     !matches!(
         inst,
-        SetTemp(..) | SetIvar(..) | Send { .. } | MakeBlock { .. } | Safepoint
+        SetTemp(..)
+            | SetIvar(..)
+            | StoreRef { .. }
+            | QuickSet { .. }
+            | Send { .. }
+            | MakeBlock { .. }
+            | Safepoint
     )
 }
 

@@ -18,7 +18,7 @@
 //! This module owns the data structures only; building, checking and
 //! printing live in their own modules.
 
-pub use lst_bytecode::inline_ops::InlineOp;
+pub use lst_bytecode::inline_ops::{InlineOp, ObjectOp};
 use std::fmt;
 
 /// An SSA value.
@@ -138,6 +138,37 @@ impl Compare {
     }
 }
 
+/// What a quick method does, as an inline path at a send tests it (the
+/// VM's `jit_runtime::quick`; a method answering `self` is left to the
+/// send stub).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuickKind {
+    /// Answers a constant.
+    Constant,
+    /// Answers an instance variable of the receiver.
+    Getter,
+    /// Stores its argument into an instance variable; answers the
+    /// receiver.
+    Setter,
+}
+
+impl QuickKind {
+    pub const ALL: [QuickKind; 3] = [QuickKind::Constant, QuickKind::Getter, QuickKind::Setter];
+
+    /// Its name in the IR's text.
+    pub fn name(self) -> &'static str {
+        match self {
+            QuickKind::Constant => "constant",
+            QuickKind::Getter => "getter",
+            QuickKind::Setter => "setter",
+        }
+    }
+
+    pub fn of_name(name: &str) -> Option<QuickKind> {
+        QuickKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
 /// Who receives a send's message: the selector is a literal of the
 /// method, or one of the VM's special selectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,6 +284,72 @@ pub enum Inst {
     /// changes when an image redefines a method, so this is read each
     /// time, never folded.
     InlineValid(InlineOp),
+    /// obj: the value's class (SmallInt's class for a SmallInt).
+    ClassOf(Value),
+    /// bool: the inline cache of the send whose state's pc is `send` (a
+    /// send of this function) holds, in its first primitive way, `class`
+    /// with exactly the primitive method `op` stands for. The cache
+    /// changes as the program runs, so this is read each time.
+    SitePrim {
+        op: ObjectOp,
+        class: Value,
+        send: u16,
+    },
+    /// bool: `object` is a pointer object (a reference without bytes) and
+    /// `index` a SmallInt from 1 to its number of slots. Any values.
+    IndexOk(Value, Value),
+    /// obj: slot `index` (a SmallInt, 1-based) of `object`; an
+    /// [`Inst::IndexOk`] of the two dominates it.
+    LoadSlot(Value, Value),
+    /// Slot `index` of `object` := `value`, as [`Inst::LoadSlot`]. Every
+    /// store of a reference into the heap in compiled code is this
+    /// operation's (back ends select `SetIvar` and `SetTemp` into a heap
+    /// context with the same store): the hook of a future write barrier.
+    /// Today a plain store.
+    StoreRef {
+        object: Value,
+        index: Value,
+        value: Value,
+    },
+    /// obj: the SmallInt number of slots (or bytes) of a reference (a
+    /// guard dominates it).
+    SizeOf(Value),
+    /// (object, failed): a new instance of class `a` with `b` nil slots, as
+    /// the `new:` primitive makes it, but never with a collection:
+    /// `failed` when `b` is not a SmallInt the primitive takes or the new
+    /// object does not fit without collecting (or GC stress is on); the
+    /// object is then meaningless. It never leaves native code.
+    NewSlots(Value, Value),
+    /// bool: `object` is a reference and the first method way of the
+    /// inline cache of the send at `send` (as [`Inst::SitePrim`]) holds
+    /// its class with a quick method of `kind`. Read each time.
+    QuickWay {
+        kind: QuickKind,
+        object: Value,
+        send: u16,
+    },
+    /// obj: the constant of the quick method in that way (a
+    /// [`Inst::QuickWay`] of kind constant dominates it).
+    QuickConstant {
+        send: u16,
+    },
+    /// (value, failed): the instance variable of `object` that way's
+    /// getter answers; `failed` unless `object` is a pointer object with
+    /// it. A [`Inst::QuickWay`] of kind getter dominates it.
+    QuickGet {
+        object: Value,
+        send: u16,
+    },
+    /// bool `failed`: stores `value` into the instance variable that
+    /// way's setter names (a heap store of a reference, as
+    /// [`Inst::StoreRef`]); fails, storing nothing, unless `object` is a
+    /// pointer object with it. A [`Inst::QuickWay`] of kind setter
+    /// dominates it.
+    QuickSet {
+        object: Value,
+        value: Value,
+        send: u16,
+    },
     /// bool: the negation.
     Not(Value),
     /// bool: both conditions hold (a guard's tag test and validity word).
@@ -290,11 +387,29 @@ impl Inst {
     pub fn result_types(&self) -> &'static [Type] {
         use Inst::*;
         match self {
-            SetTemp(..) | SetIvar(..) | Safepoint => &[],
-            Same(..) | IsInt(..) | BothInt(..) | IntCompare(..) | InlineValid(..) | Not(..)
-            | And(..) | IsFloat(..) => &[Type::Bool],
-            IntAdd(..) | IntSub(..) | IntMul(..) | IntFloorDiv(..) | IntFloorMod(..)
-            | IntQuo(..) | IntRem(..) | FloatOp(..) => &[Type::Obj, Type::Bool],
+            SetTemp(..) | SetIvar(..) | Safepoint | StoreRef { .. } => &[],
+            Same(..)
+            | IsInt(..)
+            | BothInt(..)
+            | IntCompare(..)
+            | InlineValid(..)
+            | Not(..)
+            | And(..)
+            | IsFloat(..)
+            | SitePrim { .. }
+            | IndexOk(..)
+            | QuickWay { .. }
+            | QuickSet { .. } => &[Type::Bool],
+            IntAdd(..)
+            | IntSub(..)
+            | IntMul(..)
+            | IntFloorDiv(..)
+            | IntFloorMod(..)
+            | IntQuo(..)
+            | IntRem(..)
+            | FloatOp(..)
+            | NewSlots(..)
+            | QuickGet { .. } => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
         }
     }
@@ -320,7 +435,16 @@ impl Inst {
         let obj = |v: &Value| (*v, Type::Obj);
         match self {
             SetTemp(_, v) | SetIvar(_, v) => vec![obj(v)],
-            IsInt(a) | IsFloat(a) => vec![obj(a)],
+            IsInt(a) | IsFloat(a) | ClassOf(a) | SizeOf(a) => vec![obj(a)],
+            SitePrim { class, .. } => vec![obj(class)],
+            QuickWay { object, .. } | QuickGet { object, .. } => vec![obj(object)],
+            QuickSet { object, value, .. } => vec![obj(object), obj(value)],
+            IndexOk(a, b) | LoadSlot(a, b) | NewSlots(a, b) => vec![obj(a), obj(b)],
+            StoreRef {
+                object,
+                index,
+                value,
+            } => vec![obj(object), obj(index), obj(value)],
             IntCompare(_, a, b) | FloatOp(_, a, b) => vec![obj(a), obj(b)],
             Same(a, b)
             | BothInt(a, b)
@@ -367,9 +491,25 @@ impl Inst {
             | False
             | Int(_)
             | InlineValid(_)
+            | QuickConstant { .. }
             | MakeBlock { .. }
             | Safepoint => vec![],
-            SetTemp(_, v) | SetIvar(_, v) | IsInt(v) | IsFloat(v) | Not(v) | BoolObj(v) => vec![v],
+            SetTemp(_, v)
+            | SetIvar(_, v)
+            | IsInt(v)
+            | IsFloat(v)
+            | Not(v)
+            | BoolObj(v)
+            | ClassOf(v)
+            | SizeOf(v) => vec![v],
+            SitePrim { class, .. } => vec![class],
+            QuickWay { object, .. } | QuickGet { object, .. } => vec![object],
+            QuickSet { object, value, .. } => vec![object, value],
+            StoreRef {
+                object,
+                index,
+                value,
+            } => vec![object, index, value],
             Same(a, b)
             | BothInt(a, b)
             | IntAdd(a, b)
@@ -383,6 +523,9 @@ impl Inst {
             | IntBitAnd(a, b)
             | IntBitOr(a, b)
             | FloatOp(_, a, b)
+            | IndexOk(a, b)
+            | LoadSlot(a, b)
+            | NewSlots(a, b)
             | And(a, b) => vec![a, b],
             Send { receiver, args, .. } => std::iter::once(receiver).chain(args).collect(),
         }

@@ -293,6 +293,40 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         ["inline_valid", name] => InlineValid(
             InlineOp::of_name(name).ok_or_else(|| format!("unknown inline operation {name:?}"))?,
         ),
+        ["class_of", _] => ClassOf(v(1)?),
+        ["site_prim", name, _, "send", _] => SitePrim {
+            op: ObjectOp::of_name(name)
+                .ok_or_else(|| format!("unknown object operation {name:?}"))?,
+            class: v(2)?,
+            send: number(w.get(4), "a bytecode offset")?,
+        },
+        ["quick_way", kind, _, "send", _] => QuickWay {
+            kind: QuickKind::of_name(kind)
+                .ok_or_else(|| format!("unknown quick method kind {kind:?}"))?,
+            object: v(2)?,
+            send: number(w.get(4), "a bytecode offset")?,
+        },
+        ["quick_constant", "send", _] => QuickConstant {
+            send: number(w.get(2), "a bytecode offset")?,
+        },
+        ["quick_get", _, "send", _] => QuickGet {
+            object: v(1)?,
+            send: number(w.get(3), "a bytecode offset")?,
+        },
+        ["quick_set", _, _, "send", _] => QuickSet {
+            object: v(1)?,
+            value: v(2)?,
+            send: number(w.get(4), "a bytecode offset")?,
+        },
+        ["index_ok", _, _] => IndexOk(v(1)?, v(2)?),
+        ["load_slot", _, _] => LoadSlot(v(1)?, v(2)?),
+        ["store_ref", _, _, _] => StoreRef {
+            object: v(1)?,
+            index: v(2)?,
+            value: v(3)?,
+        },
+        ["size_of", _] => SizeOf(v(1)?),
+        ["new_slots", _, _] => NewSlots(v(1)?, v(2)?),
         ["not", _] => Not(v(1)?),
         ["and", _, _] => And(v(1)?, v(2)?),
         ["bool_obj", _] => BoolObj(v(1)?),

@@ -80,6 +80,29 @@ impl Display for Inst {
             InlineValid(op) => write!(f, "inline_valid {}", op.name()),
             IsFloat(a) => write!(f, "is_float {a}"),
             FloatOp(op, a, b) => write!(f, "{} {a} {b}", op.name()),
+            ClassOf(a) => write!(f, "class_of {a}"),
+            SitePrim { op, class, send } => {
+                write!(f, "site_prim {} {class} send {send}", op.name())
+            }
+            QuickWay { kind, object, send } => {
+                write!(f, "quick_way {} {object} send {send}", kind.name())
+            }
+            QuickConstant { send } => write!(f, "quick_constant send {send}"),
+            QuickGet { object, send } => write!(f, "quick_get {object} send {send}"),
+            QuickSet {
+                object,
+                value,
+                send,
+            } => write!(f, "quick_set {object} {value} send {send}"),
+            IndexOk(a, i) => write!(f, "index_ok {a} {i}"),
+            LoadSlot(a, i) => write!(f, "load_slot {a} {i}"),
+            StoreRef {
+                object,
+                index,
+                value,
+            } => write!(f, "store_ref {object} {index} {value}"),
+            SizeOf(a) => write!(f, "size_of {a}"),
+            NewSlots(a, b) => write!(f, "new_slots {a} {b}"),
             Not(c) => write!(f, "not {c}"),
             And(c, d) => write!(f, "and {c} {d}"),
             BoolObj(c) => write!(f, "bool_obj {c}"),

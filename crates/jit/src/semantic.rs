@@ -1,6 +1,6 @@
-//! Semantic lowering: sends whose selector stands for an inline SmallInt
-//! or Float operation become guarded low-level IR with the send as the
-//! fallback.
+//! Semantic lowering: sends whose selector stands for an inline SmallInt,
+//! Float or object operation become guarded low-level IR with the send as
+//! the fallback.
 //!
 //! A send `r = send S a b @pc [s…]` (one argument, not to super) whose
 //! selector is a special the interpreter itself runs inline on two
@@ -37,6 +37,26 @@
 //! Float's) and is taken only while the VM's word says that method is
 //! still the primitive (`lst_bytecode::inline_ops`).
 //!
+//! A send of a literal selector the caller's [`Facts`] map to an
+//! [`ObjectOp`] (`at:`, `at:put:`, `==`, `class`, `size`) gets one path,
+//! guarded by its own send site's cache (`site_prim`: the receiver's class
+//! is cached there with that primitive method) and by what the primitive
+//! checks of its operands (`index_ok`, a tag test):
+//!
+//! ```text
+//!     c = class_of a
+//!     h = site_prim at_put c send PC
+//!     k = index_ok a i
+//!     ok = and h k
+//!     branch ok, fast(s…, a, i, v), send(s…, a, i, v)
+//! fast(s…, a, i, v):
+//!     store_ref a i v           ; or load_slot, size_of, class_of, same
+//!     jump join(s…, a)
+//! ```
+//!
+//! (`new:`'s fast block is `r, failed = new_slots a n`, the send when it
+//! fails.)
+//!
 //! Values cross blocks only as block arguments (see [`split`]). This
 //! module decides which sends get which paths; how an operation is done on
 //! machine words is each back end's choice.
@@ -44,8 +64,8 @@
 mod split;
 
 use crate::ir::*;
-use lst_bytecode::inline_ops::{InlineOp, Receiver};
-use split::{Cut, Entered, Ids, pure, renamed};
+use lst_bytecode::inline_ops::{InlineOp, ObjectOp, Receiver};
+use split::{Cut, Entered, Ids, pure};
 use std::collections::HashMap;
 
 /// What the caller knows about the method's literals.
@@ -57,6 +77,15 @@ pub struct Facts<'a> {
     /// The same for Float's inline operations (empty: no Float paths
     /// for literal selectors).
     pub float_ops: &'a [Option<InlineOp>],
+    /// For each literal that is a selector an object operation may stand
+    /// for (`at:`, `size` …), that operation; its sends get a path guarded
+    /// by the send site's cache (empty: none).
+    pub object_ops: &'a [Option<ObjectOp>],
+    /// For each literal, whether it is a selector some quick method may
+    /// answer (a unary one: a constant or getter; a one-argument keyword:
+    /// a setter); its sends get paths guarded by the site's first method
+    /// way (empty: none).
+    pub quick: &'a [bool],
 }
 
 /// Expands every send of `f` that has a fast path (see the module doc).
@@ -92,6 +121,13 @@ enum Guard {
     Int(Option<InlineOp>),
     /// The receiver is a Float and the operation's word says it is valid.
     Float(InlineOp),
+    /// The send site's cache holds the receiver's class with the
+    /// primitive method the operation stands for, and the operands are
+    /// what the primitive takes.
+    Site(ObjectOp),
+    /// The send site's first method way holds the receiver's class with
+    /// a quick method of this kind.
+    Quick(QuickKind),
 }
 
 /// The low-level operation of a fast path.
@@ -105,6 +141,11 @@ enum Op {
     Total(fn(Value, Value) -> Inst),
     /// A Float operation: (answer, failed).
     Float(InlineOp),
+    /// An object operation; never fails once its guard holds, but
+    /// `new:`, which gives (object, failed).
+    Object(ObjectOp),
+    /// What a quick method of this kind does.
+    Quick(QuickKind),
 }
 
 fn special_op(s: Special) -> Op {
@@ -167,6 +208,34 @@ fn paths(inst: &Inst, facts: &Facts) -> Vec<Path> {
     else {
         return vec![];
     };
+    if let Selector::Literal(i) = *selector
+        && let Some(op) = facts.object_ops.get(usize::from(i)).copied().flatten()
+    {
+        let fits = args.len() == op.arguments();
+        return fits
+            .then_some(Path {
+                guard: Guard::Site(op),
+                op: Op::Object(op),
+            })
+            .into_iter()
+            .collect();
+    }
+    if let Selector::Literal(i) = *selector
+        && facts.quick.get(usize::from(i)).copied().unwrap_or(false)
+    {
+        let kinds: &[QuickKind] = match args.len() {
+            0 => &[QuickKind::Getter, QuickKind::Constant],
+            1 => &[QuickKind::Setter],
+            _ => &[],
+        };
+        return kinds
+            .iter()
+            .map(|&k| Path {
+                guard: Guard::Quick(k),
+                op: Op::Quick(k),
+            })
+            .collect();
+    }
     if args.len() != 1 {
         return vec![];
     }
@@ -265,11 +334,24 @@ fn guard(
     insts: &mut Vec<InstData>,
     ids: &mut Ids,
 ) -> Value {
-    let (a, x) = (renamed(cut.a, map), renamed(cut.x, map));
+    if let Guard::Site(op) = g {
+        return site_guard(op, cut, map, insts, ids);
+    }
+    if let Guard::Quick(kind) = g {
+        let c = ids.value();
+        let way = Inst::QuickWay {
+            kind,
+            object: cut.operand(0, map),
+            send: cut.send_pc(),
+        };
+        insts.push(pure(c, way));
+        return c;
+    }
+    let (a, x) = (cut.operand(0, map), cut.operand(1, map));
     let (test, valid) = match g {
         // A constant operand needs no tag test.
         Guard::Int(valid) => {
-            let test = match (cut.is_const(cut.a), cut.is_const(cut.x)) {
+            let test = match (cut.is_const(cut.operands[0]), cut.is_const(cut.operands[1])) {
                 (false, true) => Inst::IsInt(a),
                 (true, false) => Inst::IsInt(x),
                 _ => Inst::BothInt(a, x),
@@ -277,6 +359,7 @@ fn guard(
             (test, valid)
         }
         Guard::Float(op) => (Inst::IsFloat(a), Some(op)),
+        Guard::Site(_) | Guard::Quick(_) => unreachable!("handled above"),
     };
     let c = ids.value();
     insts.push(pure(c, test));
@@ -287,6 +370,134 @@ fn guard(
     insts.push(pure(v, Inst::InlineValid(op)));
     insts.push(pure(both, Inst::And(c, v)));
     both
+}
+
+/// Emits the guard of object operation `op`: the site holds the
+/// receiver's class with `op`'s primitive; for `at:` and `at:put:` the
+/// index is in range of a pointer object; for `size` the receiver is a
+/// reference. Answers the condition.
+fn site_guard(
+    op: ObjectOp,
+    cut: &Cut,
+    map: &HashMap<Value, Value>,
+    insts: &mut Vec<InstData>,
+    ids: &mut Ids,
+) -> Value {
+    let a = cut.operand(0, map);
+    let mut emit = |inst: Inst, insts: &mut Vec<InstData>| {
+        let v = ids.value();
+        insts.push(pure(v, inst));
+        v
+    };
+    let class = emit(Inst::ClassOf(a), insts);
+    let held = emit(
+        Inst::SitePrim {
+            op,
+            class,
+            send: cut.send_pc(),
+        },
+        insts,
+    );
+    let operands_fit = match op {
+        ObjectOp::At | ObjectOp::AtPut => emit(Inst::IndexOk(a, cut.operand(1, map)), insts),
+        ObjectOp::Size => {
+            let small = emit(Inst::IsInt(a), insts);
+            emit(Inst::Not(small), insts)
+        }
+        ObjectOp::Identical | ObjectOp::Class | ObjectOp::New => return held,
+    };
+    emit(Inst::And(held, operands_fit), insts)
+}
+
+/// The instructions of object operation `op` on `operands`: its answer.
+fn object_op(op: ObjectOp, operands: &[Value], insts: &mut Vec<InstData>, ids: &mut Ids) -> Value {
+    let mut emit = |inst: Inst, insts: &mut Vec<InstData>| {
+        let v = ids.value();
+        insts.push(pure(v, inst));
+        v
+    };
+    let a = operands[0];
+    match op {
+        ObjectOp::At => emit(Inst::LoadSlot(a, operands[1]), insts),
+        ObjectOp::AtPut => {
+            insts.push(InstData {
+                results: vec![],
+                inst: Inst::StoreRef {
+                    object: a,
+                    index: operands[1],
+                    value: operands[2],
+                },
+                state: None,
+            });
+            a
+        }
+        ObjectOp::Identical => {
+            let same = emit(Inst::Same(a, operands[1]), insts);
+            emit(Inst::BoolObj(same), insts)
+        }
+        ObjectOp::Class => emit(Inst::ClassOf(a), insts),
+        ObjectOp::Size => emit(Inst::SizeOf(a), insts),
+        ObjectOp::New => unreachable!("new: may fail: a checked path"),
+    }
+}
+
+/// The instructions and the end of a quick method's fast block (whose
+/// carried values `map` renames): the answer goes to `join`; a failed
+/// getter or setter to `send`.
+fn quick_op(
+    kind: QuickKind,
+    cut: &Cut,
+    map: &HashMap<Value, Value>,
+    insts: &mut Vec<InstData>,
+    ids: &mut Ids,
+    send: BlockId,
+    join: BlockId,
+) -> Terminator {
+    let (a, pc) = (cut.operand(0, map), cut.send_pc());
+    let (inst, answer, failed) = match kind {
+        QuickKind::Constant => {
+            let r = ids.value();
+            insts.push(pure(r, Inst::QuickConstant { send: pc }));
+            return split::jump(join, cut.join_args(map, r));
+        }
+        QuickKind::Getter => {
+            let (r, failed) = (ids.value(), ids.value());
+            (
+                Inst::QuickGet {
+                    object: a,
+                    send: pc,
+                },
+                vec![r, failed],
+                failed,
+            )
+        }
+        QuickKind::Setter => {
+            let failed = ids.value();
+            let inst = Inst::QuickSet {
+                object: a,
+                value: cut.operand(1, map),
+                send: pc,
+            };
+            (inst, vec![failed], failed)
+        }
+    };
+    let r = if answer.len() == 2 { answer[0] } else { a };
+    insts.push(InstData {
+        results: answer,
+        inst,
+        state: None,
+    });
+    Terminator::Branch {
+        cond: failed,
+        then: BlockCall {
+            block: send,
+            args: cut.carried_args(map),
+        },
+        otherwise: BlockCall {
+            block: join,
+            args: cut.join_args(map, r),
+        },
+    }
 }
 
 /// The fast block `id` of operation `op`: its answer goes to `join`; a
@@ -300,8 +511,27 @@ fn fast_block(
     ids: &mut Ids,
 ) -> Block {
     let e = cut.enter(ids);
-    let (a, x) = (renamed(cut.a, &e.map), renamed(cut.x, &e.map));
     let mut insts = e.insts;
+    if let Op::Object(op) = op
+        && op != ObjectOp::New
+    {
+        let operands: Vec<Value> = (0..cut.operands.len())
+            .map(|i| cut.operand(i, &e.map))
+            .collect();
+        let r = object_op(op, &operands, &mut insts, ids);
+        return Block {
+            id,
+            params: e.params,
+            insts,
+            terminator: split::jump(join, cut.join_args(&e.map, r)),
+        };
+    }
+    let a = cut.operand(0, &e.map);
+    let x = if cut.operands.len() > 1 {
+        cut.operand(1, &e.map)
+    } else {
+        a
+    };
     let checked = |inst: Inst, insts: &mut Vec<InstData>, ids: &mut Ids| {
         let (r, failed) = (ids.value(), ids.value());
         insts.push(InstData {
@@ -324,6 +554,8 @@ fn fast_block(
     let terminator = match op {
         Op::Checked(make) => checked(make(a, x), &mut insts, ids),
         Op::Float(op) => checked(Inst::FloatOp(op, a, x), &mut insts, ids),
+        Op::Object(ObjectOp::New) => checked(Inst::NewSlots(a, x), &mut insts, ids),
+        Op::Quick(kind) => quick_op(kind, cut, &e.map, &mut insts, ids, send, join),
         Op::Compare(c) => {
             let (t, r) = (ids.value(), ids.value());
             insts.push(pure(t, Inst::IntCompare(c, a, x)));
@@ -335,6 +567,7 @@ fn fast_block(
             insts.push(pure(r, make(a, x)));
             split::jump(join, cut.join_args(&e.map, r))
         }
+        Op::Object(_) => unreachable!("handled above"),
     };
     Block {
         id,

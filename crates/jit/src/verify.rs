@@ -135,12 +135,29 @@ fn check_indices(f: &Function, block: BlockId, inst: &Inst, errors: &mut Vec<Str
     {
         errors.push(format!("{block}: `{inst}` is not a Float operation"));
     }
+    if let Inst::SitePrim { send, .. }
+    | Inst::QuickWay { send, .. }
+    | Inst::QuickConstant { send }
+    | Inst::QuickGet { send, .. }
+    | Inst::QuickSet { send, .. } = inst
+        && !sends_at(f, *send)
+    {
+        errors.push(format!("{block}: `{inst}` names no send of the function"));
+    }
     if bad {
         errors.push(format!(
             "{block}: `{inst}` is out of range (args {}, temps {})",
             f.arg_count, f.temp_count
         ));
     }
+}
+
+/// Whether `f` has a send whose state's pc is `pc` (the site a
+/// `site_prim` reads).
+fn sends_at(f: &Function, pc: u16) -> bool {
+    f.blocks.iter().flat_map(|b| &b.insts).any(|d| {
+        matches!(d.inst, Inst::Send { .. }) && d.state.as_ref().is_some_and(|s| s.pc == pc)
+    })
 }
 
 #[cfg(test)]

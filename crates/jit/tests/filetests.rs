@@ -6,16 +6,18 @@
 //!   from the actual output (review the diff before committing it).
 //! * `filetests/fold/*.test`: the same, after [`lst_jit::fold`].
 //! * `filetests/semantic/*.test`: the same, after [`lst_jit::semantic`]
-//!   (SmallInt's and Float's inline operations as the literals' facts) and then
+//!   (SmallInt's, Float's and the object inline operations as the literals'
+//!   facts) and then
 //!   [`lst_jit::fold`]. Lines of the source part starting `; fires:` list
 //!   instructions (`int_sub`, `inline_valid int_rem` …) the lowered IR
-//!   must contain, checked even when blessing: a fast path that should
+//!   must contain, checked even when blessing (`; quick:` lines list
+//!   selectors the facts say a quick method answers): a fast path that should
 //!   fire and does not fails the test whatever the expected text says.
 //! * `filetests/verify/*.ir`: IR whose first line is `; ok` (it must
 //!   verify and print back to exactly the same text) or `; error: TEXT`
 //!   (verification must fail with a message containing TEXT).
 
-use lst_bytecode::inline_ops::Receiver;
+use lst_bytecode::inline_ops::{ObjectOp, Receiver};
 use lst_jit::ir::InlineOp;
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, block_bodies, translate};
@@ -58,12 +60,28 @@ fn literal_ops(m: &lst_compiler::CompiledMethod, receiver: Receiver) -> Vec<Opti
 }
 
 /// The IR text for a method's source: the method, then each block body,
-/// after `passes`.
-fn translated(source: &str, passes: Passes) -> String {
+/// after `passes` (`quick_names`: selectors a quick method answers).
+fn translated(source: &str, passes: Passes, quick_names: &[String]) -> String {
     let m = lst_compiler::compile_method(source, &["x".into(), "y".into()])
         .unwrap_or_else(|d| panic!("{d:?}"));
     let ops = literal_ops(&m, Receiver::SmallInt);
     let float_ops = literal_ops(&m, Receiver::Float);
+    let object_ops: Vec<Option<ObjectOp>> = m
+        .literals
+        .iter()
+        .map(|l| match l {
+            lst_compiler::LiteralValue::Selector(s) => ObjectOp::of_selector(s.as_bytes()),
+            _ => None,
+        })
+        .collect();
+    let quick: Vec<bool> = m
+        .literals
+        .iter()
+        .map(|l| match l {
+            lst_compiler::LiteralValue::Selector(s) => quick_names.contains(s),
+            _ => false,
+        })
+        .collect();
     let name = format!("Test>>{}", m.selector);
     let src = Source {
         name: &name,
@@ -84,6 +102,8 @@ fn translated(source: &str, passes: Passes) -> String {
             let facts = semantic::Facts {
                 literal_ops: &ops,
                 float_ops: &float_ops,
+                object_ops: &object_ops,
+                quick: &quick,
             };
             semantic::lower(&mut f, &facts);
             verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
@@ -110,6 +130,17 @@ fn fold_filetests() {
 #[test]
 fn semantic_filetests() {
     expected_output("semantic", Passes::Semantic);
+}
+
+/// The selectors the `; quick:` lines of a test's source list: the
+/// facts say some quick method answers them.
+fn quick_selectors(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("; quick:"))
+        .flat_map(|l| l.split(',').map(|w| w.trim().to_string()))
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 /// The instructions the `; fires:` lines of a test's source list.
@@ -144,7 +175,7 @@ fn expected_output(dir: &str, passes: Passes) {
             .filter(|l| !l.trim_start().starts_with(';'))
             .map(|l| format!("{l}\n"))
             .collect();
-        let actual = translated(&code, passes);
+        let actual = translated(&code, passes, &quick_selectors(source));
         for name in &fires {
             assert!(
                 has_instruction(&actual, name),

@@ -3,7 +3,7 @@
 //! parses back to itself, still verifies after folding, and the fast paths
 //! fire (the SmallInt arithmetic of the images is not all left to sends).
 
-use lst_bytecode::inline_ops::{InlineOp, Receiver};
+use lst_bytecode::inline_ops::{InlineOp, ObjectOp, Receiver};
 use lst_jit::ir::{Function, Inst, Kind};
 use lst_jit::semantic::{Facts, lower};
 use lst_jit::translate::{Source, block_bodies, translate};
@@ -19,6 +19,14 @@ fn literal_ops(literals: &[String], receiver: Receiver) -> Vec<Option<InlineOp>>
             let s = l.strip_prefix('#')?;
             InlineOp::of_selector(receiver, s.as_bytes())
         })
+        .collect()
+}
+
+/// The object operation of each literal.
+fn object_ops(literals: &[String]) -> Vec<Option<ObjectOp>> {
+    literals
+        .iter()
+        .map(|l| ObjectOp::of_selector(l.strip_prefix('#')?.as_bytes()))
         .collect()
 }
 
@@ -44,6 +52,7 @@ fn check(vm: &Vm) -> (usize, usize) {
         };
         let ops = literal_ops(&m.literals, Receiver::SmallInt);
         let float_ops = literal_ops(&m.literals, Receiver::Float);
+        let object_ops = object_ops(&m.literals);
         let kinds = std::iter::once(Kind::Method).chain(
             block_bodies(&m.bytecodes)
                 .into_iter()
@@ -56,6 +65,8 @@ fn check(vm: &Vm) -> (usize, usize) {
             let facts = Facts {
                 literal_ops: &ops,
                 float_ops: &float_ops,
+                object_ops: &object_ops,
+                quick: &[],
             };
             lower(&mut f, &facts);
             let name = format!("{name} {kind:?}");

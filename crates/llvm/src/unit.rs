@@ -2,9 +2,12 @@
 //! takes it: the same IR the Cranelift pipeline builds
 //! (`lst_backends::jit::read_unit`: translate, the semantic lowering with
 //! the same facts, fold), and the facts about the method besides the IR.
+//! The selector does not handle the object and quick-method ops yet, so
+//! it asks for the SmallInt and Float fast paths only (those sends go
+//! through the send stub's inline caches).
 //! Reads the heap only; generates no code.
 
-use lst_backends::jit::{UnitIr, read_unit};
+use lst_backends::jit::{FastPaths, UnitIr, read_unit};
 use lst_jit::ir::{Function, Inst};
 use lst_vm::value::Value;
 use lst_vm::vm::Vm;
@@ -23,7 +26,15 @@ impl Unit {
             ir,
             bytecodes,
             literal_count,
-        } = read_unit(vm, method, start)?;
+        } = read_unit(
+            vm,
+            method,
+            start,
+            FastPaths {
+                objects: false,
+                quick: false,
+            },
+        )?;
         Ok(Unit {
             ir,
             bytecodes,

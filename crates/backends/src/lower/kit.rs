@@ -7,9 +7,7 @@
 //! [`super`] and its other submodules.
 
 use super::{LowerError, Lowering};
-use crate::clif_kit::{
-    FLAGS, boolean, continue_if, import_once, index_bytes, leave_or_call_named, word_offset,
-};
+use crate::clif_kit::{FLAGS, boolean, import_once, index_bytes, leave_or_call_named, word_offset};
 use crate::exit_stub::Exit;
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -178,11 +176,6 @@ impl Lowering<'_, '_, '_> {
         let r = self.b.block_params(leave)[0];
         self.b.switch_to_block(leave);
         leave_or_call_named(self.b, self.env.layout, self.env.tail_sig, self.vm, r);
-    }
-
-    /// Goes on in a new current block if `ok` (nonzero), else to `fail`.
-    pub(super) fn continue_if(&mut self, ok: cl::Value, fail: cl::Block) {
-        continue_if(self.b, ok, fail);
     }
 
     /// true or false, as machine condition `c` says.

@@ -222,13 +222,11 @@ pub(super) struct Entered {
     pub(super) map: HashMap<Value, Value>,
 }
 
-/// A block cut at a one-argument send: the block keeps what comes
-/// before; the send, what follows it and the values the new blocks need
-/// are here.
+/// A block cut at a send: the block keeps what comes before; the send,
+/// what follows it and the values the new blocks need are here.
 pub(super) struct Cut {
-    /// The receiver and the argument, by their names in the cut block.
-    pub(super) a: Value,
-    pub(super) x: Value,
+    /// The receiver and the arguments, by their names in the cut block.
+    pub(super) operands: Vec<Value>,
     send: InstData,
     rest: Vec<InstData>,
     terminator: Terminator,
@@ -241,34 +239,31 @@ pub(super) struct Cut {
 }
 
 impl Cut {
-    /// Cuts `b` at its send `at`, a one-argument send for which
-    /// [`splittable`] holds. `b` keeps the instructions before it; its
+    /// Cuts `b` at its send `at`, a send for which [`splittable`]
+    /// holds. `b` keeps the instructions before it; its
     /// terminator must be replaced.
     pub(super) fn new(b: &mut Block, at: usize) -> Cut {
         let mut rest = b.insts.split_off(at);
         let send = rest.remove(0);
         let Inst::Send {
-            receiver: a,
-            ref args,
-            ..
+            receiver, ref args, ..
         } = send.inst
         else {
             unreachable!("cut at a send");
         };
-        let x = args[0];
+        let operands: Vec<Value> = std::iter::once(receiver).chain(args.clone()).collect();
         let state = send.state.clone().expect("a send has a state");
         let before = defined_before_owned(b);
         let before_ref: HashMap<Value, Option<&Inst>> =
             before.iter().map(|(v, i)| (*v, i.as_ref())).collect();
         let mut values = state.stack.clone();
-        values.extend([a, x]);
+        values.extend(&operands);
         let carried = Carried::of(&values, &before_ref);
         let stack = Carried::of(&state.stack, &before_ref);
         let placeholder = jump(BlockId(u32::MAX), vec![]);
         let terminator = std::mem::replace(&mut b.terminator, placeholder);
         Cut {
-            a,
-            x,
+            operands,
             send,
             rest,
             terminator,
@@ -276,6 +271,17 @@ impl Cut {
             carried,
             stack,
         }
+    }
+
+    /// Operand `i` (0: the receiver) by its name in a block whose
+    /// carried values `map` renames.
+    pub(super) fn operand(&self, i: usize, map: &HashMap<Value, Value>) -> Value {
+        renamed(self.operands[i], map)
+    }
+
+    /// The bytecode offset of the send's state: its site's name.
+    pub(super) fn send_pc(&self) -> u16 {
+        self.send.state.as_ref().expect("a send has a state").pc
     }
 
     /// Whether `v` (a name in the cut block) is a SmallInt constant.

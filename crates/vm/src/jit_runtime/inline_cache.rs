@@ -88,58 +88,26 @@ pub struct PrimWay {
 /// [`lst_new_slots`](super::helpers::lst_new_slots) without a collection). Guarding
 /// on what the runtime found at the site, not on the selector, keeps
 /// the inline path right for every class and every redefinition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InlinePrim {
-    At,
-    AtPut,
-    Identical,
-    Class,
-    Size,
-    New,
-}
+pub use lst_bytecode::inline_ops::ObjectOp as InlinePrim;
 
-impl InlinePrim {
-    /// The primitive a selector may stand for, if any.
-    pub fn of_selector(selector: &[u8]) -> Option<InlinePrim> {
-        match selector {
-            b"at:" => Some(InlinePrim::At),
-            b"at:put:" => Some(InlinePrim::AtPut),
-            b"==" => Some(InlinePrim::Identical),
-            b"class" => Some(InlinePrim::Class),
-            b"size" | b"basicSize" => Some(InlinePrim::Size),
-            b"new:" => Some(InlinePrim::New),
-            _ => None,
-        }
-    }
-
-    /// The number of arguments of its selector.
-    pub fn arguments(self) -> usize {
-        match self {
-            InlinePrim::Class | InlinePrim::Size => 0,
-            InlinePrim::At | InlinePrim::Identical | InlinePrim::New => 1,
-            InlinePrim::AtPut => 2,
-        }
-    }
-
-    /// The [`PrimWay::prim`] word of the primitive method it stands for.
-    pub fn packed(self) -> u64 {
-        let (number, args): (u8, &[u8]) = match self {
-            InlinePrim::At => (24, &[0, 1]),
-            InlinePrim::AtPut => (5, &[2, 0, 1]),
-            InlinePrim::Identical => (1, &[0, 1]),
-            InlinePrim::Class => (2, &[0]),
-            InlinePrim::Size => (4, &[0]),
-            InlinePrim::New => (7, &[0, 1]),
-        };
-        let mut p = PrimitiveMethod {
-            number,
-            argc: args.len() as u8,
-            args: [0; 5],
-            resume_pc: 0,
-        };
-        p.args[..args.len()].copy_from_slice(args);
-        p.pack()
-    }
+/// The [`PrimWay::prim`] word of the primitive method `op` stands for.
+pub fn prim_word(op: InlinePrim) -> u64 {
+    let (number, args): (u8, &[u8]) = match op {
+        InlinePrim::At => (24, &[0, 1]),
+        InlinePrim::AtPut => (5, &[2, 0, 1]),
+        InlinePrim::Identical => (1, &[0, 1]),
+        InlinePrim::Class => (2, &[0]),
+        InlinePrim::Size => (4, &[0]),
+        InlinePrim::New => (7, &[0, 1]),
+    };
+    let mut p = PrimitiveMethod {
+        number,
+        argc: args.len() as u8,
+        args: [0; 5],
+        resume_pc: 0,
+    };
+    p.args[..args.len()].copy_from_slice(args);
+    p.pack()
 }
 
 /// One send in compiled code.
