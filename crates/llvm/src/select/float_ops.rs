@@ -6,10 +6,13 @@
 //! the Vm's `answer` register when it does not apply. Which sends take
 //! these paths is the semantic lowering's decision (`lst_jit::semantic`).
 //!
-//! The function is `preserve_all`, never collects and never leaves native
-//! code; LLVM calls it as a C function (its arguments go in the same
-//! registers; it merely preserves more than C asks), so values stay in
-//! LLVM's registers around it and nothing is written to the frame.
+//! The function is Cranelift's `preserve_all`, never collects and never
+//! leaves native code; LLVM calls it in its own `preserve_allcc` (the
+//! arguments go in C's registers; Cranelift's function preserves every
+//! register, a superset of what LLVM assumes), so values stay in LLVM's
+//! registers around it, nothing is written to the frame, and a method
+//! with Float paths needs no callee-saved registers (a plain C call made
+//! every entry push and pop five of them).
 
 use super::kit::bx;
 use super::{R, Selector};
@@ -18,6 +21,9 @@ use inkwell::values::{BasicMetadataValueEnum, IntValue};
 use lst_jit::ir::{Inst, InstData};
 use lst_vm::jit_runtime::float_ops::float_position;
 use lst_vm::jit_runtime::inline_ops::InlineOp;
+
+/// LLVM's number for the `preserve_allcc` calling convention.
+const PRESERVE_ALL: u32 = 15;
 
 impl<'ctx> Selector<'ctx, '_> {
     /// Selects `data` if it is a Float operation; answers whether it was.
@@ -77,7 +83,8 @@ impl<'ctx> Selector<'ctx, '_> {
         let ty = self.cx.void_type().fn_type(&[self.i64t.into(); 4], false);
         let f = self.int(address as i64).const_to_pointer(self.ptr);
         let args: [BasicMetadataValueEnum; 4] = [self.vm, self.hp, x, y].map(Into::into);
-        self.b.build_indirect_call(ty, f, &args, "").map_err(bx)?;
+        let call = self.b.build_indirect_call(ty, f, &args, "").map_err(bx)?;
+        call.set_call_convention(PRESERVE_ALL);
         let answer = self.load_vm(self.env.layout.regs_answer)?;
         let failed = self.cmp_imm(IntPredicate::EQ, answer, 0)?;
         Ok((answer, failed))
