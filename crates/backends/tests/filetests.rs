@@ -12,7 +12,9 @@
 //! differ per run are named: the shared stubs, the runtime helpers and
 //! the Float functions by their names (`<lst_send_stub>`), send sites as
 //! `<site N>` (plus an offset into the site), the tiering counter as
-//! `<counter>`, and any other address as `<addr>`.
+//! `<counter>`, and any other address as `<addr>`; the Vm fields the code
+//! reads and writes by name (`[rdi+<vm.nil>]`, `v0+<vm.nil>`), so that a
+//! new Vm field does not change every listing.
 //!
 //! `LST_BLESS=1` rewrites the expected part from the actual output
 //! (review the diff before committing it). Lines of the source part
@@ -106,9 +108,85 @@ fn listing(vm: &Vm, m: Value, level: Level) -> String {
             Level::Optimized => name_functions(&jit, &names.mask(&text.clif)),
             Level::Baseline => names.mask(&disassemble(&text.code)),
         };
+        let body = name_vm_fields(&body, level);
         out.push(format!("; unit at {start}\n{body}"));
     }
     out.join("\n")
+}
+
+/// The Vm fields compiled code reads and writes, by their offset from
+/// the Vm (`Layout`), so that a listing names `vm.nil` instead of an
+/// offset that moves whenever the Vm gains a field.
+fn vm_fields() -> Vec<(i64, &'static str)> {
+    let l = Vm::native_layout();
+    let a = l.alloc;
+    let mut v: Vec<(i64, &'static str)> = [
+        (l.stack_base, "stack_base"),
+        (l.stack_len, "stack_len"),
+        (l.countdown, "countdown"),
+        (l.regs_hp, "regs_hp"),
+        (l.regs_value, "regs_value"),
+        (l.regs_k, "regs_k"),
+        (l.regs_records_by_word, "records_by_word"),
+        (l.nil, "nil"),
+        (l.true_, "true"),
+        (l.false_, "false"),
+        (l.smallint_class, "smallint_class"),
+        (l.context_class, "context_class"),
+        (l.block_class, "block_class"),
+        (l.blocks, "blocks"),
+        (l.inline_ops, "inline_ops"),
+        (l.float_class, "float_class"),
+        (l.regs_answer, "regs_answer"),
+        (l.stack_limit, "stack_limit"),
+        (l.gc_stress, "gc_stress"),
+    ]
+    .into_iter()
+    .map(|(o, n)| (i64::from(o), n))
+    .collect();
+    v.extend(
+        [
+            (a.base, "heap_base"),
+            (a.top, "heap_top"),
+            (a.words, "heap_words"),
+            (a.next_hash, "next_hash"),
+            (a.allocated_words, "allocated_words"),
+        ]
+        .map(|(o, n)| (o as i64, n)),
+    );
+    v.sort();
+    v
+}
+
+/// The field at Vm offset `off`: its name, plus the offset into it for
+/// a word of an array field (`inline_ops+16`).
+fn vm_field(fields: &[(i64, &str)], off: i64) -> Option<String> {
+    let (base, name) = fields.iter().rev().find(|(o, _)| *o <= off)?;
+    match off - base {
+        0 => Some((*name).to_string()),
+        d if *name == "inline_ops" && d % 8 == 0 => Some(format!("{name}+{d}")),
+        _ => None,
+    }
+}
+
+/// `text` with each Vm-relative address named by its field: `[rdi+0x…]`
+/// in the baseline's code (rdi holds the Vm throughout) and `v0+N` in
+/// CLIF (v0, the first parameter, is the Vm).
+fn name_vm_fields(text: &str, level: Level) -> String {
+    let fields = vm_fields();
+    let (re, radix) = match level {
+        Level::Baseline => (regex::Regex::new(r"\[rdi\+0x([0-9a-f]+)\]").unwrap(), 16),
+        Level::Optimized => (regex::Regex::new(r"\bv0\+(\d+)\b").unwrap(), 10),
+    };
+    re.replace_all(text, |c: &regex::Captures| {
+        let off = i64::from_str_radix(&c[1], radix).expect("an offset");
+        match (vm_field(&fields, off), level) {
+            (Some(f), Level::Baseline) => format!("[rdi+<vm.{f}>]"),
+            (Some(f), Level::Optimized) => format!("v0+<vm.{f}>"),
+            (None, _) => c[0].to_string(),
+        }
+    })
+    .into_owned()
 }
 
 /// `clif` with each imported function's line (`fn0 = colocated u0:16
