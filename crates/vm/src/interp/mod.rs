@@ -282,13 +282,13 @@ impl Vm {
                 }
                 Kind::SelfReturn => {
                     let v = self.stack[self.fp];
-                    if let Flow::Exit(s) = self.return_value(v)? {
+                    if let Flow::Exit(s) = self.return_step(v)? {
                         return Ok(s);
                     }
                 }
                 Kind::StackReturn => {
                     let v = self.pop();
-                    if let Flow::Exit(s) = self.return_value(v)? {
+                    if let Flow::Exit(s) = self.return_step(v)? {
                         return Ok(s);
                     }
                 }
