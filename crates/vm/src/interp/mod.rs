@@ -241,7 +241,7 @@ impl Vm {
                     let v = self.top();
                     self.set_temporary(arg, v)?;
                 }
-                Kind::Send => self.send_step(step.extra as usize, arg)?,
+                Kind::Send => self.send_step(step.extra as usize, arg, at)?,
                 Kind::IsNil | Kind::NotNil => {
                     let v = self.pop();
                     let is_nil = v == self.nil();
