@@ -1,5 +1,8 @@
 //! The global method cache: (selector, class) → method and its checked
-//! parts (bytecodes, literals, temporary count), direct-mapped.
+//! parts (bytecodes, literals, temporary count), direct-mapped; and in
+//! front of it the interpreter's send-site cache: (bytecodes, literals,
+//! send offset, receiver class) → the same, so that a send whose site has
+//! seen its receiver's class neither reads its selector nor hashes it.
 //!
 //! Keys are object addresses, so the cache is flushed at every collection
 //! (objects move) and whenever a method dictionary may have changed
@@ -7,7 +10,9 @@
 //! lookup of its selector may be cached: the cache remembers, in a bit
 //! set, every selector it has held since its last flush (every cached
 //! lookup, the inline caches' included, passes through it), so loading
-//! many new methods does not empty the caches each time.
+//! many new methods does not empty the caches each time. The send-site
+//! cache is flushed with the method cache and filled only from its hits,
+//! so it never holds a lookup the method cache could not.
 
 use super::frame::MethodParts;
 use crate::value::Value;
@@ -30,8 +35,24 @@ struct Entry {
     native: u32,
 }
 
+/// Entries of the send-site cache.
+const SITES: usize = 1024;
+
+/// A send site (the `Send` step at offset `at` of the method running
+/// bytecodes `code` with literals `literals`) and a receiver class, with
+/// what the method cache answered for them.
+#[derive(Clone, Copy, Default)]
+struct Site {
+    code: u64,
+    literals: u64,
+    at: usize,
+    class: u64,
+    hit: Option<(Value, MethodParts)>,
+}
+
 pub struct MethodCache {
     entries: Box<[Entry; ENTRIES]>,
+    sites: Box<[Site; SITES]>,
     /// One bit per selector hash: set when an entry for a selector with
     /// that hash was inserted since the last flush.
     seen: Box<[u64; SEEN_WORDS]>,
@@ -47,6 +68,7 @@ impl MethodCache {
     pub fn new() -> MethodCache {
         MethodCache {
             entries: Box::new([Entry::default(); ENTRIES]),
+            sites: Box::new([Site::default(); SITES]),
             seen: Box::new([0; SEEN_WORDS]),
         }
     }
@@ -86,6 +108,51 @@ impl MethodCache {
         })
     }
 
+    #[inline(always)]
+    fn site_slot(code: Value, at: usize) -> usize {
+        ((code.raw() >> 3) as usize).wrapping_add(at) & (SITES - 1)
+    }
+
+    /// What the send site at `at` in the method running `code` and
+    /// `literals` answered for receivers of `class`, if it is cached.
+    #[inline(always)]
+    pub(crate) fn probe_site(
+        &self,
+        code: Value,
+        literals: Value,
+        at: usize,
+        class: Value,
+    ) -> Option<(Value, MethodParts)> {
+        let e = &self.sites[Self::site_slot(code, at)];
+        if e.code == code.raw()
+            && e.at == at
+            && e.class == class.raw()
+            && e.literals == literals.raw()
+        {
+            e.hit
+        } else {
+            None
+        }
+    }
+
+    /// Remembers a method-cache hit for a send site (see [`Self::probe_site`]).
+    pub(crate) fn insert_site(
+        &mut self,
+        code: Value,
+        literals: Value,
+        at: usize,
+        class: Value,
+        hit: (Value, MethodParts),
+    ) {
+        self.sites[Self::site_slot(code, at)] = Site {
+            code: code.raw(),
+            literals: literals.raw(),
+            at,
+            class: class.raw(),
+            hit: Some(hit),
+        };
+    }
+
     pub(crate) fn insert(
         &mut self,
         selector: Value,
@@ -109,6 +176,7 @@ impl MethodCache {
 
     pub fn flush(&mut self) {
         self.entries.fill(Entry::default());
+        self.sites.fill(Site::default());
         self.seen.fill(0);
     }
 }

@@ -212,6 +212,12 @@ impl Vm {
 
     /// Makes `hp` the current frame and loads the interpreter registers.
     pub(crate) fn enter_frame(&mut self, hp: usize, pc: usize) -> Result<(), Trap> {
+        self.load_frame(hp, pc)
+    }
+
+    /// [`Vm::enter_frame`], inlined where a return runs often.
+    #[inline(always)]
+    fn load_frame(&mut self, hp: usize, pc: usize) -> Result<(), Trap> {
         // One bounds check for the whole header.
         let header = &self.stack[hp..hp + HEADER];
         let index = |field: usize| header[field].int_unchecked() as usize;
@@ -290,6 +296,26 @@ impl Vm {
     pub(crate) fn return_value(&mut self, value: Value) -> Result<super::Flow, Trap> {
         let hp = self.hp;
         self.return_from(hp, value)
+    }
+
+    /// [`Vm::return_value`] for the interpreter's return steps: a frame
+    /// without a married context and with a caller returns here, inlined;
+    /// everything else goes through [`Vm::return_from`].
+    #[inline(always)]
+    pub(crate) fn return_step(&mut self, value: Value) -> Result<super::Flow, Trap> {
+        let hp = self.hp;
+        let header = &self.stack[hp..hp + HEADER];
+        let caller = header[H_CALLER].int_unchecked();
+        if caller < 0 || header[H_CONTEXT] != self.nil() {
+            return self.return_from(hp, value);
+        }
+        let fp = header[H_FP].int_unchecked() as usize;
+        let retpc = header[H_RETPC].int_unchecked() as usize;
+        self.stack.truncate(fp);
+        self.stack.push(value);
+        self.load_frame(caller as usize, retpc)?;
+        self.check_entry(retpc)?;
+        Ok(super::Flow::Continue)
     }
 
     /// Returns `value` from frame `hp` (the current frame or one below it,

@@ -241,7 +241,7 @@ impl Vm {
                     let v = self.top();
                     self.set_temporary(arg, v)?;
                 }
-                Kind::Send => self.send_step(step.extra as usize, arg)?,
+                Kind::Send => self.send_step(step.extra as usize, arg, at)?,
                 Kind::IsNil | Kind::NotNil => {
                     let v = self.pop();
                     let is_nil = v == self.nil();
@@ -282,13 +282,13 @@ impl Vm {
                 }
                 Kind::SelfReturn => {
                     let v = self.stack[self.fp];
-                    if let Flow::Exit(s) = self.return_value(v)? {
+                    if let Flow::Exit(s) = self.return_step(v)? {
                         return Ok(s);
                     }
                 }
                 Kind::StackReturn => {
                     let v = self.pop();
-                    if let Flow::Exit(s) = self.return_value(v)? {
+                    if let Flow::Exit(s) = self.return_step(v)? {
                         return Ok(s);
                     }
                 }

@@ -121,16 +121,25 @@ impl Vm {
     /// method cache knows the target and it is not compiled, its primitive
     /// runs or its frame is pushed here; everything else, and a primitive
     /// that does not answer, goes through [`Vm::send`].
+    /// The send-site cache ([`super::cache`]) answers first: `at` is the
+    /// step's offset.
     #[inline(always)]
-    pub(crate) fn send_step(&mut self, literal: usize, nvals: usize) -> Result<(), Trap> {
-        let selector = self.literal(literal)?;
+    pub(crate) fn send_step(
+        &mut self,
+        literal: usize,
+        nvals: usize,
+        at: usize,
+    ) -> Result<(), Trap> {
         let receiver = self.stack[self.stack.len() - nvals];
         let class = self.class_of(receiver);
-        let hit = match self.cache.probe(selector, class) {
-            Some(hit) if hit.1.native == NEVER && !self.options.trace_sends => hit,
-            _ => return self.send(selector, nvals, None),
+        let (code, literals) = (self.regs[0], self.regs[1]);
+        let (method, parts) = match self.cache.probe_site(code, literals, at, class) {
+            Some(hit) => hit,
+            None => match self.send_site_miss(literal, nvals, at, class)? {
+                Some(hit) => hit,
+                None => return Ok(()),
+            },
         };
-        let (method, parts) = hit;
         let Some(p) = parts.primitive else {
             self.stats.sends += 1;
             self.stats.cache_hits += 1;
@@ -149,6 +158,31 @@ impl Vm {
                 let selector = self.literal(literal)?;
                 self.send_with(selector, nvals, None, outcome.then_in_method())
             }
+        }
+    }
+
+    /// A send step whose site has not cached its receiver's class: the
+    /// method cache's hit for an interpreted method (remembered for the
+    /// site when there is no JIT, whose tiering changes entries in place),
+    /// or `None` after a full send.
+    #[inline(never)]
+    fn send_site_miss(
+        &mut self,
+        literal: usize,
+        nvals: usize,
+        at: usize,
+        class: Value,
+    ) -> Result<Option<(Value, MethodParts)>, Trap> {
+        let selector = self.literal(literal)?;
+        match self.cache.probe(selector, class) {
+            Some(hit) if hit.1.native == NEVER && !self.options.trace_sends => {
+                if self.jit.is_none() {
+                    let (code, literals) = (self.regs[0], self.regs[1]);
+                    self.cache.insert_site(code, literals, at, class, hit);
+                }
+                Ok(Some(hit))
+            }
+            _ => self.send(selector, nvals, None).map(|()| None),
         }
     }
 
