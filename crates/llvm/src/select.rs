@@ -15,14 +15,17 @@
 //! the values are read back; anything else live across it must be
 //! recomputable (the selector declines the method otherwise). So LLVM
 //! needs no GC statepoints. Sends always go through the send stub; the
-//! SmallInt and Float fast paths are the IR's (`lst_jit::semantic` made
-//! them) and are selected op by op in `int_ops` and `float_ops`. An op the
+//! SmallInt, Float, object and quick-method fast paths are the IR's
+//! (`lst_jit::semantic` made them) and are selected op by op in
+//! `int_ops`, `float_ops`, `object_ops` and `quick_ops`. An op the
 //! selector does not handle yet is declined with its name; the method then
 //! stays with the interpreter.
 
 mod float_ops;
 mod int_ops;
 mod kit;
+mod object_ops;
+mod quick_ops;
 
 use inkwell::IntPredicate;
 use inkwell::basic_block::BasicBlock;
@@ -332,6 +335,7 @@ impl<'ctx> Selector<'ctx, '_> {
                 self.set(r(0), c);
             }
             _ if self.int_inst(data)? || self.float_inst(data)? => {}
+            _ if self.object_inst(data)? || self.quick_inst(data)? => {}
             Inst::Not(c) => {
                 let c = self.get(*c)?;
                 let n = self.b.build_not(c, "").map_err(bx)?;

@@ -2,9 +2,8 @@
 //! takes it: the same IR the Cranelift pipeline builds
 //! (`lst_backends::jit::read_unit`: translate, the semantic lowering with
 //! the same facts, fold), and the facts about the method besides the IR.
-//! The selector does not handle the object and quick-method ops yet, so
-//! it asks for the SmallInt and Float fast paths only (those sends go
-//! through the send stub's inline caches).
+//! The selector handles every fast path, so it asks for all of them
+//! (the object and quick-method ops as well as SmallInt and Float).
 //! Reads the heap only; generates no code.
 
 use lst_backends::jit::{FastPaths, UnitIr, read_unit};
@@ -31,8 +30,8 @@ impl Unit {
             method,
             start,
             FastPaths {
-                objects: false,
-                quick: false,
+                objects: true,
+                quick: true,
             },
         )?;
         Ok(Unit {

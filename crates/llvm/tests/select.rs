@@ -111,3 +111,26 @@ fib: n
         assert!(text.contains(wanted), "no {wanted} in:\n{text}");
     }
 }
+
+#[test]
+fn an_at_put_loop_and_a_getter_select_their_inline_paths() {
+    let vm = vm_with(
+        "CLASS Box Object count
+METHOD Box
+count
+\t^ count
+!
+METHOD Box
+fill: a
+\t| i |
+\ti := 1.
+\t[ i <= a size ] whileTrue: [ a at: i put: self count. i := i + 1 ]
+!
+",
+    );
+    let text = selected_ir_of(&vm, "Box>>fill:");
+    // The index check of at:put: and the getter's class and slot checks.
+    for wanted in ["index_object", "quick_object", "quick_access"] {
+        assert!(text.contains(wanted), "no {wanted} in:\n{text}");
+    }
+}

@@ -99,19 +99,19 @@ impl<'ctx> Selector<'ctx, '_> {
     }
 
     /// Whether word `x` is a SmallInt (its tag says so), an `i1`.
-    fn is_int(&self, x: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+    pub(super) fn is_int(&self, x: IntValue<'ctx>) -> R<IntValue<'ctx>> {
         let tag = self.and_imm(x, self.env.layout.tag_mask)?;
         self.cmp_imm(IntPredicate::NE, tag, 0)
     }
 
     /// The integer of SmallInt word `x`.
-    fn untag(&self, x: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+    pub(super) fn untag(&self, x: IntValue<'ctx>) -> R<IntValue<'ctx>> {
         let bits = self.int(self.env.layout.tag_bits);
         self.b.build_right_shift(x, bits, true, "").map_err(bx)
     }
 
     /// The SmallInt word of integer `n` (which must fit).
-    fn tag(&self, n: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+    pub(super) fn tag(&self, n: IntValue<'ctx>) -> R<IntValue<'ctx>> {
         let shifted = self.shl_imm(n, self.env.layout.tag_bits)?;
         self.add_imm(shifted, self.env.layout.smallint_tag)
     }
