@@ -238,3 +238,15 @@ pub fn site_at<'s>(
         (Some(_), Some(_)) => Err(LowerError(format!("two sends at pc {pc}"))),
     }
 }
+
+/// The `Way::quick` code (`jit_runtime::quick`) a send site holds for a
+/// kind of quick method: what every back end's `quick_way` compares.
+pub fn quick_code(kind: lst_jit::ir::QuickKind) -> u64 {
+    use lst_jit::ir::QuickKind;
+    use lst_vm::jit_runtime::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_SETTER};
+    match kind {
+        QuickKind::Constant => QUICK_CONSTANT,
+        QuickKind::Getter => QUICK_GETTER,
+        QuickKind::Setter => QUICK_SETTER,
+    }
+}

@@ -41,7 +41,6 @@ mod object_ops;
 mod quick_ops;
 
 pub use crate::clif_kit::HelperImport;
-pub(crate) use quick_ops::quick_code;
 
 /// Why a method is not compiled.
 #[derive(Debug, thiserror::Error)]

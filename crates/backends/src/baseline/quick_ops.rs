@@ -8,9 +8,9 @@
 #![allow(clippy::useless_conversion)]
 
 use super::{Emitter, R9, RAX, RDX};
+use crate::entries::quick_code;
 use crate::entries::site_at;
 use crate::lower::LowerError;
-use crate::lower::quick_code;
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lst_jit::ir::{Inst, InstData};
 use lst_vm::jit_runtime::inline_cache::SendSite;

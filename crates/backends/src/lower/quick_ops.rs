@@ -6,22 +6,12 @@
 
 use super::{LowerError, Lowering};
 use crate::clif_kit::{FLAGS, WORD_SHIFT, class_word, header, is_ref, pointer_header};
-use crate::entries::site_at;
+use crate::entries::{quick_code, site_at};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I8, I64};
 use cranelift_codegen::ir::{self as cl, BlockArg, InstBuilder};
-use lst_jit::ir::{Inst, InstData, QuickKind};
+use lst_jit::ir::{Inst, InstData};
 use lst_vm::jit_runtime::inline_cache::SendSite;
-use lst_vm::jit_runtime::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_SETTER};
-
-/// The `Way::quick` code of a kind of quick method.
-pub(crate) fn quick_code(kind: QuickKind) -> u64 {
-    match kind {
-        QuickKind::Constant => QUICK_CONSTANT,
-        QuickKind::Getter => QUICK_GETTER,
-        QuickKind::Setter => QUICK_SETTER,
-    }
-}
 
 impl Lowering<'_, '_, '_> {
     /// Lowers `data` if it is a quick-method operation; answers whether

@@ -9,20 +9,11 @@ use super::kit::bx;
 use super::{R, Selector};
 use inkwell::IntPredicate;
 use inkwell::values::IntValue;
-use lst_jit::ir::{Inst, InstData, QuickKind};
-use lst_vm::jit_runtime::quick::{QUICK_CONSTANT, QUICK_GETTER, QUICK_SETTER};
+use lst_backends::entries::quick_code;
+use lst_jit::ir::{Inst, InstData};
 
 /// Bytes per heap word, as a shift.
 const WORD_SHIFT: i64 = (lst_vm::heap::WORD_BYTES as i64).trailing_zeros() as i64;
-
-/// The `Way::quick` code of a kind of quick method.
-fn quick_code(kind: QuickKind) -> u64 {
-    match kind {
-        QuickKind::Constant => QUICK_CONSTANT,
-        QuickKind::Getter => QUICK_GETTER,
-        QuickKind::Setter => QUICK_SETTER,
-    }
-}
 
 impl<'ctx> Selector<'ctx, '_> {
     /// Selects `data` if it is a quick-method operation; answers whether
