@@ -1,5 +1,6 @@
 //! Shared helpers: boot an LLST image in-process with scripted input and
-//! captured output.
+//! captured output; build the small test image (`fixtures/mini`) and
+//! evaluate expressions in it.
 
 #![allow(dead_code)]
 
@@ -63,4 +64,32 @@ pub fn after_tests(output: &str) -> Vec<String> {
         .filter(|l| !l.is_empty() && !l.starts_with("Running ") && !l.ends_with("OK"))
         .map(str::to_string)
         .collect()
+}
+
+/// Where test expressions come from, for error locations.
+pub const HERE: lst_vm::link::Origin = lst_vm::link::Origin {
+    label: "test",
+    first_line: 1,
+};
+
+/// A VM on the small test image (`tests/fixtures/mini`), with its output
+/// captured.
+pub fn mini_vm_with(options: Options) -> (Vm, Captured) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mini");
+    let sources = lst_vm::image::builder::read_sources(std::path::Path::new(dir), "mini").unwrap();
+    let mut vm = lst_vm::image::builder::build(&sources, options).unwrap_or_else(|e| panic!("{e}"));
+    let out = Captured::default();
+    vm.set_output(Box::new(out.clone()));
+    (vm, out)
+}
+
+/// Evaluates `src`: the printString of its value ("?" if it has none),
+/// the compile error, or "failed".
+pub fn eval(vm: &mut Vm, src: &str) -> String {
+    use lst_vm::session::Evaluation;
+    match vm.evaluate(src, HERE).unwrap() {
+        Evaluation::Value(v) => vm.print_string(v).unwrap().unwrap_or_else(|| "?".into()),
+        Evaluation::CompileError(d) => format!("compile error: {d}"),
+        Evaluation::Failed => "failed".into(),
+    }
 }

@@ -8,14 +8,7 @@
 mod common;
 use common::*;
 use lst_vm::image::builder::{build, read_sources};
-use lst_vm::link::Origin;
-use lst_vm::session::Evaluation;
 use lst_vm::{Options, Vm};
-
-const HERE: Origin = Origin {
-    label: "test",
-    first_line: 1,
-};
 
 /// A VM on lst's own image, built from the repository's `image/`.
 fn own_vm() -> Vm {
@@ -24,15 +17,6 @@ fn own_vm() -> Vm {
     let mut vm = build(&sources, options()).unwrap_or_else(|e| panic!("{e}"));
     vm.set_output(Box::new(Captured::default()));
     vm
-}
-
-/// Evaluates and answers the printString of the value.
-fn eval(vm: &mut Vm, src: &str) -> String {
-    match vm.evaluate(src, HERE).unwrap() {
-        Evaluation::Value(v) => vm.print_string(v).unwrap().unwrap_or_else(|| "?".into()),
-        Evaluation::CompileError(d) => format!("compile error: {d}"),
-        Evaluation::Failed => "failed".into(),
-    }
 }
 
 /// Heap words `f` allocates.

@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 use lst_vm::image::builder::{Source, build, read_sources};
-use lst_vm::link::Origin;
 use lst_vm::session::Evaluation;
 use lst_vm::{Options, Vm};
 
@@ -19,20 +18,6 @@ fn mini_vm(options: Options) -> (Vm, Captured) {
     let out = Captured::default();
     vm.set_output(Box::new(out.clone()));
     (vm, out)
-}
-
-const HERE: Origin = Origin {
-    label: "test",
-    first_line: 1,
-};
-
-/// Evaluates and answers the printString of the value.
-fn eval(vm: &mut Vm, src: &str) -> String {
-    match vm.evaluate(src, HERE).unwrap() {
-        Evaluation::Value(v) => vm.print_string(v).unwrap().unwrap_or_else(|| "?".into()),
-        Evaluation::CompileError(d) => format!("compile error: {d}"),
-        Evaluation::Failed => "failed".into(),
-    }
 }
 
 fn checks(vm: &mut Vm, out: &Captured) {

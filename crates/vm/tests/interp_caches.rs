@@ -3,33 +3,11 @@
 //! after the method is redefined and for receivers of another class.
 
 mod common;
-use common::Captured;
-use lst_vm::image::builder::{build, read_sources};
-use lst_vm::link::Origin;
-use lst_vm::session::Evaluation;
+use common::{Captured, HERE, eval};
 use lst_vm::{Options, Vm};
 
-const HERE: Origin = Origin {
-    label: "test",
-    first_line: 1,
-};
-
 fn mini_vm() -> (Vm, Captured) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mini");
-    let sources = read_sources(std::path::Path::new(dir), "mini").unwrap();
-    let mut vm = build(&sources, Options::default()).unwrap_or_else(|e| panic!("{e}"));
-    let out = Captured::default();
-    vm.set_output(Box::new(out.clone()));
-    (vm, out)
-}
-
-/// Evaluates `src`: the printString of its value, or "failed".
-fn eval(vm: &mut Vm, src: &str) -> String {
-    match vm.evaluate(src, HERE).unwrap() {
-        Evaluation::Value(v) => vm.print_string(v).unwrap().unwrap_or_default(),
-        Evaluation::CompileError(d) => format!("compile error: {d}"),
-        Evaluation::Failed => "failed".into(),
-    }
+    common::mini_vm_with(Options::default())
 }
 
 /// Compiles `source` into the class named `class`.
