@@ -10,8 +10,8 @@
 //! DecodeAllMethods.image booting through its own 134-test start-up suite,
 //! and every benchmark's smoke run (which checks its own result).
 
+mod support;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::thread;
 
 fn root() -> &'static Path {
@@ -30,18 +30,7 @@ fn suite_files() -> Vec<PathBuf> {
 
 /// Runs `lst` with `args`, stdin empty; answers (exit success, stdout, stderr).
 fn lst(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lst"))
-        .args(args)
-        .env_remove("LST_GC_STRESS")
-        .env("LST_JIT_VERIFY", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("lst runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::run(args, true)
 }
 
 /// The JIT statistics line `N methods compiled, D declined`.

@@ -7,29 +7,19 @@
 //! (`tests/programs/float_ops.st`) print the same interpreted and compiled
 //! by each of the JIT's compilers (Float also under GC stress).
 
+mod support;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// Runs `lst` with `args`; answers (exit success, stdout, stderr without
 /// the JIT's own `jit: ` lines).
 fn lst(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lst"))
-        .args(args)
-        .env_remove("LST_GC_STRESS")
-        .env("LST_JIT_VERIFY", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("lst runs");
-    let stderr = String::from_utf8_lossy(&out.stderr)
+    let (ok, stdout, stderr) = support::run(args, true);
+    let stderr = stderr
         .lines()
         .filter(|l| !l.starts_with("jit: "))
         .map(|l| format!("{l}\n"))
         .collect();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr,
-    )
+    (ok, stdout, stderr)
 }
 
 fn program(name: &str) -> String {

@@ -11,8 +11,8 @@
 //! found), and every benchmark's smoke run (which checks its own result).
 #![cfg(feature = "llvm")]
 
+mod support;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -31,17 +31,7 @@ fn st_files(folder: &str) -> Vec<PathBuf> {
 
 /// Runs `lst` with `args`, stdin empty; answers (exit success, stdout, stderr).
 fn lst(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lst"))
-        .args(args)
-        .env_remove("LST_GC_STRESS")
-        .stdin(Stdio::null())
-        .output()
-        .expect("lst runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::run(args, false)
 }
 
 /// How many units LLVM compiled, from `--jit-stats`' line `jit: llvm: N

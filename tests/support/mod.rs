@@ -15,6 +15,22 @@ pub fn lst_command(args: &[&str]) -> Command {
     c
 }
 
+/// Runs `lst args` with no input (and, with `verify`, the JIT checking
+/// every IR it builds: `LST_JIT_VERIFY`), as the differential tests do:
+/// (exit success, stdout, stderr).
+pub fn run(args: &[&str], verify: bool) -> (bool, String, String) {
+    let mut c = lst_command(args);
+    if verify {
+        c.env("LST_JIT_VERIFY", "1");
+    }
+    let out = c.stdin(Stdio::null()).output().expect("lst runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs `lst args` with `stdin` piped in; everything it printed.
 pub fn lst(args: &[&str], stdin: &str) -> Output {
     run_with_input(lst_command(args), stdin)
