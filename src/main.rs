@@ -99,8 +99,7 @@ struct VmFlags {
     #[arg(long, value_name = "N", default_value_t = 10_000, global = true)]
     jit_optimize_after: u32,
     /// The top tier of `--jit-compiler tiered`: Cranelift (the default)
-    /// or LLVM.
-    #[cfg(feature = "llvm")]
+    /// or LLVM (in a build with the cargo feature `llvm`).
     #[arg(long, value_enum, global = true)]
     jit_top: Option<TopFlag>,
     /// Calls after which `--jit on` compiles a method.
@@ -126,13 +125,11 @@ enum CompilerFlag {
     Baseline,
     Cranelift,
     Tiered,
-    /// LLVM alone (built with the cargo feature `llvm`).
-    #[cfg(feature = "llvm")]
+    /// LLVM alone (in a build with the cargo feature `llvm`).
     Llvm,
 }
 
 /// `--jit-top`.
-#[cfg(feature = "llvm")]
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 enum TopFlag {
     Cranelift,
@@ -274,9 +271,7 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
     // all the work.
     let x86_64 = cfg!(target_arch = "x86_64");
     let (first, optimize_after) = match flags.jit_compiler {
-        CompilerFlag::Cranelift => (Level::Optimized, None),
-        #[cfg(feature = "llvm")]
-        CompilerFlag::Llvm => (Level::Optimized, None),
+        CompilerFlag::Cranelift | CompilerFlag::Llvm => (Level::Optimized, None),
         _ if !x86_64 => (Level::Optimized, None),
         CompilerFlag::Baseline => (Level::Baseline, None),
         CompilerFlag::Tiered => (Level::Baseline, Some(flags.jit_optimize_after)),
@@ -291,9 +286,7 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
 }
 
 /// The compilers `--jit-compiler` (and `--jit-top`) name.
-#[cfg_attr(not(feature = "llvm"), allow(unused_variables))]
 fn compiler(flags: &VmFlags) -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
-    #[cfg(feature = "llvm")]
     if optimizing_compiler(flags) == "llvm" {
         if flags.jit_top == Some(TopFlag::Llvm)
             && !matches!(flags.jit_compiler, CompilerFlag::Tiered)
@@ -303,14 +296,28 @@ fn compiler(flags: &VmFlags) -> Result<Box<dyn lst_vm::jit_runtime::boundary::Co
                 format!("{:?}", flags.jit_compiler).to_lowercase()
             );
         }
-        // Baseline code from Cranelift's crate, optimized code from LLVM.
-        return Ok(Box::new(
-            lst_llvm::LlvmJit::new().map_err(anyhow::Error::msg)?,
-        ));
+        return llvm_compiler();
     }
     Ok(Box::new(
         lst_backends::CraneliftJit::new().map_err(anyhow::Error::msg)?,
     ))
+}
+
+/// The LLVM back end (baseline code from Cranelift's crate, optimized
+/// code from LLVM), or why this build has none.
+#[cfg(feature = "llvm")]
+fn llvm_compiler() -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
+    Ok(Box::new(
+        lst_llvm::LlvmJit::new().map_err(anyhow::Error::msg)?,
+    ))
+}
+
+#[cfg(not(feature = "llvm"))]
+fn llvm_compiler() -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
+    bail!(
+        "this lst was built without the LLVM back end; build it with \
+         `cargo build --release --features llvm` (it needs llvm-19-dev)"
+    )
 }
 
 fn main() -> ExitCode {
@@ -554,9 +561,7 @@ fn print_jit_stats(vm: &Vm, flags: &VmFlags) {
 /// The name of the compiler that compiles at the optimized level.
 fn optimizing_compiler(flags: &VmFlags) -> &'static str {
     match flags.jit_compiler {
-        #[cfg(feature = "llvm")]
         CompilerFlag::Llvm => "llvm",
-        #[cfg(feature = "llvm")]
         _ if flags.jit_top == Some(TopFlag::Llvm) => "llvm",
         _ => "cranelift",
     }

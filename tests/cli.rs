@@ -251,3 +251,19 @@ fn arithmetic_and_comparisons_on_small_ints_send_no_message() {
         );
     }
 }
+
+/// A build without the cargo feature `llvm` knows the LLVM flags and says
+/// how to get the back end, instead of rejecting `llvm` as an unknown value.
+#[cfg(not(feature = "llvm"))]
+#[test]
+fn the_llvm_flags_say_how_to_build_the_llvm_back_end() {
+    for flags in [["--jit-compiler", "llvm"], ["--jit-top", "llvm"]] {
+        let out = support::lst(&[flags[0], flags[1], "-e", "3 + 4"], "");
+        assert!(!out.status.success(), "{flags:?}");
+        let err = support::stderr(&out);
+        assert!(
+            err.contains("built without the LLVM back end") && err.contains("--features llvm"),
+            "{flags:?}: {err}"
+        );
+    }
+}
