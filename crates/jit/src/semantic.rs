@@ -208,33 +208,36 @@ fn paths(inst: &Inst, facts: &Facts) -> Vec<Path> {
     else {
         return vec![];
     };
-    if let Selector::Literal(i) = *selector
-        && let Some(op) = facts.object_ops.get(usize::from(i)).copied().flatten()
-    {
-        let fits = args.len() == op.arguments();
-        return fits
-            .then_some(Path {
-                guard: Guard::Site(op),
-                op: Op::Object(op),
-            })
-            .into_iter()
-            .collect();
-    }
-    if let Selector::Literal(i) = *selector
-        && facts.quick.get(usize::from(i)).copied().unwrap_or(false)
-    {
-        let kinds: &[QuickKind] = match args.len() {
-            0 => &[QuickKind::Getter, QuickKind::Constant],
-            1 => &[QuickKind::Setter],
+    if let Selector::Literal(i) = *selector {
+        let object = facts.object_ops.get(usize::from(i)).copied().flatten();
+        let quick = facts.quick.get(usize::from(i)).copied().unwrap_or(false);
+        // A unary selector may be both a primitive's (`size` of an
+        // Array) and a quick method's (`size` of a class with that
+        // instance variable): both paths, the primitive's first. A
+        // keyword one takes the primitive's path alone.
+        let kinds: &[QuickKind] = match (quick, args.len(), object) {
+            (false, ..) => &[],
+            (true, 0, _) => &[QuickKind::Getter, QuickKind::Constant],
+            (true, 1, None) => &[QuickKind::Setter],
             _ => &[],
         };
-        return kinds
-            .iter()
-            .map(|&k| Path {
+        let names_object_op = object.is_some();
+        let object = object.filter(|op| args.len() == op.arguments());
+        if object.is_some() || !kinds.is_empty() {
+            let object = object.map(|op| Path {
+                guard: Guard::Site(op),
+                op: Op::Object(op),
+            });
+            let quick = kinds.iter().map(|&k| Path {
                 guard: Guard::Quick(k),
                 op: Op::Quick(k),
-            })
-            .collect();
+            });
+            return object.into_iter().chain(quick).collect();
+        }
+        // An object operation's selector with another arity: no path.
+        if names_object_op {
+            return vec![];
+        }
     }
     if args.len() != 1 {
         return vec![];
