@@ -438,7 +438,7 @@ impl<'ctx> Selector<'ctx, '_> {
         let off = self.object_slot(n as usize);
         let from_heap = match store {
             Some(x) => {
-                self.store(temps, off, x)?;
+                self.store_ref(temps, off, x)?;
                 None
             }
             None => Some(self.load(temps, off)?),
@@ -479,7 +479,7 @@ impl<'ctx> Selector<'ctx, '_> {
         let off = self.object_slot(n as usize);
         match store {
             Some(x) => {
-                self.store(receiver, off, x)?;
+                self.store_ref(receiver, off, x)?;
                 Ok(None)
             }
             None => Ok(Some(self.load(receiver, off)?)),

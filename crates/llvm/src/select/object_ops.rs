@@ -74,7 +74,9 @@ impl<'ctx> Selector<'ctx, '_> {
     }
 
     /// Stores reference `value` at `offset` from `address` in the heap:
-    /// every such store of the object and quick-method ops is this one.
+    /// every such store of LLVM code (instance variables, heap
+    /// temporaries, `at:put:`, setters) is this one, the write barrier's
+    /// hook.
     pub(super) fn store_ref(
         &self,
         address: IntValue<'ctx>,
