@@ -45,20 +45,14 @@ impl Lowering<'_, '_, '_> {
     /// class word is read only for a reference).
     fn is_float(&mut self, x: cl::Value) -> cl::Value {
         let lay = *self.env.layout;
-        let (object, done) = (self.b.create_block(), self.b.create_block());
-        self.b.append_block_param(done, I8);
-        let object_ref = is_ref(self.b, &lay, x);
-        let no = self.b.ins().iconst(I8, 0);
-        self.b
-            .ins()
-            .brif(object_ref, object, &[], done, &[BlockArg::Value(no)]);
-        self.b.switch_to_block(object);
-        let class = class_word(self.b, &lay, x);
-        let float_class = self.load_vm(lay.float_class);
-        let same = self.b.ins().icmp(IntCC::Equal, class, float_class);
-        self.b.ins().jump(done, &[BlockArg::Value(same)]);
-        self.b.switch_to_block(done);
-        self.b.block_params(done)[0]
+        self.false_unless(
+            |l| is_ref(l.b, &lay, x),
+            |l| {
+                let class = class_word(l.b, &lay, x);
+                let float_class = l.load_vm(lay.float_class);
+                l.b.ins().icmp(IntCC::Equal, class, float_class)
+            },
+        )
     }
 
     /// Float operation `op` on `x` (a Float) and `y`: (answer, failed).

@@ -11,11 +11,34 @@ use crate::clif_kit::{FLAGS, boolean, import_once, index_bytes, leave_or_call_na
 use crate::exit_stub::Exit;
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self as cl, BlockArg, FuncRef, InstBuilder, types::I64};
+use cranelift_codegen::ir::{self as cl, BlockArg, FuncRef, InstBuilder, types::I8, types::I64};
 use lst_jit::ir::{self, State};
 use lst_vm::jit_runtime::boundary as rt;
 
 impl Lowering<'_, '_, '_> {
+    /// A bool: false unless `check` (emitted first) holds, else what
+    /// `test` computes in a block of its own. For tests that may read an
+    /// object only once `check` has said it is one (a class word or a
+    /// header, only of a reference).
+    pub(super) fn false_unless(
+        &mut self,
+        check: impl FnOnce(&mut Self) -> cl::Value,
+        test: impl FnOnce(&mut Self) -> cl::Value,
+    ) -> cl::Value {
+        let (object, done) = (self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(done, I8);
+        let go = check(self);
+        let no = self.b.ins().iconst(I8, 0);
+        self.b
+            .ins()
+            .brif(go, object, &[], done, &[BlockArg::Value(no)]);
+        self.b.switch_to_block(object);
+        let ok = test(self);
+        self.b.ins().jump(done, &[BlockArg::Value(ok)]);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
+    }
+
     pub(super) fn load_vm(&mut self, offset: i32) -> cl::Value {
         self.b.ins().load(I64, FLAGS, self.vm, offset)
     }

@@ -12,8 +12,8 @@ use crate::clif_kit::{size_of, tag, untag};
 use crate::entries::site_at;
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{I8, I64};
-use cranelift_codegen::ir::{self as cl, BlockArg, InstBuilder};
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{self as cl, InstBuilder};
 use lst_jit::ir::{Inst, InstData};
 use lst_vm::jit_runtime::inline_cache::{SendSite, prim_word};
 
@@ -102,29 +102,20 @@ impl Lowering<'_, '_, '_> {
     /// slot count (the header is read only for a reference).
     fn index_ok(&mut self, x: cl::Value, i: cl::Value) -> cl::Value {
         let lay = *self.env.layout;
-        let (object, done) = (self.b.create_block(), self.b.create_block());
-        self.b.append_block_param(done, I8);
-        let object_ref = is_ref(self.b, &lay, x);
-        let no = self.b.ins().iconst(I8, 0);
-        self.b
-            .ins()
-            .brif(object_ref, object, &[], done, &[BlockArg::Value(no)]);
-        self.b.switch_to_block(object);
-        let h = header(self.b, &lay, x);
-        let (pointers, size) = pointer_header(self.b, &lay, h);
-        let small = is_int(self.b, &lay, i);
-        let n = untag(self.b, &lay, i);
-        let low = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, 1);
-        let high = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, n, size);
-        let ok = self.b.ins().band(low, high);
-        let ok = self.b.ins().band(ok, pointers);
-        let ok = self.b.ins().band(ok, small);
-        self.b.ins().jump(done, &[BlockArg::Value(ok)]);
-        self.b.switch_to_block(done);
-        self.b.block_params(done)[0]
+        self.false_unless(
+            |l| is_ref(l.b, &lay, x),
+            |l| {
+                let h = header(l.b, &lay, x);
+                let (pointers, size) = pointer_header(l.b, &lay, h);
+                let small = is_int(l.b, &lay, i);
+                let n = untag(l.b, &lay, i);
+                let low = l.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, 1);
+                let high = l.b.ins().icmp(IntCC::SignedLessThanOrEqual, n, size);
+                let ok = l.b.ins().band(low, high);
+                let ok = l.b.ins().band(ok, pointers);
+                l.b.ins().band(ok, small)
+            },
+        )
     }
 
     /// `x` plus the byte offset of word `i` (a SmallInt): slot `i`

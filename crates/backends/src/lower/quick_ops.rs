@@ -63,23 +63,19 @@ impl Lowering<'_, '_, '_> {
     fn quick_way(&mut self, site: cl::Value, code: u64, x: cl::Value) -> cl::Value {
         let lay = *self.env.layout;
         let s = lay.site;
-        let (object, done) = (self.b.create_block(), self.b.create_block());
-        self.b.append_block_param(done, I8);
-        let quick = self.b.ins().load(I64, FLAGS, site, s.ways + s.quick);
-        let kind = self.b.ins().icmp_imm_s(IntCC::Equal, quick, code as i64);
-        let object_ref = is_ref(self.b, &lay, x);
-        let go = self.b.ins().band(kind, object_ref);
-        let no = self.b.ins().iconst(I8, 0);
-        self.b
-            .ins()
-            .brif(go, object, &[], done, &[BlockArg::Value(no)]);
-        self.b.switch_to_block(object);
-        let class = class_word(self.b, &lay, x);
-        let cached = self.b.ins().load(I64, FLAGS, site, s.ways + s.class);
-        let same = self.b.ins().icmp(IntCC::Equal, class, cached);
-        self.b.ins().jump(done, &[BlockArg::Value(same)]);
-        self.b.switch_to_block(done);
-        self.b.block_params(done)[0]
+        self.false_unless(
+            |l| {
+                let quick = l.b.ins().load(I64, FLAGS, site, s.ways + s.quick);
+                let kind = l.b.ins().icmp_imm_s(IntCC::Equal, quick, code as i64);
+                let object_ref = is_ref(l.b, &lay, x);
+                l.b.ins().band(kind, object_ref)
+            },
+            |l| {
+                let class = class_word(l.b, &lay, x);
+                let cached = l.b.ins().load(I64, FLAGS, site, s.ways + s.class);
+                l.b.ins().icmp(IntCC::Equal, class, cached)
+            },
+        )
     }
 
     /// Reads (`value` None) or writes the instance variable of reference
