@@ -11,21 +11,13 @@
 //! and every benchmark's smoke run (which checks its own result).
 
 mod support;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
 
 fn suite_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/smalltalk"))
-        .expect("the suite folder")
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "st"))
-        .collect();
-    files.sort();
-    files
+    support::st_files("tests/smalltalk")
 }
 
 /// Runs `lst` with `args`, stdin empty; answers (exit success, stdout, stderr).

@@ -12,22 +12,8 @@
 #![cfg(feature = "llvm")]
 
 mod support;
-use std::path::{Path, PathBuf};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The `.st` files of a folder of the repository, in name order.
-fn st_files(folder: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(folder))
-        .expect("the folder")
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "st"))
-        .collect();
-    files.sort();
-    files
-}
+use support::st_files;
 
 /// Runs `lst` with `args`, stdin empty; answers (exit success, stdout, stderr).
 fn lst(args: &[&str]) -> (bool, String, String) {

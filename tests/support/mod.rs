@@ -15,6 +15,22 @@ pub fn lst_command(args: &[&str]) -> Command {
     c
 }
 
+/// The repository's root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `.st` files of a folder of the repository, in name order.
+pub fn st_files(folder: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(folder))
+        .expect("the folder")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "st"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Runs `lst args` with no input (and, with `verify`, the JIT checking
 /// every IR it builds: `LST_JIT_VERIFY`), as the differential tests do:
 /// (exit success, stdout, stderr).
