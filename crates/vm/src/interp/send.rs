@@ -161,8 +161,9 @@ impl Vm {
         }
     }
 
-    /// A send step whose site has not cached its receiver's class: the
-    /// method cache's hit for an interpreted method (remembered for the
+    /// A send step whose site has not cached its receiver's class (its
+    /// receiver, and the block a `value…` send activates, are recorded as
+    /// type feedback): the method cache's hit for an interpreted method (remembered for the
     /// site when there is no JIT, whose tiering changes entries in place),
     /// or `None` after a full send.
     #[inline(never)]
@@ -173,8 +174,22 @@ impl Vm {
         at: usize,
         class: Value,
     ) -> Result<Option<(Value, MethodParts)>, Trap> {
+        let method = self.header(self.hp, H_METHOD);
+        self.record_send(method, self.pc, nvals);
         let selector = self.literal(literal)?;
-        match self.cache.probe(selector, class) {
+        let found = self.cache.probe(selector, class);
+        if let Some((
+            _,
+            MethodParts {
+                primitive: Some(p), ..
+            },
+        )) = found
+            && p.is_block_value(nvals)
+        {
+            let block = self.stack[self.stack.len() - nvals];
+            self.record_block(method, self.pc, block);
+        }
+        match found {
             Some(hit) if hit.1.native == NEVER && !self.options.trace_sends => {
                 if self.jit.is_none() {
                     let (code, literals) = (self.regs[0], self.regs[1]);
