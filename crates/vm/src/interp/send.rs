@@ -177,19 +177,10 @@ impl Vm {
         let method = self.header(self.hp, H_METHOD);
         self.record_send(method, self.pc, nvals);
         let selector = self.literal(literal)?;
-        let found = self.cache.probe(selector, class);
-        if let Some((
-            _,
-            MethodParts {
-                primitive: Some(p), ..
-            },
-        )) = found
-            && p.is_block_value(nvals)
-        {
-            let block = self.stack[self.stack.len() - nvals];
-            self.record_block(method, self.pc, block);
+        if class == self.root(Root::BlockClass) {
+            self.record_block_send(method, selector, nvals);
         }
-        match found {
+        match self.cache.probe(selector, class) {
             Some(hit) if hit.1.native == NEVER && !self.options.trace_sends => {
                 if self.jit.is_none() {
                     let (code, literals) = (self.regs[0], self.regs[1]);
@@ -198,6 +189,22 @@ impl Vm {
                 Ok(Some(hit))
             }
             _ => self.send(selector, nvals, None).map(|()| None),
+        }
+    }
+
+    /// Records the block a send of `selector` to the Block on the stack
+    /// activates, if the send will activate it (`Block>>value…`), as
+    /// type feedback at the current pc of `method`. Looks the method up
+    /// (the send then finds it cached); a failed lookup is the send's to
+    /// report.
+    #[cold]
+    fn record_block_send(&mut self, method: Value, selector: Value, nvals: usize) {
+        let block = self.stack[self.stack.len() - nvals];
+        let class = self.class_of(block);
+        if let Ok(Some((_, parts))) = self.lookup(selector, class)
+            && parts.primitive.is_some_and(|p| p.is_block_value(nvals))
+        {
+            self.record_block(method, self.pc, block);
         }
     }
 
