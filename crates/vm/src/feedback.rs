@@ -427,3 +427,73 @@ impl Vm {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake object address (the table never reads the heap).
+    fn obj(n: u64) -> Value {
+        Value::from_raw(0x10_0000 + n * 16)
+    }
+
+    #[test]
+    fn a_site_keeps_four_classes_then_is_megamorphic() {
+        let mut t = FeedbackTable::default();
+        let key = (obj(1), obj(2));
+        for c in 10..15 {
+            t.record_send(key, 7, obj(c), false);
+        }
+        let e = t.entry(obj(1)).unwrap();
+        assert_eq!(e.sites[0].classes, [obj(10), obj(11), obj(12), obj(13)]);
+        assert!(e.sites[0].megamorphic);
+        assert_eq!(e.sites[0].count, 5);
+    }
+
+    #[test]
+    fn the_table_stays_bounded() {
+        let mut t = FeedbackTable::default();
+        for m in 0..(MAX_METHODS as u64 + 100) {
+            t.record_send((obj(2 * m), obj(2 * m + 1)), 3, obj(1), false);
+        }
+        assert!(t.len() <= MAX_METHODS, "{}", t.len());
+        let key = (obj(1), obj(2));
+        for pc in 0..(MAX_SITES as u16 + 10) {
+            t.record_send(key, pc, obj(3), false);
+            t.record_block(key, pc, obj(4), 9);
+        }
+        let e = t.entry(obj(1)).unwrap();
+        assert_eq!((e.sites.len(), e.blocks.len()), (MAX_SITES, MAX_SITES));
+    }
+
+    #[test]
+    fn moved_objects_are_followed_and_dead_ones_dropped() {
+        let mut t = FeedbackTable::default();
+        t.record_send((obj(1), obj(2)), 3, obj(10), false);
+        t.record_send((obj(1), obj(2)), 3, obj(11), false);
+        t.record_block((obj(1), obj(2)), 5, obj(12), 9);
+        t.record_send((obj(20), obj(21)), 3, obj(10), false);
+        // obj(20) (a method) and obj(11) (a class) die; the rest move.
+        let moved = |v: Value| Value::from_raw(v.raw() + 0x1000);
+        t.update(&|v| (v != obj(20) && v != obj(11)).then(|| moved(v)));
+        assert_eq!(t.len(), 1);
+        assert!(t.entry(obj(1)).is_none());
+        let e = t.entry(moved(obj(1))).unwrap();
+        assert_eq!(e.sites[0].classes, [moved(obj(10))]);
+        let target = BlockTarget::One {
+            method: moved(obj(12)),
+            body: 9,
+        };
+        assert_eq!(e.blocks[0].target, target);
+    }
+
+    #[test]
+    fn new_bytecodes_start_the_method_again() {
+        let mut t = FeedbackTable::default();
+        t.record_send((obj(1), obj(2)), 3, obj(10), false);
+        t.record_send((obj(1), obj(5)), 4, obj(11), false);
+        let e = t.entry(obj(1)).unwrap();
+        assert_eq!(e.sites.len(), 1);
+        assert_eq!(e.sites[0].pc, 4);
+    }
+}
