@@ -177,8 +177,11 @@ impl Vm {
         let method = self.header(self.hp, H_METHOD);
         self.record_send(method, self.pc, nvals);
         let selector = self.literal(literal)?;
-        if class == self.root(Root::BlockClass) {
-            self.record_block_send(method, selector, nvals);
+        if class == self.root(Root::BlockClass) && !self.record_block_send(method, selector, nvals)
+        {
+            // Objects moved: `selector` and `class` are stale.
+            let selector = self.literal(literal)?;
+            return self.send(selector, nvals, None).map(|()| None);
         }
         match self.cache.probe(selector, class) {
             Some(hit) if hit.1.native == NEVER && !self.options.trace_sends => {
@@ -196,16 +199,22 @@ impl Vm {
     /// activates, if the send will activate it (`Block>>value…`), as
     /// type feedback at the current pc of `method`. Looks the method up
     /// (the send then finds it cached); a failed lookup is the send's to
-    /// report.
+    /// report. False if the lookup collected (nothing is recorded then).
     #[cold]
-    fn record_block_send(&mut self, method: Value, selector: Value, nvals: usize) {
+    fn record_block_send(&mut self, method: Value, selector: Value, nvals: usize) -> bool {
         let block = self.stack[self.stack.len() - nvals];
         let class = self.class_of(block);
-        if let Ok(Some((_, parts))) = self.lookup(selector, class)
+        let collections = self.heap.stats.collections;
+        let found = self.lookup(selector, class);
+        if self.heap.stats.collections != collections {
+            return false;
+        }
+        if let Ok(Some((_, parts))) = found
             && parts.primitive.is_some_and(|p| p.is_block_value(nvals))
         {
             self.record_block(method, self.pc, block);
         }
+        true
     }
 
     /// [`Vm::send`]; `fast` allows running a primitive method's primitive
