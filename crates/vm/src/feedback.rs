@@ -311,7 +311,7 @@ impl Vm {
     }
 
     /// `method`'s feedback as text, one site a line: `@pc  Class1 Class2`
-    /// (then `megamorphic`, `float-arg`, `×count`), and block sites as
+    /// (then `megamorphic`, `float-arg`, `xCOUNT`), and block sites as
     /// `@pc  block Method>>name@body` or `@pc  blocks: several`.
     pub fn describe_feedback(&self, method: Value) -> String {
         let fb = self.send_feedback(method);
