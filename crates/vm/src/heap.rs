@@ -23,6 +23,12 @@
 //! slices the caller passes to [`Heap::collect`] (the VM stack). A `Value`
 //! held anywhere else across an allocation is stale afterwards.
 //!
+//! # Weak references
+//! [`Heap::collect_with_weak`] also takes a [`WeakRefs`]: references that
+//! do not keep their objects alive. After each copy it is asked to update
+//! them: a reference to an object that survived gets its new address, one
+//! to an object that did not gets `None` (the holder drops it).
+//!
 //! This module must not know about classes, methods or the interpreter.
 
 use crate::value::Value;
@@ -112,6 +118,22 @@ pub struct Heap {
     handles: Vec<Value>,
     next_hash: u32,
     pub stats: GcStats,
+}
+
+/// References held outside the heap that must not keep their objects
+/// alive (type feedback, for one): updated by the collector after it has
+/// copied everything the roots reach.
+pub trait WeakRefs {
+    /// Updates every weak reference: `forward(v)` answers `v`'s new value
+    /// (a SmallInt unchanged), or `None` if `v`'s object died.
+    fn update(&mut self, forward: &dyn Fn(Value) -> Option<Value>);
+}
+
+/// No weak references.
+pub struct NoWeakRefs;
+
+impl WeakRefs for NoWeakRefs {
+    fn update(&mut self, _: &dyn Fn(Value) -> Option<Value>) {}
 }
 
 /// Heap sizes, in bytes.
@@ -537,6 +559,17 @@ impl Heap {
     /// Collects, then makes sure `want` more words fit. The roots are
     /// [`Heap::roots`], the handles, and every value in `stacks`.
     pub fn collect(&mut self, stacks: &mut [&mut [Value]], want: usize) -> Result<(), OutOfMemory> {
+        self.collect_with_weak(stacks, &mut NoWeakRefs, want)
+    }
+
+    /// [`Heap::collect`], then updates the weak references `weak` (see
+    /// [`WeakRefs`]).
+    pub fn collect_with_weak(
+        &mut self,
+        stacks: &mut [&mut [Value]],
+        weak: &mut dyn WeakRefs,
+        want: usize,
+    ) -> Result<(), OutOfMemory> {
         let limit = self.max_words
             + if self.reserve_in_use {
                 self.reserve_words
@@ -546,7 +579,7 @@ impl Heap {
         // Room for everything in use (the most that can survive); if the
         // survivors leave no room for `want`, the space grows below.
         let to_words = self.target_words.min(limit).max(self.top);
-        self.copy_into(to_words, stacks);
+        self.copy_into(to_words, stacks, weak);
         let live = self.top;
         self.target_words = (3 * live + want).max(self.initial_words).min(limit);
         if self.fits(want) {
@@ -557,7 +590,7 @@ impl Heap {
         }
         // Everything survived: grow now rather than at the next collection.
         if live + want <= limit {
-            self.copy_into(self.target_words.max(live + want), stacks);
+            self.copy_into(self.target_words.max(live + want), stacks, weak);
             return Ok(());
         }
         Err(OutOfMemory {
@@ -582,7 +615,7 @@ impl Heap {
         self.reserve_in_use = false;
     }
 
-    fn copy_into(&mut self, to_words: usize, stacks: &mut [&mut [Value]]) {
+    fn copy_into(&mut self, to_words: usize, stacks: &mut [&mut [Value]], weak: &mut dyn WeakRefs) {
         let started = Instant::now();
         let to = self.take_spare(to_words.max(HEADER_WORDS));
         let mut c = Copier {
@@ -606,6 +639,7 @@ impl Heap {
             }
         }
         c.scan(&mut self.space);
+        weak.update(&|v| c.survivor(v));
         self.base = c.to_base;
         self.words = self.space.len();
         self.top = c.free;
@@ -663,6 +697,22 @@ impl Copier {
         self.from[i] = h | FORWARDED;
         self.from[i + CLASS_WORD] = new;
         Value::from_raw(new)
+    }
+
+    /// After the scan: the new value of weak reference `v`, or `None` if
+    /// its object was not copied (nothing strong reaches it) or `v` is
+    /// not a reference into the old space.
+    fn survivor(&self, v: Value) -> Option<Value> {
+        if v.is_int() {
+            return Some(v);
+        }
+        let off = v.raw().wrapping_sub(self.from_base);
+        let i = (off >> 3) as usize;
+        if off & 7 != 0 || i >= self.from_top {
+            return None;
+        }
+        let h = self.from[i];
+        (h & FORWARDED != 0).then(|| Value::from_raw(self.from[i + CLASS_WORD]))
     }
 
     fn scan(&mut self, to: &mut [u64]) {
@@ -733,6 +783,32 @@ mod tests {
         h.collect(&mut [], 0).unwrap();
         let a2 = h.roots[0];
         assert_eq!(h.get(a2, 0), Some(a2));
+        assert_eq!(h.stats.live_words, 3);
+    }
+
+    /// Weak references as a plain list (`None`: dropped).
+    struct WeakList(Vec<Option<Value>>);
+
+    impl WeakRefs for WeakList {
+        fn update(&mut self, forward: &dyn Fn(Value) -> Option<Value>) {
+            for r in self.0.iter_mut() {
+                *r = r.and_then(forward);
+            }
+        }
+    }
+
+    #[test]
+    fn weak_references_follow_survivors_and_drop_the_dead() {
+        let mut h = small_heap();
+        let kept = h.alloc_slots(Value::small(0), 1, Value::small(7)).unwrap();
+        let dead = h.alloc_slots(Value::small(0), 1, Value::small(8)).unwrap();
+        h.roots.push(kept);
+        let mut weak = WeakList(vec![Some(kept), Some(dead), Some(Value::small(5))]);
+        h.collect_with_weak(&mut [], &mut weak, 0).unwrap();
+        let kept = h.roots[0];
+        assert_eq!(weak.0, vec![Some(kept), None, Some(Value::small(5))]);
+        assert_eq!(h.get(kept, 0), Some(Value::small(7)));
+        // Only the strongly held object was copied.
         assert_eq!(h.stats.live_words, 3);
     }
 

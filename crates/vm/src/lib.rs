@@ -3,9 +3,11 @@
 //! Values and the heap ([`value`], [`heap`]), the object layouts the VM
 //! relies on ([`layout`], [`roots`], [`dictionary`]), image loading ([`image`]), the
 //! interpreter ([`interp`]), the runtime half of the JIT beside it
-//! ([`jit_runtime`]) and the primitives ([`prims`]).
+//! ([`jit_runtime`]), the type feedback both record for the optimizer
+//! ([`feedback`]) and the primitives ([`prims`]).
 
 pub mod dictionary;
+pub mod feedback;
 pub mod heap;
 pub mod image;
 pub mod interp;

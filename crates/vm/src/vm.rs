@@ -155,6 +155,8 @@ pub struct Vm {
     /// Which selectors quick methods answer (built for the JIT, dropped
     /// when methods change).
     pub(crate) quick_selectors: Option<crate::jit_runtime::quick::QuickSelectors>,
+    /// Type feedback (weak references, updated by every collection).
+    pub(crate) feedback: crate::feedback::FeedbackTable,
 }
 
 /// Why a VM could not be created.
@@ -263,6 +265,7 @@ impl Vm {
             native_exit: Default::default(),
             jit: None,
             quick_selectors: None,
+            feedback: Default::default(),
         };
         vm.find_named_roots();
         vm.native_after_collection();
@@ -433,13 +436,14 @@ impl Vm {
             None => &mut no_methods,
         };
         self.steps_id = self.decoded.prune(self.steps_id, false);
-        let r = self.heap.collect(
+        let r = self.heap.collect_with_weak(
             &mut [
                 &mut self.stack[..],
                 &mut self.regs[..],
                 methods,
                 &mut self.decoded.codes,
             ],
+            &mut self.feedback,
             want,
         );
         self.cache.flush();

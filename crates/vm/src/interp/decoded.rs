@@ -9,11 +9,15 @@
 //! when it grows past [`MAX_METHODS`]. A method whose bytecodes object is
 //! replaced gets new steps: they belong to the object, not to the method.
 //!
+//! A method's first steps profile its special binary sends (see
+//! [`super::profile`]); after [`PROFILE_STEPS`] profiled steps the table
+//! replaces them with the plain ones.
+//!
 //! [`verify`]: super::verify
 
 use super::Trap;
 use super::frame::{H_METHOD, HEADER};
-use super::verify::{Limits, Step, verify};
+use super::verify::{Kind, Limits, Step, verify, with_kinds};
 use crate::value::Value;
 use crate::vm::Vm;
 use rustc_hash::FxHashMap;
@@ -28,6 +32,9 @@ pub(crate) fn no_code() -> Value {
     Value::small(0)
 }
 
+/// Profiled steps a method runs before its steps become the plain ones.
+pub(crate) const PROFILE_STEPS: u32 = 256;
+
 /// Entries of the direct-mapped front of the address index.
 const RECENT: usize = 256;
 
@@ -38,6 +45,8 @@ pub struct DecodedTable {
     /// Their steps, by the same index (shared with the interpreter's
     /// register for the current method).
     steps: Vec<Rc<[Step]>>,
+    /// Profiled steps each may still run before it stops profiling.
+    profile_budgets: Vec<u32>,
     /// Bytecode address → index; rebuilt after every collection.
     index: FxHashMap<u64, u32>,
     /// A direct-mapped cache in front of `index` (address, index), for
@@ -50,6 +59,7 @@ impl Default for DecodedTable {
         DecodedTable {
             codes: vec![],
             steps: vec![],
+            profile_budgets: vec![],
             index: FxHashMap::default(),
             recent: Box::new([(0, 0); RECENT]),
         }
@@ -85,9 +95,25 @@ impl DecodedTable {
     fn add(&mut self, code: Value, steps: Rc<[Step]>) -> u32 {
         let id = self.steps.len() as u32;
         self.codes.push(code);
+        let profiled = steps.iter().any(|s| s.kind != s.kind.unprofiled());
+        self.profile_budgets
+            .push(if profiled { PROFILE_STEPS } else { 0 });
         self.steps.push(steps);
         self.index.insert(code.raw(), id);
         id
+    }
+
+    /// Entry `id` ran one profiled step: when that was its last, its
+    /// steps become the plain ones, which are answered.
+    pub(crate) fn profiled_step(&mut self, id: u32) -> Option<Rc<[Step]>> {
+        let budget = self.profile_budgets.get_mut(id as usize)?;
+        *budget = budget.saturating_sub(1);
+        if *budget > 0 {
+            return None;
+        }
+        let plain: Rc<[Step]> = Rc::from(with_kinds(&self.steps[id as usize], Kind::unprofiled));
+        self.steps[id as usize] = plain.clone();
+        Some(plain)
     }
 
     /// Before a collection: if the table is full (or `all`), keeps only
@@ -145,7 +171,10 @@ impl Vm {
             literals: self.heap.size(literals),
         };
         match verify(self.heap.bytes(code), limits) {
-            Ok(steps) => Ok(self.decoded.add(code, Rc::from(steps))),
+            Ok(steps) => {
+                let profiling = with_kinds(&steps, Kind::profiled);
+                Ok(self.decoded.add(code, Rc::from(profiling)))
+            }
             Err(e) => Err(Trap::Error(format!(
                 "cannot run {}: its bytecode {e}",
                 self.method_name(method)

@@ -11,6 +11,7 @@ pub mod context;
 pub mod decoded;
 pub mod frame;
 pub mod process;
+pub mod profile;
 pub mod send;
 pub mod stack;
 pub mod verify;
@@ -20,7 +21,7 @@ use crate::jit_runtime::boundary::NATIVE_PC_BASE;
 use crate::roots::Root;
 use crate::value::Value;
 use crate::vm::Vm;
-use frame::{H_TEMPS, HEADER};
+use frame::{H_METHOD, H_TEMPS, HEADER};
 use verify::{FIRST_IS_TEMPORARY, Kind, SECOND_IS_TEMPORARY};
 
 /// Something the current instruction cannot complete.
@@ -193,123 +194,136 @@ impl Vm {
                 return Err(self.no_instruction_at(at));
             };
             self.pc = step.next as usize;
-            let arg = step.arg as usize;
-            match step.kind {
-                Kind::Invalid => return Err(self.no_instruction_at(at)),
-                Kind::MarkArguments
-                | Kind::SendSuper
-                | Kind::SendArray
-                | Kind::SendSuperArray
-                | Kind::PushBlock
-                | Kind::DoPrimitive
-                | Kind::BlockReturn => {
-                    if let Flow::Exit(s) = self.rare_step(step)? {
-                        return Ok(s);
+            // Runs `step`; a profiling step comes back as the step it
+            // stands for.
+            let mut step = step;
+            'dispatch: loop {
+                let arg = step.arg as usize;
+                match step.kind {
+                    Kind::Invalid => return Err(self.no_instruction_at(at)),
+                    Kind::ProfileSendBinary
+                    | Kind::ProfileArgumentConstantBinary
+                    | Kind::ProfileTemporaryConstantBinary
+                    | Kind::ProfilePushPushBinary => {
+                        step = self.profile_step(step);
+                        continue 'dispatch;
+                    }
+                    Kind::MarkArguments
+                    | Kind::SendSuper
+                    | Kind::SendArray
+                    | Kind::SendSuperArray
+                    | Kind::PushBlock
+                    | Kind::DoPrimitive
+                    | Kind::BlockReturn => {
+                        if let Flow::Exit(s) = self.rare_step(step)? {
+                            return Ok(s);
+                        }
+                    }
+                    Kind::PushInstance => {
+                        let v = self.heap.get(self.stack[self.fp], arg);
+                        self.stack
+                            .push(v.ok_or_else(|| bad("instance variable index out of range"))?);
+                    }
+                    Kind::PushArgument => {
+                        let i = self.fp + arg;
+                        if i >= self.tb {
+                            return Err(bad("argument index out of range"));
+                        }
+                        self.stack.push(self.stack[i]);
+                    }
+                    Kind::PushTemporary => {
+                        let v = self.temporary(arg)?;
+                        self.stack.push(v);
+                    }
+                    Kind::PushLiteral => {
+                        let v = self.literal(arg)?;
+                        self.stack.push(v);
+                    }
+                    Kind::PushSmall => self.stack.push(Value::small(arg as i64)),
+                    Kind::PushNil => self.stack.push(self.nil()),
+                    Kind::PushTrue => self.stack.push(self.root(Root::True)),
+                    Kind::PushFalse => self.stack.push(self.root(Root::False)),
+                    Kind::AssignInstance => {
+                        let v = self.top();
+                        if !self.heap.set(self.stack[self.fp], arg, v) {
+                            return Err(bad("instance variable index out of range"));
+                        }
+                    }
+                    Kind::AssignTemporary => {
+                        let v = self.top();
+                        self.set_temporary(arg, v)?;
+                    }
+                    Kind::Send => self.send_step(step.extra as usize, arg, at)?,
+                    Kind::IsNil | Kind::NotNil => {
+                        let v = self.pop();
+                        let is_nil = v == self.nil();
+                        self.stack
+                            .push(self.boolean(is_nil == (step.kind == Kind::IsNil)));
+                    }
+                    Kind::SendBinary => self.send_binary(arg)?,
+                    Kind::ArgumentConstantBinary => {
+                        let i = self.fp + arg;
+                        if i >= self.tb {
+                            let trap = bad("argument index out of range");
+                            return Err(self.unfused_fault(at, 1, &[], trap));
+                        }
+                        self.binary_with_constant(self.stack[i], step.extra)?;
+                    }
+                    Kind::PushPushBinary => {
+                        let extra = step.extra;
+                        let l = self
+                            .argument_or_temporary(extra & FIRST_IS_TEMPORARY != 0, arg)
+                            .map_err(|t| self.unfused_fault(at, 1, &[], t))?;
+                        let second = (extra & 0xFF) as usize;
+                        let r = self
+                            .argument_or_temporary(extra & SECOND_IS_TEMPORARY != 0, second)
+                            .map_err(|t| self.unfused_fault(at, 2, &[l], t))?;
+                        self.binary_on(l, r, (extra >> 8 & 0xF) as usize)?;
+                    }
+                    Kind::PopIntoTemporary => {
+                        let v = self.pop();
+                        if let Err(t) = self.set_temporary(arg, v) {
+                            return Err(self.unfused_fault(at, 1, &[v], t));
+                        }
+                    }
+                    Kind::TemporaryConstantBinary => {
+                        let v = self
+                            .temporary(arg)
+                            .map_err(|t| self.unfused_fault(at, 1, &[], t))?;
+                        self.binary_with_constant(v, step.extra)?;
+                    }
+                    Kind::SelfReturn => {
+                        let v = self.stack[self.fp];
+                        if let Flow::Exit(s) = self.return_step(v)? {
+                            return Ok(s);
+                        }
+                    }
+                    Kind::StackReturn => {
+                        let v = self.pop();
+                        if let Flow::Exit(s) = self.return_step(v)? {
+                            return Ok(s);
+                        }
+                    }
+                    Kind::Duplicate => {
+                        let v = self.top();
+                        self.stack.push(v);
+                    }
+                    Kind::PopTop => {
+                        self.pop();
+                    }
+                    Kind::Branch => self.jump(step.extra, at)?,
+                    Kind::BranchIfTrue => {
+                        if self.pop() == self.root(Root::True) {
+                            self.jump(step.extra, at)?;
+                        }
+                    }
+                    Kind::BranchIfFalse => {
+                        if self.pop() == self.root(Root::False) {
+                            self.jump(step.extra, at)?;
+                        }
                     }
                 }
-                Kind::PushInstance => {
-                    let v = self.heap.get(self.stack[self.fp], arg);
-                    self.stack
-                        .push(v.ok_or_else(|| bad("instance variable index out of range"))?);
-                }
-                Kind::PushArgument => {
-                    let i = self.fp + arg;
-                    if i >= self.tb {
-                        return Err(bad("argument index out of range"));
-                    }
-                    self.stack.push(self.stack[i]);
-                }
-                Kind::PushTemporary => {
-                    let v = self.temporary(arg)?;
-                    self.stack.push(v);
-                }
-                Kind::PushLiteral => {
-                    let v = self.literal(arg)?;
-                    self.stack.push(v);
-                }
-                Kind::PushSmall => self.stack.push(Value::small(arg as i64)),
-                Kind::PushNil => self.stack.push(self.nil()),
-                Kind::PushTrue => self.stack.push(self.root(Root::True)),
-                Kind::PushFalse => self.stack.push(self.root(Root::False)),
-                Kind::AssignInstance => {
-                    let v = self.top();
-                    if !self.heap.set(self.stack[self.fp], arg, v) {
-                        return Err(bad("instance variable index out of range"));
-                    }
-                }
-                Kind::AssignTemporary => {
-                    let v = self.top();
-                    self.set_temporary(arg, v)?;
-                }
-                Kind::Send => self.send_step(step.extra as usize, arg, at)?,
-                Kind::IsNil | Kind::NotNil => {
-                    let v = self.pop();
-                    let is_nil = v == self.nil();
-                    self.stack
-                        .push(self.boolean(is_nil == (step.kind == Kind::IsNil)));
-                }
-                Kind::SendBinary => self.send_binary(arg)?,
-                Kind::ArgumentConstantBinary => {
-                    let i = self.fp + arg;
-                    if i >= self.tb {
-                        let trap = bad("argument index out of range");
-                        return Err(self.unfused_fault(at, 1, &[], trap));
-                    }
-                    self.binary_with_constant(self.stack[i], step.extra)?;
-                }
-                Kind::PushPushBinary => {
-                    let extra = step.extra;
-                    let l = self
-                        .argument_or_temporary(extra & FIRST_IS_TEMPORARY != 0, arg)
-                        .map_err(|t| self.unfused_fault(at, 1, &[], t))?;
-                    let second = (extra & 0xFF) as usize;
-                    let r = self
-                        .argument_or_temporary(extra & SECOND_IS_TEMPORARY != 0, second)
-                        .map_err(|t| self.unfused_fault(at, 2, &[l], t))?;
-                    self.binary_on(l, r, (extra >> 8 & 0xF) as usize)?;
-                }
-                Kind::PopIntoTemporary => {
-                    let v = self.pop();
-                    if let Err(t) = self.set_temporary(arg, v) {
-                        return Err(self.unfused_fault(at, 1, &[v], t));
-                    }
-                }
-                Kind::TemporaryConstantBinary => {
-                    let v = self
-                        .temporary(arg)
-                        .map_err(|t| self.unfused_fault(at, 1, &[], t))?;
-                    self.binary_with_constant(v, step.extra)?;
-                }
-                Kind::SelfReturn => {
-                    let v = self.stack[self.fp];
-                    if let Flow::Exit(s) = self.return_step(v)? {
-                        return Ok(s);
-                    }
-                }
-                Kind::StackReturn => {
-                    let v = self.pop();
-                    if let Flow::Exit(s) = self.return_step(v)? {
-                        return Ok(s);
-                    }
-                }
-                Kind::Duplicate => {
-                    let v = self.top();
-                    self.stack.push(v);
-                }
-                Kind::PopTop => {
-                    self.pop();
-                }
-                Kind::Branch => self.jump(step.extra, at)?,
-                Kind::BranchIfTrue => {
-                    if self.pop() == self.root(Root::True) {
-                        self.jump(step.extra, at)?;
-                    }
-                }
-                Kind::BranchIfFalse => {
-                    if self.pop() == self.root(Root::False) {
-                        self.jump(step.extra, at)?;
-                    }
-                }
+                break;
             }
         }
     }
@@ -441,9 +455,12 @@ impl Vm {
         self.send_special(k)
     }
 
-    /// The real send of the special selector `k` to the top two values.
+    /// The real send of the special selector `k` to the top two values
+    /// (recorded as type feedback: this is the operation's slow path).
     #[inline(never)]
     fn send_special(&mut self, k: usize) -> Result<(), Trap> {
+        let method = self.header(self.hp, H_METHOD);
+        self.record_send(method, self.pc, 2);
         let root = *crate::roots::BINARY_SPECIAL_ROOTS
             .get(k)
             .ok_or_else(|| bad("invalid sendBinary"))?;

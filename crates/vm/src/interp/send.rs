@@ -161,8 +161,9 @@ impl Vm {
         }
     }
 
-    /// A send step whose site has not cached its receiver's class: the
-    /// method cache's hit for an interpreted method (remembered for the
+    /// A send step whose site has not cached its receiver's class (its
+    /// receiver, and the block a `value…` send activates, are recorded as
+    /// type feedback): the method cache's hit for an interpreted method (remembered for the
     /// site when there is no JIT, whose tiering changes entries in place),
     /// or `None` after a full send.
     #[inline(never)]
@@ -173,7 +174,15 @@ impl Vm {
         at: usize,
         class: Value,
     ) -> Result<Option<(Value, MethodParts)>, Trap> {
+        let method = self.header(self.hp, H_METHOD);
+        self.record_send(method, self.pc, nvals);
         let selector = self.literal(literal)?;
+        if class == self.root(Root::BlockClass) && !self.record_block_send(method, selector, nvals)
+        {
+            // Objects moved: `selector` and `class` are stale.
+            let selector = self.literal(literal)?;
+            return self.send(selector, nvals, None).map(|()| None);
+        }
         match self.cache.probe(selector, class) {
             Some(hit) if hit.1.native == NEVER && !self.options.trace_sends => {
                 if self.jit.is_none() {
@@ -184,6 +193,28 @@ impl Vm {
             }
             _ => self.send(selector, nvals, None).map(|()| None),
         }
+    }
+
+    /// Records the block a send of `selector` to the Block on the stack
+    /// activates, if the send will activate it (`Block>>value…`), as
+    /// type feedback at the current pc of `method`. Looks the method up
+    /// (the send then finds it cached); a failed lookup is the send's to
+    /// report. False if the lookup collected (nothing is recorded then).
+    #[cold]
+    fn record_block_send(&mut self, method: Value, selector: Value, nvals: usize) -> bool {
+        let block = self.stack[self.stack.len() - nvals];
+        let class = self.class_of(block);
+        let collections = self.heap.stats.collections;
+        let found = self.lookup(selector, class);
+        if self.heap.stats.collections != collections {
+            return false;
+        }
+        if let Ok(Some((_, parts))) = found
+            && parts.primitive.is_some_and(|p| p.is_block_value(nvals))
+        {
+            self.record_block(method, self.pc, block);
+        }
+        true
     }
 
     /// [`Vm::send`]; `fast` allows running a primitive method's primitive

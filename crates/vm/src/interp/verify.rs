@@ -72,6 +72,49 @@ pub(crate) enum Kind {
     PushPushBinary,
     /// `assignTemporary arg; popTop`.
     PopIntoTemporary,
+    /// The binary steps above during a method's first runs (see
+    /// [`super::profile`]): each records its operands' classes as type
+    /// feedback, then runs as the step it stands for ([`Kind::unprofiled`]).
+    ProfileSendBinary,
+    ProfileArgumentConstantBinary,
+    ProfileTemporaryConstantBinary,
+    ProfilePushPushBinary,
+}
+
+impl Kind {
+    /// The profiling kind that stands for `self` (itself if it does not
+    /// send a special binary selector).
+    pub(crate) fn profiled(self) -> Kind {
+        match self {
+            Kind::SendBinary => Kind::ProfileSendBinary,
+            Kind::ArgumentConstantBinary => Kind::ProfileArgumentConstantBinary,
+            Kind::TemporaryConstantBinary => Kind::ProfileTemporaryConstantBinary,
+            Kind::PushPushBinary => Kind::ProfilePushPushBinary,
+            k => k,
+        }
+    }
+
+    /// The kind a profiling kind stands for (itself if it is not one).
+    pub(crate) fn unprofiled(self) -> Kind {
+        match self {
+            Kind::ProfileSendBinary => Kind::SendBinary,
+            Kind::ProfileArgumentConstantBinary => Kind::ArgumentConstantBinary,
+            Kind::ProfileTemporaryConstantBinary => Kind::TemporaryConstantBinary,
+            Kind::ProfilePushPushBinary => Kind::PushPushBinary,
+            k => k,
+        }
+    }
+}
+
+/// `steps` with every binary step of kind `kind(step.kind)`.
+pub(crate) fn with_kinds(steps: &[Step], kind: fn(Kind) -> Kind) -> Steps {
+    steps
+        .iter()
+        .map(|s| Step {
+            kind: kind(s.kind),
+            ..*s
+        })
+        .collect()
 }
 
 /// [`Kind::PushPushBinary`]'s flag: the first push is of a temporary.
@@ -487,7 +530,7 @@ fn op_of(kind: Kind) -> Option<Op> {
         Kind::Send | Kind::SendArray => Op::SendMessage,
         Kind::SendSuper | Kind::SendSuperArray => Op::SendToSuper,
         Kind::IsNil | Kind::NotNil => Op::SendUnary,
-        Kind::SendBinary => Op::SendBinary,
+        Kind::SendBinary | Kind::ProfileSendBinary => Op::SendBinary,
         Kind::PushBlock => Op::PushBlock,
         Kind::DoPrimitive => Op::DoPrimitive,
         Kind::SelfReturn => Op::SelfReturn,
@@ -502,7 +545,10 @@ fn op_of(kind: Kind) -> Option<Op> {
         Kind::ArgumentConstantBinary
         | Kind::TemporaryConstantBinary
         | Kind::PushPushBinary
-        | Kind::PopIntoTemporary => return None,
+        | Kind::PopIntoTemporary
+        | Kind::ProfileArgumentConstantBinary
+        | Kind::ProfileTemporaryConstantBinary
+        | Kind::ProfilePushPushBinary => return None,
     })
 }
 

@@ -296,7 +296,9 @@ impl Vm {
     }
 
     /// The send of `site` from frame `hp`, through the method cache; then
-    /// records the target in the site if a hit could have run it.
+    /// records the target in the site if a hit could have run it. The
+    /// receiver (and the block a `value…` send activated) is recorded as
+    /// type feedback at the site's pc (`crate::feedback`).
     pub(super) fn send_from_site(&mut self, site: &SendSite, hp: usize) -> Result<(), Trap> {
         let record = site.record.get() as usize;
         let nvals = site.nvals.get() as usize;
@@ -310,12 +312,26 @@ impl Vm {
         if nvals == 0 || self.stack.len() < hp + HEADER + nvals {
             return Err(Trap::Error("send without a receiver on the stack".into()));
         }
-        let class = self.class_of(self.stack[self.stack.len() - nvals]);
+        let receiver = self.stack[self.stack.len() - nvals];
+        let class = self.class_of(receiver);
+        let caller = self.header(hp, H_METHOD);
+        let pc = self
+            .native_record(NATIVE_PC_BASE + record)
+            .map(|r| r.pc as usize);
+        if let Some(pc) = pc {
+            self.record_send(caller, pc, nvals);
+        }
         let collections = self.heap.stats.collections;
         self.send(selector, nvals, None)?;
         if self.heap.stats.collections == collections
             && let Some(found) = self.cache.probe(selector, class)
         {
+            if let (Some(pc), Some(p)) = (pc, found.1.primitive)
+                && p.is_block_value(nvals)
+                && self.hp != hp
+            {
+                self.record_block(caller, pc, receiver);
+            }
             self.fill_site(site, found, class, hp, nvals);
         }
         Ok(())
