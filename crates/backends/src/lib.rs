@@ -23,6 +23,7 @@ pub mod baseline;
 pub mod clif_kit;
 pub mod entries;
 pub mod exit_stub;
+pub mod float_kit;
 pub mod float_stub;
 pub mod helpers;
 pub mod jit;
