@@ -9,6 +9,7 @@
 use crate::baseline;
 use crate::helpers::{self, Helper};
 use crate::lower::{self, Env, HelperImport, MethodFacts};
+use crate::optimizations::{Optimization, Optimizations};
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, InstBuilder, SigRef, Signature, UserFuncName, types::I64,
 };
@@ -57,6 +58,8 @@ pub struct CraneliftJit {
     /// The CLIF and machine-code listing of the last function compiled
     /// while `keep_listing` was set.
     pub listing: Option<Listing>,
+    /// The optimizations the optimized level runs (`--jit-opt`).
+    pub optimizations: Optimizations,
 }
 
 /// What `disasm --jit` shows of a compiled function.
@@ -142,6 +145,7 @@ impl CraneliftJit {
             compiled: 0,
             keep_listing: false,
             listing: None,
+            optimizations: Optimizations::all(),
         };
         jit.trampoline = jit.build_trampoline()?;
         jit.send_stub = Some(jit.build_send_stub()?);
@@ -503,6 +507,8 @@ pub struct UnitIr {
     pub ir: lst_jit::ir::Function,
     pub bytecodes: Vec<u8>,
     pub literal_count: usize,
+    /// How many unboxed Float regions the region pass made.
+    pub unboxed_regions: u32,
 }
 
 /// Which of the semantic lowering's fast paths a unit gets, beyond the
@@ -514,11 +520,27 @@ pub struct FastPaths {
     pub objects: bool,
     /// Getters, setters and constants answered inline (quick ops).
     pub quick: bool,
+    /// Float expression trees on unboxed doubles (the region pass,
+    /// `lst_jit::semantic::region`), for back ends that select its ops.
+    pub unbox: bool,
+}
+
+impl FastPaths {
+    /// Every fast path, as the optimizing back ends select them, less
+    /// the optimizations `opts` switches off.
+    pub fn optimizing(opts: Optimizations) -> FastPaths {
+        FastPaths {
+            objects: true,
+            quick: true,
+            unbox: opts.has(Optimization::Unbox),
+        }
+    }
 }
 
 /// Reads unit `(method, start)` (start 0: the method itself) from the
-/// heap into its [`UnitIr`]: translate, the semantic lowering with the
-/// fast `paths` asked for, fold.
+/// heap into its [`UnitIr`]: translate, the region pass (if `paths` asks
+/// for unboxed Floats), the semantic lowering with the fast `paths`
+/// asked for, fold.
 pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result<UnitIr, String> {
     let h = &vm.heap;
     let field = |i| h.get(method, i).unwrap_or(method);
@@ -567,12 +589,14 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         object_ops: &object_ops,
         quick: &quick,
     };
+    let unboxed_regions = 0;
     lst_jit::semantic::lower(&mut ir, &facts);
     lst_jit::fold::fold(&mut ir);
     Ok(UnitIr {
         ir,
         bytecodes,
         literal_count: h.size(literals),
+        unboxed_regions,
     })
 }
 
@@ -582,27 +606,41 @@ struct MethodInput {
     ir: lst_jit::ir::Function,
     bytecodes: Vec<u8>,
     literal_count: usize,
+    unboxed_regions: u32,
 }
 
 impl MethodInput {
     /// Reads the unit `(method, start)` with every fast path the two
-    /// back ends select (quick methods only at `level` Optimized: the
-    /// baseline leaves them to the send stub, which answers them without
-    /// a frame, and compiles faster for it).
-    fn new(vm: &Vm, method: Value, start: u16, level: Level) -> Result<MethodInput, String> {
-        let paths = FastPaths {
-            objects: true,
-            quick: level == Level::Optimized,
+    /// back ends select (quick methods and unboxed Floats, as far as
+    /// `opts` allows, only at `level` Optimized: the baseline leaves quick
+    /// methods to the send stub, which answers them without a frame, and
+    /// compiles faster for it; it selects no unboxed Float op).
+    fn new(
+        vm: &Vm,
+        method: Value,
+        start: u16,
+        level: Level,
+        opts: Optimizations,
+    ) -> Result<MethodInput, String> {
+        let paths = match level {
+            Level::Optimized => FastPaths::optimizing(opts),
+            Level::Baseline => FastPaths {
+                objects: true,
+                quick: false,
+                unbox: false,
+            },
         };
         let UnitIr {
             ir,
             bytecodes,
             literal_count,
+            unboxed_regions,
         } = read_unit(vm, method, start, paths)?;
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count,
+            unboxed_regions,
         })
     }
 
@@ -635,7 +673,7 @@ impl Compiler for CraneliftJit {
         first_record: u32,
         level: Level,
     ) -> Result<Compiled, String> {
-        let input = MethodInput::new(vm, method, start, level)?;
+        let input = MethodInput::new(vm, method, start, level, self.optimizations)?;
         let sites = input.sites();
         match level {
             Level::Baseline => {
@@ -647,6 +685,7 @@ impl Compiler for CraneliftJit {
                     entries,
                     sites,
                     counter: Some(counter),
+                    unboxed_regions: input.unboxed_regions,
                 })
             }
             Level::Optimized => {
@@ -656,6 +695,7 @@ impl Compiler for CraneliftJit {
                     entries,
                     sites,
                     counter: None,
+                    unboxed_regions: input.unboxed_regions,
                 })
             }
         }
