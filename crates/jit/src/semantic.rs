@@ -311,12 +311,7 @@ fn expand(b: &mut Block, at: usize, paths: &[Path], ids: &mut Ids) -> Vec<Block>
                 b.insts.extend(insts);
                 b.terminator = branch;
             }
-            Some((id, e)) => blocks.push(Block {
-                id,
-                params: e.params,
-                insts,
-                terminator: branch,
-            }),
+            Some((id, e)) => blocks.push(Block::new(id, e.params, insts, branch)),
         }
         blocks.push(fast_block(path.op, fast_id, &cut, send_id, join_id, ids));
         if otherwise != send_id {
@@ -522,12 +517,12 @@ fn fast_block(
             .map(|i| cut.operand(i, &e.map))
             .collect();
         let r = object_op(op, &operands, &mut insts, ids);
-        return Block {
+        return Block::new(
             id,
-            params: e.params,
+            e.params,
             insts,
-            terminator: split::jump(join, cut.join_args(&e.map, r)),
-        };
+            split::jump(join, cut.join_args(&e.map, r)),
+        );
     }
     let a = cut.operand(0, &e.map);
     let x = if cut.operands.len() > 1 {
@@ -572,10 +567,5 @@ fn fast_block(
         }
         Op::Object(_) => unreachable!("handled above"),
     };
-    Block {
-        id,
-        params: e.params,
-        insts,
-        terminator,
-    }
+    Block::new(id, e.params, insts, terminator)
 }

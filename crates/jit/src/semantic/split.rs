@@ -322,12 +322,7 @@ impl Cut {
         send.results = vec![r];
         let mut insts = e.insts;
         insts.push(send);
-        Block {
-            id,
-            params: e.params,
-            insts,
-            terminator: jump(join, self.join_args(&e.map, r)),
-        }
+        Block::new(id, e.params, insts, jump(join, self.join_args(&e.map, r)))
     }
 
     /// The join block `id`: the answer and the stack come in; the rest of
@@ -355,11 +350,6 @@ impl Cut {
         }
         let mut terminator = self.terminator;
         rename_terminator(&mut terminator, &map);
-        Block {
-            id,
-            params,
-            insts,
-            terminator,
-        }
+        Block::new(id, params, insts, terminator)
     }
 }
