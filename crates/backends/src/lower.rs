@@ -39,6 +39,7 @@ mod int_ops;
 mod kit;
 mod object_ops;
 mod quick_ops;
+mod unboxed_ops;
 
 pub use crate::clif_kit::HelperImport;
 
@@ -281,8 +282,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let fallbacks = entries::fallback_blocks(self.f);
         for block in &self.f.blocks {
             let cb = self.b.create_block();
-            for _ in &block.params {
-                self.b.append_block_param(cb, I64);
+            for (_, t) in block.typed_params() {
+                self.b.append_block_param(cb, unboxed_ops::clif_type(t));
             }
             self.blocks.insert(block.id, cb);
             for data in &block.insts {
@@ -418,6 +419,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
         if self.int_inst(data)?
             || self.float_inst(data)?
+            || self.unboxed_inst(data)?
             || self.object_inst(data)?
             || self.quick_inst(data)?
         {
