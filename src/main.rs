@@ -552,12 +552,19 @@ fn print_jit_stats(vm: &Vm, flags: &VmFlags) {
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
         let total: f64 = times.iter().sum();
+        // Only the optimizing compilers make unboxed Float regions.
+        let regions = match level {
+            Level::Optimized => format!(
+                "; {} unboxed Float regions",
+                s.unboxed_regions[level as usize]
+            ),
+            Level::Baseline => String::new(),
+        };
         eprintln!(
-            "jit: {name}: {} compiled; compile time median {median:.1} µs, max {:.1} µs, total {:.1} ms; {} unboxed Float regions",
+            "jit: {name}: {} compiled; compile time median {median:.1} µs, max {:.1} µs, total {:.1} ms{regions}",
             times.len(),
             times.last().copied().unwrap_or(0.0),
             total / 1e3,
-            s.unboxed_regions[level as usize]
         );
     }
     eprintln!(
