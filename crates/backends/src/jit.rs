@@ -488,6 +488,32 @@ impl CraneliftJit {
         Ok((self.finish(id, listing)?, entries))
     }
 
+    /// Compiles IR `ir` as it is (no pass runs on it) at the optimized
+    /// level, for a method with `bytecodes` and `literal_count` literals:
+    /// for tests of the lowering on IR written by hand.
+    pub fn compile_ir(
+        &mut self,
+        ir: &lst_jit::ir::Function,
+        bytecodes: &[u8],
+        literal_count: usize,
+    ) -> Result<Compiled, String> {
+        let input = MethodInput {
+            ir: ir.clone(),
+            bytecodes: bytecodes.to_vec(),
+            literal_count,
+            unboxed_regions: 0,
+        };
+        let sites = input.sites();
+        let (code, entries) = self.compile_optimized(&input, &sites, 1)?;
+        Ok(Compiled {
+            code,
+            entries,
+            sites,
+            counter: None,
+            unboxed_regions: 0,
+        })
+    }
+
     /// Declares the next compiled method in code memory.
     fn declare_method(&mut self) -> Result<FuncId, String> {
         self.compiled += 1;
