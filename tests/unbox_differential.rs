@@ -35,7 +35,7 @@ fn regions(stderr: &str, name: &str) -> u64 {
         .lines()
         .filter(|l| l.starts_with(&prefix))
         .filter_map(|l| l.rsplit(';').next())
-        .filter_map(|tail| tail.split_whitespace().next()?.parse().ok())
+        .filter_map(|tail| tail.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
 }
 
