@@ -27,9 +27,9 @@
 use lst_bytecode::inline_ops::{ObjectOp, Receiver};
 use lst_jit::ir::Kind;
 use lst_jit::ir::{BlockId, Function, InlineOp, Inst};
-use std::collections::HashSet;
 use lst_jit::translate::{Source, block_bodies, translate};
 use lst_jit::{parse, semantic, verify};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 fn files(dir: &str, ext: &str) -> Vec<PathBuf> {

@@ -42,9 +42,10 @@ fn check_function(f: &Function, name: &str) {
 }
 
 /// Lowers everything in the VM (first making unboxed regions if
-/// `regions`); answers (functions lowered, fast paths).
-fn check(vm: &Vm, regions: bool) -> (usize, usize) {
-    let (mut done, mut fast) = (0, 0);
+/// `regions`); answers (functions lowered, fast paths, unboxed
+/// operations).
+fn check(vm: &Vm, regions: bool) -> (usize, usize, usize) {
+    let (mut done, mut fast, mut unboxed) = (0, 0, 0);
     for m in vm.all_methods() {
         let name = format!("{}>>{}", m.class, m.selector);
         let src = Source {
@@ -84,10 +85,13 @@ fn check(vm: &Vm, regions: bool) -> (usize, usize) {
             let both =
                 |i: &&lst_jit::ir::InstData| matches!(i.inst, Inst::BothInt(..) | Inst::IsInt(..));
             fast += f.blocks.iter().flat_map(|b| &b.insts).filter(both).count();
+            let f64 =
+                |i: &&lst_jit::ir::InstData| matches!(i.inst, Inst::F64(..) | Inst::F64Compare(..));
+            unboxed += f.blocks.iter().flat_map(|b| &b.insts).filter(f64).count();
             done += 1;
         }
     }
-    (done, fast)
+    (done, fast, unboxed)
 }
 
 #[test]
@@ -96,9 +100,11 @@ fn our_image_lowers_and_verifies() {
     let sources = builder::read_sources(std::path::Path::new(dir), "image").unwrap();
     let vm = builder::build(&sources, Options::default()).unwrap_or_else(|e| panic!("{e}"));
     for regions in [false, true] {
-        let (done, fast) = check(&vm, regions);
+        let (done, fast, unboxed) = check(&vm, regions);
+        eprintln!("lst image: {done} functions, {fast} fast paths, {unboxed} unboxed operations");
         assert!(done > 1000, "only {done}");
         assert!(fast > 500, "only {fast} fast paths in {done} functions");
+        assert_eq!(unboxed > 0, regions, "{unboxed} unboxed operations");
     }
 }
 
@@ -110,8 +116,8 @@ fn llst_images_lower_and_verify() {
         };
         let vm = Vm::from_llst_image(&bytes, Options::default()).unwrap();
         for regions in [false, true] {
-            let (done, fast) = check(&vm, regions);
-            eprintln!("{image}: {done} functions, {fast} fast paths");
+            let (done, fast, unboxed) = check(&vm, regions);
+            eprintln!("{image}: {done} functions, {fast} fast paths, {unboxed} unboxed operations");
             assert!(fast > 50, "{image}: only {fast} fast paths");
         }
     }

@@ -74,8 +74,13 @@ pub fn unbox(f: &mut Function, facts: &Facts) {
     }
 }
 
-/// The Float operation of the tree send `data` of `b`, if it is one.
-fn tree_op(b: &Block, data: &InstData, facts: &Facts) -> Option<InlineOp> {
+/// The Float operation of the tree send `data`, if it is one (`def`
+/// gives the instruction defining a value of its block).
+fn tree_op<'a>(
+    data: &InstData,
+    facts: &Facts,
+    def: impl Fn(Value) -> Option<&'a Inst>,
+) -> Option<InlineOp> {
     let Inst::Send {
         selector,
         receiver,
@@ -92,10 +97,10 @@ fn tree_op(b: &Block, data: &InstData, facts: &Facts) -> Option<InlineOp> {
         Selector::Special(s) => InlineOp::of_selector(Receiver::Float, s.selector().as_bytes()),
         Selector::Literal(i) => literal_op(facts.float_ops, i, Receiver::Float),
     }?;
-    let never_float = b.insts.iter().any(|d| {
-        d.results.contains(receiver)
-            && matches!(d.inst, Inst::Int(_) | Inst::Nil | Inst::True | Inst::False)
-    });
+    let never_float = matches!(
+        def(*receiver),
+        Some(Inst::Int(_) | Inst::Nil | Inst::True | Inst::False)
+    );
     (!never_float).then_some(op)
 }
 
@@ -164,11 +169,11 @@ impl<'a> Analysis<'a> {
             quick: facts.quick,
         };
         for (k, data) in b.insts.iter().enumerate() {
-            if let Some(op) = tree_op(b, data, facts) {
-                a.ops.insert(k, op);
-            }
             for &r in &data.results {
                 a.def.insert(r, k);
+            }
+            if let Some(op) = tree_op(data, facts, |v| a.def.get(&v).map(|&d| &b.insts[d].inst)) {
+                a.ops.insert(k, op);
             }
             for (v, _) in data.inst.operands() {
                 a.operand_uses.entry(v).or_default().push(k);
@@ -419,8 +424,7 @@ fn find_region(b: &Block, facts: &Facts) -> Option<Region> {
     for k in sends {
         let top = a.top(k);
         if top != k
-            && a
-                .region(top)
+            && a.region(top)
                 .is_some_and(|r| r.sends.iter().any(|&(s, _)| s == k))
         {
             continue;
@@ -554,14 +558,15 @@ fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
     let first = getters_id.unwrap_or(fast_id);
     let mut args = cut.carried_args(&HashMap::new());
     args.extend(&floats);
-    args.extend(if getters.is_empty() { &[][..] } else { &objects });
+    args.extend(if getters.is_empty() {
+        &[][..]
+    } else {
+        &objects
+    });
     b.insts.extend(insts);
     b.terminator = Terminator::Branch {
         cond: ok,
-        then: BlockCall {
-            block: first,
-            args,
-        },
+        then: BlockCall { block: first, args },
         otherwise: BlockCall {
             block: slow_id,
             args: cut.carried_args(&HashMap::new()),
@@ -570,7 +575,15 @@ fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
 
     let mut blocks = vec![];
     if let Some(id) = getters_id {
-        blocks.push(getters_block(id, &cut, floats.len(), &getter_pcs, fast_id, slow_id, ids));
+        blocks.push(getters_block(
+            id,
+            &cut,
+            floats.len(),
+            &getter_pcs,
+            fast_id,
+            slow_id,
+            ids,
+        ));
     }
     let getter_leaves: Vec<Leaf> = getters.iter().map(|&(l, ..)| l).collect();
     let fast = FastBlock {
@@ -678,7 +691,13 @@ fn getters_block(
             args: cut.carried_args(&e.map),
         },
     };
-    typed_block(id, e.params, &[(float_params, Type::Float), (objects, Type::Obj)], insts, terminator)
+    typed_block(
+        id,
+        e.params,
+        &[(float_params, Type::Float), (objects, Type::Obj)],
+        insts,
+        terminator,
+    )
 }
 
 /// A block whose parameters are `params` (obj), then each group of
