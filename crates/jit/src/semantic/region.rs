@@ -476,122 +476,156 @@ fn unbox_inst(receiver: bool, v: Value) -> Inst {
     }
 }
 
-/// Replaces `b`'s region by the guard at its end and answers the new
-/// blocks: getters (if any), fast, slow and join (last).
-fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
-    let loads = hoisted_loads(b, region);
-    let getters: Vec<(Leaf, usize, Value)> = region
-        .leaves
-        .iter()
-        .filter_map(|l| match l.source {
-            Source::Getter { at, object } => Some((*l, at, object)),
-            _ => None,
-        })
-        .collect();
-    let send_pc = |at: usize| b.insts[at].state.as_ref().map_or(0, |s| s.pc);
-    let getter_pcs: Vec<u16> = getters.iter().map(|&(_, at, _)| send_pc(at)).collect();
-    let tree: Vec<(Value, InlineOp, [Value; 2])> = region
-        .sends
-        .iter()
-        .map(|&(k, op)| {
-            let Inst::Send { receiver, args, .. } = &b.insts[k].inst else {
-                unreachable!("a tree send");
-            };
-            (b.insts[k].results[0], op, [*receiver, args[0]])
-        })
-        .collect();
-    let cut = Cut::run(b, region.start, region.root);
-    let (slow_id, join_id) = (ids.block(), ids.block());
-    let getters_id = (!getters.is_empty()).then(|| ids.block());
-    let fast_id = ids.block();
+/// What the new blocks need of a region's instructions, read before the
+/// block is cut.
+struct Parts {
+    /// The pure loads the fast path does again (see [`hoisted_loads`]).
+    loads: Vec<InstData>,
+    /// The getter leaves with their send's pc and receiver.
+    getters: Vec<(Leaf, u16, Value)>,
+    /// The tree's sends in order: answer, operation, operands.
+    tree: Vec<(Value, InlineOp, [Value; 2])>,
+}
 
-    // The guard, at the end of `b`.
-    let mut insts = vec![];
-    let names = hoist(loads, &mut insts, ids);
-    let name = |v: Value, names: &HashMap<Value, Value>| names.get(&v).copied().unwrap_or(v);
+impl Parts {
+    fn of(b: &Block, region: &Region) -> Parts {
+        let pc = |at: usize| b.insts[at].state.as_ref().map_or(0, |s| s.pc);
+        let getters = region
+            .leaves
+            .iter()
+            .filter_map(|l| match l.source {
+                Source::Getter { at, object } => Some((*l, pc(at), object)),
+                _ => None,
+            })
+            .collect();
+        let tree = region
+            .sends
+            .iter()
+            .map(|&(k, op)| {
+                let Inst::Send { receiver, args, .. } = &b.insts[k].inst else {
+                    unreachable!("a tree send");
+                };
+                (b.insts[k].results[0], op, [*receiver, args[0]])
+            })
+            .collect();
+        Parts {
+            loads: hoisted_loads(b, region),
+            getters,
+            tree,
+        }
+    }
+}
+
+/// The guard of a region as emitted at the end of the cut block.
+struct Guard {
+    /// Whether the fast path may run.
+    ok: Value,
+    /// The unboxed leaves (not the getters'), in order.
+    floats: Vec<Value>,
+    /// Each such leaf's index in `floats` (by its name before the cut).
+    slots: HashMap<Value, usize>,
+    /// The getters' receivers, in the order of [`Parts::getters`].
+    objects: Vec<Value>,
+}
+
+/// Emits the guard of `region` into `insts`: the loads again, the
+/// getters' ways, one unboxing per leaf value, the operations' validity
+/// words and their conjunction.
+fn guard(region: &Region, parts: &Parts, insts: &mut Vec<InstData>, ids: &mut Ids) -> Guard {
+    let names = hoist(parts.loads.clone(), insts, ids);
+    let name = |v: Value| names.get(&v).copied().unwrap_or(v);
     let mut conds = vec![];
-    let objects: Vec<Value> = getters.iter().map(|&(_, _, o)| name(o, &names)).collect();
-    for (&object, &send) in objects.iter().zip(&getter_pcs) {
+    let objects: Vec<Value> = parts.getters.iter().map(|&(_, _, o)| name(o)).collect();
+    for (&object, &(_, send, _)) in objects.iter().zip(&parts.getters) {
         let way = Inst::QuickWay {
             kind: QuickKind::Getter,
             object,
             send,
         };
-        conds.push(emit(way, &mut insts, ids)[0]);
+        conds.push(emit(way, insts, ids)[0]);
     }
-    // One unboxing per value in `b` (a leaf's loads read one value).
+    // One unboxing per value (equal loads are one value).
     let mut unboxed: Vec<(Value, bool)> = vec![];
     let mut slots: HashMap<Value, usize> = HashMap::new();
     for l in &region.leaves {
         if matches!(l.source, Source::Getter { .. }) {
             continue;
         }
-        let v = name(l.value, &names);
-        let slot = match unboxed.iter().position(|&(u, _)| u == v) {
-            Some(i) => i,
-            None => {
+        let v = name(l.value);
+        let slot = unboxed
+            .iter()
+            .position(|&(u, _)| u == v)
+            .unwrap_or_else(|| {
                 unboxed.push((v, false));
                 unboxed.len() - 1
-            }
-        };
+            });
         unboxed[slot].1 |= l.receiver;
         slots.insert(l.value, slot);
     }
     let mut floats = vec![];
     let mut failed = vec![];
     for &(v, receiver) in &unboxed {
-        let r = emit(unbox_inst(receiver, v), &mut insts, ids);
+        let r = emit(unbox_inst(receiver, v), insts, ids);
         floats.push(r[0]);
         failed.push(r[1]);
     }
-    let mut ops: Vec<InlineOp> = tree.iter().map(|&(_, op, _)| op).collect();
+    let mut ops: Vec<InlineOp> = parts.tree.iter().map(|&(_, op, _)| op).collect();
     ops.sort_unstable();
     ops.dedup();
     let mut valid: Vec<Value> = ops
         .iter()
-        .map(|&op| emit(Inst::InlineValid(op), &mut insts, ids)[0])
+        .map(|&op| emit(Inst::InlineValid(op), insts, ids)[0])
         .collect();
-    let mut ok = nots(&failed, &mut insts, ids);
-    ok.append(&mut conds);
-    ok.append(&mut valid);
-    let ok = all(&ok, &mut insts, ids).expect("a tree has an operation");
-    let first = getters_id.unwrap_or(fast_id);
+    let mut all_ok = nots(&failed, insts, ids);
+    all_ok.append(&mut conds);
+    all_ok.append(&mut valid);
+    let ok = all(&all_ok, insts, ids).expect("a tree has an operation");
+    Guard {
+        ok,
+        floats,
+        slots,
+        objects,
+    }
+}
+
+/// Replaces `b`'s region by the guard at its end and answers the new
+/// blocks: getters (if any), fast, slow and join (last).
+fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
+    let parts = Parts::of(b, region);
+    let cut = Cut::run(b, region.start, region.root);
+    let (slow_id, join_id) = (ids.block(), ids.block());
+    let getters_id = (!parts.getters.is_empty()).then(|| ids.block());
+    let fast_id = ids.block();
+    let mut insts = vec![];
+    let g = guard(region, &parts, &mut insts, ids);
     let mut args = cut.carried_args(&HashMap::new());
-    args.extend(&floats);
-    args.extend(if getters.is_empty() {
-        &[][..]
-    } else {
-        &objects
-    });
+    args.extend(&g.floats);
+    args.extend(&g.objects);
     b.insts.extend(insts);
     b.terminator = Terminator::Branch {
-        cond: ok,
-        then: BlockCall { block: first, args },
+        cond: g.ok,
+        then: BlockCall {
+            block: getters_id.unwrap_or(fast_id),
+            args,
+        },
         otherwise: BlockCall {
             block: slow_id,
             args: cut.carried_args(&HashMap::new()),
         },
     };
-
     let mut blocks = vec![];
+    let pcs: Vec<u16> = parts.getters.iter().map(|&(_, pc, _)| pc).collect();
     if let Some(id) = getters_id {
-        blocks.push(getters_block(
-            id,
-            &cut,
-            floats.len(),
-            &getter_pcs,
-            fast_id,
-            slow_id,
-            ids,
-        ));
+        let to = (fast_id, slow_id);
+        blocks.push(getters_block(id, &cut, g.floats.len(), &pcs, to, ids));
     }
-    let getter_leaves: Vec<Leaf> = getters.iter().map(|&(l, ..)| l).collect();
+    let getter_leaves: Vec<Leaf> = parts.getters.iter().map(|&(l, ..)| l).collect();
     let fast = FastBlock {
         id: fast_id,
-        floats: floats.len(),
-        slots: &slots,
+        floats: g.floats.len(),
+        slots: &g.slots,
         getters: &getter_leaves,
-        tree: &tree,
+        tree: &parts.tree,
         slow: slow_id,
         join: join_id,
     };
@@ -663,8 +697,7 @@ fn getters_block(
     cut: &Cut,
     floats: usize,
     pcs: &[u16],
-    fast: BlockId,
-    slow: BlockId,
+    (fast, slow): (BlockId, BlockId),
     ids: &mut Ids,
 ) -> Block {
     let e = cut.enter(ids);
