@@ -614,6 +614,7 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         float_ops: &float_ops,
         object_ops: &object_ops,
         quick: &quick,
+        not_float: &[],
     };
     let unboxed_regions = 0;
     lst_jit::semantic::lower(&mut ir, &facts);

@@ -61,6 +61,7 @@
 //! module decides which sends get which paths; how an operation is done on
 //! machine words is each back end's choice.
 
+pub mod region;
 mod split;
 
 use crate::ir::*;
@@ -86,6 +87,11 @@ pub struct Facts<'a> {
     /// a setter); its sends get paths guarded by the site's first method
     /// way (empty: none).
     pub quick: &'a [bool],
+    /// The sends (named by their state's bytecode offset, as `site_prim`
+    /// names a site) whose receivers were observed and none was a Float:
+    /// [`region::unbox`] leaves them out of its expression trees (empty:
+    /// nothing known, every send qualifies).
+    pub not_float: &'a [u16],
 }
 
 /// Expands every send of `f` that has a fast path (see the module doc).
