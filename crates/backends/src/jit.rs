@@ -616,7 +616,12 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         quick: &quick,
         not_float: &[],
     };
-    let unboxed_regions = 0;
+    let unboxed_regions = if paths.unbox {
+        lst_jit::semantic::region::unbox(&mut ir, &facts);
+        region_roots(&ir)
+    } else {
+        0
+    };
     lst_jit::semantic::lower(&mut ir, &facts);
     lst_jit::fold::fold(&mut ir);
     Ok(UnitIr {
@@ -625,6 +630,20 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         literal_count: h.size(literals),
         unboxed_regions,
     })
+}
+
+/// How many unboxed Float regions `f` has: each has one root, a
+/// `box_float` or (for a comparison) an `f64_*` compare, and nothing else
+/// boxes or compares doubles.
+fn region_roots(f: &lst_jit::ir::Function) -> u32 {
+    use lst_jit::ir::Inst;
+    let roots = f
+        .blocks
+        .iter()
+        .flat_map(|b| &b.insts)
+        .filter(|d| matches!(d.inst, Inst::BoxFloat(_) | Inst::F64Compare(..)))
+        .count();
+    u32::try_from(roots).unwrap_or(u32::MAX)
 }
 
 /// A method as both code generators take it: its [`UnitIr`] and the
