@@ -144,6 +144,10 @@ struct Lowering<'a, 'b, 'c> {
     /// The block where the stack's address was last loaded, and the load
     /// (see [`Self::stack_base`]).
     base: Option<(cl::Block, cl::Value)>,
+    /// In the IR block being lowered: the failure flags that may branch
+    /// straight to its branch's `otherwise` target, and that target (see
+    /// [`unboxed_ops::guard_exits`]).
+    guard_exit: Option<(std::collections::HashSet<ir::Value>, ir::BlockCall)>,
 }
 
 impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
@@ -179,6 +183,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             imported_float: vec![None; env.float_ops.len()],
             imported_exit: vec![None; env.exits.len()],
             base: None,
+            guard_exit: None,
         }
     }
 
@@ -358,6 +363,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let cb = self.blocks[&block.id];
         self.b.switch_to_block(cb);
         self.vals.clear();
+        self.guard_exit = unboxed_ops::guard_exits(block);
         let params = self.b.block_params(cb).to_vec();
         for (v, p) in block.params.iter().zip(params) {
             self.vals.insert(*v, p);
