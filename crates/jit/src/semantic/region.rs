@@ -90,7 +90,10 @@ fn tree_op<'a>(
     else {
         return None;
     };
-    if args.len() != 1 || facts.not_float.contains(&data.state.as_ref()?.pc) {
+    if args.len() != 1
+        || data.results.len() != 1
+        || facts.not_float.contains(&data.state.as_ref()?.pc)
+    {
         return None;
     }
     let op = match *selector {
@@ -253,7 +256,11 @@ impl<'a> Analysis<'a> {
                 args,
                 to_super: false,
                 ..
-            } => args.is_empty() && self.quick.get(usize::from(*i)).copied().unwrap_or(false),
+            } => {
+                args.is_empty()
+                    && self.b.insts[k].results.len() == 1
+                    && self.quick.get(usize::from(*i)).copied().unwrap_or(false)
+            }
             _ => false,
         }
     }
