@@ -494,3 +494,13 @@ fn a_loop_agrees() {
         1,
     );
 }
+
+#[test]
+fn comparisons_that_branch_agree() {
+    agree("pick: n\n ^ (x * n) < y ifTrue: [x] ifFalse: [n]", &[], 1);
+    agree(
+        "count: n\n | s k |\n s := x. k := 0.\n [s < (n * 4.0) and: [k < 5]] whileTrue: [s := s + (y * y) + 1. k := k + 1].\n ^ k",
+        &[],
+        1,
+    );
+}
