@@ -143,6 +143,22 @@ fn is_pure_load(inst: &Inst) -> bool {
     )
 }
 
+/// Whether `inst` may change what a load reads (or leave native code
+/// where it could).
+fn has_effect(inst: &Inst) -> bool {
+    use Inst::*;
+    matches!(
+        inst,
+        SetTemp(..)
+            | SetIvar(..)
+            | StoreRef { .. }
+            | QuickSet { .. }
+            | Send { .. }
+            | MakeBlock { .. }
+            | Safepoint
+    )
+}
+
 /// What one block says about its values: where each is defined and where
 /// it is read.
 struct Analysis<'a> {
@@ -535,11 +551,18 @@ struct Guard {
     objects: Vec<Value>,
 }
 
-/// Emits the guard of `region` into `insts`: the loads again, the
+/// Emits the guard of `region` (after `before`, the instructions of its
+/// block before it) into `insts`: the loads again, the
 /// getters' ways, one unboxing per leaf value, the operations' validity
 /// words and their conjunction.
-fn guard(region: &Region, parts: &Parts, insts: &mut Vec<InstData>, ids: &mut Ids) -> Guard {
-    let names = hoist(parts.loads.clone(), insts, ids);
+fn guard(
+    region: &Region,
+    parts: &Parts,
+    before: &[InstData],
+    insts: &mut Vec<InstData>,
+    ids: &mut Ids,
+) -> Guard {
+    let names = hoist(parts.loads.clone(), before, insts, ids);
     let name = |v: Value| names.get(&v).copied().unwrap_or(v);
     let mut conds = vec![];
     let objects: Vec<Value> = parts.getters.iter().map(|&(_, _, o)| name(o)).collect();
@@ -604,7 +627,7 @@ fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
     let getters_id = (!parts.getters.is_empty()).then(|| ids.block());
     let fast_id = ids.block();
     let mut insts = vec![];
-    let g = guard(region, &parts, &mut insts, ids);
+    let g = guard(region, &parts, &b.insts, &mut insts, ids);
     let mut args = cut.carried_args(&HashMap::new());
     args.extend(&g.floats);
     args.extend(&g.objects);
@@ -644,10 +667,23 @@ fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
 
 /// Emits `loads` into `insts` with fresh names, once per instruction:
 /// nothing runs between them in the fast path, so equal loads read the
-/// same value. Answers each load's new name.
-fn hoist(loads: Vec<InstData>, insts: &mut Vec<InstData>, ids: &mut Ids) -> HashMap<Value, Value> {
+/// same value (as do the loads at the end of `before`, the block before
+/// the region, that only pure instructions follow). Answers each load's
+/// new name.
+fn hoist(
+    loads: Vec<InstData>,
+    before: &[InstData],
+    insts: &mut Vec<InstData>,
+    ids: &mut Ids,
+) -> HashMap<Value, Value> {
     let mut names = HashMap::new();
-    let mut done: Vec<(Inst, Value)> = vec![];
+    let mut done: Vec<(Inst, Value)> = before
+        .iter()
+        .rev()
+        .take_while(|d| !has_effect(&d.inst))
+        .filter(|d| is_pure_load(&d.inst) && d.results.len() == 1)
+        .map(|d| (d.inst.clone(), d.results[0]))
+        .collect();
     for data in loads {
         if let Some(&(_, v)) = done.iter().find(|(i, _)| *i == data.inst) {
             names.insert(data.results[0], v);
