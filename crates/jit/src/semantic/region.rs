@@ -20,11 +20,14 @@
 //! the first leaf load or tree send to the root; anything else in it (a
 //! send, a store, a block, a value used after the root) cuts the tree
 //! there: the region starts after it and what it defines is a leaf from
-//! before.
+//! before. The loads at the start of the run, before its first send, stay
+//! in the block for both paths; the guard does the later ones again (once
+//! per equal load: nothing runs between them in the fast path).
 //!
 //! ```text
 //! bbX:                              ; the block up to the region
-//!     leaf loads again (pure; states: the stack before the region)
+//!     leaf loads (the ones after the first send again; their states:
+//!     the stack before the region)
 //!     w = quick_way getter o send PC    ; per getter leaf
 //!     f, e = unbox_float l              ; unbox_number: argument-only leaves
 //!     v = inline_valid OP               ; per Float operation of the tree
@@ -331,6 +334,11 @@ impl<'a> Analysis<'a> {
             }
         }
         self.check_run(start, root, &sends, &leaves)?;
+        // Loads before the first send stay where they are: nothing has
+        // run yet when they read, so both paths can share them.
+        let start = (start..root)
+            .find(|&k| !is_pure_load(&self.b.insts[k].inst))
+            .unwrap_or(root);
         let ops = sends.iter().map(|&k| (k, self.ops[&k])).collect();
         Ok(Region {
             start,
@@ -668,8 +676,8 @@ fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
 /// Emits `loads` into `insts` with fresh names, once per instruction:
 /// nothing runs between them in the fast path, so equal loads read the
 /// same value (as do the loads at the end of `before`, the block before
-/// the region, that only pure instructions follow). Answers each load's
-/// new name.
+/// the region, that only pure instructions follow). Answers the name
+/// each load has in the guard and the fast path (the first equal load's).
 fn hoist(
     loads: Vec<InstData>,
     before: &[InstData],
@@ -677,13 +685,20 @@ fn hoist(
     ids: &mut Ids,
 ) -> HashMap<Value, Value> {
     let mut names = HashMap::new();
-    let mut done: Vec<(Inst, Value)> = before
-        .iter()
-        .rev()
-        .take_while(|d| !has_effect(&d.inst))
-        .filter(|d| is_pure_load(&d.inst) && d.results.len() == 1)
-        .map(|d| (d.inst.clone(), d.results[0]))
-        .collect();
+    let mut done: Vec<(Inst, Value)> = vec![];
+    let tail = before.iter().rev().take_while(|d| !has_effect(&d.inst));
+    let tail = &before[before.len() - tail.count()..];
+    for d in tail {
+        if !is_pure_load(&d.inst) || d.results.len() != 1 {
+            continue;
+        }
+        match done.iter().find(|(i, _)| *i == d.inst) {
+            Some(&(_, v)) => {
+                names.insert(d.results[0], v);
+            }
+            None => done.push((d.inst.clone(), d.results[0])),
+        }
+    }
     for data in loads {
         if let Some(&(_, v)) = done.iter().find(|(i, _)| *i == data.inst) {
             names.insert(data.results[0], v);
@@ -713,7 +728,8 @@ fn hoisted_loads(b: &Block, region: &Region) -> Vec<InstData> {
         .collect();
     for l in &region.leaves {
         match l.source {
-            Source::Load(k) => at.push(k),
+            Source::Load(k) if k >= region.start => at.push(k),
+            Source::Load(_) => {}
             Source::Getter { object, .. } => at.extend(defs.get(&object)),
             Source::Before => {}
         }
