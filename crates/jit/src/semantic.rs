@@ -60,6 +60,11 @@
 //! Values cross blocks only as block arguments (see [`split`]). This
 //! module decides which sends get which paths; how an operation is done on
 //! machine words is each back end's choice.
+//!
+//! [`region`] is a pass of its own that runs before [`lower`]: it turns
+//! whole expression trees of Float sends into regions on unboxed doubles
+//! whose slow path is the original sends, which [`lower`] then expands
+//! as above.
 
 pub mod region;
 mod split;

@@ -201,4 +201,27 @@ mod tests {
         let errors = verify(&f).unwrap_err();
         assert!(errors[0].contains("is not a Float operation"), "{errors:?}");
     }
+
+    /// Every parameter has one type, obj or float (bool only comes from
+    /// tests, never through a block).
+    #[test]
+    fn parameters_have_one_type_each() {
+        let mut f = crate::parse::parse_function(
+            "method T>>f args 0 temps 0\nbb0:\n    v0 = self\n    jump bb1(v0)\nbb1(v1):\n    return v1\n",
+        )
+        .unwrap();
+        assert!(verify(&f).is_ok());
+        f.blocks[1].param_types.clear();
+        let errors = verify(&f).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("parameter types")),
+            "{errors:?}"
+        );
+        f.blocks[1].param_types = vec![Type::Bool];
+        let errors = verify(&f).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("cannot be Bool")),
+            "{errors:?}"
+        );
+    }
 }

@@ -20,11 +20,14 @@
 //! the first leaf load or tree send to the root; anything else in it (a
 //! send, a store, a block, a value used after the root) cuts the tree
 //! there: the region starts after it and what it defines is a leaf from
-//! before.
+//! before. The loads at the start of the run, before its first send, stay
+//! in the block for both paths; the guard does the later ones again (once
+//! per equal load: nothing runs between them in the fast path).
 //!
 //! ```text
 //! bbX:                              ; the block up to the region
-//!     leaf loads again (pure; states: the stack before the region)
+//!     leaf loads (the ones after the first send again; their states:
+//!     the stack before the region)
 //!     w = quick_way getter o send PC    ; per getter leaf
 //!     f, e = unbox_float l              ; unbox_number: argument-only leaves
 //!     v = inline_valid OP               ; per Float operation of the tree
@@ -90,7 +93,10 @@ fn tree_op<'a>(
     else {
         return None;
     };
-    if args.len() != 1 || facts.not_float.contains(&data.state.as_ref()?.pc) {
+    if args.len() != 1
+        || data.results.len() != 1
+        || facts.not_float.contains(&data.state.as_ref()?.pc)
+    {
         return None;
     }
     let op = match *selector {
@@ -137,6 +143,22 @@ fn is_pure_load(inst: &Inst) -> bool {
     matches!(
         inst,
         SelfRef | Arg(_) | Literal(_) | Nil | True | False | Int(_) | Temp(_) | Ivar(_)
+    )
+}
+
+/// Whether `inst` may change what a load reads (or leave native code
+/// where it could).
+fn has_effect(inst: &Inst) -> bool {
+    use Inst::*;
+    matches!(
+        inst,
+        SetTemp(..)
+            | SetIvar(..)
+            | StoreRef { .. }
+            | QuickSet { .. }
+            | Send { .. }
+            | MakeBlock { .. }
+            | Safepoint
     )
 }
 
@@ -253,7 +275,11 @@ impl<'a> Analysis<'a> {
                 args,
                 to_super: false,
                 ..
-            } => args.is_empty() && self.quick.get(usize::from(*i)).copied().unwrap_or(false),
+            } => {
+                args.is_empty()
+                    && self.b.insts[k].results.len() == 1
+                    && self.quick.get(usize::from(*i)).copied().unwrap_or(false)
+            }
             _ => false,
         }
     }
@@ -308,6 +334,11 @@ impl<'a> Analysis<'a> {
             }
         }
         self.check_run(start, root, &sends, &leaves)?;
+        // Loads before the first send stay where they are: nothing has
+        // run yet when they read, so both paths can share them.
+        let start = (start..root)
+            .find(|&k| !is_pure_load(&self.b.insts[k].inst))
+            .unwrap_or(root);
         let ops = sends.iter().map(|&k| (k, self.ops[&k])).collect();
         Ok(Region {
             start,
@@ -528,11 +559,18 @@ struct Guard {
     objects: Vec<Value>,
 }
 
-/// Emits the guard of `region` into `insts`: the loads again, the
+/// Emits the guard of `region` (after `before`, the instructions of its
+/// block before it) into `insts`: the loads again, the
 /// getters' ways, one unboxing per leaf value, the operations' validity
 /// words and their conjunction.
-fn guard(region: &Region, parts: &Parts, insts: &mut Vec<InstData>, ids: &mut Ids) -> Guard {
-    let names = hoist(parts.loads.clone(), insts, ids);
+fn guard(
+    region: &Region,
+    parts: &Parts,
+    before: &[InstData],
+    insts: &mut Vec<InstData>,
+    ids: &mut Ids,
+) -> Guard {
+    let names = hoist(parts.loads.clone(), before, insts, ids);
     let name = |v: Value| names.get(&v).copied().unwrap_or(v);
     let mut conds = vec![];
     let objects: Vec<Value> = parts.getters.iter().map(|&(_, _, o)| name(o)).collect();
@@ -597,7 +635,7 @@ fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
     let getters_id = (!parts.getters.is_empty()).then(|| ids.block());
     let fast_id = ids.block();
     let mut insts = vec![];
-    let g = guard(region, &parts, &mut insts, ids);
+    let g = guard(region, &parts, &b.insts, &mut insts, ids);
     let mut args = cut.carried_args(&HashMap::new());
     args.extend(&g.floats);
     args.extend(&g.objects);
@@ -637,10 +675,30 @@ fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
 
 /// Emits `loads` into `insts` with fresh names, once per instruction:
 /// nothing runs between them in the fast path, so equal loads read the
-/// same value. Answers each load's new name.
-fn hoist(loads: Vec<InstData>, insts: &mut Vec<InstData>, ids: &mut Ids) -> HashMap<Value, Value> {
+/// same value (as do the loads at the end of `before`, the block before
+/// the region, that only pure instructions follow). Answers the name
+/// each load has in the guard and the fast path (the first equal load's).
+fn hoist(
+    loads: Vec<InstData>,
+    before: &[InstData],
+    insts: &mut Vec<InstData>,
+    ids: &mut Ids,
+) -> HashMap<Value, Value> {
     let mut names = HashMap::new();
     let mut done: Vec<(Inst, Value)> = vec![];
+    let tail = before.iter().rev().take_while(|d| !has_effect(&d.inst));
+    let tail = &before[before.len() - tail.count()..];
+    for d in tail {
+        if !is_pure_load(&d.inst) || d.results.len() != 1 {
+            continue;
+        }
+        match done.iter().find(|(i, _)| *i == d.inst) {
+            Some(&(_, v)) => {
+                names.insert(d.results[0], v);
+            }
+            None => done.push((d.inst.clone(), d.results[0])),
+        }
+    }
     for data in loads {
         if let Some(&(_, v)) = done.iter().find(|(i, _)| *i == data.inst) {
             names.insert(data.results[0], v);
@@ -670,7 +728,8 @@ fn hoisted_loads(b: &Block, region: &Region) -> Vec<InstData> {
         .collect();
     for l in &region.leaves {
         match l.source {
-            Source::Load(k) => at.push(k),
+            Source::Load(k) if k >= region.start => at.push(k),
+            Source::Load(_) => {}
             Source::Getter { object, .. } => at.extend(defs.get(&object)),
             Source::Before => {}
         }

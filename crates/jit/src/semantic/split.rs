@@ -27,7 +27,7 @@ pub(super) fn splittable(b: &Block, at: usize) -> bool {
 
 /// The values defined in `b` before instruction `at`, with the
 /// instruction that defines each (`None` for a parameter).
-pub(super) fn defined_before(b: &Block, at: usize) -> HashMap<Value, Option<&Inst>> {
+fn defined_before(b: &Block, at: usize) -> HashMap<Value, Option<&Inst>> {
     let mut defs: HashMap<Value, Option<&Inst>> = b.params.iter().map(|&p| (p, None)).collect();
     for data in &b.insts[..at] {
         for &r in &data.results {
@@ -38,7 +38,7 @@ pub(super) fn defined_before(b: &Block, at: usize) -> HashMap<Value, Option<&Ins
 }
 
 /// Every value the instructions after `at` and the terminator read.
-pub(super) fn rest_uses(b: &Block, at: usize) -> Vec<Value> {
+fn rest_uses(b: &Block, at: usize) -> Vec<Value> {
     uses_of(&b.insts[at + 1..], &b.terminator)
 }
 
