@@ -26,8 +26,12 @@
 //!
 //! ```text
 //! bbX:                              ; the block up to the region
-//!     leaf loads (the ones after the first send again; their states:
-//!     the stack before the region)
+//!     leaf loads up to the first send
+//!     t = is_int r                      ; a receiver leaf bbX holds, if any
+//!     branch t, slow(s…), guard(s…)
+//! guard(s…):                        ; (or still bbX, without such a leaf)
+//!     leaf loads after the first send, again (their states: the stack
+//!     before the region)
 //!     w = quick_way getter o send PC    ; per getter leaf
 //!     f, e = unbox_float l              ; unbox_number: argument-only leaves
 //!     v = inline_valid OP               ; per Float operation of the tree
@@ -47,6 +51,9 @@
 //!     jump join(s…, r)
 //! join(s…, r):                      ; the rest of bbX
 //! ```
+//!
+//! The SmallInt test first makes integer code whose sends feedback does
+//! not exclude pay one tag test for the region, not its whole guard.
 //!
 //! Guards, loads and operations are the fast path's only: this module
 //! never changes what the slow path does, and never keeps an unboxed value
