@@ -511,6 +511,7 @@ impl CraneliftJit {
             sites,
             counter: None,
             unboxed_regions: 0,
+            inlining: None,
         })
     }
 
@@ -732,6 +733,7 @@ impl Compiler for CraneliftJit {
                     sites,
                     counter: Some(counter),
                     unboxed_regions: input.unboxed_regions,
+                    inlining: None,
                 })
             }
             Level::Optimized => {
@@ -742,6 +744,7 @@ impl Compiler for CraneliftJit {
                     sites,
                     counter: None,
                     unboxed_regions: input.unboxed_regions,
+                    inlining: None,
                 })
             }
         }
