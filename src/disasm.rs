@@ -63,6 +63,7 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
                     float_ops: &[],
                     object_ops: &[],
                     quick: &[],
+                    not_float: &[],
                 };
                 lst_jit::semantic::lower(&mut f, &facts);
                 lst_jit::fold::fold(&mut f);

@@ -109,6 +109,29 @@ struct VmFlags {
     /// times, transitions between the tiers).
     #[arg(long, global = true)]
     jit_stats: bool,
+    /// Switch optimizations of the optimizing tier off or on by name:
+    /// a comma-separated list of NAME or +NAME (on), -NAME (off), `all`
+    /// or `none` (e.g. `--jit-opt=-unbox`; repeatable, applied in order).
+    /// An unknown name is an error that lists the known ones.
+    #[arg(long, value_name = "LIST", global = true, allow_hyphen_values = true,
+          value_parser = jit_opt_list)]
+    jit_opt: Vec<OptList>,
+}
+
+/// One `--jit-opt` list, read.
+#[derive(Clone, Debug)]
+struct OptList(Vec<lst_backends::optimizations::Change>);
+
+fn jit_opt_list(text: &str) -> Result<OptList, String> {
+    lst_backends::optimizations::Optimizations::parse_changes(text).map(OptList)
+}
+
+/// The optimizations `--jit-opt` leaves on.
+fn optimizations(flags: &VmFlags) -> lst_backends::optimizations::Optimizations {
+    flags.jit_opt.iter().fold(
+        Default::default(),
+        |opts: lst_backends::optimizations::Optimizations, l| opts.changed(&l.0),
+    )
 }
 
 /// `--jit`.
@@ -296,24 +319,24 @@ fn compiler(flags: &VmFlags) -> Result<Box<dyn lst_vm::jit_runtime::boundary::Co
                 format!("{:?}", flags.jit_compiler).to_lowercase()
             );
         }
-        return llvm_compiler();
+        return llvm_compiler(flags);
     }
-    Ok(Box::new(
-        lst_backends::CraneliftJit::new().map_err(anyhow::Error::msg)?,
-    ))
+    let mut jit = lst_backends::CraneliftJit::new().map_err(anyhow::Error::msg)?;
+    jit.optimizations = optimizations(flags);
+    Ok(Box::new(jit))
 }
 
 /// The LLVM back end (baseline code from Cranelift's crate, optimized
 /// code from LLVM), or why this build has none.
 #[cfg(feature = "llvm")]
-fn llvm_compiler() -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
-    Ok(Box::new(
-        lst_llvm::LlvmJit::new().map_err(anyhow::Error::msg)?,
-    ))
+fn llvm_compiler(flags: &VmFlags) -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
+    let mut jit = lst_llvm::LlvmJit::new().map_err(anyhow::Error::msg)?;
+    jit.optimizations = optimizations(flags);
+    Ok(Box::new(jit))
 }
 
 #[cfg(not(feature = "llvm"))]
-fn llvm_compiler() -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
+fn llvm_compiler(_: &VmFlags) -> Result<Box<dyn lst_vm::jit_runtime::boundary::Compiler>> {
     bail!(
         "this lst was built without the LLVM back end; build it with \
          `cargo build --release --features llvm` (it needs llvm-19-dev)"
@@ -529,11 +552,19 @@ fn print_jit_stats(vm: &Vm, flags: &VmFlags) {
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
         let total: f64 = times.iter().sum();
+        // Only the optimizing compilers make unboxed Float regions.
+        let regions = match level {
+            Level::Optimized => format!(
+                "; {} unboxed Float regions",
+                s.unboxed_regions[level as usize]
+            ),
+            Level::Baseline => String::new(),
+        };
         eprintln!(
-            "jit: {name}: {} compiled; compile time median {median:.1} µs, max {:.1} µs, total {:.1} ms",
+            "jit: {name}: {} compiled; compile time median {median:.1} µs, max {:.1} µs, total {:.1} ms{regions}",
             times.len(),
             times.last().copied().unwrap_or(0.0),
-            total / 1e3
+            total / 1e3,
         );
     }
     eprintln!(

@@ -267,3 +267,42 @@ fn the_llvm_flags_say_how_to_build_the_llvm_back_end() {
         );
     }
 }
+
+#[test]
+fn jit_opt_switches_optimizations_by_name_and_rejects_unknown_ones() {
+    let expr = "| s | s := 0.0. 1 to: 50 do: [ :i | s := s + (i * 0.5) ]. s";
+    let run = |opt: &str| {
+        let o = lst(
+            &[
+                "--jit",
+                "always",
+                "--jit-compiler",
+                "cranelift",
+                "--jit-stats",
+                opt,
+                "-e",
+                expr,
+            ],
+            "",
+        );
+        assert!(o.status.success(), "{opt}: {}", stderr(&o));
+        (stdout(&o), stderr(&o))
+    };
+    let (on, on_stats) = run("--jit-opt=+unbox");
+    let (off, off_stats) = run("--jit-opt=-unbox");
+    assert_eq!(on, "637.5\n");
+    assert_eq!(off, on);
+    assert!(
+        !on_stats.contains("; 0 unboxed Float regions"),
+        "{on_stats}"
+    );
+    assert!(
+        off_stats.contains("; 0 unboxed Float regions"),
+        "{off_stats}"
+    );
+    let o = lst(&["--jit-opt=-unboxing", "-e", "1"], "");
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("unknown optimization `unboxing`"), "{err}");
+    assert!(err.contains("unbox: "), "the known ones are listed: {err}");
+}

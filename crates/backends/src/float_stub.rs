@@ -21,15 +21,11 @@
 //! (the second argument register) instead of moving out of the
 //! operands' way (fib: 5 instructions per call).
 
-use crate::clif_kit::{
-    FLAGS, WORD_BYTES, WORD_SHIFT, boolean, class_word, continue_if, header, is_ref, tag_of, untag,
-    word_offset,
-};
+use crate::clif_kit::{FLAGS, boolean, continue_if, word_offset};
+use crate::float_kit::{float_value, new_float, number_value};
 use crate::send_stub::entry;
-use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{
-    self as cl, BlockArg, InstBuilder, MemFlagsData, types::F64, types::I8, types::I32, types::I64,
-};
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{self as cl, InstBuilder, types::I64};
 use cranelift_frontend::FunctionBuilder;
 use lst_vm::jit_runtime::boundary::Layout;
 use lst_vm::jit_runtime::inline_ops::InlineOp;
@@ -78,19 +74,8 @@ pub(crate) fn operands(
         .load(I64, FLAGS, vm, lay.inline_ops + word_offset(op as usize));
     continue_if(b, valid, fail);
     let fx = float_value(b, lay, vm, x, fail);
-    let (int, float, have) = (b.create_block(), b.create_block(), b.create_block());
-    b.append_block_param(have, F64);
-    let tag = tag_of(b, lay, y);
-    b.ins().brif(tag, int, &[], float, &[]);
-    b.switch_to_block(int);
-    let n = untag(b, lay, y);
-    let fy = b.ins().fcvt_from_sint(F64, n);
-    b.ins().jump(have, &[BlockArg::Value(fy)]);
-    b.switch_to_block(float);
-    let fy = float_value(b, lay, vm, y, fail);
-    b.ins().jump(have, &[BlockArg::Value(fy)]);
-    b.switch_to_block(have);
-    (fx, b.block_params(have)[0])
+    let fy = number_value(b, lay, vm, y, fail);
+    (fx, fy)
 }
 
 /// The answer (true or false) of Float operation `op` on doubles `fx`
@@ -111,74 +96,4 @@ pub(crate) fn comparison(
     };
     let c = b.ins().fcmp(cc, fx, fy);
     Some(boolean(b, lay, vm, c))
-}
-
-/// A new Float holding `f`, bump-allocated as `Heap::bump` would; `fail`
-/// when that would need a collection (no room at the top of the space)
-/// or GC stress is on.
-fn new_float(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    vm: cl::Value,
-    f: cl::Value,
-    fail: cl::Block,
-) -> cl::Value {
-    let a = lay.alloc;
-    let at = |offset: usize| i32::try_from(offset).expect("Vm field offsets are small");
-    let stress = b.ins().load(I8, FLAGS, vm, lay.gc_stress);
-    let calm = b.ins().icmp_imm_s(IntCC::Equal, stress, 0);
-    continue_if(b, calm, fail);
-    // Header, class, the double: three words.
-    let words = i64::from((lay.first_slot + WORD_BYTES) / WORD_BYTES);
-    let top = b.ins().load(I64, FLAGS, vm, at(a.top));
-    let end = b.ins().load(I64, FLAGS, vm, at(a.words));
-    let new_top = b.ins().iadd_imm_s(top, words);
-    let fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, new_top, end);
-    continue_if(b, fits, fail);
-    let base = b.ins().load(I64, FLAGS, vm, at(a.base));
-    let top8 = b.ins().ishl_imm_u(top, WORD_SHIFT);
-    let object = b.ins().iadd(base, top8);
-    b.ins().store(FLAGS, new_top, vm, at(a.top));
-    let hash = b.ins().load(I32, FLAGS, vm, at(a.next_hash));
-    let hash = b.ins().iadd_imm_s(hash, i64::from(a.hash_step));
-    let hash = b.ins().band_imm_u(hash, i64::from(a.hash_mask));
-    b.ins().store(FLAGS, hash, vm, at(a.next_hash));
-    let allocated = b.ins().load(I64, FLAGS, vm, at(a.allocated_words));
-    let allocated = b.ins().iadd_imm_s(allocated, words);
-    b.ins().store(FLAGS, allocated, vm, at(a.allocated_words));
-    let hash = b.ins().uextend(I64, hash);
-    let hash = b.ins().ishl_imm_u(hash, i64::from(a.hash_shift));
-    let header = b.ins().bor_imm_u(hash, lay.float_header as i64);
-    b.ins().store(FLAGS, header, object, lay.header_word);
-    let class = b.ins().load(I64, FLAGS, vm, lay.float_class);
-    b.ins().store(FLAGS, class, object, lay.class_word);
-    let bits = b.ins().bitcast(I64, MemFlagsData::new(), f);
-    b.ins().store(FLAGS, bits, object, lay.first_slot);
-    object
-}
-
-/// The double in `v` when it is a Float (a byte object of 8 bytes of
-/// class Float); otherwise the code goes to `fail`.
-fn float_value(
-    b: &mut FunctionBuilder,
-    lay: &Layout,
-    vm: cl::Value,
-    v: cl::Value,
-    fail: cl::Block,
-) -> cl::Value {
-    let object = is_ref(b, lay, v);
-    continue_if(b, object, fail);
-    let header = header(b, lay, v);
-    let shape = b
-        .ins()
-        .band_imm_u(header, (lay.size_mask | lay.bytes_flag) as i64);
-    let eight_bytes = b
-        .ins()
-        .icmp_imm_s(IntCC::Equal, shape, lay.float_header as i64);
-    let class = class_word(b, lay, v);
-    let float_class = b.ins().load(I64, FLAGS, vm, lay.float_class);
-    let is_float = b.ins().icmp(IntCC::Equal, class, float_class);
-    let ok = b.ins().band(eight_bytes, is_float);
-    continue_if(b, ok, fail);
-    b.ins().load(F64, FLAGS, v, lay.first_slot)
 }

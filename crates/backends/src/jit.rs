@@ -9,6 +9,7 @@
 use crate::baseline;
 use crate::helpers::{self, Helper};
 use crate::lower::{self, Env, HelperImport, MethodFacts};
+use crate::optimizations::{Optimization, Optimizations};
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, InstBuilder, SigRef, Signature, UserFuncName, types::I64,
 };
@@ -57,6 +58,8 @@ pub struct CraneliftJit {
     /// The CLIF and machine-code listing of the last function compiled
     /// while `keep_listing` was set.
     pub listing: Option<Listing>,
+    /// The optimizations the optimized level runs (`--jit-opt`).
+    pub optimizations: Optimizations,
 }
 
 /// What `disasm --jit` shows of a compiled function.
@@ -142,6 +145,7 @@ impl CraneliftJit {
             compiled: 0,
             keep_listing: false,
             listing: None,
+            optimizations: Optimizations::all(),
         };
         jit.trampoline = jit.build_trampoline()?;
         jit.send_stub = Some(jit.build_send_stub()?);
@@ -484,6 +488,32 @@ impl CraneliftJit {
         Ok((self.finish(id, listing)?, entries))
     }
 
+    /// Compiles IR `ir` as it is (no pass runs on it) at the optimized
+    /// level, for a method with `bytecodes` and `literal_count` literals:
+    /// for tests of the lowering on IR written by hand.
+    pub fn compile_ir(
+        &mut self,
+        ir: &lst_jit::ir::Function,
+        bytecodes: &[u8],
+        literal_count: usize,
+    ) -> Result<Compiled, String> {
+        let input = MethodInput {
+            ir: ir.clone(),
+            bytecodes: bytecodes.to_vec(),
+            literal_count,
+            unboxed_regions: 0,
+        };
+        let sites = input.sites();
+        let (code, entries) = self.compile_optimized(&input, &sites, 1)?;
+        Ok(Compiled {
+            code,
+            entries,
+            sites,
+            counter: None,
+            unboxed_regions: 0,
+        })
+    }
+
     /// Declares the next compiled method in code memory.
     fn declare_method(&mut self) -> Result<FuncId, String> {
         self.compiled += 1;
@@ -503,6 +533,8 @@ pub struct UnitIr {
     pub ir: lst_jit::ir::Function,
     pub bytecodes: Vec<u8>,
     pub literal_count: usize,
+    /// How many unboxed Float regions the region pass made.
+    pub unboxed_regions: u32,
 }
 
 /// Which of the semantic lowering's fast paths a unit gets, beyond the
@@ -514,11 +546,27 @@ pub struct FastPaths {
     pub objects: bool,
     /// Getters, setters and constants answered inline (quick ops).
     pub quick: bool,
+    /// Float expression trees on unboxed doubles (the region pass,
+    /// `lst_jit::semantic::region`), for back ends that select its ops.
+    pub unbox: bool,
+}
+
+impl FastPaths {
+    /// Every fast path, as the optimizing back ends select them, less
+    /// the optimizations `opts` switches off.
+    pub fn optimizing(opts: Optimizations) -> FastPaths {
+        FastPaths {
+            objects: true,
+            quick: true,
+            unbox: opts.has(Optimization::Unbox),
+        }
+    }
 }
 
 /// Reads unit `(method, start)` (start 0: the method itself) from the
-/// heap into its [`UnitIr`]: translate, the semantic lowering with the
-/// fast `paths` asked for, fold.
+/// heap into its [`UnitIr`]: translate, the region pass (if `paths` asks
+/// for unboxed Floats), the semantic lowering with the fast `paths`
+/// asked for, fold.
 pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result<UnitIr, String> {
     let h = &vm.heap;
     let field = |i| h.get(method, i).unwrap_or(method);
@@ -566,6 +614,13 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         float_ops: &float_ops,
         object_ops: &object_ops,
         quick: &quick,
+        not_float: &[],
+    };
+    let unboxed_regions = if paths.unbox {
+        lst_jit::semantic::region::unbox(&mut ir, &facts);
+        region_roots(&ir)
+    } else {
+        0
     };
     lst_jit::semantic::lower(&mut ir, &facts);
     lst_jit::fold::fold(&mut ir);
@@ -573,7 +628,22 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         ir,
         bytecodes,
         literal_count: h.size(literals),
+        unboxed_regions,
     })
+}
+
+/// How many unboxed Float regions `f` has: each has one root, a
+/// `box_float` or (for a comparison) an `f64_*` compare, and nothing else
+/// boxes or compares doubles.
+fn region_roots(f: &lst_jit::ir::Function) -> u32 {
+    use lst_jit::ir::Inst;
+    let roots = f
+        .blocks
+        .iter()
+        .flat_map(|b| &b.insts)
+        .filter(|d| matches!(d.inst, Inst::BoxFloat(_) | Inst::F64Compare(..)))
+        .count();
+    u32::try_from(roots).unwrap_or(u32::MAX)
 }
 
 /// A method as both code generators take it: its [`UnitIr`] and the
@@ -582,27 +652,41 @@ struct MethodInput {
     ir: lst_jit::ir::Function,
     bytecodes: Vec<u8>,
     literal_count: usize,
+    unboxed_regions: u32,
 }
 
 impl MethodInput {
     /// Reads the unit `(method, start)` with every fast path the two
-    /// back ends select (quick methods only at `level` Optimized: the
-    /// baseline leaves them to the send stub, which answers them without
-    /// a frame, and compiles faster for it).
-    fn new(vm: &Vm, method: Value, start: u16, level: Level) -> Result<MethodInput, String> {
-        let paths = FastPaths {
-            objects: true,
-            quick: level == Level::Optimized,
+    /// back ends select (quick methods and unboxed Floats, as far as
+    /// `opts` allows, only at `level` Optimized: the baseline leaves quick
+    /// methods to the send stub, which answers them without a frame, and
+    /// compiles faster for it; it selects no unboxed Float op).
+    fn new(
+        vm: &Vm,
+        method: Value,
+        start: u16,
+        level: Level,
+        opts: Optimizations,
+    ) -> Result<MethodInput, String> {
+        let paths = match level {
+            Level::Optimized => FastPaths::optimizing(opts),
+            Level::Baseline => FastPaths {
+                objects: true,
+                quick: false,
+                unbox: false,
+            },
         };
         let UnitIr {
             ir,
             bytecodes,
             literal_count,
+            unboxed_regions,
         } = read_unit(vm, method, start, paths)?;
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count,
+            unboxed_regions,
         })
     }
 
@@ -635,7 +719,7 @@ impl Compiler for CraneliftJit {
         first_record: u32,
         level: Level,
     ) -> Result<Compiled, String> {
-        let input = MethodInput::new(vm, method, start, level)?;
+        let input = MethodInput::new(vm, method, start, level, self.optimizations)?;
         let sites = input.sites();
         match level {
             Level::Baseline => {
@@ -647,6 +731,7 @@ impl Compiler for CraneliftJit {
                     entries,
                     sites,
                     counter: Some(counter),
+                    unboxed_regions: input.unboxed_regions,
                 })
             }
             Level::Optimized => {
@@ -656,6 +741,7 @@ impl Compiler for CraneliftJit {
                     entries,
                     sites,
                     counter: None,
+                    unboxed_regions: input.unboxed_regions,
                 })
             }
         }

@@ -16,17 +16,20 @@
 //! shared Float operations) and [`exit_stub`] (exits through a helper:
 //! deopt, trap); and [`jit`], which owns code memory, the entry trampoline
 //! and the compile driver, and implements the VM's `Compiler` trait at both
-//! levels. (The LLVM back end, when it comes, is a crate of its own behind
+//! levels, with [`optimizations`], the table of the optimizations a user
+//! can switch off by name. (The LLVM back end, when it comes, is a crate of its own behind
 //! a cargo feature.)
 
 pub mod baseline;
 pub mod clif_kit;
 pub mod entries;
 pub mod exit_stub;
+pub mod float_kit;
 pub mod float_stub;
 pub mod helpers;
 pub mod jit;
 pub mod lower;
+pub mod optimizations;
 pub mod return_stub;
 pub mod send_stub;
 

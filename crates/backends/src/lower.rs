@@ -39,6 +39,7 @@ mod int_ops;
 mod kit;
 mod object_ops;
 mod quick_ops;
+mod unboxed_ops;
 
 pub use crate::clif_kit::HelperImport;
 
@@ -143,6 +144,10 @@ struct Lowering<'a, 'b, 'c> {
     /// The block where the stack's address was last loaded, and the load
     /// (see [`Self::stack_base`]).
     base: Option<(cl::Block, cl::Value)>,
+    /// In the IR block being lowered: the failure flags that may branch
+    /// straight to its branch's `otherwise` target, and that target (see
+    /// [`unboxed_ops::guard_exits`]).
+    guard_exit: Option<(std::collections::HashSet<ir::Value>, ir::BlockCall)>,
 }
 
 impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
@@ -178,6 +183,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             imported_float: vec![None; env.float_ops.len()],
             imported_exit: vec![None; env.exits.len()],
             base: None,
+            guard_exit: None,
         }
     }
 
@@ -281,8 +287,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let fallbacks = entries::fallback_blocks(self.f);
         for block in &self.f.blocks {
             let cb = self.b.create_block();
-            for _ in &block.params {
-                self.b.append_block_param(cb, I64);
+            for (_, t) in block.typed_params() {
+                self.b.append_block_param(cb, unboxed_ops::clif_type(t));
             }
             self.blocks.insert(block.id, cb);
             for data in &block.insts {
@@ -357,6 +363,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let cb = self.blocks[&block.id];
         self.b.switch_to_block(cb);
         self.vals.clear();
+        self.guard_exit = unboxed_ops::guard_exits(block);
         let params = self.b.block_params(cb).to_vec();
         for (v, p) in block.params.iter().zip(params) {
             self.vals.insert(*v, p);
@@ -418,6 +425,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
         if self.int_inst(data)?
             || self.float_inst(data)?
+            || self.unboxed_inst(data)?
             || self.object_inst(data)?
             || self.quick_inst(data)?
         {

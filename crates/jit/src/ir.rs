@@ -5,9 +5,11 @@
 //! block are passed as arguments of the jump (so no dominance analysis is
 //! needed to check or to lower the IR).
 //!
-//! Two value types: `obj` (a tagged Smalltalk value: SmallInt or
-//! reference) and `bool` (a machine condition, from tests; only branches
-//! and `bool_obj` consume it).
+//! Three value types: `obj` (a tagged Smalltalk value: SmallInt or
+//! reference), `bool` (a machine condition, from tests; only branches
+//! and `bool_obj` consume it) and `float` (an unboxed IEEE double, from
+//! `unbox_float`/`unbox_number` and the `f64_*` operations; only those
+//! and `box_float` consume it). A block parameter may be obj or float.
 //!
 //! Instructions that may leave native code (sends, allocations,
 //! safepoints, primitives, the loads and stores of temporaries and
@@ -46,6 +48,86 @@ impl fmt::Display for BlockId {
 pub enum Type {
     Obj,
     Bool,
+    /// An unboxed IEEE double.
+    Float,
+}
+
+impl Type {
+    /// Its name in the IR's text.
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Obj => "obj",
+            Type::Bool => "bool",
+            Type::Float => "float",
+        }
+    }
+}
+
+/// An IEEE arithmetic operation on two unboxed doubles, as Float's
+/// primitives compute it (`f64_div` by zero is the plain IEEE quotient:
+/// an infinity or NaN, as the Float stub answers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum F64Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl F64Op {
+    pub const ALL: [F64Op; 4] = [F64Op::Add, F64Op::Sub, F64Op::Mul, F64Op::Div];
+
+    /// Its instruction's name in the IR's text (`f64_add` …).
+    pub fn name(self) -> &'static str {
+        match self {
+            F64Op::Add => "f64_add",
+            F64Op::Sub => "f64_sub",
+            F64Op::Mul => "f64_mul",
+            F64Op::Div => "f64_div",
+        }
+    }
+
+    /// The operation on doubles.
+    pub fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            F64Op::Add => a + b,
+            F64Op::Sub => a - b,
+            F64Op::Mul => a * b,
+            F64Op::Div => a / b,
+        }
+    }
+}
+
+/// An IEEE comparison of two unboxed doubles (ordered: false when either
+/// is NaN). Only the comparisons Float has inline rows for
+/// (`lst_bytecode::inline_ops`: `<`, `>`, `=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum F64Compare {
+    Less,
+    Greater,
+    Equal,
+}
+
+impl F64Compare {
+    pub const ALL: [F64Compare; 3] = [F64Compare::Less, F64Compare::Greater, F64Compare::Equal];
+
+    /// Its instruction's name in the IR's text (`f64_lt` …).
+    pub fn name(self) -> &'static str {
+        match self {
+            F64Compare::Less => "f64_lt",
+            F64Compare::Greater => "f64_gt",
+            F64Compare::Equal => "f64_eq",
+        }
+    }
+
+    /// Whether it holds for `a` and `b`.
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            F64Compare::Less => a < b,
+            F64Compare::Greater => a > b,
+            F64Compare::Equal => a == b,
+        }
+    }
 }
 
 /// The selectors of `sendBinary`, which the VM knows without a literal,
@@ -278,6 +360,22 @@ pub enum Inst {
     /// answer is then meaningless. It never collects nor leaves native
     /// code.
     FloatOp(InlineOp, Value, Value),
+    /// (float, failed): the double a Float holds. `failed` when the value
+    /// is not a Float (a reference of the VM's Float class with 8 bytes);
+    /// the float is then meaningless. Never leaves native code.
+    UnboxFloat(Value),
+    /// (float, failed): as [`Inst::UnboxFloat`], but a SmallInt is
+    /// accepted too, converted as `asFloat` would (the nearest double).
+    UnboxNumber(Value),
+    /// float: IEEE arithmetic on two floats (see [`F64Op`]). Never fails.
+    F64(F64Op, Value, Value),
+    /// bool: an IEEE comparison of two floats (see [`F64Compare`]).
+    F64Compare(F64Compare, Value, Value),
+    /// (object, failed): a new Float holding the float, allocated inline
+    /// without a collection: `failed` when that would need a collection
+    /// or GC stress is on (the object is then meaningless). It never
+    /// collects nor leaves native code.
+    BoxFloat(Value),
     /// bool: the VM's "still valid" word for the inline operation: its
     /// receiver class still answers the selector with the primitive the
     /// operation stands for (see `lst_bytecode::inline_ops`). The word
@@ -399,7 +497,10 @@ impl Inst {
             | SitePrim { .. }
             | IndexOk(..)
             | QuickWay { .. }
-            | QuickSet { .. } => &[Type::Bool],
+            | QuickSet { .. }
+            | F64Compare(..) => &[Type::Bool],
+            UnboxFloat(_) | UnboxNumber(_) => &[Type::Float, Type::Bool],
+            F64(..) => &[Type::Float],
             IntAdd(..)
             | IntSub(..)
             | IntMul(..)
@@ -409,7 +510,8 @@ impl Inst {
             | IntRem(..)
             | FloatOp(..)
             | NewSlots(..)
-            | QuickGet { .. } => &[Type::Obj, Type::Bool],
+            | QuickGet { .. }
+            | BoxFloat(_) => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
         }
     }
@@ -435,7 +537,11 @@ impl Inst {
         let obj = |v: &Value| (*v, Type::Obj);
         match self {
             SetTemp(_, v) | SetIvar(_, v) => vec![obj(v)],
-            IsInt(a) | IsFloat(a) | ClassOf(a) | SizeOf(a) => vec![obj(a)],
+            IsInt(a) | IsFloat(a) | ClassOf(a) | SizeOf(a) | UnboxFloat(a) | UnboxNumber(a) => {
+                vec![obj(a)]
+            }
+            BoxFloat(x) => vec![(*x, Type::Float)],
+            F64(_, a, b) | F64Compare(_, a, b) => vec![(*a, Type::Float), (*b, Type::Float)],
             SitePrim { class, .. } => vec![obj(class)],
             QuickWay { object, .. } | QuickGet { object, .. } => vec![obj(object)],
             QuickSet { object, value, .. } => vec![obj(object), obj(value)],
@@ -501,7 +607,10 @@ impl Inst {
             | Not(v)
             | BoolObj(v)
             | ClassOf(v)
-            | SizeOf(v) => vec![v],
+            | SizeOf(v)
+            | UnboxFloat(v)
+            | UnboxNumber(v)
+            | BoxFloat(v) => vec![v],
             SitePrim { class, .. } => vec![class],
             QuickWay { object, .. } | QuickGet { object, .. } => vec![object],
             QuickSet { object, value, .. } => vec![object, value],
@@ -526,6 +635,8 @@ impl Inst {
             | IndexOk(a, b)
             | LoadSlot(a, b)
             | NewSlots(a, b)
+            | F64(_, a, b)
+            | F64Compare(_, a, b)
             | And(a, b) => vec![a, b],
             Send { receiver, args, .. } => std::iter::once(receiver).chain(args).collect(),
         }
@@ -654,8 +765,11 @@ impl Terminator {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     pub id: BlockId,
-    /// Parameters (all of type obj: they carry operand-stack values).
+    /// Parameters (obj, for operand-stack values, or float).
     pub params: Vec<Value>,
+    /// The type of each parameter, in the order of `params` (obj or
+    /// float).
+    pub param_types: Vec<Type>,
     pub insts: Vec<InstData>,
     pub terminator: Terminator,
 }
@@ -682,6 +796,33 @@ pub struct Function {
     pub temp_count: u8,
     /// Blocks; the first is the entry and has no parameters.
     pub blocks: Vec<Block>,
+}
+
+impl Block {
+    /// A block whose parameters are all obj.
+    pub fn new(
+        id: BlockId,
+        params: Vec<Value>,
+        insts: Vec<InstData>,
+        terminator: Terminator,
+    ) -> Block {
+        let param_types = vec![Type::Obj; params.len()];
+        Block {
+            id,
+            params,
+            param_types,
+            insts,
+            terminator,
+        }
+    }
+
+    /// The parameters with their types.
+    pub fn typed_params(&self) -> impl Iterator<Item = (Value, Type)> + '_ {
+        self.params
+            .iter()
+            .copied()
+            .zip(self.param_types.iter().copied())
+    }
 }
 
 impl Function {

@@ -5,7 +5,9 @@
 //! semantics are spelled out (tag tests, overflow checks, the fallback
 //! sends) so that every back end and tier reuses one lowering. [`translate`]
 //! turns a method's (or a block body's) bytecode into IR; [`semantic`]
-//! expands sends with inline fast paths into guarded low-level IR;
+//! expands sends with inline fast paths into guarded low-level IR (and,
+//! before that at the optimizing level, [`semantic::region`] turns Float
+//! expression trees into guarded regions on unboxed doubles);
 //! [`verify`] checks IR; [`fold`] simplifies it; [`print`] and [`parse`] turn it into text
 //! and back, for tests and for `lst disasm --jit`.
 //!

@@ -13,6 +13,9 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// A block being read: its id, typed parameters and instructions so far.
+type OpenBlock = (BlockId, Vec<(Value, Type)>, Vec<InstData>);
+
 /// Parses one function.
 pub fn parse_function(text: &str) -> Result<Function, ParseError> {
     let mut lines = text
@@ -28,7 +31,7 @@ pub fn parse_function(text: &str) -> Result<Function, ParseError> {
         line: n,
         message: m,
     })?;
-    let mut current: Option<(BlockId, Vec<Value>, Vec<InstData>)> = None;
+    let mut current: Option<OpenBlock> = None;
     for (n, line) in lines {
         let err = |m: String| ParseError {
             line: n,
@@ -38,7 +41,7 @@ pub fn parse_function(text: &str) -> Result<Function, ParseError> {
             if current.is_some() {
                 return Err(err("the previous block has no terminator".into()));
             }
-            let (id, params) = parse_block_head(head).map_err(err)?;
+            let (id, params) = parse_block_params(head).map_err(err)?;
             current = Some((id, params, vec![]));
             continue;
         }
@@ -48,9 +51,11 @@ pub fn parse_function(text: &str) -> Result<Function, ParseError> {
         let (line, state) = split_state(line).map_err(err)?;
         match parse_terminator(line, state.clone()).map_err(err)? {
             Some(t) => {
+                let (params, param_types) = std::mem::take(params).into_iter().unzip();
                 f.blocks.push(Block {
                     id: *id,
-                    params: std::mem::take(params),
+                    params,
+                    param_types,
                     insts: std::mem::take(insts),
                     terminator: t,
                 });
@@ -124,8 +129,8 @@ fn block_id(w: &str) -> Result<BlockId, String> {
         .ok_or_else(|| format!("expected a block (bbN), found {w:?}"))
 }
 
-/// `bb3(v1, v2)` or `bb3`.
-fn parse_block_head(s: &str) -> Result<(BlockId, Vec<Value>), String> {
+/// A block call `bb3(v1, v2)` or `bb3`.
+fn block_call(s: &str) -> Result<(BlockId, Vec<Value>), String> {
     let s = s.trim();
     match s.split_once('(') {
         None => Ok((block_id(s)?, vec![])),
@@ -142,6 +147,34 @@ fn parse_block_head(s: &str) -> Result<(BlockId, Vec<Value>), String> {
     }
 }
 
+/// A block's head `bb3(v1, v2: float)` or `bb3`: its id and typed
+/// parameters (obj unless `: float` says otherwise).
+fn parse_block_params(s: &str) -> Result<(BlockId, Vec<(Value, Type)>), String> {
+    let s = s.trim();
+    let Some((id, rest)) = s.split_once('(') else {
+        return Ok((block_id(s)?, vec![]));
+    };
+    let inner = rest
+        .strip_suffix(')')
+        .ok_or_else(|| format!("missing `)` in {s:?}"))?;
+    let params = inner
+        .split(',')
+        .map(|p| match p.split_once(':') {
+            None => Ok((value(p.trim())?, Type::Obj)),
+            Some((v, t)) => Ok((value(v.trim())?, param_type(t.trim())?)),
+        })
+        .collect::<Result<_, String>>()?;
+    Ok((block_id(id.trim())?, params))
+}
+
+/// A parameter's type by name (`obj`, `float`; a bool cannot be one).
+fn param_type(name: &str) -> Result<Type, String> {
+    [Type::Obj, Type::Float]
+        .into_iter()
+        .find(|t| t.name() == name)
+        .ok_or_else(|| format!("a block parameter cannot be of type {name:?}"))
+}
+
 /// Splits `bb1(v1, v2), bb2(v3)` into block calls.
 fn block_calls(s: &str) -> Result<Vec<BlockCall>, String> {
     let mut calls = vec![];
@@ -154,7 +187,7 @@ fn block_calls(s: &str) -> Result<Vec<BlockCall>, String> {
             (None, None) => Some(rest.len()),
         }
         .ok_or_else(|| format!("missing `)` in {rest:?}"))?;
-        let (id, args) = parse_block_head(&rest[..end])?;
+        let (id, args) = block_call(&rest[..end])?;
         calls.push(BlockCall { block: id, args });
         rest = rest[end..]
             .trim_start()
@@ -287,6 +320,13 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         ["int_bit_and", _, _] => IntBitAnd(v(1)?, v(2)?),
         ["int_bit_or", _, _] => IntBitOr(v(1)?, v(2)?),
         ["is_float", _] => IsFloat(v(1)?),
+        ["unbox_float", _] => UnboxFloat(v(1)?),
+        ["unbox_number", _] => UnboxNumber(v(1)?),
+        ["box_float", _] => BoxFloat(v(1)?),
+        [name, _, _] if f64_op(name).is_some() => F64(f64_op(name).expect("checked"), v(1)?, v(2)?),
+        [name, _, _] if f64_compare(name).is_some() => {
+            F64Compare(f64_compare(name).expect("checked"), v(1)?, v(2)?)
+        }
         [name, _, _] if float_op(name).is_some() => {
             FloatOp(float_op(name).expect("checked"), v(1)?, v(2)?)
         }
@@ -355,6 +395,16 @@ fn float_op(name: &str) -> Option<InlineOp> {
     InlineOp::of_name(name).filter(|op| op.def().receiver == Receiver::Float)
 }
 
+/// The operation an `f64_add`-style name stands for.
+fn f64_op(name: &str) -> Option<F64Op> {
+    F64Op::ALL.into_iter().find(|op| op.name() == name)
+}
+
+/// The comparison an `f64_lt`-style name stands for.
+fn f64_compare(name: &str) -> Option<F64Compare> {
+    F64Compare::ALL.into_iter().find(|c| c.name() == name)
+}
+
 /// The comparison an `int_lt`-style name stands for.
 fn compare(name: &str) -> Option<Compare> {
     Compare::ALL.into_iter().find(|c| c.name() == name)
@@ -394,6 +444,25 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.message.contains("unknown inline operation"), "{e}");
+    }
+
+    /// A parameter may be declared float; bool and unknown types are
+    /// refused.
+    #[test]
+    fn parameters_are_typed() {
+        let text = |t: &str| {
+            format!(
+                "method T>>f args 0 temps 0\nbb0:\n    v0 = self\n    jump bb1(v0)\nbb1(v1: {t}):\n    return v1\n"
+            )
+        };
+        let f = parse_function(&text("float")).unwrap();
+        assert_eq!(f.blocks[1].param_types, vec![Type::Float]);
+        assert_eq!(f.to_string().lines().nth(4), Some("bb1(v1: float):"));
+        for bad in ["bool", "double"] {
+            let e = parse_function(&text(bad)).unwrap_err();
+            assert_eq!(e.line, 5);
+            assert!(e.message.contains("cannot be of type"), "{e}");
+        }
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! ```
 //!
 //! An instruction's [`State`] is a suffix ` @PC [v1 v2]`: the bytecode
-//! offset, then the operand stack, bottom first.
+//! offset, then the operand stack, bottom first. A block parameter of
+//! a type other than obj says so: `bb4(v1, v2: float)`.
 
 use crate::ir::*;
 use std::fmt::{self, Display, Write};
@@ -79,6 +80,11 @@ impl Display for Inst {
             IntBitOr(a, b) => write!(f, "int_bit_or {a} {b}"),
             InlineValid(op) => write!(f, "inline_valid {}", op.name()),
             IsFloat(a) => write!(f, "is_float {a}"),
+            UnboxFloat(a) => write!(f, "unbox_float {a}"),
+            UnboxNumber(a) => write!(f, "unbox_number {a}"),
+            F64(op, a, b) => write!(f, "{} {a} {b}", op.name()),
+            F64Compare(c, a, b) => write!(f, "{} {a} {b}", c.name()),
+            BoxFloat(x) => write!(f, "box_float {x}"),
             FloatOp(op, a, b) => write!(f, "{} {a} {b}", op.name()),
             ClassOf(a) => write!(f, "class_of {a}"),
             SitePrim { op, class, send } => {
@@ -176,7 +182,14 @@ impl Display for Function {
         for b in &self.blocks {
             let mut head = b.id.to_string();
             if !b.params.is_empty() {
-                write!(head, "({})", list(&b.params))?;
+                let params: Vec<String> = b
+                    .typed_params()
+                    .map(|(v, t)| match t {
+                        Type::Obj => v.to_string(),
+                        _ => format!("{v}: {}", t.name()),
+                    })
+                    .collect();
+                write!(head, "({})", params.join(", "))?;
             }
             writeln!(f, "{head}:")?;
             for i in &b.insts {

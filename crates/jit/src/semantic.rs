@@ -60,7 +60,13 @@
 //! Values cross blocks only as block arguments (see [`split`]). This
 //! module decides which sends get which paths; how an operation is done on
 //! machine words is each back end's choice.
+//!
+//! [`region`] is a pass of its own that runs before [`lower`]: it turns
+//! whole expression trees of Float sends into regions on unboxed doubles
+//! whose slow path is the original sends, which [`lower`] then expands
+//! as above.
 
+pub mod region;
 mod split;
 
 use crate::ir::*;
@@ -86,6 +92,11 @@ pub struct Facts<'a> {
     /// a setter); its sends get paths guarded by the site's first method
     /// way (empty: none).
     pub quick: &'a [bool],
+    /// The sends (named by their state's bytecode offset, as `site_prim`
+    /// names a site) whose receivers were observed and none was a Float:
+    /// [`region::unbox`] leaves them out of its expression trees (empty:
+    /// nothing known, every send qualifies).
+    pub not_float: &'a [u16],
 }
 
 /// Expands every send of `f` that has a fast path (see the module doc).
@@ -311,12 +322,7 @@ fn expand(b: &mut Block, at: usize, paths: &[Path], ids: &mut Ids) -> Vec<Block>
                 b.insts.extend(insts);
                 b.terminator = branch;
             }
-            Some((id, e)) => blocks.push(Block {
-                id,
-                params: e.params,
-                insts,
-                terminator: branch,
-            }),
+            Some((id, e)) => blocks.push(Block::new(id, e.params, insts, branch)),
         }
         blocks.push(fast_block(path.op, fast_id, &cut, send_id, join_id, ids));
         if otherwise != send_id {
@@ -522,12 +528,12 @@ fn fast_block(
             .map(|i| cut.operand(i, &e.map))
             .collect();
         let r = object_op(op, &operands, &mut insts, ids);
-        return Block {
+        return Block::new(
             id,
-            params: e.params,
+            e.params,
             insts,
-            terminator: split::jump(join, cut.join_args(&e.map, r)),
-        };
+            split::jump(join, cut.join_args(&e.map, r)),
+        );
     }
     let a = cut.operand(0, &e.map);
     let x = if cut.operands.len() > 1 {
@@ -572,10 +578,5 @@ fn fast_block(
         }
         Op::Object(_) => unreachable!("handled above"),
     };
-    Block {
-        id,
-        params: e.params,
-        insts,
-        terminator,
-    }
+    Block::new(id, e.params, insts, terminator)
 }

@@ -279,12 +279,7 @@ impl Translator<'_> {
 
     fn close(&mut self, terminator: Terminator) {
         let (id, params, insts) = self.cur.take().expect("a block is open");
-        self.blocks.push(Block {
-            id,
-            params,
-            insts,
-            terminator,
-        });
+        self.blocks.push(Block::new(id, params, insts, terminator));
     }
 
     fn leader(&self, pc: usize) -> BlockId {

@@ -1,7 +1,8 @@
-//! Checks IR: block ids unique and the entry without parameters; every
-//! value defined once; every use in the block that defines it (after the
-//! definition) or one of its parameters; operand types right; every jump
-//! to an existing block with one argument per parameter; operand indices
+//! Checks IR: block ids unique and the entry without parameters; one
+//! type, obj or float, per parameter; every value defined once; every use
+//! in the block that defines it (after the definition) or one of its
+//! parameters; operand types right; every jump to an existing block with
+//! one argument per parameter, of its type; operand indices
 //! within the method's argument and temporary counts; a state on exactly
 //! the instructions that may leave native code, its values usable there
 //! as operands are, and all obj.
@@ -12,11 +13,12 @@ use std::collections::{HashMap, HashSet};
 /// Everything wrong with a function (empty when it is well formed).
 pub fn verify(f: &Function) -> Result<(), Vec<String>> {
     let mut errors = vec![];
-    let mut params: HashMap<BlockId, usize> = HashMap::new();
+    let mut params: HashMap<BlockId, &[Type]> = HashMap::new();
     for b in &f.blocks {
-        if params.insert(b.id, b.params.len()).is_some() {
+        if params.insert(b.id, &b.param_types).is_some() {
             errors.push(format!("{} is defined twice", b.id));
         }
+        check_param_types(b, &mut errors);
     }
     match f.blocks.first() {
         None => errors.push("no blocks".into()),
@@ -33,8 +35,8 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
                 }
                 local.insert(v, t);
             };
-        for &p in &b.params {
-            define(p, Type::Obj, &mut errors, &mut local);
+        for (p, t) in b.typed_params() {
+            define(p, t, &mut errors, &mut local);
         }
         for i in &b.insts {
             check_uses(
@@ -64,17 +66,24 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
         check_uses(b.id, &t.operands(), &local, &t.to_string(), &mut errors);
         check_uses(b.id, &t.state_uses(), &local, &t.to_string(), &mut errors);
         for call in t.successors() {
-            let args: Vec<(Value, Type)> = call.args.iter().map(|&v| (v, Type::Obj)).collect();
-            check_uses(b.id, &args, &local, &t.to_string(), &mut errors);
             match params.get(&call.block) {
                 None => errors.push(format!("{}: jump to a missing block {}", b.id, call.block)),
-                Some(&n) if n != call.args.len() => errors.push(format!(
-                    "{}: {} takes {n} arguments, given {}",
+                Some(types) if types.len() != call.args.len() => errors.push(format!(
+                    "{}: {} takes {} arguments, given {}",
                     b.id,
                     call.block,
+                    types.len(),
                     call.args.len()
                 )),
-                _ => {}
+                Some(types) => {
+                    let args: Vec<(Value, Type)> = call
+                        .args
+                        .iter()
+                        .copied()
+                        .zip(types.iter().copied())
+                        .collect();
+                    check_uses(b.id, &args, &local, &t.to_string(), &mut errors);
+                }
             }
             if Some(call.block) == f.blocks.first().map(|e| e.id) {
                 errors.push(format!("{}: jump to the entry block", b.id));
@@ -85,6 +94,21 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
         Ok(())
     } else {
         Err(errors)
+    }
+}
+
+/// One type per parameter, each obj or float.
+fn check_param_types(b: &Block, errors: &mut Vec<String>) {
+    if b.param_types.len() != b.params.len() {
+        errors.push(format!(
+            "{} has {} parameters but {} parameter types",
+            b.id,
+            b.params.len(),
+            b.param_types.len()
+        ));
+    }
+    if b.param_types.contains(&Type::Bool) {
+        errors.push(format!("{}: a parameter cannot be Bool", b.id));
     }
 }
 
@@ -176,5 +200,28 @@ mod tests {
         f.blocks[0].insts[2].inst = Inst::FloatOp(InlineOp::IntAdd, Value(0), Value(1));
         let errors = verify(&f).unwrap_err();
         assert!(errors[0].contains("is not a Float operation"), "{errors:?}");
+    }
+
+    /// Every parameter has one type, obj or float (bool only comes from
+    /// tests, never through a block).
+    #[test]
+    fn parameters_have_one_type_each() {
+        let mut f = crate::parse::parse_function(
+            "method T>>f args 0 temps 0\nbb0:\n    v0 = self\n    jump bb1(v0)\nbb1(v1):\n    return v1\n",
+        )
+        .unwrap();
+        assert!(verify(&f).is_ok());
+        f.blocks[1].param_types.clear();
+        let errors = verify(&f).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("parameter types")),
+            "{errors:?}"
+        );
+        f.blocks[1].param_types = vec![Type::Bool];
+        let errors = verify(&f).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("cannot be Bool")),
+            "{errors:?}"
+        );
     }
 }

@@ -13,15 +13,23 @@
 //!   must contain, checked even when blessing (`; quick:` lines list
 //!   selectors the facts say a quick method answers): a fast path that should
 //!   fire and does not fails the test whatever the expected text says.
+//! * `filetests/unbox/*.test`: the same, after [`lst_jit::semantic::region::unbox`],
+//!   then the semantic lowering and fold (every step verified). Besides
+//!   `; fires:` and `; quick:`, a source may say `; not_float: PC, PC`
+//!   (the facts' sends whose receivers were never Floats), `; absent: X`
+//!   (no instruction X outside the slow paths of the regions: the blocks
+//!   the region pass made for the original sends and what the lowering
+//!   made of them) and `; count: X N` (exactly N instructions X in all).
 //! * `filetests/verify/*.ir`: IR whose first line is `; ok` (it must
 //!   verify and print back to exactly the same text) or `; error: TEXT`
 //!   (verification must fail with a message containing TEXT).
 
 use lst_bytecode::inline_ops::{ObjectOp, Receiver};
-use lst_jit::ir::InlineOp;
 use lst_jit::ir::Kind;
+use lst_jit::ir::{BlockId, Function, InlineOp, Inst};
 use lst_jit::translate::{Source, block_bodies, translate};
 use lst_jit::{parse, semantic, verify};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 fn files(dir: &str, ext: &str) -> Vec<PathBuf> {
@@ -43,6 +51,77 @@ enum Passes {
     Fold,
     /// The semantic lowering, then fold.
     Semantic,
+    /// The unboxed regions, the semantic lowering, then fold.
+    Unbox,
+}
+
+/// What a test's source says besides its code (its `;` lines).
+#[derive(Default)]
+struct Header {
+    /// `; fires:` instructions the IR must contain.
+    fires: Vec<String>,
+    /// `; quick:` selectors a quick method may answer.
+    quick: Vec<String>,
+    /// `; not_float:` send sites never seen with a Float receiver.
+    not_float: Vec<u16>,
+    /// `; absent:` instructions no fast path may contain.
+    absent: Vec<String>,
+    /// `; count:` instructions and how many the IR has of each.
+    count: Vec<(String, usize)>,
+}
+
+impl Header {
+    fn of(source: &str) -> Header {
+        let mut h = Header::default();
+        for line in source.lines().map(str::trim) {
+            let Some((key, rest)) = line.strip_prefix(';').and_then(|l| l.split_once(':')) else {
+                continue;
+            };
+            let items = rest.split(',').map(str::trim).filter(|w| !w.is_empty());
+            match key.trim() {
+                "fires" => h.fires.extend(items.map(String::from)),
+                "quick" => h.quick.extend(items.map(String::from)),
+                "not_float" => h.not_float.extend(items.map(|w| w.parse::<u16>().unwrap())),
+                "absent" => h.absent.extend(items.map(String::from)),
+                "count" => h.count.extend(items.map(|w| {
+                    let (name, n) = w.rsplit_once(' ').expect("`; count: NAME N`");
+                    (name.to_string(), n.parse().expect("a count"))
+                })),
+                _ => {}
+            }
+        }
+        h
+    }
+}
+
+/// The blocks of `f` (after the region pass) that hold the original
+/// sends of a region: new blocks (ids from `first_new`) with a send.
+fn slow_blocks(f: &Function, first_new: u32) -> HashSet<BlockId> {
+    f.blocks
+        .iter()
+        .filter(|b| b.id.0 >= first_new)
+        .filter(|b| b.insts.iter().any(|i| matches!(i.inst, Inst::Send { .. })))
+        .map(|b| b.id)
+        .collect()
+}
+
+/// The text of the blocks of `f` outside the slow paths: blocks the
+/// lowering made (ids from `first_new`) belong with the block before them
+/// (the lowering inserts a send's blocks after the block it cuts).
+fn outside(f: &Function, slow: &HashSet<BlockId>, first_new: u32) -> String {
+    let mut in_slow = false;
+    let mut text = String::new();
+    for b in &f.blocks {
+        if b.id.0 < first_new {
+            in_slow = slow.contains(&b.id);
+        }
+        if !in_slow {
+            let mut one = f.clone();
+            one.blocks = vec![b.clone()];
+            text.push_str(&one.to_string());
+        }
+    }
+    text
 }
 
 /// For each literal of `m` that is a selector `receiver` answers inline,
@@ -60,8 +139,10 @@ fn literal_ops(m: &lst_compiler::CompiledMethod, receiver: Receiver) -> Vec<Opti
 }
 
 /// The IR text for a method's source: the method, then each block body,
-/// after `passes` (`quick_names`: selectors a quick method answers).
-fn translated(source: &str, passes: Passes, quick_names: &[String]) -> String {
+/// after `passes` (with the facts `header` gives); and the text of the
+/// blocks outside the regions' slow paths.
+fn translated(source: &str, passes: Passes, header: &Header) -> (String, String) {
+    let quick_names = &header.quick;
     let m = lst_compiler::compile_method(source, &["x".into(), "y".into()])
         .unwrap_or_else(|d| panic!("{d:?}"));
     let ops = literal_ops(&m, Receiver::SmallInt);
@@ -90,6 +171,7 @@ fn translated(source: &str, passes: Passes, quick_names: &[String]) -> String {
         temp_count: m.temp_size as u8,
     };
     let mut out = vec![];
+    let mut fast = String::new();
     let kinds = std::iter::once(Kind::Method).chain(
         block_bodies(&m.bytecodes)
             .into_iter()
@@ -98,13 +180,23 @@ fn translated(source: &str, passes: Passes, quick_names: &[String]) -> String {
     for kind in kinds {
         let f = translate(&src, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut f = f;
-        if passes == Passes::Semantic {
-            let facts = semantic::Facts {
-                literal_ops: &ops,
-                float_ops: &float_ops,
-                object_ops: &object_ops,
-                quick: &quick,
-            };
+        let facts = semantic::Facts {
+            literal_ops: &ops,
+            float_ops: &float_ops,
+            object_ops: &object_ops,
+            quick: &quick,
+            not_float: &header.not_float,
+        };
+        let mut slow = (HashSet::new(), u32::MAX);
+        let next_id = |f: &Function| f.blocks.iter().map(|b| b.id.0 + 1).max().unwrap_or(0);
+        if passes == Passes::Unbox {
+            let first_new = next_id(&f);
+            semantic::region::unbox(&mut f, &facts);
+            verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
+            let after = next_id(&f);
+            slow = (slow_blocks(&f, first_new), after);
+        }
+        if matches!(passes, Passes::Semantic | Passes::Unbox) {
             semantic::lower(&mut f, &facts);
             verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
         }
@@ -112,9 +204,10 @@ fn translated(source: &str, passes: Passes, quick_names: &[String]) -> String {
             lst_jit::fold::fold(&mut f);
         }
         verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
+        fast.push_str(&outside(&f, &slow.0, slow.1));
         out.push(f.to_string());
     }
-    out.join("\n")
+    (out.join("\n"), fast)
 }
 
 #[test]
@@ -132,34 +225,24 @@ fn semantic_filetests() {
     expected_output("semantic", Passes::Semantic);
 }
 
-/// The selectors the `; quick:` lines of a test's source list: the
-/// facts say some quick method answers them.
-fn quick_selectors(source: &str) -> Vec<String> {
-    source
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("; quick:"))
-        .flat_map(|l| l.split(',').map(|w| w.trim().to_string()))
-        .filter(|w| !w.is_empty())
-        .collect()
+#[test]
+fn unbox_filetests() {
+    expected_output("unbox", Passes::Unbox);
 }
 
-/// The instructions the `; fires:` lines of a test's source list.
-fn must_fire(source: &str) -> Vec<String> {
-    source
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("; fires:"))
-        .flat_map(|l| l.split(',').map(|w| w.trim().to_string()))
-        .filter(|w| !w.is_empty())
-        .collect()
+/// How many instructions `name` (with their operands' first words, e.g.
+/// `inline_valid int_rem`) `ir` has.
+fn count_instruction(ir: &str, name: &str) -> usize {
+    ir.lines()
+        .filter(|l| {
+            let body = l.split_once(" = ").map_or(l.trim(), |(_, b)| b);
+            body == name || body.starts_with(&format!("{name} "))
+        })
+        .count()
 }
 
-/// Whether `ir` has an instruction `name` (with its operands' first
-/// words, e.g. `inline_valid int_rem`).
 fn has_instruction(ir: &str, name: &str) -> bool {
-    ir.lines().any(|l| {
-        let body = l.split_once(" = ").map_or(l.trim(), |(_, b)| b);
-        body == name || body.starts_with(&format!("{name} "))
-    })
+    count_instruction(ir, name) > 0
 }
 
 fn expected_output(dir: &str, passes: Passes) {
@@ -169,19 +252,30 @@ fn expected_output(dir: &str, passes: Passes) {
         let (source, expected) = text
             .split_once("\n---\n")
             .unwrap_or_else(|| panic!("{}: no `---` line", path.display()));
-        let fires = must_fire(source);
+        let header = Header::of(source);
         let code: String = source
             .lines()
             .filter(|l| !l.trim_start().starts_with(';'))
             .map(|l| format!("{l}\n"))
             .collect();
-        let actual = translated(&code, passes, &quick_selectors(source));
-        for name in &fires {
+        let (actual, fast) = translated(&code, passes, &header);
+        for name in &header.fires {
             assert!(
                 has_instruction(&actual, name),
                 "{}: the fast path `{name}` does not fire:\n{actual}",
                 path.display()
             );
+        }
+        for name in &header.absent {
+            assert!(
+                !has_instruction(&fast, name),
+                "{}: `{name}` is outside the slow paths:\n{fast}",
+                path.display()
+            );
+        }
+        for (name, n) in &header.count {
+            let have = count_instruction(&actual, name);
+            assert_eq!(have, *n, "{}: {have} `{name}`:\n{actual}", path.display());
         }
         if bless {
             std::fs::write(&path, format!("{source}\n---\n{actual}")).unwrap();

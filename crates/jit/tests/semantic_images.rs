@@ -2,6 +2,8 @@
 //! image and of LLST's two images: the lowered IR verifies, prints and
 //! parses back to itself, still verifies after folding, and the fast paths
 //! fire (the SmallInt arithmetic of the images is not all left to sends).
+//! The same after the unboxed Float regions ([`lst_jit::semantic::region`]),
+//! which must verify on their own too.
 
 use lst_bytecode::inline_ops::{InlineOp, ObjectOp, Receiver};
 use lst_jit::ir::{Function, Inst, Kind};
@@ -39,9 +41,11 @@ fn check_function(f: &Function, name: &str) {
     assert_eq!(&back, f, "{name}: the printed IR parses differently");
 }
 
-/// Lowers everything in the VM; answers (functions lowered, fast paths).
-fn check(vm: &Vm) -> (usize, usize) {
-    let (mut done, mut fast) = (0, 0);
+/// Lowers everything in the VM (first making unboxed regions if
+/// `regions`); answers (functions lowered, fast paths, unboxed
+/// operations).
+fn check(vm: &Vm, regions: bool) -> (usize, usize, usize) {
+    let (mut done, mut fast, mut unboxed) = (0, 0, 0);
     for m in vm.all_methods() {
         let name = format!("{}>>{}", m.class, m.selector);
         let src = Source {
@@ -67,19 +71,27 @@ fn check(vm: &Vm) -> (usize, usize) {
                 float_ops: &float_ops,
                 object_ops: &object_ops,
                 quick: &[],
+                not_float: &[],
             };
-            lower(&mut f, &facts);
             let name = format!("{name} {kind:?}");
+            if regions {
+                lst_jit::semantic::region::unbox(&mut f, &facts);
+                check_function(&f, &format!("{name} (regions)"));
+            }
+            lower(&mut f, &facts);
             check_function(&f, &name);
             lst_jit::fold::fold(&mut f);
             check_function(&f, &format!("{name} (folded)"));
             let both =
                 |i: &&lst_jit::ir::InstData| matches!(i.inst, Inst::BothInt(..) | Inst::IsInt(..));
             fast += f.blocks.iter().flat_map(|b| &b.insts).filter(both).count();
+            let f64 =
+                |i: &&lst_jit::ir::InstData| matches!(i.inst, Inst::F64(..) | Inst::F64Compare(..));
+            unboxed += f.blocks.iter().flat_map(|b| &b.insts).filter(f64).count();
             done += 1;
         }
     }
-    (done, fast)
+    (done, fast, unboxed)
 }
 
 #[test]
@@ -87,9 +99,13 @@ fn our_image_lowers_and_verifies() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
     let sources = builder::read_sources(std::path::Path::new(dir), "image").unwrap();
     let vm = builder::build(&sources, Options::default()).unwrap_or_else(|e| panic!("{e}"));
-    let (done, fast) = check(&vm);
-    assert!(done > 1000, "only {done}");
-    assert!(fast > 500, "only {fast} fast paths in {done} functions");
+    for regions in [false, true] {
+        let (done, fast, unboxed) = check(&vm, regions);
+        eprintln!("lst image: {done} functions, {fast} fast paths, {unboxed} unboxed operations");
+        assert!(done > 1000, "only {done}");
+        assert!(fast > 500, "only {fast} fast paths in {done} functions");
+        assert_eq!(unboxed > 0, regions, "{unboxed} unboxed operations");
+    }
 }
 
 #[test]
@@ -99,8 +115,10 @@ fn llst_images_lower_and_verify() {
             continue;
         };
         let vm = Vm::from_llst_image(&bytes, Options::default()).unwrap();
-        let (done, fast) = check(&vm);
-        eprintln!("{image}: {done} functions, {fast} fast paths");
-        assert!(fast > 50, "{image}: only {fast} fast paths");
+        for regions in [false, true] {
+            let (done, fast, unboxed) = check(&vm, regions);
+            eprintln!("{image}: {done} functions, {fast} fast paths, {unboxed} unboxed operations");
+            assert!(fast > 50, "{image}: only {fast} fast paths");
+        }
     }
 }

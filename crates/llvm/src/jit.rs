@@ -23,6 +23,7 @@ use inkwell::targets::{
     CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine,
 };
 use lst_backends::CraneliftJit;
+use lst_backends::optimizations::Optimizations;
 use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Layout};
 use lst_vm::jit_runtime::inline_cache::SendSite;
 use lst_vm::jit_runtime::tiering::Level;
@@ -50,6 +51,8 @@ pub struct LlvmJit {
     /// What `disasm --jit` shows of the last unit LLVM compiled while
     /// `keep_listing` was set.
     pub listing: Option<Listing>,
+    /// The optimizations LLVM's level runs (`--jit-opt`).
+    pub optimizations: Optimizations,
 }
 
 /// A unit as LLVM saw it: the selected IR, the IR after the passes, the
@@ -93,6 +96,7 @@ impl LlvmJit {
             compiled: 0,
             keep_listing: false,
             listing: None,
+            optimizations: Optimizations::all(),
         })
     }
 
@@ -173,7 +177,7 @@ impl Compiler for LlvmJit {
                 .cranelift
                 .compile(vm, method, start, first_record, level);
         }
-        let unit = Unit::read(vm, method, start)?;
+        let unit = Unit::read(vm, method, start, self.optimizations)?;
         let sites: Box<[SendSite]> = (0..unit.sends()).map(|_| SendSite::default()).collect();
         self.compiled += 1;
         let name = format!("lst_llvm_{}", self.compiled);
@@ -183,6 +187,7 @@ impl Compiler for LlvmJit {
             entries,
             sites,
             counter: None,
+            unboxed_regions: unit.unboxed_regions,
         })
     }
 

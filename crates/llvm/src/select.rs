@@ -15,9 +15,10 @@
 //! the values are read back; anything else live across it must be
 //! recomputable (the selector declines the method otherwise). So LLVM
 //! needs no GC statepoints. Sends always go through the send stub; the
-//! SmallInt, Float, object and quick-method fast paths are the IR's
-//! (`lst_jit::semantic` made them) and are selected op by op in
-//! `int_ops`, `float_ops`, `object_ops` and `quick_ops`. An op the
+//! SmallInt, Float, object and quick-method fast paths and the unboxed
+//! Float regions are the IR's (`lst_jit::semantic` made them) and are
+//! selected op by op in `int_ops`, `float_ops`, `object_ops`,
+//! `quick_ops` and `unboxed_ops`. An op the
 //! selector does not handle yet is declined with its name; the method then
 //! stays with the interpreter.
 
@@ -26,6 +27,7 @@ mod int_ops;
 mod kit;
 mod object_ops;
 mod quick_ops;
+mod unboxed_ops;
 
 use inkwell::IntPredicate;
 use inkwell::basic_block::BasicBlock;
@@ -336,6 +338,7 @@ impl<'ctx> Selector<'ctx, '_> {
             }
             _ if self.int_inst(data)? || self.float_inst(data)? => {}
             _ if self.object_inst(data)? || self.quick_inst(data)? => {}
+            _ if self.unboxed_inst(data)? => {}
             Inst::Not(c) => {
                 let c = self.get(*c)?;
                 let n = self.b.build_not(c, "").map_err(bx)?;

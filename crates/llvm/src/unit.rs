@@ -3,10 +3,12 @@
 //! (`lst_backends::jit::read_unit`: translate, the semantic lowering with
 //! the same facts, fold), and the facts about the method besides the IR.
 //! The selector handles every fast path, so it asks for all of them
-//! (the object and quick-method ops as well as SmallInt and Float).
+//! (the object and quick-method ops as well as SmallInt and Float, and
+//! unboxed Float regions unless `--jit-opt` switched them off).
 //! Reads the heap only; generates no code.
 
 use lst_backends::jit::{FastPaths, UnitIr, read_unit};
+use lst_backends::optimizations::Optimizations;
 use lst_jit::ir::{Function, Inst};
 use lst_vm::value::Value;
 use lst_vm::vm::Vm;
@@ -16,28 +18,25 @@ pub struct Unit {
     pub ir: Function,
     pub bytecodes: Vec<u8>,
     pub literal_count: usize,
+    /// How many unboxed Float regions the region pass made.
+    pub unboxed_regions: u32,
 }
 
 impl Unit {
-    /// Reads the unit `(method, start)` (start 0: the method itself).
-    pub fn read(vm: &Vm, method: Value, start: u16) -> Result<Unit, String> {
+    /// Reads the unit `(method, start)` (start 0: the method itself)
+    /// with the optimizations `opts`.
+    pub fn read(vm: &Vm, method: Value, start: u16, opts: Optimizations) -> Result<Unit, String> {
         let UnitIr {
             ir,
             bytecodes,
             literal_count,
-        } = read_unit(
-            vm,
-            method,
-            start,
-            FastPaths {
-                objects: true,
-                quick: true,
-            },
-        )?;
+            unboxed_regions,
+        } = read_unit(vm, method, start, FastPaths::optimizing(opts))?;
         Ok(Unit {
             ir,
             bytecodes,
             literal_count,
+            unboxed_regions,
         })
     }
 

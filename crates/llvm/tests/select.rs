@@ -134,3 +134,26 @@ fill: a
         assert!(text.contains(wanted), "no {wanted} in:\n{text}");
     }
 }
+
+#[test]
+fn unboxed_float_ops_are_selected_inline_on_doubles() {
+    let ir = include_str!("../../jit/tests/filetests/verify/ok_unboxed.ir");
+    let ir = ir.trim_start_matches("; ok\n");
+    let text = select_text(ir).expect("selected");
+    for op in [
+        "fadd double",
+        "fsub double",
+        "fmul double",
+        "fdiv double",
+        "fcmp olt double",
+        "fcmp ogt double",
+        "fcmp oeq double",
+        "sitofp i64",
+    ] {
+        assert!(text.contains(op), "no {op} in {text}");
+    }
+    // No Float stub: the unboxing and the boxing are inline.
+    assert!(!text.contains("preserve_allcc"), "{text}");
+    // The float block parameters are phis of the doubles' bits.
+    assert!(text.contains("phi i64"), "{text}");
+}

@@ -14,9 +14,11 @@
 
 use super::{LowerError, Lowering};
 use crate::clif_kit::{class_word, is_ref};
+use crate::float_kit::or_failed;
+use crate::float_stub;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{I8, I64};
-use cranelift_codegen::ir::{self as cl, BlockArg, InstBuilder};
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{self as cl, InstBuilder};
 use lst_jit::ir::{Inst, InstData};
 use lst_vm::jit_runtime::inline_ops::InlineOp;
 
@@ -75,25 +77,10 @@ impl Lowering<'_, '_, '_> {
         x: cl::Value,
         y: cl::Value,
     ) -> (cl::Value, cl::Value) {
-        let lay = self.env.layout;
-        let (fail, done) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(fail);
-        self.b.append_block_param(done, I64);
-        self.b.append_block_param(done, I8);
-        let (fx, fy) = crate::float_stub::operands(self.b, lay, self.vm, op, x, y, fail);
-        let answer = crate::float_stub::comparison(self.b, lay, self.vm, op, fx, fy)
-            .expect("an ordering is a comparison");
-        let ok = self.b.ins().iconst(I8, 0);
-        self.b
-            .ins()
-            .jump(done, &[BlockArg::Value(answer), BlockArg::Value(ok)]);
-        self.b.switch_to_block(fail);
-        let (none, failed) = (self.b.ins().iconst(I64, 0), self.b.ins().iconst(I8, 1));
-        self.b
-            .ins()
-            .jump(done, &[BlockArg::Value(none), BlockArg::Value(failed)]);
-        self.b.switch_to_block(done);
-        let params = self.b.block_params(done);
-        (params[0], params[1])
+        let (lay, vm) = (self.env.layout, self.vm);
+        or_failed(self.b, I64, |b, fail| {
+            let (fx, fy) = float_stub::operands(b, lay, vm, op, x, y, fail);
+            float_stub::comparison(b, lay, vm, op, fx, fy).expect("an ordering is a comparison")
+        })
     }
 }

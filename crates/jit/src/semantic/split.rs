@@ -1,4 +1,5 @@
-//! The block surgery of the semantic lowering: cutting a block at a send,
+//! The block surgery of the semantic lowering: cutting a block at a send
+//! (or at a run of instructions ending with one, for [`super::region`]),
 //! carrying the values that must reach the new blocks (as arguments, or
 //! emitted again when the back ends recompute them anyway), and giving
 //! the rest of the block new names in the join block. What goes into the
@@ -223,16 +224,21 @@ pub(super) struct Entered {
 }
 
 /// A block cut at a send: the block keeps what comes before; the send,
-/// what follows it and the values the new blocks need are here.
+/// what follows it and the values the new blocks need are here. (A cut
+/// at a run keeps the instructions of the run before the send too: they
+/// go into the send block, before the send.)
 pub(super) struct Cut {
     /// The receiver and the arguments, by their names in the cut block.
     pub(super) operands: Vec<Value>,
+    /// The instructions between the cut and the send (none for a cut at
+    /// the send itself).
+    run: Vec<InstData>,
     send: InstData,
     rest: Vec<InstData>,
     terminator: Terminator,
     before: HashMap<Value, Option<Inst>>,
     /// What every new block but the join carries: the state's stack, the
-    /// receiver and the argument.
+    /// receiver and the argument (and what the run reads from before it).
     carried: Carried,
     /// What the join carries besides the answer: the state's stack.
     stack: Carried,
@@ -243,7 +249,16 @@ impl Cut {
     /// holds. `b` keeps the instructions before it; its
     /// terminator must be replaced.
     pub(super) fn new(b: &mut Block, at: usize) -> Cut {
-        let mut rest = b.insts.split_off(at);
+        Cut::run(b, at, at)
+    }
+
+    /// Cuts `b` before instruction `start`; the instructions from there to
+    /// the send `at` are the run, which the send block does again. The
+    /// rest of `b` (after `at`) must use nothing the run defines, and from
+    /// before `start` only what [`splittable`] allows at `at`.
+    pub(super) fn run(b: &mut Block, start: usize, at: usize) -> Cut {
+        let mut rest = b.insts.split_off(start);
+        let run: Vec<InstData> = rest.drain(..at - start).collect();
         let send = rest.remove(0);
         let Inst::Send {
             receiver, ref args, ..
@@ -258,12 +273,17 @@ impl Cut {
             before.iter().map(|(v, i)| (*v, i.as_ref())).collect();
         let mut values = state.stack.clone();
         values.extend(&operands);
+        values.extend(run.iter().flat_map(|i| i.uses()).map(|(v, _)| v));
+        values.extend(send.state_uses().into_iter().map(|(v, _)| v));
+        // What the run defines is not carried: the send block defines it.
+        values.retain(|v| before.contains_key(v));
         let carried = Carried::of(&values, &before_ref);
         let stack = Carried::of(&state.stack, &before_ref);
         let placeholder = jump(BlockId(u32::MAX), vec![]);
         let terminator = std::mem::replace(&mut b.terminator, placeholder);
         Cut {
             operands,
+            run,
             send,
             rest,
             terminator,
@@ -316,18 +336,19 @@ impl Cut {
     /// on at `join`.
     pub(super) fn send_block(&self, id: BlockId, join: BlockId, ids: &mut Ids) -> Block {
         let e = self.enter(ids);
+        let mut insts = e.insts;
+        // The run's values keep their names: the cut block lost them.
+        for data in &self.run {
+            let mut data = data.clone();
+            rename_inst_data(&mut data, &e.map);
+            insts.push(data);
+        }
         let mut send = self.send.clone();
         rename_inst_data(&mut send, &e.map);
         let r = ids.value();
         send.results = vec![r];
-        let mut insts = e.insts;
         insts.push(send);
-        Block {
-            id,
-            params: e.params,
-            insts,
-            terminator: jump(join, self.join_args(&e.map, r)),
-        }
+        Block::new(id, e.params, insts, jump(join, self.join_args(&e.map, r)))
     }
 
     /// The join block `id`: the answer and the stack come in; the rest of
@@ -355,11 +376,6 @@ impl Cut {
         }
         let mut terminator = self.terminator;
         rename_terminator(&mut terminator, &map);
-        Block {
-            id,
-            params,
-            insts,
-            terminator,
-        }
+        Block::new(id, params, insts, terminator)
     }
 }

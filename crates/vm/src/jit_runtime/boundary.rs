@@ -103,6 +103,8 @@ pub struct Compiled {
     /// [`COUNTER_OFF`](super::tiering::COUNTER_OFF) until the runtime arms
     /// it; `None` for optimized code.
     pub counter: Option<Box<std::cell::Cell<i64>>>,
+    /// How many unboxed Float regions the code has (for `--jit-stats`).
+    pub unboxed_regions: u32,
 }
 
 /// A JIT compiler (implemented by `lst-backends`).

@@ -92,6 +92,9 @@ pub struct JitStats {
     pub exits_to_interpreter: u64,
     /// Refusal reasons, first words, with counts.
     pub refusals: HashMap<String, u64>,
+    /// Unboxed Float regions in the code compiled, by level (baseline,
+    /// optimized).
+    pub unboxed_regions: [u64; 2],
 }
 
 /// The compiled-code tier of a VM.
@@ -344,6 +347,7 @@ impl Vm {
             Ok(c) => {
                 tier.stats.compile_times.push((level, started.elapsed()));
                 tier.stats.compiled += 1;
+                tier.stats.unboxed_regions[level as usize] += u64::from(c.unboxed_regions);
                 for (k, e) in c.entries.iter().enumerate() {
                     tier.records.push(Record {
                         code: c.code,
