@@ -5,7 +5,8 @@
 //! one argument per parameter, of its type; operand indices
 //! within the method's argument and temporary counts; a state on exactly
 //! the instructions that may leave native code, its values usable there
-//! as operands are, and all obj.
+//! as operands are, and all obj (a chained state's too); every constant
+//! named exists, of the kind its user needs.
 
 use crate::ir::*;
 use std::collections::{HashMap, HashSet};
@@ -47,6 +48,7 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
                 &mut errors,
             );
             check_state(b.id, i, &local, &mut errors);
+            check_constants(f, b.id, i, &mut errors);
             check_indices(f, b.id, &i.inst, &mut errors);
             let types = i.inst.result_types();
             if types.len() != i.results.len() {
@@ -144,6 +146,35 @@ fn check_state(
         (true, None) => errors.push(format!("{block}: `{i}` has no state")),
         (false, Some(_)) => errors.push(format!("{block}: `{i}` cannot have a state")),
         _ => check_uses(block, &i.state_uses(), local, &i.to_string(), errors),
+    }
+}
+
+/// Every constant an instruction or a chained state names exists, of the
+/// kind it needs: a class for `class_is`, a method for an inlined frame.
+fn check_constants(f: &Function, block: BlockId, i: &InstData, errors: &mut Vec<String>) {
+    let mut named: Vec<(ConstId, Option<ConstKind>)> = match i.inst {
+        Inst::Const(k) => vec![(k, None)],
+        Inst::ClassIs(_, k) => vec![(k, Some(ConstKind::Class))],
+        _ => vec![],
+    };
+    if let Some(state) = &i.state {
+        named.extend(
+            state
+                .frames()
+                .into_iter()
+                .map(|frame| (frame.method, Some(ConstKind::Method))),
+        );
+    }
+    for (k, want) in named {
+        match (f.constant(k), want) {
+            (None, _) => errors.push(format!("{block}: `{i}` names a missing constant {k}")),
+            (Some(c), Some(want)) if c.kind != want => errors.push(format!(
+                "{block}: `{i}` needs {k} to be a {}, it is a {}",
+                want.name(),
+                c.kind.name()
+            )),
+            _ => {}
+        }
     }
 }
 

@@ -10,16 +10,18 @@ use std::collections::HashMap;
 
 /// Whether every value the rest of `b` (after instruction `at`, a send)
 /// uses from before it can reach the join block: it is the send's
-/// answer, in the send's state, or recomputable.
+/// answer, in the send's state (in any frame of a chained one), or
+/// recomputable.
 pub(super) fn splittable(b: &Block, at: usize) -> bool {
     let send = &b.insts[at];
     let Some(state) = &send.state else {
         return false;
     };
     let before = defined_before(b, at);
+    let in_state = state.values();
     rest_uses(b, at).into_iter().all(|v| {
         send.results.contains(&v)
-            || state.stack.contains(&v)
+            || in_state.contains(&v)
             || !before.contains_key(&v)
             || before[&v].is_some_and(Inst::is_recomputable)
     })
@@ -203,7 +205,7 @@ fn rename_inst_data(data: &mut InstData, map: &HashMap<Value, Value>) {
         *v = renamed(*v, map);
     }
     if let Some(s) = &mut data.state {
-        for v in &mut s.stack {
+        for v in s.values_mut() {
             *v = renamed(*v, map);
         }
     }
@@ -240,7 +242,8 @@ pub(super) struct Cut {
     /// What every new block but the join carries: the state's stack, the
     /// receiver and the argument (and what the run reads from before it).
     carried: Carried,
-    /// What the join carries besides the answer: the state's stack.
+    /// What the join carries besides the answer: the state's values (its
+    /// stack, and for a chained state every frame's values).
     stack: Carried,
 }
 
@@ -271,14 +274,14 @@ impl Cut {
         let before = defined_before_owned(b);
         let before_ref: HashMap<Value, Option<&Inst>> =
             before.iter().map(|(v, i)| (*v, i.as_ref())).collect();
-        let mut values = state.stack.clone();
+        let mut values = state.values();
         values.extend(&operands);
         values.extend(run.iter().flat_map(|i| i.uses()).map(|(v, _)| v));
         values.extend(send.state_uses().into_iter().map(|(v, _)| v));
         // What the run defines is not carried: the send block defines it.
         values.retain(|v| before.contains_key(v));
         let carried = Carried::of(&values, &before_ref);
-        let stack = Carried::of(&state.stack, &before_ref);
+        let stack = Carried::of(&state.values(), &before_ref);
         let placeholder = jump(BlockId(u32::MAX), vec![]);
         let terminator = std::mem::replace(&mut b.terminator, placeholder);
         Cut {
