@@ -8,6 +8,7 @@
 
 use crate::baseline;
 use crate::helpers::{self, Helper};
+use crate::inlining::UnitInlining;
 use crate::lower::{self, Env, HelperImport, MethodFacts};
 use crate::optimizations::{Optimization, Optimizations};
 use cranelift_codegen::ir::{
@@ -25,6 +26,7 @@ use lst_jit::translate::{Source, translate};
 use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Entry, Layout};
 use lst_vm::jit_runtime::inline_cache::SendSite;
 use lst_vm::jit_runtime::tiering::{COUNTER_OFF, Level};
+use lst_vm::jit_runtime::unit_constants::{InlinedExit, Inlining, UnitConstants};
 use lst_vm::jit_runtime::{float_ops, int_ops};
 use lst_vm::layout::method;
 use lst_vm::value::Value;
@@ -411,7 +413,8 @@ impl CraneliftJit {
         input: &MethodInput,
         sites: &[SendSite],
         first_record: u32,
-    ) -> Result<Vec<Entry>, String> {
+        unit: Option<&UnitConstants>,
+    ) -> Result<(Vec<Entry>, Vec<InlinedExit>), String> {
         let stub = self.send_stub.ok_or("the send stub is not built")?;
         let return_stub = self.return_stub.ok_or("the return stub is not built")?;
         let pointer = self.module.isa().pointer_type();
@@ -433,12 +436,13 @@ impl CraneliftJit {
             send_stub,
             return_stub,
             sites,
+            unit,
         };
         let lowered = lower::lower(&input.ir, &input.facts(), &env, &mut b);
         match lowered {
             Ok(l) => {
                 b.finalize(config);
-                Ok(l.entries)
+                Ok((l.entries, l.inlined_exits))
             }
             Err(e) => Err(format!("lower: {e}")),
         }
@@ -450,8 +454,9 @@ impl CraneliftJit {
         input: &MethodInput,
         sites: &[SendSite],
         first_record: u32,
-    ) -> Result<(usize, Vec<Entry>), String> {
-        let entries = match self.build(input, sites, first_record) {
+        unit: Option<&UnitConstants>,
+    ) -> Result<(usize, Vec<Entry>, Vec<InlinedExit>), String> {
+        let (entries, exits) = match self.build(input, sites, first_record, unit) {
             Ok(e) => e,
             Err(e) => {
                 self.module.clear_context(&mut self.ctx);
@@ -459,7 +464,7 @@ impl CraneliftJit {
             }
         };
         let id = self.declare_method()?;
-        Ok((self.define(id)?, entries))
+        Ok((self.define(id)?, entries, exits))
     }
 
     /// Compiles `input` with the baseline code generator: its address
@@ -502,9 +507,10 @@ impl CraneliftJit {
             bytecodes: bytecodes.to_vec(),
             literal_count,
             unboxed_regions: 0,
+            inlining: None,
         };
         let sites = input.sites();
-        let (code, entries) = self.compile_optimized(&input, &sites, 1)?;
+        let (code, entries, _) = self.compile_optimized(&input, &sites, 1, None)?;
         Ok(Compiled {
             code,
             entries,
@@ -536,6 +542,8 @@ pub struct UnitIr {
     pub literal_count: usize,
     /// How many unboxed Float regions the region pass made.
     pub unboxed_regions: u32,
+    /// What inlining made of it (`None`: it did not run).
+    pub inlining: Option<UnitInlining>,
 }
 
 /// Which of the semantic lowering's fast paths a unit gets, beyond the
@@ -550,6 +558,9 @@ pub struct FastPaths {
     /// Float expression trees on unboxed doubles (the region pass,
     /// `lst_jit::semantic::region`), for back ends that select its ops.
     pub unbox: bool,
+    /// Monomorphic sends inlined speculatively (`lst_jit::inline`), for
+    /// back ends that lower its constants, guards and exits.
+    pub inline: bool,
 }
 
 impl FastPaths {
@@ -560,6 +571,7 @@ impl FastPaths {
             objects: true,
             quick: true,
             unbox: opts.has(Optimization::Unbox),
+            inline: opts.has(Optimization::Inline),
         }
     }
 }
@@ -617,6 +629,7 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         quick: &quick,
         not_float: &[],
     };
+    let inlining: Option<UnitInlining> = None;
     let unboxed_regions = if paths.unbox {
         lst_jit::semantic::region::unbox(&mut ir, &facts);
         region_roots(&ir)
@@ -630,6 +643,7 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         bytecodes,
         literal_count: h.size(literals),
         unboxed_regions,
+        inlining,
     })
 }
 
@@ -654,6 +668,7 @@ struct MethodInput {
     bytecodes: Vec<u8>,
     literal_count: usize,
     unboxed_regions: u32,
+    inlining: Option<UnitInlining>,
 }
 
 impl MethodInput {
@@ -675,6 +690,7 @@ impl MethodInput {
                 objects: true,
                 quick: false,
                 unbox: false,
+                inline: false,
             },
         };
         let UnitIr {
@@ -682,12 +698,14 @@ impl MethodInput {
             bytecodes,
             literal_count,
             unboxed_regions,
+            inlining,
         } = read_unit(vm, method, start, paths)?;
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count,
             unboxed_regions,
+            inlining,
         })
     }
 
@@ -695,6 +713,7 @@ impl MethodInput {
         MethodFacts {
             bytecodes: &self.bytecodes,
             literal_count: self.literal_count,
+            inlined: self.inlining.as_ref().map_or(&[], |i| &i.methods),
         }
     }
 
@@ -737,14 +756,31 @@ impl Compiler for CraneliftJit {
                 })
             }
             Level::Optimized => {
-                let (code, entries) = self.compile_optimized(&input, &sites, first_record)?;
+                let unit = input.inlining.as_ref().map(|i| {
+                    Box::new(UnitConstants::new(
+                        i.constants.clone(),
+                        i.selectors.clone(),
+                    ))
+                });
+                let (code, entries, exits) =
+                    self.compile_optimized(&input, &sites, first_record, unit.as_deref())?;
+                let inlining = input.inlining.zip(unit).map(|(i, mut unit)| {
+                    for exit in exits {
+                        unit.add_exit(exit);
+                    }
+                    Inlining {
+                        unit,
+                        inlined: i.inlined,
+                        refused: i.refused,
+                    }
+                });
                 Ok(Compiled {
                     code,
                     entries,
                     sites,
                     counter: None,
                     unboxed_regions: input.unboxed_regions,
-                    inlining: None,
+                    inlining,
                 })
             }
         }

@@ -8,6 +8,7 @@
 //! their signatures are what the back ends describe to their code. It must
 //! not generate code and must not keep state of its own.
 
+pub use super::inlined_frames::lst_inlined_exit;
 use super::boundary::{AT_START, GO_INTERPRET, GO_ON, NativeExit, TRAP_IVAR};
 use super::inline_cache::SendSite;
 use super::tiering::COUNTER_OFF;
