@@ -622,14 +622,17 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
     let object_ops = per_selector(h, literals, |s| {
         ObjectOp::of_selector(s).filter(|_| paths.objects)
     });
+    let not_float = vm.not_float_sites(method);
     let facts = lst_jit::semantic::Facts {
         literal_ops: &int_ops,
         float_ops: &float_ops,
         object_ops: &object_ops,
         quick: &quick,
-        not_float: &[],
+        not_float: &not_float,
     };
-    let inlining: Option<UnitInlining> = None;
+    // Inlining runs first, so that the inlined bodies get the fast paths.
+    let inlining =
+        (paths.inline && start == 0).then(|| crate::inlining::inline_unit(vm, method, &mut ir));
     let unboxed_regions = if paths.unbox {
         lst_jit::semantic::region::unbox(&mut ir, &facts);
         region_roots(&ir)
@@ -757,10 +760,7 @@ impl Compiler for CraneliftJit {
             }
             Level::Optimized => {
                 let unit = input.inlining.as_ref().map(|i| {
-                    Box::new(UnitConstants::new(
-                        i.constants.clone(),
-                        i.selectors.clone(),
-                    ))
+                    Box::new(UnitConstants::new(i.constants.clone(), i.selectors.clone()))
                 });
                 let (code, entries, exits) =
                     self.compile_optimized(&input, &sites, first_record, unit.as_deref())?;

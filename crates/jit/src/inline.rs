@@ -286,11 +286,8 @@ fn try_inline(
     if !split::splittable(&f.blocks[bi], at) {
         return Err(Refusal::Split);
     }
-    let (constants, inlined, refused) = (
-        cx.constants.len(),
-        cx.stats.inlined,
-        cx.stats.refused.len(),
-    );
+    let (constants, inlined, refused) =
+        (cx.constants.len(), cx.stats.inlined, cx.stats.refused.len());
     let result = prepare(candidate, arity, depth, cx).and_then(|callee| {
         let mut block = f.blocks[bi].clone();
         let new = splice(&mut block, at, &callee, ids).ok_or(Refusal::Malformed)?;
@@ -462,8 +459,12 @@ fn check_sends(callee: &Function, nested: &HashSet<u16>) -> Result<(), Refusal> 
 fn splice(b: &mut Block, at: usize, callee: &Prepared, ids: &mut Ids) -> Option<Vec<Block>> {
     let cut = Cut::new(b, at);
     let (send_id, join_id) = (ids.block(), ids.block());
-    let blocks: HashMap<BlockId, BlockId> =
-        callee.f.blocks.iter().map(|cb| (cb.id, ids.block())).collect();
+    let blocks: HashMap<BlockId, BlockId> = callee
+        .f
+        .blocks
+        .iter()
+        .map(|cb| (cb.id, ids.block()))
+        .collect();
     let none = HashMap::new();
     let (is, valid, ok) = (ids.value(), ids.value(), ids.value());
     let recv = cut.operand(0, &none);

@@ -168,9 +168,16 @@ impl Lowering<'_, '_, '_> {
             let Some(c) = self.f.constant(frame.method) else {
                 return refuse(format!("inlined method {} is missing", frame.method));
             };
-            let Some(m) = self.facts.inlined.get(c.handle as usize).and_then(Option::as_ref)
+            let Some(m) = self
+                .facts
+                .inlined
+                .get(c.handle as usize)
+                .and_then(Option::as_ref)
             else {
-                return refuse(format!("constant {} is not an inlined method", frame.method));
+                return refuse(format!(
+                    "constant {} is not an inlined method",
+                    frame.method
+                ));
             };
             if frame.args.len() != usize::from(m.arg_count)
                 || frame.temps.len() != usize::from(m.temp_count)
@@ -210,7 +217,11 @@ impl Lowering<'_, '_, '_> {
             .iter()
             .flat_map(|b| &b.insts)
             .filter(|d| matches!(d.inst, Inst::Send { .. }))
-            .position(|d| d.state.as_ref().is_some_and(|s| !s.is_chained() && s.pc == pc));
+            .position(|d| {
+                d.state
+                    .as_ref()
+                    .is_some_and(|s| !s.is_chained() && s.pc == pc)
+            });
         match k {
             Some(k) => Ok(self.env.first_record + 1 + k as u32),
             None => refuse(format!("no send of the unit at {pc} for an inlined exit")),
@@ -263,6 +274,10 @@ mod tests {
         assert_eq!(send_start(&code, ends[3]), Some(ends[1]));
         assert_eq!(send_start(&code, ends[5]), Some(ends[4]));
         assert_eq!(send_start(&code, ends[4]), None, "not after a send");
-        assert_eq!(send_start(&code, ends[3] + 1), None, "not an instruction's end");
+        assert_eq!(
+            send_start(&code, ends[3] + 1),
+            None,
+            "not an instruction's end"
+        );
     }
 }

@@ -8,9 +8,9 @@
 //! their signatures are what the back ends describe to their code. It must
 //! not generate code and must not keep state of its own.
 
-pub use super::inlined_frames::lst_inlined_exit;
 use super::boundary::{AT_START, GO_INTERPRET, GO_ON, NativeExit, TRAP_IVAR};
 use super::inline_cache::SendSite;
+pub use super::inlined_frames::lst_inlined_exit;
 use super::tiering::COUNTER_OFF;
 use crate::interp::{Primitive, Trap};
 use crate::value::Value;

@@ -179,7 +179,11 @@ impl Tier {
             }
             any = true;
             self.stats.invalidations += 1;
-            let Some(i) = self.method_records.iter().position(|&r| r == u.entry_record) else {
+            let Some(i) = self
+                .method_records
+                .iter()
+                .position(|&r| r == u.entry_record)
+            else {
                 continue;
             };
             self.index.remove(&(self.methods[i].raw(), self.starts[i]));

@@ -194,8 +194,18 @@ mod tests {
     fn the_pool_address_reads_the_constants() {
         let mut u = UnitConstants::new(vec![Value::small(5), Value::small(9)], vec![]);
         let at = u.pool_address();
-        assert_eq!(u.add_exit(InlinedExit { return_record: 0, levels: vec![] }), 0);
-        assert_eq!(u.pool_address(), at, "adding exits leaves the pool in place");
+        assert_eq!(
+            u.add_exit(InlinedExit {
+                return_record: 0,
+                levels: vec![]
+            }),
+            0
+        );
+        assert_eq!(
+            u.pool_address(),
+            at,
+            "adding exits leaves the pool in place"
+        );
         // SAFETY: the pool holds two values at `at`, alive while `u` is.
         let second = unsafe { *((at + 8) as *const Value) };
         assert_eq!(second, Value::small(9));
