@@ -415,6 +415,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         out!("{}", disasm::method(&vm, method)?);
         if *jit {
             out!("{}", disasm::jit_ir(&vm, method)?);
+            out!("{}", disasm::jit_inlining(&mut vm, method)?);
             out!("{}", disasm::jit_code(&mut vm, method)?);
         }
         return Ok(ExitCode::SUCCESS);

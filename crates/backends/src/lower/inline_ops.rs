@@ -85,10 +85,9 @@ impl Lowering<'_, '_, '_> {
         let (Some(unit), Some(c)) = (self.env.unit, self.f.constant(k)) else {
             return refuse(format!("constant {k} without unit constants"));
         };
-        if unit.constant(c.handle).is_none() {
+        let Some(at) = unit.constant_address(c.handle) else {
             return refuse(format!("constant {k} is not in the pool"));
-        }
-        let at = unit.pool_address() + 8 * u64::from(c.handle);
+        };
         Ok(self.int(at as i64))
     }
 

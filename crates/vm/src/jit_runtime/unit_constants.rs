@@ -124,6 +124,12 @@ impl UnitConstants {
         self.values.as_ptr() as u64
     }
 
+    /// The address of constant `i` in the pool (`None` beyond it).
+    pub fn constant_address(&self, i: u32) -> Option<u64> {
+        let at = self.values.get(i as usize)?;
+        Some(at as *const Value as u64)
+    }
+
     /// The address of the validity word (fixed once the unit is boxed).
     pub fn valid_address(&self) -> u64 {
         self.valid.as_ptr() as u64
