@@ -79,7 +79,10 @@ fn inlined_once_hot_answers_as_the_interpreter() {
         let (inlined, invalidated, materialized) = same_as_interpreted(HOT, stress);
         assert!(inlined >= 10, "only {inlined} sends inlined");
         assert!(invalidated >= 1, "the redefinition invalidated nothing");
-        assert!(materialized >= 100, "only {materialized} frames materialized");
+        assert!(
+            materialized >= 100,
+            "only {materialized} frames materialized"
+        );
     }
 }
 
