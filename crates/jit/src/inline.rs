@@ -95,8 +95,8 @@ impl Default for Budget {
     fn default() -> Budget {
         Budget {
             max_depth: 2,
-            callee_insts: 80,
-            total_insts: 600,
+            callee_insts: 160,
+            total_insts: 800,
         }
     }
 }
@@ -256,8 +256,7 @@ fn next_send(b: &Block, considered: &HashSet<u16>) -> Option<(usize, u16)> {
 
 /// Inlines the send `at` of block `bi` if the oracle offers an eligible
 /// method: `f.blocks[bi]` becomes the guard; answers the new blocks to
-/// put after it. On a refusal nothing changes (but the constants the
-/// refused callee added, which are dropped too).
+/// put after it. On a refusal nothing changes.
 fn try_inline(
     f: &mut Function,
     bi: usize,
@@ -286,11 +285,7 @@ fn try_inline(
     if !split::splittable(&f.blocks[bi], at) {
         return Err(Refusal::Split);
     }
-    let (constants, inlined, refused) = (
-        cx.constants.len(),
-        cx.stats.inlined,
-        cx.stats.refused.len(),
-    );
+    let (constants, inlined) = (cx.constants.len(), cx.stats.inlined);
     let result = prepare(candidate, arity, depth, cx).and_then(|callee| {
         let mut block = f.blocks[bi].clone();
         let new = splice(&mut block, at, &callee, ids).ok_or(Refusal::Malformed)?;
@@ -298,10 +293,10 @@ fn try_inline(
         Ok(new)
     });
     if result.is_err() {
-        // What was inlined into a refused callee goes with it.
+        // What was inlined into a refused callee goes with it (its
+        // refusals stay: they say why).
         cx.constants.truncate(constants);
         cx.stats.inlined = inlined;
-        cx.stats.refused.truncate(refused);
     }
     result
 }
@@ -462,8 +457,12 @@ fn check_sends(callee: &Function, nested: &HashSet<u16>) -> Result<(), Refusal> 
 fn splice(b: &mut Block, at: usize, callee: &Prepared, ids: &mut Ids) -> Option<Vec<Block>> {
     let cut = Cut::new(b, at);
     let (send_id, join_id) = (ids.block(), ids.block());
-    let blocks: HashMap<BlockId, BlockId> =
-        callee.f.blocks.iter().map(|cb| (cb.id, ids.block())).collect();
+    let blocks: HashMap<BlockId, BlockId> = callee
+        .f
+        .blocks
+        .iter()
+        .map(|cb| (cb.id, ids.block()))
+        .collect();
     let none = HashMap::new();
     let (is, valid, ok) = (ids.value(), ids.value(), ids.value());
     let recv = cut.operand(0, &none);

@@ -213,7 +213,15 @@ fn literal_op(ops: &[Option<InlineOp>], i: u8, receiver: Receiver) -> Option<Inl
 /// site caches `site_prim` and `quick_way` read are the root method's.
 fn paths(data: &InstData, facts: &Facts) -> Vec<Path> {
     let chained = data.state.as_ref().is_some_and(State::is_chained);
-    if chained && !matches!(data.inst, Inst::Send { selector: Selector::Special(_), .. }) {
+    if chained
+        && !matches!(
+            data.inst,
+            Inst::Send {
+                selector: Selector::Special(_),
+                ..
+            }
+        )
+    {
         return vec![];
     }
     let inst = &data.inst;
