@@ -38,8 +38,9 @@ fib: n
     let mut jit = LlvmJit::new().expect("the LLVM JIT");
     // Without type feedback (`Facts::not_float` empty) the region pass
     // makes each of fib's SmallInt sends an unboxed Float region whose
-    // guard always fails; its inline boxing raises the register pressure
-    // to four callee-saved registers saved on every entry. What this test
+    // guard always fails; its inline unboxing and boxing raise the
+    // register pressure so that callee-saved registers are saved on every
+    // entry (three pushes instead of one when measured). What this test
     // guards is fib's SmallInt code, so it is compiled without regions
     // (until feedback keeps them out of integer code).
     jit.optimizations = Optimizations::all().with(Optimization::Unbox, false);

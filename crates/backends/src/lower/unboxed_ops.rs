@@ -46,6 +46,15 @@ impl Lowering<'_, '_, '_> {
                 let x = self.get(a)?;
                 self.or_exit(data, F64, |b, fail| float_value(b, lay, vm, x, fail))?
             }
+            Inst::UnboxNumber(a)
+                if let Some(&Inst::Int(n)) = self.remat.get(&a)
+                    && lst_vm::value::Value::int(n).is_some() =>
+            {
+                // A SmallInt constant (`x + 1`): its double, as `asFloat`
+                // rounds it, with no test (Cranelift folds no branch).
+                let f = self.b.ins().f64const(n as f64);
+                vec![f, self.b.ins().iconst(I8, 0)]
+            }
             Inst::UnboxNumber(a) => {
                 let x = self.get(a)?;
                 self.or_exit(data, F64, |b, fail| number_value(b, lay, vm, x, fail))?

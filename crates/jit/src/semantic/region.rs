@@ -26,8 +26,12 @@
 //!
 //! ```text
 //! bbX:                              ; the block up to the region
-//!     leaf loads (the ones after the first send again; their states:
-//!     the stack before the region)
+//!     leaf loads up to the first send
+//!     t = is_int r                      ; a receiver leaf bbX holds, if any
+//!     branch t, slow(s…), guard(s…)
+//! guard(s…):                        ; (or still bbX, without such a leaf)
+//!     leaf loads after the first send, again (their states: the stack
+//!     before the region)
 //!     w = quick_way getter o send PC    ; per getter leaf
 //!     f, e = unbox_float l              ; unbox_number: argument-only leaves
 //!     v = inline_valid OP               ; per Float operation of the tree
@@ -47,6 +51,9 @@
 //!     jump join(s…, r)
 //! join(s…, r):                      ; the rest of bbX
 //! ```
+//!
+//! The SmallInt test first makes integer code whose sends feedback does
+//! not exclude pay one tag test for the region, not its whole guard.
 //!
 //! Guards, loads and operations are the fast path's only: this module
 //! never changes what the slow path does, and never keeps an unboxed value
@@ -573,16 +580,29 @@ struct Guard {
 /// Emits the guard of `region` (after `before`, the instructions of its
 /// block before it) into `insts`: the loads again, the
 /// getters' ways, one unboxing per leaf value, the operations' validity
-/// words and their conjunction.
+/// words and their conjunction. `outer` names the values from before the
+/// region where the guard is (empty: at the end of the cut block).
 fn guard(
     region: &Region,
     parts: &Parts,
     before: &[InstData],
+    outer: &HashMap<Value, Value>,
     insts: &mut Vec<InstData>,
     ids: &mut Ids,
 ) -> Guard {
-    let names = hoist(parts.loads.clone(), before, insts, ids);
-    let name = |v: Value| names.get(&v).copied().unwrap_or(v);
+    let loads = parts.loads.iter().cloned().map(|mut data| {
+        if let Some(state) = &mut data.state
+            && !outer.is_empty()
+        {
+            let known = state.stack.iter().take_while(|v| outer.contains_key(v));
+            state.stack = known.map(|v| outer[v]).collect();
+        }
+        data
+    });
+    // In a block of its own, the guard sees only what the cut carries.
+    let seen = |v: &Value| outer.is_empty() || outer.contains_key(v);
+    let names = hoist(loads.collect(), before, seen, insts, ids);
+    let name = |v: Value| split::renamed(names.get(&v).copied().unwrap_or(v), outer);
     let mut conds = vec![];
     let objects: Vec<Value> = parts.getters.iter().map(|&(_, _, o)| name(o)).collect();
     for (&object, &(_, send, _)) in objects.iter().zip(&parts.getters) {
@@ -637,32 +657,78 @@ fn guard(
     }
 }
 
-/// Replaces `b`'s region by the guard at its end and answers the new
-/// blocks: getters (if any), fast, slow and join (last).
+/// A receiver leaf the cut block already holds (from before the region or
+/// loaded before its first send): a SmallInt there sends the region to
+/// its slow path at once, before the rest of the guard.
+fn early_leaf(region: &Region) -> Option<Value> {
+    region
+        .leaves
+        .iter()
+        .find(|l| {
+            l.receiver
+                && match l.source {
+                    Source::Before => true,
+                    Source::Load(k) => k < region.start,
+                    Source::Getter { .. } => false,
+                }
+        })
+        .map(|l| l.value)
+}
+
+/// Replaces `b`'s region by its guard and answers the new blocks: the
+/// rest of the guard (if a SmallInt test comes first), getters (if any),
+/// fast, slow and join (last).
 fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
     let parts = Parts::of(b, region);
     let cut = Cut::run(b, region.start, region.root);
     let (slow_id, join_id) = (ids.block(), ids.block());
+    let early = early_leaf(region);
+    let guard_id = early.map(|_| ids.block());
     let getters_id = (!parts.getters.is_empty()).then(|| ids.block());
     let fast_id = ids.block();
-    let mut insts = vec![];
-    let g = guard(region, &parts, &b.insts, &mut insts, ids);
-    let mut args = cut.carried_args(&HashMap::new());
+    let to_slow = |map: &HashMap<Value, Value>| BlockCall {
+        block: slow_id,
+        args: cut.carried_args(map),
+    };
+    let mut blocks = vec![];
+    // Where the guard goes: the end of `b`, or a block of its own after a
+    // SmallInt test.
+    let (mut insts, outer, params) = match (early, guard_id) {
+        (Some(leaf), Some(id)) => {
+            let small = emit(Inst::IsInt(leaf), &mut b.insts, ids)[0];
+            let rest = BlockCall {
+                block: id,
+                args: cut.carried_args(&HashMap::new()),
+            };
+            b.terminator = Terminator::Branch {
+                cond: small,
+                then: to_slow(&HashMap::new()),
+                otherwise: rest,
+            };
+            let e = cut.enter(ids);
+            (e.insts, e.map, Some(e.params))
+        }
+        _ => (vec![], HashMap::new(), None),
+    };
+    let g = guard(region, &parts, &b.insts, &outer, &mut insts, ids);
+    let mut args = cut.carried_args(&outer);
     args.extend(&g.floats);
     args.extend(&g.objects);
-    b.insts.extend(insts);
-    b.terminator = Terminator::Branch {
+    let branch = Terminator::Branch {
         cond: g.ok,
         then: BlockCall {
             block: getters_id.unwrap_or(fast_id),
             args,
         },
-        otherwise: BlockCall {
-            block: slow_id,
-            args: cut.carried_args(&HashMap::new()),
-        },
+        otherwise: to_slow(&outer),
     };
-    let mut blocks = vec![];
+    match (guard_id, params) {
+        (Some(id), Some(params)) => blocks.push(Block::new(id, params, insts, branch)),
+        _ => {
+            b.insts.extend(insts);
+            b.terminator = branch;
+        }
+    }
     let pcs: Vec<u16> = parts.getters.iter().map(|&(_, pc, _)| pc).collect();
     if let Some(id) = getters_id {
         let to = (fast_id, slow_id);
@@ -687,11 +753,13 @@ fn expand(b: &mut Block, region: &Region, ids: &mut Ids) -> Vec<Block> {
 /// Emits `loads` into `insts` with fresh names, once per instruction:
 /// nothing runs between them in the fast path, so equal loads read the
 /// same value (as do the loads at the end of `before`, the block before
-/// the region, that only pure instructions follow). Answers the name
-/// each load has in the guard and the fast path (the first equal load's).
+/// the region, that only pure instructions follow, if `seen` where the
+/// guard is). Answers the name each load has in the guard and the fast
+/// path (the first equal load's).
 fn hoist(
     loads: Vec<InstData>,
     before: &[InstData],
+    seen: impl Fn(&Value) -> bool,
     insts: &mut Vec<InstData>,
     ids: &mut Ids,
 ) -> HashMap<Value, Value> {
@@ -700,7 +768,7 @@ fn hoist(
     let tail = before.iter().rev().take_while(|d| !has_effect(&d.inst));
     let tail = &before[before.len() - tail.count()..];
     for d in tail {
-        if !is_pure_load(&d.inst) || d.results.len() != 1 {
+        if !is_pure_load(&d.inst) || d.results.len() != 1 || !seen(&d.results[0]) {
             continue;
         }
         match done.iter().find(|(i, _)| *i == d.inst) {
