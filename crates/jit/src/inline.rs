@@ -233,6 +233,8 @@ fn inline_in(
                 cx.stats.inlined += 1;
                 f.blocks.splice(i + 1..i + 1, new);
             }
+            // A special binary send may stay in inlined code: no news.
+            Err(Refusal::Depth) if is_special_binary(&f.blocks[i].insts[at].inst) => {}
             Err(reason) => cx.stats.refused.push((pc, reason)),
         }
     }
@@ -432,20 +434,24 @@ fn name_literals(callee: &mut Function, literals: &[Option<Constant>], cx: &mut 
     }
 }
 
+/// Whether `inst` is a send of a special selector with one argument (the
+/// semantic lowering gives it its SmallInt and Float paths).
+fn is_special_binary(inst: &Inst) -> bool {
+    matches!(inst, Inst::Send { selector: Selector::Special(_), args, .. } if args.len() == 1)
+}
+
 /// Every send left in the callee is a special binary one, the fallback
 /// of a send inlined into it (`nested`: their pcs), or inside code
 /// inlined into it (checked at that level).
 fn check_sends(callee: &Function, nested: &HashSet<u16>) -> Result<(), Refusal> {
     let ok = |data: &InstData| {
-        let Inst::Send { selector, args, .. } = &data.inst else {
+        if !matches!(data.inst, Inst::Send { .. }) {
             return true;
-        };
+        }
         let Some(state) = &data.state else {
             return false;
         };
-        state.is_chained()
-            || nested.contains(&state.pc)
-            || matches!(selector, Selector::Special(_)) && args.len() == 1
+        state.is_chained() || nested.contains(&state.pc) || is_special_binary(&data.inst)
     };
     let all = callee.blocks.iter().flat_map(|b| &b.insts).all(ok);
     if all { Ok(()) } else { Err(Refusal::Send) }
