@@ -311,8 +311,8 @@ struct Prepared {
     method: ConstId,
 }
 
-/// Checks the candidate, names its constants, inlines into it and checks
-/// its size.
+/// Checks the candidate (its size first, before any work on it), names
+/// its constants, inlines into it and checks its size again.
 fn prepare(
     c: Candidate,
     arity: usize,
@@ -326,6 +326,9 @@ fn prepare(
         instance_size,
         literals,
     } = c;
+    if size_of(&callee) > cx.budget.callee_insts {
+        return Err(Refusal::Size);
+    }
     if class.kind != ConstKind::Class
         || method.kind != ConstKind::Method
         || callee.kind != Kind::Method
@@ -340,7 +343,7 @@ fn prepare(
     name_literals(&mut callee, &literals, cx);
     let nested = inline_in(&mut callee, Some((method, handle)), depth + 1, cx);
     check_sends(&callee, &nested)?;
-    let size: usize = callee.blocks.iter().map(|b| b.insts.len() + 1).sum();
+    let size = size_of(&callee);
     if size > cx.budget.callee_insts {
         return Err(Refusal::Size);
     }
@@ -355,6 +358,11 @@ fn prepare(
         class,
         method,
     })
+}
+
+/// A function's size for the budget: instructions and terminators.
+fn size_of(f: &Function) -> usize {
+    f.blocks.iter().map(|b| b.insts.len() + 1).sum()
 }
 
 /// What the callee's instructions and terminators allow: no block, no
