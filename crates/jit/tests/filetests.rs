@@ -27,8 +27,8 @@
 //!   PC, `; inline: Test>>outer @PC Test>>sel` for the send at PC of the
 //!   inlined method `outer`; `; ivars: a b c` names other instance
 //!   variables; `; instance_size: N` (default: their number) and
-//!   `; depth: N` (default 2) set the candidate's instance size and the
-//!   budget's depth. The expected text is the caller after
+//!   `; depth: N`, `; callee_insts: N` (the defaults: `Budget`'s) set the
+//!   candidate's instance size and the budget. The expected text is the caller after
 //!   [`lst_jit::inline`] (verified). `; inlined: N` and `; refused: PC
 //!   REASON` check the pass's statistics; `; fires:`, `; absent:` (nowhere)
 //!   and `; count:` check the IR after the region pass, the semantic
@@ -423,6 +423,7 @@ struct InlineHeader {
     ivars: Vec<String>,
     instance_size: Option<usize>,
     depth: Option<usize>,
+    callee_insts: Option<usize>,
     inlined: Option<usize>,
     refused: Vec<(u16, String)>,
 }
@@ -449,6 +450,7 @@ impl InlineHeader {
                 "ivars" => h.ivars = rest.split_whitespace().map(String::from).collect(),
                 "instance_size" => h.instance_size = Some(rest.parse().expect("a size")),
                 "depth" => h.depth = Some(rest.parse().expect("a depth")),
+                "callee_insts" => h.callee_insts = Some(rest.parse().expect("a size")),
                 "inlined" => h.inlined = Some(rest.parse().expect("a count")),
                 "refused" => {
                     let (at, why) = rest.split_once(' ').expect("`; refused: PC REASON`");
@@ -500,9 +502,11 @@ fn inlined(
         offers: ih.offers.clone(),
         instance_size: ih.instance_size.unwrap_or(ivars.len()),
     };
+    let default = Budget::default();
     let budget = Budget {
-        max_depth: ih.depth.unwrap_or(2),
-        ..Budget::default()
+        max_depth: ih.depth.unwrap_or(default.max_depth),
+        callee_insts: ih.callee_insts.unwrap_or(default.callee_insts),
+        ..default
     };
     let stats = lst_jit::inline::inline(&mut f, &mut oracle, budget);
     verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
