@@ -95,8 +95,8 @@ impl Default for Budget {
     fn default() -> Budget {
         Budget {
             max_depth: 2,
-            callee_insts: 80,
-            total_insts: 600,
+            callee_insts: 160,
+            total_insts: 800,
         }
     }
 }
@@ -233,6 +233,8 @@ fn inline_in(
                 cx.stats.inlined += 1;
                 f.blocks.splice(i + 1..i + 1, new);
             }
+            // A special binary send may stay in inlined code: no news.
+            Err(Refusal::Depth) if is_special_binary(&f.blocks[i].insts[at].inst) => {}
             Err(reason) => cx.stats.refused.push((pc, reason)),
         }
     }
@@ -256,8 +258,7 @@ fn next_send(b: &Block, considered: &HashSet<u16>) -> Option<(usize, u16)> {
 
 /// Inlines the send `at` of block `bi` if the oracle offers an eligible
 /// method: `f.blocks[bi]` becomes the guard; answers the new blocks to
-/// put after it. On a refusal nothing changes (but the constants the
-/// refused callee added, which are dropped too).
+/// put after it. On a refusal nothing changes.
 fn try_inline(
     f: &mut Function,
     bi: usize,
@@ -286,8 +287,7 @@ fn try_inline(
     if !split::splittable(&f.blocks[bi], at) {
         return Err(Refusal::Split);
     }
-    let (constants, inlined, refused) =
-        (cx.constants.len(), cx.stats.inlined, cx.stats.refused.len());
+    let (constants, inlined) = (cx.constants.len(), cx.stats.inlined);
     let result = prepare(candidate, arity, depth, cx).and_then(|callee| {
         let mut block = f.blocks[bi].clone();
         let new = splice(&mut block, at, &callee, ids).ok_or(Refusal::Malformed)?;
@@ -295,10 +295,10 @@ fn try_inline(
         Ok(new)
     });
     if result.is_err() {
-        // What was inlined into a refused callee goes with it.
+        // What was inlined into a refused callee goes with it (its
+        // refusals stay: they say why).
         cx.constants.truncate(constants);
         cx.stats.inlined = inlined;
-        cx.stats.refused.truncate(refused);
     }
     result
 }
@@ -311,8 +311,8 @@ struct Prepared {
     method: ConstId,
 }
 
-/// Checks the candidate, names its constants, inlines into it and checks
-/// its size.
+/// Checks the candidate (its size first, before any work on it), names
+/// its constants, inlines into it and checks its size again.
 fn prepare(
     c: Candidate,
     arity: usize,
@@ -326,6 +326,9 @@ fn prepare(
         instance_size,
         literals,
     } = c;
+    if size_of(&callee) > cx.budget.callee_insts {
+        return Err(Refusal::Size);
+    }
     if class.kind != ConstKind::Class
         || method.kind != ConstKind::Method
         || callee.kind != Kind::Method
@@ -340,7 +343,7 @@ fn prepare(
     name_literals(&mut callee, &literals, cx);
     let nested = inline_in(&mut callee, Some((method, handle)), depth + 1, cx);
     check_sends(&callee, &nested)?;
-    let size: usize = callee.blocks.iter().map(|b| b.insts.len() + 1).sum();
+    let size = size_of(&callee);
     if size > cx.budget.callee_insts {
         return Err(Refusal::Size);
     }
@@ -355,6 +358,11 @@ fn prepare(
         class,
         method,
     })
+}
+
+/// A function's size for the budget: instructions and terminators.
+fn size_of(f: &Function) -> usize {
+    f.blocks.iter().map(|b| b.insts.len() + 1).sum()
 }
 
 /// What the callee's instructions and terminators allow: no block, no
@@ -434,20 +442,24 @@ fn name_literals(callee: &mut Function, literals: &[Option<Constant>], cx: &mut 
     }
 }
 
+/// Whether `inst` is a send of a special selector with one argument (the
+/// semantic lowering gives it its SmallInt and Float paths).
+fn is_special_binary(inst: &Inst) -> bool {
+    matches!(inst, Inst::Send { selector: Selector::Special(_), args, .. } if args.len() == 1)
+}
+
 /// Every send left in the callee is a special binary one, the fallback
 /// of a send inlined into it (`nested`: their pcs), or inside code
 /// inlined into it (checked at that level).
 fn check_sends(callee: &Function, nested: &HashSet<u16>) -> Result<(), Refusal> {
     let ok = |data: &InstData| {
-        let Inst::Send { selector, args, .. } = &data.inst else {
+        if !matches!(data.inst, Inst::Send { .. }) {
             return true;
-        };
+        }
         let Some(state) = &data.state else {
             return false;
         };
-        state.is_chained()
-            || nested.contains(&state.pc)
-            || matches!(selector, Selector::Special(_)) && args.len() == 1
+        state.is_chained() || nested.contains(&state.pc) || is_special_binary(&data.inst)
     };
     let all = callee.blocks.iter().flat_map(|b| &b.insts).all(ok);
     if all { Ok(()) } else { Err(Refusal::Send) }

@@ -15,7 +15,13 @@
 //! safepoints, primitives, the loads and stores of temporaries and
 //! instance variables) carry a [`State`]: the bytecode offset and operand
 //! stack the interpreter must see if it takes over there. A value in a
-//! state is a use like an operand.
+//! state is a use like an operand. In code inlined from another method
+//! the state is chained ([`InlinedFrame`]): the inlined activations and
+//! their callers, down to the function's own.
+//!
+//! A function may name heap values it does not know, its unit's
+//! [`Constant`]s (classes, methods, literals of inlined methods), by
+//! [`ConstId`]: the embedder holds the values.
 //!
 //! This module owns the data structures only; building, checking and
 //! printing live in their own modules.

@@ -207,11 +207,15 @@ fn check_indices(f: &Function, block: BlockId, inst: &Inst, errors: &mut Vec<Str
     }
 }
 
-/// Whether `f` has a send whose state's pc is `pc` (the site a
-/// `site_prim` reads).
+/// Whether `f` has a send of its own (not in inlined code, whose pcs are
+/// another method's) whose state's pc is `pc` (the site a `site_prim`
+/// reads).
 fn sends_at(f: &Function, pc: u16) -> bool {
     f.blocks.iter().flat_map(|b| &b.insts).any(|d| {
-        matches!(d.inst, Inst::Send { .. }) && d.state.as_ref().is_some_and(|s| s.pc == pc)
+        matches!(d.inst, Inst::Send { .. })
+            && d.state
+                .as_ref()
+                .is_some_and(|s| !s.is_chained() && s.pc == pc)
     })
 }
 
