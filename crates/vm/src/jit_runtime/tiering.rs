@@ -141,6 +141,9 @@ pub struct Tier {
     /// their addresses). Kept as long as the tier: code is never freed.
     #[allow(clippy::vec_box)]
     pub(crate) units: Vec<Box<super::unit_constants::UnitConstants>>,
+    /// The indices in `methods` of units whose inlining was invalidated,
+    /// waiting to be compiled again (see [`Tier::invalidate_inlined`]).
+    sent_back: Vec<usize>,
     /// Backward branches the interpreter took (sampled every
     /// [`LOOP_STRIDE`]).
     loop_edges: u32,
@@ -154,6 +157,15 @@ impl Tier {
             .iter()
             .zip(&self.starts)
             .position(|(m, &s)| m.raw() == method.raw() && s == start)
+    }
+
+    /// The index in `methods` of the unit `(method, start)` if it was
+    /// sent back to be compiled again; it is not any more.
+    fn take_sent_back(&mut self, method: Value, start: u16) -> Option<usize> {
+        let at = self.sent_back.iter().position(|&i| {
+            self.methods[i].raw() == method.raw() && self.starts[i] == start
+        })?;
+        Some(self.sent_back.swap_remove(at))
     }
 
     /// Keeps what inlining made of the unit whose entry record is `first`.
@@ -189,6 +201,7 @@ impl Tier {
             self.index.remove(&(self.methods[i].raw(), self.starts[i]));
             self.method_records[i] = 0;
             self.levels[i] = Level::Baseline;
+            self.sent_back.push(i);
         }
         any
     }
@@ -237,6 +250,7 @@ impl Vm {
             levels: vec![],
             blocks: new_table(),
             units: vec![],
+            sent_back: vec![],
             methods: vec![],
             starts: vec![],
             method_records: vec![],
@@ -389,7 +403,7 @@ impl Vm {
         if let Some(tier) = self.jit.as_mut() {
             tier.index.insert((method.raw(), start), r);
             // A unit invalidated earlier keeps its place.
-            if let Some(i) = tier.unit_slot(method, start) {
+            if let Some(i) = tier.take_sent_back(method, start) {
                 tier.method_records[i] = r;
                 tier.levels[i] = level;
                 return r;
@@ -478,6 +492,7 @@ impl Vm {
         let tier = self.jit.as_mut()?;
         tier.levels[i] = Level::Optimized;
         tier.method_records[i] = r;
+        tier.sent_back.retain(|&j| j != i);
         tier.index.insert((method.raw(), start), r);
         tier.stats.optimized_later += 1;
         // Caches and inline caches may hold the baseline entry.
