@@ -162,9 +162,10 @@ impl Tier {
     /// The index in `methods` of the unit `(method, start)` if it was
     /// sent back to be compiled again; it is not any more.
     fn take_sent_back(&mut self, method: Value, start: u16) -> Option<usize> {
-        let at = self.sent_back.iter().position(|&i| {
-            self.methods[i].raw() == method.raw() && self.starts[i] == start
-        })?;
+        let at = self
+            .sent_back
+            .iter()
+            .position(|&i| self.methods[i].raw() == method.raw() && self.starts[i] == start)?;
         Some(self.sent_back.swap_remove(at))
     }
 
