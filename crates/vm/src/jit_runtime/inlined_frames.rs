@@ -111,7 +111,7 @@ pub unsafe extern "C" fn lst_inlined_exit(vm: *mut Vm, hp: u64, unit: u64, exit:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::interp::frame::{H_CALLER, H_METHOD, H_RETPC, H_TB};
+    use crate::interp::frame::{H_METHOD, H_RETPC, H_TB};
     use crate::jit_runtime::unit_constants::InlinedLevel;
     use crate::link::Origin;
     use lst_bytecode::Op;
