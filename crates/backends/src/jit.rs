@@ -733,6 +733,42 @@ impl MethodInput {
     }
 }
 
+impl CraneliftJit {
+    /// Compiles `input` at the optimized level, with its constants,
+    /// validity word and inlined exits if inlining ran.
+    fn compile_optimized_unit(
+        &mut self,
+        input: MethodInput,
+        sites: Box<[SendSite]>,
+        first_record: u32,
+    ) -> Result<Compiled, String> {
+        let unit = input
+            .inlining
+            .as_ref()
+            .map(|i| Box::new(UnitConstants::new(i.constants.clone(), i.selectors.clone())));
+        let (code, entries, exits) =
+            self.compile_optimized(&input, &sites, first_record, unit.as_deref())?;
+        let inlining = input.inlining.zip(unit).map(|(i, mut unit)| {
+            for exit in exits {
+                unit.add_exit(exit);
+            }
+            Inlining {
+                unit,
+                inlined: i.inlined,
+                refused: i.refused,
+            }
+        });
+        Ok(Compiled {
+            code,
+            entries,
+            sites,
+            counter: None,
+            unboxed_regions: input.unboxed_regions,
+            inlining,
+        })
+    }
+}
+
 impl Compiler for CraneliftJit {
     fn compile(
         &mut self,
@@ -759,29 +795,29 @@ impl Compiler for CraneliftJit {
                 })
             }
             Level::Optimized => {
-                let unit = input.inlining.as_ref().map(|i| {
-                    Box::new(UnitConstants::new(i.constants.clone(), i.selectors.clone()))
-                });
-                let (code, entries, exits) =
-                    self.compile_optimized(&input, &sites, first_record, unit.as_deref())?;
-                let inlining = input.inlining.zip(unit).map(|(i, mut unit)| {
-                    for exit in exits {
-                        unit.add_exit(exit);
+                let (inlined, mut refused) = input
+                    .inlining
+                    .as_ref()
+                    .map_or((0, vec![]), |i| (i.inlined, i.refused.clone()));
+                match self.compile_optimized_unit(input, sites, first_record) {
+                    Err(why) if inlined > 0 => {
+                        // Inlined code the back end does not lower: the
+                        // unit is compiled without inlining.
+                        let opts = self.optimizations.with(Optimization::Inline, false);
+                        let input = MethodInput::new(vm, method, start, level, opts)?;
+                        let sites = input.sites();
+                        let mut c = self.compile_optimized_unit(input, sites, first_record)?;
+                        let not_lowered = format!("not lowered: {}", first_words(&why));
+                        refused.extend(std::iter::repeat_n(not_lowered, inlined as usize));
+                        c.inlining = Some(Inlining {
+                            unit: Box::new(UnitConstants::new(vec![], vec![])),
+                            inlined: 0,
+                            refused,
+                        });
+                        Ok(c)
                     }
-                    Inlining {
-                        unit,
-                        inlined: i.inlined,
-                        refused: i.refused,
-                    }
-                });
-                Ok(Compiled {
-                    code,
-                    entries,
-                    sites,
-                    counter: None,
-                    unboxed_regions: input.unboxed_regions,
-                    inlining,
-                })
+                    r => r,
+                }
             }
         }
     }
@@ -789,6 +825,14 @@ impl Compiler for CraneliftJit {
     fn trampoline(&self) -> Trampoline {
         self.trampoline
     }
+}
+
+/// The first words of a refusal (without the values it names).
+fn first_words(why: &str) -> String {
+    why.split(|c: char| c == ':' || c == '(')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Stands in for the trampoline until it is built.
