@@ -829,10 +829,7 @@ impl Compiler for CraneliftJit {
 
 /// The first words of a refusal (without the values it names).
 fn first_words(why: &str) -> String {
-    why.split(|c: char| c == ':' || c == '(')
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(":")
+    why.split([':', '(']).take(2).collect::<Vec<_>>().join(":")
 }
 
 /// Stands in for the trampoline until it is built.
