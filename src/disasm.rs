@@ -75,6 +75,41 @@ pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
     Ok(out)
 }
 
+/// The type feedback recorded for the method named `spec` and, when the
+/// optimizing tier would inline sends of it, its IR as that tier reads
+/// it (inlined, then the region pass, lowered and folded).
+pub fn jit_inlining(vm: &mut Vm, spec: &str) -> Result<String> {
+    let (class, selector) = resolve(vm, spec)?;
+    let method = vm
+        .find_symbol(selector.as_bytes())
+        .and_then(|s| vm.find_method(s, class));
+    let Some(method) = method else {
+        bail!("{spec}: no such method");
+    };
+    let feedback = vm.describe_feedback(method);
+    let mut out = if feedback.is_empty() {
+        String::from("\n; no type feedback recorded\n")
+    } else {
+        format!("\n; type feedback\n{feedback}")
+    };
+    let paths = lst_backends::jit::FastPaths::optimizing(Default::default());
+    match lst_backends::jit::read_unit(vm, method, 0, paths) {
+        Ok(unit) => match unit.inlining {
+            Some(i) if i.inlined > 0 => out.push_str(&format!(
+                "\n; IR after inlining {} sends (then regions, lowering, fold)\n{}",
+                i.inlined, unit.ir
+            )),
+            Some(i) => out.push_str(&format!(
+                "; nothing inlined ({} sends refused)\n",
+                i.refused.len()
+            )),
+            None => {}
+        },
+        Err(why) => out.push_str(&format!("; not read: {why}\n")),
+    }
+    Ok(out)
+}
+
 /// What each of the JIT's compilers makes of the method named `spec`: the
 /// Cranelift function and its machine code, then the baseline's machine
 /// code, disassembled (and, built with LLVM, LLVM's IR and code).

@@ -415,6 +415,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         out!("{}", disasm::method(&vm, method)?);
         if *jit {
             out!("{}", disasm::jit_ir(&vm, method)?);
+            out!("{}", disasm::jit_inlining(&mut vm, method)?);
             out!("{}", disasm::jit_code(&mut vm, method)?);
         }
         return Ok(ExitCode::SUCCESS);
@@ -586,6 +587,25 @@ fn print_jit_stats(vm: &Vm, flags: &VmFlags) {
     reasons.sort_by(|a, b| b.1.cmp(a.1));
     for (why, n) in reasons.iter().take(8) {
         eprintln!("jit: declined {n}× ({why})");
+    }
+    print_inlining_stats(s);
+}
+
+/// `--jit-stats`' inlining lines: sends inlined, invalidations,
+/// materializations, then the sends not inlined by reason.
+fn print_inlining_stats(s: &lst_vm::jit_runtime::tiering::JitStats) {
+    let refused: u64 = s.inline_refusals.values().sum();
+    if s.inlined_sends == 0 && refused == 0 {
+        return;
+    }
+    eprintln!(
+        "jit: inlining: {} sends inlined, {refused} not; {} units invalidated, {} inlined frames materialized",
+        s.inlined_sends, s.invalidations, s.materializations
+    );
+    let mut reasons: Vec<_> = s.inline_refusals.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (why, n) in reasons {
+        eprintln!("jit:   not inlined {n:>6}× ({why})");
     }
 }
 

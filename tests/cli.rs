@@ -306,3 +306,45 @@ fn jit_opt_switches_optimizations_by_name_and_rejects_unknown_ones() {
     assert!(err.contains("unknown optimization `unboxing`"), "{err}");
     assert!(err.contains("unbox: "), "the known ones are listed: {err}");
 }
+
+#[test]
+fn jit_opt_switches_inlining_and_jit_stats_counts_it() {
+    // `twice:` is called often enough from the loop to record feedback
+    // before `run:` compiles (`--jit on`, threshold 3).
+    let source = "CLASS InlCli Object\n\
+        !InlCli\ntwice: n\n    ^ n + n\n!\n\
+        !InlCli\nrun: k\n    | s |\n    s := 0.\n    1 to: k do: [:i | s := s + (self twice: i)].\n    ^ s\n!\n\
+        (InlCli new run: 300) printNl.\n(InlCli new run: 300) printNl.\n(InlCli new run: 300) printNl.\n(InlCli new run: 300) printNl.\n";
+    let dir = temp_dir("inline");
+    let file = dir.join("inl.st");
+    std::fs::write(&file, source).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let run = |opt: &str| {
+        let args = [
+            file.as_str(),
+            "--jit",
+            "on",
+            "--jit-threshold",
+            "3",
+            "--jit-compiler",
+            "cranelift",
+            "--jit-stats",
+            opt,
+        ];
+        let o = lst(&args, "");
+        assert!(o.status.success(), "{opt}: {}", stderr(&o));
+        (stdout(&o), stderr(&o))
+    };
+    let (on, on_stats) = run("--jit-opt=+inline");
+    let (off, off_stats) = run("--jit-opt=-inline");
+    assert_eq!(on, "90300\n".repeat(4));
+    assert_eq!(off, on);
+    assert!(
+        on_stats.contains("jit: inlining: ") && !on_stats.contains("jit: inlining: 0 sends"),
+        "{on_stats}"
+    );
+    assert!(!off_stats.contains("jit: inlining:"), "{off_stats}");
+    let o = lst(&["--jit-opt=-inlining", "-e", "1"], "");
+    assert!(stderr(&o).contains("inline: "), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

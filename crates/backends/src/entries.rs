@@ -228,7 +228,11 @@ pub fn site_at<'s>(
         .flat_map(|b| &b.insts)
         .filter(|d| matches!(d.inst, Inst::Send { .. }))
         .enumerate()
-        .filter(|(_, d)| d.state.as_ref().is_some_and(|s| s.pc == pc))
+        .filter(|(_, d)| {
+            d.state
+                .as_ref()
+                .is_some_and(|s| !s.is_chained() && s.pc == pc)
+        })
         .map(|(k, _)| k);
     match (at.next(), at.next()) {
         (Some(k), None) => sites

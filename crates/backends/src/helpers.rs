@@ -110,6 +110,7 @@ helpers! {
     lst_deopt: fn(_, _, _);
     lst_new_slots: fn(_, _, _);
     lst_tier_up: fn(_, _, _, _);
+    lst_inlined_exit: fn(_, _, _, _);
 }
 
 #[cfg(test)]

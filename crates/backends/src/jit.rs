@@ -8,6 +8,7 @@
 
 use crate::baseline;
 use crate::helpers::{self, Helper};
+use crate::inlining::UnitInlining;
 use crate::lower::{self, Env, HelperImport, MethodFacts};
 use crate::optimizations::{Optimization, Optimizations};
 use cranelift_codegen::ir::{
@@ -25,6 +26,7 @@ use lst_jit::translate::{Source, translate};
 use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Entry, Layout};
 use lst_vm::jit_runtime::inline_cache::SendSite;
 use lst_vm::jit_runtime::tiering::{COUNTER_OFF, Level};
+use lst_vm::jit_runtime::unit_constants::{InlinedExit, Inlining, UnitConstants};
 use lst_vm::jit_runtime::{float_ops, int_ops};
 use lst_vm::layout::method;
 use lst_vm::value::Value;
@@ -411,7 +413,8 @@ impl CraneliftJit {
         input: &MethodInput,
         sites: &[SendSite],
         first_record: u32,
-    ) -> Result<Vec<Entry>, String> {
+        unit: Option<&UnitConstants>,
+    ) -> Result<(Vec<Entry>, Vec<InlinedExit>), String> {
         let stub = self.send_stub.ok_or("the send stub is not built")?;
         let return_stub = self.return_stub.ok_or("the return stub is not built")?;
         let pointer = self.module.isa().pointer_type();
@@ -433,12 +436,13 @@ impl CraneliftJit {
             send_stub,
             return_stub,
             sites,
+            unit,
         };
         let lowered = lower::lower(&input.ir, &input.facts(), &env, &mut b);
         match lowered {
             Ok(l) => {
                 b.finalize(config);
-                Ok(l.entries)
+                Ok((l.entries, l.inlined_exits))
             }
             Err(e) => Err(format!("lower: {e}")),
         }
@@ -450,8 +454,9 @@ impl CraneliftJit {
         input: &MethodInput,
         sites: &[SendSite],
         first_record: u32,
-    ) -> Result<(usize, Vec<Entry>), String> {
-        let entries = match self.build(input, sites, first_record) {
+        unit: Option<&UnitConstants>,
+    ) -> Result<(usize, Vec<Entry>, Vec<InlinedExit>), String> {
+        let (entries, exits) = match self.build(input, sites, first_record, unit) {
             Ok(e) => e,
             Err(e) => {
                 self.module.clear_context(&mut self.ctx);
@@ -459,7 +464,7 @@ impl CraneliftJit {
             }
         };
         let id = self.declare_method()?;
-        Ok((self.define(id)?, entries))
+        Ok((self.define(id)?, entries, exits))
     }
 
     /// Compiles `input` with the baseline code generator: its address
@@ -502,15 +507,17 @@ impl CraneliftJit {
             bytecodes: bytecodes.to_vec(),
             literal_count,
             unboxed_regions: 0,
+            inlining: None,
         };
         let sites = input.sites();
-        let (code, entries) = self.compile_optimized(&input, &sites, 1)?;
+        let (code, entries, _) = self.compile_optimized(&input, &sites, 1, None)?;
         Ok(Compiled {
             code,
             entries,
             sites,
             counter: None,
             unboxed_regions: 0,
+            inlining: None,
         })
     }
 
@@ -535,6 +542,8 @@ pub struct UnitIr {
     pub literal_count: usize,
     /// How many unboxed Float regions the region pass made.
     pub unboxed_regions: u32,
+    /// What inlining made of it (`None`: it did not run).
+    pub inlining: Option<UnitInlining>,
 }
 
 /// Which of the semantic lowering's fast paths a unit gets, beyond the
@@ -549,6 +558,9 @@ pub struct FastPaths {
     /// Float expression trees on unboxed doubles (the region pass,
     /// `lst_jit::semantic::region`), for back ends that select its ops.
     pub unbox: bool,
+    /// Monomorphic sends inlined speculatively (`lst_jit::inline`), for
+    /// back ends that lower its constants, guards and exits.
+    pub inline: bool,
 }
 
 impl FastPaths {
@@ -559,6 +571,7 @@ impl FastPaths {
             objects: true,
             quick: true,
             unbox: opts.has(Optimization::Unbox),
+            inline: opts.has(Optimization::Inline),
         }
     }
 }
@@ -609,13 +622,17 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
     let object_ops = per_selector(h, literals, |s| {
         ObjectOp::of_selector(s).filter(|_| paths.objects)
     });
+    let not_float = vm.not_float_sites(method);
     let facts = lst_jit::semantic::Facts {
         literal_ops: &int_ops,
         float_ops: &float_ops,
         object_ops: &object_ops,
         quick: &quick,
-        not_float: &[],
+        not_float: &not_float,
     };
+    // Inlining runs first, so that the inlined bodies get the fast paths.
+    let inlining =
+        (paths.inline && start == 0).then(|| crate::inlining::inline_unit(vm, method, &mut ir));
     let unboxed_regions = if paths.unbox {
         lst_jit::semantic::region::unbox(&mut ir, &facts);
         region_roots(&ir)
@@ -629,6 +646,7 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         bytecodes,
         literal_count: h.size(literals),
         unboxed_regions,
+        inlining,
     })
 }
 
@@ -653,6 +671,7 @@ struct MethodInput {
     bytecodes: Vec<u8>,
     literal_count: usize,
     unboxed_regions: u32,
+    inlining: Option<UnitInlining>,
 }
 
 impl MethodInput {
@@ -674,6 +693,7 @@ impl MethodInput {
                 objects: true,
                 quick: false,
                 unbox: false,
+                inline: false,
             },
         };
         let UnitIr {
@@ -681,12 +701,14 @@ impl MethodInput {
             bytecodes,
             literal_count,
             unboxed_regions,
+            inlining,
         } = read_unit(vm, method, start, paths)?;
         Ok(MethodInput {
             ir,
             bytecodes,
             literal_count,
             unboxed_regions,
+            inlining,
         })
     }
 
@@ -694,6 +716,7 @@ impl MethodInput {
         MethodFacts {
             bytecodes: &self.bytecodes,
             literal_count: self.literal_count,
+            inlined: self.inlining.as_ref().map_or(&[], |i| &i.methods),
         }
     }
 
@@ -707,6 +730,42 @@ impl MethodInput {
             .filter(|d| matches!(d.inst, lst_jit::ir::Inst::Send { .. }))
             .count();
         (0..sends).map(|_| SendSite::default()).collect()
+    }
+}
+
+impl CraneliftJit {
+    /// Compiles `input` at the optimized level, with its constants,
+    /// validity word and inlined exits if inlining ran.
+    fn compile_optimized_unit(
+        &mut self,
+        input: MethodInput,
+        sites: Box<[SendSite]>,
+        first_record: u32,
+    ) -> Result<Compiled, String> {
+        let unit = input
+            .inlining
+            .as_ref()
+            .map(|i| Box::new(UnitConstants::new(i.constants.clone(), i.selectors.clone())));
+        let (code, entries, exits) =
+            self.compile_optimized(&input, &sites, first_record, unit.as_deref())?;
+        let inlining = input.inlining.zip(unit).map(|(i, mut unit)| {
+            for exit in exits {
+                unit.add_exit(exit);
+            }
+            Inlining {
+                unit,
+                inlined: i.inlined,
+                refused: i.refused,
+            }
+        });
+        Ok(Compiled {
+            code,
+            entries,
+            sites,
+            counter: None,
+            unboxed_regions: input.unboxed_regions,
+            inlining,
+        })
     }
 }
 
@@ -732,17 +791,33 @@ impl Compiler for CraneliftJit {
                     sites,
                     counter: Some(counter),
                     unboxed_regions: input.unboxed_regions,
+                    inlining: None,
                 })
             }
             Level::Optimized => {
-                let (code, entries) = self.compile_optimized(&input, &sites, first_record)?;
-                Ok(Compiled {
-                    code,
-                    entries,
-                    sites,
-                    counter: None,
-                    unboxed_regions: input.unboxed_regions,
-                })
+                let (inlined, mut refused) = input
+                    .inlining
+                    .as_ref()
+                    .map_or((0, vec![]), |i| (i.inlined, i.refused.clone()));
+                match self.compile_optimized_unit(input, sites, first_record) {
+                    Err(why) if inlined > 0 => {
+                        // Inlined code the back end does not lower: the
+                        // unit is compiled without inlining.
+                        let opts = self.optimizations.with(Optimization::Inline, false);
+                        let input = MethodInput::new(vm, method, start, level, opts)?;
+                        let sites = input.sites();
+                        let mut c = self.compile_optimized_unit(input, sites, first_record)?;
+                        let not_lowered = format!("not lowered: {}", first_words(&why));
+                        refused.extend(std::iter::repeat_n(not_lowered, inlined as usize));
+                        c.inlining = Some(Inlining {
+                            unit: Box::new(UnitConstants::new(vec![], vec![])),
+                            inlined: 0,
+                            refused,
+                        });
+                        Ok(c)
+                    }
+                    r => r,
+                }
             }
         }
     }
@@ -750,6 +825,11 @@ impl Compiler for CraneliftJit {
     fn trampoline(&self) -> Trampoline {
         self.trampoline
     }
+}
+
+/// The first words of a refusal (without the values it names).
+fn first_words(why: &str) -> String {
+    why.split([':', '(']).take(2).collect::<Vec<_>>().join(":")
 }
 
 /// Stands in for the trampoline until it is built.

@@ -27,6 +27,7 @@ pub mod exit_stub;
 pub mod float_kit;
 pub mod float_stub;
 pub mod helpers;
+pub mod inlining;
 pub mod jit;
 pub mod lower;
 pub mod optimizations;

@@ -35,6 +35,7 @@ use lst_vm::jit_runtime::inline_cache::SendSite;
 use std::collections::HashMap;
 
 mod float_op;
+mod inline_ops;
 mod int_ops;
 mod kit;
 mod object_ops;
@@ -42,6 +43,7 @@ mod quick_ops;
 mod unboxed_ops;
 
 pub use crate::clif_kit::HelperImport;
+pub use inline_ops::{InlinedMethod, send_start};
 
 /// Why a method is not compiled.
 #[derive(Debug, thiserror::Error)]
@@ -62,12 +64,18 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, LowerError> {
 pub struct MethodFacts<'a> {
     pub bytecodes: &'a [u8],
     pub literal_count: usize,
+    /// The methods inlined into the unit, by constant handle (`None`:
+    /// the handle names no method).
+    pub inlined: &'a [Option<InlinedMethod>],
 }
 
 /// What the runtime must know about the lowered function.
 pub struct Lowered {
     /// The entries by k (entry 0 is the start).
     pub entries: Vec<rt::Entry>,
+    /// The exits of sends inside inlined code, by the index the code
+    /// passes to `lst_inlined_exit`.
+    pub inlined_exits: Vec<lst_vm::jit_runtime::unit_constants::InlinedExit>,
 }
 
 /// Everything the lowering refers to in the function being built.
@@ -90,6 +98,9 @@ pub struct Env<'a> {
     pub exits: &'a [HelperImport],
     /// One inline cache per send, in block order.
     pub sites: &'a [SendSite],
+    /// The unit's constants, validity word and exits (`None`: the IR
+    /// uses none).
+    pub unit: Option<&'a lst_vm::jit_runtime::unit_constants::UnitConstants>,
 }
 
 /// Lowers `f` into the function `b` is building.
@@ -101,7 +112,10 @@ pub fn lower(
 ) -> Result<Lowered, LowerError> {
     let mut l = Lowering::new(f, facts, env, b);
     l.function()?;
-    Ok(Lowered { entries: l.entries })
+    Ok(Lowered {
+        entries: l.entries,
+        inlined_exits: l.inlined_exits,
+    })
 }
 
 struct Lowering<'a, 'b, 'c> {
@@ -148,6 +162,12 @@ struct Lowering<'a, 'b, 'c> {
     /// straight to its branch's `otherwise` target, and that target (see
     /// [`unboxed_ops::guard_exits`]).
     guard_exit: Option<(std::collections::HashSet<ir::Value>, ir::BlockCall)>,
+    /// The exits of sends inside inlined code (see [`inline_ops`]).
+    inlined_exits: Vec<lst_vm::jit_runtime::unit_constants::InlinedExit>,
+    /// The code being lowered follows an exit: nothing reaches it, and a
+    /// value it does not have stands for anything (see
+    /// [`Self::inlined_send`]).
+    unreachable: bool,
 }
 
 impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
@@ -184,6 +204,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             imported_exit: vec![None; env.exits.len()],
             base: None,
             guard_exit: None,
+            inlined_exits: vec![],
+            unreachable: false,
         }
     }
 
@@ -363,6 +385,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let cb = self.blocks[&block.id];
         self.b.switch_to_block(cb);
         self.vals.clear();
+        self.unreachable = false;
         self.guard_exit = unboxed_ops::guard_exits(block);
         let params = self.b.block_params(cb).to_vec();
         for (v, p) in block.params.iter().zip(params) {
@@ -382,6 +405,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             return Ok(x);
         }
         let Some(inst) = self.remat.get(&v).cloned() else {
+            if self.unreachable {
+                return Ok(self.int(0));
+            }
             return refuse(format!("{v} is live across a call"));
         };
         let x = self.pure(&inst)?;
@@ -405,6 +431,9 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
 
     /// Instructions that only read immutable state.
     fn pure(&mut self, inst: &Inst) -> Result<cl::Value, LowerError> {
+        if let Inst::Const(k) = *inst {
+            return self.const_load(k);
+        }
         let tagged = entries::check_pure(inst, self.f.arg_count, self.facts.literal_count)?;
         let lay = self.env.layout;
         Ok(match *inst {
@@ -423,7 +452,8 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
     }
 
     fn inst(&mut self, data: &InstData, at_entry: bool) -> Result<(), LowerError> {
-        if self.int_inst(data)?
+        if self.inline_inst(data)?
+            || self.int_inst(data)?
             || self.float_inst(data)?
             || self.unboxed_inst(data)?
             || self.object_inst(data)?
@@ -588,6 +618,11 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         let Some(site) = self.env.sites.get(k - 1) else {
             return refuse("more sends than send sites");
         };
+        if state.is_chained() {
+            self.next_send = k;
+            let cont = self.conts[k - 1];
+            return self.inlined_send(state, receiver, args, cont, result);
+        }
         let mut all = state.stack.clone();
         all.push(receiver);
         all.extend_from_slice(args);

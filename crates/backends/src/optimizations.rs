@@ -13,14 +13,24 @@ pub enum Optimization {
     /// Float expression trees computed on unboxed doubles
     /// (`lst_jit::semantic::region`).
     Unbox,
+    /// Monomorphic sends to small methods inlined under a class guard
+    /// (`lst_jit::inline`).
+    Inline,
 }
 
 /// Every optimization, its name and what it does: the one table.
-pub const OPTIMIZATIONS: &[(Optimization, &str, &str)] = &[(
-    Optimization::Unbox,
-    "unbox",
-    "Float expression trees run on unboxed doubles, boxing only each tree's result",
-)];
+pub const OPTIMIZATIONS: &[(Optimization, &str, &str)] = &[
+    (
+        Optimization::Unbox,
+        "unbox",
+        "Float expression trees run on unboxed doubles, boxing only each tree's result",
+    ),
+    (
+        Optimization::Inline,
+        "inline",
+        "monomorphic sends to small methods inlined under a class guard (Cranelift only)",
+    ),
+];
 
 impl Optimization {
     /// The optimization called `name`, if there is one.

@@ -60,6 +60,7 @@ fn the_baseline_declines_unboxed_ops_cleanly(ir: &lst_jit::ir::Function, jit: &C
     let facts = MethodFacts {
         bytecodes: &[],
         literal_count: 1,
+        inlined: &[],
     };
     let why = compile(ir, &facts, &env).expect_err("declined").0;
     assert!(why.contains("cannot lower UnboxFloat"), "{why}");

@@ -208,7 +208,10 @@ fn rename_inst(inst: &mut Inst, replaced: &HashMap<Value, Value>) {
 }
 
 fn rename_state(state: &mut State, replaced: &HashMap<Value, Value>) {
-    state.stack.iter_mut().for_each(|v| rename(v, replaced));
+    state
+        .values_mut()
+        .into_iter()
+        .for_each(|v| rename(v, replaced));
 }
 
 fn rename_terminator(t: &mut Terminator, replaced: &HashMap<Value, Value>) {

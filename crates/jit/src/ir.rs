@@ -15,7 +15,13 @@
 //! safepoints, primitives, the loads and stores of temporaries and
 //! instance variables) carry a [`State`]: the bytecode offset and operand
 //! stack the interpreter must see if it takes over there. A value in a
-//! state is a use like an operand.
+//! state is a use like an operand. In code inlined from another method
+//! the state is chained ([`InlinedFrame`]): the inlined activations and
+//! their callers, down to the function's own.
+//!
+//! A function may name heap values it does not know, its unit's
+//! [`Constant`]s (classes, methods, literals of inlined methods), by
+//! [`ConstId`]: the embedder holds the values.
 //!
 //! This module owns the data structures only; building, checking and
 //! printing live in their own modules.
@@ -267,17 +273,161 @@ pub enum Selector {
 /// A back end that keeps stack values in registers writes `stack` into
 /// the VM frame and sets the frame's pc to `pc` before it leaves native
 /// code; the interpreter then goes on at `pc` with exactly that stack.
+///
+/// In code inlined from another method (see [`InlinedFrame`]) the state
+/// is chained: `pc` and `stack` are then the innermost inlined
+/// activation's, and `inlined` describes that activation and its caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     pub pc: u16,
     pub stack: Vec<Value>,
+    /// The inlined activation `pc` and `stack` belong to (`None`: they are
+    /// the function's own).
+    pub inlined: Option<Box<InlinedFrame>>,
+}
+
+/// An activation of an inlined method, as a chained [`State`] names it:
+/// leaving native code at such a state means materializing it as a real
+/// VM frame (above its caller's) that the interpreter resumes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlinedFrame {
+    /// The inlined method (a [`ConstKind::Method`] constant). A
+    /// `Selector::Literal` of a send whose state this is indexes this
+    /// method's literals.
+    pub method: ConstId,
+    pub receiver: Value,
+    pub args: Vec<Value>,
+    /// The values of all its temporaries, in order.
+    pub temps: Vec<Value>,
+    /// The caller's state at the inlined send: the pc after that send and
+    /// the stack below its receiver and arguments (the original send's
+    /// state), itself possibly chained.
+    pub caller: State,
 }
 
 impl State {
-    /// The values it reads, all of type obj.
-    pub fn uses(&self) -> Vec<(Value, Type)> {
-        self.stack.iter().map(|&v| (v, Type::Obj)).collect()
+    /// A state of the function's own activation.
+    pub fn new(pc: u16, stack: Vec<Value>) -> State {
+        State {
+            pc,
+            stack,
+            inlined: None,
+        }
     }
+
+    /// The values it reads, all of type obj: the stack, then, for a
+    /// chained state, the inlined frame's receiver, arguments and
+    /// temporaries and its caller's values.
+    pub fn uses(&self) -> Vec<(Value, Type)> {
+        self.values().into_iter().map(|v| (v, Type::Obj)).collect()
+    }
+
+    /// The values it reads, in the order of [`State::uses`].
+    pub fn values(&self) -> Vec<Value> {
+        let mut values = self.stack.clone();
+        if let Some(frame) = &self.inlined {
+            values.push(frame.receiver);
+            values.extend(&frame.args);
+            values.extend(&frame.temps);
+            values.extend(frame.caller.values());
+        }
+        values
+    }
+
+    /// The values it reads, to rename them (in the order of
+    /// [`State::uses`]).
+    pub fn values_mut(&mut self) -> Vec<&mut Value> {
+        let mut values: Vec<&mut Value> = self.stack.iter_mut().collect();
+        if let Some(frame) = &mut self.inlined {
+            let InlinedFrame {
+                receiver,
+                args,
+                temps,
+                caller,
+                ..
+            } = &mut **frame;
+            values.push(receiver);
+            values.extend(args.iter_mut());
+            values.extend(temps.iter_mut());
+            values.extend(caller.values_mut());
+        }
+        values
+    }
+
+    /// The inlined activations, innermost first (empty when it is not
+    /// chained).
+    pub fn frames(&self) -> Vec<&InlinedFrame> {
+        let mut frames = vec![];
+        let mut at = self;
+        while let Some(frame) = &at.inlined {
+            frames.push(&**frame);
+            at = &frame.caller;
+        }
+        frames
+    }
+
+    /// The state of the function's own activation at the end of the chain
+    /// (itself when not chained).
+    pub fn root(&self) -> &State {
+        match &self.inlined {
+            None => self,
+            Some(frame) => frame.caller.root(),
+        }
+    }
+
+    /// Whether it is chained (inside inlined code).
+    pub fn is_chained(&self) -> bool {
+        self.inlined.is_some()
+    }
+}
+
+/// A constant of the compiled unit (see [`Function::constants`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConstId(pub u32);
+
+impl fmt::Display for ConstId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "k{}", self.0)
+    }
+}
+
+/// What a unit constant is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConstKind {
+    /// A class (what a `class_is` guard compares with).
+    Class,
+    /// A method (an inlined method, named by chained states).
+    Method,
+    /// Any other object: a literal of an inlined method.
+    Object,
+}
+
+impl ConstKind {
+    pub const ALL: [ConstKind; 3] = [ConstKind::Class, ConstKind::Method, ConstKind::Object];
+
+    /// Its name in the IR's text.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConstKind::Class => "class",
+            ConstKind::Method => "method",
+            ConstKind::Object => "object",
+        }
+    }
+
+    pub fn of_name(name: &str) -> Option<ConstKind> {
+        ConstKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// A heap value the compiled unit refers to. The IR does not know the
+/// value: `handle` is the embedder's own index into its table of heap
+/// values (opaque here), `name` is for printing (`Point`, `Point>>x`,
+/// `500`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Constant {
+    pub kind: ConstKind,
+    pub name: String,
+    pub handle: u32,
 }
 
 /// An instruction. Operands are values; results are listed in
@@ -473,6 +623,17 @@ pub enum Inst {
         arg_location: u8,
         body: u16,
     },
+    /// obj: the unit constant's object (e.g. a literal of an inlined
+    /// method). It cannot change while the unit runs (the collector
+    /// updates it in place).
+    Const(ConstId),
+    /// bool: the value's class (SmallInt's class for a SmallInt) is the
+    /// class constant.
+    ClassIs(Value, ConstId),
+    /// bool: the compiled unit's validity word is still set. The VM clears
+    /// it when a method is installed that may change what an inlined send
+    /// would find, so this is read each time, never folded.
+    UnitValid,
     /// Polls for GC, preemption and Ctrl-C (method entry, loop back-edges).
     /// State: at entry, the entry offset and an empty stack; before a
     /// backward branch, the branch instruction's own offset and the stack
@@ -498,6 +659,8 @@ impl Inst {
             | IndexOk(..)
             | QuickWay { .. }
             | QuickSet { .. }
+            | ClassIs(..)
+            | UnitValid
             | F64Compare(..) => &[Type::Bool],
             UnboxFloat(_) | UnboxNumber(_) => &[Type::Float, Type::Bool],
             F64(..) => &[Type::Float],
@@ -537,7 +700,13 @@ impl Inst {
         let obj = |v: &Value| (*v, Type::Obj);
         match self {
             SetTemp(_, v) | SetIvar(_, v) => vec![obj(v)],
-            IsInt(a) | IsFloat(a) | ClassOf(a) | SizeOf(a) | UnboxFloat(a) | UnboxNumber(a) => {
+            IsInt(a)
+            | IsFloat(a)
+            | ClassOf(a)
+            | SizeOf(a)
+            | UnboxFloat(a)
+            | UnboxNumber(a)
+            | ClassIs(a, _) => {
                 vec![obj(a)]
             }
             BoxFloat(x) => vec![(*x, Type::Float)],
@@ -579,7 +748,7 @@ impl Inst {
         use Inst::*;
         matches!(
             self,
-            SelfRef | Arg(_) | Literal(_) | Nil | True | False | Int(_)
+            SelfRef | Arg(_) | Literal(_) | Nil | True | False | Int(_) | Const(_)
         )
     }
 
@@ -599,6 +768,8 @@ impl Inst {
             | InlineValid(_)
             | QuickConstant { .. }
             | MakeBlock { .. }
+            | Const(_)
+            | UnitValid
             | Safepoint => vec![],
             SetTemp(_, v)
             | SetIvar(_, v)
@@ -610,6 +781,7 @@ impl Inst {
             | SizeOf(v)
             | UnboxFloat(v)
             | UnboxNumber(v)
+            | ClassIs(v, _)
             | BoxFloat(v) => vec![v],
             SitePrim { class, .. } => vec![class],
             QuickWay { object, .. } | QuickGet { object, .. } => vec![object],
@@ -755,7 +927,7 @@ impl Terminator {
             } => args
                 .iter_mut()
                 .chain(fail.args.iter_mut())
-                .chain(state.stack.iter_mut())
+                .chain(state.values_mut())
                 .collect(),
         }
     }
@@ -796,6 +968,9 @@ pub struct Function {
     pub temp_count: u8,
     /// Blocks; the first is the entry and has no parameters.
     pub blocks: Vec<Block>,
+    /// The unit's constants, indexed by [`ConstId`] (classes, methods and
+    /// literals of inlined methods).
+    pub constants: Vec<Constant>,
 }
 
 impl Block {
@@ -829,6 +1004,23 @@ impl Function {
     /// The block with this id.
     pub fn block(&self, id: BlockId) -> Option<&Block> {
         self.blocks.iter().find(|b| b.id == id)
+    }
+
+    /// The constant `k`.
+    pub fn constant(&self, k: ConstId) -> Option<&Constant> {
+        self.constants.get(k.0 as usize)
+    }
+
+    /// Adds a constant (or finds an equal one) and names it.
+    pub fn add_constant(&mut self, c: Constant) -> ConstId {
+        let at = match self.constants.iter().position(|k| *k == c) {
+            Some(at) => at,
+            None => {
+                self.constants.push(c);
+                self.constants.len() - 1
+            }
+        };
+        ConstId(at as u32)
     }
 }
 

@@ -8,13 +8,15 @@
 //! expands sends with inline fast paths into guarded low-level IR (and,
 //! before that at the optimizing level, [`semantic::region`] turns Float
 //! expression trees into guarded regions on unboxed doubles);
-//! [`verify`] checks IR; [`fold`] simplifies it; [`print`] and [`parse`] turn it into text
+//! [`inline`] inlines monomorphic sends (before those, at the optimizing
+//! level); [`verify`] checks IR; [`fold`] simplifies it; [`print`] and [`parse`] turn it into text
 //! and back, for tests and for `lst disasm --jit`.
 //!
 //! The back end (Cranelift, continuation-passing, on the VM stack) is not
 //! here yet.
 
 pub mod fold;
+pub mod inline;
 pub mod ir;
 pub mod parse;
 pub mod print;

@@ -37,6 +37,14 @@ pub fn parse_function(text: &str) -> Result<Function, ParseError> {
             line: n,
             message: m,
         };
+        if let Some(def) = line.strip_prefix("const ") {
+            if current.is_some() || !f.blocks.is_empty() {
+                return Err(err("constants come before the blocks".into()));
+            }
+            let c = parse_constant(def, f.constants.len()).map_err(err)?;
+            f.constants.push(c);
+            continue;
+        }
         if let Some(head) = line.strip_suffix(':') {
             if current.is_some() {
                 return Err(err("the previous block has no terminator".into()));
@@ -112,7 +120,39 @@ fn parse_header(line: &str) -> Result<Function, String> {
         arg_count: number(Some(a), "an argument count")?,
         temp_count: number(Some(t), "a temporary count")?,
         blocks: vec![],
+        constants: vec![],
     })
+}
+
+/// A constant's line after `const `: `kN = KIND NAME #HANDLE`, the
+/// `N`th constant.
+fn parse_constant(def: &str, n: usize) -> Result<Constant, String> {
+    let (id, rest) = def
+        .split_once('=')
+        .ok_or("expected `const kN = KIND NAME #HANDLE`")?;
+    if const_id(id.trim())? != ConstId(n as u32) {
+        return Err(format!("expected the constant k{n}, found {:?}", id.trim()));
+    }
+    let (kind, rest) = rest
+        .trim()
+        .split_once(' ')
+        .ok_or("expected a kind and a name")?;
+    let kind = ConstKind::of_name(kind).ok_or_else(|| format!("unknown constant kind {kind:?}"))?;
+    let (name, handle) = rest
+        .rsplit_once(" #")
+        .ok_or("expected ` #HANDLE` after the constant's name")?;
+    Ok(Constant {
+        kind,
+        name: name.trim().to_string(),
+        handle: number(Some(&handle.trim()), "a handle")?,
+    })
+}
+
+fn const_id(w: &str) -> Result<ConstId, String> {
+    w.strip_prefix('k')
+        .and_then(|n| n.parse().ok())
+        .map(ConstId)
+        .ok_or_else(|| format!("expected a constant (kN), found {w:?}"))
 }
 
 fn value(w: &str) -> Result<Value, String> {
@@ -197,26 +237,78 @@ fn block_calls(s: &str) -> Result<Vec<BlockCall>, String> {
     Ok(calls)
 }
 
-/// Splits a line into its instruction and its state suffix `@PC [v1 v2]`.
+/// Splits a line into its instruction and its state suffix `@PC [v1 v2]`
+/// (chained: `… in kN(self v args [..] temps [..]) from @PC [..]`).
 fn split_state(line: &str) -> Result<(&str, Option<State>), String> {
     let Some((inst, state)) = line.split_once('@') else {
         return Ok((line, None));
     };
-    let (pc, rest) = state
+    let (state, rest) = parse_state(state)?;
+    if !rest.trim().is_empty() {
+        return Err(format!("unexpected {:?} after a state", rest.trim()));
+    }
+    Ok((inst.trim_end(), Some(state)))
+}
+
+/// A state after its `@`, and the text after it.
+fn parse_state(text: &str) -> Result<(State, &str), String> {
+    let (pc, rest) = text
         .split_once('[')
         .ok_or("expected `@PC [values]` for a state")?;
-    let stack = rest
-        .trim_end()
-        .strip_suffix(']')
+    let (stack, rest) = rest
+        .split_once(']')
         .ok_or("expected `]` after a state's values")?;
-    let state = State {
-        pc: number(Some(&pc.trim()), "a bytecode offset")?,
-        stack: words(stack)
-            .into_iter()
-            .map(value)
-            .collect::<Result<_, _>>()?,
+    let mut state = State::new(
+        number(Some(&pc.trim()), "a bytecode offset")?,
+        values_of(stack)?,
+    );
+    let rest = rest.trim_start();
+    let Some(frame) = rest.strip_prefix("in ") else {
+        return Ok((state, rest));
     };
-    Ok((inst.trim_end(), Some(state)))
+    let (method, frame) = frame
+        .split_once('(')
+        .ok_or("expected `in kN(self v args [..] temps [..])`")?;
+    let (receiver, frame) = frame
+        .trim_start()
+        .strip_prefix("self ")
+        .and_then(|f| f.trim_start().split_once(' '))
+        .ok_or("expected `self vN` in an inlined frame")?;
+    let (args, frame) = bracketed_after("args", frame)?;
+    let (temps, frame) = bracketed_after("temps", frame)?;
+    let caller = frame
+        .trim_start()
+        .strip_prefix(')')
+        .map(str::trim_start)
+        .and_then(|f| f.strip_prefix("from"))
+        .map(str::trim_start)
+        .and_then(|f| f.strip_prefix('@'))
+        .ok_or("expected `) from @PC [..]` after an inlined frame")?;
+    let (caller, rest) = parse_state(caller)?;
+    state.inlined = Some(Box::new(InlinedFrame {
+        method: const_id(method.trim())?,
+        receiver: value(receiver.trim())?,
+        args,
+        temps,
+        caller,
+    }));
+    Ok((state, rest))
+}
+
+/// `KEY [v1 v2]` at the start of `text`: the values and the text after.
+fn bracketed_after<'a>(key: &str, text: &'a str) -> Result<(Vec<Value>, &'a str), String> {
+    let (inner, rest) = text
+        .trim_start()
+        .strip_prefix(key)
+        .map(str::trim_start)
+        .and_then(|t| t.strip_prefix('['))
+        .and_then(|t| t.split_once(']'))
+        .ok_or_else(|| format!("expected `{key} [values]` in an inlined frame"))?;
+    Ok((values_of(inner)?, rest))
+}
+
+fn values_of(text: &str) -> Result<Vec<Value>, String> {
+    words(text).into_iter().map(value).collect()
 }
 
 /// A terminator (`None` if the line is an instruction); a primitive has a
@@ -375,6 +467,9 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
             body: number(w.get(3), "a bytecode offset")?,
         },
         ["safepoint"] => Safepoint,
+        ["unit_valid"] => UnitValid,
+        ["const", k] => Const(const_id(k)?),
+        ["class_is", _, k] => ClassIs(v(1)?, const_id(k)?),
         [op @ ("send" | "send.super"), sel, receiver, args @ ..] => Send {
             selector: parse_selector(sel)?,
             receiver: value(receiver)?,
@@ -472,10 +567,7 @@ mod tests {
             "{head}    v1 = send lit0 v0 @3 [v0 v0]\n    return v1\n"
         ))
         .unwrap();
-        let want = State {
-            pc: 3,
-            stack: vec![Value(0), Value(0)],
-        };
+        let want = State::new(3, vec![Value(0), Value(0)]);
         assert_eq!(f.blocks[0].insts[1].state, Some(want));
         let e = parse_function(&format!("{head}    primitive 1 (v0) else bb1(v0)\n")).unwrap_err();
         assert!(e.message.contains("needs a state"), "{e}");
@@ -483,5 +575,33 @@ mod tests {
         assert!(e.message.contains("takes no state"), "{e}");
         let e = parse_function(&format!("{head}    v1 = send lit0 v0 @3 v0\n")).unwrap_err();
         assert_eq!(e.line, 4);
+    }
+
+    /// A state chained twice (inlined code inside inlined code) and the
+    /// unit's constants read back as printed; bad chains name the line.
+    #[test]
+    fn chained_states_and_constants_round_trip() {
+        let text = "method T>>f args 0 temps 0\nconst k0 = method P>>a #7\nconst k1 = method P>>b: #8\n\
+                    bb0:\n    v0 = self\n    v1 = int 3\n\
+                    v2 = send lit0 v0 @4 [v1] in k1(self v0 args [v1] temps [v1 v0]) from @9 [] in k0(self v0 args [] temps []) from @2 [v0]\n\
+                    return v2\n";
+        let f = parse_function(text).unwrap();
+        let state = f.blocks[0].insts[2].state.as_ref().unwrap();
+        let frames = state.frames();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].method, ConstId(1));
+        assert_eq!(frames[0].temps, vec![Value(1), Value(0)]);
+        assert_eq!(frames[1].method, ConstId(0));
+        assert_eq!(state.root().pc, 2);
+        assert_eq!(state.root().stack, vec![Value(0)]);
+        assert_eq!(state.values().len(), 1 + 2 + 2 + 1 + 1);
+        assert_eq!(f.constants[1].name, "P>>b:");
+        assert_eq!(f.constants[1].handle, 8);
+        let again = parse_function(&f.to_string()).unwrap();
+        assert_eq!(again, f);
+        let bad = text.replace("from @9", "frm @9");
+        assert_eq!(parse_function(&bad).unwrap_err().line, 7);
+        let bad = text.replace("const k1", "const k3");
+        assert_eq!(parse_function(&bad).unwrap_err().line, 3);
     }
 }

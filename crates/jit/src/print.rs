@@ -17,7 +17,11 @@
 //! ```
 //!
 //! An instruction's [`State`] is a suffix ` @PC [v1 v2]`: the bytecode
-//! offset, then the operand stack, bottom first. A block parameter of
+//! offset, then the operand stack, bottom first. A chained state (in
+//! inlined code) goes on with its inlined frame and its caller's state:
+//! `@7 [v3] in k1(self v2 args [v4] temps [v5 v6]) from @12 [v0]`.
+//! The unit's constants come before the blocks, one a line:
+//! `const k0 = class Point #3` (kind, name, the embedder's handle). A block parameter of
 //! a type other than obj says so: `bb4(v1, v2: float)`.
 
 use crate::ir::*;
@@ -126,15 +130,50 @@ impl Display for Inst {
                 Ok(())
             }
             MakeBlock { arg_location, body } => write!(f, "block {arg_location} body {body}"),
+            Const(k) => write!(f, "const {k}"),
+            ClassIs(v, k) => write!(f, "class_is {v} {k}"),
+            UnitValid => write!(f, "unit_valid"),
             Safepoint => write!(f, "safepoint"),
         }
     }
 }
 
+/// Values separated by spaces, in brackets: `[v1 v2]`.
+fn bracketed(values: &[Value]) -> String {
+    let words: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    format!("[{}]", words.join(" "))
+}
+
 impl Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let stack: Vec<String> = self.stack.iter().map(|v| v.to_string()).collect();
-        write!(f, "@{} [{}]", self.pc, stack.join(" "))
+        write!(f, "@{} {}", self.pc, bracketed(&self.stack))?;
+        match &self.inlined {
+            None => Ok(()),
+            Some(frame) => write!(
+                f,
+                " in {}(self {} args {} temps {}) from {}",
+                frame.method,
+                frame.receiver,
+                bracketed(&frame.args),
+                bracketed(&frame.temps),
+                frame.caller
+            ),
+        }
+    }
+}
+
+impl Display for Constant {
+    /// `class Point #3`: kind, name, handle. A name loses what the text
+    /// could not read back (`;` starts a comment, a line ends at a line
+    /// break, ` #` ends the name): those characters print as `_`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name: String = self
+            .name
+            .replace(" #", "_#")
+            .chars()
+            .map(|c| if c == ';' || c.is_control() { '_' } else { c })
+            .collect();
+        write!(f, "{} {} #{}", self.kind.name(), name, self.handle)
     }
 }
 
@@ -179,6 +218,9 @@ impl Display for Function {
             Kind::BlockBody { start } => write!(f, "block {} at {start}", self.name)?,
         }
         writeln!(f, " args {} temps {}", self.arg_count, self.temp_count)?;
+        for (k, c) in self.constants.iter().enumerate() {
+            writeln!(f, "const {} = {c}", ConstId(k as u32))?;
+        }
         for b in &self.blocks {
             let mut head = b.id.to_string();
             if !b.params.is_empty() {

@@ -67,7 +67,7 @@
 //! as above.
 
 pub mod region;
-mod split;
+pub(crate) mod split;
 
 use crate::ir::*;
 use lst_bytecode::inline_ops::{InlineOp, ObjectOp, Receiver};
@@ -208,8 +208,23 @@ fn literal_op(ops: &[Option<InlineOp>], i: u8, receiver: Receiver) -> Option<Inl
 }
 
 /// The fast paths of a send, in the order they are tried (none if it
-/// has none).
-fn paths(inst: &Inst, facts: &Facts) -> Vec<Path> {
+/// has none). A send in inlined code (a chained state) gets its special
+/// selector's paths only: its literals are another method's, and the
+/// site caches `site_prim` and `quick_way` read are the root method's.
+fn paths(data: &InstData, facts: &Facts) -> Vec<Path> {
+    let chained = data.state.as_ref().is_some_and(State::is_chained);
+    if chained
+        && !matches!(
+            data.inst,
+            Inst::Send {
+                selector: Selector::Special(_),
+                ..
+            }
+        )
+    {
+        return vec![];
+    }
+    let inst = &data.inst;
     let Inst::Send {
         selector,
         args,
@@ -279,7 +294,7 @@ fn paths(inst: &Inst, facts: &Facts) -> Vec<Path> {
 /// The first send of `b` to expand: its index and fast paths.
 fn split_point(b: &Block, facts: &Facts) -> Option<(usize, Vec<Path>)> {
     b.insts.iter().enumerate().find_map(|(at, data)| {
-        let paths = paths(&data.inst, facts);
+        let paths = paths(data, facts);
         (!paths.is_empty() && split::splittable(b, at)).then_some((at, paths))
     })
 }

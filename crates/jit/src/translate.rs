@@ -96,10 +96,7 @@ pub fn translate(src: &Source, kind: Kind) -> Result<Function, TranslateError> {
     };
     // A block of its own for the entry: the first bytecode may be a loop head.
     t.open(BlockId(0), vec![]);
-    let at_entry = State {
-        pc: entry as u16,
-        stack: vec![],
-    };
+    let at_entry = State::new(entry as u16, vec![]);
     t.emit_at(Inst::Safepoint, at_entry);
     t.close(Terminator::Jump(BlockCall {
         block: t.leader(entry),
@@ -116,6 +113,7 @@ pub fn translate(src: &Source, kind: Kind) -> Result<Function, TranslateError> {
         arg_count: src.arg_count,
         temp_count: src.temp_count,
         blocks,
+        constants: vec![],
     })
 }
 
@@ -548,10 +546,7 @@ impl Translator<'_> {
             args: vec![b],
             to_super: false,
         };
-        let state = State {
-            pc: next as u16,
-            stack: live,
-        };
+        let state = State::new(next as u16, live);
         self.emit1_at(send, state)
     }
 }
@@ -568,13 +563,13 @@ fn values(stack: &[Entry], pc: usize) -> Result<Vec<Value>, TranslateError> {
 /// The frame state for the instruction at `pc` where the interpreter
 /// goes on at `resume` with `stack`; an argument pack cannot be in one.
 fn state(stack: &[Entry], resume: usize, pc: usize) -> Result<State, TranslateError> {
-    Ok(State {
-        pc: u16::try_from(resume).map_err(|_| TranslateError::Unsupported {
+    Ok(State::new(
+        u16::try_from(resume).map_err(|_| TranslateError::Unsupported {
             at: pc,
             message: "a bytecode offset beyond 65535".into(),
         })?,
-        stack: unpacked(stack, pc, "markArguments values would be in a frame state")?,
-    })
+        unpacked(stack, pc, "markArguments values would be in a frame state")?,
+    ))
 }
 
 /// The stack's values, or `why` if it holds an argument pack.

@@ -5,7 +5,8 @@
 //! one argument per parameter, of its type; operand indices
 //! within the method's argument and temporary counts; a state on exactly
 //! the instructions that may leave native code, its values usable there
-//! as operands are, and all obj.
+//! as operands are, and all obj (a chained state's too); every constant
+//! named exists, of the kind its user needs.
 
 use crate::ir::*;
 use std::collections::{HashMap, HashSet};
@@ -47,6 +48,7 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
                 &mut errors,
             );
             check_state(b.id, i, &local, &mut errors);
+            check_constants(f, b.id, i, &mut errors);
             check_indices(f, b.id, &i.inst, &mut errors);
             let types = i.inst.result_types();
             if types.len() != i.results.len() {
@@ -147,6 +149,35 @@ fn check_state(
     }
 }
 
+/// Every constant an instruction or a chained state names exists, of the
+/// kind it needs: a class for `class_is`, a method for an inlined frame.
+fn check_constants(f: &Function, block: BlockId, i: &InstData, errors: &mut Vec<String>) {
+    let mut named: Vec<(ConstId, Option<ConstKind>)> = match i.inst {
+        Inst::Const(k) => vec![(k, None)],
+        Inst::ClassIs(_, k) => vec![(k, Some(ConstKind::Class))],
+        _ => vec![],
+    };
+    if let Some(state) = &i.state {
+        named.extend(
+            state
+                .frames()
+                .into_iter()
+                .map(|frame| (frame.method, Some(ConstKind::Method))),
+        );
+    }
+    for (k, want) in named {
+        match (f.constant(k), want) {
+            (None, _) => errors.push(format!("{block}: `{i}` names a missing constant {k}")),
+            (Some(c), Some(want)) if c.kind != want => errors.push(format!(
+                "{block}: `{i}` needs {k} to be a {}, it is a {}",
+                want.name(),
+                c.kind.name()
+            )),
+            _ => {}
+        }
+    }
+}
+
 fn check_indices(f: &Function, block: BlockId, inst: &Inst, errors: &mut Vec<String>) {
     let bad = match inst {
         Inst::Arg(n) => *n == 0 || *n > f.arg_count,
@@ -176,11 +207,15 @@ fn check_indices(f: &Function, block: BlockId, inst: &Inst, errors: &mut Vec<Str
     }
 }
 
-/// Whether `f` has a send whose state's pc is `pc` (the site a
-/// `site_prim` reads).
+/// Whether `f` has a send of its own (not in inlined code, whose pcs are
+/// another method's) whose state's pc is `pc` (the site a `site_prim`
+/// reads).
 fn sends_at(f: &Function, pc: u16) -> bool {
     f.blocks.iter().flat_map(|b| &b.insts).any(|d| {
-        matches!(d.inst, Inst::Send { .. }) && d.state.as_ref().is_some_and(|s| s.pc == pc)
+        matches!(d.inst, Inst::Send { .. })
+            && d.state
+                .as_ref()
+                .is_some_and(|s| !s.is_chained() && s.pc == pc)
     })
 }
 

@@ -20,13 +20,27 @@
 //!   (no instruction X outside the slow paths of the regions: the blocks
 //!   the region pass made for the original sends and what the lowering
 //!   made of them) and `; count: X N` (exactly N instructions X in all).
+//! * `filetests/inline/*.test`: methods of one test class (instance
+//!   variables x and y), separated by lines `!`; the first is the caller.
+//!   A line `; inline: @PC Test>>sel` offers method `sel` (compiled from
+//!   the test's own source) as the candidate for the caller's send at
+//!   PC, `; inline: Test>>outer @PC Test>>sel` for the send at PC of the
+//!   inlined method `outer`; `; ivars: a b c` names other instance
+//!   variables; `; instance_size: N` (default: their number) and
+//!   `; depth: N`, `; callee_insts: N` (the defaults: `Budget`'s) set the
+//!   candidate's instance size and the budget. The expected text is the caller after
+//!   [`lst_jit::inline`] (verified). `; inlined: N` and `; refused: PC
+//!   REASON` check the pass's statistics; `; fires:`, `; absent:` (nowhere)
+//!   and `; count:` check the IR after the region pass, the semantic
+//!   lowering (`; quick:` as above) and fold, each step verified.
 //! * `filetests/verify/*.ir`: IR whose first line is `; ok` (it must
 //!   verify and print back to exactly the same text) or `; error: TEXT`
 //!   (verification must fail with a message containing TEXT).
 
 use lst_bytecode::inline_ops::{ObjectOp, Receiver};
+use lst_jit::inline::{Budget, Candidate, InlineOracle, Site};
 use lst_jit::ir::Kind;
-use lst_jit::ir::{BlockId, Function, InlineOp, Inst};
+use lst_jit::ir::{BlockId, ConstKind, Constant, Function, InlineOp, Inst, Selector};
 use lst_jit::translate::{Source, block_bodies, translate};
 use lst_jit::{parse, semantic, verify};
 use std::collections::HashSet;
@@ -312,6 +326,255 @@ fn verify_filetests() {
                     path.display()
                 );
             }
+        }
+    }
+}
+
+/// The inlining filetests' oracle: offers the test's own methods where
+/// its `; inline:` lines say.
+struct TestOracle {
+    methods: Vec<lst_compiler::CompiledMethod>,
+    /// (the inlined method the send is in, `None`: the caller; the send's
+    /// pc; the selector of the method to offer).
+    offers: Vec<(Option<String>, u16, String)>,
+    instance_size: usize,
+}
+
+/// The handle of the test's `k`th method (the class is handle 1).
+const METHOD_HANDLES: u32 = 100;
+
+impl TestOracle {
+    /// The selector a site sends, from its method's literals.
+    fn selector(&self, at: &Site) -> String {
+        let m = match at.method_handle {
+            None => &self.methods[0],
+            Some(h) => &self.methods[(h - METHOD_HANDLES) as usize],
+        };
+        match at.selector {
+            Selector::Special(s) => s.selector().to_string(),
+            Selector::Literal(n) => match &m.literals[usize::from(n)] {
+                lst_compiler::LiteralValue::Selector(s) => s.clone(),
+                other => panic!("the site's selector is the literal {other:?}"),
+            },
+        }
+    }
+}
+
+impl InlineOracle for TestOracle {
+    fn candidate(&mut self, at: Site) -> Option<Candidate> {
+        let in_method = at
+            .method_handle
+            .map(|h| self.methods[(h - METHOD_HANDLES) as usize].selector.clone());
+        let (_, _, selector) = self
+            .offers
+            .iter()
+            .find(|(m, pc, _)| *m == in_method && *pc == at.pc)?;
+        assert_eq!(
+            &self.selector(&at),
+            selector,
+            "the site sends another selector"
+        );
+        let k = self.methods.iter().position(|m| &m.selector == selector)?;
+        let m = &self.methods[k];
+        assert_eq!(m.arg_count, at.arity, "{selector}: arity");
+        let name = format!("Test>>{selector}");
+        let src = Source {
+            name: &name,
+            bytecodes: &m.bytecodes,
+            arg_count: m.arg_count as u8,
+            temp_count: m.temp_size as u8,
+        };
+        let callee = translate(&src, Kind::Method).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let literals = m
+            .literals
+            .iter()
+            .enumerate()
+            .map(|(i, l)| match l {
+                lst_compiler::LiteralValue::Constant(c) => Some(Constant {
+                    kind: ConstKind::Object,
+                    name: format!("{c:?}"),
+                    handle: 1000 * (k as u32 + 1) + i as u32,
+                }),
+                _ => None,
+            })
+            .collect();
+        Some(Candidate {
+            class: Constant {
+                kind: ConstKind::Class,
+                name: "Test".into(),
+                handle: 1,
+            },
+            method: Constant {
+                kind: ConstKind::Method,
+                name,
+                handle: METHOD_HANDLES + k as u32,
+            },
+            callee,
+            instance_size: self.instance_size,
+            literals,
+        })
+    }
+}
+
+/// What an inlining test's `;` lines say besides the common ones.
+#[derive(Default)]
+struct InlineHeader {
+    offers: Vec<(Option<String>, u16, String)>,
+    ivars: Vec<String>,
+    instance_size: Option<usize>,
+    depth: Option<usize>,
+    callee_insts: Option<usize>,
+    inlined: Option<usize>,
+    refused: Vec<(u16, String)>,
+}
+
+impl InlineHeader {
+    fn of(source: &str) -> InlineHeader {
+        let mut h = InlineHeader::default();
+        for line in source.lines().map(str::trim) {
+            let Some((key, rest)) = line.strip_prefix(';').and_then(|l| l.split_once(':')) else {
+                continue;
+            };
+            let rest = rest.trim();
+            let selector = |w: &str| w.strip_prefix("Test>>").expect("Test>>sel").to_string();
+            let pc = |w: &str| w.trim_start_matches('@').parse::<u16>().expect("a pc");
+            match key.trim() {
+                "inline" => {
+                    let w: Vec<&str> = rest.split_whitespace().collect();
+                    h.offers.push(match w.as_slice() {
+                        [at, callee] => (None, pc(at), selector(callee)),
+                        [outer, at, callee] => (Some(selector(outer)), pc(at), selector(callee)),
+                        _ => panic!("`; inline: [Test>>outer] @PC Test>>sel`"),
+                    });
+                }
+                "ivars" => h.ivars = rest.split_whitespace().map(String::from).collect(),
+                "instance_size" => h.instance_size = Some(rest.parse().expect("a size")),
+                "depth" => h.depth = Some(rest.parse().expect("a depth")),
+                "callee_insts" => h.callee_insts = Some(rest.parse().expect("a size")),
+                "inlined" => h.inlined = Some(rest.parse().expect("a count")),
+                "refused" => {
+                    let (at, why) = rest.split_once(' ').expect("`; refused: PC REASON`");
+                    h.refused.push((pc(at), why.trim().to_string()));
+                }
+                _ => {}
+            }
+        }
+        h
+    }
+}
+
+/// Runs one inlining test's passes: the caller's IR after inlining, and
+/// its text after the region pass, the lowering and fold.
+fn inlined(
+    code: &str,
+    header: &Header,
+    ih: &InlineHeader,
+) -> (String, String, lst_jit::inline::InlineStats) {
+    let ivars = if ih.ivars.is_empty() {
+        vec!["x".to_string(), "y".to_string()]
+    } else {
+        ih.ivars.clone()
+    };
+    let methods: Vec<lst_compiler::CompiledMethod> = code
+        .split("\n!\n")
+        .map(|s| lst_compiler::compile_method(s, &ivars).unwrap_or_else(|d| panic!("{d:?}")))
+        .collect();
+    let m = &methods[0];
+    let name = format!("Test>>{}", m.selector);
+    let src = Source {
+        name: &name,
+        bytecodes: &m.bytecodes,
+        arg_count: m.arg_count as u8,
+        temp_count: m.temp_size as u8,
+    };
+    let mut f = translate(&src, Kind::Method).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (ops, float_ops) = (
+        literal_ops(m, Receiver::SmallInt),
+        literal_ops(m, Receiver::Float),
+    );
+    let quick: Vec<bool> = m
+        .literals
+        .iter()
+        .map(|l| matches!(l, lst_compiler::LiteralValue::Selector(s) if header.quick.contains(s)))
+        .collect();
+    let mut oracle = TestOracle {
+        methods: methods.clone(),
+        offers: ih.offers.clone(),
+        instance_size: ih.instance_size.unwrap_or(ivars.len()),
+    };
+    let default = Budget::default();
+    let budget = Budget {
+        max_depth: ih.depth.unwrap_or(default.max_depth),
+        callee_insts: ih.callee_insts.unwrap_or(default.callee_insts),
+        ..default
+    };
+    let stats = lst_jit::inline::inline(&mut f, &mut oracle, budget);
+    verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
+    let text = f.to_string();
+    let facts = semantic::Facts {
+        literal_ops: &ops,
+        float_ops: &float_ops,
+        object_ops: &[],
+        quick: &quick,
+        not_float: &header.not_float,
+    };
+    semantic::region::unbox(&mut f, &facts);
+    verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
+    semantic::lower(&mut f, &facts);
+    verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
+    lst_jit::fold::fold(&mut f);
+    verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
+    (text, f.to_string(), stats)
+}
+
+#[test]
+fn inline_filetests() {
+    let bless = std::env::var_os("LST_BLESS").is_some();
+    for path in files("inline", "test") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (source, expected) = text
+            .split_once("\n---\n")
+            .unwrap_or_else(|| panic!("{}: no `---` line", path.display()));
+        let (header, ih) = (Header::of(source), InlineHeader::of(source));
+        let code: String = source
+            .lines()
+            .filter(|l| !l.trim_start().starts_with(';'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let (actual, lowered, stats) = inlined(&code, &header, &ih);
+        let p = path.display();
+        if let Some(n) = ih.inlined {
+            assert_eq!(stats.inlined, n, "{p}: inlined ({stats:?})");
+        }
+        for (pc, why) in &ih.refused {
+            assert!(
+                stats
+                    .refused
+                    .iter()
+                    .any(|(at, r)| at == pc && r.name() == why),
+                "{p}: the send at {pc} is not refused for {why:?}: {stats:?}"
+            );
+        }
+        for name in &header.fires {
+            assert!(
+                has_instruction(&lowered, name),
+                "{p}: no `{name}`:\n{lowered}"
+            );
+        }
+        for name in &header.absent {
+            assert!(
+                !has_instruction(&lowered, name),
+                "{p}: `{name}`:\n{lowered}"
+            );
+        }
+        for (name, n) in &header.count {
+            let have = count_instruction(&lowered, name);
+            assert_eq!(have, *n, "{p}: {have} `{name}`:\n{lowered}");
+        }
+        if bless {
+            std::fs::write(&path, format!("{source}\n---\n{actual}")).unwrap();
+        } else {
+            assert_eq!(actual.trim(), expected.trim(), "{p}");
         }
     }
 }

@@ -188,6 +188,7 @@ impl Compiler for LlvmJit {
             sites,
             counter: None,
             unboxed_regions: unit.unboxed_regions,
+            inlining: None,
         })
     }
 

@@ -26,12 +26,18 @@ impl Unit {
     /// Reads the unit `(method, start)` (start 0: the method itself)
     /// with the optimizations `opts`.
     pub fn read(vm: &Vm, method: Value, start: u16, opts: Optimizations) -> Result<Unit, String> {
+        // No speculative inlining: this back end does not lower its ops.
+        let paths = FastPaths {
+            inline: false,
+            ..FastPaths::optimizing(opts)
+        };
         let UnitIr {
             ir,
             bytecodes,
             literal_count,
             unboxed_regions,
-        } = read_unit(vm, method, start, FastPaths::optimizing(opts))?;
+            ..
+        } = read_unit(vm, method, start, paths)?;
         Ok(Unit {
             ir,
             bytecodes,

@@ -430,22 +430,21 @@ impl Vm {
 
     /// Runs a collection now, with every root, and makes room for `want` words.
     pub fn collect_garbage(&mut self, want: usize) -> Result<(), OutOfMemory> {
-        let mut no_methods = vec![];
-        let methods = match self.jit.as_mut() {
-            Some(t) => &mut t.methods,
-            None => &mut no_methods,
-        };
         self.steps_id = self.decoded.prune(self.steps_id, false);
-        let r = self.heap.collect_with_weak(
-            &mut [
-                &mut self.stack[..],
-                &mut self.regs[..],
-                methods,
-                &mut self.decoded.codes,
-            ],
-            &mut self.feedback,
-            want,
-        );
+        let mut roots: Vec<&mut [Value]> = vec![
+            &mut self.stack[..],
+            &mut self.regs[..],
+            &mut self.decoded.codes,
+        ];
+        if let Some(t) = self.jit.as_mut() {
+            let tier = &mut **t;
+            roots.push(&mut tier.methods);
+            // Compiled units' constant pools, updated in place.
+            roots.extend(tier.units.iter_mut().flat_map(|u| u.roots_mut()));
+        }
+        let r = self
+            .heap
+            .collect_with_weak(&mut roots, &mut self.feedback, want);
         self.cache.flush();
         self.decoded.reindex();
         self.decoded_code = self.decoded.codes[self.steps_id as usize];

@@ -100,14 +100,20 @@ fn tree_op<'a>(
     else {
         return None;
     };
+    // In inlined code (a chained state) the pc and the literals are
+    // another method's: the facts, which are the root method's, say
+    // nothing there.
+    let state = data.state.as_ref()?;
+    let chained = state.is_chained();
     if args.len() != 1
         || data.results.len() != 1
-        || facts.not_float.contains(&data.state.as_ref()?.pc)
+        || (!chained && facts.not_float.contains(&state.pc))
     {
         return None;
     }
     let op = match *selector {
         Selector::Special(s) => InlineOp::of_selector(Receiver::Float, s.selector().as_bytes()),
+        Selector::Literal(_) if chained => None,
         Selector::Literal(i) => literal_op(facts.float_ops, i, Receiver::Float),
     }?;
     let never_float = matches!(
@@ -283,7 +289,12 @@ impl<'a> Analysis<'a> {
                 to_super: false,
                 ..
             } => {
-                args.is_empty()
+                let chained = self.b.insts[k]
+                    .state
+                    .as_ref()
+                    .is_some_and(State::is_chained);
+                !chained
+                    && args.is_empty()
                     && self.b.insts[k].results.len() == 1
                     && self.quick.get(usize::from(*i)).copied().unwrap_or(false)
             }

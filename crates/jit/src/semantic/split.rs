@@ -10,16 +10,18 @@ use std::collections::HashMap;
 
 /// Whether every value the rest of `b` (after instruction `at`, a send)
 /// uses from before it can reach the join block: it is the send's
-/// answer, in the send's state, or recomputable.
-pub(super) fn splittable(b: &Block, at: usize) -> bool {
+/// answer, in the send's state (in any frame of a chained one), or
+/// recomputable.
+pub(crate) fn splittable(b: &Block, at: usize) -> bool {
     let send = &b.insts[at];
     let Some(state) = &send.state else {
         return false;
     };
     let before = defined_before(b, at);
+    let in_state = state.values();
     rest_uses(b, at).into_iter().all(|v| {
         send.results.contains(&v)
-            || state.stack.contains(&v)
+            || in_state.contains(&v)
             || !before.contains_key(&v)
             || before[&v].is_some_and(Inst::is_recomputable)
     })
@@ -56,14 +58,14 @@ fn uses_of(insts: &[InstData], t: &Terminator) -> Vec<Value> {
 }
 
 /// Fresh value and block numbers.
-pub(super) struct Ids {
+pub(crate) struct Ids {
     next_value: u32,
     next_block: u32,
 }
 
 impl Ids {
     /// Numbers after every one `f` uses.
-    pub(super) fn of(f: &Function) -> Ids {
+    pub(crate) fn of(f: &Function) -> Ids {
         let mut values = 0;
         for b in &f.blocks {
             for v in b
@@ -81,12 +83,12 @@ impl Ids {
         }
     }
 
-    pub(super) fn value(&mut self) -> Value {
+    pub(crate) fn value(&mut self) -> Value {
         self.next_value += 1;
         Value(self.next_value - 1)
     }
 
-    pub(super) fn block(&mut self) -> BlockId {
+    pub(crate) fn block(&mut self) -> BlockId {
         self.next_block += 1;
         BlockId(self.next_block - 1)
     }
@@ -149,7 +151,7 @@ impl Carried {
 }
 
 /// An instruction without a state defining `result`.
-pub(super) fn pure(result: Value, inst: Inst) -> InstData {
+pub(crate) fn pure(result: Value, inst: Inst) -> InstData {
     InstData {
         results: vec![result],
         inst,
@@ -158,12 +160,12 @@ pub(super) fn pure(result: Value, inst: Inst) -> InstData {
 }
 
 /// `v`'s name in a block whose carried values `map` renames.
-pub(super) fn renamed(v: Value, map: &HashMap<Value, Value>) -> Value {
+pub(crate) fn renamed(v: Value, map: &HashMap<Value, Value>) -> Value {
     map.get(&v).copied().unwrap_or(v)
 }
 
 /// A jump to `block` with `args`.
-pub(super) fn jump(block: BlockId, args: Vec<Value>) -> Terminator {
+pub(crate) fn jump(block: BlockId, args: Vec<Value>) -> Terminator {
     Terminator::Jump(BlockCall { block, args })
 }
 
@@ -203,7 +205,7 @@ fn rename_inst_data(data: &mut InstData, map: &HashMap<Value, Value>) {
         *v = renamed(*v, map);
     }
     if let Some(s) = &mut data.state {
-        for v in &mut s.stack {
+        for v in s.values_mut() {
             *v = renamed(*v, map);
         }
     }
@@ -217,19 +219,19 @@ fn rename_terminator(t: &mut Terminator, map: &HashMap<Value, Value>) {
 
 /// A new block's entry: its parameters, the instructions recomputing
 /// carried values, and the new name of each carried value.
-pub(super) struct Entered {
-    pub(super) params: Vec<Value>,
-    pub(super) insts: Vec<InstData>,
-    pub(super) map: HashMap<Value, Value>,
+pub(crate) struct Entered {
+    pub(crate) params: Vec<Value>,
+    pub(crate) insts: Vec<InstData>,
+    pub(crate) map: HashMap<Value, Value>,
 }
 
 /// A block cut at a send: the block keeps what comes before; the send,
 /// what follows it and the values the new blocks need are here. (A cut
 /// at a run keeps the instructions of the run before the send too: they
 /// go into the send block, before the send.)
-pub(super) struct Cut {
+pub(crate) struct Cut {
     /// The receiver and the arguments, by their names in the cut block.
-    pub(super) operands: Vec<Value>,
+    pub(crate) operands: Vec<Value>,
     /// The instructions between the cut and the send (none for a cut at
     /// the send itself).
     run: Vec<InstData>,
@@ -240,7 +242,8 @@ pub(super) struct Cut {
     /// What every new block but the join carries: the state's stack, the
     /// receiver and the argument (and what the run reads from before it).
     carried: Carried,
-    /// What the join carries besides the answer: the state's stack.
+    /// What the join carries besides the answer: the state's values (its
+    /// stack, and for a chained state every frame's values).
     stack: Carried,
 }
 
@@ -248,7 +251,7 @@ impl Cut {
     /// Cuts `b` at its send `at`, a send for which [`splittable`]
     /// holds. `b` keeps the instructions before it; its
     /// terminator must be replaced.
-    pub(super) fn new(b: &mut Block, at: usize) -> Cut {
+    pub(crate) fn new(b: &mut Block, at: usize) -> Cut {
         Cut::run(b, at, at)
     }
 
@@ -256,7 +259,7 @@ impl Cut {
     /// the send `at` are the run, which the send block does again. The
     /// rest of `b` (after `at`) must use nothing the run defines, and from
     /// before `start` only what [`splittable`] allows at `at`.
-    pub(super) fn run(b: &mut Block, start: usize, at: usize) -> Cut {
+    pub(crate) fn run(b: &mut Block, start: usize, at: usize) -> Cut {
         let mut rest = b.insts.split_off(start);
         let run: Vec<InstData> = rest.drain(..at - start).collect();
         let send = rest.remove(0);
@@ -271,14 +274,14 @@ impl Cut {
         let before = defined_before_owned(b);
         let before_ref: HashMap<Value, Option<&Inst>> =
             before.iter().map(|(v, i)| (*v, i.as_ref())).collect();
-        let mut values = state.stack.clone();
+        let mut values = state.values();
         values.extend(&operands);
         values.extend(run.iter().flat_map(|i| i.uses()).map(|(v, _)| v));
         values.extend(send.state_uses().into_iter().map(|(v, _)| v));
         // What the run defines is not carried: the send block defines it.
         values.retain(|v| before.contains_key(v));
         let carried = Carried::of(&values, &before_ref);
-        let stack = Carried::of(&state.stack, &before_ref);
+        let stack = Carried::of(&state.values(), &before_ref);
         let placeholder = jump(BlockId(u32::MAX), vec![]);
         let terminator = std::mem::replace(&mut b.terminator, placeholder);
         Cut {
@@ -295,29 +298,34 @@ impl Cut {
 
     /// Operand `i` (0: the receiver) by its name in a block whose
     /// carried values `map` renames.
-    pub(super) fn operand(&self, i: usize, map: &HashMap<Value, Value>) -> Value {
+    pub(crate) fn operand(&self, i: usize, map: &HashMap<Value, Value>) -> Value {
         renamed(self.operands[i], map)
     }
 
+    /// The send's state, by its names in the cut block.
+    pub(crate) fn send_state(&self) -> &State {
+        self.send.state.as_ref().expect("a send has a state")
+    }
+
     /// The bytecode offset of the send's state: its site's name.
-    pub(super) fn send_pc(&self) -> u16 {
+    pub(crate) fn send_pc(&self) -> u16 {
         self.send.state.as_ref().expect("a send has a state").pc
     }
 
     /// Whether `v` (a name in the cut block) is a SmallInt constant.
-    pub(super) fn is_const(&self, v: Value) -> bool {
+    pub(crate) fn is_const(&self, v: Value) -> bool {
         matches!(self.before.get(&v), Some(Some(Inst::Int(_))))
     }
 
     /// The entry of a new block (not the join) that takes the carried
     /// values.
-    pub(super) fn enter(&self, ids: &mut Ids) -> Entered {
+    pub(crate) fn enter(&self, ids: &mut Ids) -> Entered {
         self.carried.enter(ids)
     }
 
     /// The arguments of a jump to such a block from a block whose names
     /// are `map` (empty for the cut block).
-    pub(super) fn carried_args(&self, map: &HashMap<Value, Value>) -> Vec<Value> {
+    pub(crate) fn carried_args(&self, map: &HashMap<Value, Value>) -> Vec<Value> {
         self.carried
             .passed
             .iter()
@@ -326,7 +334,7 @@ impl Cut {
     }
 
     /// The arguments of a jump to the join with answer `r`.
-    pub(super) fn join_args(&self, map: &HashMap<Value, Value>, r: Value) -> Vec<Value> {
+    pub(crate) fn join_args(&self, map: &HashMap<Value, Value>, r: Value) -> Vec<Value> {
         let mut args: Vec<Value> = self.stack.passed.iter().map(|&v| renamed(v, map)).collect();
         args.push(r);
         args
@@ -334,7 +342,7 @@ impl Cut {
 
     /// The block `id` of the original send, on the carried values, going
     /// on at `join`.
-    pub(super) fn send_block(&self, id: BlockId, join: BlockId, ids: &mut Ids) -> Block {
+    pub(crate) fn send_block(&self, id: BlockId, join: BlockId, ids: &mut Ids) -> Block {
         let e = self.enter(ids);
         let mut insts = e.insts;
         // The run's values keep their names: the cut block lost them.
@@ -353,7 +361,7 @@ impl Cut {
 
     /// The join block `id`: the answer and the stack come in; the rest of
     /// the cut block follows on the new names.
-    pub(super) fn join_block(self, id: BlockId, ids: &mut Ids) -> Block {
+    pub(crate) fn join_block(self, id: BlockId, ids: &mut Ids) -> Block {
         let Entered {
             mut params,
             mut insts,

@@ -188,6 +188,7 @@ impl Vm {
     /// `float_ops`); otherwise they are all still right and are kept, and
     /// the JIT's quick-selector index learns the new method.
     pub(crate) fn method_installed(&mut self, selector: Value, method: Value) {
+        self.invalidate_inlined(Some(selector));
         let inline_op = {
             let bytes = self.heap.bytes(selector);
             crate::jit_runtime::int_ops::int_op_index(bytes).is_some()

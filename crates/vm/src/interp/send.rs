@@ -56,6 +56,27 @@ impl Vm {
         self.lookup(selector, class).ok().flatten().map(|(m, _)| m)
     }
 
+    /// The method `class` answers `selector` with, found without touching
+    /// any cache or counter (for the optimizer); `None` if there is none
+    /// or the class chain is malformed.
+    pub fn find_method(&self, selector: Value, class: Value) -> Option<Value> {
+        if !selector.is_ref() || !self.heap.is_bytes(selector) {
+            return None;
+        }
+        let mut c = class;
+        for _ in 0..MAX_CHAIN {
+            if !self.is_class_shaped(c) {
+                return None;
+            }
+            let methods = self.heap.get(c, layout::class::METHODS)?;
+            if let Some(m) = self.dictionary_find(methods, self.heap.bytes(selector)) {
+                return Some(m);
+            }
+            c = self.heap.get(c, layout::class::PARENT)?;
+        }
+        None
+    }
+
     pub(crate) fn lookup(
         &mut self,
         selector: Value,

@@ -105,6 +105,9 @@ pub struct Compiled {
     pub counter: Option<Box<std::cell::Cell<i64>>>,
     /// How many unboxed Float regions the code has (for `--jit-stats`).
     pub unboxed_regions: u32,
+    /// What inlining made of the unit: its constants and counts (`None`
+    /// when it did not run).
+    pub inlining: Option<super::unit_constants::Inlining>,
 }
 
 /// A JIT compiler (implemented by `lst-backends`).

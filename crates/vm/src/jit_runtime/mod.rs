@@ -39,6 +39,9 @@
 //! * [`helpers`]: the `lst_*` functions compiled code calls;
 //! * [`inline_cache`], [`block_cache`]: the send sites' caches and the
 //!   table of compiled block bodies that compiled code reads;
+//! * [`unit_constants`], [`inlined_frames`]: what an optimized unit that
+//!   inlined sends keeps (constants, validity word, exits) and the exit
+//!   that turns its inlined activations into real frames;
 //! * [`quick`], [`inline_ops`] (with its readers [`int_ops`],
 //!   [`float_ops`]): what compiled code may answer inline instead of
 //!   sending, and the words that say it still may.
@@ -51,7 +54,9 @@ pub mod float_ops;
 pub mod helpers;
 pub mod inline_cache;
 pub mod inline_ops;
+pub mod inlined_frames;
 pub mod int_ops;
 pub mod quick;
 pub mod tiering;
 pub mod transfer;
+pub mod unit_constants;

@@ -95,6 +95,14 @@ pub struct JitStats {
     /// Unboxed Float regions in the code compiled, by level (baseline,
     /// optimized).
     pub unboxed_regions: [u64; 2],
+    /// Sends inlined in the code compiled.
+    pub inlined_sends: u64,
+    /// Sends not inlined, by reason.
+    pub inline_refusals: HashMap<String, u64>,
+    /// Optimized units whose inlining a method installation invalidated.
+    pub invalidations: u64,
+    /// Exits that turned inlined activations into real frames.
+    pub materializations: u64,
 }
 
 /// The compiled-code tier of a VM.
@@ -129,13 +137,92 @@ pub struct Tier {
     levels: Vec<Level>,
     /// Compiled block bodies, for compiled `value…` sends.
     pub(super) blocks: Box<BlockTable>,
+    /// The constants of every unit that inlined sends (boxed: code holds
+    /// their addresses). Kept as long as the tier: code is never freed.
+    #[allow(clippy::vec_box)]
+    pub(crate) units: Vec<Box<super::unit_constants::UnitConstants>>,
+    /// The indices in `methods` of units whose inlining was invalidated,
+    /// waiting to be compiled again (see [`Tier::invalidate_inlined`]).
+    sent_back: Vec<usize>,
     /// Backward branches the interpreter took (sampled every
     /// [`LOOP_STRIDE`]).
     loop_edges: u32,
     pub stats: JitStats,
 }
 
+impl Tier {
+    /// The index in `methods` of the unit `(method, start)`.
+    fn unit_slot(&self, method: Value, start: u16) -> Option<usize> {
+        self.methods
+            .iter()
+            .zip(&self.starts)
+            .position(|(m, &s)| m.raw() == method.raw() && s == start)
+    }
+
+    /// The index in `methods` of the unit `(method, start)` if it was
+    /// sent back to be compiled again; it is not any more.
+    fn take_sent_back(&mut self, method: Value, start: u16) -> Option<usize> {
+        let at = self
+            .sent_back
+            .iter()
+            .position(|&i| self.methods[i].raw() == method.raw() && self.starts[i] == start)?;
+        Some(self.sent_back.swap_remove(at))
+    }
+
+    /// Keeps what inlining made of the unit whose entry record is `first`.
+    fn keep_inlining(&mut self, inlining: super::unit_constants::Inlining, first: u32) {
+        self.stats.inlined_sends += u64::from(inlining.inlined);
+        for why in inlining.refused {
+            *self.stats.inline_refusals.entry(why).or_insert(0) += 1;
+        }
+        let mut unit = inlining.unit;
+        unit.entry_record = first;
+        self.units.push(unit);
+    }
+
+    /// Clears the validity word of every unit whose inlining assumed the
+    /// lookups of `selector` (every unit: `None`), and sends each such
+    /// unit back to be compiled again (from its first level, once hot);
+    /// whether any was.
+    pub(crate) fn invalidate_inlined(&mut self, selector: Option<Value>) -> bool {
+        let mut any = false;
+        for u in &self.units {
+            if !selector.is_none_or(|s| u.depends_on(s)) || !u.invalidate() {
+                continue;
+            }
+            any = true;
+            self.stats.invalidations += 1;
+            let Some(i) = self
+                .method_records
+                .iter()
+                .position(|&r| r == u.entry_record)
+            else {
+                continue;
+            };
+            self.index.remove(&(self.methods[i].raw(), self.starts[i]));
+            self.method_records[i] = 0;
+            self.levels[i] = Level::Baseline;
+            self.sent_back.push(i);
+        }
+        any
+    }
+}
+
 impl Vm {
+    /// A method was installed for `selector` (any method dictionary may
+    /// have changed: `None`): the optimized units whose inlining assumed
+    /// otherwise stop using it and will be compiled again. Flushes the
+    /// caches that may hold their entries.
+    pub(crate) fn invalidate_inlined(&mut self, selector: Option<Value>) {
+        let Some(tier) = self.jit.as_mut() else {
+            return;
+        };
+        if tier.invalidate_inlined(selector) {
+            self.cache.flush();
+            self.flush_send_sites();
+        }
+    }
+
     /// Installs a JIT that compiles at the levels `tiering` says.
     pub fn set_jit(
         &mut self,
@@ -163,6 +250,8 @@ impl Vm {
             counters: vec![],
             levels: vec![],
             blocks: new_table(),
+            units: vec![],
+            sent_back: vec![],
             methods: vec![],
             starts: vec![],
             method_records: vec![],
@@ -211,7 +300,10 @@ impl Vm {
             t.calls.clear();
             t.index.clear();
             for ((m, &start), &r) in t.methods.iter().zip(&t.starts).zip(&t.method_records) {
-                t.index.insert((m.raw(), start), r);
+                // 0: sent back to be compiled again (see `invalidate_inlined`).
+                if r != 0 {
+                    t.index.insert((m.raw(), start), r);
+                }
             }
         }
     }
@@ -310,11 +402,17 @@ impl Vm {
             NEVER
         });
         if let Some(tier) = self.jit.as_mut() {
+            tier.index.insert((method.raw(), start), r);
+            // A unit invalidated earlier keeps its place.
+            if let Some(i) = tier.take_sent_back(method, start) {
+                tier.method_records[i] = r;
+                tier.levels[i] = level;
+                return r;
+            }
             tier.methods.push(method);
             tier.starts.push(start);
             tier.method_records.push(r);
             tier.levels.push(level);
-            tier.index.insert((method.raw(), start), r);
         }
         r
     }
@@ -358,6 +456,9 @@ impl Vm {
                     });
                 }
                 tier.sites.push(c.sites);
+                if let Some(inlining) = c.inlining {
+                    tier.keep_inlining(inlining, first);
+                }
                 if let Some(counter) = c.counter {
                     counter.set(tier.tiering.counter_start());
                     tier.counters.push(counter);
@@ -378,11 +479,7 @@ impl Vm {
         let method = self.header(hp, H_METHOD);
         let start = self.frame_unit_start(hp)?;
         let tier = self.jit.as_ref()?;
-        let i = tier
-            .methods
-            .iter()
-            .zip(&tier.starts)
-            .position(|(m, &s)| m.raw() == method.raw() && s == start)?;
+        let i = tier.unit_slot(method, start)?;
         if tier.levels[i] == Level::Optimized {
             return Some(tier.method_records[i]).filter(|&r| r != NEVER);
         }
@@ -396,6 +493,7 @@ impl Vm {
         let tier = self.jit.as_mut()?;
         tier.levels[i] = Level::Optimized;
         tier.method_records[i] = r;
+        tier.sent_back.retain(|&j| j != i);
         tier.index.insert((method.raw(), start), r);
         tier.stats.optimized_later += 1;
         // Caches and inline caches may hold the baseline entry.

@@ -7,6 +7,7 @@ use crate::vm::Vm;
 /// 34: flush the method cache (after a method dictionary changed).
 pub fn flush_cache(vm: &mut Vm, _: Args) -> PrimResult {
     vm.flush_caches();
+    vm.invalidate_inlined(None);
     Ok(Some(vm.nil()))
 }
 

@@ -1,0 +1,194 @@
+//! Speculative inlining at the optimizing level, the embedder's half:
+//! the oracle that offers `lst_jit::inline` the methods type feedback
+//! names, and what the compile driver keeps of its answers for the back
+//! end (the heap values behind the IR's constants, the selectors the unit
+//! depends on, the shape of each inlined method) and for `--jit-stats`.
+//!
+//! This module reads the heap and the feedback table without changing
+//! them (no lookups that fill caches, no allocation) and generates no code.
+
+use crate::lower::InlinedMethod;
+use lst_bytecode::selector_arity;
+use lst_jit::inline::{Budget, Candidate, InlineOracle, Site, inline};
+use lst_jit::ir::{ConstKind, Constant, Function, Kind, Selector};
+use lst_jit::translate::{Source, translate};
+use lst_vm::layout;
+use lst_vm::value::Value;
+use lst_vm::vm::Vm;
+
+/// What inlining made of a unit, for the back end and the statistics.
+#[derive(Clone, Debug, Default)]
+pub struct UnitInlining {
+    /// The heap values behind the IR's constants, by handle: the unit's
+    /// constant pool.
+    pub constants: Vec<Value>,
+    /// The selectors whose lookups the inlined sends assumed.
+    pub selectors: Vec<Value>,
+    /// The methods inlined, by constant handle (`None` for other
+    /// constants).
+    pub methods: Vec<Option<InlinedMethod>>,
+    /// Sends inlined.
+    pub inlined: u32,
+    /// Why sends were not, one reason per send.
+    pub refused: Vec<String>,
+}
+
+/// The oracle: a send is offered its method when its site's feedback
+/// names exactly one receiver class (and is not megamorphic) and that
+/// class answers the selector with a method; the method's IR is
+/// translated as `read_unit` translates a unit, its literals become
+/// constants. The pass itself refuses what it cannot inline.
+pub struct FeedbackOracle<'v> {
+    vm: &'v Vm,
+    /// The method being compiled (the sites of `Site::method == None`).
+    root: Value,
+    pub out: UnitInlining,
+}
+
+impl<'v> FeedbackOracle<'v> {
+    pub fn new(vm: &'v Vm, root: Value) -> FeedbackOracle<'v> {
+        FeedbackOracle {
+            vm,
+            root,
+            out: UnitInlining::default(),
+        }
+    }
+
+    /// The handle of `value` in the pool, added if new.
+    fn handle(&mut self, value: Value) -> u32 {
+        let c = &mut self.out.constants;
+        let at = c.iter().position(|&v| v == value).unwrap_or_else(|| {
+            c.push(value);
+            c.len() - 1
+        });
+        if self.out.methods.len() < c.len() {
+            self.out.methods.resize(c.len(), None);
+        }
+        at as u32
+    }
+
+    fn constant(&mut self, kind: ConstKind, name: String, value: Value) -> Constant {
+        Constant {
+            kind,
+            name,
+            handle: self.handle(value),
+        }
+    }
+
+    /// The selector a literal send of `method` names.
+    fn selector(&self, method: Value, selector: Selector) -> Option<Value> {
+        let Selector::Literal(n) = selector else {
+            return None;
+        };
+        let literals = self.vm.heap.get(method, layout::method::LITERALS)?;
+        let s = self.vm.heap.get(literals, usize::from(n))?;
+        (s.is_ref() && self.vm.heap.is_bytes(s)).then_some(s)
+    }
+
+    /// `method`'s literals as constants (a SmallInt or any object).
+    fn literals(&mut self, method: Value) -> Vec<Option<Constant>> {
+        let heap = &self.vm.heap;
+        let Some(literals) = heap.get(method, layout::method::LITERALS) else {
+            return vec![];
+        };
+        if !literals.is_ref() || heap.is_bytes(literals) {
+            return vec![];
+        }
+        let values: Vec<Value> = (0..heap.size(literals))
+            .filter_map(|i| heap.get(literals, i))
+            .collect();
+        values
+            .into_iter()
+            .map(|v| {
+                let name = self.vm.text_of(v);
+                Some(self.constant(ConstKind::Object, name, v))
+            })
+            .collect()
+    }
+}
+
+impl InlineOracle for FeedbackOracle<'_> {
+    fn candidate(&mut self, at: Site) -> Option<Candidate> {
+        let method = match at.method_handle {
+            None => self.root,
+            Some(h) => *self.out.constants.get(h as usize)?,
+        };
+        let feedback = self.vm.send_feedback(method);
+        let site = feedback.sites.iter().find(|s| s.pc == at.pc)?;
+        let [class] = site.classes[..] else {
+            return None;
+        };
+        if site.megamorphic {
+            return None;
+        }
+        let selector = self.selector(method, at.selector)?;
+        let callee = self.vm.find_method(selector, class)?;
+        let shape = method_shape(self.vm, callee)?;
+        let name = self.vm.method_name(callee);
+        let src = Source {
+            name: &name,
+            bytecodes: &shape.bytecodes,
+            arg_count: u8::try_from(shape.arg_count).ok()?,
+            temp_count: u8::try_from(shape.temp_count).ok()?,
+        };
+        let ir = translate(&src, Kind::Method).ok()?;
+        let instance_size = self
+            .vm
+            .heap
+            .get(class, layout::class::INSTANCE_SIZE)
+            .and_then(Value::as_usize)?;
+        let class_name = self.vm.class_name(class);
+        let class = self.constant(ConstKind::Class, class_name, class);
+        let method = self.constant(ConstKind::Method, name, callee);
+        self.out.methods[method.handle as usize] = Some(shape);
+        if !self.out.selectors.contains(&selector) {
+            self.out.selectors.push(selector);
+        }
+        let literals = self.literals(callee);
+        Some(Candidate {
+            class,
+            method,
+            callee: ir,
+            instance_size,
+            literals,
+        })
+    }
+}
+
+/// What the back end must know of a method to materialize its frame:
+/// bytecodes, arguments, temporaries (`None`: malformed).
+fn method_shape(vm: &Vm, m: Value) -> Option<InlinedMethod> {
+    let heap = &vm.heap;
+    let code = heap.get(m, layout::method::BYTECODES)?;
+    let selector = heap.get(m, layout::method::NAME)?;
+    if !code.is_ref() || !heap.is_bytes(code) || !selector.is_ref() || !heap.is_bytes(selector) {
+        return None;
+    }
+    let arity = selector_arity(heap.bytes(selector))?;
+    let temps = heap.get(m, layout::method::TEMPORARY_SIZE)?;
+    let temps = if temps == vm.nil() {
+        0
+    } else {
+        temps.as_usize()?
+    };
+    Some(InlinedMethod {
+        bytecodes: heap.bytes(code).to_vec(),
+        arg_count: u16::try_from(arity).ok()?,
+        temp_count: u16::try_from(temps).ok()?,
+    })
+}
+
+/// Runs `lst_jit::inline` on `ir`, the unit of `method`, with the
+/// feedback oracle; what it made of the unit.
+pub fn inline_unit(vm: &Vm, method: Value, ir: &mut Function) -> UnitInlining {
+    let mut oracle = FeedbackOracle::new(vm, method);
+    let stats = inline(ir, &mut oracle, Budget::default());
+    let mut out = oracle.out;
+    out.inlined = u32::try_from(stats.inlined).unwrap_or(u32::MAX);
+    out.refused = stats
+        .refused
+        .iter()
+        .map(|(_, why)| why.name().to_string())
+        .collect();
+    out
+}

@@ -1,0 +1,248 @@
+//! Leaving compiled code inside inlined code: the inlined activations
+//! become real frames, and the interpreter finishes them.
+//!
+//! At such an exit ([`InlinedExit`]) the code has spilled its own frame as
+//! at the original (inlined) send and written the inlined activations'
+//! values above it (see [`InlinedExit`] for the order).
+//! [`Vm::materialize_inlined`] pushes one frame per level as a send would
+//! (`push_frame`): the outermost returns to the native continuation after
+//! the original send, each inner one to its caller's bytecode offset after
+//! its inlined send. It fills their temporaries and operand stacks and
+//! resumes the innermost in the interpreter at the start of the send it
+//! stopped at, so the interpreter performs that send. From then on the
+//! frames are ordinary: backtraces, `thisContext` and process switches see
+//! them as if no send had been inlined.
+//!
+//! This module must not allocate on the heap (no collection may run while
+//! the values are off the stack), decide what is inlined or generate code.
+
+use super::boundary::{GO_INTERPRET, NATIVE_PC_BASE, NativeExit};
+use super::unit_constants::{InlinedExit, UnitConstants};
+use crate::interp::Trap;
+use crate::interp::frame::HEADER;
+use crate::value::Value;
+use crate::vm::Vm;
+
+impl Vm {
+    /// Materializes the inlined frames of `exit` above frame `hp` (the
+    /// unit's own) and makes the innermost the current frame, at the pc
+    /// the interpreter goes on at (see the module doc).
+    pub(crate) fn materialize_inlined(
+        &mut self,
+        hp: usize,
+        unit: &UnitConstants,
+        exit: &InlinedExit,
+    ) -> Result<(), Trap> {
+        let bad = |what: &str| Trap::Fatal(format!("bad inlined exit: {what}"));
+        let base = self
+            .stack
+            .len()
+            .checked_sub(exit.values())
+            .filter(|&b| b >= hp + HEADER)
+            .ok_or_else(|| bad("fewer values than its frames need"))?;
+        // No heap allocation happens below, so these stay valid.
+        let values: Vec<Value> = self.stack[base..].to_vec();
+        self.stack.truncate(base);
+        let mut caller = hp;
+        let mut retpc = NATIVE_PC_BASE + exit.return_record as usize;
+        self.enter_frame(hp, retpc)?;
+        let mut rest = &values[..];
+        for level in &exit.levels {
+            let method = unit
+                .constant(level.method)
+                .ok_or_else(|| bad("method constant out of range"))?;
+            let nvals = 1 + usize::from(level.argc);
+            let temps = usize::from(level.temps);
+            let (receiver_args, after) = rest.split_at(nvals);
+            let (temp_values, after) = after.split_at(temps);
+            let (operands, after) = after.split_at(usize::from(level.stack));
+            rest = after;
+            self.stack.extend(receiver_args.iter().copied());
+            let parts = self.method_parts(method)?;
+            if parts.temps != temps {
+                return Err(bad("temporary count differs from the method's"));
+            }
+            self.push_checked_frame(method, parts, nvals, Some(caller), retpc, None)?;
+            let tb = self.tb;
+            self.stack[tb..tb + temps].copy_from_slice(temp_values);
+            self.stack.extend(operands.iter().copied());
+            caller = self.hp;
+            retpc = level.pc as usize;
+            self.pc = retpc;
+        }
+        if exit.levels.is_empty() {
+            return Err(bad("no inlined frame"));
+        }
+        if let Some(t) = self.jit.as_mut() {
+            t.stats.materializations += 1;
+        }
+        self.resume_frame(caller, retpc)
+    }
+}
+
+/// Compiled code left at a send inside inlined code: materializes the
+/// inlined frames of exit `exit` of `unit` above frame `hp` and leaves
+/// native code, the interpreter going on in the innermost (see the module
+/// doc).
+///
+/// # Safety
+/// Called by compiled code only, with the Vm it was entered with and the
+/// address of a [`UnitConstants`] its tier keeps alive.
+pub unsafe extern "C" fn lst_inlined_exit(vm: *mut Vm, hp: u64, unit: u64, exit: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got
+    // and holds no reference to it.
+    let vm = unsafe { &mut *vm };
+    // SAFETY: `unit` is the address of a boxed UnitConstants the tier owns
+    // for as long as its code may run; only shared references to it exist
+    // while code runs (its validity word is a Cell).
+    let unit = unsafe { &*(unit as *const UnitConstants) };
+    let Some(exit) = unit.exit(exit) else {
+        return vm.exit_with(Trap::Fatal("unknown inlined exit".into()));
+    };
+    match vm.materialize_inlined(hp as usize, unit, exit) {
+        Ok(()) => {
+            vm.native_exit = NativeExit::Interpret;
+            GO_INTERPRET
+        }
+        Err(t) => vm.exit_with(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interp::frame::{H_METHOD, H_RETPC, H_TB};
+    use crate::jit_runtime::unit_constants::InlinedLevel;
+    use crate::link::Origin;
+    use lst_bytecode::Op;
+
+    /// A VM on lst's own image with `sources` compiled into Object; the
+    /// methods.
+    fn vm_with(sources: &[&str]) -> (Vm, Vec<Value>) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
+        let image = crate::image::builder::read_sources(std::path::Path::new(dir), "image")
+            .expect("the image sources");
+        let options = crate::vm::Options {
+            gc_stress: false,
+            ..Default::default()
+        };
+        let mut vm = crate::image::builder::build(&image, options).expect("the image builds");
+        vm.set_output(Box::new(std::io::sink()));
+        let origin = Origin {
+            label: "test",
+            first_line: 1,
+        };
+        let methods = sources
+            .iter()
+            .map(|s| {
+                let object = vm.global("Object").expect("Object");
+                vm.compile_into(object, s, origin).expect("compiles")
+            })
+            .collect();
+        (vm, methods)
+    }
+
+    /// The (start, end) offsets of the last `op` instruction of `m`.
+    fn last(vm: &Vm, m: Value, op: Op) -> (u32, u32) {
+        let code = vm.heap.get(m, crate::layout::method::BYTECODES).unwrap();
+        lst_bytecode::decode_all(vm.heap.bytes(code))
+            .map(|r| r.expect("decodes"))
+            .filter(|(_, insn)| insn.op == op)
+            .map(|(pc, insn)| (pc as u32, (pc + usize::from(insn.len)) as u32))
+            .last()
+            .expect("the instruction")
+    }
+
+    #[test]
+    fn an_exit_pushes_each_inlined_frame_as_a_send_would() {
+        let (mut vm, m) = vm_with(&[
+            "mfOuter: a\n    | t |\n    t := a + 1.\n    ^ self mfInner: t",
+            "mfInner: b\n    | u v |\n    u := b * 2.\n    ^ u + b",
+        ]);
+        let (outer, inner) = (m[0], m[1]);
+        let after_inner_send = last(&vm, outer, Op::SendMessage).1;
+        let plus = last(&vm, inner, Op::SendBinary).0;
+        // The unit's own frame: running `outer` (any method will do).
+        let nil = vm.nil();
+        vm.stack.extend([nil, Value::small(0)]);
+        vm.push_frame(outer, 2, None, 0, None).expect("room");
+        let root = vm.hp;
+        let int = Value::small;
+        // outer: self, a, t; no operands below the inlined send. inner:
+        // self, b, u v; operands u b at `u + b`.
+        let values = [
+            nil,
+            int(3),
+            int(4),
+            nil,
+            int(4),
+            int(8),
+            nil,
+            int(8),
+            int(4),
+        ];
+        vm.stack.extend(values.iter().copied());
+        let unit = UnitConstants::new(vec![outer, inner], vec![]);
+        let exit = InlinedExit {
+            return_record: 7,
+            levels: vec![
+                InlinedLevel {
+                    method: 0,
+                    argc: 1,
+                    temps: 1,
+                    stack: 0,
+                    pc: after_inner_send,
+                },
+                InlinedLevel {
+                    method: 1,
+                    argc: 1,
+                    temps: 2,
+                    stack: 2,
+                    pc: plus,
+                },
+            ],
+        };
+        vm.materialize_inlined(root, &unit, &exit)
+            .expect("materialized");
+        let innermost = vm.hp;
+        let middle = vm.caller_of(innermost).expect("a caller");
+        assert_eq!(vm.caller_of(middle), Some(root));
+        assert_eq!(vm.header(middle, H_METHOD), outer);
+        assert_eq!(vm.header(innermost, H_METHOD), inner);
+        let retpc = |hp| vm.header(hp, H_RETPC).as_int().unwrap() as usize;
+        assert_eq!(retpc(middle), NATIVE_PC_BASE + 7);
+        assert_eq!(retpc(innermost), after_inner_send as usize);
+        let temps = |hp: usize, n: usize| {
+            let tb = vm.header_index(hp, H_TB);
+            vm.stack[tb..tb + n].to_vec()
+        };
+        assert_eq!(temps(middle, 1), vec![int(4)]);
+        assert_eq!(temps(innermost, 2), vec![int(8), nil]);
+        assert_eq!(vm.stack[innermost + HEADER..], [int(8), int(4)]);
+        assert_eq!(vm.pc, plus as usize, "the interpreter performs `u + b`");
+    }
+
+    #[test]
+    fn an_exit_with_too_few_values_is_refused() {
+        let (mut vm, m) = vm_with(&["mfOne: a\n    ^ a + 1"]);
+        let nil = vm.nil();
+        vm.stack.push(nil);
+        vm.push_frame(m[0], 1, None, 0, None).expect("room");
+        let root = vm.hp;
+        let unit = UnitConstants::new(vec![m[0]], vec![]);
+        let exit = InlinedExit {
+            return_record: 1,
+            levels: vec![InlinedLevel {
+                method: 0,
+                argc: 1,
+                temps: 0,
+                stack: 2,
+                pc: 0,
+            }],
+        };
+        vm.stack.push(nil);
+        let r = vm.materialize_inlined(root, &unit, &exit);
+        assert!(matches!(r, Err(Trap::Fatal(_))), "{r:?}");
+        assert_eq!(vm.hp, root, "no frame was pushed");
+    }
+}
