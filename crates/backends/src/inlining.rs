@@ -8,11 +8,11 @@
 //! them (no lookups that fill caches, no allocation) and generates no code.
 
 use crate::lower::InlinedMethod;
+use lst_bytecode::inline_ops::{InlineOp, Receiver};
 use lst_bytecode::selector_arity;
 use lst_jit::inline::{Budget, Candidate, InlineOracle, Site, inline};
 use lst_jit::ir::{ConstKind, Constant, Function, Kind, Selector};
 use lst_jit::translate::{Source, translate};
-use lst_bytecode::inline_ops::{InlineOp, Receiver};
 use lst_vm::layout;
 use lst_vm::roots::{BINARY_SPECIAL_ROOTS, Root};
 use lst_vm::value::Value;
@@ -36,8 +36,9 @@ pub struct UnitInlining {
 }
 
 /// The oracle: a send is offered its method when its site's feedback
-/// names exactly one receiver class (and is not megamorphic) and that
-/// class answers the selector with a method; the method's IR is
+/// names exactly one receiver class (and is not megamorphic), that
+/// class answers the selector with a method, and the unit's inlined code
+/// did not exit too often there in an earlier compile; the method's IR is
 /// translated as `read_unit` translates a unit, its literals become
 /// constants. The pass itself refuses what it cannot inline.
 pub struct FeedbackOracle<'v> {
@@ -152,6 +153,11 @@ impl InlineOracle for FeedbackOracle<'_> {
     }
 
     fn candidate(&mut self, at: Site) -> Option<Candidate> {
+        // Where an earlier compile's inlined code exited too often, the
+        // send stays a send.
+        if at.method_handle.is_none() && self.vm.sends_not_to_inline().contains(&at.pc) {
+            return None;
+        }
         let method = self.site_method(&at)?;
         let feedback = self.vm.send_feedback(method);
         let site = feedback.sites.iter().find(|s| s.pc == at.pc)?;
