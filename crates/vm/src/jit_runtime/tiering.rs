@@ -5,7 +5,9 @@
 //! code's bookkeeping ([`Tier`]: records, units, send sites, counters,
 //! block table), call and loop counting, compiling a unit and keeping
 //! what the compiler produced, tier-up of baseline code to optimized code
-//! and on-stack replacement at loop heads, and [`JitStats`].
+//! and on-stack replacement at loop heads, sending back optimized units
+//! whose inlining is invalid or whose inlined code exits too often (and
+//! which sends their next compile must not inline), and [`JitStats`].
 //!
 //! It must not generate code (the compiler behind [`Compiler`] does) and
 //! does not move control into or out of compiled code (`transfer` does).
