@@ -599,8 +599,8 @@ fn print_inlining_stats(s: &lst_vm::jit_runtime::tiering::JitStats) {
         return;
     }
     eprintln!(
-        "jit: inlining: {} sends inlined, {refused} not; {} units invalidated, {} inlined frames materialized",
-        s.inlined_sends, s.invalidations, s.materializations
+        "jit: inlining: {} sends inlined, {refused} not; {} units invalidated, {} inlined frames materialized, {} units deoptimized too often",
+        s.inlined_sends, s.invalidations, s.materializations, s.deoptimized_too_often
     );
     let mut reasons: Vec<_> = s.inline_refusals.iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

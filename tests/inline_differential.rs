@@ -5,12 +5,17 @@
 //! materializes the inlined frame; an error inside an inlined body, whose
 //! backtrace must name the inlined method; deep recursion through inlined
 //! code; an inlined method redefined mid-run, after which the new one
-//! must run) prints exactly the same interpreted and compiled by
+//! must run; special sends inside inlined bodies that get Symbols,
+//! Strings and Characters in 100000-iteration loops, after and before the
+//! callers are compiled) prints exactly the same interpreted and compiled by
 //! Cranelift: every method at its first call (no feedback yet, so little
 //! is inlined), once hot (after feedback), tiered, and under GC stress.
 //! Where feedback exists, sends must really have been inlined, frames
 //! materialized and units invalidated (`--jit-stats`), or the comparison
-//! proves nothing; with `--jit-opt=-inline` nothing may be inlined.
+//! proves nothing; yet not materialized at every iteration of those loops
+//! (callees whose special sends saw such receivers are not inlined, units
+//! whose inlined code exits too often are deoptimized). With
+//! `--jit-opt=-inline` nothing may be inlined.
 
 mod support;
 
@@ -21,18 +26,40 @@ fn program() -> String {
         .into_owned()
 }
 
-/// What `--jit-stats`' inlining line says: (inlined, invalidated,
-/// materialized); zeros without the line.
-fn inlining(stderr: &str) -> (u64, u64, u64) {
-    let Some(line) = stderr.lines().find(|l| l.starts_with("jit: inlining: ")) else {
-        return (0, 0, 0);
+/// What `--jit-stats` says of inlining.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Inlining {
+    inlined: u64,
+    invalidated: u64,
+    materialized: u64,
+    deoptimized: u64,
+    /// Callees refused because a special send in them is slow there.
+    slow_special: u64,
+}
+
+/// What `--jit-stats`' inlining lines say; zeros without them.
+fn inlining(stderr: &str) -> Inlining {
+    let numbers = |line: &str| -> Vec<u64> {
+        line.split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .collect()
     };
-    let numbers: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    match numbers[..] {
-        [inlined, _, invalidated, materialized] => (inlined, invalidated, materialized),
+    let Some(line) = stderr.lines().find(|l| l.starts_with("jit: inlining: ")) else {
+        return Inlining::default();
+    };
+    let slow_special = stderr
+        .lines()
+        .filter(|l| l.ends_with("(slow special)"))
+        .flat_map(numbers)
+        .sum();
+    match numbers(line)[..] {
+        [inlined, _, invalidated, materialized, deoptimized] => Inlining {
+            inlined,
+            invalidated,
+            materialized,
+            deoptimized,
+            slow_special,
+        },
         _ => panic!("unexpected inlining line: {line}"),
     }
 }
@@ -41,7 +68,7 @@ fn inlining(stderr: &str) -> (u64, u64, u64) {
 /// GC stress if asked; both must end alike and print the same (stderr
 /// without the JIT's own lines). Answers the compiled run's inlining
 /// counts.
-fn same_as_interpreted(jit: &[&str], gc_stress: bool) -> (u64, u64, u64) {
+fn same_as_interpreted(jit: &[&str], gc_stress: bool) -> Inlining {
     let file = program();
     let interp = support::run(&[file.as_str(), "--jit", "off"], true);
     let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
@@ -61,6 +88,7 @@ fn same_as_interpreted(jit: &[&str], gc_stress: bool) -> (u64, u64, u64) {
     // The program ran to its end, the redefined method included.
     assert!(interp.1.contains("193600"), "{}", interp.1);
     assert!(interp.1.contains("IBall>>add:to:"), "{}", interp.1);
+    assert!(interp.1.contains("200100\n100000\n"), "{}", interp.1);
     inlining(&compiled.2)
 }
 
@@ -76,13 +104,24 @@ const HOT: &[&str] = &[
 #[test]
 fn inlined_once_hot_answers_as_the_interpreter() {
     for stress in [false, true] {
-        let (inlined, invalidated, materialized) = same_as_interpreted(HOT, stress);
-        assert!(inlined >= 10, "only {inlined} sends inlined");
-        assert!(invalidated >= 1, "the redefinition invalidated nothing");
+        let s = same_as_interpreted(HOT, stress);
+        assert!(s.inlined >= 10, "only {} sends inlined", s.inlined);
+        assert!(s.invalidated >= 1, "the redefinition invalidated nothing");
         assert!(
-            materialized >= 100,
-            "only {materialized} frames materialized"
+            s.materialized >= 100,
+            "only {} frames materialized",
+            s.materialized
         );
+        // `keys:` alone would materialize 300000 frames (one per special
+        // send per iteration) were its units not deoptimized after 1000
+        // exits each; `lettered:` 200000 were IKey's methods inlined.
+        assert!(
+            s.materialized < 5000,
+            "{} frames materialized: a deoptimization storm",
+            s.materialized
+        );
+        assert!(s.deoptimized >= 1, "no unit deoptimized: {s:?}");
+        assert!(s.slow_special >= 1, "no slow special refused: {s:?}");
     }
 }
 
@@ -104,9 +143,9 @@ fn tiered_answers_as_the_interpreter() {
             "--jit-optimize-after",
             after,
         ];
-        let (inlined, _, _) = same_as_interpreted(&tiered, false);
+        let s = same_as_interpreted(&tiered, false);
         if after == "20" {
-            assert!(inlined >= 10, "tiered: only {inlined} sends inlined");
+            assert!(s.inlined >= 10, "tiered: only {} sends inlined", s.inlined);
         }
         same_as_interpreted(&tiered, true);
     }
@@ -115,5 +154,5 @@ fn tiered_answers_as_the_interpreter() {
 #[test]
 fn switched_off_nothing_is_inlined_and_the_answers_are_the_same() {
     let off = [HOT, &["--jit-opt=-inline"]].concat();
-    assert_eq!(same_as_interpreted(&off, false), (0, 0, 0));
+    assert_eq!(same_as_interpreted(&off, false), Inlining::default());
 }

@@ -8,11 +8,13 @@
 //! them (no lookups that fill caches, no allocation) and generates no code.
 
 use crate::lower::InlinedMethod;
+use lst_bytecode::inline_ops::{InlineOp, Receiver};
 use lst_bytecode::selector_arity;
 use lst_jit::inline::{Budget, Candidate, InlineOracle, Site, inline};
 use lst_jit::ir::{ConstKind, Constant, Function, Kind, Selector};
 use lst_jit::translate::{Source, translate};
 use lst_vm::layout;
+use lst_vm::roots::{BINARY_SPECIAL_ROOTS, Root};
 use lst_vm::value::Value;
 use lst_vm::vm::Vm;
 
@@ -34,8 +36,9 @@ pub struct UnitInlining {
 }
 
 /// The oracle: a send is offered its method when its site's feedback
-/// names exactly one receiver class (and is not megamorphic) and that
-/// class answers the selector with a method; the method's IR is
+/// names exactly one receiver class (and is not megamorphic), that
+/// class answers the selector with a method, and the unit's inlined code
+/// did not exit too often there in an earlier compile; the method's IR is
 /// translated as `read_unit` translates a unit, its literals become
 /// constants. The pass itself refuses what it cannot inline.
 pub struct FeedbackOracle<'v> {
@@ -75,10 +78,24 @@ impl<'v> FeedbackOracle<'v> {
         }
     }
 
-    /// The selector a literal send of `method` names.
+    /// The method a site's send is in.
+    fn site_method(&self, at: &Site) -> Option<Value> {
+        match at.method_handle {
+            None => Some(self.root),
+            Some(h) => self.out.constants.get(h as usize).copied(),
+        }
+    }
+
+    /// The selector a send of `method` names: a literal of it, or one of
+    /// the VM's special selectors.
     fn selector(&self, method: Value, selector: Selector) -> Option<Value> {
-        let Selector::Literal(n) = selector else {
-            return None;
+        let n = match selector {
+            Selector::Literal(n) => n,
+            Selector::Special(s) => {
+                let root = *BINARY_SPECIAL_ROOTS.get(s as usize)?;
+                let v = self.vm.root(root);
+                return (v != self.vm.nil()).then_some(v);
+            }
         };
         let literals = self.vm.heap.get(method, layout::method::LITERALS)?;
         let s = self.vm.heap.get(literals, usize::from(n))?;
@@ -108,11 +125,40 @@ impl<'v> FeedbackOracle<'v> {
 }
 
 impl InlineOracle for FeedbackOracle<'_> {
-    fn candidate(&mut self, at: Site) -> Option<Candidate> {
-        let method = match at.method_handle {
-            None => self.root,
-            Some(h) => *self.out.constants.get(h as usize)?,
+    /// Yes unless the site's feedback saw a receiver other than a
+    /// SmallInt (or a Float, where the selector has a Float operation),
+    /// or too many classes. A site never observed keeps the optimistic
+    /// answer: the interpreter records only sends its own fast paths did
+    /// not serve.
+    fn fast_special(&mut self, at: &Site) -> bool {
+        let Selector::Special(special) = at.selector else {
+            return false;
         };
+        let Some(method) = self.site_method(at) else {
+            return false;
+        };
+        let feedback = self.vm.send_feedback(method);
+        let Some(site) = feedback.sites.iter().find(|s| s.pc == at.pc) else {
+            return true;
+        };
+        let small = self.vm.root(Root::SmallIntClass);
+        let float = self.vm.root(Root::FloatClass);
+        let has_float_row =
+            InlineOp::of_selector(Receiver::Float, special.selector().as_bytes()).is_some();
+        !site.megamorphic
+            && site
+                .classes
+                .iter()
+                .all(|&c| c == small || (has_float_row && c == float))
+    }
+
+    fn candidate(&mut self, at: Site) -> Option<Candidate> {
+        // Where an earlier compile's inlined code exited too often, the
+        // send stays a send.
+        if at.method_handle.is_none() && self.vm.sends_not_to_inline().contains(&at.pc) {
+            return None;
+        }
+        let method = self.site_method(&at)?;
         let feedback = self.vm.send_feedback(method);
         let site = feedback.sites.iter().find(|s| s.pc == at.pc)?;
         let [class] = site.classes[..] else {

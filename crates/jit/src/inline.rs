@@ -26,7 +26,12 @@
 //! receiver, the arguments and the temporaries' current values) and its
 //! caller the original send's state. A callee's own sends may be inlined
 //! in turn (the oracle is asked with the callee as the site's method),
-//! down to [`Budget::max_depth`].
+//! down to [`Budget::max_depth`]. A special binary send may stay in a
+//! callee (the lowering gives it SmallInt and Float paths, its fallback
+//! leaves through the chained state) only where the oracle expects those
+//! paths to serve ([`InlineOracle::fast_special`]): else it must be
+//! inlined in turn or the callee is refused ([`Refusal::SlowSpecial`]),
+//! lest the exit run at every call.
 //!
 //! This module decides what is inlined and rewrites the IR; it must not
 //! decide how a chained state is left (the back end's and the VM's) nor
@@ -77,6 +82,13 @@ pub struct Candidate {
 pub trait InlineOracle {
     /// The method to inline at `at`, if any.
     fn candidate(&mut self, at: Site) -> Option<Candidate>;
+
+    /// Whether the special binary send at `at` (in an inlined method)
+    /// may stay in inlined code: its SmallInt (or Float) fast path is
+    /// expected to apply there, so that its fallback, an exit that
+    /// materializes the inlined frames, is rare. An embedder with type
+    /// feedback answers false where other receivers were seen.
+    fn fast_special(&mut self, at: &Site) -> bool;
 }
 
 /// How much the pass may inline.
@@ -125,6 +137,10 @@ pub enum Refusal {
     /// The callee has a send that is neither a special binary one nor
     /// inlined in its turn.
     Send,
+    /// The callee has a special binary send whose fast paths the oracle
+    /// does not expect to apply (see [`InlineOracle::fast_special`]) and
+    /// that is not inlined in its turn.
+    SlowSpecial,
     /// The callee is too big.
     Size,
     /// The function's budget is spent.
@@ -147,6 +163,7 @@ impl Refusal {
             Refusal::Literal => "literal",
             Refusal::Super => "super send",
             Refusal::Send => "other send",
+            Refusal::SlowSpecial => "slow special",
             Refusal::Size => "size",
             Refusal::Budget => "budget",
             Refusal::Split => "split",
@@ -341,8 +358,9 @@ fn prepare(
     let handle = method.handle;
     let (class, method) = (cx.add(class), cx.add(method));
     name_literals(&mut callee, &literals, cx);
-    let nested = inline_in(&mut callee, Some((method, handle)), depth + 1, cx);
-    check_sends(&callee, &nested)?;
+    let site = (method, handle);
+    let nested = inline_in(&mut callee, Some(site), depth + 1, cx);
+    check_sends(&callee, &nested, site, cx.oracle)?;
     let size = size_of(&callee);
     if size > cx.budget.callee_insts {
         return Err(Refusal::Size);
@@ -448,21 +466,41 @@ fn is_special_binary(inst: &Inst) -> bool {
     matches!(inst, Inst::Send { selector: Selector::Special(_), args, .. } if args.len() == 1)
 }
 
-/// Every send left in the callee is a special binary one, the fallback
-/// of a send inlined into it (`nested`: their pcs), or inside code
-/// inlined into it (checked at that level).
-fn check_sends(callee: &Function, nested: &HashSet<u16>) -> Result<(), Refusal> {
-    let ok = |data: &InstData| {
-        if !matches!(data.inst, Inst::Send { .. }) {
-            return true;
-        }
-        let Some(state) = &data.state else {
-            return false;
+/// Every send left in the callee (method `site` of the unit) is a
+/// special binary one the oracle expects its fast paths to serve, the
+/// fallback of a send inlined into it (`nested`: their pcs), or inside
+/// code inlined into it (checked at that level).
+fn check_sends(
+    callee: &Function,
+    nested: &HashSet<u16>,
+    site: (ConstId, u32),
+    oracle: &mut dyn InlineOracle,
+) -> Result<(), Refusal> {
+    for data in callee.blocks.iter().flat_map(|b| &b.insts) {
+        let Inst::Send { selector, args, .. } = &data.inst else {
+            continue;
         };
-        state.is_chained() || nested.contains(&state.pc) || is_special_binary(&data.inst)
-    };
-    let all = callee.blocks.iter().flat_map(|b| &b.insts).all(ok);
-    if all { Ok(()) } else { Err(Refusal::Send) }
+        let Some(state) = &data.state else {
+            return Err(Refusal::Send);
+        };
+        if state.is_chained() || nested.contains(&state.pc) {
+            continue;
+        }
+        if !is_special_binary(&data.inst) {
+            return Err(Refusal::Send);
+        }
+        let at = Site {
+            method: Some(site.0),
+            method_handle: Some(site.1),
+            pc: state.pc,
+            selector: *selector,
+            arity: args.len(),
+        };
+        if !oracle.fast_special(&at) {
+            return Err(Refusal::SlowSpecial);
+        }
+    }
+    Ok(())
 }
 
 /// Cuts `b` at its send `at` (splittable), ends `b` with the guard and

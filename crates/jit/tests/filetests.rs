@@ -25,7 +25,9 @@
 //!   A line `; inline: @PC Test>>sel` offers method `sel` (compiled from
 //!   the test's own source) as the candidate for the caller's send at
 //!   PC, `; inline: Test>>outer @PC Test>>sel` for the send at PC of the
-//!   inlined method `outer`; `; ivars: a b c` names other instance
+//!   inlined method `outer`; `; slow: [Test>>outer] @PC` says the
+//!   feedback of that special send saw receivers its fast paths do not
+//!   serve (Characters, say); `; ivars: a b c` names other instance
 //!   variables; `; instance_size: N` (default: their number) and
 //!   `; depth: N`, `; callee_insts: N` (the defaults: `Budget`'s) set the
 //!   candidate's instance size and the budget. The expected text is the caller after
@@ -337,6 +339,9 @@ struct TestOracle {
     /// (the inlined method the send is in, `None`: the caller; the send's
     /// pc; the selector of the method to offer).
     offers: Vec<(Option<String>, u16, String)>,
+    /// The special sends (method, pc as in `offers`) whose feedback saw
+    /// receivers their fast paths do not serve.
+    slow: Vec<(Option<String>, u16)>,
     instance_size: usize,
 }
 
@@ -344,6 +349,12 @@ struct TestOracle {
 const METHOD_HANDLES: u32 = 100;
 
 impl TestOracle {
+    /// The selector of the inlined method a site is in (`None`: the caller).
+    fn in_method(&self, at: &Site) -> Option<String> {
+        at.method_handle
+            .map(|h| self.methods[(h - METHOD_HANDLES) as usize].selector.clone())
+    }
+
     /// The selector a site sends, from its method's literals.
     fn selector(&self, at: &Site) -> String {
         let m = match at.method_handle {
@@ -361,10 +372,13 @@ impl TestOracle {
 }
 
 impl InlineOracle for TestOracle {
+    fn fast_special(&mut self, at: &Site) -> bool {
+        let in_method = self.in_method(at);
+        !self.slow.contains(&(in_method, at.pc))
+    }
+
     fn candidate(&mut self, at: Site) -> Option<Candidate> {
-        let in_method = at
-            .method_handle
-            .map(|h| self.methods[(h - METHOD_HANDLES) as usize].selector.clone());
+        let in_method = self.in_method(&at);
         let (_, _, selector) = self
             .offers
             .iter()
@@ -420,6 +434,7 @@ impl InlineOracle for TestOracle {
 #[derive(Default)]
 struct InlineHeader {
     offers: Vec<(Option<String>, u16, String)>,
+    slow: Vec<(Option<String>, u16)>,
     ivars: Vec<String>,
     instance_size: Option<usize>,
     depth: Option<usize>,
@@ -445,6 +460,14 @@ impl InlineHeader {
                         [at, callee] => (None, pc(at), selector(callee)),
                         [outer, at, callee] => (Some(selector(outer)), pc(at), selector(callee)),
                         _ => panic!("`; inline: [Test>>outer] @PC Test>>sel`"),
+                    });
+                }
+                "slow" => {
+                    let w: Vec<&str> = rest.split_whitespace().collect();
+                    h.slow.push(match w.as_slice() {
+                        [at] => (None, pc(at)),
+                        [outer, at] => (Some(selector(outer)), pc(at)),
+                        _ => panic!("`; slow: [Test>>outer] @PC`"),
                     });
                 }
                 "ivars" => h.ivars = rest.split_whitespace().map(String::from).collect(),
@@ -500,6 +523,7 @@ fn inlined(
     let mut oracle = TestOracle {
         methods: methods.clone(),
         offers: ih.offers.clone(),
+        slow: ih.slow.clone(),
         instance_size: ih.instance_size.unwrap_or(ivars.len()),
     };
     let default = Budget::default();

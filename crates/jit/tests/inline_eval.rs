@@ -177,6 +177,12 @@ struct ModelOracle<'a> {
 }
 
 impl InlineOracle for ModelOracle<'_> {
+    /// The model's programs compute on SmallInts: every special send's
+    /// fast path may serve.
+    fn fast_special(&mut self, _at: &Site) -> bool {
+        true
+    }
+
     fn candidate(&mut self, at: Site) -> Option<Candidate> {
         let site_method = match at.method_handle {
             None => self.root,

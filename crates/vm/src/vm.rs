@@ -157,6 +157,9 @@ pub struct Vm {
     pub(crate) quick_selectors: Option<crate::jit_runtime::quick::QuickSelectors>,
     /// Type feedback (weak references, updated by every collection).
     pub(crate) feedback: crate::feedback::FeedbackTable,
+    /// While the JIT compiles a unit: its sends not to inline (see
+    /// `Vm::sends_not_to_inline`).
+    pub(crate) jit_sends_not_to_inline: Vec<u16>,
 }
 
 /// Why a VM could not be created.
@@ -266,6 +269,7 @@ impl Vm {
             jit: None,
             quick_selectors: None,
             feedback: Default::default(),
+            jit_sends_not_to_inline: Vec::new(),
         };
         vm.find_named_roots();
         vm.native_after_collection();

@@ -11,7 +11,8 @@
 //! resumes the innermost in the interpreter at the start of the send it
 //! stopped at, so the interpreter performs that send. From then on the
 //! frames are ordinary: backtraces, `thisContext` and process switches see
-//! them as if no send had been inlined.
+//! them as if no send had been inlined. Exits are counted per unit; a
+//! unit whose exits are not rare is deoptimized ([`Vm::deoptimize_unit`]).
 //!
 //! This module must not allocate on the heap (no collection may run while
 //! the values are off the stack), decide what is inlined or generate code.
@@ -96,11 +97,15 @@ pub unsafe extern "C" fn lst_inlined_exit(vm: *mut Vm, hp: u64, unit: u64, exit:
     // for as long as its code may run; only shared references to it exist
     // while code runs (its validity word is a Cell).
     let unit = unsafe { &*(unit as *const UnitConstants) };
-    let Some(exit) = unit.exit(exit) else {
+    let index = exit;
+    let Some(exit) = unit.exit(index) else {
         return vm.exit_with(Trap::Fatal("unknown inlined exit".into()));
     };
     match vm.materialize_inlined(hp as usize, unit, exit) {
         Ok(()) => {
+            if unit.count_exit(index) {
+                vm.deoptimize_unit(std::ptr::from_ref(unit) as u64);
+            }
             vm.native_exit = NativeExit::Interpret;
             GO_INTERPRET
         }

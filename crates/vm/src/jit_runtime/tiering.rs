@@ -5,7 +5,9 @@
 //! code's bookkeeping ([`Tier`]: records, units, send sites, counters,
 //! block table), call and loop counting, compiling a unit and keeping
 //! what the compiler produced, tier-up of baseline code to optimized code
-//! and on-stack replacement at loop heads, and [`JitStats`].
+//! and on-stack replacement at loop heads, sending back optimized units
+//! whose inlining is invalid or whose inlined code exits too often (and
+//! which sends their next compile must not inline), and [`JitStats`].
 //!
 //! It must not generate code (the compiler behind [`Compiler`] does) and
 //! does not move control into or out of compiled code (`transfer` does).
@@ -103,6 +105,9 @@ pub struct JitStats {
     pub invalidations: u64,
     /// Exits that turned inlined activations into real frames.
     pub materializations: u64,
+    /// Optimized units invalidated because their inlined code exited too
+    /// often (see [`Vm::deoptimize_unit`]).
+    pub deoptimized_too_often: u64,
 }
 
 /// The compiled-code tier of a VM.
@@ -144,6 +149,10 @@ pub struct Tier {
     /// The indices in `methods` of units whose inlining was invalidated,
     /// waiting to be compiled again (see [`Tier::invalidate_inlined`]).
     sent_back: Vec<usize>,
+    /// By index in `methods`: the bytecode offsets after the unit's own
+    /// sends whose inlined code exited too often; its next compiles do
+    /// not inline them (see [`Vm::sends_not_to_inline`]).
+    exited_too_often: FxHashMap<usize, Vec<u16>>,
     /// Backward branches the interpreter took (sampled every
     /// [`LOOP_STRIDE`]).
     loop_edges: u32,
@@ -185,26 +194,58 @@ impl Tier {
     /// unit back to be compiled again (from its first level, once hot);
     /// whether any was.
     pub(crate) fn invalidate_inlined(&mut self, selector: Option<Value>) -> bool {
-        let mut any = false;
-        for u in &self.units {
-            if !selector.is_none_or(|s| u.depends_on(s)) || !u.invalidate() {
-                continue;
-            }
-            any = true;
+        let invalidated: Vec<u32> = self
+            .units
+            .iter()
+            .filter(|u| selector.is_none_or(|s| u.depends_on(s)) && u.invalidate())
+            .map(|u| u.entry_record)
+            .collect();
+        let any = !invalidated.is_empty();
+        for entry in invalidated {
             self.stats.invalidations += 1;
-            let Some(i) = self
-                .method_records
-                .iter()
-                .position(|&r| r == u.entry_record)
-            else {
-                continue;
-            };
-            self.index.remove(&(self.methods[i].raw(), self.starts[i]));
-            self.method_records[i] = 0;
-            self.levels[i] = Level::Baseline;
-            self.sent_back.push(i);
+            self.send_back(entry);
         }
         any
+    }
+
+    /// Sends the unit whose entry record is `entry` back to be compiled
+    /// again (from its first level, once hot); its index in `methods`.
+    fn send_back(&mut self, entry: u32) -> Option<usize> {
+        let i = self.method_records.iter().position(|&r| r == entry)?;
+        self.index.remove(&(self.methods[i].raw(), self.starts[i]));
+        self.method_records[i] = 0;
+        self.levels[i] = Level::Baseline;
+        self.sent_back.push(i);
+        Some(i)
+    }
+
+    /// Invalidates the unit whose constants are at `address` because its
+    /// inlined code exited too often, sends it back to be compiled again,
+    /// and remembers which of its sends' inlined code exited so that the
+    /// next compile leaves them; whether the unit was valid.
+    fn deoptimize(&mut self, address: u64) -> bool {
+        let Some(u) = self.units.iter().find(|u| {
+            std::ptr::from_ref::<super::unit_constants::UnitConstants>(u) as u64 == address
+        }) else {
+            return false;
+        };
+        if !u.invalidate() {
+            return false;
+        }
+        let (entry, records) = (u.entry_record, u.exited_sends());
+        let pcs: Vec<u16> = records
+            .iter()
+            .filter_map(|&r| self.records.get(r as usize))
+            .filter_map(|r| u16::try_from(r.pc).ok())
+            .collect();
+        self.stats.deoptimized_too_often += 1;
+        if let Some(i) = self.send_back(entry) {
+            let known = self.exited_too_often.entry(i).or_default();
+            known.extend(pcs);
+            known.sort_unstable();
+            known.dedup();
+        }
+        true
     }
 }
 
@@ -221,6 +262,28 @@ impl Vm {
             self.cache.flush();
             self.flush_send_sites();
         }
+    }
+
+    /// The inlined code of the optimized unit whose constants are at
+    /// `unit` exited too often (see [`UnitConstants::count_exit`](super::unit_constants::UnitConstants::count_exit)): it
+    /// stops using its inlining, as if a method it assumed absent had been
+    /// installed, and will be compiled again without inlining the sends
+    /// that exited. Flushes the caches that may hold its entry.
+    pub(crate) fn deoptimize_unit(&mut self, unit: u64) {
+        let Some(tier) = self.jit.as_mut() else {
+            return;
+        };
+        if tier.deoptimize(unit) {
+            self.cache.flush();
+            self.flush_send_sites();
+        }
+    }
+
+    /// While the optimizing compiler runs: the bytecode offsets after the
+    /// unit's own sends whose inlined code exited too often in an earlier
+    /// compile of it; inlining must leave them.
+    pub fn sends_not_to_inline(&self) -> &[u16] {
+        &self.jit_sends_not_to_inline
     }
 
     /// Installs a JIT that compiles at the levels `tiering` says.
@@ -252,6 +315,7 @@ impl Vm {
             blocks: new_table(),
             units: vec![],
             sent_back: vec![],
+            exited_too_often: FxHashMap::default(),
             methods: vec![],
             starts: vec![],
             method_records: vec![],
@@ -440,7 +504,13 @@ impl Vm {
             self.index_quick_selectors();
         }
         let first = tier.records.len() as u32;
+        self.jit_sends_not_to_inline = tier
+            .unit_slot(method, start)
+            .and_then(|i| tier.exited_too_often.get(&i))
+            .cloned()
+            .unwrap_or_default();
         let result = tier.compiler.compile(self, method, start, first, level);
+        self.jit_sends_not_to_inline.clear();
         let r = match result {
             Ok(c) => {
                 tier.stats.compile_times.push((level, started.elapsed()));

@@ -10,7 +10,9 @@
 //! the selectors are strong roots, updated in place by every collection
 //! ([`Vm::collect_garbage`]). [`Vm::invalidate_inlined`] clears the
 //! validity words of the units that depend on a selector when a method is
-//! installed for it.
+//! installed for it. Each exit counts how often it is taken, so that the
+//! tier can deoptimize a unit whose exits are not rare
+//! ([`UnitConstants::count_exit`]).
 //!
 //! This module must not generate code, run Smalltalk or decide when units
 //! are recompiled (the tier does, `tiering`).
@@ -76,6 +78,10 @@ pub struct Inlining {
 /// What the unit's validity word holds while its inlining is valid.
 pub const VALID: u64 = 1;
 
+/// Exits a unit may take in all before it counts as deoptimizing too
+/// often (its inlining then costs more than the sends it saved).
+pub const EXITS_TOO_MANY: u32 = 1000;
+
 /// The constants, validity word, dependencies and exits of one compiled
 /// unit (see the module doc).
 #[derive(Debug)]
@@ -89,6 +95,10 @@ pub struct UnitConstants {
     selectors: Box<[Value]>,
     /// The exits that materialize inlined frames, by index.
     exits: Box<[InlinedExit]>,
+    /// How often each exit was taken (saturating).
+    taken: Box<[Cell<u32>]>,
+    /// How often any exit was taken (saturating).
+    taken_in_all: Cell<u32>,
     /// The entry record of the unit (set by the tier).
     pub(crate) entry_record: u32,
 }
@@ -102,6 +112,8 @@ impl UnitConstants {
             valid: Cell::new(VALID),
             selectors: selectors.into_boxed_slice(),
             exits: Box::new([]),
+            taken: Box::new([]),
+            taken_in_all: Cell::new(0),
             entry_record: 0,
         }
     }
@@ -111,7 +123,35 @@ impl UnitConstants {
         let mut exits = std::mem::take(&mut self.exits).into_vec();
         exits.push(exit);
         self.exits = exits.into_boxed_slice();
+        self.taken = (0..self.exits.len()).map(|_| Cell::new(0)).collect();
         (self.exits.len() - 1) as u32
+    }
+
+    /// Counts a taking of exit `i`; whether the unit's exits have now
+    /// been taken [`EXITS_TOO_MANY`] times in all (true once only).
+    pub(crate) fn count_exit(&self, i: u64) -> bool {
+        if let Some(c) = usize::try_from(i).ok().and_then(|i| self.taken.get(i)) {
+            c.set(c.get().saturating_add(1));
+        }
+        let n = self.taken_in_all.get().saturating_add(1);
+        self.taken_in_all.set(n);
+        n == EXITS_TOO_MANY
+    }
+
+    /// The return records (see [`InlinedExit::return_record`]) of the
+    /// exits taken at least once, each once: the unit's own sends whose
+    /// inlined code exited.
+    pub(crate) fn exited_sends(&self) -> Vec<u32> {
+        let mut records: Vec<u32> = self
+            .exits
+            .iter()
+            .zip(&self.taken)
+            .filter(|(_, n)| n.get() > 0)
+            .map(|(e, _)| e.return_record)
+            .collect();
+        records.sort_unstable();
+        records.dedup();
+        records
     }
 
     /// Exit `i`, if there is one.
@@ -194,6 +234,29 @@ mod tests {
         assert!(!u.invalidate());
         // SAFETY: the address is the Cell's, read while `u` lives.
         assert_eq!(unsafe { *(u.valid_address() as *const u64) }, 0);
+    }
+
+    #[test]
+    fn exits_count_until_too_many_once() {
+        let mut u = UnitConstants::new(vec![], vec![]);
+        let exit = |r| InlinedExit {
+            return_record: r,
+            levels: vec![level(0, 0, 0)],
+        };
+        let (a, _b, c) = (
+            u.add_exit(exit(5)),
+            u.add_exit(exit(9)),
+            u.add_exit(exit(5)),
+        );
+        assert!(u.exited_sends().is_empty());
+        let mut too_many = 0;
+        for k in 0..2 * EXITS_TOO_MANY {
+            let i = if k % 2 == 0 { a } else { c };
+            too_many += usize::from(u.count_exit(u64::from(i)));
+        }
+        assert_eq!(too_many, 1, "said once, at the threshold");
+        assert_eq!(u.exited_sends(), vec![5], "exit 1 (record 9) never taken");
+        assert!(!u.count_exit(99), "an unknown exit counts in all only");
     }
 
     #[test]
