@@ -156,3 +156,32 @@ fn switched_off_nothing_is_inlined_and_the_answers_are_the_same() {
     let off = [HOT, &["--jit-opt=-inline"]].concat();
     assert_eq!(same_as_interpreted(&off, false), Inlining::default());
 }
+
+/// A special send to a SmallInt keeps the semantic lowering's inline
+/// operation: `>` finds `Number>>>` (a Smalltalk method, `^ aNumber <
+/// self`) in lst's image, yet a hot loop of `i > n` must not inline it
+/// (its class guard and body would replace one compare of tagged words).
+#[test]
+fn special_sends_to_smallints_stay_inline_operations() {
+    let dir = std::env::temp_dir().join(format!("lst-inline-special-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let file = dir.join("gt.st");
+    std::fs::write(
+        &file,
+        "!Object\n\
+         countAbove: n\n    | c |\n    c := 0.\n    1 to: 3000 do: [:i | i > n ifTrue: [c := c + 1]].\n    ^ c\n!\n",
+    )
+    .expect("the program");
+    let path = file.to_string_lossy().into_owned();
+    let args = [
+        path.as_str(),
+        "--jit-stats",
+        "-e",
+        "(1 to: 50) inject: 0 into: [:a :k | a + (nil countAbove: 1000)]",
+    ];
+    let compiled = support::run(&[&args[..], HOT].concat(), true);
+    assert!(compiled.1.contains("100000"), "{}", compiled.1);
+    let s = inlining(&compiled.2);
+    assert_eq!(s.inlined, 0, "{}", compiled.2);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -11,7 +11,7 @@ use crate::lower::InlinedMethod;
 use lst_bytecode::inline_ops::{InlineOp, Receiver};
 use lst_bytecode::selector_arity;
 use lst_jit::inline::{Budget, Candidate, InlineOracle, Site, inline};
-use lst_jit::ir::{ConstKind, Constant, Function, Kind, Selector};
+use lst_jit::ir::{ConstKind, Constant, Function, Kind, Selector, Special};
 use lst_jit::translate::{Source, translate};
 use lst_vm::layout;
 use lst_vm::roots::{BINARY_SPECIAL_ROOTS, Root};
@@ -102,6 +102,15 @@ impl<'v> FeedbackOracle<'v> {
         (s.is_ref() && self.vm.heap.is_bytes(s)).then_some(s)
     }
 
+    /// Whether a special send to an instance of `class` runs as an inline
+    /// operation (the semantic lowering's SmallInt path, or its Float path
+    /// where the selector has one) rather than as a send.
+    fn served_inline(&self, special: Special, class: Value) -> bool {
+        class == self.vm.root(Root::SmallIntClass)
+            || (class == self.vm.root(Root::FloatClass)
+                && InlineOp::of_selector(Receiver::Float, special.selector().as_bytes()).is_some())
+    }
+
     /// `method`'s literals as constants (a SmallInt or any object).
     fn literals(&mut self, method: Value) -> Vec<Option<Constant>> {
         let heap = &self.vm.heap;
@@ -141,15 +150,7 @@ impl InlineOracle for FeedbackOracle<'_> {
         let Some(site) = feedback.sites.iter().find(|s| s.pc == at.pc) else {
             return true;
         };
-        let small = self.vm.root(Root::SmallIntClass);
-        let float = self.vm.root(Root::FloatClass);
-        let has_float_row =
-            InlineOp::of_selector(Receiver::Float, special.selector().as_bytes()).is_some();
-        !site.megamorphic
-            && site
-                .classes
-                .iter()
-                .all(|&c| c == small || (has_float_row && c == float))
+        !site.megamorphic && site.classes.iter().all(|&c| self.served_inline(special, c))
     }
 
     fn candidate(&mut self, at: Site) -> Option<Candidate> {
@@ -165,6 +166,14 @@ impl InlineOracle for FeedbackOracle<'_> {
             return None;
         };
         if site.megamorphic {
+            return None;
+        }
+        // A special send to a SmallInt (or a Float, where the selector has
+        // a Float operation) gets its inline operation from the semantic
+        // lowering, which beats any method body the image has for it.
+        if let Selector::Special(special) = at.selector
+            && self.served_inline(special, class)
+        {
             return None;
         }
         let selector = self.selector(method, at.selector)?;
