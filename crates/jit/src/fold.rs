@@ -113,21 +113,6 @@ fn thread_jumps(f: &mut Function) {
     }
 }
 
-/// An instruction with no effect but its results.
-fn pure(inst: &Inst) -> bool {
-    use Inst::*;
-    !matches!(
-        inst,
-        SetTemp(..)
-            | SetIvar(..)
-            | StoreRef { .. }
-            | QuickSet { .. }
-            | Send { .. }
-            | MakeBlock { .. }
-            | Safepoint
-    )
-}
-
 fn fold_block(b: &mut Block) {
     // What each value was defined as, and values replaced by others.
     let mut def: HashMap<Value, Inst> = HashMap::new();
@@ -237,7 +222,7 @@ fn remove_dead(f: &mut Function) {
         let mut removed = false;
         for b in &mut f.blocks {
             b.insts.retain(|i| {
-                let dead = pure(&i.inst) && i.results.iter().all(|r| !used.contains(r));
+                let dead = !i.inst.has_effect() && i.results.iter().all(|r| !used.contains(r));
                 removed |= dead;
                 !dead
             });

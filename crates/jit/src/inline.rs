@@ -214,14 +214,7 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn add(&mut self, c: Constant) -> ConstId {
-        let at = match self.constants.iter().position(|k| *k == c) {
-            Some(at) => at,
-            None => {
-                self.constants.push(c);
-                self.constants.len() - 1
-            }
-        };
-        ConstId(at as u32)
+        add_constant(&mut self.constants, c)
     }
 }
 

@@ -679,6 +679,24 @@ impl Inst {
         }
     }
 
+    /// Whether it does more than define its results: a store, a send, a
+    /// new block or a safepoint (which may change what a load reads, or
+    /// leave native code). Anything else can be dropped when its results
+    /// are unused.
+    pub fn has_effect(&self) -> bool {
+        use Inst::*;
+        matches!(
+            self,
+            SetTemp(..)
+                | SetIvar(..)
+                | StoreRef { .. }
+                | QuickSet { .. }
+                | Send { .. }
+                | MakeBlock { .. }
+                | Safepoint
+        )
+    }
+
     /// Whether it may leave native code, and so carries a [`State`].
     pub fn has_state(&self) -> bool {
         use Inst::*;
@@ -1010,18 +1028,16 @@ impl Function {
     pub fn constant(&self, k: ConstId) -> Option<&Constant> {
         self.constants.get(k.0 as usize)
     }
+}
 
-    /// Adds a constant (or finds an equal one) and names it.
-    pub fn add_constant(&mut self, c: Constant) -> ConstId {
-        let at = match self.constants.iter().position(|k| *k == c) {
-            Some(at) => at,
-            None => {
-                self.constants.push(c);
-                self.constants.len() - 1
-            }
-        };
-        ConstId(at as u32)
-    }
+/// Adds `c` to a function's table of `constants` (or finds an equal one)
+/// and names it.
+pub fn add_constant(constants: &mut Vec<Constant>, c: Constant) -> ConstId {
+    let at = constants.iter().position(|k| *k == c).unwrap_or_else(|| {
+        constants.push(c);
+        constants.len() - 1
+    });
+    ConstId(at as u32)
 }
 
 #[cfg(test)]

@@ -159,22 +159,6 @@ fn is_pure_load(inst: &Inst) -> bool {
     )
 }
 
-/// Whether `inst` may change what a load reads (or leave native code
-/// where it could).
-fn has_effect(inst: &Inst) -> bool {
-    use Inst::*;
-    matches!(
-        inst,
-        SetTemp(..)
-            | SetIvar(..)
-            | StoreRef { .. }
-            | QuickSet { .. }
-            | Send { .. }
-            | MakeBlock { .. }
-            | Safepoint
-    )
-}
-
 /// What one block says about its values: where each is defined and where
 /// it is read.
 struct Analysis<'a> {
@@ -765,7 +749,7 @@ fn hoist(
 ) -> HashMap<Value, Value> {
     let mut names = HashMap::new();
     let mut done: Vec<(Inst, Value)> = vec![];
-    let tail = before.iter().rev().take_while(|d| !has_effect(&d.inst));
+    let tail = before.iter().rev().take_while(|d| !d.inst.has_effect());
     let tail = &before[before.len() - tail.count()..];
     for d in tail {
         if !is_pure_load(&d.inst) || d.results.len() != 1 || !seen(&d.results[0]) {
