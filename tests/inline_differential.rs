@@ -74,12 +74,7 @@ fn same_as_interpreted(jit: &[&str], gc_stress: bool) -> Inlining {
     let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
     let args = [&[file.as_str(), "--jit-stats"][..], jit, stress].concat();
     let compiled = support::run(&args, true);
-    let stderr: String = compiled
-        .2
-        .lines()
-        .filter(|l| !l.starts_with("jit: "))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let stderr = support::without_jit_lines(&compiled.2);
     assert_eq!(
         (interp.0, &interp.1, &interp.2),
         (compiled.0, &compiled.1, &stderr),
@@ -163,15 +158,12 @@ fn switched_off_nothing_is_inlined_and_the_answers_are_the_same() {
 /// (its class guard and body would replace one compare of tagged words).
 #[test]
 fn special_sends_to_smallints_stay_inline_operations() {
-    let dir = std::env::temp_dir().join(format!("lst-inline-special-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary folder");
-    let file = dir.join("gt.st");
-    std::fs::write(
-        &file,
-        "!Object\n\
+    let file = support::temp_file(
+        "inline-special",
+        "gt.st",
+        b"!Object\n\
          countAbove: n\n    | c |\n    c := 0.\n    1 to: 3000 do: [:i | i > n ifTrue: [c := c + 1]].\n    ^ c\n!\n",
-    )
-    .expect("the program");
+    );
     let path = file.to_string_lossy().into_owned();
     let args = [
         path.as_str(),
@@ -183,5 +175,4 @@ fn special_sends_to_smallints_stay_inline_operations() {
     assert!(compiled.1.contains("100000"), "{}", compiled.1);
     let s = inlining(&compiled.2);
     assert_eq!(s.inlined, 0, "{}", compiled.2);
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -51,12 +51,7 @@ fn compare(label: &str, args: &[&str], compiler: &[&str], gc_stress: bool) -> Op
     let interp = lst(&[args, &["--jit", "off"]].concat());
     let jit = lst(&[args, stress, compiler, &["--jit", "always", "--jit-stats"]].concat());
     let (compiled, _) = compiled_and_declined(&jit.2);
-    let jit_stderr: String = jit
-        .2
-        .lines()
-        .filter(|l| !l.starts_with("jit: "))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let jit_stderr = support::without_jit_lines(&jit.2);
     if interp.0 != jit.0 || interp.1 != jit.1 || interp.2 != jit_stderr {
         return Some(format!(
             "{label}: differs\n--- interpreted (ok {}):\n{}{}\n--- compiled {compiler:?} (ok {}):\n{}{}",

@@ -14,12 +14,7 @@ use std::path::Path;
 /// the JIT's own `jit: ` lines).
 fn lst(args: &[&str]) -> (bool, String, String) {
     let (ok, stdout, stderr) = support::run(args, true);
-    let stderr = stderr
-        .lines()
-        .filter(|l| !l.starts_with("jit: "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    (ok, stdout, stderr)
+    (ok, stdout, support::without_jit_lines(&stderr))
 }
 
 fn program(name: &str) -> String {

@@ -49,12 +49,7 @@ fn same_as_interpreted(jit: &[&str], gc_stress: bool, name: &str) -> u64 {
     let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
     let args = [&[file.as_str(), "--jit-stats"][..], jit, stress].concat();
     let compiled = lst(&args);
-    let stderr: String = compiled
-        .2
-        .lines()
-        .filter(|l| !l.starts_with("jit: "))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let stderr = support::without_jit_lines(&compiled.2);
     assert_eq!(
         (interp.0, &interp.1, &interp.2),
         (compiled.0, &compiled.1, &stderr),

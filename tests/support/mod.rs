@@ -84,6 +84,16 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `stderr` without the JIT's own `jit: ` lines (`--jit-stats`), so that
+/// what a program printed can be compared with an interpreted run's.
+pub fn without_jit_lines(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| !l.starts_with("jit: "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// A fresh scratch folder for `test`, unique to this test process.
 pub fn temp_dir(test: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("lst-test-{test}-{}", std::process::id()));
