@@ -241,6 +241,9 @@ pub struct Layout {
     /// A boxed Float's header without its hash: a byte object the size
     /// of a double.
     pub float_header: u64,
+    /// The fewest pointer slots an object must have to serve as a class
+    /// (primitive 7 answers instances only of such objects).
+    pub class_min_slots: u64,
     pub native_pc_base: u64,
 }
 
@@ -307,6 +310,7 @@ impl Vm {
             size_mask: crate::heap::SIZE_MASK,
             bytes_flag: crate::heap::BYTES,
             float_header: crate::heap::BYTES | std::mem::size_of::<f64>() as u64,
+            class_min_slots: crate::layout::class::MIN_SLOTS as u64,
             native_pc_base: NATIVE_PC_BASE as u64,
         }
     }
