@@ -14,7 +14,6 @@
 
 use std::any::Any;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The machine code a job made, in a form only its compiler reads.
@@ -34,11 +33,12 @@ pub struct Done {
     pub codegen: Duration,
 }
 
-/// The worker thread and its two queues.
+/// The worker thread's two queues. Dropping it closes the job queue: the
+/// thread ends after the job it is running, if any, and nobody waits for
+/// it (a program that ends does not wait for a compile it will not use).
 pub struct Worker {
-    jobs: Option<Sender<(u64, Codegen)>>,
+    jobs: Sender<(u64, Codegen)>,
     done: Receiver<Done>,
-    thread: Option<JoinHandle<()>>,
     next_id: u64,
 }
 
@@ -48,14 +48,13 @@ impl Worker {
     pub fn start(delay: Duration) -> Result<Worker, String> {
         let (jobs, todo) = channel::<(u64, Codegen)>();
         let (finished, done) = channel();
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("lst-jit-worker".into())
             .spawn(move || work(&todo, &finished, delay))
             .map_err(|e| format!("cannot start the compile worker: {e}"))?;
         Ok(Worker {
-            jobs: Some(jobs),
+            jobs,
             done,
-            thread: Some(thread),
             next_id: 1,
         })
     }
@@ -63,7 +62,7 @@ impl Worker {
     /// Queues `codegen`; its number, or `None` if the worker is gone.
     pub fn submit(&mut self, codegen: Codegen) -> Option<u64> {
         let id = self.next_id;
-        self.jobs.as_ref()?.send((id, codegen)).ok()?;
+        self.jobs.send((id, codegen)).ok()?;
         self.next_id += 1;
         Some(id)
     }
@@ -80,17 +79,6 @@ impl Worker {
     /// none finished in time, or the worker is gone).
     pub fn wait_finished(&self, limit: Duration) -> Option<Done> {
         self.done.recv_timeout(limit).ok()
-    }
-}
-
-impl Drop for Worker {
-    /// Closes the job queue and waits for the job running, if any.
-    fn drop(&mut self) {
-        self.jobs = None;
-        if let Some(t) = self.thread.take() {
-            // A worker that panicked has nothing left to clean up.
-            let _ = t.join();
-        }
     }
 }
 

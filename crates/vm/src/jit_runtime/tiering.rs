@@ -580,6 +580,15 @@ impl Vm {
         }
     }
 
+    /// The level of the code unit `(method, start)` runs, if it is
+    /// compiled.
+    pub fn jit_level(&self, method: Value, start: u16) -> Option<Level> {
+        let tier = self.jit.as_ref()?;
+        let i = tier.unit_slot(method, start)?;
+        let r = tier.method_records[i];
+        (r != 0 && r != NEVER).then(|| tier.levels[i])
+    }
+
     /// How many optimized compiles are queued on the worker.
     pub fn jit_jobs_queued(&self) -> usize {
         self.jit.as_ref().map_or(0, |t| t.background.pending.len())
