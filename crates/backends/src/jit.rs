@@ -803,7 +803,7 @@ impl CraneliftJit {
         method: Value,
         start: u16,
         first_record: u32,
-        compile: fn(&mut Self, MethodInput, Box<[SendSite]>, u32) -> Result<T, String>,
+        compile: UnitCompile<T>,
         inlining: fn(&mut T) -> &mut Option<Inlining>,
     ) -> Result<T, String> {
         let level = Level::Optimized;
@@ -834,6 +834,10 @@ impl CraneliftJit {
         }
     }
 }
+
+/// A way to compile a unit's input at the optimized level, with its
+/// sites and first record: in one piece or prepared for the worker.
+type UnitCompile<T> = fn(&mut CraneliftJit, MethodInput, Box<[SendSite]>, u32) -> Result<T, String>;
 
 /// The constants of `input`'s unit, if inlining ran (the code embeds
 /// their addresses: boxed).

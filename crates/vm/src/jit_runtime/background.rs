@@ -13,7 +13,7 @@
 //! finished jobs at its safe points and installs them.
 
 use std::any::Any;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 /// The machine code a job made, in a form only its compiler reads.
@@ -69,10 +69,7 @@ impl Worker {
 
     /// A finished job, if one is waiting.
     pub fn try_finished(&self) -> Option<Done> {
-        match self.done.try_recv() {
-            Ok(d) => Some(d),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.done.try_recv().ok()
     }
 
     /// The next finished job, waiting for it at most `limit` (`None`:
