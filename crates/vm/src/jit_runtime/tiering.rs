@@ -148,7 +148,8 @@ pub struct BackgroundStats {
     pub stale: u64,
     /// Their code generation or install failed.
     pub failed: u64,
-    /// The times of each job installed.
+    /// The times of each job installed (those dropped or failed are
+    /// not counted).
     pub jobs: Vec<JobTimes>,
 }
 
@@ -159,7 +160,9 @@ impl BackgroundStats {
         if self.queued == 0 {
             return vec![];
         }
-        let left = self.queued - self.installed - self.stale - self.failed;
+        let left = self
+            .queued
+            .saturating_sub(self.installed + self.stale + self.failed);
         let times = |f: fn(&JobTimes) -> Duration| {
             let mut t: Vec<Duration> = self.jobs.iter().map(f).collect();
             t.sort_unstable();
@@ -174,11 +177,15 @@ impl BackgroundStats {
                 us(total) / 1e3
             )
         };
+        let counts = format!(
+            "background: {} compiles queued, {} installed, {} dropped as stale, {} failed, {left} still queued at the end",
+            self.queued, self.installed, self.stale, self.failed
+        );
+        if self.jobs.is_empty() {
+            return vec![counts];
+        }
         vec![
-            format!(
-                "background: {} compiles queued, {} installed, {} dropped as stale, {} failed, {left} still queued at the end",
-                self.queued, self.installed, self.stale, self.failed
-            ),
+            counts,
             format!("background: main thread, prepare: {}", times(|j| j.prepare)),
             format!("background: main thread, install: {}", times(|j| j.install)),
             format!(
