@@ -21,7 +21,9 @@ mod support;
 mod program_gen;
 
 use std::fmt;
+use std::io::Read;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Seeds that once found a JIT bug (each fixed; see the commit log).
@@ -171,12 +173,48 @@ fn programs_folder() -> PathBuf {
     d
 }
 
+/// How long one run may take (a program takes well under a second
+/// interpreted; compiled runs spend most of theirs compiling).
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs `lst program --jit-stats mode`; a run still going after
+/// `RUN_LIMIT` is killed, and its stderr ends with a line saying so.
 fn run(program: &str, mode: &[&str]) -> Outcome {
     let args = [&[program, "--jit-stats"][..], mode].concat();
-    let (success, stdout, stderr) = support::run(&args, false);
+    let mut child = support::lst_command(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lst runs");
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = read(Box::new(child.stderr.take().expect("piped stderr")));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("lst is waited for") {
+            break Some(status);
+        }
+        if start.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stderr = stderr.join().expect("stderr is read");
+    if status.is_none() {
+        stderr.push_str(&format!("(killed after {RUN_LIMIT:?})\n"));
+    }
     Outcome {
-        success,
-        stdout,
+        success: status.is_some_and(|s| s.success()),
+        stdout: stdout.join().expect("stdout is read"),
         stderr,
     }
 }
