@@ -60,6 +60,28 @@ const MODES: &[(&str, &[&str])] = &[
         "cranelift",
         &["--jit", "always", "--jit-compiler", "cranelift"],
     ),
+    (
+        "tiered once hot (threshold 2, optimized after 5)",
+        &[
+            "--jit",
+            "on",
+            "--jit-threshold",
+            "2",
+            "--jit-optimize-after",
+            "5",
+        ],
+    ),
+    (
+        "tiered after 20, GC every 100 allocations",
+        &[
+            "--jit",
+            "always",
+            "--jit-optimize-after",
+            "20",
+            "--gc-stress-every",
+            "100",
+        ],
+    ),
 ];
 
 /// The modes seed's program runs in (`all`: every one).

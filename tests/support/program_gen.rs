@@ -246,10 +246,10 @@ impl Generator {
                 5 => Kind::Ints(2),
                 6..=7 => Kind::Block,
                 _ => Kind::Recursive {
-                    max_depth: *self.rng.pick(&[4, 8, 12, 60]),
+                    max_depth: *self.rng.pick(&[4, 8, 12, 60, 300]),
                 },
             };
-            let small = matches!(kind, Kind::Unary | Kind::Ints(_)) && self.rng.chance(40);
+            let small = !matches!(kind, Kind::Recursive { .. }) && self.rng.chance(40);
             self.selectors.push(Selector {
                 index,
                 kind,
@@ -518,7 +518,11 @@ impl Generator {
         let mut inner = sc.clone();
         inner.in_block = true;
         inner.ints.extend(params.iter().cloned());
-        let count = self.rng.below(3) as usize;
+        let count = if sc.plain {
+            0
+        } else {
+            self.rng.below(3) as usize
+        };
         let (mut stmts, cost) = self.statements(&mut inner, count, budget / 2);
         let last = self.int_expr(&inner, 2, budget.saturating_sub(cost));
         let last_text = self.mixed(&inner, last.text);
@@ -736,7 +740,7 @@ impl Generator {
             0..=5 => Some(self.arith(sc, depth, budget)),
             6..=9 => self.send(sc, depth, budget),
             10 => Some(self.choose(sc, depth, budget)),
-            11..=12 if !sc.plain => self.block_value(sc, depth, budget),
+            11..=12 => self.block_value(sc, depth, budget),
             13..=14 if !sc.plain => self.collection(sc, depth, budget),
             15 => {
                 let f = self.float_expr(sc, depth, budget.saturating_sub(2));
@@ -1052,14 +1056,17 @@ impl Generator {
         let m = self.modulus;
         let count = self.classes.len();
         let slots = self.selectors.len() * 2 + 1;
-        let mut run = format!("run: n\n    | out sum |\n    objs := Array new: {count}.\n");
+        let mut fill = format!("fill: n\n    objs := Array new: {count}.\n");
         for c in 0..count {
             let _ = writeln!(
-                run,
+                fill,
                 "    objs at: {} put: (GC{c} new init: n + {c}).",
                 c + 1
             );
         }
+        fill.push_str("    ^ self\n");
+        let _ = write!(out, "!GMain\n{fill}!\n");
+        let mut run = String::from("run: n\n    | out sum |\n    self fill: n.\n");
         let _ = writeln!(run, "    out := Array new: {slots}.");
         for i in 0..self.selectors.len() {
             let _ = writeln!(run, "    self d{i}: n into: out.");
@@ -1093,7 +1100,7 @@ impl Generator {
         let mut temps = vec!["sum".to_string()];
         temps.append(&mut self.temps);
         format!(
-            "d{i}: n into: out\n    | {} |\n    sum := 0.\n    objs do: [:o | sum := (sum + {all}) \\\\ {m}].\n    out at: {} put: sum.\n    out at: {} put: {one} \\\\ {m}\n",
+            "d{i}: n into: out\n    | {} |\n    sum := 0.\n    objs do: [:o | sum := (sum + {all}) \\\\ {m}].\n    out at: {} put: sum.\n    out at: {} put: {one} \\\\ {m}.\n    ^ out\n",
             temps.join(" "),
             2 * i + 1,
             2 * i + 2
@@ -1102,12 +1109,15 @@ impl Generator {
 
     /// Runs, warm-ups, and redefinitions between them.
     fn top_level(&mut self, out: &mut String) {
+        self.redefining_warm_up(out);
         let run = |out: &mut String, n: &str| writeln!(out, "(GMain new run: {n}) printNl.");
         let warm = |out: &mut String| writeln!(out, "(GMain new warm: {WARM_UP}) printNl.");
         let _ = run(out, "1");
         let _ = warm(out);
         let _ = run(out, "2");
-        self.redefinitions(out);
+        for r in self.redefinitions() {
+            let _ = writeln!(out, "{r}.");
+        }
         let _ = run(out, "3");
         let _ = warm(out);
         let _ = run(out, "4");
@@ -1115,17 +1125,55 @@ impl Generator {
         let _ = run(out, NEAR_MAX);
         let _ = run(out, "2.5");
         let _ = run(out, "5");
-        self.redefinitions(out);
-        let _ = warm(out);
+        self.probes(out);
+        let half = WARM_UP / 2;
+        let _ = writeln!(
+            out,
+            "(GMain new warm: {WARM_UP} redefineAt: {half}) printNl."
+        );
         let _ = run(out, "6");
         let _ = writeln!(out, "'end' printNl.");
     }
 
-    /// One to three methods compiled anew (`Class compile: '…'`): an
+    /// A few hot driver methods given what they never saw (nil, a
+    /// String, a Symbol, a Character, a Float, a LargeInteger): special
+    /// sends inside compiled and inlined code take their slow paths or
+    /// fail, and an error's backtrace must name the same methods.
+    fn probes(&mut self, out: &mut String) {
+        let slots = self.selectors.len() * 2 + 1;
+        for _ in 0..self.rng.range(1, 3) {
+            let i = self.rng.below(self.selectors.len() as u64);
+            let value = *self
+                .rng
+                .pick(&["nil", "'abc'", "#foo", "$a", "0.75", NEAR_MAX, "(0 - 7)"]);
+            let _ = writeln!(
+                out,
+                "((GMain new fill: 3) d{i}: {value} into: (Array new: {slots})) printNl."
+            );
+        }
+    }
+
+    /// `GMain>>warm:redefineAt:`, a warm-up loop that halfway through
+    /// compiles methods anew while it and its callers run compiled.
+    fn redefining_warm_up(&mut self, out: &mut String) {
+        let m = self.modulus;
+        let _ = write!(out, "!GMain\nredefine\n");
+        for r in self.redefinitions() {
+            let _ = writeln!(out, "    {r}.");
+        }
+        let _ = write!(out, "    ^ 0\n!\n");
+        let _ = write!(
+            out,
+            "!GMain\nwarm: n redefineAt: k\n    | s |\n    s := 0.\n    1 to: n do: [:i |\n        i = k ifTrue: [self redefine].\n        s := (self run: i) inject: s into: [:a :e | (a + e) \\\\ {m}]].\n    ^ s\n!\n"
+        );
+    }
+
+    /// One to three methods compiled anew (`Class compile: '…'` statements): an
     /// override replaced, one added where a class inherited, GBase's
     /// replaced (small selectors, which get inlined, more often), or a
     /// getter changed.
-    fn redefinitions(&mut self, out: &mut String) {
+    fn redefinitions(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
         for _ in 0..self.rng.range(1, 3) {
             let class = if self.rng.chance(25) {
                 None
@@ -1142,8 +1190,9 @@ impl Generator {
                     self.method(class, i, use_super)
                 }
             };
-            let _ = writeln!(out, "{name} compile: '{}'.", text.replace('\'', "''"));
+            out.push(format!("{name} compile: '{}'", text.replace('\'', "''")));
         }
+        out
     }
 
     /// Sometimes a new getter of one of `class`'s instance variables.
