@@ -199,11 +199,13 @@ fn programs_folder() -> PathBuf {
 /// interpreted; compiled runs spend most of theirs compiling).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-/// Runs `lst program --jit-stats mode`; a run still going after
-/// `RUN_LIMIT` is killed, and its stderr ends with a line saying so.
+/// Runs `lst program --jit-stats mode` with the JIT checking every IR it
+/// builds (`LST_JIT_VERIFY`); a run still going after `RUN_LIMIT` is
+/// killed, and its stderr ends with a line saying so.
 fn run(program: &str, mode: &[&str]) -> Outcome {
     let args = [&[program, "--jit-stats"][..], mode].concat();
     let mut child = support::lst_command(&args)
+        .env("LST_JIT_VERIFY", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

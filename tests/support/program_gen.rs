@@ -335,10 +335,24 @@ impl Generator {
              !GBase\npass: aBlock to: x depth: d\n    d = 0 ifTrue: [^ aBlock value: x].\n    ^ (self pass: aBlock to: x + 1 depth: d - 1) + 1\n!\n\
              !GBase\nescaper: k\n    ^ [:x | ^ x + k]\n!\n"
         ));
+        out.push_str(&self.peer_method());
         for i in 0..self.selectors.len() {
             let text = self.method(None, i, false);
             let _ = write!(out, "!GBase\n{text}!\n");
         }
+    }
+
+    /// `GBase>>peer: k`: a new object whose class depends on `k`, so a
+    /// send to it meets the classes as the values go (one class while a
+    /// value stays small, then others).
+    fn peer_method(&self) -> String {
+        let n = self.classes.len();
+        let mut text = format!("!GBase\npeer: k\n    | c |\n    c := k \\\\ {n}.\n");
+        for c in 0..n - 1 {
+            let _ = writeln!(text, "    c = {c} ifTrue: [^ GC{c} new init: k].");
+        }
+        let _ = write!(text, "    ^ GC{} new init: k\n!\n", n - 1);
+        text
     }
 
     /// A class's `init:`, `digest`, getters and overrides.
@@ -641,8 +655,19 @@ impl Generator {
         (stmts.join(". "), cost)
     }
 
+    /// Mostly a few iterations; sometimes enough for the JIT to move a
+    /// running loop to compiled code at its head.
+    fn loop_count(&mut self, budget: u64) -> u64 {
+        let wanted = if self.rng.chance(10) {
+            self.rng.range(20, 40)
+        } else {
+            self.rng.range(1, 5)
+        };
+        wanted.min(budget / 4).max(1)
+    }
+
     fn counted_loop(&mut self, sc: &mut Scope, budget: u64) -> Code {
-        let times = self.rng.range(1, 5).min(budget / 4).max(1);
+        let times = self.loop_count(budget);
         let mut inner = sc.clone();
         inner.in_block = true;
         let i = self.fresh("i");
@@ -658,7 +683,7 @@ impl Generator {
     }
 
     fn while_loop(&mut self, sc: &mut Scope, budget: u64) -> Code {
-        let times = self.rng.range(1, 5).min(budget / 4).max(1);
+        let times = self.loop_count(budget);
         let w = self.temp("w");
         let mut inner = sc.clone();
         inner.ints.push(w.clone());
@@ -801,6 +826,11 @@ impl Generator {
             let k = self.rng.below(10);
             return format!("(GC{c} new init: {k})");
         }
+        if !sc.plain && !sc.ints.is_empty() && self.rng.chance(15) {
+            let v = self.rng.pick(&sc.ints).clone();
+            let step = self.rng.pick(&[1, 4, 16]);
+            return format!("(self peer: {v} // {step})");
+        }
         let has_parent = sc.class.is_some();
         if has_parent && self.rng.chance(20) {
             "super".into()
@@ -816,10 +846,12 @@ impl Generator {
         }
         let i = *self.rng.pick(&candidates);
         let receiver = self.receiver(sc);
-        let mut left = budget - self.send_cost(i);
+        // A new object (`new init:`, `peer:`) costs a few sends more.
+        let made = if receiver.starts_with('(') { 12 } else { 0 };
+        let mut left = budget.saturating_sub(self.send_cost(i) + made);
         let (args, cost) = self.args(sc, i, depth, &mut left);
         let text = self.selectors[i].send(&receiver, &args);
-        Some(code(text, self.send_cost(i) + cost + 1))
+        Some(code(text, self.send_cost(i) + made + cost + 1))
     }
 
     /// Arguments for a send of selector `i`.
@@ -1010,9 +1042,9 @@ impl Generator {
                 code(format!("{} asFloat", a.text), 2)
             }
             _ => {
-                let lit = *self
-                    .rng
-                    .pick(&["0.5", "1.25", "2.0", "0.1", "3.75", "1.0e-3"]);
+                let lit = *self.rng.pick(&[
+                    "0.5", "1.25", "2.0", "0.1", "3.75", "1.0e-3", "1.0e308", "0.0",
+                ]);
                 code(lit, 1)
             }
         }
@@ -1022,21 +1054,26 @@ impl Generator {
         if depth == 0 || budget < 3 || self.rng.chance(25) {
             return self.float_leaf(sc);
         }
+        // Infinities and NaNs come from 1.0e308 and division by 0.0.
         match self.rng.below(8) {
             0..=4 => {
                 let a = self.float_expr(sc, depth - 1, budget / 2);
                 let b = self.float_expr(sc, depth - 1, budget / 2);
-                let op = self.rng.pick(&["+", "-", "*", "+", "*"]);
+                let op = self
+                    .rng
+                    .pick(&["+", "-", "*", "+", "*", "/", "max:", "min:"]);
                 code(format!("({} {op} {})", a.text, b.text), a.cost + b.cost + 1)
             }
             5 => {
                 let a = self.float_expr(sc, depth - 1, budget);
-                let d = self.rng.pick(&["2.0", "0.25", "3.0", "7.5"]);
+                let d = self.rng.pick(&["2.0", "0.25", "3.0", "7.5", "0.0"]);
                 code(format!("({} / {d})", a.text), a.cost + 1)
             }
             6 => {
                 let a = self.float_expr(sc, depth - 1, budget);
-                let op = self.rng.pick(&["abs", "abs sqrt", "negated"]);
+                let op = self
+                    .rng
+                    .pick(&["abs", "abs sqrt", "negated", "sqrt", "abs ln"]);
                 code(format!("{} {op}", paren(&a.text)), a.cost + 1)
             }
             _ => {
