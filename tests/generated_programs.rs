@@ -13,7 +13,9 @@
 //! program. A mismatch keeps the program under `target/tmp/generated-programs/`
 //! and fails with the seed, the mode, the file and the first difference.
 //! `regression_seeds_answer_as_the_interpreter` always runs the seeds
-//! that once found a bug.
+//! that once found a bug. `LST_GEN_LST=PATH` runs another build of lst
+//! (both as the oracle and compiled) instead of this one's, and
+//! `LST_GEN_FLAGS` adds flags to the compiled runs.
 
 mod support;
 
@@ -23,7 +25,7 @@ mod program_gen;
 use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Seeds that once found a JIT bug (each fixed; see the commit log).
@@ -204,7 +206,13 @@ const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// killed, and its stderr ends with a line saying so.
 fn run(program: &str, mode: &[&str]) -> Outcome {
     let args = [&[program, "--jit-stats"][..], mode].concat();
-    let mut child = support::lst_command(&args)
+    let mut command = match std::env::var_os("LST_GEN_LST") {
+        Some(other) => Command::new(other),
+        None => support::lst_command(&[]),
+    };
+    let mut child = command
+        .args(&args)
+        .env_remove("LST_GC_STRESS")
         .env("LST_JIT_VERIFY", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -296,8 +304,14 @@ fn compare_modes(
     work: &mut JitWork,
 ) -> Result<(), (&'static str, String)> {
     work.programs += 1;
+    let extra = extra_flags();
     for &(name, mode) in modes {
-        let mut compiled = run(path, mode);
+        let flags: Vec<&str> = mode
+            .iter()
+            .copied()
+            .chain(extra.iter().map(String::as_str))
+            .collect();
+        let mut compiled = run(path, &flags);
         work.add(&compiled.stderr);
         compiled.stderr = support::without_jit_lines(&compiled.stderr);
         if let Some(d) = first_difference(&oracle.text(), &compiled.text()) {
@@ -305,6 +319,16 @@ fn compare_modes(
         }
     }
     Ok(())
+}
+
+/// Flags added to every compiled run (`LST_GEN_FLAGS`, split on spaces:
+/// e.g. `--jit-opt=-inline` to bisect a mismatch to a pass).
+fn extra_flags() -> Vec<String> {
+    std::env::var("LST_GEN_FLAGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 fn env_u64(name: &str) -> Option<u64> {

@@ -1206,11 +1206,17 @@ impl Generator {
     }
 
     /// One to three methods compiled anew (`Class compile: '…'` statements): an
-    /// override replaced, one added where a class inherited, GBase's
+    /// override replaced, SmallInt's `rem:` now and then, one added where a class inherited, GBase's
     /// replaced (small selectors, which get inlined, more often), or a
     /// getter changed.
     fn redefinitions(&mut self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.rng.chance(15) {
+            // A SmallInt operation the JIT does inline (`rem:`), changed
+            // under the compiled code; the generator uses it only with
+            // literal divisors and never for loop counts.
+            out.push("SmallInt compile: 'rem: aNumber\n    ^ (self \\\\ aNumber) + 1'".into());
+        }
         for _ in 0..self.rng.range(1, 3) {
             let class = if self.rng.chance(25) {
                 None
@@ -1302,6 +1308,59 @@ mod tests {
     fn the_same_seed_gives_the_same_program() {
         assert_eq!(generate(7), generate(7));
         assert_ne!(generate(7), generate(8));
+    }
+
+    #[test]
+    fn programs_use_every_feature_the_test_promises() {
+        let programs: Vec<String> = (0..60).map(generate).collect();
+        let some = |needle: &str| programs.iter().any(|p| p.contains(needle));
+        for needle in [
+            " compile: '",
+            "SmallInt compile:",
+            "redefineAt:",
+            "super ",
+            "inject: ",
+            "detect: ",
+            "collect: ",
+            "timesRepeat: [",
+            "whileTrue: [",
+            " to: ",
+            "at: 1 put:",
+            "escaper: ",
+            "pass: [",
+            "peer: ",
+            "4611686018427387000",
+            "1.0e308",
+            " / 0.0",
+            "nil foo",
+        ] {
+            assert!(some(needle), "no program has {needle:?}");
+        }
+        assert!(
+            programs.iter().any(|p| has_generated_block_with_return(p)),
+            "no program returns from a generated block"
+        );
+    }
+
+    /// Whether a generated block (`[:x<n> | …]`) holds a `^`.
+    fn has_generated_block_with_return(program: &str) -> bool {
+        program.match_indices("[:x").any(|(at, _)| {
+            let rest = &program[at + 1..];
+            if !rest[2..].starts_with(|c: char| c.is_ascii_digit()) {
+                return false;
+            }
+            let mut depth = 1;
+            for ch in rest.chars() {
+                match ch {
+                    '[' => depth += 1,
+                    ']' if depth == 1 => return false,
+                    ']' => depth -= 1,
+                    '^' => return true,
+                    _ => {}
+                }
+            }
+            false
+        })
     }
 
     #[test]
