@@ -370,7 +370,7 @@ impl Generator {
             let _ = write!(digest, " + (self toInt: {v})");
         }
         init.push_str("    ^ self\n");
-        let _ = write!(digest, ") \\\\ {m}\n");
+        let _ = writeln!(digest, ") \\\\ {m}");
         let _ = write!(out, "!{name}\n{init}!\n!{name}\n{digest}!\n");
         for v in self.classes[c].floats.clone() {
             let _ = write!(out, "!{name}\ng{v}\n    ^ {v}\n!\n");
