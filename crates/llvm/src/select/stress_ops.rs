@@ -28,10 +28,7 @@ impl Selector<'_, '_> {
             .into_int_value();
         self.store(self.vm, i64::from(lay.stress_countdown), next)?;
         let forced = self.load_vm(lay.stress_forced)?;
-        let one = self
-            .b
-            .build_int_z_extend(fire, self.i64t, "")
-            .map_err(bx)?;
+        let one = self.b.build_int_z_extend(fire, self.i64t, "").map_err(bx)?;
         let forced = self.add(forced, one)?;
         self.store(self.vm, i64::from(lay.stress_forced), forced)?;
         self.set(data.results[0], fire);
