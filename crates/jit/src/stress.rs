@@ -269,3 +269,157 @@ fn add_tick(b: &mut Block, fails: Fails, ids: &mut Ids) {
     b.insts.push(pure(stressed, Inst::And(ok, spared)));
     *cond = stressed;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::stress_guards;
+    use crate::ir::{Function, Inst, Terminator};
+    use crate::parse::parse_function;
+    use crate::verify::verify;
+
+    /// `text` parsed, stressed and verified; the number of guards
+    /// stressed and the function.
+    fn stressed(text: &str) -> (usize, Function) {
+        let mut f = parse_function(text).unwrap_or_else(|e| panic!("{e:?}"));
+        verify(&f).unwrap_or_else(|e| panic!("{e:?}\n{f}"));
+        let n = stress_guards(&mut f);
+        verify(&f).unwrap_or_else(|e| panic!("{e:?}\n{f}"));
+        (n, f)
+    }
+
+    /// The block `id`'s branch: (its condition's defining instruction,
+    /// then, otherwise).
+    fn branch(f: &Function, id: u32) -> (Inst, u32, u32) {
+        let b = &f.blocks.iter().find(|b| b.id.0 == id).expect("the block");
+        let Terminator::Branch {
+            cond,
+            then,
+            otherwise,
+        } = &b.terminator
+        else {
+            panic!("bb{id} does not branch");
+        };
+        let def = b
+            .insts
+            .iter()
+            .find(|d| d.results.contains(cond))
+            .map_or(Inst::Nil, |d| d.inst.clone());
+        (def, then.block.0, otherwise.block.0)
+    }
+
+    fn ticks(f: &Function) -> usize {
+        f.blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter(|d| d.inst == Inst::StressTick)
+            .count()
+    }
+
+    /// An inlined send whose body keeps a special send: the class guard,
+    /// and the body's SmallInt guard and overflow test (their fallback is
+    /// the chained send), tick; the unit's own SmallInt fast path and its
+    /// own comparison do not.
+    const INLINED: &str = "method Test>>run: args 1 temps 0
+const k0 = class Test #1
+const k1 = method Test>>sum #101
+bb0:
+    v0 = arg 1
+    v1 = class_is v0 k0
+    v2 = unit_valid
+    v3 = and v1 v2
+    branch v3, bb1, bb4
+bb1:
+    v4 = arg 1
+    v5 = int 1
+    v6 = load_slot v4 v5
+    v7 = both_int v6 v6
+    branch v7, bb2(v6), bb3(v6)
+bb2(v20):
+    v8, v9 = int_add v20 v20
+    branch v9, bb3(v20), bb5(v8)
+bb3(v21):
+    v10 = arg 1
+    v11 = send special:+ v21 v21 @3 [] in k1(self v10 args [] temps []) from @3 []
+    jump bb5(v11)
+bb4:
+    v12 = arg 1
+    v13 = send lit0 v12 @3 []
+    jump bb5(v13)
+bb5(v14):
+    v15 = both_int v14 v14
+    branch v15, bb6(v14), bb7(v14)
+bb6(v22):
+    v16 = int_lt v22 v22
+    branch v16, bb8(v22), bb8(v22)
+bb7(v23):
+    v17 = send special:< v23 v23 @5 []
+    return v17
+bb8(v24):
+    return v24
+";
+
+    #[test]
+    fn speculative_guards_and_fast_paths_that_exit_inlined_code_tick() {
+        let (n, f) = stressed(INLINED);
+        assert_eq!(n, 3, "{f}");
+        assert_eq!(ticks(&f), 3, "{f}");
+        // The class guard: `and (and k u) (not tick)`, same targets.
+        assert!(matches!(branch(&f, 0), (Inst::And(..), 1, 4)), "{f}");
+        assert!(matches!(branch(&f, 1), (Inst::And(..), 2, 3)), "{f}");
+        // `branch failed, send, join` becomes `branch (and (not failed)
+        // (not tick)), join, send`.
+        assert!(matches!(branch(&f, 2), (Inst::And(..), 5, 3)), "{f}");
+        // The unit's own fast path and comparison are left alone.
+        assert!(matches!(branch(&f, 5), (Inst::BothInt(..), 6, 7)), "{f}");
+        assert!(matches!(branch(&f, 6), (Inst::IntCompare(..), 8, 8)), "{f}");
+    }
+
+    /// An unboxed region: its SmallInt filter (to the slow path when the
+    /// receiver is a SmallInt), its guard and its box tick; the filter's
+    /// and the box's branches are turned round to fail on `otherwise`.
+    const REGION: &str = "method Test>>f args 0 temps 0
+bb0:
+    v0 = self
+    v1 = is_int v0
+    branch v1, bb3, bb1
+bb1:
+    v20 = self
+    v2, v3 = unbox_float v20
+    v4 = not v3
+    v5 = inline_valid float_mul
+    v6 = and v4 v5
+    branch v6, bb2(v2), bb3
+bb2(v7: float):
+    v8 = f64_mul v7 v7
+    v9, v10 = box_float v8
+    branch v10, bb3, bb4(v9)
+bb3:
+    v11 = self
+    v12 = send special:* v11 v11 @2 []
+    jump bb4(v12)
+bb4(v13):
+    return v13
+";
+
+    #[test]
+    fn an_unboxed_regions_guards_tick() {
+        let (n, f) = stressed(REGION);
+        assert_eq!(n, 3, "{f}");
+        assert!(matches!(branch(&f, 0), (Inst::And(..), 1, 3)), "{f}");
+        assert!(matches!(branch(&f, 1), (Inst::And(..), 2, 3)), "{f}");
+        assert!(matches!(branch(&f, 2), (Inst::And(..), 4, 3)), "{f}");
+    }
+
+    #[test]
+    fn a_function_without_guards_is_unchanged() {
+        let text = "method Test>>g args 1 temps 0
+bb0:
+    v0 = arg 1
+    v1 = send lit0 v0 @3 []
+    return v1
+";
+        let before = parse_function(text).unwrap_or_else(|e| panic!("{e:?}"));
+        let (n, f) = stressed(text);
+        assert_eq!((n, f), (0, before));
+    }
+}
