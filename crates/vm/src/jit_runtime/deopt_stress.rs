@@ -100,4 +100,23 @@ mod tests {
         assert!(!vm.exit_was_forced(), "a forced failure excuses one exit");
         assert_eq!(vm.deopt_stress_counts().forced_exits, 1);
     }
+
+    #[test]
+    fn the_layout_names_the_stress_words() {
+        let mut vm = vm();
+        vm.set_deopt_stress(5);
+        vm.native_regs.stress.forced = 9;
+        let lay = Vm::native_layout();
+        let word = |off: i32| {
+            let at = std::ptr::from_ref(&vm)
+                .cast::<u8>()
+                .wrapping_offset(off as isize)
+                .cast::<u64>();
+            // SAFETY: the layout's offsets are those of u64 fields of this
+            // Vm (`offset_of!`), which is alive and not written meanwhile.
+            unsafe { at.read() }
+        };
+        let words = [lay.stress_countdown, lay.stress_period, lay.stress_forced].map(word);
+        assert_eq!(words, [5, 5, 9]);
+    }
 }
