@@ -120,6 +120,13 @@ struct VmFlags {
     #[arg(long, value_name = "LIST", global = true, allow_hyphen_values = true,
           value_parser = jit_opt_list)]
     jit_opt: Vec<OptList>,
+    /// Deopt stress, for testing: every N-th guard evaluation in optimized
+    /// code (class guards of inlined sends, the unit validity check, the
+    /// guards of unboxed Float regions, the fast-path guards inside
+    /// inlined code) fails as well and takes the path a real failure
+    /// takes (0: off).
+    #[arg(long, value_name = "N", default_value_t = 0, global = true)]
+    jit_deopt_stress: u32,
 }
 
 /// One `--jit-opt` list, read.
@@ -315,6 +322,7 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
         first,
         optimize_after,
     };
+    vm.set_deopt_stress(flags.jit_deopt_stress);
     vm.set_jit(jit, mode, flags.jit_threshold, tiering);
     // A delay before each background compile, for tests.
     let delay = std::env::var("LST_JIT_BACKGROUND_DELAY_MS")
@@ -609,6 +617,19 @@ fn print_jit_stats(vm: &Vm, flags: &VmFlags) {
     for line in s.background.lines() {
         eprintln!("jit: {line}");
     }
+    print_deopt_stress(vm);
+}
+
+/// `--jit-stats`' deopt-stress line, when the stress is on.
+fn print_deopt_stress(vm: &Vm) {
+    let Some(n) = vm.deopt_stress() else {
+        return;
+    };
+    let c = vm.deopt_stress_counts();
+    eprintln!(
+        "jit: deopt stress: every {n}. guard fails; {} guard failures forced, {} inlined exits after them (not counted toward deoptimizing)",
+        c.forced, c.forced_exits
+    );
 }
 
 /// `--jit-stats`' inlining lines: sends inlined, invalidations,

@@ -572,6 +572,10 @@ pub struct FastPaths {
     /// Monomorphic sends inlined speculatively (`lst_jit::inline`), for
     /// back ends that lower its constants, guards and exits.
     pub inline: bool,
+    /// Guards that also fail every N-th time while the VM's deopt stress
+    /// is on (`lst_jit::stress`), for back ends that select
+    /// `stress_tick`.
+    pub stress: bool,
 }
 
 impl FastPaths {
@@ -583,6 +587,7 @@ impl FastPaths {
             quick: true,
             unbox: opts.has(Optimization::Unbox),
             inline: opts.has(Optimization::Inline),
+            stress: true,
         }
     }
 }
@@ -590,7 +595,7 @@ impl FastPaths {
 /// Reads unit `(method, start)` (start 0: the method itself) from the
 /// heap into its [`UnitIr`]: translate, the region pass (if `paths` asks
 /// for unboxed Floats), the semantic lowering with the fast `paths`
-/// asked for, fold.
+/// asked for, fold, and the deopt stress's ticks if it is on.
 pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result<UnitIr, String> {
     let h = &vm.heap;
     let field = |i| h.get(method, i).unwrap_or(method);
@@ -652,6 +657,9 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
     };
     lst_jit::semantic::lower(&mut ir, &facts);
     lst_jit::fold::fold(&mut ir);
+    if paths.stress && vm.deopt_stress().is_some() {
+        lst_jit::stress::stress_guards(&mut ir);
+    }
     Ok(UnitIr {
         ir,
         bytecodes,
@@ -705,6 +713,7 @@ impl MethodInput {
                 quick: false,
                 unbox: false,
                 inline: false,
+                stress: false,
             },
         };
         let UnitIr {

@@ -40,6 +40,7 @@ mod int_ops;
 mod kit;
 mod object_ops;
 mod quick_ops;
+mod stress_ops;
 mod unboxed_ops;
 
 pub use crate::clif_kit::HelperImport;
@@ -458,6 +459,7 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
             || self.unboxed_inst(data)?
             || self.object_inst(data)?
             || self.quick_inst(data)?
+            || self.stress_inst(data)?
         {
             return Ok(());
         }

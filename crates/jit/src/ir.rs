@@ -634,6 +634,13 @@ pub enum Inst {
     /// it when a method is installed that may change what an inlined send
     /// would find, so this is read each time, never folded.
     UnitValid,
+    /// bool: the deopt-stress countdown (`lst --jit-deopt-stress N`, a VM
+    /// word) ran out: it is decremented, and when it reaches zero it
+    /// starts again at N, a forced guard failure is counted and the
+    /// answer is true. Only [`crate::stress`] makes it, as an extra
+    /// failure condition of a guard; it changes VM state, so it is never
+    /// folded, shared or dropped.
+    StressTick,
     /// Polls for GC, preemption and Ctrl-C (method entry, loop back-edges).
     /// State: at entry, the entry offset and an empty stack; before a
     /// backward branch, the branch instruction's own offset and the stack
@@ -661,6 +668,7 @@ impl Inst {
             | QuickSet { .. }
             | ClassIs(..)
             | UnitValid
+            | StressTick
             | F64Compare(..) => &[Type::Bool],
             UnboxFloat(_) | UnboxNumber(_) => &[Type::Float, Type::Bool],
             F64(..) => &[Type::Float],
@@ -693,6 +701,7 @@ impl Inst {
                 | QuickSet { .. }
                 | Send { .. }
                 | MakeBlock { .. }
+                | StressTick
                 | Safepoint
         )
     }
@@ -788,6 +797,7 @@ impl Inst {
             | MakeBlock { .. }
             | Const(_)
             | UnitValid
+            | StressTick
             | Safepoint => vec![],
             SetTemp(_, v)
             | SetIvar(_, v)

@@ -9,7 +9,8 @@
 //! before that at the optimizing level, [`semantic::region`] turns Float
 //! expression trees into guarded regions on unboxed doubles);
 //! [`inline`] inlines monomorphic sends (before those, at the optimizing
-//! level); [`verify`] checks IR; [`fold`] simplifies it; [`print`] and [`parse`] turn it into text
+//! level); [`stress`] makes guards fail now and then (`--jit-deopt-stress`,
+//! for tests); [`verify`] checks IR; [`fold`] simplifies it; [`print`] and [`parse`] turn it into text
 //! and back, for tests and for `lst disasm --jit`.
 //!
 //! The back end (Cranelift, continuation-passing, on the VM stack) is not
@@ -21,5 +22,6 @@ pub mod ir;
 pub mod parse;
 pub mod print;
 pub mod semantic;
+pub mod stress;
 pub mod translate;
 pub mod verify;

@@ -468,6 +468,7 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         },
         ["safepoint"] => Safepoint,
         ["unit_valid"] => UnitValid,
+        ["stress_tick"] => StressTick,
         ["const", k] => Const(const_id(k)?),
         ["class_is", _, k] => ClassIs(v(1)?, const_id(k)?),
         [op @ ("send" | "send.super"), sel, receiver, args @ ..] => Send {

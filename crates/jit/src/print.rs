@@ -133,6 +133,7 @@ impl Display for Inst {
             Const(k) => write!(f, "const {k}"),
             ClassIs(v, k) => write!(f, "class_is {v} {k}"),
             UnitValid => write!(f, "unit_valid"),
+            StressTick => write!(f, "stress_tick"),
             Safepoint => write!(f, "safepoint"),
         }
     }

@@ -4,7 +4,9 @@
 //! variables and methods, sends of those methods run as their translated
 //! IR in frames of their own) as translated, and after
 //! [`lst_jit::inline`], the region pass, the semantic lowering and fold —
-//! with the unit valid and invalid (every guard fails) — on receivers of
+//! with the unit valid and invalid (every guard fails), and with the
+//! deopt stress's ticks (`lst_jit::stress`) failing every first, second
+//! or third guard — on receivers of
 //! the class the oracle names, of another class answering the same
 //! selectors differently, and with instance variables of every kind
 //! (SmallInts, ones near the SmallInt limit whose sums overflow, nil).
@@ -236,6 +238,24 @@ struct Unit<'a> {
     constants: &'a [Constant],
     literals: &'a HashMap<u32, V>,
     valid: bool,
+    /// The deopt stress's period N (0: off) and its countdown: every
+    /// N-th `stress_tick` answers true.
+    stress: u32,
+    countdown: std::cell::Cell<u32>,
+}
+
+impl Unit<'_> {
+    /// A `stress_tick`: whether the countdown ran out (then it starts
+    /// again).
+    fn tick(&self) -> bool {
+        if self.stress == 0 {
+            return false;
+        }
+        let left = self.countdown.get().saturating_sub(1);
+        let fire = left == 0;
+        self.countdown.set(if fire { self.stress } else { left });
+        fire
+    }
 }
 
 /// One activation: receiver, arguments, temporaries.
@@ -391,6 +411,7 @@ fn step(
             vec![V::Cond(class == Some(want))]
         }
         UnitValid => vec![V::Cond(u.valid)],
+        StressTick => vec![V::Cond(u.tick())],
         LoadSlot(o, i) => vec![*slot(w, get(o)?, get(i)?)?],
         StoreRef {
             object,
@@ -454,8 +475,9 @@ fn step(
 }
 
 /// The caller `root` after inlining, the region pass, the lowering and
-/// fold, with the oracle's literal values; panics unless it inlined.
-fn optimized(p: &Program, root: &Method) -> (Method, HashMap<u32, V>) {
+/// fold (and, with `stress`, the deopt stress's ticks), with the
+/// oracle's literal values; panics unless it inlined.
+fn optimized(p: &Program, root: &Method, stress: bool) -> (Method, HashMap<u32, V>) {
     let mut oracle = ModelOracle {
         p,
         root,
@@ -476,6 +498,9 @@ fn optimized(p: &Program, root: &Method) -> (Method, HashMap<u32, V>) {
     semantic::region::unbox(&mut f, &facts);
     semantic::lower(&mut f, &facts);
     fold::fold(&mut f);
+    if stress {
+        assert!(lst_jit::stress::stress_guards(&mut f) > 0, "no guard:\n{f}");
+    }
     verify::verify(&f).unwrap_or_else(|e| panic!("{e:?}\n{f}"));
     let m = Method {
         f,
@@ -503,7 +528,8 @@ fn inputs() -> Vec<V> {
 /// and the others from `rest`, before and after inlining, valid and not.
 fn check(p: &Program, caller: &str, rest: &[V]) {
     let root = compile(caller, &p.ivars);
-    let (opt, literals) = optimized(p, &root);
+    let (opt, literals) = optimized(p, &root, false);
+    let (stressed, _) = optimized(p, &root, true);
     let no_constants = HashMap::new();
     let mut runs = 0;
     for class in 0..2 {
@@ -531,28 +557,30 @@ fn check(p: &Program, caller: &str, rest: &[V]) {
                     constants: &root.f.constants,
                     literals: &no_constants,
                     valid: true,
+                    stress: 0,
+                    countdown: Default::default(),
                 };
                 let mut w0 = world.clone();
                 let want = run(&plain, &root, &mut w0, frame(), 0);
-                for valid in [true, false] {
+                // Valid and not, then valid with every N-th guard failing.
+                let variants = [(true, 0), (false, 0), (true, 1), (true, 2), (true, 3)];
+                for (valid, stress) in variants {
+                    let m = if stress == 0 { &opt } else { &stressed };
                     let unit = Unit {
                         p,
-                        constants: &opt.f.constants,
+                        constants: &m.f.constants,
                         literals: &literals,
                         valid,
+                        stress,
+                        countdown: std::cell::Cell::new(stress),
                     };
                     let mut w1 = world.clone();
-                    let got = run(&unit, &opt, &mut w1, frame(), 0);
-                    assert_eq!(
-                        got, want,
-                        "{caller}: {a:?} {b:?} class {class} valid {valid}\n{}",
-                        opt.f
+                    let got = run(&unit, m, &mut w1, frame(), 0);
+                    let what = format!(
+                        "{caller}: {a:?} {b:?} class {class} valid {valid} stress {stress}"
                     );
-                    assert_eq!(
-                        w1, w0,
-                        "{caller}: {a:?} {b:?} class {class} valid {valid}\n{}",
-                        opt.f
-                    );
+                    assert_eq!(got, want, "{what}\n{}", m.f);
+                    assert_eq!(w1, w0, "{what}\n{}", m.f);
                     runs += 1;
                 }
             }

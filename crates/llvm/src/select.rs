@@ -18,7 +18,8 @@
 //! SmallInt, Float, object and quick-method fast paths and the unboxed
 //! Float regions are the IR's (`lst_jit::semantic` made them) and are
 //! selected op by op in `int_ops`, `float_ops`, `object_ops`,
-//! `quick_ops` and `unboxed_ops`. An op the
+//! `quick_ops` and `unboxed_ops` (and the deopt stress's ticks in
+//! `stress_ops`). An op the
 //! selector does not handle yet is declined with its name; the method then
 //! stays with the interpreter.
 
@@ -28,6 +29,7 @@ mod int_ops;
 mod kit;
 mod object_ops;
 mod quick_ops;
+mod stress_ops;
 mod unboxed_ops;
 
 use inkwell::IntPredicate;
@@ -340,6 +342,7 @@ impl<'ctx> Selector<'ctx, '_> {
             _ if self.int_inst(data)? || self.float_inst(data)? => {}
             _ if self.object_inst(data)? || self.quick_inst(data)? => {}
             _ if self.unboxed_inst(data)? => {}
+            _ if self.stress_inst(data)? => {}
             Inst::Not(c) => {
                 let c = self.get(*c)?;
                 let n = self.b.build_not(c, "").map_err(bx)?;

@@ -14,6 +14,7 @@
 //! does: `helpers`) and must not generate code.
 
 use super::block_cache::BlockLayout;
+use super::deopt_stress::DeoptStress;
 use super::inline_cache::{SendSite, SiteLayout};
 use super::tiering::Level;
 use crate::interp::frame::{
@@ -200,6 +201,8 @@ pub struct NativeRegs {
     /// clobbering registers (the JIT's Float functions), which cannot
     /// return a value. Read at once after the call; never a root.
     pub answer: u64,
+    /// The deopt-stress countdown optimized code's guards tick.
+    pub stress: DeoptStress,
 }
 
 /// Why compiled code returned to the interpreter.
@@ -232,6 +235,11 @@ pub struct Layout {
     pub inline_ops: i32,
     pub float_class: i32,
     pub regs_answer: i32,
+    /// The deopt-stress words (see `deopt_stress::DeoptStress`): the
+    /// countdown, its period N and the count of forced failures.
+    pub stress_countdown: i32,
+    pub stress_period: i32,
+    pub stress_forced: i32,
     pub stack_limit: i32,
     /// The heap's allocation state (see [`crate::heap::AllocLayout`]),
     /// as offsets from the Vm, and the GC stress flag (a `bool`).
@@ -305,6 +313,15 @@ impl Vm {
             inline_ops: off(regs + offset_of!(NativeRegs, inline_ops)),
             float_class: off(regs + offset_of!(NativeRegs, float_class)),
             regs_answer: off(regs + offset_of!(NativeRegs, answer)),
+            stress_countdown: off(regs
+                + offset_of!(NativeRegs, stress)
+                + offset_of!(DeoptStress, countdown)),
+            stress_period: off(regs
+                + offset_of!(NativeRegs, stress)
+                + offset_of!(DeoptStress, period)),
+            stress_forced: off(regs
+                + offset_of!(NativeRegs, stress)
+                + offset_of!(DeoptStress, forced)),
             stack_limit: off(offset_of!(Vm, stack_limit)),
             alloc: {
                 let heap = offset_of!(Vm, heap);

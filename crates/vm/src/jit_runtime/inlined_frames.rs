@@ -13,6 +13,8 @@
 //! frames are ordinary: backtraces, `thisContext` and process switches see
 //! them as if no send had been inlined. Exits are counted per unit; a
 //! unit whose exits are not rare is deoptimized ([`Vm::deoptimize_unit`]).
+//! An exit after a guard failure the deopt stress forced does not count
+//! (see `deopt_stress`).
 //!
 //! This module must not allocate on the heap (no collection may run while
 //! the values are off the stack), decide what is inlined or generate code.
@@ -103,7 +105,7 @@ pub unsafe extern "C" fn lst_inlined_exit(vm: *mut Vm, hp: u64, unit: u64, exit:
     };
     match vm.materialize_inlined(hp as usize, unit, exit) {
         Ok(()) => {
-            if unit.count_exit(index) {
+            if !vm.exit_was_forced() && unit.count_exit(index) {
                 vm.deoptimize_unit(std::ptr::from_ref(unit) as u64);
             }
             vm.native_exit = NativeExit::Interpret;

@@ -44,6 +44,8 @@
 //! * [`unit_constants`], [`inlined_frames`]: what an optimized unit that
 //!   inlined sends keeps (constants, validity word, exits) and the exit
 //!   that turns its inlined activations into real frames;
+//! * [`deopt_stress`]: the countdown that makes guards fail under
+//!   `--jit-deopt-stress`;
 //! * [`quick`], [`inline_ops`] (with its readers [`int_ops`],
 //!   [`float_ops`]): what compiled code may answer inline instead of
 //!   sending, and the words that say it still may.
@@ -53,6 +55,7 @@
 pub mod background;
 pub mod block_cache;
 pub mod boundary;
+pub mod deopt_stress;
 pub mod float_ops;
 pub mod helpers;
 pub mod inline_cache;
