@@ -64,27 +64,32 @@ fn inlining(stderr: &str) -> Inlining {
     }
 }
 
-/// Runs the program interpreted and compiled as `jit` (flags) says, with
-/// GC stress if asked; both must end alike and print the same (stderr
-/// without the JIT's own lines). Answers the compiled run's inlining
-/// counts.
-fn same_as_interpreted(jit: &[&str], gc_stress: bool) -> Inlining {
-    let file = program();
-    let interp = support::run(&[file.as_str(), "--jit", "off"], true);
+/// Runs `file` interpreted and compiled as `jit` (flags) says, with GC
+/// stress if asked; both must end alike and print the same (stderr
+/// without the JIT's own lines). Answers the output and the compiled
+/// run's inlining counts.
+fn compare(file: &str, jit: &[&str], gc_stress: bool) -> (String, Inlining) {
+    let interp = support::run(&[file, "--jit", "off"], true);
     let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
-    let args = [&[file.as_str(), "--jit-stats"][..], jit, stress].concat();
+    let args = [&[file, "--jit-stats"][..], jit, stress].concat();
     let compiled = support::run(&args, true);
     let stderr = support::without_jit_lines(&compiled.2);
     assert_eq!(
         (interp.0, &interp.1, &interp.2),
         (compiled.0, &compiled.1, &stderr),
-        "{jit:?} (GC stress {gc_stress}) differs from the interpreter"
+        "{file}: {jit:?} (GC stress {gc_stress}) differs from the interpreter"
     );
+    (interp.1, inlining(&compiled.2))
+}
+
+/// [`compare`] on `inline_sends.st`, which must have run to its end.
+fn same_as_interpreted(jit: &[&str], gc_stress: bool) -> Inlining {
+    let (out, inlined) = compare(&program(), jit, gc_stress);
     // The program ran to its end, the redefined method included.
-    assert!(interp.1.contains("193600"), "{}", interp.1);
-    assert!(interp.1.contains("IBall>>add:to:"), "{}", interp.1);
-    assert!(interp.1.contains("200100\n100000\n"), "{}", interp.1);
-    inlining(&compiled.2)
+    assert!(out.contains("193600"), "{out}");
+    assert!(out.contains("IBall>>add:to:"), "{out}");
+    assert!(out.contains("200100\n100000\n"), "{out}");
+    inlined
 }
 
 const HOT: &[&str] = &[
@@ -150,6 +155,43 @@ fn tiered_answers_as_the_interpreter() {
 fn switched_off_nothing_is_inlined_and_the_answers_are_the_same() {
     let off = [HOT, &["--jit-opt=-inline"]].concat();
     assert_eq!(same_as_interpreted(&off, false), Inlining::default());
+}
+
+/// `tests/programs/inline_loops.st`: callees with loops (to:do:,
+/// whileTrue:, nested, a return from inside one), left mid-loop at a
+/// SmallInt overflow, at a guard that fails when a list holds another
+/// class, and at back-edge safepoints where a process's time slice runs
+/// out; compiled once hot and tiered, with and without GC stress.
+#[test]
+fn inlined_loops_answer_as_the_interpreter() {
+    let file = support::root()
+        .join("tests/programs/inline_loops.st")
+        .to_string_lossy()
+        .into_owned();
+    let tiered = [
+        "--jit",
+        "always",
+        "--jit-compiler",
+        "tiered",
+        "--jit-optimize-after",
+        "20",
+    ];
+    for stress in [false, true] {
+        let (out, s) = compare(&file, HOT, stress);
+        assert!(out.contains("Array (4 true 800000)"), "{out}");
+        // Were callees with loops refused, 13 would be inlined.
+        let least = if stress { 10 } else { 20 };
+        assert!(
+            s.inlined >= least,
+            "only {} sends inlined: {s:?}",
+            s.inlined
+        );
+        assert!(s.materialized >= 10, "too few exits: {s:?}");
+        let (_, s) = compare(&file, &tiered, stress);
+        assert!(s.inlined >= 10, "tiered: only {} sends inlined", s.inlined);
+    }
+    let off = [HOT, &["--jit-opt=-inline"]].concat();
+    assert_eq!(compare(&file, &off, false).1, Inlining::default());
 }
 
 /// A special send to a SmallInt keeps the semantic lowering's inline

@@ -14,10 +14,14 @@
 //! them as if no send had been inlined. Exits are counted per unit; a
 //! unit whose exits are not rare is deoptimized ([`Vm::deoptimize_unit`]).
 //!
+//! A loop inside inlined code polls at its back edge as the interpreter
+//! does ([`lst_inlined_poll`]) and leaves the same way when the process
+//! must stop there.
+//!
 //! This module must not allocate on the heap (no collection may run while
 //! the values are off the stack), decide what is inlined or generate code.
 
-use super::boundary::{GO_INTERPRET, NATIVE_PC_BASE, NativeExit};
+use super::boundary::{GO_INTERPRET, GO_ON, NATIVE_PC_BASE, NativeExit};
 use super::unit_constants::{InlinedExit, UnitConstants};
 use crate::interp::Trap;
 use crate::interp::frame::HEADER;
@@ -110,6 +114,35 @@ pub unsafe extern "C" fn lst_inlined_exit(vm: *mut Vm, hp: u64, unit: u64, exit:
             GO_INTERPRET
         }
         Err(t) => vm.exit_with(t),
+    }
+}
+
+/// The countdown ran out at a back-edge safepoint inside inlined code:
+/// answers [`GO_ON`] after the interpreter's safepoint (which then cannot
+/// stop the process), or [`GO_INTERPRET`], changing nothing, when it
+/// would stop the process: the code then leaves through
+/// [`lst_inlined_exit`], and the interpreter's safepoint at the backward
+/// branch it resumes at stops the process with every frame real.
+///
+/// # Safety
+/// Called by compiled code only, with the Vm it was entered with.
+pub unsafe extern "C" fn lst_inlined_poll(vm: *mut Vm) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got
+    // and holds no reference to it.
+    let vm = unsafe { &mut *vm };
+    if vm.safepoint_would_stop() {
+        return GO_INTERPRET;
+    }
+    match vm.safepoint() {
+        Ok(()) => GO_ON,
+        // Only an interrupt can arrive since the test: it is raised again
+        // at the interpreter's next safepoint, as above.
+        Err(_) => {
+            vm.interrupt
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            vm.countdown = 0;
+            GO_INTERPRET
+        }
     }
 }
 
