@@ -194,7 +194,8 @@ pub fn inline(f: &mut Function, oracle: &mut dyn InlineOracle, budget: Budget) -
         stats: InlineStats::default(),
         added: 0,
     };
-    inline_in(f, None, 0, &mut cx);
+    // The unit's own sends never doom it.
+    let _ = inline_in(f, None, 0, &mut cx);
     f.constants = cx.constants;
     cx.stats
 }
@@ -218,13 +219,16 @@ impl Context<'_> {
 
 /// Inlines into `f`, a function at `depth` (0: the unit's own) that is
 /// method `site` of the unit (`None`: the unit's own). Answers the pcs of
-/// the sends it inlined.
+/// the sends it inlined; in an inlined method, a send that is neither
+/// inlined nor a special binary one (which [`check_sends`] may keep)
+/// dooms the method, so the pass stops there (`Err`) rather than work
+/// on its other sends.
 fn inline_in(
     f: &mut Function,
     site: Option<(ConstId, u32)>,
     depth: usize,
     cx: &mut Context,
-) -> HashSet<u16> {
+) -> Result<HashSet<u16>, Refusal> {
     let mut ids = Ids::of(f);
     let mut considered: HashSet<u16> = HashSet::new();
     let mut inlined = HashSet::new();
@@ -235,6 +239,7 @@ fn inline_in(
             continue;
         };
         considered.insert(pc);
+        let special = is_special_binary(&f.blocks[i].insts[at].inst);
         match try_inline(f, i, at, site, depth, cx, &mut ids) {
             Ok(new) => {
                 inlined.insert(pc);
@@ -242,11 +247,16 @@ fn inline_in(
                 f.blocks.splice(i + 1..i + 1, new);
             }
             // A special binary send may stay in inlined code: no news.
-            Err(Refusal::Depth) if is_special_binary(&f.blocks[i].insts[at].inst) => {}
-            Err(reason) => cx.stats.refused.push((pc, reason)),
+            Err(Refusal::Depth) if special => {}
+            Err(reason) => {
+                cx.stats.refused.push((pc, reason));
+                if site.is_some() && !special {
+                    return Err(Refusal::Send);
+                }
+            }
         }
     }
-    inlined
+    Ok(inlined)
 }
 
 /// The first send of `b` not yet considered (with its pc) that the pass
@@ -350,7 +360,7 @@ fn prepare(
     let (class, method) = (cx.add(class), cx.add(method));
     name_literals(&mut callee, &literals, cx);
     let site = (method, handle);
-    let nested = inline_in(&mut callee, Some(site), depth + 1, cx);
+    let nested = inline_in(&mut callee, Some(site), depth + 1, cx)?;
     check_sends(&callee, &nested, site, cx.oracle)?;
     let size = size_of(&callee);
     if size > cx.budget.callee_insts {
