@@ -283,4 +283,23 @@ mod tests {
         assert!(matches!(r, Err(Trap::Fatal(_))), "{r:?}");
         assert_eq!(vm.hp, root, "no frame was pushed");
     }
+
+    #[test]
+    fn a_poll_goes_on_unless_the_process_must_stop_and_then_changes_nothing() {
+        let (mut vm, _) = vm_with(&[]);
+        vm.countdown = 0;
+        // SAFETY: a pointer to the live Vm, no other reference in use.
+        assert_eq!(unsafe { lst_inlined_poll(&mut vm) }, GO_ON);
+        assert!(vm.countdown > 0, "the countdown starts again");
+        vm.countdown = 0;
+        vm.interrupt
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: as above.
+        assert_eq!(unsafe { lst_inlined_poll(&mut vm) }, GO_INTERPRET);
+        assert!(
+            vm.interrupt.load(std::sync::atomic::Ordering::Relaxed),
+            "the interpreter's safepoint still sees the interrupt"
+        );
+        assert_eq!(vm.countdown, 0, "and runs at the next tick");
+    }
 }
