@@ -218,3 +218,47 @@ fn special_sends_to_smallints_stay_inline_operations() {
     let s = inlining(&compiled.2);
     assert_eq!(s.inlined, 0, "{}", compiled.2);
 }
+
+/// Ctrl-C while a loop inlined into a compiled caller runs: the loop's
+/// back-edge safepoint leaves with the callee's frame materialized, and
+/// the interrupt is reported with that frame in the backtrace; the REPL
+/// goes on.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_an_inlined_loop_with_its_frame_real() {
+    let file = support::temp_file(
+        "inline-ctrl-c",
+        "spin.st",
+        b"!Object\nspinFor: n\n    | k |\n    k := 0.\n    [k < n] whileTrue: [k := k + 1].\n    ^ k\n!\n\
+          !Object\nspinCaller: n\n    ^ self spinFor: n\n!\n",
+    );
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lst"));
+    command
+        .env_remove("LST_GC_STRESS")
+        .env("HOME", support::temp_dir("inline-ctrl-c-home"))
+        .env("TERM", "xterm")
+        .args(HOT)
+        .arg("--jit-stats")
+        .arg("-i")
+        .arg(&file);
+    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("a pty");
+    p.exp_string("-> ").expect("the first prompt");
+    p.send_line("1 to: 50 do: [:i | nil spinCaller: 10]. 7")
+        .unwrap();
+    p.exp_string("\r\n7\r\n").expect("the warm-up ran");
+    p.exp_string("-> ").unwrap();
+    p.send_line("nil spinCaller: 100000000000000").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    p.send_control('c').unwrap();
+    p.exp_string("interrupted").expect("the interrupt reported");
+    p.exp_string("Object>>spinFor:")
+        .expect("the inlined frame in the backtrace");
+    p.exp_string("-> ").expect("a new prompt");
+    p.send_line("3 + 4").unwrap();
+    p.exp_string("\r\n7\r\n").expect("the REPL goes on");
+    p.send_control('d').unwrap();
+    let rest = p.exp_eof().expect("lst ends at Ctrl-D").replace('\r', "");
+    let s = inlining(&rest);
+    assert!(s.inlined >= 1, "spinFor: was not inlined: {rest}");
+    assert!(s.materialized >= 1, "no frame materialized: {rest}");
+}
