@@ -16,6 +16,11 @@
 //! (callees whose special sends saw such receivers are not inlined, units
 //! whose inlined code exits too often are deoptimized). With
 //! `--jit-opt=-inline` nothing may be inlined.
+//!
+//! `tests/programs/inline_loops.st` does the same for callees with
+//! loops, left mid-loop (overflow, a failed guard, the end of a time
+//! slice); Ctrl-C in such a loop must stop it with the callee's frame
+//! real.
 
 mod support;
 
