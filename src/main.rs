@@ -105,6 +105,10 @@ struct VmFlags {
     /// Calls after which `--jit on` compiles a method.
     #[arg(long, value_name = "N", default_value_t = 1000, global = true)]
     jit_threshold: u32,
+    /// Optimized compiles (tier-ups) on a background thread while the
+    /// program goes on in baseline code, or (`off`) at once while it waits.
+    #[arg(long, value_enum, default_value_t = OnOff::On, global = true)]
+    jit_background: OnOff,
     /// Print the JIT's statistics on exit (methods compiled, compile
     /// times, transitions between the tiers).
     #[arg(long, global = true)]
@@ -140,6 +144,13 @@ enum JitFlag {
     Off,
     On,
     Always,
+}
+
+/// A switch (`--jit-background`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 /// `--jit-compiler`.
@@ -305,6 +316,12 @@ fn install_jit(vm: &mut Vm, flags: &VmFlags) -> Result<()> {
         optimize_after,
     };
     vm.set_jit(jit, mode, flags.jit_threshold, tiering);
+    // A delay before each background compile, for tests.
+    let delay = std::env::var("LST_JIT_BACKGROUND_DELAY_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(std::time::Duration::ZERO, std::time::Duration::from_millis);
+    vm.set_jit_background(flags.jit_background == OnOff::On, delay);
     Ok(())
 }
 
@@ -589,6 +606,9 @@ fn print_jit_stats(vm: &Vm, flags: &VmFlags) {
         eprintln!("jit: declined {n}× ({why})");
     }
     print_inlining_stats(s);
+    for line in s.background.lines() {
+        eprintln!("jit: {line}");
+    }
 }
 
 /// `--jit-stats`' inlining lines: sends inlined, invalidations,

@@ -65,6 +65,9 @@ fn object_and_quick_ops(compiler: &str) {
     let all = same_as_interpreted("object_ops.st", compiler);
     assert!(all.contains("ByteArray (251 252 253 254 255)"), "{all}");
     assert!(all.contains("index 21, length 20"), "{all}");
+    // new: at sizes inside and beyond the inline allocation's, no object
+    // wrong (not the right size, not all nil, the same as the one before).
+    assert!(all.contains("\n300 last\n"), "{all}");
     let all = same_as_interpreted("quick_ops.st", compiler);
     assert!(all.contains("2146\n2146\n"), "{all}");
     assert!(all.contains("2306"), "{all}");

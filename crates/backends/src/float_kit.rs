@@ -2,7 +2,8 @@
 //! ([`crate::float_stub`]) and the lowering of unboxed regions
 //! ([`crate::lower`]): the double of a Float (a class and shape test),
 //! the double of a SmallInt (as `Integer>>asFloat` computes it), and a new
-//! Float bump-allocated inline without a collection.
+//! Float bump-allocated inline without a collection
+//! ([`crate::alloc_kit`]).
 //!
 //! Each piece branches to a `fail` block its caller gives when it does
 //! not apply; [`or_failed`] turns such a piece into a value and a
@@ -11,12 +12,11 @@
 //! module must not know a Smalltalk selector or decide when a Float path
 //! is taken (the IR does).
 
-use crate::clif_kit::{
-    FLAGS, WORD_BYTES, WORD_SHIFT, class_word, continue_if, header, is_ref, tag_of, untag,
-};
+use crate::alloc_kit::{bump, header_words};
+use crate::clif_kit::{FLAGS, class_word, continue_if, header, is_ref, tag_of, untag};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    self as cl, BlockArg, InstBuilder, MemFlagsData, types::F64, types::I8, types::I32, types::I64,
+    self as cl, BlockArg, InstBuilder, MemFlagsData, types::F64, types::I8, types::I64,
 };
 use cranelift_frontend::FunctionBuilder;
 use lst_vm::jit_runtime::boundary::Layout;
@@ -77,10 +77,8 @@ pub(crate) fn number_value(
     b.block_params(have)[0]
 }
 
-/// A new Float holding `f`, bump-allocated as `Heap::bump` would; `fail`
-/// when that would need a collection (no room at the top of the space)
-/// or GC stress is on (so that stress runs still collect at every
-/// allocation).
+/// A new Float holding `f`, bump-allocated ([`bump`]); `fail` when that
+/// would need a collection or GC stress is on.
 pub(crate) fn new_float(
     b: &mut FunctionBuilder,
     lay: &Layout,
@@ -88,33 +86,10 @@ pub(crate) fn new_float(
     f: cl::Value,
     fail: cl::Block,
 ) -> cl::Value {
-    let a = lay.alloc;
-    let at = |offset: usize| i32::try_from(offset).expect("Vm field offsets are small");
-    let stress = b.ins().load(I8, FLAGS, vm, lay.gc_stress);
-    let calm = b.ins().icmp_imm_s(IntCC::Equal, stress, 0);
-    continue_if(b, calm, fail);
-    // Header, class, the double: three words.
-    let words = i64::from((lay.first_slot + WORD_BYTES) / WORD_BYTES);
-    let top = b.ins().load(I64, FLAGS, vm, at(a.top));
-    let end = b.ins().load(I64, FLAGS, vm, at(a.words));
-    let new_top = b.ins().iadd_imm_s(top, words);
-    let fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, new_top, end);
-    continue_if(b, fits, fail);
-    let base = b.ins().load(I64, FLAGS, vm, at(a.base));
-    let top8 = b.ins().ishl_imm_u(top, WORD_SHIFT);
-    let object = b.ins().iadd(base, top8);
-    b.ins().store(FLAGS, new_top, vm, at(a.top));
-    let hash = b.ins().load(I32, FLAGS, vm, at(a.next_hash));
-    let hash = b.ins().iadd_imm_s(hash, i64::from(a.hash_step));
-    let hash = b.ins().band_imm_u(hash, i64::from(a.hash_mask));
-    b.ins().store(FLAGS, hash, vm, at(a.next_hash));
-    let allocated = b.ins().load(I64, FLAGS, vm, at(a.allocated_words));
-    let allocated = b.ins().iadd_imm_s(allocated, words);
-    b.ins().store(FLAGS, allocated, vm, at(a.allocated_words));
-    let hash = b.ins().uextend(I64, hash);
-    let hash = b.ins().ishl_imm_u(hash, i64::from(a.hash_shift));
-    let header = b.ins().bor_imm_u(hash, lay.float_header as i64);
-    b.ins().store(FLAGS, header, object, lay.header_word);
+    // Header, class, the double.
+    let words = b.ins().iconst(I64, header_words(lay) + 1);
+    let shape = b.ins().iconst(I64, lay.float_header as i64);
+    let object = bump(b, lay, vm, words, shape, fail);
     let class = b.ins().load(I64, FLAGS, vm, lay.float_class);
     b.ins().store(FLAGS, class, object, lay.class_word);
     let bits = b.ins().bitcast(I64, MemFlagsData::new(), f);

@@ -2,6 +2,13 @@
 //! method and the entry trampoline; [`CraneliftJit`] implements the VM's
 //! `Compiler` (bytecode → IR → fold → CLIF → machine code).
 //!
+//! An optimized compile can also be split ([`Compiler::prepare`]): the
+//! IR and its CLIF are built on the main thread (they read the heap and
+//! embed the addresses of the unit's send sites and constants), Cranelift
+//! compiles the CLIF to machine code on the compile worker
+//! ([`lst_vm::jit_runtime::background`]), and [`Compiler::install`] puts
+//! those bytes into code memory on the main thread.
+//!
 //! Compiled code is never freed (cranelift-jit frees only whole modules):
 //! a method that is redefined keeps its old code for frames still running
 //! it. The code embeds no heap addresses, so a collection needs no patching.
@@ -18,12 +25,13 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::{Context, settings, settings::Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use cranelift_module::{FuncId, Linkage, Module, ModuleReloc, default_libcall_names};
 use lst_bytecode::inline_ops::ObjectOp;
 use lst_bytecode::selector_arity;
 use lst_jit::ir::Kind;
 use lst_jit::translate::{Source, translate};
-use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Entry, Layout};
+use lst_vm::jit_runtime::background::{Codegen, Generated};
+use lst_vm::jit_runtime::boundary::{Compiled, Compiler, Entry, Layout, Prepared};
 use lst_vm::jit_runtime::inline_cache::SendSite;
 use lst_vm::jit_runtime::tiering::{COUNTER_OFF, Level};
 use lst_vm::jit_runtime::unit_constants::{InlinedExit, Inlining, UnitConstants};
@@ -39,6 +47,8 @@ type Trampoline = unsafe extern "C" fn(*mut Vm, usize, u64, u64, u64) -> u64;
 /// The Cranelift JIT.
 pub struct CraneliftJit {
     module: JITModule,
+    /// The module's ISA, shared with the compile worker.
+    isa: OwnedTargetIsa,
     ctx: Context,
     builder: FunctionBuilderContext,
     helpers: Vec<FuncId>,
@@ -108,7 +118,7 @@ impl CraneliftJit {
     pub fn new() -> Result<CraneliftJit, String> {
         let isa = isa()?;
         let pointer = isa.pointer_type();
-        let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+        let mut jb = JITBuilder::with_isa(isa.clone(), default_libcall_names());
         let all: Vec<Helper> = helpers::all(pointer);
         for h in &all {
             jb.symbol(h.name, h.address);
@@ -132,6 +142,7 @@ impl CraneliftJit {
             })
             .collect();
         let mut jit = CraneliftJit {
+            isa,
             ctx: module.make_context(),
             module,
             builder: FunctionBuilderContext::new(),
@@ -742,31 +753,154 @@ impl CraneliftJit {
         sites: Box<[SendSite]>,
         first_record: u32,
     ) -> Result<Compiled, String> {
-        let unit = input
-            .inlining
-            .as_ref()
-            .map(|i| Box::new(UnitConstants::new(i.constants.clone(), i.selectors.clone())));
+        let unit = unit_constants(&input);
         let (code, entries, exits) =
             self.compile_optimized(&input, &sites, first_record, unit.as_deref())?;
-        let inlining = input.inlining.zip(unit).map(|(i, mut unit)| {
-            for exit in exits {
-                unit.add_exit(exit);
-            }
-            Inlining {
-                unit,
-                inlined: i.inlined,
-                refused: i.refused,
-            }
-        });
         Ok(Compiled {
             code,
             entries,
             sites,
             counter: None,
             unboxed_regions: input.unboxed_regions,
-            inlining,
+            inlining: with_exits(input.inlining, unit, exits),
         })
     }
+
+    /// Builds the CLIF of `input` at the optimized level, and leaves its
+    /// compile to machine code to the job it answers (see
+    /// [`GeneratedCode`]).
+    fn prepare_optimized_unit(
+        &mut self,
+        input: MethodInput,
+        sites: Box<[SendSite]>,
+        first_record: u32,
+    ) -> Result<Prepared, String> {
+        let unit = unit_constants(&input);
+        let (entries, exits) = match self.build(&input, &sites, first_record, unit.as_deref()) {
+            Ok(e) => e,
+            Err(e) => {
+                self.module.clear_context(&mut self.ctx);
+                return Err(e);
+            }
+        };
+        let id = self.declare_method()?;
+        let ctx = std::mem::replace(&mut self.ctx, self.module.make_context());
+        Ok(Prepared {
+            entries,
+            sites,
+            unboxed_regions: input.unboxed_regions,
+            inlining: with_exits(input.inlining, unit, exits),
+            codegen: codegen(ctx, self.isa.clone(), id),
+        })
+    }
+
+    /// The optimized compile of `(method, start)`, by `compile` (in one
+    /// piece) or by `prepare` (leaving the code generation); without
+    /// inlining if the inlined code is not lowered.
+    fn optimized<T>(
+        &mut self,
+        vm: &Vm,
+        method: Value,
+        start: u16,
+        first_record: u32,
+        compile: UnitCompile<T>,
+        inlining: fn(&mut T) -> &mut Option<Inlining>,
+    ) -> Result<T, String> {
+        let level = Level::Optimized;
+        let input = MethodInput::new(vm, method, start, level, self.optimizations)?;
+        let sites = input.sites();
+        let (inlined, mut refused) = input
+            .inlining
+            .as_ref()
+            .map_or((0, vec![]), |i| (i.inlined, i.refused.clone()));
+        match compile(self, input, sites, first_record) {
+            Err(why) if inlined > 0 => {
+                // Inlined code the back end does not lower: the unit is
+                // compiled without inlining.
+                let opts = self.optimizations.with(Optimization::Inline, false);
+                let input = MethodInput::new(vm, method, start, level, opts)?;
+                let sites = input.sites();
+                let mut c = compile(self, input, sites, first_record)?;
+                let not_lowered = format!("not lowered: {}", first_words(&why));
+                refused.extend(std::iter::repeat_n(not_lowered, inlined as usize));
+                *inlining(&mut c) = Some(Inlining {
+                    unit: Box::new(UnitConstants::new(vec![], vec![])),
+                    inlined: 0,
+                    refused,
+                });
+                Ok(c)
+            }
+            r => r,
+        }
+    }
+}
+
+/// A way to compile a unit's input at the optimized level, with its
+/// sites and first record: in one piece or prepared for the worker.
+type UnitCompile<T> = fn(&mut CraneliftJit, MethodInput, Box<[SendSite]>, u32) -> Result<T, String>;
+
+/// The constants of `input`'s unit, if inlining ran (the code embeds
+/// their addresses: boxed).
+fn unit_constants(input: &MethodInput) -> Option<Box<UnitConstants>> {
+    input
+        .inlining
+        .as_ref()
+        .map(|i| Box::new(UnitConstants::new(i.constants.clone(), i.selectors.clone())))
+}
+
+/// What inlining made of a unit, with the exits its lowering made.
+fn with_exits(
+    inlining: Option<UnitInlining>,
+    unit: Option<Box<UnitConstants>>,
+    exits: Vec<InlinedExit>,
+) -> Option<Inlining> {
+    inlining.zip(unit).map(|(i, mut unit)| {
+        for exit in exits {
+            unit.add_exit(exit);
+        }
+        Inlining {
+            unit,
+            inlined: i.inlined,
+            refused: i.refused,
+        }
+    })
+}
+
+/// The machine code of function `id` as the compile worker made it from
+/// its CLIF, for [`Compiler::install`].
+struct GeneratedCode {
+    id: FuncId,
+    bytes: Vec<u8>,
+    alignment: u64,
+    relocs: Vec<ModuleReloc>,
+}
+
+/// The job that compiles the CLIF in `ctx` (function `id`) for `isa`:
+/// Cranelift's code generation alone, which reads nothing but its
+/// arguments.
+fn codegen(mut ctx: Context, isa: OwnedTargetIsa, id: FuncId) -> Codegen {
+    Box::new(move || {
+        let mut plane = cranelift_codegen::control::ControlPlane::default();
+        let alignment = ctx
+            .compile(&*isa, &mut plane)
+            .map_err(|e| format!("cranelift: {:?}", e.inner))?
+            .buffer
+            .alignment;
+        let compiled = ctx.compiled_code().ok_or("cranelift: no code")?;
+        let relocs = compiled
+            .buffer
+            .relocs()
+            .iter()
+            .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+            .collect();
+        let code = GeneratedCode {
+            id,
+            bytes: compiled.code_buffer().to_vec(),
+            alignment: u64::from(alignment),
+            relocs,
+        };
+        Ok(Box::new(code) as Generated)
+    })
 }
 
 impl Compiler for CraneliftJit {
@@ -778,48 +912,55 @@ impl Compiler for CraneliftJit {
         first_record: u32,
         level: Level,
     ) -> Result<Compiled, String> {
+        if level == Level::Optimized {
+            return self.optimized(
+                vm,
+                method,
+                start,
+                first_record,
+                Self::compile_optimized_unit,
+                |c| &mut c.inlining,
+            );
+        }
         let input = MethodInput::new(vm, method, start, level, self.optimizations)?;
         let sites = input.sites();
-        match level {
-            Level::Baseline => {
-                let counter = Box::new(Cell::new(COUNTER_OFF));
-                let (code, entries) =
-                    self.compile_baseline(&input, &sites, first_record, &counter)?;
-                Ok(Compiled {
-                    code,
-                    entries,
-                    sites,
-                    counter: Some(counter),
-                    unboxed_regions: input.unboxed_regions,
-                    inlining: None,
-                })
-            }
-            Level::Optimized => {
-                let (inlined, mut refused) = input
-                    .inlining
-                    .as_ref()
-                    .map_or((0, vec![]), |i| (i.inlined, i.refused.clone()));
-                match self.compile_optimized_unit(input, sites, first_record) {
-                    Err(why) if inlined > 0 => {
-                        // Inlined code the back end does not lower: the
-                        // unit is compiled without inlining.
-                        let opts = self.optimizations.with(Optimization::Inline, false);
-                        let input = MethodInput::new(vm, method, start, level, opts)?;
-                        let sites = input.sites();
-                        let mut c = self.compile_optimized_unit(input, sites, first_record)?;
-                        let not_lowered = format!("not lowered: {}", first_words(&why));
-                        refused.extend(std::iter::repeat_n(not_lowered, inlined as usize));
-                        c.inlining = Some(Inlining {
-                            unit: Box::new(UnitConstants::new(vec![], vec![])),
-                            inlined: 0,
-                            refused,
-                        });
-                        Ok(c)
-                    }
-                    r => r,
-                }
-            }
-        }
+        let counter = Box::new(Cell::new(COUNTER_OFF));
+        let (code, entries) = self.compile_baseline(&input, &sites, first_record, &counter)?;
+        Ok(Compiled {
+            code,
+            entries,
+            sites,
+            counter: Some(counter),
+            unboxed_regions: input.unboxed_regions,
+            inlining: None,
+        })
+    }
+
+    fn prepare(
+        &mut self,
+        vm: &Vm,
+        method: Value,
+        start: u16,
+        first_record: u32,
+    ) -> Option<Result<Prepared, String>> {
+        Some(self.optimized(
+            vm,
+            method,
+            start,
+            first_record,
+            Self::prepare_optimized_unit,
+            |p| &mut p.inlining,
+        ))
+    }
+
+    fn install(&mut self, code: Generated) -> Result<usize, String> {
+        let code = code
+            .downcast::<GeneratedCode>()
+            .map_err(|_| "not Cranelift's generated code")?;
+        self.module
+            .define_function_bytes(code.id, code.alignment, &code.bytes, &code.relocs)
+            .map_err(|e| format!("code memory: {e}"))?;
+        self.finish(code.id, None)
     }
 
     fn trampoline(&self) -> Trampoline {

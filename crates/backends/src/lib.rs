@@ -20,6 +20,7 @@
 //! can switch off by name. (The LLVM back end, when it comes, is a crate of its own behind
 //! a cargo feature.)
 
+pub mod alloc_kit;
 pub mod baseline;
 pub mod clif_kit;
 pub mod entries;

@@ -22,6 +22,7 @@
 //! selector does not handle yet is declined with its name; the method then
 //! stays with the interpreter.
 
+mod alloc_ops;
 mod float_ops;
 mod int_ops;
 mod kit;

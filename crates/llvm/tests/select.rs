@@ -136,6 +136,35 @@ fill: a
 }
 
 #[test]
+fn new_allocates_inline_with_the_helper_as_its_slow_path() {
+    let vm = vm_with(
+        "CLASS Maker Object
+METHOD Maker
+make: n
+\t^ Array new: n
+!
+",
+    );
+    let text = selected_ir_of(&vm, "Maker>>make:");
+    // The bump allocation and the nil-filling loop, and the helper only
+    // in the block the inline path's checks fail to.
+    for wanted in ["alloc_room", "fill_test", "new_slow"] {
+        assert!(text.contains(wanted), "no {wanted} in:\n{text}");
+    }
+    // The helper (a plain call, not a tail call) is called only there.
+    let (mut block, mut calls) = ("", vec![]);
+    for line in text.lines() {
+        if let Some((label, _)) = line.split_once(':').filter(|_| !line.starts_with(' ')) {
+            block = label;
+        }
+        if line.contains("= call i64 inttoptr") {
+            calls.push(block);
+        }
+    }
+    assert_eq!(calls, ["new_slow"], "{text}");
+}
+
+#[test]
 fn unboxed_float_ops_are_selected_inline_on_doubles() {
     let ir = include_str!("../../jit/tests/filetests/verify/ok_unboxed.ir");
     let ir = ir.trim_start_matches("; ok\n");

@@ -7,13 +7,14 @@
 //! through it too (the hook of a future write barrier).
 
 use super::{LowerError, Lowering};
+use crate::alloc_kit;
 use crate::clif_kit::{FLAGS, WORD_BYTES, header, index_bytes, is_int, is_ref, pointer_header};
 use crate::clif_kit::{size_of, tag, untag};
 use crate::entries::site_at;
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I64;
-use cranelift_codegen::ir::{self as cl, InstBuilder};
+use cranelift_codegen::ir::{self as cl, BlockArg, InstBuilder};
 use lst_jit::ir::{Inst, InstData};
 use lst_vm::jit_runtime::inline_cache::{SendSite, prim_word};
 
@@ -62,7 +63,7 @@ impl Lowering<'_, '_, '_> {
             }
             Inst::NewSlots(class, size) => {
                 let (c, n) = (self.get(class)?, self.get(size)?);
-                let made = self.helper(Id::lst_new_slots, &[self.vm, c, n]);
+                let made = self.new_slots(c, n);
                 let failed = self.b.ins().icmp_imm_s(IntCC::Equal, made, 0);
                 vec![made, failed]
             }
@@ -72,6 +73,24 @@ impl Lowering<'_, '_, '_> {
             self.set(v, x);
         }
         Ok(true)
+    }
+
+    /// `class new: size` as primitive 7 answers it, or 0 where it fails
+    /// or would collect: allocated inline when it can be
+    /// ([`alloc_kit::new_slots`]), else by `lst_new_slots`.
+    fn new_slots(&mut self, class: cl::Value, size: cl::Value) -> cl::Value {
+        let lay = *self.env.layout;
+        let (slow, done) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(slow);
+        self.b.append_block_param(done, I64);
+        let made = alloc_kit::new_slots(self.b, &lay, self.vm, class, size, slow);
+        self.b.ins().jump(done, &[BlockArg::Value(made)]);
+        self.b.switch_to_block(slow);
+        let made = self.helper(Id::lst_new_slots, &[self.vm, class, size]);
+        self.b.ins().jump(done, &[BlockArg::Value(made)]);
+        self.b.switch_to_block(done);
+        self.base = None;
+        self.b.block_params(done)[0]
     }
 
     /// Stores reference `value` at `offset` from `address` in the heap:

@@ -11,7 +11,6 @@ use super::{R, Selector};
 use inkwell::IntPredicate;
 use inkwell::values::IntValue;
 use lst_backends::entries::site_at;
-use lst_backends::helpers::Id;
 use lst_jit::ir::{Inst, InstData};
 use lst_vm::jit_runtime::inline_cache::{SendSite, prim_word};
 
@@ -58,10 +57,11 @@ impl<'ctx> Selector<'ctx, '_> {
                 let size = self.and_imm(h, lay.size_mask as i64)?;
                 vec![self.tag(size)?]
             }
-            // The helper never collects: values stay valid across it.
+            // Neither the inline path nor the helper collects: values
+            // stay valid across them.
             Inst::NewSlots(class, size) => {
                 let (c, n) = (self.get(class)?, self.get(size)?);
-                let made = self.helper(Id::lst_new_slots, &[self.vm, c, n])?;
+                let made = self.new_slots(c, n)?;
                 let failed = self.cmp_imm(IntPredicate::EQ, made, 0)?;
                 vec![made, failed]
             }

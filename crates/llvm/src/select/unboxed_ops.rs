@@ -17,9 +17,8 @@
 use super::kit::bx;
 use super::{R, Selector};
 use inkwell::basic_block::BasicBlock;
-use inkwell::types::BasicType;
 use inkwell::values::{FloatValue, IntValue};
-use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
+use inkwell::{FloatPredicate, IntPredicate};
 use lst_jit::ir::{F64Compare, F64Op, Inst, InstData};
 
 impl<'ctx> Selector<'ctx, '_> {
@@ -143,65 +142,19 @@ impl<'ctx> Selector<'ctx, '_> {
     }
 
     /// (a new Float holding the double whose bits are `bits`, failed):
-    /// bump-allocated as `Heap::bump` would; failed when that would need
-    /// a collection (no room at the top of the space) or GC stress is on.
+    /// bump-allocated ([`Selector::bump`]); failed when that would need a
+    /// collection (no room at the top of the space) or GC stress is on.
     fn box_float(&mut self, bits: IntValue<'ctx>) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
         let lay = self.env.layout;
-        let a = lay.alloc;
-        let (room, alloc, fail, done) = (
-            self.new_block("box_room"),
-            self.new_block("box_alloc"),
-            self.new_block("box_fail"),
-            self.new_block("boxed"),
-        );
-        let stress = self.load_narrow(self.vm, i64::from(lay.gc_stress), 8)?;
-        let calm = self
-            .b
-            .build_int_compare(IntPredicate::EQ, stress, stress.get_type().const_zero(), "")
-            .map_err(bx)?;
-        self.b
-            .build_conditional_branch(calm, room, fail)
-            .map_err(bx)?;
-        // Header, class, the double: three words.
-        self.b.position_at_end(room);
-        let word = lst_vm::heap::WORD_BYTES as i64;
-        let words = (i64::from(lay.first_slot) + word) / word;
-        let top = self.load(self.vm, a.top as i64)?;
-        let end = self.load(self.vm, a.words as i64)?;
-        let new_top = self.add_imm(top, words)?;
-        let fits = self.cmp(IntPredicate::ULE, new_top, end)?;
-        self.b
-            .build_conditional_branch(fits, alloc, fail)
-            .map_err(bx)?;
-        self.b.position_at_end(alloc);
-        let base = self.load(self.vm, a.base as i64)?;
-        let top8 = self.shl_imm(top, i64::from(word.trailing_zeros()))?;
-        let object = self.add(base, top8)?;
-        self.store(self.vm, a.top as i64, new_top)?;
-        let hash = self.load_narrow(self.vm, a.next_hash as i64, 32)?;
-        let i32t = hash.get_type();
-        let hash = self
-            .b
-            .build_int_add(hash, i32t.const_int(u64::from(a.hash_step), false), "")
-            .map_err(bx)?;
-        let hash = self
-            .b
-            .build_and(hash, i32t.const_int(u64::from(a.hash_mask), false), "")
-            .map_err(bx)?;
-        self.store_narrow(self.vm, a.next_hash as i64, hash)?;
-        let allocated = self.load(self.vm, a.allocated_words as i64)?;
-        let allocated = self.add_imm(allocated, words)?;
-        self.store(self.vm, a.allocated_words as i64, allocated)?;
-        let hash = self.b.build_int_z_extend(hash, self.i64t, "").map_err(bx)?;
-        let hash = self.shl_imm(hash, i64::from(a.hash_shift))?;
-        let header = self
-            .b
-            .build_or(hash, self.int(lay.float_header as i64), "")
-            .map_err(bx)?;
-        self.store(object, i64::from(lay.header_word), header)?;
+        let (fail, done) = (self.new_block("box_fail"), self.new_block("boxed"));
+        // Header, class, the double.
+        let words = self.int(self.header_words() + 1);
+        let shape = self.int(lay.float_header as i64);
+        let object = self.bump(words, shape, fail)?;
         let class = self.load_vm(lay.float_class)?;
         self.store(object, i64::from(lay.class_word), class)?;
         self.store(object, i64::from(lay.first_slot), bits)?;
+        let alloc = self.here()?;
         self.b.build_unconditional_branch(done).map_err(bx)?;
         self.b.position_at_end(fail);
         self.b.build_unconditional_branch(done).map_err(bx)?;
@@ -232,34 +185,6 @@ impl<'ctx> Selector<'ctx, '_> {
             value.as_basic_value().into_int_value(),
             failed.as_basic_value().into_int_value(),
         ))
-    }
-
-    /// The `width`-bit integer (8 or 32) at address `at` + `off` bytes.
-    fn load_narrow(&self, at: IntValue<'ctx>, off: i64, width: u32) -> R<IntValue<'ctx>> {
-        let ty = match width {
-            8 => self.cx.i8_type(),
-            _ => self.cx.i32_type(),
-        };
-        let p = self.address(at, off)?;
-        let v = self
-            .b
-            .build_load(ty.as_basic_type_enum(), p, "")
-            .map_err(bx)?;
-        Ok(v.into_int_value())
-    }
-
-    /// Stores narrow integer `x` at address `at` + `off` bytes.
-    fn store_narrow(&self, at: IntValue<'ctx>, off: i64, x: IntValue<'ctx>) -> R<()> {
-        let p = self.address(at, off)?;
-        self.b.build_store(p, x).map_err(bx)?;
-        Ok(())
-    }
-
-    fn address(&self, at: IntValue<'ctx>, off: i64) -> R<inkwell::values::PointerValue<'ctx>> {
-        let a = self.add_imm(at, off)?;
-        self.b
-            .build_int_to_ptr(a, self.cx.ptr_type(AddressSpace::default()), "")
-            .map_err(bx)
     }
 }
 

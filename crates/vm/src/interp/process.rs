@@ -234,6 +234,7 @@ impl Vm {
 
     #[cold]
     pub(crate) fn safepoint(&mut self) -> Result<(), Trap> {
+        self.install_finished_compiles();
         let used = self.countdown_reset - self.countdown;
         if self.interrupt.swap(false, Ordering::Relaxed) {
             self.reset_countdown();

@@ -8,7 +8,7 @@
 //! [`AT_START`], `TRAP_*`, the send-site selector codes), the offsets
 //! code is compiled against ([`Layout`], derived from the Rust
 //! definitions) and the interface of a compiler ([`Compiler`],
-//! [`Compiled`]).
+//! [`Compiled`], [`Prepared`]).
 //!
 //! It must not decide anything (when to compile: `tiering`; what a helper
 //! does: `helpers`) and must not generate code.
@@ -110,6 +110,22 @@ pub struct Compiled {
     pub inlining: Option<super::unit_constants::Inlining>,
 }
 
+/// An optimized compile whose code generation runs on the compile worker
+/// (see [`Compiler::prepare`]): everything of [`Compiled`] but the code,
+/// and the job that makes the code.
+pub struct Prepared {
+    /// The entries by k, numbered from the `first_record` of `prepare`.
+    pub entries: Vec<Entry>,
+    /// The inline caches of its sends; the code embeds their addresses.
+    pub sites: Box<[SendSite]>,
+    pub unboxed_regions: u32,
+    /// What inlining made of the unit: the code embeds the addresses of
+    /// its constants and validity word.
+    pub inlining: Option<super::unit_constants::Inlining>,
+    /// The code generation, for the worker: touches nothing of the VM.
+    pub codegen: super::background::Codegen,
+}
+
 /// A JIT compiler (implemented by `lst-backends`).
 pub trait Compiler {
     /// Compiles `method` (`start` 0), or the block body at bytecode offset
@@ -123,6 +139,24 @@ pub trait Compiler {
         first_record: u32,
         level: Level,
     ) -> Result<Compiled, String>;
+    /// Does on the main thread the part of an optimized compile of
+    /// `(method, start)` that reads the heap or the VM, like
+    /// [`Self::compile`]; the code generation is left to the worker.
+    /// `None`: this compiler compiles only in one piece.
+    fn prepare(
+        &mut self,
+        _vm: &Vm,
+        _method: Value,
+        _start: u16,
+        _first_record: u32,
+    ) -> Option<Result<Prepared, String>> {
+        None
+    }
+    /// Puts the machine code a prepared job generated into code memory;
+    /// its address.
+    fn install(&mut self, _code: super::background::Generated) -> Result<usize, String> {
+        Err("this compiler does not install generated code".into())
+    }
     /// The trampoline: `fn(vm, code, hp, value, k) -> u64`, entering
     /// compiled code from Rust.
     fn trampoline(&self) -> unsafe extern "C" fn(*mut Vm, usize, u64, u64, u64) -> u64;
@@ -241,6 +275,9 @@ pub struct Layout {
     /// A boxed Float's header without its hash: a byte object the size
     /// of a double.
     pub float_header: u64,
+    /// The fewest pointer slots an object must have to serve as a class
+    /// (primitive 7 answers instances only of such objects).
+    pub class_min_slots: u64,
     pub native_pc_base: u64,
 }
 
@@ -307,6 +344,7 @@ impl Vm {
             size_mask: crate::heap::SIZE_MASK,
             bytes_flag: crate::heap::BYTES,
             float_header: crate::heap::BYTES | std::mem::size_of::<f64>() as u64,
+            class_min_slots: crate::layout::class::MIN_SLOTS as u64,
             native_pc_base: NATIVE_PC_BASE as u64,
         }
     }

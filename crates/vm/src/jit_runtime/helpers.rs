@@ -11,7 +11,7 @@
 use super::boundary::{AT_START, GO_INTERPRET, GO_ON, NativeExit, TRAP_IVAR};
 use super::inline_cache::SendSite;
 pub use super::inlined_frames::{lst_inlined_exit, lst_inlined_poll};
-use super::tiering::COUNTER_OFF;
+use super::tiering::{COUNTER_OFF, TierUp};
 use crate::interp::{Primitive, Trap};
 use crate::value::Value;
 use crate::vm::Vm;
@@ -126,7 +126,9 @@ pub unsafe extern "C" fn lst_safepoint(vm: *mut Vm, hp: u64, pc: u64) -> u64 {
 /// (once); then the frame goes on in the optimized code: from its start,
 /// or (at a loop) in the interpreter, which enters the optimized code at
 /// the loop head (on-stack replacement). If the unit stays baseline, the
-/// counter is turned off and the code goes on.
+/// counter is turned off and the code goes on; while its compile is
+/// queued on the compile worker, the code goes on and looks again
+/// sooner.
 ///
 /// # Safety
 /// Called by compiled code only (see [`vm_of`]); `counter` is the address
@@ -137,9 +139,17 @@ pub unsafe extern "C" fn lst_tier_up(vm: *mut Vm, hp: u64, pc: u64, counter: u64
     // SAFETY: the tier keeps the counter baseline code names (boxed) as
     // long as the code; compiled code touches it only while it runs.
     let counter = unsafe { &*(counter as *const std::cell::Cell<i64>) };
-    let Some(r) = vm.optimize_frame_unit(hp as usize) else {
-        counter.set(COUNTER_OFF);
-        return GO_ON;
+    let r = match vm.optimize_frame_unit(hp as usize) {
+        TierUp::Now(r) => r,
+        TierUp::Later => {
+            let start = vm.jit.as_ref().map(|t| t.tiering.counter_while_queued());
+            counter.set(start.unwrap_or(COUNTER_OFF));
+            return GO_ON;
+        }
+        TierUp::Never => {
+            counter.set(COUNTER_OFF);
+            return GO_ON;
+        }
     };
     counter.set(
         vm.jit

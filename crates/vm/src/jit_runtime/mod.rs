@@ -35,6 +35,8 @@
 //!   interface);
 //! * [`tiering`]: when and at which level units are compiled, tier-up and
 //!   on-stack replacement, the tier's state and statistics;
+//! * [`background`]: the compile worker that generates optimized code
+//!   while the program goes on in baseline code;
 //! * [`transfer`]: entering compiled code and leaving it;
 //! * [`helpers`]: the `lst_*` functions compiled code calls;
 //! * [`inline_cache`], [`block_cache`]: the send sites' caches and the
@@ -48,6 +50,7 @@
 //!
 //! Nothing here generates code.
 
+pub mod background;
 pub mod block_cache;
 pub mod boundary;
 pub mod float_ops;

@@ -8,12 +8,18 @@
 //! and on-stack replacement at loop heads, sending back optimized units
 //! whose inlining is invalid or whose inlined code exits too often (and
 //! which sends their next compile must not inline), and [`JitStats`].
+//! With background compiles on, a tier-up is queued instead: the compiler
+//! prepares it here, the compile worker (`background`) generates its code,
+//! and [`Vm::install_finished_compiles`] installs it at a safe point (a
+//! tier-up check or the safepoint poll) unless something made it stale
+//! meanwhile; until then the unit runs its baseline code.
 //!
 //! It must not generate code (the compiler behind [`Compiler`] does) and
 //! does not move control into or out of compiled code (`transfer` does).
 
+use super::background::{Done, Worker};
 use super::block_cache::{BlockTable, new_table};
-use super::boundary::{Compiler, NATIVE_PC_BASE, Record, Resume, records_by_word};
+use super::boundary::{Compiler, Entry, NATIVE_PC_BASE, Prepared, Record, Resume, records_by_word};
 use super::inline_cache::SendSite;
 use crate::interp::frame::{H_CONTEXT, H_METHOD, HEADER, MethodParts};
 use crate::roots::Root;
@@ -21,7 +27,7 @@ use crate::value::Value;
 use crate::vm::Vm;
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// `parts.native` of a method that will not be compiled.
 pub const NEVER: u32 = u32::MAX;
@@ -66,6 +72,27 @@ impl Tiering {
         self.optimize_after
             .map_or(COUNTER_OFF, |n| i64::from(n.max(1)))
     }
+
+    /// What a baseline function's counter starts at again while its
+    /// optimized compile is queued: it looks sooner whether the code is
+    /// installed, to switch to it.
+    pub(super) fn counter_while_queued(&self) -> i64 {
+        self.counter_start().min(COUNTER_WHILE_QUEUED)
+    }
+}
+
+/// See [`Tiering::counter_while_queued`].
+const COUNTER_WHILE_QUEUED: i64 = 1000;
+
+/// What a tier-up check found (see [`Vm::optimize_frame_unit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TierUp {
+    /// The unit is optimized: its entry record.
+    Now(u32),
+    /// Its optimized compile is queued: it goes on in baseline code.
+    Later,
+    /// It stays baseline.
+    Never,
 }
 
 /// A tiering counter's value while it must not run out.
@@ -108,6 +135,116 @@ pub struct JitStats {
     /// Optimized units invalidated because their inlined code exited too
     /// often (see [`Vm::deoptimize_unit`]).
     pub deoptimized_too_often: u64,
+    /// Background compiles.
+    pub background: BackgroundStats,
+}
+
+/// Counters of background compiles, for `--jit-stats`.
+#[derive(Clone, Debug, Default)]
+pub struct BackgroundStats {
+    pub queued: u64,
+    pub installed: u64,
+    /// Dropped at install: something they assumed changed meanwhile.
+    pub stale: u64,
+    /// Their code generation or install failed.
+    pub failed: u64,
+    /// The times of each job installed (those dropped or failed are
+    /// not counted).
+    pub jobs: Vec<JobTimes>,
+}
+
+impl BackgroundStats {
+    /// What `--jit-stats` says of background compiles, a line each
+    /// (none if there were none).
+    pub fn lines(&self) -> Vec<String> {
+        if self.queued == 0 {
+            return vec![];
+        }
+        let left = self
+            .queued
+            .saturating_sub(self.installed + self.stale + self.failed);
+        let times = |f: fn(&JobTimes) -> Duration| {
+            let mut t: Vec<Duration> = self.jobs.iter().map(f).collect();
+            t.sort_unstable();
+            let total: Duration = t.iter().sum();
+            let us = |d: Duration| d.as_secs_f64() * 1e6;
+            let median = t.get(t.len() / 2).copied().unwrap_or_default();
+            let max = t.last().copied().unwrap_or_default();
+            format!(
+                "median {:.1} µs, max {:.1} µs, total {:.1} ms",
+                us(median),
+                us(max),
+                us(total) / 1e3
+            )
+        };
+        let counts = format!(
+            "background: {} compiles queued, {} installed, {} dropped as stale, {} failed, {left} still queued at the end",
+            self.queued, self.installed, self.stale, self.failed
+        );
+        if self.jobs.is_empty() {
+            return vec![counts];
+        }
+        vec![
+            counts,
+            format!("background: main thread, prepare: {}", times(|j| j.prepare)),
+            format!("background: main thread, install: {}", times(|j| j.install)),
+            format!(
+                "background: worker, code generation: {}",
+                times(|j| j.codegen)
+            ),
+            format!("background: queued to installed: {}", times(|j| j.wait)),
+        ]
+    }
+}
+
+/// Where the time of one background compile went.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JobTimes {
+    /// On the main thread, preparing it (IR, CLIF).
+    pub prepare: Duration,
+    /// On the worker, generating its code.
+    pub codegen: Duration,
+    /// On the main thread, installing it.
+    pub install: Duration,
+    /// From queued to installed.
+    pub wait: Duration,
+}
+
+/// Background compiles: whether they are on, the worker (started at the
+/// first job) and the jobs queued on it.
+#[derive(Default)]
+struct Background {
+    on: bool,
+    /// How long the worker waits before each job (tests).
+    delay: Duration,
+    worker: Option<Worker>,
+    pending: Vec<Pending>,
+    /// Indices in `methods` of units whose background compile failed:
+    /// they stay baseline.
+    failed: Vec<usize>,
+}
+
+/// An optimized compile queued on the worker, until it is installed or
+/// dropped.
+struct Pending {
+    /// Its number on the worker.
+    id: u64,
+    /// Its unit's index in `methods`.
+    slot: usize,
+    /// Its first record: its entries' records are reserved (without code)
+    /// from there.
+    first: u32,
+    entries: usize,
+    sites: Box<[SendSite]>,
+    unboxed_regions: u32,
+    /// The index in `units` of its constants (kept there from the start,
+    /// so that the collector updates them and an installed method can
+    /// invalidate them), with its inlining's counts.
+    inlining: Option<(usize, u32, Vec<String>)>,
+    /// A method was installed for its selector meanwhile.
+    stale: bool,
+    queued: Instant,
+    prepare: Duration,
 }
 
 /// The compiled-code tier of a VM.
@@ -156,6 +293,7 @@ pub struct Tier {
     /// Backward branches the interpreter took (sampled every
     /// [`LOOP_STRIDE`]).
     loop_edges: u32,
+    background: Background,
     pub stats: JitStats,
 }
 
@@ -180,13 +318,28 @@ impl Tier {
 
     /// Keeps what inlining made of the unit whose entry record is `first`.
     fn keep_inlining(&mut self, inlining: super::unit_constants::Inlining, first: u32) {
-        self.stats.inlined_sends += u64::from(inlining.inlined);
-        for why in inlining.refused {
-            *self.stats.inline_refusals.entry(why).or_insert(0) += 1;
-        }
-        let mut unit = inlining.unit;
+        self.count_inlining(inlining.inlined, inlining.refused);
+        self.keep_unit(inlining.unit, first);
+    }
+
+    /// Keeps the constants of the unit whose entry record is `first`; their
+    /// index in `units`.
+    fn keep_unit(
+        &mut self,
+        mut unit: Box<super::unit_constants::UnitConstants>,
+        first: u32,
+    ) -> usize {
         unit.entry_record = first;
         self.units.push(unit);
+        self.units.len() - 1
+    }
+
+    /// Counts the sends a compile inlined and why it did not inline others.
+    fn count_inlining(&mut self, inlined: u32, refused: Vec<String>) {
+        self.stats.inlined_sends += u64::from(inlined);
+        for why in refused {
+            *self.stats.inline_refusals.entry(why).or_insert(0) += 1;
+        }
     }
 
     /// Clears the validity word of every unit whose inlining assumed the
@@ -247,6 +400,92 @@ impl Tier {
         }
         true
     }
+
+    /// Queues the code generation of `p`, prepared for unit `slot` from
+    /// record `first` (`started` then): reserves its records and keeps its
+    /// constants.
+    fn queue(
+        &mut self,
+        p: Prepared,
+        slot: usize,
+        first: u32,
+        started: Instant,
+    ) -> Result<(), String> {
+        let worker = match &mut self.background.worker {
+            Some(w) => w,
+            None => self
+                .background
+                .worker
+                .insert(Worker::start(self.background.delay)?),
+        };
+        let id = worker
+            .submit(p.codegen)
+            .ok_or("the compile worker is gone")?;
+        self.add_records(&p.entries, 0);
+        let inlining = p
+            .inlining
+            .map(|i| (self.keep_unit(i.unit, first), i.inlined, i.refused));
+        self.background.pending.push(Pending {
+            id,
+            slot,
+            first,
+            entries: p.entries.len(),
+            sites: p.sites,
+            unboxed_regions: p.unboxed_regions,
+            inlining,
+            stale: false,
+            queued: Instant::now(),
+            prepare: started.elapsed(),
+        });
+        self.stats.background.queued += 1;
+        Ok(())
+    }
+
+    /// Adds the records of `entries`, whose code is at `code` (0: not
+    /// yet).
+    fn add_records(&mut self, entries: &[Entry], code: usize) {
+        for (k, e) in entries.iter().enumerate() {
+            self.records.push(Record {
+                code,
+                k: k as u32,
+                pc: e.pc,
+                resume: e.resume as u32,
+                depth: e.depth,
+            });
+        }
+    }
+
+    /// Whether queued `job` must not be installed: a method was installed
+    /// for its selector, its inlining was invalidated, or its unit is no
+    /// longer baseline code waiting for it.
+    fn is_stale(&self, job: &Pending) -> bool {
+        let unit_invalid = job
+            .inlining
+            .as_ref()
+            .is_some_and(|(u, _, _)| !self.units[*u].is_valid());
+        let record = self.method_records[job.slot];
+        job.stale
+            || unit_invalid
+            || self.levels[job.slot] != Level::Baseline
+            || record == 0
+            || record == NEVER
+    }
+
+    /// Keeps what installed `job` made, its code at `code`: the code of
+    /// its records, its sites, its counts.
+    fn keep_installed(&mut self, job: Pending, code: usize) {
+        let first = job.first as usize;
+        for r in &mut self.records[first..first + job.entries] {
+            r.code = code;
+        }
+        self.sites.push(job.sites);
+        if let Some((_, inlined, refused)) = job.inlining {
+            self.count_inlining(inlined, refused);
+        }
+        self.stats.compiled += 1;
+        self.stats.unboxed_regions[Level::Optimized as usize] += u64::from(job.unboxed_regions);
+        self.stats.background.installed += 1;
+    }
 }
 
 impl Vm {
@@ -258,6 +497,14 @@ impl Vm {
         let Some(tier) = self.jit.as_mut() else {
             return;
         };
+        // A queued compile of a method that may have been redefined is
+        // not installed.
+        for p in &mut tier.background.pending {
+            let name = self
+                .heap
+                .get(tier.methods[p.slot], crate::layout::method::NAME);
+            p.stale |= selector.is_none_or(|s| name == Some(s));
+        }
         if tier.invalidate_inlined(selector) {
             self.cache.flush();
             self.flush_send_sites();
@@ -309,6 +556,7 @@ impl Vm {
                 depth: 0,
             }],
             loop_edges: 0,
+            background: Background::default(),
             sites: vec![],
             counters: vec![],
             levels: vec![],
@@ -326,6 +574,50 @@ impl Vm {
         self.native_regs.blocks = self.jit.as_ref().map_or(0, |t| t.blocks.as_ptr() as u64);
         self.cache.flush();
         self.refresh_inline_ops();
+    }
+
+    /// Whether optimized compiles run on the compile worker (tier-ups
+    /// only: a unit's first compile is always done at once); `delay` holds
+    /// each job back that long before its code generation (for tests that
+    /// change the program while a compile is queued).
+    pub fn set_jit_background(&mut self, on: bool, delay: Duration) {
+        if let Some(t) = self.jit.as_mut() {
+            t.background.on = on;
+            t.background.delay = delay;
+        }
+    }
+
+    /// The level of the code unit `(method, start)` runs, if it is
+    /// compiled.
+    pub fn jit_level(&self, method: Value, start: u16) -> Option<Level> {
+        let tier = self.jit.as_ref()?;
+        let i = tier.unit_slot(method, start)?;
+        let r = tier.method_records[i];
+        (r != 0 && r != NEVER).then(|| tier.levels[i])
+    }
+
+    /// How many optimized compiles are queued on the worker.
+    pub fn jit_jobs_queued(&self) -> usize {
+        self.jit.as_ref().map_or(0, |t| t.background.pending.len())
+    }
+
+    /// Waits up to `limit` for the queued compiles and installs those
+    /// that finish (for tests and tools); how many are still queued.
+    pub fn finish_jit_jobs(&mut self, limit: Duration) -> usize {
+        let until = Instant::now() + limit;
+        while self.jit_jobs_queued() > 0 {
+            let left = until.saturating_duration_since(Instant::now());
+            let done = self
+                .jit
+                .as_ref()
+                .and_then(|t| t.background.worker.as_ref())
+                .and_then(|w| w.wait_finished(left));
+            match done {
+                Some(d) => self.install_job(d),
+                None => break,
+            }
+        }
+        self.jit_jobs_queued()
     }
 
     /// The JIT's counters, if there is a JIT.
@@ -516,15 +808,7 @@ impl Vm {
                 tier.stats.compile_times.push((level, started.elapsed()));
                 tier.stats.compiled += 1;
                 tier.stats.unboxed_regions[level as usize] += u64::from(c.unboxed_regions);
-                for (k, e) in c.entries.iter().enumerate() {
-                    tier.records.push(Record {
-                        code: c.code,
-                        k: k as u32,
-                        pc: e.pc,
-                        resume: e.resume as u32,
-                        depth: e.depth,
-                    });
-                }
+                tier.add_records(&c.entries, c.code);
                 tier.sites.push(c.sites);
                 if let Some(inlining) = c.inlining {
                     tier.keep_inlining(inlining, first);
@@ -543,33 +827,154 @@ impl Vm {
     }
 
     /// Recompiles the unit that frame `hp` runs optimized, once, and
-    /// makes later calls find the new code (see [`lst_tier_up`](super::helpers::lst_tier_up)). Answers
-    /// the unit's entry record if it is optimized now.
-    pub(super) fn optimize_frame_unit(&mut self, hp: usize) -> Option<u32> {
+    /// makes later calls find the new code (see [`lst_tier_up`](super::helpers::lst_tier_up)): at once,
+    /// or with background compiles on, by queuing the compile (the answer
+    /// is then [`TierUp::Later`] until it is installed).
+    pub(super) fn optimize_frame_unit(&mut self, hp: usize) -> TierUp {
         let method = self.header(hp, H_METHOD);
-        let start = self.frame_unit_start(hp)?;
-        let tier = self.jit.as_ref()?;
-        let i = tier.unit_slot(method, start)?;
+        let Some(start) = self.frame_unit_start(hp) else {
+            return TierUp::Never;
+        };
+        self.install_finished_compiles();
+        let Some(tier) = self.jit.as_ref() else {
+            return TierUp::Never;
+        };
+        let Some(i) = tier.unit_slot(method, start) else {
+            return TierUp::Never;
+        };
         if tier.levels[i] == Level::Optimized {
-            return Some(tier.method_records[i]).filter(|&r| r != NEVER);
+            return match tier.method_records[i] {
+                NEVER => TierUp::Never,
+                r => TierUp::Now(r),
+            };
+        }
+        if tier.background.on {
+            if tier.background.failed.contains(&i) {
+                return TierUp::Never;
+            }
+            if tier.background.pending.iter().any(|p| p.slot == i) {
+                return TierUp::Later;
+            }
+            match self.queue_optimized(i, method, start) {
+                Some(Ok(())) => return TierUp::Later,
+                Some(Err(why)) => {
+                    self.note_refusal(method, &why);
+                    return TierUp::Never;
+                }
+                // The compiler compiles in one piece only.
+                None => {}
+            }
         }
         let r = match self.compile_unit(method, start, Level::Optimized) {
             Ok(r) => r,
             Err(why) => {
                 self.note_refusal(method, &why);
-                return None;
+                return TierUp::Never;
             }
         };
-        let tier = self.jit.as_mut()?;
+        self.now_optimized(i, r);
+        TierUp::Now(r)
+    }
+
+    /// Unit `i` of the tier's `methods` is optimized now, its entry
+    /// record `r`: later calls find it.
+    fn now_optimized(&mut self, i: usize, r: u32) {
+        let Some(tier) = self.jit.as_mut() else {
+            return;
+        };
         tier.levels[i] = Level::Optimized;
         tier.method_records[i] = r;
         tier.sent_back.retain(|&j| j != i);
-        tier.index.insert((method.raw(), start), r);
+        tier.index
+            .insert((tier.methods[i].raw(), tier.starts[i]), r);
         tier.stats.optimized_later += 1;
         // Caches and inline caches may hold the baseline entry.
         self.cache.flush();
         self.flush_send_sites();
-        Some(r)
+    }
+
+    /// Prepares the optimized compile of unit `i`, `(method, start)`, and
+    /// queues its code generation on the worker (started now if it is not
+    /// yet). `None`: the compiler cannot split its compiles.
+    fn queue_optimized(
+        &mut self,
+        i: usize,
+        method: Value,
+        start: u16,
+    ) -> Option<Result<(), String>> {
+        let mut tier = self.jit.take()?;
+        let started = Instant::now();
+        self.index_quick_selectors();
+        let first = tier.records.len() as u32;
+        self.jit_sends_not_to_inline = tier.exited_too_often.get(&i).cloned().unwrap_or_default();
+        let prepared = tier.compiler.prepare(self, method, start, first);
+        self.jit_sends_not_to_inline.clear();
+        let r = prepared.map(|p| p.and_then(|p| tier.queue(p, i, first, started)));
+        self.native_regs.records_by_word = records_by_word(&tier.records);
+        self.jit = Some(tier);
+        r
+    }
+
+    /// Installs the compiles the worker finished (a safe point: any time
+    /// the VM may flush its caches).
+    pub(crate) fn install_finished_compiles(&mut self) {
+        loop {
+            let done = match self.jit.as_ref() {
+                Some(t) if !t.background.pending.is_empty() => {
+                    t.background.worker.as_ref().and_then(Worker::try_finished)
+                }
+                _ => None,
+            };
+            match done {
+                Some(d) => self.install_job(d),
+                None => return,
+            }
+        }
+    }
+
+    /// Installs the finished job `done` as its unit's optimized code,
+    /// unless it is stale or failed.
+    fn install_job(&mut self, done: Done) {
+        let Some(tier) = self.jit.as_mut() else {
+            return;
+        };
+        let Some(at) = tier.background.pending.iter().position(|p| p.id == done.id) else {
+            return;
+        };
+        let job = tier.background.pending.swap_remove(at);
+        let started = Instant::now();
+        if tier.is_stale(&job) {
+            tier.stats.background.stale += 1;
+            return;
+        }
+        let code = match done.result.and_then(|g| tier.compiler.install(g)) {
+            Ok(code) => code,
+            Err(why) => {
+                tier.stats.background.failed += 1;
+                tier.background.failed.push(job.slot);
+                let method = tier.methods[job.slot];
+                self.note_refusal(method, &why);
+                return;
+            }
+        };
+        let (slot, first) = (job.slot, job.first);
+        let prepare = job.prepare;
+        let wait = job.queued.elapsed();
+        tier.keep_installed(job, code);
+        self.now_optimized(slot, first);
+        let Some(tier) = self.jit.as_mut() else {
+            return;
+        };
+        let install = started.elapsed();
+        tier.stats
+            .compile_times
+            .push((Level::Optimized, prepare + done.codegen + install));
+        tier.stats.background.jobs.push(JobTimes {
+            prepare,
+            codegen: done.codegen,
+            install,
+            wait,
+        });
     }
 
     /// The interpreter took a backward branch to `target` in the current
