@@ -16,6 +16,11 @@
 //! (callees whose special sends saw such receivers are not inlined, units
 //! whose inlined code exits too often are deoptimized). With
 //! `--jit-opt=-inline` nothing may be inlined.
+//!
+//! `tests/programs/inline_loops.st` does the same for callees with
+//! loops, left mid-loop (overflow, a failed guard, the end of a time
+//! slice); Ctrl-C in such a loop must stop it with the callee's frame
+//! real.
 
 mod support;
 
@@ -64,27 +69,32 @@ fn inlining(stderr: &str) -> Inlining {
     }
 }
 
-/// Runs the program interpreted and compiled as `jit` (flags) says, with
-/// GC stress if asked; both must end alike and print the same (stderr
-/// without the JIT's own lines). Answers the compiled run's inlining
-/// counts.
-fn same_as_interpreted(jit: &[&str], gc_stress: bool) -> Inlining {
-    let file = program();
-    let interp = support::run(&[file.as_str(), "--jit", "off"], true);
+/// Runs `file` interpreted and compiled as `jit` (flags) says, with GC
+/// stress if asked; both must end alike and print the same (stderr
+/// without the JIT's own lines). Answers the output and the compiled
+/// run's inlining counts.
+fn compare(file: &str, jit: &[&str], gc_stress: bool) -> (String, Inlining) {
+    let interp = support::run(&[file, "--jit", "off"], true);
     let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
-    let args = [&[file.as_str(), "--jit-stats"][..], jit, stress].concat();
+    let args = [&[file, "--jit-stats"][..], jit, stress].concat();
     let compiled = support::run(&args, true);
     let stderr = support::without_jit_lines(&compiled.2);
     assert_eq!(
         (interp.0, &interp.1, &interp.2),
         (compiled.0, &compiled.1, &stderr),
-        "{jit:?} (GC stress {gc_stress}) differs from the interpreter"
+        "{file}: {jit:?} (GC stress {gc_stress}) differs from the interpreter"
     );
+    (interp.1, inlining(&compiled.2))
+}
+
+/// [`compare`] on `inline_sends.st`, which must have run to its end.
+fn same_as_interpreted(jit: &[&str], gc_stress: bool) -> Inlining {
+    let (out, inlined) = compare(&program(), jit, gc_stress);
     // The program ran to its end, the redefined method included.
-    assert!(interp.1.contains("193600"), "{}", interp.1);
-    assert!(interp.1.contains("IBall>>add:to:"), "{}", interp.1);
-    assert!(interp.1.contains("200100\n100000\n"), "{}", interp.1);
-    inlining(&compiled.2)
+    assert!(out.contains("193600"), "{out}");
+    assert!(out.contains("IBall>>add:to:"), "{out}");
+    assert!(out.contains("200100\n100000\n"), "{out}");
+    inlined
 }
 
 const HOT: &[&str] = &[
@@ -156,6 +166,43 @@ fn switched_off_nothing_is_inlined_and_the_answers_are_the_same() {
     assert_eq!(same_as_interpreted(&off, false), Inlining::default());
 }
 
+/// `tests/programs/inline_loops.st`: callees with loops (to:do:,
+/// whileTrue:, nested, a return from inside one), left mid-loop at a
+/// SmallInt overflow, at a guard that fails when a list holds another
+/// class, and at back-edge safepoints where a process's time slice runs
+/// out; compiled once hot and tiered, with and without GC stress.
+#[test]
+fn inlined_loops_answer_as_the_interpreter() {
+    let file = support::root()
+        .join("tests/programs/inline_loops.st")
+        .to_string_lossy()
+        .into_owned();
+    let tiered = [
+        "--jit",
+        "always",
+        "--jit-compiler",
+        "tiered",
+        "--jit-optimize-after",
+        "20",
+    ];
+    for stress in [false, true] {
+        let (out, s) = compare(&file, HOT, stress);
+        assert!(out.contains("Array (4 true 800000)"), "{out}");
+        // Were callees with loops refused, 13 would be inlined.
+        let least = if stress { 10 } else { 20 };
+        assert!(
+            s.inlined >= least,
+            "only {} sends inlined: {s:?}",
+            s.inlined
+        );
+        assert!(s.materialized >= 10, "too few exits: {s:?}");
+        let (_, s) = compare(&file, &tiered, stress);
+        assert!(s.inlined >= 10, "tiered: only {} sends inlined", s.inlined);
+    }
+    let off = [HOT, &["--jit-opt=-inline"]].concat();
+    assert_eq!(compare(&file, &off, false).1, Inlining::default());
+}
+
 /// A special send to a SmallInt keeps the semantic lowering's inline
 /// operation: `>` finds `Number>>>` (a Smalltalk method, `^ aNumber <
 /// self`) in lst's image, yet a hot loop of `i > n` must not inline it
@@ -179,4 +226,48 @@ fn special_sends_to_smallints_stay_inline_operations() {
     assert!(compiled.1.contains("100000"), "{}", compiled.1);
     let s = inlining(&compiled.2);
     assert_eq!(s.inlined, 0, "{}", compiled.2);
+}
+
+/// Ctrl-C while a loop inlined into a compiled caller runs: the loop's
+/// back-edge safepoint leaves with the callee's frame materialized, and
+/// the interrupt is reported with that frame in the backtrace; the REPL
+/// goes on.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_an_inlined_loop_with_its_frame_real() {
+    let file = support::temp_file(
+        "inline-ctrl-c",
+        "spin.st",
+        b"!Object\nspinFor: n\n    | k |\n    k := 0.\n    [k < n] whileTrue: [k := k + 1].\n    ^ k\n!\n\
+          !Object\nspinCaller: n\n    ^ self spinFor: n\n!\n",
+    );
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lst"));
+    command
+        .env_remove("LST_GC_STRESS")
+        .env("HOME", support::temp_dir("inline-ctrl-c-home"))
+        .env("TERM", "xterm")
+        .args(HOT)
+        .arg("--jit-stats")
+        .arg("-i")
+        .arg(&file);
+    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("a pty");
+    p.exp_string("-> ").expect("the first prompt");
+    p.send_line("1 to: 50 do: [:i | nil spinCaller: 10]. 7")
+        .unwrap();
+    p.exp_string("\r\n7\r\n").expect("the warm-up ran");
+    p.exp_string("-> ").unwrap();
+    p.send_line("nil spinCaller: 100000000000000").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    p.send_control('c').unwrap();
+    p.exp_string("interrupted").expect("the interrupt reported");
+    p.exp_string("Object>>spinFor:")
+        .expect("the inlined frame in the backtrace");
+    p.exp_string("-> ").expect("a new prompt");
+    p.send_line("3 + 4").unwrap();
+    p.exp_string("\r\n7\r\n").expect("the REPL goes on");
+    p.send_control('d').unwrap();
+    let rest = p.exp_eof().expect("lst ends at Ctrl-D").replace('\r', "");
+    let s = inlining(&rest);
+    assert!(s.inlined >= 1, "spinFor: was not inlined: {rest}");
+    assert!(s.materialized >= 1, "no frame materialized: {rest}");
 }

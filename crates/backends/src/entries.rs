@@ -75,7 +75,8 @@ pub fn plan(f: &ir::Function, bytecodes: &[u8]) -> Result<Plan, LowerError> {
 
 /// The targets of backward branches, with their bytecode offsets, once
 /// each. A backward branch is the terminator of a block whose last
-/// safepoint's pc is the branch bytecode.
+/// safepoint's pc is the branch bytecode (a safepoint of an inlined
+/// loop, its state chained, is not the unit's).
 fn loop_head_targets(f: &ir::Function, bytecodes: &[u8]) -> Vec<(ir::BlockId, u16)> {
     let mut seen = std::collections::HashSet::new();
     let mut heads = vec![];
@@ -86,7 +87,7 @@ fn loop_head_targets(f: &ir::Function, bytecodes: &[u8]) -> Vec<(ir::BlockId, u1
             .skip(usize::from(i == 0))
             .filter(|d| matches!(d.inst, Inst::Safepoint))
             .filter_map(|d| d.state.as_ref())
-            .next_back()
+            .rfind(|s| !s.is_chained())
         else {
             continue;
         };

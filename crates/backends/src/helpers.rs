@@ -111,6 +111,7 @@ helpers! {
     lst_new_slots: fn(_, _, _);
     lst_tier_up: fn(_, _, _, _);
     lst_inlined_exit: fn(_, _, _, _);
+    lst_inlined_poll: fn(_);
 }
 
 #[cfg(test)]

@@ -20,8 +20,9 @@
 //! `set_ivar n` are `load_slot`/`store_ref` on the receiver at the
 //! SmallInt index n + 1, and the callee's temporaries, which nobody else
 //! sees (it makes no blocks), are SSA values carried as block parameters
-//! (nil at first). `return v` jumps to the join with v. The callee's
-//! entry safepoint goes; each state left in it (its sends) is chained:
+//! (nil at first), across the callee's loops too. `return v` jumps to
+//! the join with v. The callee's entry safepoint goes; each state left in
+//! it (its sends, the safepoints at its loops' back edges) is chained:
 //! its inlined frame is the callee's activation (the method constant, the
 //! receiver, the arguments and the temporaries' current values) and its
 //! caller the original send's state. A callee's own sends may be inlined
@@ -126,8 +127,6 @@ pub enum Refusal {
     Block,
     /// The callee has a primitive.
     Primitive,
-    /// The callee has a backward branch.
-    Loop,
     /// The callee reads or writes an instance variable beyond the class's.
     Ivar,
     /// The callee loads a literal the oracle gave no constant for.
@@ -158,7 +157,6 @@ impl Refusal {
             Refusal::Malformed => "malformed callee",
             Refusal::Block => "block",
             Refusal::Primitive => "primitive",
-            Refusal::Loop => "loop",
             Refusal::Ivar => "ivar beyond instance size",
             Refusal::Literal => "literal",
             Refusal::Super => "super send",
@@ -196,7 +194,8 @@ pub fn inline(f: &mut Function, oracle: &mut dyn InlineOracle, budget: Budget) -
         stats: InlineStats::default(),
         added: 0,
     };
-    inline_in(f, None, 0, &mut cx);
+    // The unit's own sends never doom it.
+    let _ = inline_in(f, None, 0, &mut cx);
     f.constants = cx.constants;
     cx.stats
 }
@@ -220,13 +219,16 @@ impl Context<'_> {
 
 /// Inlines into `f`, a function at `depth` (0: the unit's own) that is
 /// method `site` of the unit (`None`: the unit's own). Answers the pcs of
-/// the sends it inlined.
+/// the sends it inlined; in an inlined method, a send that is neither
+/// inlined nor a special binary one (which [`check_sends`] may keep)
+/// dooms the method, so the pass stops there (`Err`) rather than work
+/// on its other sends.
 fn inline_in(
     f: &mut Function,
     site: Option<(ConstId, u32)>,
     depth: usize,
     cx: &mut Context,
-) -> HashSet<u16> {
+) -> Result<HashSet<u16>, Refusal> {
     let mut ids = Ids::of(f);
     let mut considered: HashSet<u16> = HashSet::new();
     let mut inlined = HashSet::new();
@@ -237,6 +239,7 @@ fn inline_in(
             continue;
         };
         considered.insert(pc);
+        let special = is_special_binary(&f.blocks[i].insts[at].inst);
         match try_inline(f, i, at, site, depth, cx, &mut ids) {
             Ok(new) => {
                 inlined.insert(pc);
@@ -244,11 +247,16 @@ fn inline_in(
                 f.blocks.splice(i + 1..i + 1, new);
             }
             // A special binary send may stay in inlined code: no news.
-            Err(Refusal::Depth) if is_special_binary(&f.blocks[i].insts[at].inst) => {}
-            Err(reason) => cx.stats.refused.push((pc, reason)),
+            Err(Refusal::Depth) if special => {}
+            Err(reason) => {
+                cx.stats.refused.push((pc, reason));
+                if site.is_some() && !special {
+                    return Err(Refusal::Send);
+                }
+            }
         }
     }
-    inlined
+    Ok(inlined)
 }
 
 /// The first send of `b` not yet considered (with its pc) that the pass
@@ -352,7 +360,7 @@ fn prepare(
     let (class, method) = (cx.add(class), cx.add(method));
     name_literals(&mut callee, &literals, cx);
     let site = (method, handle);
-    let nested = inline_in(&mut callee, Some(site), depth + 1, cx);
+    let nested = inline_in(&mut callee, Some(site), depth + 1, cx)?;
     check_sends(&callee, &nested, site, cx.oracle)?;
     let size = size_of(&callee);
     if size > cx.budget.callee_insts {
@@ -377,18 +385,17 @@ fn size_of(f: &Function) -> usize {
 }
 
 /// What the callee's instructions and terminators allow: no block, no
-/// block return, no primitive, no loop, no super send, instance variables
+/// block return, no primitive, no super send, instance variables
 /// within `instance_size`, only literals with constants.
 fn check_shape(
     callee: &Function,
     instance_size: usize,
     literals: &[Option<Constant>],
 ) -> Result<(), Refusal> {
-    for (k, b) in callee.blocks.iter().enumerate() {
+    for b in &callee.blocks {
         for data in &b.insts {
             match data.inst {
                 Inst::MakeBlock { .. } => return Err(Refusal::Block),
-                Inst::Safepoint if k != 0 => return Err(Refusal::Loop),
                 Inst::Ivar(n) | Inst::SetIvar(n, _) if usize::from(n) >= instance_size => {
                     return Err(Refusal::Ivar);
                 }
@@ -405,40 +412,7 @@ fn check_shape(
             _ => {}
         }
     }
-    if has_cycle(callee) {
-        return Err(Refusal::Loop);
-    }
     Ok(())
-}
-
-/// Whether the blocks of `f` form a cycle.
-fn has_cycle(f: &Function) -> bool {
-    fn visit(
-        f: &Function,
-        id: BlockId,
-        on_path: &mut HashSet<BlockId>,
-        done: &mut HashSet<BlockId>,
-    ) -> bool {
-        if done.contains(&id) {
-            return false;
-        }
-        if !on_path.insert(id) {
-            return true;
-        }
-        let cyclic = f.block(id).is_some_and(|b| {
-            b.terminator
-                .successors()
-                .iter()
-                .any(|c| visit(f, c.block, on_path, done))
-        });
-        on_path.remove(&id);
-        done.insert(id);
-        cyclic
-    }
-    let (mut on_path, mut done) = (HashSet::new(), HashSet::new());
-    f.blocks
-        .iter()
-        .any(|b| visit(f, b.id, &mut on_path, &mut done))
 }
 
 /// Replaces the callee's `lit n` by the unit constant of its literal
@@ -621,6 +595,10 @@ impl Body<'_> {
             frame.values.insert(p, q);
         }
         for data in &cb.insts {
+            // The callee's entry safepoint goes (the send has none).
+            if entry && data.inst == Inst::Safepoint {
+                continue;
+            }
             self.inst(data, &mut frame, &mut insts, ids);
         }
         let terminator = self.terminator(&cb.terminator, &frame, &e.map)?;
@@ -646,7 +624,6 @@ impl Body<'_> {
                 alias(frame, t)
             }
             Inst::SetTemp(n, v) => frame.temps[usize::from(n)] = frame.get(v),
-            Inst::Safepoint => {}
             Inst::Ivar(n) => {
                 let (index, r) = (ids.value(), ids.value());
                 insts.push(pure(index, Inst::Int(i64::from(n) + 1)));

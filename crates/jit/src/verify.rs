@@ -40,13 +40,7 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
             define(p, t, &mut errors, &mut local);
         }
         for i in &b.insts {
-            check_uses(
-                b.id,
-                &i.inst.operands(),
-                &local,
-                &i.inst.to_string(),
-                &mut errors,
-            );
+            check_uses(b.id, &i.inst.operands(), &local, &i.inst, &mut errors);
             check_state(b.id, i, &local, &mut errors);
             check_constants(f, b.id, i, &mut errors);
             check_indices(f, b.id, &i.inst, &mut errors);
@@ -65,8 +59,8 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
             }
         }
         let t = &b.terminator;
-        check_uses(b.id, &t.operands(), &local, &t.to_string(), &mut errors);
-        check_uses(b.id, &t.state_uses(), &local, &t.to_string(), &mut errors);
+        check_uses(b.id, &t.operands(), &local, t, &mut errors);
+        check_uses(b.id, &t.state_uses(), &local, t, &mut errors);
         for call in t.successors() {
             match params.get(&call.block) {
                 None => errors.push(format!("{}: jump to a missing block {}", b.id, call.block)),
@@ -84,7 +78,7 @@ pub fn verify(f: &Function) -> Result<(), Vec<String>> {
                         .copied()
                         .zip(types.iter().copied())
                         .collect();
-                    check_uses(b.id, &args, &local, &t.to_string(), &mut errors);
+                    check_uses(b.id, &args, &local, t, &mut errors);
                 }
             }
             if Some(call.block) == f.blocks.first().map(|e| e.id) {
@@ -118,7 +112,7 @@ fn check_uses(
     block: BlockId,
     uses: &[(Value, Type)],
     local: &HashMap<Value, Type>,
-    what: &str,
+    what: &dyn std::fmt::Display,
     errors: &mut Vec<String>,
 ) {
     for &(v, want) in uses {
@@ -145,7 +139,7 @@ fn check_state(
     match (i.inst.has_state(), &i.state) {
         (true, None) => errors.push(format!("{block}: `{i}` has no state")),
         (false, Some(_)) => errors.push(format!("{block}: `{i}` cannot have a state")),
-        _ => check_uses(block, &i.state_uses(), local, &i.to_string(), errors),
+        _ => check_uses(block, &i.state_uses(), local, i, errors),
     }
 }
 

@@ -1,8 +1,8 @@
 //! Lowering of what speculative inlining adds to the IR: unit constants
 //! (`const k`, a load from the unit's pool), class guards (`class_is v
 //! k`), the unit's validity word (`unit_valid`) and sends with chained
-//! frame states, which leave native code through
-//! `lst_inlined_exit`: the inlined activations become real frames the
+//! frame states and the back-edge safepoints of inlined loops, which
+//! leave native code through `lst_inlined_exit`: the inlined activations become real frames the
 //! interpreter finishes (`lst_vm::jit_runtime::inlined_frames`).
 //!
 //! Any other instruction with a chained state is refused (the method
@@ -72,6 +72,12 @@ impl Lowering<'_, '_, '_> {
                 self.set(r(0), c);
             }
             Inst::Send { .. } => return Ok(false),
+            Inst::Safepoint if data.state.as_ref().is_some_and(State::is_chained) => {
+                let Some(state) = &data.state else {
+                    return refuse("a safepoint without its state");
+                };
+                self.inlined_safepoint(state)?;
+            }
             _ if data.state.as_ref().is_some_and(State::is_chained) => {
                 return refuse(format!("{:?} inside inlined code", data.inst));
             }
@@ -137,9 +143,9 @@ impl Lowering<'_, '_, '_> {
         let Some(unit) = self.env.unit else {
             return refuse("an inlined send without unit constants");
         };
-        let exit = self.exit_of(state, args)?;
+        let exit = self.exit_of(state, Some(args))?;
         let mut values = state.root().stack.clone();
-        values.extend(exit_values(state, receiver, args));
+        values.extend(exit_values(state, Some((receiver, args))));
         self.spill(&values)?;
         let index = self.inlined_exits.len();
         self.inlined_exits.push(exit);
@@ -157,9 +163,59 @@ impl Lowering<'_, '_, '_> {
         Ok(())
     }
 
+    /// A loop's back-edge safepoint inside inlined code (`state` chained):
+    /// `countdown -= 1`; when it runs out, `lst_inlined_poll` resets it
+    /// unless the interpreter's safepoint would stop the process here (an
+    /// interrupt, the end of a time slice). Then the code leaves through
+    /// `lst_inlined_exit`, the innermost inlined frame resuming at the
+    /// backward branch, whose own safepoint (the countdown still run out)
+    /// stops it with every frame real.
+    fn inlined_safepoint(&mut self, state: &State) -> Result<(), LowerError> {
+        let Some(unit) = self.env.unit else {
+            return refuse("an inlined safepoint without unit constants");
+        };
+        let exit = self.exit_of(state, None)?;
+        let at = self.env.layout.countdown;
+        let n = self.load_vm(at);
+        let n = self.b.ins().iadd_imm_s(n, -1);
+        let vm = self.vm;
+        self.b.ins().store(FLAGS, n, vm, at);
+        let due = self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, n, 0);
+        let (slow, leave, resume) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.set_cold_block(slow);
+        self.b.set_cold_block(leave);
+        self.b.ins().brif(due, slow, &[], resume, &[]);
+        self.b.switch_to_block(slow);
+        let r = self.helper(Id::lst_inlined_poll, &[self.vm]);
+        self.b.ins().brif(r, resume, &[], leave, &[]);
+        self.b.switch_to_block(leave);
+        let mut values = state.root().stack.clone();
+        values.extend(exit_values(state, None));
+        self.spill_off_path(&values)?;
+        let index = self.inlined_exits.len();
+        self.inlined_exits.push(exit);
+        let unit = self.int(unit as *const _ as i64);
+        let index = self.int(index as i64);
+        let r = self.helper(Id::lst_inlined_exit, &[self.vm, self.hp, unit, index]);
+        self.b.ins().return_(&[r]);
+        // The poll does not collect: the segment's values stay valid.
+        self.b.switch_to_block(resume);
+        Ok(())
+    }
+
     /// The descriptor of the exit at chained `state` (see
-    /// [`InlinedExit`]).
-    fn exit_of(&self, state: &State, args: &[ir::Value]) -> Result<InlinedExit, LowerError> {
+    /// [`InlinedExit`]): at a send with `args` (the innermost frame
+    /// performs it again), or at a safepoint (`None`: the innermost frame
+    /// resumes at the state's pc with the state's stack).
+    fn exit_of(
+        &self,
+        state: &State,
+        args: Option<&[ir::Value]>,
+    ) -> Result<InlinedExit, LowerError> {
         let mut frames = state.frames();
         frames.reverse();
         let mut levels = vec![];
@@ -185,12 +241,15 @@ impl Lowering<'_, '_, '_> {
             }
             let (stack, pc) = match frames.get(i + 1) {
                 Some(inner) => (inner.caller.stack.len(), inner.caller.pc),
-                None => {
-                    let Some(start) = send_start(&m.bytecodes, state.pc) else {
-                        return refuse(format!("no send ends at {} in {}", state.pc, c.name));
-                    };
-                    (state.stack.len() + 1 + args.len(), start)
-                }
+                None => match args {
+                    Some(args) => {
+                        let Some(start) = send_start(&m.bytecodes, state.pc) else {
+                            return refuse(format!("no send ends at {} in {}", state.pc, c.name));
+                        };
+                        (state.stack.len() + 1 + args.len(), start)
+                    }
+                    None => (state.stack.len(), state.pc),
+                },
             };
             levels.push(InlinedLevel {
                 method: c.handle,
@@ -229,8 +288,10 @@ impl Lowering<'_, '_, '_> {
 }
 
 /// The values an exit at chained `state` writes above the unit's
-/// operand stack, outermost activation first (see [`InlinedExit`]).
-fn exit_values(state: &State, receiver: ir::Value, args: &[ir::Value]) -> Vec<ir::Value> {
+/// operand stack, outermost activation first (see [`InlinedExit`]): at a
+/// send, its receiver and arguments last; at a safepoint (`None`), the
+/// innermost frame's stack last.
+fn exit_values(state: &State, send: Option<(ir::Value, &[ir::Value])>) -> Vec<ir::Value> {
     let mut frames = state.frames();
     frames.reverse();
     let mut values = vec![];
@@ -242,8 +303,10 @@ fn exit_values(state: &State, receiver: ir::Value, args: &[ir::Value]) -> Vec<ir
             Some(inner) => values.extend(&inner.caller.stack),
             None => {
                 values.extend(&state.stack);
-                values.push(receiver);
-                values.extend(args);
+                if let Some((receiver, args)) = send {
+                    values.push(receiver);
+                    values.extend(args);
+                }
             }
         }
     }

@@ -253,6 +253,17 @@ impl Vm {
         Ok(())
     }
 
+    /// Whether [`Self::safepoint`] would stop the process now (an
+    /// interrupt, or the time slice used up), without changing anything.
+    pub(crate) fn safepoint_would_stop(&self) -> bool {
+        let used = self.countdown_reset - self.countdown;
+        self.interrupt.load(Ordering::Relaxed)
+            || self
+                .runs
+                .last()
+                .is_some_and(|run| run.ticks_left > 0 && run.ticks_left - used <= 0)
+    }
+
     fn reset_countdown(&mut self) {
         let slice = self.runs.last().map_or(0, |r| r.ticks_left);
         self.countdown_reset = if slice > 0 {

@@ -10,7 +10,7 @@
 
 use super::boundary::{AT_START, GO_INTERPRET, GO_ON, NativeExit, TRAP_IVAR};
 use super::inline_cache::SendSite;
-pub use super::inlined_frames::lst_inlined_exit;
+pub use super::inlined_frames::{lst_inlined_exit, lst_inlined_poll};
 use super::tiering::{COUNTER_OFF, TierUp};
 use crate::interp::{Primitive, Trap};
 use crate::value::Value;

@@ -16,10 +16,14 @@
 //! An exit after a guard failure the deopt stress forced does not count
 //! (see `deopt_stress`).
 //!
+//! A loop inside inlined code polls at its back edge as the interpreter
+//! does ([`lst_inlined_poll`]) and leaves the same way when the process
+//! must stop there.
+//!
 //! This module must not allocate on the heap (no collection may run while
 //! the values are off the stack), decide what is inlined or generate code.
 
-use super::boundary::{GO_INTERPRET, NATIVE_PC_BASE, NativeExit};
+use super::boundary::{GO_INTERPRET, GO_ON, NATIVE_PC_BASE, NativeExit};
 use super::unit_constants::{InlinedExit, UnitConstants};
 use crate::interp::Trap;
 use crate::interp::frame::HEADER;
@@ -112,6 +116,35 @@ pub unsafe extern "C" fn lst_inlined_exit(vm: *mut Vm, hp: u64, unit: u64, exit:
             GO_INTERPRET
         }
         Err(t) => vm.exit_with(t),
+    }
+}
+
+/// The countdown ran out at a back-edge safepoint inside inlined code:
+/// answers [`GO_ON`] after the interpreter's safepoint (which then cannot
+/// stop the process), or [`GO_INTERPRET`], changing nothing, when it
+/// would stop the process: the code then leaves through
+/// [`lst_inlined_exit`], and the interpreter's safepoint at the backward
+/// branch it resumes at stops the process with every frame real.
+///
+/// # Safety
+/// Called by compiled code only, with the Vm it was entered with.
+pub unsafe extern "C" fn lst_inlined_poll(vm: *mut Vm) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got
+    // and holds no reference to it.
+    let vm = unsafe { &mut *vm };
+    if vm.safepoint_would_stop() {
+        return GO_INTERPRET;
+    }
+    match vm.safepoint() {
+        Ok(()) => GO_ON,
+        // Only an interrupt can arrive since the test: it is raised again
+        // at the interpreter's next safepoint, as above.
+        Err(_) => {
+            vm.interrupt
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            vm.countdown = 0;
+            GO_INTERPRET
+        }
     }
 }
 
@@ -251,5 +284,24 @@ mod tests {
         let r = vm.materialize_inlined(root, &unit, &exit);
         assert!(matches!(r, Err(Trap::Fatal(_))), "{r:?}");
         assert_eq!(vm.hp, root, "no frame was pushed");
+    }
+
+    #[test]
+    fn a_poll_goes_on_unless_the_process_must_stop_and_then_changes_nothing() {
+        let (mut vm, _) = vm_with(&[]);
+        vm.countdown = 0;
+        // SAFETY: a pointer to the live Vm, no other reference in use.
+        assert_eq!(unsafe { lst_inlined_poll(&mut vm) }, GO_ON);
+        assert!(vm.countdown > 0, "the countdown starts again");
+        vm.countdown = 0;
+        vm.interrupt
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: as above.
+        assert_eq!(unsafe { lst_inlined_poll(&mut vm) }, GO_INTERPRET);
+        assert!(
+            vm.interrupt.load(std::sync::atomic::Ordering::Relaxed),
+            "the interpreter's safepoint still sees the interrupt"
+        );
+        assert_eq!(vm.countdown, 0, "and runs at the next tick");
     }
 }
