@@ -269,7 +269,11 @@ fn compile_errors(o: &Outcome) -> Vec<String> {
 fn check_seed(seed: u64, work: &mut JitWork, keep: bool) -> Result<(), Mismatch> {
     let source = program_gen::generate(seed);
     let kept = programs_folder().join(format!("seed-{seed}.st"));
-    let scratch = programs_folder().join(format!("current-{}.st", std::process::id()));
+    // The tests of this file run on threads of one process: each program
+    // gets a file of its own.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch = programs_folder().join(format!("current-{}-{n}.st", std::process::id()));
     std::fs::write(&scratch, &source).expect("the program is written");
     let path = scratch.to_string_lossy().into_owned();
     let mut oracle = run(&path, &["--jit", "off"]);

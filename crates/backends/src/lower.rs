@@ -678,9 +678,12 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         Ok(())
     }
 
-    /// `countdown -= 1`; when it runs out, the runtime's safepoint (which
-    /// may stop the process here, at the state's bytecode offset).
-    fn safepoint(&mut self, state: &State) -> Result<(), LowerError> {
+    /// `countdown -= 1`, going on in a new cold block when it ran out and
+    /// at `resume` otherwise; answers (`exit`, a second cold block for
+    /// the way out of native code, and `resume`), the builder in the
+    /// first cold block. Both safepoints, the unit's and inlined code's,
+    /// start so.
+    pub(super) fn countdown_runs_out(&mut self) -> (cl::Block, cl::Block) {
         let at = self.env.layout.countdown;
         let n = self.load_vm(at);
         let n = self.b.ins().iadd_imm_s(n, -1);
@@ -696,6 +699,13 @@ impl<'a, 'b, 'c> Lowering<'a, 'b, 'c> {
         self.b.set_cold_block(exit);
         self.b.ins().brif(due, slow, &[], resume, &[]);
         self.b.switch_to_block(slow);
+        (exit, resume)
+    }
+
+    /// `countdown -= 1`; when it runs out, the runtime's safepoint (which
+    /// may stop the process here, at the state's bytecode offset).
+    fn safepoint(&mut self, state: &State) -> Result<(), LowerError> {
+        let (exit, resume) = self.countdown_runs_out();
         self.spill_off_path(&state.stack)?;
         let pc = self.int(i64::from(state.pc));
         let r = self.helper(Id::lst_safepoint, &[self.vm, self.hp, pc]);

@@ -175,21 +175,7 @@ impl Lowering<'_, '_, '_> {
             return refuse("an inlined safepoint without unit constants");
         };
         let exit = self.exit_of(state, None)?;
-        let at = self.env.layout.countdown;
-        let n = self.load_vm(at);
-        let n = self.b.ins().iadd_imm_s(n, -1);
-        let vm = self.vm;
-        self.b.ins().store(FLAGS, n, vm, at);
-        let due = self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, n, 0);
-        let (slow, leave, resume) = (
-            self.b.create_block(),
-            self.b.create_block(),
-            self.b.create_block(),
-        );
-        self.b.set_cold_block(slow);
-        self.b.set_cold_block(leave);
-        self.b.ins().brif(due, slow, &[], resume, &[]);
-        self.b.switch_to_block(slow);
+        let (leave, resume) = self.countdown_runs_out();
         let r = self.helper(Id::lst_inlined_poll, &[self.vm]);
         self.b.ins().brif(r, resume, &[], leave, &[]);
         self.b.switch_to_block(leave);
