@@ -607,3 +607,16 @@ fn initialize(vm: &mut Vm) -> Result<(), BuildError> {
         Err(e) => Err(BuildError(vec![format!("System initialize: {e}")])),
     }
 }
+
+/// For the crate's unit tests: a VM on lst's own image, built from the
+/// repository's `image/` sources, without GC stress.
+#[cfg(test)]
+pub(crate) fn own_image_vm() -> Vm {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
+    let sources = read_sources(std::path::Path::new(dir), "image").expect("the image sources");
+    let options = Options {
+        gc_stress: false,
+        ..Default::default()
+    };
+    build(&sources, options).expect("the image builds")
+}

@@ -77,14 +77,7 @@ mod tests {
     use super::*;
 
     fn vm() -> Vm {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
-        let image = crate::image::builder::read_sources(std::path::Path::new(dir), "image")
-            .expect("the image sources");
-        let options = crate::vm::Options {
-            gc_stress: false,
-            ..Default::default()
-        };
-        crate::image::builder::build(&image, options).expect("the image builds")
+        crate::image::builder::own_image_vm()
     }
 
     #[test]

@@ -159,14 +159,7 @@ mod tests {
     /// A VM on lst's own image with `sources` compiled into Object; the
     /// methods.
     fn vm_with(sources: &[&str]) -> (Vm, Vec<Value>) {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
-        let image = crate::image::builder::read_sources(std::path::Path::new(dir), "image")
-            .expect("the image sources");
-        let options = crate::vm::Options {
-            gc_stress: false,
-            ..Default::default()
-        };
-        let mut vm = crate::image::builder::build(&image, options).expect("the image builds");
+        let mut vm = crate::image::builder::own_image_vm();
         vm.set_output(Box::new(std::io::sink()));
         let origin = Origin {
             label: "test",

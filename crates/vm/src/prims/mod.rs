@@ -261,10 +261,7 @@ mod tests {
 
     /// lst's own image, built from `image/`.
     fn own_image_vm() -> Vm {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../image");
-        let sources = crate::image::builder::read_sources(std::path::Path::new(dir), "image")
-            .expect("image sources");
-        quiet(crate::image::builder::build(&sources, options()).expect("image builds"))
+        quiet(crate::image::builder::own_image_vm())
     }
 
     #[test]
