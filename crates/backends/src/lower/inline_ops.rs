@@ -15,7 +15,7 @@ use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, BlockArg, InstBuilder, TrapCode, types::I64};
 use lst_jit::ir::{self, ConstId, Inst, InstData, State};
-use lst_vm::jit_runtime::unit_constants::{InlinedExit, InlinedLevel};
+use lst_vm::jit_runtime::unit_constants::{InlinedExit, InlinedLevel, UnitConstants};
 
 use super::LowerError;
 
@@ -147,12 +147,7 @@ impl Lowering<'_, '_, '_> {
         let mut values = state.root().stack.clone();
         values.extend(exit_values(state, Some((receiver, args))));
         self.spill(&values)?;
-        let index = self.inlined_exits.len();
-        self.inlined_exits.push(exit);
-        let unit = self.int(unit as *const _ as i64);
-        let index = self.int(index as i64);
-        let r = self.helper(Id::lst_inlined_exit, &[self.vm, self.hp, unit, index]);
-        self.b.ins().return_(&[r]);
+        self.leave_inlined(unit, exit);
         self.b.switch_to_block(cont);
         self.b.ins().trap(TrapCode::unwrap_user(1));
         let dead = self.b.create_block();
@@ -182,15 +177,22 @@ impl Lowering<'_, '_, '_> {
         let mut values = state.root().stack.clone();
         values.extend(exit_values(state, None));
         self.spill_off_path(&values)?;
+        self.leave_inlined(unit, exit);
+        // The poll does not collect: the segment's values stay valid.
+        self.b.switch_to_block(resume);
+        Ok(())
+    }
+
+    /// Leaves native code through `lst_inlined_exit` at `exit` (the
+    /// values it names are spilled): registers the exit's descriptor with
+    /// the unit and returns what the helper answers to the trampoline.
+    fn leave_inlined(&mut self, unit: &UnitConstants, exit: InlinedExit) {
         let index = self.inlined_exits.len();
         self.inlined_exits.push(exit);
         let unit = self.int(unit as *const _ as i64);
         let index = self.int(index as i64);
         let r = self.helper(Id::lst_inlined_exit, &[self.vm, self.hp, unit, index]);
         self.b.ins().return_(&[r]);
-        // The poll does not collect: the segment's values stay valid.
-        self.b.switch_to_block(resume);
-        Ok(())
     }
 
     /// The descriptor of the exit at chained `state` (see
