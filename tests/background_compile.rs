@@ -14,12 +14,11 @@
 mod support;
 
 use lst_backends::CraneliftJit;
-use lst_vm::image::builder;
+use lst_vm::Vm;
 use lst_vm::jit_runtime::tiering::{JitMode, Level, Tiering};
 use lst_vm::link::Origin;
 use lst_vm::session::Evaluation;
 use lst_vm::value::Value;
-use lst_vm::{Options, Vm};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,20 +34,13 @@ const LIMIT: Duration = Duration::from_secs(120);
 /// optimized after one call), background compiles on, each held back
 /// `delay` on the worker.
 fn tiered_vm(gc_stress: bool, delay: Duration) -> Vm {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/image");
-    let sources = builder::read_sources(std::path::Path::new(dir), "image").unwrap();
-    let options = Options {
+    let mut vm = support::own_image_with(
         gc_stress,
-        ..Options::default()
-    };
-    let mut vm = builder::build(&sources, options).unwrap_or_else(|e| panic!("{e}"));
-    vm.set_output(Box::new(std::io::sink()));
-    for source in [
-        "bgSq: n\n\t^ n * n",
-        "bgSum: k\n\t| s |\n\ts := 0.\n\t1 to: k do: [:i | s := s + (self bgSq: i)].\n\t^ s",
-    ] {
-        define(&mut vm, source);
-    }
+        &[
+            "bgSq: n\n\t^ n * n",
+            "bgSum: k\n\t| s |\n\ts := 0.\n\t1 to: k do: [:i | s := s + (self bgSq: i)].\n\t^ s",
+        ],
+    );
     let tiering = Tiering {
         first: Level::Baseline,
         optimize_after: Some(1),
@@ -60,9 +52,7 @@ fn tiered_vm(gc_stress: bool, delay: Duration) -> Vm {
 }
 
 fn define(vm: &mut Vm, source: &str) {
-    let object = vm.global("Object").unwrap();
-    vm.compile_into(object, source, HERE)
-        .unwrap_or_else(|e| panic!("{source}: {e:?}"));
+    support::define_in_object(vm, source);
 }
 
 /// `src`'s value, a SmallInt.
@@ -74,9 +64,7 @@ fn int(vm: &mut Vm, src: &str) -> i64 {
 }
 
 fn method_of(vm: &mut Vm, selector: &str) -> Value {
-    let object = vm.global("Object").unwrap();
-    let symbol = vm.find_symbol(selector.as_bytes()).unwrap();
-    vm.lookup_method(symbol, object).unwrap()
+    support::method_of_object(vm, selector)
 }
 
 /// The baseline compiler (the tier the program waits in) is x86-64 only.

@@ -5,14 +5,15 @@
 //! the method was compiled is kept. The interpreter's own recording is
 //! `crates/vm/tests/feedback.rs`.
 
+mod support;
+
 use lst_backends::CraneliftJit;
+use lst_vm::Vm;
 use lst_vm::feedback::BlockTarget;
-use lst_vm::image::builder;
 use lst_vm::jit_runtime::tiering::{JitMode, Level, Tiering};
 use lst_vm::link::Origin;
 use lst_vm::session::Evaluation;
 use lst_vm::value::Value;
-use lst_vm::{Options, Vm};
 
 const HERE: Origin = Origin {
     label: "test",
@@ -22,26 +23,17 @@ const HERE: Origin = Origin {
 /// lst's own image with the test methods, compiled by `level` code in
 /// `mode` (threshold 2).
 fn jit_vm(level: Level, mode: JitMode, gc_stress: bool) -> Vm {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/image");
-    let sources = builder::read_sources(std::path::Path::new(dir), "image").unwrap();
-    let options = Options {
+    let mut vm = support::own_image_with(
         gc_stress,
-        ..Options::default()
-    };
-    let mut vm = builder::build(&sources, options).unwrap_or_else(|e| panic!("{e}"));
-    vm.set_output(Box::new(std::io::sink()));
-    for source in [
-        "fbSend: x\n\t^ x fbTag",
-        "fbTag\n\t^ 1",
-        "fbMul: a with: b\n\t^ a * b",
-        "fbAdd: a with: b\n\t^ a + b",
-        "fbDo: aBlock\n\t^ aBlock value: 3",
-        "fbOne\n\t^ self fbDo: [:x | x + 1]",
-    ] {
-        let object = vm.global("Object").unwrap();
-        vm.compile_into(object, source, HERE)
-            .unwrap_or_else(|e| panic!("{source}: {e:?}"));
-    }
+        &[
+            "fbSend: x\n\t^ x fbTag",
+            "fbTag\n\t^ 1",
+            "fbMul: a with: b\n\t^ a * b",
+            "fbAdd: a with: b\n\t^ a + b",
+            "fbDo: aBlock\n\t^ aBlock value: 3",
+            "fbOne\n\t^ self fbDo: [:x | x + 1]",
+        ],
+    );
     let tiering = Tiering {
         first: level,
         optimize_after: None,
@@ -58,9 +50,7 @@ fn run(vm: &mut Vm, src: &str) {
 }
 
 fn method_of(vm: &mut Vm, selector: &str) -> Value {
-    let object = vm.global("Object").unwrap();
-    let symbol = vm.find_symbol(selector.as_bytes()).unwrap();
-    vm.lookup_method(symbol, object).unwrap()
+    support::method_of_object(vm, selector)
 }
 
 /// The levels the host compiles at (the baseline is x86-64 only).

@@ -107,3 +107,38 @@ pub fn temp_file(test: &str, name: &str, contents: &[u8]) -> PathBuf {
     std::fs::write(&path, contents).expect("a scratch file");
     path
 }
+
+/// For tests that drive a Vm in process: lst's own image built from
+/// `image/` (with GC stress if asked), its output discarded, `methods`
+/// compiled into Object.
+pub fn own_image_with(gc_stress: bool, methods: &[&str]) -> lst_vm::Vm {
+    let sources = lst_vm::image::builder::read_sources(&root().join("image"), "image").unwrap();
+    let options = lst_vm::Options {
+        gc_stress,
+        ..lst_vm::Options::default()
+    };
+    let mut vm = lst_vm::image::builder::build(&sources, options).unwrap_or_else(|e| panic!("{e}"));
+    vm.set_output(Box::new(std::io::sink()));
+    for source in methods {
+        define_in_object(&mut vm, source);
+    }
+    vm
+}
+
+/// Compiles method `source` into Object.
+pub fn define_in_object(vm: &mut lst_vm::Vm, source: &str) {
+    let object = vm.global("Object").unwrap();
+    let here = lst_vm::link::Origin {
+        label: "test",
+        first_line: 1,
+    };
+    vm.compile_into(object, source, here)
+        .unwrap_or_else(|e| panic!("{source}: {e:?}"));
+}
+
+/// The method Object answers `selector` with.
+pub fn method_of_object(vm: &mut lst_vm::Vm, selector: &str) -> lst_vm::value::Value {
+    let object = vm.global("Object").unwrap();
+    let symbol = vm.find_symbol(selector.as_bytes()).unwrap();
+    vm.lookup_method(symbol, object).unwrap()
+}
