@@ -572,6 +572,10 @@ pub struct FastPaths {
     /// Monomorphic sends inlined speculatively (`lst_jit::inline`), for
     /// back ends that lower its constants, guards and exits.
     pub inline: bool,
+    /// Float temporaries unboxed across innermost loops
+    /// (`lst_jit::semantic::loops`), for back ends that select
+    /// `box_float_gc` and `countdown_tick`.
+    pub unbox_loops: bool,
     /// Guards that also fail every N-th time while the VM's deopt stress
     /// is on (`lst_jit::stress`), for back ends that select
     /// `stress_tick`.
@@ -587,6 +591,7 @@ impl FastPaths {
             quick: true,
             unbox: opts.has(Optimization::Unbox),
             inline: opts.has(Optimization::Inline),
+            unbox_loops: opts.has(Optimization::UnboxLoops),
             stress: true,
         }
     }
@@ -656,6 +661,9 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         0
     };
     lst_jit::semantic::lower(&mut ir, &facts);
+    if paths.unbox_loops {
+        lst_jit::semantic::loops::unbox_loops(&mut ir);
+    }
     lst_jit::fold::fold(&mut ir);
     if paths.stress && vm.deopt_stress().is_some() {
         lst_jit::stress::stress_guards(&mut ir);
@@ -713,6 +721,7 @@ impl MethodInput {
                 quick: false,
                 unbox: false,
                 inline: false,
+                unbox_loops: false,
                 stress: false,
             },
         };

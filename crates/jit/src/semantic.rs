@@ -66,6 +66,7 @@
 //! whose slow path is the original sends, which [`lower`] then expands
 //! as above.
 
+pub mod loops;
 pub mod region;
 pub(crate) mod split;
 
