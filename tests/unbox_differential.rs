@@ -170,6 +170,15 @@ fn unboxed_loops_under_deopt_stress_answer_as_the_interpreter() {
     loops_same_as_interpreted(&["--jit-deopt-stress", "1"]);
 }
 
+#[cfg(feature = "llvm")]
+#[test]
+fn llvm_unboxed_loops_answer_as_the_interpreter() {
+    let top = ["--jit-top", "llvm"];
+    loops_same_as_interpreted(&top);
+    loops_same_as_interpreted(&[&top[..], &["--gc-stress"]].concat());
+    loops_same_as_interpreted(&[&top[..], &["--jit-deopt-stress", "3"]].concat());
+}
+
 /// The methods of class ULoop in `tests/programs/unbox_loops.st` that
 /// need neither its instance variable nor the class, as source.
 fn loop_methods() -> Vec<String> {
