@@ -61,7 +61,7 @@ pub fn unbox_loops(f: &mut Function) -> usize {
         .iter()
         .flat_map(|b| &b.insts)
         .any(|d| matches!(d.inst, Inst::MakeBlock { .. }));
-    if f.kind != Kind::Method || has_blocks {
+    if f.kind != crate::ir::Kind::Method || has_blocks {
         return 0;
     }
     let mut ids = Ids::of(f);
@@ -179,22 +179,96 @@ struct Plan {
     copied: HashSet<BlockId>,
     /// The promoted temporaries, in order.
     temps: Vec<u8>,
-    /// The obj values of the copied blocks that are doubles in the copy.
-    doubles: HashSet<Value>,
+    /// The invariants unboxed once at the copy's entry, in order.
+    invariants: Vec<(Invariant, Stands)>,
+    /// The temporaries the copied blocks store.
+    written: BTreeSet<u8>,
+    /// The obj values of the copied blocks that are doubles in the copy,
+    /// with what they stand for.
+    doubles: HashMap<Value, Stands>,
 }
 
-/// How an instruction of a copied block may use a value that is a
-/// double in the copy.
-fn use_allowed(inst: &Inst, temps: &BTreeSet<u8>) -> bool {
-    match inst {
-        Inst::UnboxFloat(_)
-        | Inst::UnboxNumber(_)
-        | Inst::IsInt(_)
-        | Inst::IsFloat(_)
-        | Inst::BothInt(..) => true,
-        Inst::SetTemp(t, _) => temps.contains(t),
+/// A value the copy reads and never changes: a temporary it does not
+/// store, an argument, a literal. Its loads whose uses allow it are one
+/// double, unboxed at the copy's entry; the frame keeps the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Invariant {
+    Temp(u8),
+    Arg(u8),
+    Literal(u8),
+}
+
+impl Invariant {
+    /// The load of it, as the copy's entry and its write blocks do it.
+    fn load(self) -> Inst {
+        match self {
+            Invariant::Temp(t) => Inst::Temp(t),
+            Invariant::Arg(n) => Inst::Arg(n),
+            Invariant::Literal(n) => Inst::Literal(n),
+        }
+    }
+}
+
+/// What a double of the copy stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Stands {
+    /// A Float (a promoted temporary, a region's root, a literal that is
+    /// a receiver): `unbox_float` and the tag tests read it.
+    Float,
+    /// A SmallInt or a Float, converted: only `unbox_number` reads it.
+    Number,
+}
+
+/// Whether an instruction of a copied block may use a double of kind
+/// `kind`.
+fn use_allowed(inst: &Inst, kind: Stands, temps: &BTreeSet<u8>) -> bool {
+    match (inst, kind) {
+        (Inst::UnboxNumber(_), _) => true,
+        (Inst::UnboxFloat(_) | Inst::IsInt(_) | Inst::IsFloat(_) | Inst::BothInt(..), k) => {
+            k == Stands::Float
+        }
+        (Inst::SetTemp(t, _), Stands::Float) => temps.contains(t),
         _ => false,
     }
+}
+
+/// The invariant `inst` loads, if it is one (`written`: the temporaries
+/// the copied blocks store).
+fn invariant_of(inst: &Inst, written: &BTreeSet<u8>) -> Option<Invariant> {
+    match *inst {
+        Inst::Temp(t) if !written.contains(&t) => Some(Invariant::Temp(t)),
+        Inst::Arg(n) => Some(Invariant::Arg(n)),
+        Inst::Literal(n) => Some(Invariant::Literal(n)),
+        _ => None,
+    }
+}
+
+/// The invariants the copied `blocks` load, each with its kind: a
+/// literal some load of which a region unboxes as a receiver
+/// (`unbox_float`) stands for a Float; anything else for a number (a
+/// SmallInt literal the SmallInt paths test is left alone).
+fn invariants(blocks: &[&Block], written: &BTreeSet<u8>) -> Vec<(Invariant, Stands)> {
+    let mut kinds: HashMap<Invariant, Stands> = HashMap::new();
+    for b in blocks {
+        for d in &b.insts {
+            let Some(i) = invariant_of(&d.inst, written) else {
+                continue;
+            };
+            let r = d.results[0];
+            let receiver = matches!(i, Invariant::Literal(_))
+                && b.insts.iter().any(|u| u.inst == Inst::UnboxFloat(r));
+            let kind = if receiver {
+                Stands::Float
+            } else {
+                Stands::Number
+            };
+            let k = kinds.entry(i).or_insert(kind);
+            *k = (*k).min(kind);
+        }
+    }
+    let mut all: Vec<(Invariant, Stands)> = kinds.into_iter().collect();
+    all.sort_unstable();
+    all
 }
 
 impl Plan {
@@ -209,7 +283,7 @@ impl Plan {
             return None;
         }
         let blocks: Vec<&Block> = f.blocks.iter().filter(|b| copied.contains(&b.id)).collect();
-        let mut temps: BTreeSet<u8> = blocks
+        let written: BTreeSet<u8> = blocks
             .iter()
             .flat_map(|b| &b.insts)
             .filter_map(|d| match d.inst {
@@ -217,8 +291,10 @@ impl Plan {
                 _ => None,
             })
             .collect();
+        let all_invariants = invariants(&blocks, &written);
+        let mut temps = written.clone();
         loop {
-            let doubles = doubles(&blocks, &temps, l.header);
+            let doubles = doubles(&blocks, &temps, &all_invariants, &written, l.header);
             let before = temps.len();
             let kept: BTreeSet<u8> = temps
                 .iter()
@@ -230,9 +306,22 @@ impl Plan {
                 return None;
             }
             if temps.len() == before {
+                // The invariants some load of which is a double.
+                let used: HashSet<Invariant> = blocks
+                    .iter()
+                    .flat_map(|b| &b.insts)
+                    .filter(|d| d.results.first().is_some_and(|r| doubles.contains_key(r)))
+                    .filter_map(|d| invariant_of(&d.inst, &written))
+                    .collect();
+                let invariants = all_invariants
+                    .into_iter()
+                    .filter(|(i, _)| used.contains(i))
+                    .collect();
                 return Some(Plan {
                     copied,
                     temps: temps.into_iter().collect(),
+                    invariants,
+                    written,
                     doubles,
                 });
             }
@@ -259,29 +348,42 @@ fn reaches(f: &Function, within: &HashSet<BlockId>, from: BlockId, to: BlockId) 
 }
 
 /// Whether every instruction of `b` that reads `v` may read it as a
-/// double.
-fn uses_allowed(b: &Block, v: Value, temps: &BTreeSet<u8>) -> bool {
-    b.insts
-        .iter()
-        .all(|d| !d.inst.operands().iter().any(|&(x, _)| x == v) || use_allowed(&d.inst, temps))
-        && !b.terminator.operands().iter().any(|&(x, _)| x == v)
+/// double of kind `kind`.
+fn uses_allowed(b: &Block, v: Value, kind: Stands, temps: &BTreeSet<u8>) -> bool {
+    b.insts.iter().all(|d| {
+        !d.inst.operands().iter().any(|&(x, _)| x == v) || use_allowed(&d.inst, kind, temps)
+    }) && !b.terminator.operands().iter().any(|&(x, _)| x == v)
 }
 
 /// The obj values of `blocks` (the copied ones) that are doubles in the
 /// copy, when `temps` are promoted: the loads of those temporaries, the
-/// boxed roots whose uses allow it, and the parameters (not the header's)
-/// that some copied edge gives a double and whose uses allow it.
-fn doubles(blocks: &[&Block], temps: &BTreeSet<u8>, header: BlockId) -> HashSet<Value> {
-    let mut doubles = HashSet::new();
+/// loads of `invariants` and the boxed roots whose uses allow it, and the
+/// parameters (not the header's) that some copied edge gives a double
+/// and whose uses allow it (of the same kind).
+fn doubles(
+    blocks: &[&Block],
+    temps: &BTreeSet<u8>,
+    invariants: &[(Invariant, Stands)],
+    written: &BTreeSet<u8>,
+    header: BlockId,
+) -> HashMap<Value, Stands> {
+    let mut doubles = HashMap::new();
     for b in blocks {
         for d in &b.insts {
-            let double = match d.inst {
-                Inst::Temp(t) => temps.contains(&t),
-                Inst::BoxFloat(_) => uses_allowed(b, d.results[0], temps),
-                _ => false,
+            let kind = match d.inst {
+                Inst::Temp(t) if temps.contains(&t) => Some(Stands::Float),
+                Inst::BoxFloat(_) => Some(Stands::Float),
+                ref i => invariant_of(i, written).and_then(|i| {
+                    let kind = invariants.iter().find(|(j, _)| *j == i)?.1;
+                    Some(kind)
+                }),
             };
-            if double {
-                doubles.insert(d.results[0]);
+            let forced = matches!(d.inst, Inst::Temp(t) if temps.contains(&t));
+            match kind {
+                Some(k) if forced || uses_allowed(b, d.results[0], k, temps) => {
+                    doubles.insert(d.results[0], k);
+                }
+                _ => {}
             }
         }
     }
@@ -293,17 +395,11 @@ fn doubles(blocks: &[&Block], temps: &BTreeSet<u8>, header: BlockId) -> HashSet<
                 let Some(x) = by_id.get(&c.block).filter(|x| x.id != header) else {
                     continue;
                 };
-                for (&a, &(p, t)) in c
-                    .args
-                    .iter()
-                    .zip(x.typed_params().collect::<Vec<_>>().iter())
-                {
-                    if t == Type::Obj
-                        && doubles.contains(&a)
-                        && !doubles.contains(&p)
-                        && uses_allowed(x, p, temps)
-                    {
-                        doubles.insert(p);
+                let params: Vec<(Value, Type)> = x.typed_params().collect();
+                for (a, &(p, t)) in c.args.iter().zip(&params) {
+                    let Some(&k) = doubles.get(a) else { continue };
+                    if t == Type::Obj && !doubles.contains_key(&p) && uses_allowed(x, p, k, temps) {
+                        doubles.insert(p, k);
                         grew = true;
                     }
                 }
@@ -316,12 +412,17 @@ fn doubles(blocks: &[&Block], temps: &BTreeSet<u8>, header: BlockId) -> HashSet<
 }
 
 /// Whether temporary `t` may stay promoted: every load of it in `blocks`
-/// is used only as a double allows, and every store stores a double.
-fn promotable(blocks: &[&Block], t: u8, doubles: &HashSet<Value>, temps: &BTreeSet<u8>) -> bool {
+/// is used only as a Float double allows, and every store stores one.
+fn promotable(
+    blocks: &[&Block],
+    t: u8,
+    doubles: &HashMap<Value, Stands>,
+    temps: &BTreeSet<u8>,
+) -> bool {
     blocks.iter().all(|b| {
         b.insts.iter().all(|d| match d.inst {
-            Inst::Temp(u) if u == t => uses_allowed(b, d.results[0], temps),
-            Inst::SetTemp(u, v) if u == t => doubles.contains(&v),
+            Inst::Temp(u) if u == t => uses_allowed(b, d.results[0], Stands::Float, temps),
+            Inst::SetTemp(u, v) if u == t => doubles.get(&v) == Some(&Stands::Float),
             _ => true,
         })
     })
@@ -426,15 +527,32 @@ impl<'a> Copier<'a> {
         results
     }
 
+    /// Emits a load of `i` into `insts` (a temporary's with a state at
+    /// the loop's pc and an empty stack); answers it.
+    fn load(&mut self, i: Invariant, insts: &mut Vec<InstData>) -> Value {
+        let inst = i.load();
+        let state = inst.has_state().then(|| State::new(self.pc, vec![]));
+        self.emit(inst, state, insts)[0]
+    }
+
     /// The entry: the promoted temporaries unboxed, to the header's copy
     /// if all are Floats, else to the header.
     fn entry_block(&mut self) -> Block {
         let mut insts = vec![];
         let (mut floats, mut oks) = (vec![], vec![]);
-        for t in self.plan.temps.clone() {
-            let state = State::new(self.pc, vec![]);
-            let v = self.emit(Inst::Temp(t), Some(state), &mut insts)[0];
-            let r = self.emit(Inst::UnboxFloat(v), None, &mut insts);
+        let temps = self
+            .plan
+            .temps
+            .iter()
+            .map(|&t| (Invariant::Temp(t), Stands::Float));
+        let all: Vec<(Invariant, Stands)> = temps.chain(self.plan.invariants.clone()).collect();
+        for (i, kind) in all {
+            let v = self.load(i, &mut insts);
+            let unbox = match kind {
+                Stands::Float => Inst::UnboxFloat(v),
+                Stands::Number => Inst::UnboxNumber(v),
+            };
+            let r = self.emit(unbox, None, &mut insts);
             floats.push(r[0]);
             oks.push(self.emit(Inst::Not(r[1]), None, &mut insts)[0]);
         }
@@ -464,7 +582,7 @@ impl<'a> Copier<'a> {
         let mut types = vec![];
         for (p, t) in b.typed_params() {
             let v = self.new_value();
-            if self.plan.doubles.contains(&p) {
+            if self.plan.doubles.contains_key(&p) {
                 n.double.insert(p, v);
                 types.push(Type::Float);
             } else {
@@ -473,7 +591,7 @@ impl<'a> Copier<'a> {
             }
             params.push(v);
         }
-        for _ in &self.plan.temps {
+        for _ in 0..self.slots() {
             let v = self.new_value();
             n.current.push(v);
             params.push(v);
@@ -502,6 +620,19 @@ impl<'a> Copier<'a> {
         self.plan.temps.iter().position(|&u| u == t)
     }
 
+    /// How many doubles every copied block carries: one per promoted
+    /// temporary, then one per invariant.
+    fn slots(&self) -> usize {
+        self.plan.temps.len() + self.plan.invariants.len()
+    }
+
+    /// The slot of the invariant `inst` loads, if it is one of the plan's.
+    fn invariant_slot(&self, inst: &Inst) -> Option<usize> {
+        let i = invariant_of(inst, &self.plan.written)?;
+        let at = self.plan.invariants.iter().position(|&(j, _)| j == i)?;
+        Some(self.plan.temps.len() + at)
+    }
+
     /// The copy's bool for `v` (materialized if known).
     fn boolean(&mut self, v: Value, n: &mut Names, insts: &mut Vec<InstData>) -> Value {
         match n.known.get(&v) {
@@ -519,7 +650,13 @@ impl<'a> Copier<'a> {
     }
 
     fn copy_inst(&mut self, d: &InstData, n: &mut Names, insts: &mut Vec<InstData>) {
-        let is_double = |v: &Value| self.plan.doubles.contains(v);
+        let is_double = |v: &Value| self.plan.doubles.contains_key(v);
+        if is_double(&d.results.first().copied().unwrap_or(Value(u32::MAX)))
+            && let Some(s) = self.invariant_slot(&d.inst)
+        {
+            n.double.insert(d.results[0], n.current[s]);
+            return;
+        }
         match d.inst {
             Inst::Temp(t) if self.slot(t).is_some() => {
                 let s = self.slot(t).expect("checked");
@@ -679,7 +816,7 @@ impl<'a> Copier<'a> {
             && c.args
                 .iter()
                 .zip(&target.params)
-                .all(|(a, p)| self.plan.doubles.contains(a) == self.plan.doubles.contains(p));
+                .all(|(a, p)| self.plan.doubles.get(a) == self.plan.doubles.get(p));
         if !fits {
             return self.leave(c.block, &c.args, n);
         }
@@ -711,7 +848,7 @@ impl<'a> Copier<'a> {
                 add(f, &mut floats);
             }
         }
-        for &f in &n.current {
+        for &f in &n.current[..self.plan.temps.len()] {
             add(f, &mut floats);
         }
         // (The latch's poll block, a new one, has no parameters.)
@@ -747,9 +884,19 @@ impl<'a> Copier<'a> {
         passed.extend(&floats);
         let mut insts = vec![];
         let mut boxed = vec![];
-        for &f in &float_params {
-            let state = State::new(self.pc, live.clone());
-            let r = self.emit(Inst::BoxFloatGc(f), Some(state), &mut insts)[0];
+        // An invariant's double is its object, which the frame (or the
+        // method) still holds: loaded again, not boxed.
+        let temps = self.plan.temps.len();
+        let invariants = self.plan.invariants.clone();
+        for (&f, &p) in floats.iter().zip(&float_params) {
+            let same = n.current[temps..].iter().position(|&c| c == f);
+            let r = match same {
+                Some(k) => self.load(invariants[k].0, &mut insts),
+                None => {
+                    let state = State::new(self.pc, live.clone());
+                    self.emit(Inst::BoxFloatGc(p), Some(state), &mut insts)[0]
+                }
+            };
             live.push(r);
             boxed.push(r);
         }
