@@ -27,6 +27,12 @@
 //!     jump X(…)                             ; X: an original block
 //! ```
 //!
+//! Invariants, values the copy reads and never changes (a temporary it
+//! does not store, an argument, a literal), are unboxed once in the entry
+//! block too where their loads are read only by `unbox_number` (or, for a
+//! literal a region unboxes as a receiver, `unbox_float`); leaving, they
+//! are loaded again, not boxed.
+//!
 //! A loop qualifies when it is innermost (its back edge is a latch block
 //! ending `safepoint; jump H`, H without parameters), its method has no
 //! blocks (so its temporaries are in the frame, and nothing but this code
@@ -43,7 +49,8 @@
 //! (one Float per distinct double, so values that were one object stay
 //! one) and stores the promoted temporaries, and then to the original
 //! block: the interpreter, a deopt or a GC sees exactly the frame the
-//! original code would have. The loads and stores of other temporaries in
+//! original code would have. (A promoted temporary the copy did not store
+//! since its entry gets a new Float equal to its old one.) The loads and stores of other temporaries in
 //! the copy keep their states without the doubles (their only exit, a
 //! trap on a heap temporaries Array, cannot happen in a method without
 //! blocks). This module must not change the original blocks but for
