@@ -18,6 +18,7 @@ use crate::helpers::{self, Helper};
 use crate::inlining::UnitInlining;
 use crate::lower::{self, Env, HelperImport, MethodFacts};
 use crate::optimizations::{Optimization, Optimizations};
+use crate::pass_log::PassLog;
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, InstBuilder, SigRef, Signature, UserFuncName, types::I64,
 };
@@ -597,6 +598,18 @@ impl FastPaths {
 /// for unboxed Floats), the semantic lowering with the fast `paths`
 /// asked for, fold, and the deopt stress's ticks if it is on.
 pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result<UnitIr, String> {
+    read_unit_logged(vm, method, start, paths, &mut PassLog::off())
+}
+
+/// [`read_unit`], noting the IR after each pass in `log` (for
+/// `lst disasm --jit`).
+pub fn read_unit_logged(
+    vm: &Vm,
+    method: Value,
+    start: u16,
+    paths: FastPaths,
+    log: &mut PassLog,
+) -> Result<UnitIr, String> {
     let h = &vm.heap;
     let field = |i| h.get(method, i).unwrap_or(method);
     let code = field(method::BYTECODES);
@@ -623,6 +636,7 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         start => Kind::BlockBody { start },
     };
     let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
+    log.after("translate", &ir);
     let quick = per_selector(h, literals, |s| {
         // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
         let nvals = match (selector_arity(s)?, s.last()) {
@@ -649,16 +663,23 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
     // Inlining runs first, so that the inlined bodies get the fast paths.
     let inlining =
         (paths.inline && start == 0).then(|| crate::inlining::inline_unit(vm, method, &mut ir));
+    if inlining.is_some() {
+        log.after("inline", &ir);
+    }
     let unboxed_regions = if paths.unbox {
         lst_jit::semantic::region::unbox(&mut ir, &facts);
+        log.after("unbox", &ir);
         region_roots(&ir)
     } else {
         0
     };
     lst_jit::semantic::lower(&mut ir, &facts);
+    log.after("lower", &ir);
     lst_jit::fold::fold(&mut ir);
+    log.after("fold", &ir);
     if paths.stress && vm.deopt_stress().is_some() {
         lst_jit::stress::stress_guards(&mut ir);
+        log.after("stress", &ir);
     }
     Ok(UnitIr {
         ir,

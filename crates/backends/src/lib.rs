@@ -32,6 +32,7 @@ pub mod inlining;
 pub mod jit;
 pub mod lower;
 pub mod optimizations;
+pub mod pass_log;
 pub mod return_stub;
 pub mod send_stub;
 
