@@ -57,6 +57,9 @@ pub struct CraneliftJit {
     helper_imports: Vec<HelperImport>,
     /// The Float functions, by operation (see [`crate::float_stub`]).
     float_ops: Vec<HelperImport>,
+    /// The shared `new:` function baseline code calls
+    /// ([`crate::new_slots_stub`]).
+    new_slots: Option<FuncId>,
     /// The shared exits, by `Exit` (see [`crate::exit_stub`]).
     exits: Vec<HelperImport>,
     trampoline: Trampoline,
@@ -150,6 +153,7 @@ impl CraneliftJit {
             helpers,
             helper_imports,
             float_ops: vec![],
+            new_slots: None,
             exits: vec![],
             trampoline: refuse_to_run,
             send_stub: None,
@@ -165,6 +169,7 @@ impl CraneliftJit {
         jit.send_stub = Some(jit.build_send_stub()?);
         jit.return_stub = Some(jit.build_return_stub()?);
         jit.float_ops = jit.build_float_functions()?;
+        jit.new_slots = Some(jit.build_new_slots_function()?);
         jit.exits = jit.build_exits()?;
         jit.targets = jit.baseline_targets(&all);
         Ok(jit)
@@ -207,6 +212,7 @@ impl CraneliftJit {
                 .map(|h| (h.address as u64, h.signature.params.len()))
                 .collect(),
             float_ops: self.float_ops.iter().map(|f| code(Some(f.id))).collect(),
+            new_slots: code(self.new_slots),
         }
     }
 
@@ -298,6 +304,21 @@ impl CraneliftJit {
                 })
             })
             .collect()
+    }
+
+    /// The shared `new:` function (see [`crate::new_slots_stub`]), with
+    /// `lst_new_slots`'s signature.
+    fn build_new_slots_function(&mut self) -> Result<FuncId, String> {
+        let runtime = self.helpers[helpers::Id::lst_new_slots as usize];
+        let sig = self.helper_imports[helpers::Id::lst_new_slots as usize]
+            .signature
+            .clone();
+        self.build_function(
+            "lst_new_slots_inline",
+            &sig,
+            &[runtime],
+            |b, lay, refs, _| crate::new_slots_stub::build(b, lay, refs[0]),
+        )
     }
 
     /// Defines a stub named `name` with the tail signature (see

@@ -31,6 +31,7 @@ pub mod helpers;
 pub mod inlining;
 pub mod jit;
 pub mod lower;
+pub mod new_slots_stub;
 pub mod optimizations;
 pub mod pass_log;
 pub mod return_stub;
