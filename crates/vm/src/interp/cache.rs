@@ -36,7 +36,7 @@ struct Entry {
 }
 
 /// Entries of the send-site cache.
-const SITES: usize = 1024;
+const SITES: usize = 2048;
 
 /// A send site (the `Send` step at offset `at` of the method running
 /// bytecodes `code` with literals `literals`) and a receiver class, with
@@ -108,9 +108,13 @@ impl MethodCache {
         })
     }
 
+    /// The entry of a send site and receiver class: the class is part of
+    /// the key, so a polymorphic site keeps one entry per class it sees
+    /// rather than evicting one class's entry for the next.
     #[inline(always)]
-    fn site_slot(code: Value, at: usize) -> usize {
-        ((code.raw() >> 3) as usize).wrapping_add(at) & (SITES - 1)
+    fn site_slot(code: Value, at: usize, class: Value) -> usize {
+        let h = ((code.raw() >> 3) as usize).wrapping_add(at) ^ (class.raw() >> 3) as usize;
+        (h ^ h >> 11) & (SITES - 1)
     }
 
     /// What the send site at `at` in the method running `code` and
@@ -123,7 +127,7 @@ impl MethodCache {
         at: usize,
         class: Value,
     ) -> Option<(Value, MethodParts)> {
-        let e = &self.sites[Self::site_slot(code, at)];
+        let e = &self.sites[Self::site_slot(code, at, class)];
         if e.code == code.raw()
             && e.at == at
             && e.class == class.raw()
@@ -144,7 +148,7 @@ impl MethodCache {
         class: Value,
         hit: (Value, MethodParts),
     ) {
-        self.sites[Self::site_slot(code, at)] = Site {
+        self.sites[Self::site_slot(code, at, class)] = Site {
             code: code.raw(),
             literals: literals.raw(),
             at,
