@@ -32,6 +32,7 @@ struct Entry {
     literals: u64,
     temps: usize,
     primitive: Option<super::frame::PrimitiveMethod>,
+    in_place: Option<crate::prims::PrimFn>,
     native: u32,
 }
 
@@ -102,6 +103,7 @@ impl MethodCache {
                 literals: Value::from_raw(e.literals),
                 temps: e.temps,
                 primitive: e.primitive,
+                in_place: e.in_place,
                 native: e.native,
             };
             (Value::from_raw(e.method), parts)
@@ -174,6 +176,7 @@ impl MethodCache {
             literals: parts.literals.raw(),
             temps: parts.temps,
             primitive: parts.primitive,
+            in_place: parts.in_place,
             native: parts.native,
         };
     }

@@ -54,6 +54,10 @@ pub(crate) struct MethodParts {
     /// Set when the method begins by running a primitive on its own
     /// arguments (see [`PrimitiveMethod`]).
     pub primitive: Option<PrimitiveMethod>,
+    /// The primitive's function, when a send can run it on its own values
+    /// where they are (see [`PrimitiveMethod::takes_send_values`]): set
+    /// for primitives that are functions and read their arguments in order.
+    pub in_place: Option<crate::prims::PrimFn>,
     /// Compiled code: the entry record (see `jit_runtime::tiering`), 0 if not compiled
     /// yet, `jit_runtime::tiering::NEVER` if it will not be.
     pub native: u32,
@@ -96,6 +100,18 @@ impl PrimitiveMethod {
             args: std::array::from_fn(|i| byte(2 + i)),
             resume_pc: 0,
         }
+    }
+
+    /// Whether the primitive's arguments are exactly a send's `nvals`
+    /// values (receiver and arguments) in order, so it can read them
+    /// where the send left them.
+    #[inline(always)]
+    pub(crate) fn takes_send_values(&self, nvals: usize) -> bool {
+        /// The argument map 0, 1, 2, … in [`Self::pack`]'s bytes.
+        const IN_ORDER: u64 = 0x04_03_02_01_00;
+        let argc = self.argc as usize;
+        let mask = (1u64 << (8 * argc)) - 1;
+        argc == nvals && (self.pack() >> 16) & mask == IN_ORDER & mask
     }
 
     /// Whether this is `Block>>value…` taking the receiver and `nvals - 1`
@@ -185,11 +201,15 @@ impl Vm {
                 .ok_or_else(|| bad("temporarySize is not a small count"))?
         };
         let primitive = primitive_prologue(h.bytes(code));
+        let in_place = primitive
+            .filter(|p| p.takes_send_values(p.argc as usize))
+            .and_then(|p| crate::prims::function(p.number, p.argc as usize));
         Ok(MethodParts {
             code,
             literals,
             temps,
             primitive,
+            in_place,
             native: crate::jit_runtime::tiering::NEVER,
         })
     }

@@ -167,7 +167,11 @@ impl Vm {
             self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
             return self.tick();
         };
-        match self.primitive_send(p, nvals)? {
+        let outcome = match parts.in_place {
+            Some(f) if p.argc as usize == nvals => self.run_in_place(f, nvals),
+            _ => self.primitive_send(p, nvals)?,
+        };
+        match outcome {
             FastPrimitive::Done => {
                 self.stats.sends += 1;
                 self.stats.cache_hits += 1;
@@ -350,11 +354,19 @@ impl Vm {
             });
         }
         let top = self.stack.len();
-        for i in 0..argc {
-            let v = self.stack[base + p.args[i] as usize];
-            self.stack.push(v);
-        }
-        match crate::prims::call(self, p.number, top, argc) {
+        // The primitive reads its arguments where they are when they are
+        // the send's receiver and arguments in order (`<n self a b>`);
+        // else a copy in that order is pushed for it.
+        let at = if p.takes_send_values(nvals) {
+            base
+        } else {
+            for i in 0..argc {
+                let v = self.stack[base + p.args[i] as usize];
+                self.stack.push(v);
+            }
+            top
+        };
+        match crate::prims::call(self, p.number, at, argc) {
             Ok(Some(v)) => {
                 self.stack.truncate(base);
                 self.stack.push(v);
@@ -371,6 +383,24 @@ impl Vm {
                 self.stack.truncate(top);
                 Ok(FastPrimitive::NotRun)
             }
+        }
+    }
+
+    /// [`Vm::primitive_send`] for a primitive function `f` that reads
+    /// the send's `nvals` values in order: it runs on them where they are.
+    #[inline(always)]
+    fn run_in_place(&mut self, f: crate::prims::PrimFn, nvals: usize) -> FastPrimitive {
+        let base = self.stack.len() - nvals;
+        match f(self, crate::prims::Args::new(base, nvals)) {
+            Ok(Some(v)) => {
+                self.stack.truncate(base);
+                self.stack.push(v);
+                FastPrimitive::Done
+            }
+            // As in `primitive_send`: the fallback code runs in a frame
+            // (failed), or the method from its start (trapped).
+            Ok(None) => FastPrimitive::Failed,
+            Err(_) => FastPrimitive::NotRun,
         }
     }
 
