@@ -12,7 +12,9 @@
 //! lookup, the inline caches' included, passes through it), so loading
 //! many new methods does not empty the caches each time. The send-site
 //! cache is flushed with the method cache and filled only from its hits,
-//! so it never holds a lookup the method cache could not.
+//! so it never holds a lookup the method cache could not. A third cache,
+//! of block bodies, keeps what activating one checks of its method (its
+//! parts, the body's recorded parameter count); it is flushed with them.
 
 use super::frame::MethodParts;
 use crate::value::Value;
@@ -51,9 +53,23 @@ struct Site {
     hit: Option<(Value, MethodParts)>,
 }
 
+/// Entries of the block cache.
+const BLOCKS: usize = 256;
+
+/// A block body (the method holding it and the body's offset), with its
+/// recorded parameter count and its method's checked parts.
+#[derive(Clone, Copy, Default)]
+struct BlockEntry {
+    method: u64,
+    body: usize,
+    arity: Option<usize>,
+    parts: Option<MethodParts>,
+}
+
 pub struct MethodCache {
     entries: Box<[Entry; ENTRIES]>,
     sites: Box<[Site; SITES]>,
+    blocks: Box<[BlockEntry; BLOCKS]>,
     /// One bit per selector hash: set when an entry for a selector with
     /// that hash was inserted since the last flush.
     seen: Box<[u64; SEEN_WORDS]>,
@@ -70,6 +86,7 @@ impl MethodCache {
         MethodCache {
             entries: Box::new([Entry::default(); ENTRIES]),
             sites: Box::new([Site::default(); SITES]),
+            blocks: Box::new([BlockEntry::default(); BLOCKS]),
             seen: Box::new([0; SEEN_WORDS]),
         }
     }
@@ -159,6 +176,44 @@ impl MethodCache {
         };
     }
 
+    #[inline(always)]
+    fn block_slot(method: Value, body: usize) -> usize {
+        ((method.raw() >> 3) as usize).wrapping_add(body) & (BLOCKS - 1)
+    }
+
+    /// The parameter count and method parts cached for the block body at
+    /// `body` of `method`.
+    #[inline(always)]
+    pub(crate) fn probe_block(
+        &self,
+        method: Value,
+        body: usize,
+    ) -> Option<(Option<usize>, MethodParts)> {
+        let e = &self.blocks[Self::block_slot(method, body)];
+        if e.method == method.raw() && e.body == body {
+            e.parts.map(|parts| (e.arity, parts))
+        } else {
+            None
+        }
+    }
+
+    /// Remembers a block body's parameter count and method parts (see
+    /// [`Self::probe_block`]).
+    pub(crate) fn insert_block(
+        &mut self,
+        method: Value,
+        body: usize,
+        arity: Option<usize>,
+        parts: MethodParts,
+    ) {
+        self.blocks[Self::block_slot(method, body)] = BlockEntry {
+            method: method.raw(),
+            body,
+            arity,
+            parts: Some(parts),
+        };
+    }
+
     pub(crate) fn insert(
         &mut self,
         selector: Value,
@@ -184,6 +239,7 @@ impl MethodCache {
     pub fn flush(&mut self) {
         self.entries.fill(Entry::default());
         self.sites.fill(Site::default());
+        self.blocks.fill(BlockEntry::default());
         self.seen.fill(0);
     }
 }

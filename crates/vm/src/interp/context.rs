@@ -308,16 +308,16 @@ impl Vm {
         ) else {
             return Ok(false);
         };
-        if self.block_arity(blk).is_some_and(|n| n != k) {
+        let Ok((arity, parts)) = self.block_parts(blk, method, body) else {
+            return Ok(false);
+        };
+        if arity.is_some_and(|n| n != k) {
             return Ok(false);
         }
         let temps_ok = temps.is_ref() && !self.heap.is_bytes(temps);
         if k > 0 && (!temps_ok || location + k > self.heap.size(temps)) {
             return Ok(false);
         }
-        let Ok(parts) = self.cached_method_parts(method) else {
-            return Ok(false);
-        };
         if !args.is_ref() || self.heap.is_bytes(args) {
             return Ok(false);
         }
@@ -362,6 +362,25 @@ impl Vm {
             self.enter_block_body(self.header(tb, H_METHOD), body);
         }
         Ok(true)
+    }
+
+    /// The parameter count recorded for block `blk` (whose method is
+    /// `method`, body at `body`) and its method's parts, through the
+    /// block cache.
+    #[inline]
+    fn block_parts(
+        &mut self,
+        blk: Value,
+        method: Value,
+        body: usize,
+    ) -> Result<(Option<usize>, MethodParts), Trap> {
+        if let Some(hit) = self.cache.probe_block(method, body) {
+            return Ok(hit);
+        }
+        let arity = self.block_arity(blk);
+        let parts = self.method_parts(method)?;
+        self.cache.insert_block(method, body, arity, parts);
+        Ok((arity, parts))
     }
 
     /// `blockReturn`: returns `value` to the sender of the block's home.

@@ -159,20 +159,6 @@ fn primitive_prologue(code: &[u8]) -> Option<PrimitiveMethod> {
 }
 
 impl Vm {
-    /// [`Vm::method_parts`] through the method cache (keyed by the method
-    /// itself), for callers without a lookup: block invocation.
-    #[inline]
-    pub(crate) fn cached_method_parts(&mut self, method: Value) -> Result<MethodParts, Trap> {
-        if let Some((_, parts)) = self.cache.probe(method, Value::ZERO) {
-            return Ok(parts);
-        }
-        let parts = self.method_parts(method)?;
-        if method.is_ref() {
-            self.cache.insert(method, Value::ZERO, method, parts);
-        }
-        Ok(parts)
-    }
-
     /// Reads and checks the fields of a method the VM is about to run.
     pub(crate) fn method_parts(&self, method: Value) -> Result<MethodParts, Trap> {
         let h = &self.heap;
