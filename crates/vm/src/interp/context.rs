@@ -298,13 +298,17 @@ impl Vm {
         if !self.is_block_object(blk) {
             return Ok(false);
         }
-        let field = |vm: &Vm, i| vm.heap.get(blk, i).unwrap_or(blk);
-        let temps = field(self, context::TEMPORARIES);
-        let args = field(self, context::ARGUMENTS);
-        let method = field(self, context::METHOD);
+        // One check of the object for all its fields.
+        let fields: [Value; block::SLOTS] = match self.heap.slots(blk).get(..block::SLOTS) {
+            Some(f) => f.try_into().unwrap_or([blk; block::SLOTS]),
+            None => return Ok(false),
+        };
+        let temps = fields[context::TEMPORARIES];
+        let args = fields[context::ARGUMENTS];
+        let method = fields[context::METHOD];
         let (Some(location), Some(body)) = (
-            field(self, block::ARGUMENT_LOCATION).as_usize(),
-            field(self, block::BODY_POINTER).as_usize(),
+            fields[block::ARGUMENT_LOCATION].as_usize(),
+            fields[block::BODY_POINTER].as_usize(),
         ) else {
             return Ok(false);
         };
@@ -344,7 +348,7 @@ impl Vm {
         let tb = self.stack.len();
         let temps = if temps_ok { temps } else { self.nil() };
         let nil = self.nil();
-        self.stack.extend_from_slice(&[
+        self.stack.push_all([
             method,
             Value::small(fp as i64),
             Value::small(tb as i64),
@@ -356,7 +360,10 @@ impl Vm {
             parts.code,
             parts.literals,
         ]);
-        self.resume_frame(tb, body)?;
+        (self.hp, self.fp, self.tb, self.pc) = (tb, fp, tb, body);
+        self.regs = [parts.code, parts.literals];
+        self.load_steps()?;
+        self.check_entry(body)?;
         self.tick()?;
         if self.jit.is_some() {
             self.enter_block_body(self.header(tb, H_METHOD), body);

@@ -305,14 +305,16 @@ impl Vm {
     }
 
     /// [`Vm::return_value`] for the interpreter's return steps: a frame
-    /// without a married context and with a caller returns here, inlined;
-    /// everything else goes through [`Vm::return_from`].
+    /// with a caller and no married Context that must remember its sender
+    /// (none, or a Block's frame) returns here, inlined; everything else
+    /// goes through [`Vm::return_from`].
     #[inline(always)]
     pub(crate) fn return_step(&mut self, value: Value) -> Result<super::Flow, Trap> {
         let hp = self.hp;
         let header = &self.stack[hp..hp + HEADER];
         let caller = header[H_CALLER].int_unchecked();
-        if caller < 0 || header[H_CONTEXT] != self.nil() {
+        let context = header[H_CONTEXT];
+        if caller < 0 || (context != self.nil() && self.has_sender_link(context)) {
             return self.return_from(hp, value);
         }
         let fp = header[H_FP].int_unchecked() as usize;
