@@ -34,7 +34,7 @@ struct Entry {
     literals: u64,
     temps: usize,
     primitive: Option<super::frame::PrimitiveMethod>,
-    in_place: Option<crate::prims::PrimFn>,
+    function: Option<crate::prims::PrimFn>,
     native: u32,
 }
 
@@ -120,7 +120,7 @@ impl MethodCache {
                 literals: Value::from_raw(e.literals),
                 temps: e.temps,
                 primitive: e.primitive,
-                in_place: e.in_place,
+                function: e.function,
                 native: e.native,
             };
             (Value::from_raw(e.method), parts)
@@ -231,7 +231,7 @@ impl MethodCache {
             literals: parts.literals.raw(),
             temps: parts.temps,
             primitive: parts.primitive,
-            in_place: parts.in_place,
+            function: parts.function,
             native: parts.native,
         };
     }

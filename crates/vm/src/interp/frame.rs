@@ -54,10 +54,9 @@ pub(crate) struct MethodParts {
     /// Set when the method begins by running a primitive on its own
     /// arguments (see [`PrimitiveMethod`]).
     pub primitive: Option<PrimitiveMethod>,
-    /// The primitive's function, when a send can run it on its own values
-    /// where they are (see [`PrimitiveMethod::takes_send_values`]): set
-    /// for primitives that are functions and read their arguments in order.
-    pub in_place: Option<crate::prims::PrimFn>,
+    /// The primitive's function, for a primitive that is one: what a
+    /// send runs without a frame and without the primitive table.
+    pub function: Option<crate::prims::PrimFn>,
     /// Compiled code: the entry record (see `jit_runtime::tiering`), 0 if not compiled
     /// yet, `jit_runtime::tiering::NEVER` if it will not be.
     pub native: u32,
@@ -187,15 +186,13 @@ impl Vm {
                 .ok_or_else(|| bad("temporarySize is not a small count"))?
         };
         let primitive = primitive_prologue(h.bytes(code));
-        let in_place = primitive
-            .filter(|p| p.takes_send_values(p.argc as usize))
-            .and_then(|p| crate::prims::function(p.number, p.argc as usize));
+        let function = primitive.and_then(|p| crate::prims::function(p.number, p.argc as usize));
         Ok(MethodParts {
             code,
             literals,
             temps,
             primitive,
-            in_place,
+            function,
             native: crate::jit_runtime::tiering::NEVER,
         })
     }

@@ -195,9 +195,9 @@ impl Vm {
             self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
             return self.tick();
         };
-        let outcome = match parts.in_place {
-            Some(f) if p.argc as usize == nvals => self.run_in_place(f, nvals),
-            _ => self.primitive_send(p, nvals)?,
+        let outcome = match parts.function {
+            Some(f) => self.run_function(f, p, nvals),
+            None => self.primitive_send(p, nvals)?,
         };
         match outcome {
             FastPrimitive::Done => {
@@ -426,12 +426,33 @@ impl Vm {
         }
     }
 
-    /// [`Vm::primitive_send`] for a primitive function `f` that reads
-    /// the send's `nvals` values in order: it runs on them where they are.
+    /// [`Vm::primitive_send`] for the primitive method `p` whose primitive
+    /// is the function `f`: it runs on the send's `nvals` values where they
+    /// are when it reads them in order (`<n self a b>`), else on a copy of
+    /// them pushed in its order.
     #[inline(always)]
-    fn run_in_place(&mut self, f: crate::prims::PrimFn, nvals: usize) -> FastPrimitive {
-        let base = self.stack.len() - nvals;
-        match f(self, crate::prims::Args::new(base, nvals)) {
+    fn run_function(
+        &mut self,
+        f: crate::prims::PrimFn,
+        p: PrimitiveMethod,
+        nvals: usize,
+    ) -> FastPrimitive {
+        let argc = p.argc as usize;
+        let top = self.stack.len();
+        let base = top - nvals;
+        let at = if p.takes_send_values(nvals) {
+            base
+        } else {
+            if p.args[..argc].iter().any(|&i| i as usize >= nvals) {
+                return FastPrimitive::NotRun;
+            }
+            for &i in &p.args[..argc] {
+                let v = self.stack[base + i as usize];
+                self.stack.push(v);
+            }
+            top
+        };
+        match f(self, crate::prims::Args::new(at, argc)) {
             Ok(Some(v)) => {
                 self.stack.truncate(base);
                 self.stack.push(v);
@@ -439,8 +460,14 @@ impl Vm {
             }
             // As in `primitive_send`: the fallback code runs in a frame
             // (failed), or the method from its start (trapped).
-            Ok(None) => FastPrimitive::Failed,
-            Err(_) => FastPrimitive::NotRun,
+            Ok(None) => {
+                self.stack.truncate(top);
+                FastPrimitive::Failed
+            }
+            Err(_) => {
+                self.stack.truncate(top);
+                FastPrimitive::NotRun
+            }
         }
     }
 
