@@ -264,3 +264,55 @@ impl Vm {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(code: i64) -> MethodParts {
+        MethodParts {
+            code: Value::small(code),
+            literals: Value::small(0),
+            temps: 0,
+            primitive: None,
+            function: None,
+            native: 0,
+        }
+    }
+
+    #[test]
+    fn a_polymorphic_site_keeps_an_entry_per_receiver_class() {
+        let mut cache = MethodCache::new();
+        let (code, literals) = (Value::from_raw(0x1000), Value::from_raw(0x2000));
+        let classes: Vec<Value> = (0..4)
+            .map(|i| Value::from_raw(0x8000 + 0x400 * i))
+            .collect();
+        for (i, &class) in classes.iter().enumerate() {
+            let hit = (Value::from_raw(0x100 * (i as u64 + 1)), parts(i as i64));
+            cache.insert_site(code, literals, 12, class, hit);
+        }
+        for (i, &class) in classes.iter().enumerate() {
+            let (method, found) = cache.probe_site(code, literals, 12, class).unwrap();
+            assert_eq!(method, Value::from_raw(0x100 * (i as u64 + 1)));
+            assert_eq!(found.code, Value::small(i as i64));
+        }
+        // Another site, or the same one with other literals, is not hit.
+        assert!(cache.probe_site(code, literals, 13, classes[0]).is_none());
+        assert!(cache.probe_site(code, code, 12, classes[0]).is_none());
+        cache.flush();
+        assert!(cache.probe_site(code, literals, 12, classes[0]).is_none());
+    }
+
+    #[test]
+    fn block_entries_are_kept_by_method_and_body_until_a_flush() {
+        let mut cache = MethodCache::new();
+        let method = Value::from_raw(0x4000);
+        cache.insert_block(method, 7, Some(2), parts(3));
+        let (arity, found) = cache.probe_block(method, 7).unwrap();
+        assert_eq!((arity, found.code), (Some(2), Value::small(3)));
+        assert!(cache.probe_block(method, 8).is_none());
+        assert!(cache.probe_block(Value::from_raw(0x4008), 7).is_none());
+        cache.flush();
+        assert!(cache.probe_block(method, 7).is_none());
+    }
+}

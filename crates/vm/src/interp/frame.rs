@@ -397,3 +397,30 @@ impl Vm {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn primitive(args: &[u8]) -> PrimitiveMethod {
+        let mut map = [0; MAX_PRIMITIVE_ARGS];
+        map[..args.len()].copy_from_slice(args);
+        PrimitiveMethod {
+            number: 24,
+            argc: args.len() as u8,
+            args: map,
+            resume_pc: 0,
+        }
+    }
+
+    #[test]
+    fn a_primitive_takes_a_sends_values_only_all_of_them_in_order() {
+        assert!(primitive(&[0, 1]).takes_send_values(2));
+        assert!(primitive(&[0, 1, 2, 3, 4]).takes_send_values(5));
+        // `at:put:` as LLST writes it: the value first.
+        assert!(!primitive(&[2, 0, 1]).takes_send_values(3));
+        assert!(!primitive(&[0, 1]).takes_send_values(3));
+        assert!(!primitive(&[0]).takes_send_values(2));
+        assert!(!primitive(&[1, 0]).takes_send_values(2));
+    }
+}
