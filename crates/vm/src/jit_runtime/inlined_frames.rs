@@ -194,7 +194,7 @@ pub unsafe extern "C" fn lst_inlined_poll(vm: *mut Vm) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::interp::frame::{H_METHOD, H_RETPC, H_TB};
+    use crate::interp::frame::{H_FP, H_METHOD, H_RETPC, H_TB};
     use crate::jit_runtime::unit_constants::InlinedLevel;
     use crate::link::Origin;
     use lst_bytecode::Op;
@@ -298,6 +298,51 @@ mod tests {
         assert_eq!(temps(innermost, 2), vec![int(8), nil]);
         assert_eq!(vm.stack[innermost + HEADER..], [int(8), int(4)]);
         assert_eq!(vm.pc, plus as usize, "the interpreter performs `u + b`");
+    }
+
+    #[test]
+    fn a_block_level_pushes_the_blocks_frame_as_its_activation_would() {
+        let (mut vm, m) = vm_with(&[
+            "mfHome: a\n    | t u |\n    t := 5.\n    ^ [:x | u := x. t + x + a]",
+            "mfCaller: b\n    ^ b",
+        ]);
+        let (home, caller) = (m[0], m[1]);
+        let nil = vm.nil();
+        let blk = vm
+            .run_method(home, &[nil, Value::small(3)])
+            .expect("runs")
+            .expect("answers the block");
+        assert!(vm.is_block_object(blk));
+        let plus = last(&vm, home, Op::SendBinary).0;
+        vm.stack.extend([nil, blk]);
+        vm.push_frame(caller, 2, None, 0, None).expect("room");
+        let root = vm.hp;
+        // The block's frame: the Block, then one operand.
+        vm.stack.extend([blk, Value::small(9)]);
+        let unit = UnitConstants::new(vec![home], vec![]);
+        let exit = InlinedExit {
+            return_record: 4,
+            levels: vec![InlinedLevel {
+                block: true,
+                method: 0,
+                argc: 0,
+                temps: 0,
+                stack: 1,
+                pc: plus,
+            }],
+        };
+        vm.materialize_inlined(root, &unit, &exit)
+            .expect("materialized");
+        let frame = vm.hp;
+        assert_eq!(vm.caller_of(frame), Some(root));
+        assert_eq!(vm.header(frame, H_METHOD), home);
+        assert_eq!(vm.header(frame, H_CONTEXT), blk);
+        let temps = vm.heap.get(blk, crate::layout::context::TEMPORARIES);
+        assert_eq!(Some(vm.header(frame, H_TEMPS)), temps);
+        let fp = vm.header_index(frame, H_FP);
+        assert_eq!(vm.stack[fp..fp + 2], [nil, Value::small(3)], "the home's self and a");
+        assert_eq!(vm.stack[frame + HEADER..], [Value::small(9)]);
+        assert_eq!(vm.pc, plus as usize);
     }
 
     #[test]
