@@ -317,8 +317,8 @@ mod tests {
         vm.stack.extend([nil, blk]);
         vm.push_frame(caller, 2, None, 0, None).expect("room");
         let root = vm.hp;
-        // The block's frame: the Block, then one operand.
-        vm.stack.extend([blk, Value::small(9)]);
+        // The block's frame: the Block, then its operands at `(t + x) + a`.
+        vm.stack.extend([blk, Value::small(9), Value::small(3)]);
         let unit = UnitConstants::new(vec![home], vec![]);
         let exit = InlinedExit {
             return_record: 4,
@@ -327,7 +327,7 @@ mod tests {
                 method: 0,
                 argc: 0,
                 temps: 0,
-                stack: 1,
+                stack: 2,
                 pc: plus,
             }],
         };
@@ -340,8 +340,15 @@ mod tests {
         let temps = vm.heap.get(blk, crate::layout::context::TEMPORARIES);
         assert_eq!(Some(vm.header(frame, H_TEMPS)), temps);
         let fp = vm.header_index(frame, H_FP);
-        assert_eq!(vm.stack[fp..fp + 2], [nil, Value::small(3)], "the home's self and a");
-        assert_eq!(vm.stack[frame + HEADER..], [Value::small(9)]);
+        assert_eq!(
+            vm.stack[fp..fp + 2],
+            [nil, Value::small(3)],
+            "the home's self and a"
+        );
+        assert_eq!(
+            vm.stack[frame + HEADER..],
+            [Value::small(9), Value::small(3)]
+        );
         assert_eq!(vm.pc, plus as usize);
     }
 
