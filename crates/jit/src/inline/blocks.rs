@@ -28,7 +28,7 @@
 //! This module decides which activations are inlined and rewrites the
 //! IR; it must not decide how a block's frame is materialized (the VM's).
 
-use super::{Context, Prepared, Refusal, Site, chain, check_special};
+use super::{Context, Prepared, Refusal, Site, chain};
 use crate::ir::*;
 use crate::semantic::split::{self, Cut, Ids};
 use std::collections::HashMap;
@@ -140,7 +140,7 @@ pub(super) fn inline_activations(
             if block.home.kind != ConstKind::Block || block.body.kind == Kind::Method {
                 return Err(Refusal::BlockBody);
             }
-            check_body(&block.body, cx)?;
+            check_body(&block.body)?;
             let returns = block.body.blocks.iter();
             if !cx.root_is_method
                 && returns
@@ -168,17 +168,100 @@ pub(super) fn inline_activations(
             return Err(Refusal::Budget);
         }
         cx.added += size;
+        let home = *home;
         let spliced = Activation {
-            home: *home,
+            home,
             body,
             arg_location: made.arg_location,
         }
         .splice(&mut new[j], at, ids)?;
+        // The body's blocks; the join, last, is the callee's again.
+        let end = j + spliced.len();
         new.splice(j + 1..j + 1, spliced);
         cx.stats.blocks += 1;
         cx.stats.inlined += 1;
+        inline_body_sends(new, j + 1..end, home, cx, ids)?;
     }
     Ok(())
+}
+
+/// Inlines the sends of an inlined block body (`new[body]`, the
+/// activation of `home`'s block) as the function's own sends would be
+/// (their sites are the function's: the body is its code), one level
+/// below the callee. A send left there must be a special binary one the
+/// oracle expects its fast paths to serve, else the body is refused.
+fn inline_body_sends(
+    new: &mut Vec<Block>,
+    body: std::ops::Range<usize>,
+    home: ConstId,
+    cx: &mut Context,
+    ids: &mut Ids,
+) -> Result<(), Refusal> {
+    let (mut i, mut end) = (body.start, body.end);
+    let mut considered = std::collections::HashSet::new();
+    while i < end {
+        let Some((at, site)) = next_body_send(&new[i], home, &considered) else {
+            i += 1;
+            continue;
+        };
+        considered.insert(site.pc);
+        let inst = &new[i].insts[at].inst;
+        if super::is_special_binary(inst) && cx.oracle.fast_special(&site) {
+            continue;
+        }
+        let mut f = Function {
+            name: String::new(),
+            kind: Kind::Method,
+            arg_count: 0,
+            temp_count: 0,
+            blocks: std::mem::take(new),
+            constants: vec![],
+        };
+        let result = super::try_inline(&mut f, i, at, None, 1, cx, ids);
+        *new = f.blocks;
+        let added = result.map_err(|why| {
+            cx.stats.refused.push((site.pc, why));
+            Refusal::BlockBody
+        })?;
+        end += added.len();
+        new.splice(i + 1..i + 1, added);
+        cx.stats.inlined += 1;
+    }
+    Ok(())
+}
+
+/// The first send of `b` in the block body itself (its state's innermost
+/// frame is `home`'s block activation, the callee's around it) not yet
+/// considered, with its site: the function's own send at that pc.
+fn next_body_send(
+    b: &Block,
+    home: ConstId,
+    considered: &std::collections::HashSet<u16>,
+) -> Option<(usize, Site)> {
+    b.insts.iter().enumerate().find_map(|(at, data)| {
+        let Inst::Send {
+            selector,
+            args,
+            to_super: false,
+            ..
+        } = &data.inst
+        else {
+            return None;
+        };
+        let state = data.state.as_ref()?;
+        let frames = state.frames();
+        let in_body = frames.len() == 2 && frames[0].method == home;
+        (in_body && !considered.contains(&state.pc)).then(|| {
+            let site = Site {
+                method: None,
+                method_handle: None,
+                pc: state.pc,
+                selector: *selector,
+                arity: args.len(),
+            };
+            (at, site)
+        })
+    })
 }
 
 /// The first activation left in `new`: its block, its index there and
@@ -206,35 +289,13 @@ fn next_activation(new: &[Block], callee: &Prepared) -> Option<(usize, usize, us
 }
 
 /// What a block body may hold to be inlined: no block of its own, no
-/// primitive, and only special binary sends whose fast paths the oracle
-/// expects to serve (the body's sites are the function's own).
-fn check_body(body: &Function, cx: &mut Context) -> Result<(), Refusal> {
+/// primitive, no send to super (its other sends are inlined or checked
+/// once it is spliced, see [`inline_body_sends`]).
+fn check_body(body: &Function) -> Result<(), Refusal> {
     for b in &body.blocks {
         for data in &b.insts {
-            match &data.inst {
-                Inst::MakeBlock { .. } => return Err(Refusal::BlockBody),
-                Inst::Send {
-                    selector,
-                    args,
-                    to_super,
-                    ..
-                } => {
-                    let Some(state) = &data.state else {
-                        return Err(Refusal::Malformed);
-                    };
-                    if *to_super {
-                        return Err(Refusal::BlockBody);
-                    }
-                    let at = Site {
-                        method: None,
-                        method_handle: None,
-                        pc: state.pc,
-                        selector: *selector,
-                        arity: args.len(),
-                    };
-                    check_special(&data.inst, &at, cx.oracle).map_err(|_| Refusal::BlockBody)?;
-                }
-                _ => {}
+            if let Inst::MakeBlock { .. } | Inst::Send { to_super: true, .. } = data.inst {
+                return Err(Refusal::BlockBody);
             }
         }
         if let Terminator::Primitive { .. } = b.terminator {
