@@ -236,7 +236,7 @@ fn inlined_blocks_answer_as_the_interpreter() {
     };
     for stress in [false, true] {
         let (out, hot) = compare(&file, HOT, stress);
-        assert!(out.contains("12361604\n200.0\n52.5\n"), "{out}");
+        assert!(out.contains("17388104\n200.0\n52.5\n100730\n"), "{out}");
         let (_, tiered_later) = compare(&file, &tiered("20"), stress);
         compare(&file, &tiered("1"), stress);
         if stress {
