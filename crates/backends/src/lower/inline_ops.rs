@@ -5,11 +5,8 @@
 //! leave native code through `lst_inlined_exit`: the inlined activations become real frames the
 //! interpreter finishes (`lst_vm::jit_runtime::inlined_frames`).
 //!
-//! In a block body inlined at its activation, the home's temporaries and
-//! instance variables are the unit's own frame's (the home is the unit's
-//! activation), so their loads and stores lower as the unit's do. Any
-//! other instruction with a chained state is refused (the method keeps
-//! its baseline code). This module must not decide what is inlined
+//! Any other instruction with a chained state is refused (the method
+//! keeps its baseline code). This module must not decide what is inlined
 //! (`lst_jit::inline` does) and knows no Smalltalk selector.
 
 use super::{Lowering, refuse};
@@ -81,58 +78,12 @@ impl Lowering<'_, '_, '_> {
                 };
                 self.inlined_safepoint(state)?;
             }
-            Inst::Temp(_) | Inst::SetTemp(..) | Inst::Ivar(_) | Inst::SetIvar(..)
-                if self.in_inlined_block(data.state.as_ref()) =>
-            {
-                self.home_access(data)?;
-            }
             _ if data.state.as_ref().is_some_and(State::is_chained) => {
                 return refuse(format!("{:?} inside inlined code", data.inst));
             }
             _ => return Ok(false),
         }
         Ok(true)
-    }
-
-    /// Whether `state` is chained and its innermost activation is a
-    /// block's body inlined at its `value…` send.
-    fn in_inlined_block(&self, state: Option<&State>) -> bool {
-        let Some(frame) = state.and_then(|s| s.inlined.as_deref()) else {
-            return false;
-        };
-        self.f
-            .constant(frame.method)
-            .is_some_and(|c| c.kind == ConstKind::Block)
-    }
-
-    /// A temporary or instance variable of the home of an inlined block
-    /// body: the home is the unit's own activation, whose frame holds them
-    /// as for the unit's own code. A failed check (a malformed image)
-    /// traps at the unit's state, as the unit's own access would.
-    fn home_access(&mut self, data: &InstData) -> Result<(), LowerError> {
-        let Some(state) = data.state.as_ref().map(State::root).cloned() else {
-            return refuse("a home access without its state");
-        };
-        match data.inst {
-            Inst::Temp(n) => {
-                let v = self.temp(n, None, &state)?;
-                self.set(data.results[0], v.expect("a temp load answers a value"));
-            }
-            Inst::SetTemp(n, v) => {
-                let x = self.get(v)?;
-                self.temp(n, Some(x), &state)?;
-            }
-            Inst::Ivar(n) => {
-                let v = self.ivar(n, None, &state)?;
-                self.set(data.results[0], v.expect("an ivar load answers a value"));
-            }
-            Inst::SetIvar(n, v) => {
-                let x = self.get(v)?;
-                self.ivar(n, Some(x), &state)?;
-            }
-            _ => return refuse("not a home access"),
-        }
-        Ok(())
     }
 
     /// The address in the pool of constant `k`.

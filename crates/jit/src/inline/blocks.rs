@@ -17,10 +17,13 @@
 //! callee's argument, which the splice named by the send's operand) is
 //! the proof: no guard is needed. The body's `self`, `arg n`, `lit n`,
 //! `temp n` and `ivar n` are the function's own (the home's), so they
-//! stay as they are. Each state in the body is chained: its innermost
-//! inlined frame is the block's activation (a [`ConstKind::Block`]
-//! constant, the Block object as its receiver), its caller the callee's
-//! state at the `value…` send. The block object is still made; only the
+//! stay as they are; the states of the loads and stores of temporaries
+//! and instance variables are the function's own at the inlined send
+//! (they leave native code only when the image is malformed, to report
+//! the error, and the unit's frame holds those variables). Every other
+//! state in the body is chained: its innermost inlined frame is the
+//! block's activation (a [`ConstKind::Block`] constant, the Block object
+//! as its receiver), its caller the callee's state at the `value…` send. The block object is still made; only the
 //! activation is inlined. A body that makes a block, or has a send that
 //! is not a special binary one the oracle expects its fast paths to
 //! serve, is refused ([`Refusal::BlockBody`]), and with it the callee.
@@ -305,6 +308,16 @@ fn check_body(body: &Function) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Whether `inst` reads or writes a variable of the block's home (the
+/// unit's activation): its temporaries and its receiver's instance
+/// variables.
+fn is_home_access(inst: &Inst) -> bool {
+    matches!(
+        inst,
+        Inst::Temp(_) | Inst::SetTemp(..) | Inst::Ivar(_) | Inst::SetIvar(..)
+    )
+}
+
 /// One activation to inline: the block's home constant, its body and
 /// where its parameters go.
 struct Activation<'a> {
@@ -370,18 +383,13 @@ impl Activation<'_> {
             if entry && data.inst == Inst::Safepoint {
                 // The block's entry: `value…` stores the parameters into
                 // the home's temporaries (the send ticked already).
-                let Some(state) = &data.state else {
-                    return Err(Refusal::Malformed);
-                };
                 for i in 1..cut.operands.len() {
                     let temp = u8::try_from(usize::from(self.arg_location) + i - 1)
                         .map_err(|_| Refusal::Malformed)?;
-                    let mut state = state.clone();
-                    chain(&mut state, frame.clone());
                     insts.push(InstData {
                         results: vec![],
                         inst: Inst::SetTemp(temp, cut.operand(i, &e.map)),
-                        state: Some(state),
+                        state: Some(frame.caller.root().clone()),
                     });
                 }
                 continue;
@@ -395,7 +403,10 @@ impl Activation<'_> {
                 values.insert(*r, new);
                 *r = new;
             }
-            if let Some(state) = &mut data.state {
+            if is_home_access(&data.inst) {
+                // The unit's own frame holds the home's variables.
+                data.state = Some(frame.caller.root().clone());
+            } else if let Some(state) = &mut data.state {
                 for v in state.values_mut() {
                     *v = split::renamed(*v, &values);
                 }
