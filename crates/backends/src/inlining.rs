@@ -153,10 +153,12 @@ impl InlineOracle for FeedbackOracle<'_> {
         !site.megamorphic && site.classes.iter().all(|&c| self.served_inline(special, c))
     }
 
-    /// Yes when the send's selector is a `value…` one of its arity and
-    /// Block answers it with the block-activating primitive (as the
-    /// image's `Block>>value…` does); the selector joins the unit's
-    /// dependencies, so that redefining it invalidates the unit.
+    /// Yes when Block answers the send's selector with a method that
+    /// activates the block with the send's arguments, as the
+    /// interpreter's send does without a frame for it (`<invokeBlock
+    /// arg1 … argN self>`, the image's `Block>>value…`); the selector
+    /// joins the unit's dependencies, so that redefining it invalidates
+    /// the unit.
     fn activates_block(&mut self, at: &Site) -> bool {
         let Some(method) = self.site_method(at) else {
             return false;
@@ -164,15 +166,12 @@ impl InlineOracle for FeedbackOracle<'_> {
         let Some(selector) = self.selector(method, at.selector) else {
             return false;
         };
-        if !is_value_selector(self.vm.heap.bytes(selector), at.arity) {
-            return false;
-        }
         let block_class = self.vm.root(Root::BlockClass);
         let Some(found) = self.vm.find_method(selector, block_class) else {
             return false;
         };
-        let activates = method_shape(self.vm, found)
-            .is_some_and(|m| starts_with_primitive(&m.bytecodes, BLOCK_INVOKE, at.arity + 1));
+        let activates =
+            method_shape(self.vm, found).is_some_and(|m| invokes_block(&m.bytecodes, at.arity));
         if activates && !self.out.selectors.contains(&selector) {
             self.out.selectors.push(selector);
         }
@@ -259,29 +258,29 @@ impl InlineOracle for FeedbackOracle<'_> {
     }
 }
 
-/// The primitive `Block>>value…` runs: it activates the block.
-const BLOCK_INVOKE: u16 = 8;
-
-/// Whether `name` is `value` (arity 0) or `value:` repeated `arity` times.
-fn is_value_selector(name: &[u8], arity: usize) -> bool {
-    match arity {
-        0 => name == b"value",
-        n => name.len() == 6 * n && name.chunks(6).all(|c| c == b"value:"),
-    }
-}
-
-/// Whether `code` starts with primitive `number` of `argc` values (its
-/// `pushArgument`s, then `doPrimitive`).
-fn starts_with_primitive(code: &[u8], number: u16, argc: usize) -> bool {
-    let mut pc = 0;
+/// Whether `code` starts with the block-activating primitive on the
+/// method's `arity` arguments in order, then the receiver (the prologue
+/// the interpreter's send runs without a frame).
+fn invokes_block(code: &[u8], arity: usize) -> bool {
+    let Some(invoke) = lst_vm::prims::number_of("invokeBlock") else {
+        return false;
+    };
+    let want: Vec<u8> = (1..=arity)
+        .filter_map(|i| u8::try_from(i).ok())
+        .chain([0])
+        .collect();
+    let (mut pc, mut pushed) = (0, vec![]);
     while let Ok(insn) = lst_bytecode::decode_at(code, pc) {
         match insn.op {
-            lst_bytecode::Op::PushArgument => pc += usize::from(insn.len),
+            lst_bytecode::Op::PushArgument => pushed.push(insn.arg),
             lst_bytecode::Op::DoPrimitive => {
-                return insn.extra == number && usize::from(insn.arg) == argc;
+                return insn.extra == u16::from(invoke)
+                    && usize::from(insn.arg) == pushed.len()
+                    && pushed == want;
             }
             _ => return false,
         }
+        pc += usize::from(insn.len);
     }
     false
 }
