@@ -34,6 +34,11 @@
 //! inlined in turn or the callee is refused ([`Refusal::SlowSpecial`]),
 //! lest the exit run at every call.
 //!
+//! A literal block the function passes to an inlined callee is inlined
+//! where the callee activates it ([`blocks`]): the callee's `value…` send
+//! to that argument becomes the block's body, its `^` the function's
+//! return; the block object is still made.
+//!
 //! This module decides what is inlined and rewrites the IR; it must not
 //! decide how a chained state is left (the back end's and the VM's) nor
 //! give inlined sends fast paths (the semantic lowering, run after it,
@@ -154,7 +159,7 @@ pub enum Refusal {
     Depth,
     /// The callee is not a method of the send's arity, or does not verify.
     Malformed,
-    /// The callee makes a block.
+    /// The callee makes a block (or returns from a block's home).
     Block,
     /// The callee has a primitive.
     Primitive,

@@ -135,26 +135,8 @@ pub(super) fn inline_activations(
             .copied()
             .flatten()
             .ok_or(Refusal::BlockBody)?;
-        if !bodies.contains_key(&made.body) {
-            let block = cx
-                .oracle
-                .literal_block(made.body)
-                .ok_or(Refusal::BlockBody)?;
-            if block.home.kind != ConstKind::Block || block.body.kind == Kind::Method {
-                return Err(Refusal::BlockBody);
-            }
-            check_body(&block.body)?;
-            let returns = block.body.blocks.iter();
-            if !cx.root_is_method
-                && returns
-                    .into_iter()
-                    .any(|b| matches!(b.terminator, Terminator::BlockReturn(_)))
-            {
-                // `^` returns from the home, which is not the function.
-                return Err(Refusal::BlockBody);
-            }
-            let home = cx.add(block.home);
-            bodies.insert(made.body, (home, block.body, block.arity));
+        if let std::collections::hash_map::Entry::Vacant(e) = bodies.entry(made.body) {
+            e.insert(literal_body(made.body, cx)?);
         }
         let (home, body, arity) = &bodies[&made.body];
         let Inst::Send { args, .. } = &new[j].insts[at].inst else {
@@ -265,6 +247,26 @@ fn next_body_send(
             (at, site)
         })
     })
+}
+
+/// The body of the function's literal block at `body`, if it may be
+/// inlined: its home's constant, its IR and its arity.
+fn literal_body(body: u16, cx: &mut Context) -> Result<(ConstId, Function, usize), Refusal> {
+    let block = cx.oracle.literal_block(body).ok_or(Refusal::BlockBody)?;
+    if block.home.kind != ConstKind::Block || block.body.kind == Kind::Method {
+        return Err(Refusal::BlockBody);
+    }
+    check_body(&block.body)?;
+    let returns = block
+        .body
+        .blocks
+        .iter()
+        .any(|b| matches!(b.terminator, Terminator::BlockReturn(_)));
+    if returns && !cx.root_is_method {
+        // `^` returns from the home, which is not the function.
+        return Err(Refusal::BlockBody);
+    }
+    Ok((cx.add(block.home), block.body, block.arity))
 }
 
 /// The first activation left in `new`: its block, its index there and
