@@ -135,8 +135,9 @@ struct Backend {
 }
 
 impl Backend {
+    /// A backend on this thread (LLVM's native target is initialized:
+    /// [`LlvmJit::new`] did it before any job could exist).
     fn new(prefix: &'static str) -> Result<Backend, String> {
-        Target::initialize_native(&InitializationConfig::default())?;
         let triple = TargetMachine::get_default_triple();
         let target = Target::from_triple(&triple).map_err(|e| e.to_string())?;
         let machine = target
@@ -241,6 +242,7 @@ fn codegen(job: Job) -> Codegen {
 
 impl LlvmJit {
     pub fn new() -> Result<LlvmJit, String> {
+        Target::initialize_native(&InitializationConfig::default())?;
         let cranelift = CraneliftJit::new()?;
         Ok(LlvmJit {
             backend: Backend::new("lst_llvm_")?,

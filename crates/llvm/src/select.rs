@@ -104,18 +104,19 @@ impl Sites {
                 _ => None,
             });
         let mut by_send = vec![];
-        let mut by_pc = HashMap::new();
+        let mut pcs = vec![];
         for (k, (data, selector, nargs, to_super)) in sends.enumerate() {
             let site = sites.get(k).ok_or("more sends than send sites")?;
             let record = u64::from(first_record) + k as u64 + 1;
             entries::prepare_site(site, selector, to_super, nargs, literal_count, record)
                 .map_err(|e| e.0)?;
-            by_send.push(site as *const SendSite as u64);
-            let pc = data.state.as_ref().map(|s| s.pc);
-            if let Some(found) = pc.and_then(|pc| entries::site_at(f, sites, pc).ok()) {
-                by_pc.insert(pc.unwrap_or_default(), found as *const SendSite as u64);
-            }
+            by_send.push(address(site));
+            pcs.extend(data.state.as_ref().map(|s| s.pc));
         }
+        let by_pc = pcs
+            .into_iter()
+            .filter_map(|pc| Some((pc, address(entries::site_at(f, sites, pc).ok()?))))
+            .collect();
         Ok(Sites { by_send, by_pc })
     }
 
@@ -134,6 +135,11 @@ impl Sites {
             .copied()
             .ok_or_else(|| format!("no send at pc {pc} for its site"))
     }
+}
+
+/// The address of `site`, as code embeds it.
+fn address(site: &SendSite) -> u64 {
+    site as *const SendSite as u64
 }
 
 /// Builds function `name` from `f` into `module`; answers its entries.
