@@ -1,7 +1,9 @@
 //! `lst disasm`: finds `Class>>selector` in the image and lists its
-//! bytecode, and with `--jit` the JIT's IR for it and its block bodies.
+//! bytecode, and with `--jit` the JIT's IR for it and its block bodies
+//! after each pass, then what each compiler makes of it.
 
 use anyhow::{Result, bail};
+use lst_backends::optimizations::Optimizations;
 use lst_vm::Vm;
 
 /// The class and selector `spec` names.
@@ -29,61 +31,19 @@ pub fn method(vm: &Vm, spec: &str) -> Result<String> {
     }
 }
 
-/// The JIT IR of the method named `spec` and of each of its block bodies,
-/// with the fast paths of special selectors lowered and folded (those of
-/// literal selectors, `quo:` …, depend on the image's methods and are
-/// decided when compiling).
-pub fn jit_ir(vm: &Vm, spec: &str) -> Result<String> {
-    use lst_jit::ir::Kind;
-    use lst_jit::translate::{Source, block_bodies, translate};
-    let (class, selector) = resolve(vm, spec)?;
-    let Some(info) = vm.find_method_info(class, &selector) else {
-        bail!("{spec}: no such method");
-    };
-    let name = format!("{}>>{}", info.class, info.selector);
-    let arg_count = lst_bytecode::selector_arity(selector.as_bytes()).unwrap_or(0) as u8;
-    let src = Source {
-        name: &name,
-        bytecodes: &info.bytecodes,
-        arg_count,
-        temp_count: info.temporary_size.min(255) as u8,
-    };
-    let mut out = String::new();
-    let kinds = std::iter::once(Kind::Method).chain(
-        block_bodies(&info.bytecodes)
-            .into_iter()
-            .map(|(start, _)| Kind::BlockBody { start }),
-    );
-    for kind in kinds {
-        out.push('\n');
-        match translate(&src, kind.clone()) {
-            Ok(mut f) => {
-                let facts = lst_jit::semantic::Facts {
-                    literal_ops: &[],
-                    float_ops: &[],
-                    object_ops: &[],
-                    quick: &[],
-                    not_float: &[],
-                };
-                lst_jit::semantic::lower(&mut f, &facts);
-                lst_jit::fold::fold(&mut f);
-                out.push_str(&f.to_string());
-            }
-            Err(e) => out.push_str(&format!("; {kind:?} is not translated: {e}\n")),
-        }
-    }
-    Ok(out)
-}
-
-/// The type feedback recorded for the method named `spec` and, when the
-/// optimizing tier would inline sends of it, its IR as that tier reads
-/// it (inlined, then the region pass, lowered and folded).
-pub fn jit_inlining(vm: &mut Vm, spec: &str) -> Result<String> {
+/// The type feedback recorded for the method named `spec`, then the JIT
+/// IR of the method and of each of its block bodies after each pass of
+/// the optimizing compile (translation, inlining, unboxed regions,
+/// semantic lowering, folding, deopt stress), as a tier-up of it would run
+/// them now, with this VM's feedback and the optimizations `opts` leaves on.
+pub fn jit_ir(vm: &Vm, spec: &str, opts: Optimizations) -> Result<String> {
+    use lst_backends::jit::{FastPaths, read_unit_logged};
+    use lst_backends::pass_log::PassLog;
     let (class, selector) = resolve(vm, spec)?;
     let method = vm
         .find_symbol(selector.as_bytes())
         .and_then(|s| vm.find_method(s, class));
-    let Some(method) = method else {
+    let (Some(method), Some(info)) = (method, vm.find_method_info(class, &selector)) else {
         bail!("{spec}: no such method");
     };
     let feedback = vm.describe_feedback(method);
@@ -92,22 +52,37 @@ pub fn jit_inlining(vm: &mut Vm, spec: &str) -> Result<String> {
     } else {
         format!("\n; type feedback\n{feedback}")
     };
-    let paths = lst_backends::jit::FastPaths::optimizing(Default::default());
-    match lst_backends::jit::read_unit(vm, method, 0, paths) {
-        Ok(unit) => match unit.inlining {
-            Some(i) if i.inlined > 0 => out.push_str(&format!(
-                "\n; IR after inlining {} sends (then regions, lowering, fold)\n{}",
-                i.inlined, unit.ir
-            )),
-            Some(i) => out.push_str(&format!(
-                "; nothing inlined ({} sends refused)\n",
-                i.refused.len()
-            )),
-            None => {}
-        },
-        Err(why) => out.push_str(&format!("; not read: {why}\n")),
+    let starts = std::iter::once(0).chain(
+        lst_jit::translate::block_bodies(&info.bytecodes)
+            .into_iter()
+            .map(|(start, _)| start),
+    );
+    for start in starts {
+        let mut log = PassLog::recording();
+        let unit = read_unit_logged(vm, method, start, FastPaths::optimizing(opts), &mut log);
+        out.push_str(&match start {
+            0 => String::from("\n; the method, pass by pass\n"),
+            start => format!("\n; the block body at {start}, pass by pass\n"),
+        });
+        out.push_str(&log.render());
+        match unit {
+            Ok(unit) => out.push_str(&inlining_summary(&unit)),
+            Err(why) => out.push_str(&format!("; not read: {why}\n")),
+        }
     }
     Ok(out)
+}
+
+/// One line on what inlining made of a unit, if it ran.
+fn inlining_summary(unit: &lst_backends::jit::UnitIr) -> String {
+    match &unit.inlining {
+        Some(i) => format!(
+            "; {} sends inlined, {} refused\n",
+            i.inlined,
+            i.refused.len()
+        ),
+        None => String::new(),
+    }
 }
 
 /// What each of the JIT's compilers makes of the method named `spec`: the

@@ -184,7 +184,9 @@ enum Command {
     Disasm {
         /// The method, as Class>>selector.
         method: String,
-        /// Also print the JIT's IR for the method and each block body, the
+        /// Also print the type feedback recorded for the method, the JIT's
+        /// IR for the method and each block body after each pass of the
+        /// optimizing compile (`--jit-opt` switches passes off), the
         /// Cranelift IR it lowers to and its machine code, and the
         /// baseline compiler's machine code.
         #[arg(long)]
@@ -439,8 +441,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(Command::Disasm { method, jit }) = &cli.command {
         out!("{}", disasm::method(&vm, method)?);
         if *jit {
-            out!("{}", disasm::jit_ir(&vm, method)?);
-            out!("{}", disasm::jit_inlining(&mut vm, method)?);
+            out!("{}", disasm::jit_ir(&vm, method, optimizations(&cli.vm))?);
             out!("{}", disasm::jit_code(&mut vm, method)?);
         }
         return Ok(ExitCode::SUCCESS);

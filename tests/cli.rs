@@ -136,6 +136,46 @@ fn a_saved_image_keeps_globals() {
 }
 
 #[test]
+fn disasm_lists_the_ir_after_each_pass_and_honours_jit_opt() {
+    // `inject:into:` has a block body, and the semantic lowering changes
+    // its IR, so both kinds of stage (full and "unchanged") appear.
+    let o = lst(&["disasm", "--jit", "Collection>>inject:into:"], "");
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let method = out
+        .split_once("; the method, pass by pass\n")
+        .map(|(_, rest)| rest)
+        .expect("a pass-by-pass listing of the method");
+    let passes: Vec<&str> = method
+        .lines()
+        .take_while(|l| !l.starts_with("; the block body"))
+        .filter_map(|l| l.strip_prefix("; after "))
+        .map(|l| l.split(':').next().unwrap_or(l))
+        .collect();
+    assert_eq!(
+        passes,
+        ["translate", "inline", "unbox", "lower", "fold"],
+        "{out}"
+    );
+    assert!(out.contains("; the block body at "), "{out}");
+    // Switching a pass off by name removes its stage.
+    let o = lst(
+        &[
+            "--jit-opt=-unbox,-inline",
+            "disasm",
+            "--jit",
+            "Collection>>inject:into:",
+        ],
+        "",
+    );
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("; after translate\n"), "{out}");
+    assert!(!out.contains("; after unbox"), "{out}");
+    assert!(!out.contains("; after inline"), "{out}");
+}
+
+#[test]
 fn disasm_shows_bytecode_jit_ir_and_machine_code() {
     let o = lst(&["disasm", "--jit", "SmallInt>>+"], "");
     let out = stdout(&o);

@@ -62,6 +62,8 @@ pub struct Targets {
     /// The shared Float functions ([`crate::float_stub`]), by position
     /// among the Float operations (`float_ops::float_position`).
     pub float_ops: Vec<u64>,
+    /// The shared `new:` function ([`crate::new_slots_stub`]).
+    pub new_slots: u64,
 }
 
 /// What the code refers to besides the IR.

@@ -18,6 +18,7 @@ use crate::helpers::{self, Helper};
 use crate::inlining::UnitInlining;
 use crate::lower::{self, Env, HelperImport, MethodFacts};
 use crate::optimizations::{Optimization, Optimizations};
+use crate::pass_log::PassLog;
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, InstBuilder, SigRef, Signature, UserFuncName, types::I64,
 };
@@ -56,6 +57,9 @@ pub struct CraneliftJit {
     helper_imports: Vec<HelperImport>,
     /// The Float functions, by operation (see [`crate::float_stub`]).
     float_ops: Vec<HelperImport>,
+    /// The shared `new:` function baseline code calls
+    /// ([`crate::new_slots_stub`]).
+    new_slots: Option<FuncId>,
     /// The shared exits, by `Exit` (see [`crate::exit_stub`]).
     exits: Vec<HelperImport>,
     trampoline: Trampoline,
@@ -149,6 +153,7 @@ impl CraneliftJit {
             helpers,
             helper_imports,
             float_ops: vec![],
+            new_slots: None,
             exits: vec![],
             trampoline: refuse_to_run,
             send_stub: None,
@@ -164,6 +169,7 @@ impl CraneliftJit {
         jit.send_stub = Some(jit.build_send_stub()?);
         jit.return_stub = Some(jit.build_return_stub()?);
         jit.float_ops = jit.build_float_functions()?;
+        jit.new_slots = Some(jit.build_new_slots_function()?);
         jit.exits = jit.build_exits()?;
         jit.targets = jit.baseline_targets(&all);
         Ok(jit)
@@ -206,6 +212,7 @@ impl CraneliftJit {
                 .map(|h| (h.address as u64, h.signature.params.len()))
                 .collect(),
             float_ops: self.float_ops.iter().map(|f| code(Some(f.id))).collect(),
+            new_slots: code(self.new_slots),
         }
     }
 
@@ -297,6 +304,21 @@ impl CraneliftJit {
                 })
             })
             .collect()
+    }
+
+    /// The shared `new:` function (see [`crate::new_slots_stub`]), with
+    /// `lst_new_slots`'s signature.
+    fn build_new_slots_function(&mut self) -> Result<FuncId, String> {
+        let runtime = self.helpers[helpers::Id::lst_new_slots as usize];
+        let sig = self.helper_imports[helpers::Id::lst_new_slots as usize]
+            .signature
+            .clone();
+        self.build_function(
+            "lst_new_slots_inline",
+            &sig,
+            &[runtime],
+            |b, lay, refs, _| crate::new_slots_stub::build(b, lay, refs[0]),
+        )
     }
 
     /// Defines a stub named `name` with the tail signature (see
@@ -597,6 +619,18 @@ impl FastPaths {
 /// for unboxed Floats), the semantic lowering with the fast `paths`
 /// asked for, fold, and the deopt stress's ticks if it is on.
 pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result<UnitIr, String> {
+    read_unit_logged(vm, method, start, paths, &mut PassLog::off())
+}
+
+/// [`read_unit`], noting the IR after each pass in `log` (for
+/// `lst disasm --jit`).
+pub fn read_unit_logged(
+    vm: &Vm,
+    method: Value,
+    start: u16,
+    paths: FastPaths,
+    log: &mut PassLog,
+) -> Result<UnitIr, String> {
     let h = &vm.heap;
     let field = |i| h.get(method, i).unwrap_or(method);
     let code = field(method::BYTECODES);
@@ -623,6 +657,7 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
         start => Kind::BlockBody { start },
     };
     let mut ir = translate(&src, kind).map_err(|e| format!("translate: {e}"))?;
+    log.after("translate", &ir);
     let quick = per_selector(h, literals, |s| {
         // Unary (`x`, 1 value) or one-keyword (`x:`, 2 values).
         let nvals = match (selector_arity(s)?, s.last()) {
@@ -649,16 +684,23 @@ pub fn read_unit(vm: &Vm, method: Value, start: u16, paths: FastPaths) -> Result
     // Inlining runs first, so that the inlined bodies get the fast paths.
     let inlining =
         (paths.inline && start == 0).then(|| crate::inlining::inline_unit(vm, method, &mut ir));
+    if inlining.is_some() {
+        log.after("inline", &ir);
+    }
     let unboxed_regions = if paths.unbox {
         lst_jit::semantic::region::unbox(&mut ir, &facts);
+        log.after("unbox", &ir);
         region_roots(&ir)
     } else {
         0
     };
     lst_jit::semantic::lower(&mut ir, &facts);
+    log.after("lower", &ir);
     lst_jit::fold::fold(&mut ir);
+    log.after("fold", &ir);
     if paths.stress && vm.deopt_stress().is_some() {
         lst_jit::stress::stress_guards(&mut ir);
+        log.after("stress", &ir);
     }
     Ok(UnitIr {
         ir,

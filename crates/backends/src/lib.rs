@@ -31,7 +31,9 @@ pub mod helpers;
 pub mod inlining;
 pub mod jit;
 pub mod lower;
+pub mod new_slots_stub;
 pub mod optimizations;
+pub mod pass_log;
 pub mod return_stub;
 pub mod send_stub;
 

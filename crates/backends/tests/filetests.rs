@@ -264,6 +264,7 @@ impl Names {
                 .zip(float_ops())
                 .map(|(a, op)| (*a, format!("lst_{}", op.name()))),
         );
+        exact.push((t.new_slots, "lst_new_slots_inline".to_string()));
         if let Some(c) = &compiled.counter {
             exact.push((c.as_ptr() as u64, "counter".to_string()));
         }

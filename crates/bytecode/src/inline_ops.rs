@@ -213,6 +213,21 @@ impl ObjectOp {
         }
     }
 
+    /// The primitive (by its name in the VM's primitive table) of the
+    /// method the operation stands for, and the operands the method
+    /// passes it, as indices into (receiver, arguments…): `at:put:` runs
+    /// `arrayAtPut` on (value, receiver, index).
+    pub fn primitive(self) -> (&'static str, &'static [u8]) {
+        match self {
+            ObjectOp::At => ("arrayAt", &[0, 1]),
+            ObjectOp::AtPut => ("arrayAtPut", &[2, 0, 1]),
+            ObjectOp::Identical => ("identical", &[0, 1]),
+            ObjectOp::Class => ("class", &[0]),
+            ObjectOp::Size => ("basicSize", &[0]),
+            ObjectOp::New => ("newObject", &[0, 1]),
+        }
+    }
+
     /// The name used in the JIT IR's text (`site_prim at …`).
     pub fn name(self) -> &'static str {
         match self {

@@ -13,7 +13,6 @@
 use super::{Emitter, R8, R9, R10, RAX, RCX, RDX};
 use crate::clif_kit::WORD_BYTES;
 use crate::entries::site_at;
-use crate::helpers::Id;
 use crate::lower::LowerError;
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lst_jit::ir::{Inst, InstData};
@@ -168,23 +167,18 @@ impl Emitter<'_> {
         );
     }
 
-    /// rax := a new object of class `class` with `size` nil slots, made by
-    /// the runtime without a collection, or 0; rdx := 1 when it is 0.
+    /// rax := a new object of class `class` with `size` nil slots, made
+    /// without a collection by the shared `new:` function
+    /// ([`crate::new_slots_stub`]: the bump allocation, then the
+    /// runtime), or 0; rdx := 1 when it is 0.
     fn new_slots(
         &mut self,
         class: lst_jit::ir::Value,
         size: lst_jit::ir::Value,
     ) -> Result<(), LowerError> {
-        let &(address, params) = self
-            .env
-            .targets
-            .helpers
-            .get(Id::lst_new_slots as usize)
-            .ok_or_else(|| LowerError("no address for lst_new_slots".into()))?;
-        if params != 3 {
-            return Err(LowerError(format!(
-                "lst_new_slots takes {params} parameters, not 3"
-            )));
+        let address = self.env.targets.new_slots;
+        if address == 0 {
+            return Err(LowerError("no shared new: function".into()));
         }
         // Its parameters are (vm, class, size): rsi holds the class for
         // the call, and is the frame again after it.

@@ -80,28 +80,24 @@ pub struct PrimWay {
 
 /// A primitive compiled code runs inline at a send whose selector names
 /// it, when the site's first primitive way holds the receiver's class
-/// with exactly the primitive method it stands for: `at:` (primitive 24
-/// on receiver, index), `at:put:` (primitive 5 on value, receiver, index;
-/// it answers the receiver), `==` (1 on receiver, argument), `class` (2
-/// on the receiver), `basicSize`/`size` (4 on the receiver) and `new:` (7
-/// on receiver, size: a new object of nil slots, made by
+/// with exactly the primitive method it stands for
+/// ([`InlinePrim::primitive`] names it and its operands): `at:`
+/// (`arrayAt` on receiver, index), `at:put:` (`arrayAtPut` on value,
+/// receiver, index; it answers the receiver), `==` (`identical`),
+/// `class`, `basicSize`/`size` and `new:` (`newObject` on receiver, size:
+/// a new object of nil slots, made by
 /// [`lst_new_slots`](super::helpers::lst_new_slots) without a collection). Guarding
 /// on what the runtime found at the site, not on the selector, keeps
 /// the inline path right for every class and every redefinition.
 pub use lst_bytecode::inline_ops::ObjectOp as InlinePrim;
 
 /// The [`PrimWay::prim`] word of the primitive method `op` stands for.
+/// (A name missing from the primitive table, which a test rules out,
+/// would give primitive 0, which no site holds: no inline path.)
 pub fn prim_word(op: InlinePrim) -> u64 {
-    let (number, args): (u8, &[u8]) = match op {
-        InlinePrim::At => (24, &[0, 1]),
-        InlinePrim::AtPut => (5, &[2, 0, 1]),
-        InlinePrim::Identical => (1, &[0, 1]),
-        InlinePrim::Class => (2, &[0]),
-        InlinePrim::Size => (4, &[0]),
-        InlinePrim::New => (7, &[0, 1]),
-    };
+    let (name, args) = op.primitive();
     let mut p = PrimitiveMethod {
-        number,
+        number: crate::prims::number_of(name).unwrap_or(0),
         argc: args.len() as u8,
         args: [0; 5],
         resume_pc: 0,
@@ -484,5 +480,34 @@ fn fill_quick_way(site: &SendSite, quick: Quick, class: Value) {
         way.quick.set(code);
         way.operand.set(operand);
         way.class.set(class.raw());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_inline_primitive_is_in_the_primitive_table_with_its_arity() {
+        for op in InlinePrim::ALL {
+            let (name, operands) = op.primitive();
+            let number = crate::prims::number_of(name)
+                .unwrap_or_else(|| panic!("{op:?}: no primitive named {name}"));
+            let entry = crate::prims::lookup(number).expect("a table entry");
+            assert_eq!(entry.arity, operands.len(), "{op:?} ({name})");
+            // Operands index (receiver, arguments…) of the selector.
+            assert!(operands.iter().all(|&i| usize::from(i) <= op.arguments()));
+            assert_eq!(PrimitiveMethod::unpack(prim_word(op)).number, number);
+        }
+    }
+
+    #[test]
+    fn the_inline_primitives_are_llsts() {
+        // The numbers LLST's images use in these methods (llst-facts.md).
+        let numbers: Vec<u8> = InlinePrim::ALL
+            .iter()
+            .map(|&op| PrimitiveMethod::unpack(prim_word(op)).number)
+            .collect();
+        assert_eq!(numbers, [24, 5, 1, 2, 4, 7]);
     }
 }
