@@ -112,6 +112,7 @@ helpers! {
     lst_tier_up: fn(_, _, _, _);
     lst_inlined_exit: fn(_, _, _, _);
     lst_inlined_poll: fn(_);
+    lst_box_float: fn(_, _, _, _);
 }
 
 #[cfg(test)]

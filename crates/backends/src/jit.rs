@@ -594,6 +594,10 @@ pub struct FastPaths {
     /// Monomorphic sends inlined speculatively (`lst_jit::inline`), for
     /// back ends that lower its constants, guards and exits.
     pub inline: bool,
+    /// Float temporaries unboxed across innermost loops
+    /// (`lst_jit::semantic::loops`), for back ends that select
+    /// `box_float_gc` and `countdown_tick`.
+    pub unbox_loops: bool,
     /// Guards that also fail every N-th time while the VM's deopt stress
     /// is on (`lst_jit::stress`), for back ends that select
     /// `stress_tick`.
@@ -609,6 +613,7 @@ impl FastPaths {
             quick: true,
             unbox: opts.has(Optimization::Unbox),
             inline: opts.has(Optimization::Inline),
+            unbox_loops: opts.has(Optimization::UnboxLoops),
             stress: true,
         }
     }
@@ -696,6 +701,10 @@ pub fn read_unit_logged(
     };
     lst_jit::semantic::lower(&mut ir, &facts);
     log.after("lower", &ir);
+    if paths.unbox_loops {
+        lst_jit::semantic::loops::unbox_loops(&mut ir);
+        log.after("unbox-loops", &ir);
+    }
     lst_jit::fold::fold(&mut ir);
     log.after("fold", &ir);
     if paths.stress && vm.deopt_stress().is_some() {
@@ -755,6 +764,7 @@ impl MethodInput {
                 quick: false,
                 unbox: false,
                 inline: false,
+                unbox_loops: false,
                 stress: false,
             },
         };

@@ -16,6 +16,9 @@ pub enum Optimization {
     /// Monomorphic sends to small methods inlined under a class guard
     /// (`lst_jit::inline`).
     Inline,
+    /// Float temporaries kept unboxed across an innermost loop
+    /// (`lst_jit::semantic::loops`).
+    UnboxLoops,
 }
 
 /// Every optimization, its name and what it does: the one table.
@@ -29,6 +32,12 @@ pub const OPTIMIZATIONS: &[(Optimization, &str, &str)] = &[
         Optimization::Inline,
         "inline",
         "monomorphic sends to small methods inlined under a class guard (Cranelift only)",
+    ),
+    (
+        Optimization::UnboxLoops,
+        "unbox-loops",
+        "Float temporaries of an innermost loop kept unboxed across its iterations, in a copy \
+         of the loop that writes them back when it leaves",
     ),
 ];
 

@@ -526,6 +526,19 @@ pub enum Inst {
     /// or GC stress is on (the object is then meaningless). It never
     /// collects nor leaves native code.
     BoxFloat(Value),
+    /// obj: a new Float holding the float, allocated by the runtime, which
+    /// may collect (so every obj value live across it must be in its
+    /// state's stack, which back ends spill and reload as a send's). The
+    /// unboxed-loop pass ([`crate::semantic::loops`]) writes its unboxed
+    /// temporaries back with it when leaving its loop copy, a rare path.
+    /// State: a pc in the loop (reported if the heap is exhausted) and the
+    /// live obj values.
+    BoxFloatGc(Value),
+    /// bool: the VM's safepoint countdown is decremented (as a
+    /// [`Inst::Safepoint`] does) and ran out: a `safepoint` right after it
+    /// then runs its slow path. It lets an unboxed loop copy reach a
+    /// safepoint only after writing its temporaries back. Never folded.
+    CountdownTick,
     /// bool: the VM's "still valid" word for the inline operation: its
     /// receiver class still answers the selector with the primitive the
     /// operation stands for (see `lst_bytecode::inline_ops`). The word
@@ -669,6 +682,7 @@ impl Inst {
             | ClassIs(..)
             | UnitValid
             | StressTick
+            | CountdownTick
             | F64Compare(..) => &[Type::Bool],
             UnboxFloat(_) | UnboxNumber(_) => &[Type::Float, Type::Bool],
             F64(..) => &[Type::Float],
@@ -702,6 +716,7 @@ impl Inst {
                 | Send { .. }
                 | MakeBlock { .. }
                 | StressTick
+                | CountdownTick
                 | Safepoint
         )
     }
@@ -717,6 +732,7 @@ impl Inst {
                 | SetIvar(..)
                 | Send { .. }
                 | MakeBlock { .. }
+                | BoxFloatGc(_)
                 | Safepoint
         )
     }
@@ -736,7 +752,7 @@ impl Inst {
             | ClassIs(a, _) => {
                 vec![obj(a)]
             }
-            BoxFloat(x) => vec![(*x, Type::Float)],
+            BoxFloat(x) | BoxFloatGc(x) => vec![(*x, Type::Float)],
             F64(_, a, b) | F64Compare(_, a, b) => vec![(*a, Type::Float), (*b, Type::Float)],
             SitePrim { class, .. } => vec![obj(class)],
             QuickWay { object, .. } | QuickGet { object, .. } => vec![obj(object)],
@@ -798,6 +814,7 @@ impl Inst {
             | Const(_)
             | UnitValid
             | StressTick
+            | CountdownTick
             | Safepoint => vec![],
             SetTemp(_, v)
             | SetIvar(_, v)
@@ -810,7 +827,8 @@ impl Inst {
             | UnboxFloat(v)
             | UnboxNumber(v)
             | ClassIs(v, _)
-            | BoxFloat(v) => vec![v],
+            | BoxFloat(v)
+            | BoxFloatGc(v) => vec![v],
             SitePrim { class, .. } => vec![class],
             QuickWay { object, .. } | QuickGet { object, .. } => vec![object],
             QuickSet { object, value, .. } => vec![object, value],

@@ -415,6 +415,7 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         ["unbox_float", _] => UnboxFloat(v(1)?),
         ["unbox_number", _] => UnboxNumber(v(1)?),
         ["box_float", _] => BoxFloat(v(1)?),
+        ["box_float_gc", _] => BoxFloatGc(v(1)?),
         [name, _, _] if f64_op(name).is_some() => F64(f64_op(name).expect("checked"), v(1)?, v(2)?),
         [name, _, _] if f64_compare(name).is_some() => {
             F64Compare(f64_compare(name).expect("checked"), v(1)?, v(2)?)
@@ -469,6 +470,7 @@ fn parse_inst(line: &str, state: Option<State>) -> Result<InstData, String> {
         ["safepoint"] => Safepoint,
         ["unit_valid"] => UnitValid,
         ["stress_tick"] => StressTick,
+        ["countdown_tick"] => CountdownTick,
         ["const", k] => Const(const_id(k)?),
         ["class_is", _, k] => ClassIs(v(1)?, const_id(k)?),
         [op @ ("send" | "send.super"), sel, receiver, args @ ..] => Send {

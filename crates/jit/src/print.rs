@@ -89,6 +89,7 @@ impl Display for Inst {
             F64(op, a, b) => write!(f, "{} {a} {b}", op.name()),
             F64Compare(c, a, b) => write!(f, "{} {a} {b}", c.name()),
             BoxFloat(x) => write!(f, "box_float {x}"),
+            BoxFloatGc(x) => write!(f, "box_float_gc {x}"),
             FloatOp(op, a, b) => write!(f, "{} {a} {b}", op.name()),
             ClassOf(a) => write!(f, "class_of {a}"),
             SitePrim { op, class, send } => {
@@ -134,6 +135,7 @@ impl Display for Inst {
             ClassIs(v, k) => write!(f, "class_is {v} {k}"),
             UnitValid => write!(f, "unit_valid"),
             StressTick => write!(f, "stress_tick"),
+            CountdownTick => write!(f, "countdown_tick"),
             Safepoint => write!(f, "safepoint"),
         }
     }

@@ -64,8 +64,11 @@
 //! [`region`] is a pass of its own that runs before [`lower`]: it turns
 //! whole expression trees of Float sends into regions on unboxed doubles
 //! whose slow path is the original sends, which [`lower`] then expands
-//! as above.
+//! as above. [`loops`] runs after [`lower`]: it copies an innermost loop
+//! so that the Float temporaries its regions store stay doubles across
+//! its iterations, the original loop being the copy's slow path.
 
+pub mod loops;
 pub mod region;
 pub(crate) mod split;
 

@@ -20,6 +20,9 @@
 //!   (no instruction X outside the slow paths of the regions: the blocks
 //!   the region pass made for the original sends and what the lowering
 //!   made of them) and `; count: X N` (exactly N instructions X in all).
+//! * `filetests/loops/*.test`: as `unbox`, with [`lst_jit::semantic::loops`]
+//!   after the semantic lowering; `; absent: X` looks only at the blocks
+//!   the loop pass made (the loop's copy and the blocks that leave it).
 //! * `filetests/inline/*.test`: methods of one test class (instance
 //!   variables x and y), separated by lines `!`; the first is the caller.
 //!   A line `; inline: @PC Test>>sel` offers method `sel` (compiled from
@@ -69,6 +72,9 @@ enum Passes {
     Semantic,
     /// The unboxed regions, the semantic lowering, then fold.
     Unbox,
+    /// The unboxed regions, the semantic lowering, the unboxed loops
+    /// (`semantic::loops`), then fold.
+    Loops,
 }
 
 /// What a test's source says besides its code (its `;` lines).
@@ -140,6 +146,13 @@ fn outside(f: &Function, slow: &HashSet<BlockId>, first_new: u32) -> String {
     text
 }
 
+/// The text of the blocks of `f` from `first` on (those a pass made).
+fn made(f: &Function, first: u32) -> String {
+    let mut one = f.clone();
+    one.blocks.retain(|b| b.id.0 >= first);
+    one.to_string()
+}
+
 /// For each literal of `m` that is a selector `receiver` answers inline,
 /// that operation.
 fn literal_ops(m: &lst_compiler::CompiledMethod, receiver: Receiver) -> Vec<Option<InlineOp>> {
@@ -204,23 +217,34 @@ fn translated(source: &str, passes: Passes, header: &Header) -> (String, String)
             not_float: &header.not_float,
         };
         let mut slow = (HashSet::new(), u32::MAX);
+        // The first block the loop pass made: `absent:` looks at those only.
+        let mut loop_blocks = None;
         let next_id = |f: &Function| f.blocks.iter().map(|b| b.id.0 + 1).max().unwrap_or(0);
-        if passes == Passes::Unbox {
+        if matches!(passes, Passes::Unbox | Passes::Loops) {
             let first_new = next_id(&f);
             semantic::region::unbox(&mut f, &facts);
             verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
             let after = next_id(&f);
             slow = (slow_blocks(&f, first_new), after);
         }
-        if matches!(passes, Passes::Semantic | Passes::Unbox) {
+        if matches!(passes, Passes::Semantic | Passes::Unbox | Passes::Loops) {
             semantic::lower(&mut f, &facts);
             verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
+        }
+        if passes == Passes::Loops {
+            let first_new = next_id(&f);
+            semantic::loops::unbox_loops(&mut f);
+            verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
+            loop_blocks = Some(first_new);
         }
         if passes != Passes::None {
             lst_jit::fold::fold(&mut f);
         }
         verify::verify(&f).unwrap_or_else(|e| panic!("{name}: {e:?}\n{f}"));
-        fast.push_str(&outside(&f, &slow.0, slow.1));
+        match loop_blocks {
+            Some(first) => fast.push_str(&made(&f, first)),
+            None => fast.push_str(&outside(&f, &slow.0, slow.1)),
+        }
         out.push(f.to_string());
     }
     (out.join("\n"), fast)
@@ -244,6 +268,11 @@ fn semantic_filetests() {
 #[test]
 fn unbox_filetests() {
     expected_output("unbox", Passes::Unbox);
+}
+
+#[test]
+fn loops_filetests() {
+    expected_output("loops", Passes::Loops);
 }
 
 /// How many instructions `name` (with their operands' first words, e.g.

@@ -21,11 +21,17 @@
 //! pass's decision, not this module's.
 
 use super::{LowerError, Lowering};
+use crate::clif_kit::FLAGS;
+use crate::entries::state_of;
 use crate::float_kit::{float_value, new_float, number_value, or_failed};
+use crate::helpers::Id;
+use cranelift_codegen::ir::MemFlagsData;
 use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I8;
 use cranelift_codegen::ir::types::{F64, I64};
 use cranelift_codegen::ir::{self as cl, InstBuilder};
+use lst_jit::ir::State;
 use lst_jit::ir::{self, F64Compare, F64Op, Inst, InstData, Terminator, Type};
 use std::collections::{HashMap, HashSet};
 
@@ -71,12 +77,56 @@ impl Lowering<'_, '_, '_> {
                 let f = self.get(a)?;
                 self.or_exit(data, I64, |b, fail| new_float(b, lay, vm, f, fail))?
             }
+            Inst::BoxFloatGc(a) => {
+                let f = self.get(a)?;
+                vec![self.box_float_gc(f, state_of(data)?)?]
+            }
+            Inst::CountdownTick => vec![self.countdown_tick()],
             _ => return Ok(false),
         };
         for (&v, x) in data.results.iter().zip(results) {
             self.set(v, x);
         }
         Ok(true)
+    }
+
+    /// A new Float holding `f` from the runtime, which may collect: the
+    /// state's values are spilled before and reloaded after, as around a
+    /// send (an unboxed loop's write-back, off its fast path). Doubles are
+    /// no heap references: they stay valid across it.
+    fn box_float_gc(&mut self, f: cl::Value, state: &State) -> Result<cl::Value, LowerError> {
+        let dfg = &self.b.func.dfg;
+        let doubles: Vec<(ir::Value, cl::Value)> = self
+            .vals
+            .iter()
+            .filter(|&(_, &x)| dfg.value_type(x) == F64)
+            .map(|(&v, &x)| (v, x))
+            .collect();
+        self.spill(&state.stack)?;
+        let bits = self.b.ins().bitcast(I64, MemFlagsData::new(), f);
+        let pc = self.int(i64::from(state.pc));
+        let r = self.helper(Id::lst_box_float, &[self.vm, self.hp, bits, pc]);
+        let (exit, after) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(exit);
+        self.b.ins().brif(r, after, &[], exit, &[]);
+        self.b.switch_to_block(exit);
+        self.b.ins().return_(&[r]);
+        self.b.switch_to_block(after);
+        self.reload(&state.stack);
+        self.vals.extend(doubles);
+        Ok(self.load_vm(self.env.layout.regs_value))
+    }
+
+    /// `countdown -= 1`, answering whether it ran out (as a safepoint
+    /// tests it; the unboxed loop's safepoint then follows on the way out
+    /// of its copy).
+    fn countdown_tick(&mut self) -> cl::Value {
+        let at = self.env.layout.countdown;
+        let n = self.load_vm(at);
+        let n = self.b.ins().iadd_imm_s(n, -1);
+        let vm = self.vm;
+        self.b.ins().store(FLAGS, n, vm, at);
+        self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, n, 0)
     }
 
     /// The results (value, failed) of `data`, an op that `piece` computes

@@ -19,7 +19,26 @@ use super::{R, Selector};
 use inkwell::basic_block::BasicBlock;
 use inkwell::values::{FloatValue, IntValue};
 use inkwell::{FloatPredicate, IntPredicate};
-use lst_jit::ir::{F64Compare, F64Op, Inst, InstData};
+use lst_backends::entries::state_of;
+use lst_backends::helpers::Id;
+use lst_jit::ir::{F64Compare, F64Op, Function, Inst, InstData, State, Type, Value};
+use std::collections::HashSet;
+
+/// The float values of `f`: its float block parameters and the results
+/// of float type.
+fn float_values(f: &Function) -> HashSet<Value> {
+    let mut floats = HashSet::new();
+    for b in &f.blocks {
+        let params = b.typed_params().filter(|&(_, t)| t == Type::Float);
+        floats.extend(params.map(|(v, _)| v));
+        for d in &b.insts {
+            let types = d.inst.result_types().iter();
+            let typed = d.results.iter().zip(types);
+            floats.extend(typed.filter(|&(_, &t)| t == Type::Float).map(|(&v, _)| v));
+        }
+    }
+    floats
+}
 
 impl<'ctx> Selector<'ctx, '_> {
     /// Selects `data` if it is an unboxed Float op; answers whether it was.
@@ -53,12 +72,49 @@ impl<'ctx> Selector<'ctx, '_> {
                 let (object, failed) = self.box_float(bits)?;
                 vec![object, failed]
             }
+            Inst::BoxFloatGc(a) => {
+                let bits = self.get(a)?;
+                vec![self.box_float_gc(bits, state_of(data).map_err(|e| e.0)?)?]
+            }
+            Inst::CountdownTick => vec![self.countdown_tick()?],
             _ => return Ok(false),
         };
         for (&v, x) in data.results.iter().zip(results) {
             self.set(v, x);
         }
         Ok(true)
+    }
+
+    /// A new Float holding the double whose bits are `bits`, from the
+    /// runtime, which may collect: the state's values are spilled before
+    /// and reloaded after, as around a send (an unboxed loop's
+    /// write-back). Doubles are no heap references: the unit's float
+    /// values at hand stay valid across it.
+    fn box_float_gc(&mut self, bits: IntValue<'ctx>, state: &State) -> R<IntValue<'ctx>> {
+        let floats = float_values(self.ir);
+        let doubles: Vec<(Value, IntValue<'ctx>)> = self
+            .vals
+            .iter()
+            .filter(|(v, _)| floats.contains(v))
+            .map(|(&v, &x)| (v, x))
+            .collect();
+        self.spill(&state.stack)?;
+        let pc = self.int(i64::from(state.pc));
+        let r = self.helper(Id::lst_box_float, &[self.vm, self.hp, bits, pc])?;
+        self.go_on_unless_zero(r)?;
+        self.reload(&state.stack)?;
+        self.vals.extend(doubles);
+        self.load_vm(self.env.layout.regs_value)
+    }
+
+    /// `countdown -= 1`, answering whether it ran out (as a safepoint
+    /// tests it).
+    fn countdown_tick(&mut self) -> R<IntValue<'ctx>> {
+        let at = self.env.layout.countdown;
+        let n = self.load_vm(at)?;
+        let n = self.add_imm(n, -1)?;
+        self.store(self.vm, i64::from(at), n)?;
+        self.cmp_imm(IntPredicate::SLE, n, 0)
     }
 
     /// The double whose bits are `bits`.

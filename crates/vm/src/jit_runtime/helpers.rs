@@ -216,6 +216,30 @@ pub unsafe extern "C" fn lst_new_slots(vm: *mut Vm, class: u64, size: u64) -> u6
         .map_or(0, Value::raw)
 }
 
+/// A new Float holding the double whose bits are `bits`, for frame `hp`
+/// at bytecode offset `pc` (the operand stack is written: the values
+/// compiled code keeps across this call, which may collect). It is in
+/// [`NativeRegs::value`](super::boundary::NativeRegs::value). An unboxed
+/// loop writes its temporaries back with it (`box_float_gc`).
+///
+/// # Safety
+/// Called by compiled code only (see [`vm_of`]).
+pub unsafe extern "C" fn lst_box_float(vm: *mut Vm, hp: u64, bits: u64, pc: u64) -> u64 {
+    // SAFETY: we are called by compiled code, which passes the Vm it got.
+    let vm = unsafe { vm_of(vm) };
+    let r = vm
+        .enter_frame(hp as usize, pc as usize)
+        .and_then(|()| vm.new_float(f64::from_bits(bits)).map_err(Trap::from));
+    match r {
+        Ok(Some(f)) => {
+            vm.native_regs.value = f;
+            GO_ON
+        }
+        Ok(None) => vm.exit_with(Trap::Error("the image has no Float class".into())),
+        Err(t) => vm.exit_with(t),
+    }
+}
+
 /// Leaves compiled code to interpret frame `hp` from bytecode offset `pc`
 /// (the operand stack is written): for cases the code does not handle.
 ///

@@ -1,0 +1,966 @@
+//! Unboxed loops: Float temporaries kept as unboxed doubles across the
+//! iterations of an innermost loop, in a copy of the loop that never
+//! boxes them; the original loop is the slow path and the copy leaves for
+//! it, writing the temporaries back as Floats, wherever it cannot go on.
+//!
+//! It runs after [`super::region::unbox`] and [`super::lower`], on their
+//! output: a region's fast path unboxes its leaves (`unbox_float (temp
+//! T)`) and boxes its root (`box_float x`), which a `temp T := …` then
+//! stores. Inside the copy, a *promoted* temporary T is no frame slot but
+//! a float SSA value carried from block to block (every copied block takes
+//! one float parameter per promoted temporary): `temp T` answers it,
+//! `unbox_float`/`unbox_number` of it is that float (never failing),
+//! `is_int` of it is false and `is_float` true, `temp T := r` of a
+//! region's boxed root `r` makes the root's double the new value and the
+//! `box_float` (then never failing) disappears.
+//!
+//! ```text
+//! entry(): (every jump to the loop's header H now comes here)
+//!     t = temp T …; f, e = unbox_float t …
+//!     branch and(not e…), H'(f…), H         ; H: the original loop
+//! H'(f…: float) … latch'(…):                ; the copies, without sends
+//!     due = countdown_tick
+//!     branch due, write(…), H'(f…)
+//! write(…, f…: float):                      ; any edge out of the copy
+//!     r = box_float_gc f @pc [live]         ; once per double
+//!     temp T := r …
+//!     jump X(…)                             ; X: an original block
+//! ```
+//!
+//! Invariants, values the copy reads and never changes (a temporary it
+//! does not store, an argument, a literal), are unboxed once in the entry
+//! block too where their loads are read only by `unbox_number` (or, for a
+//! literal a region unboxes as a receiver, `unbox_float`); leaving, they
+//! are loaded again, not boxed.
+//!
+//! A loop qualifies when it is innermost (its back edge is a latch block
+//! ending `safepoint; jump H`, H without parameters), its method has no
+//! blocks (so its temporaries are in the frame, and nothing but this code
+//! reads or writes them while it runs), and its latch can be reached from
+//! H through *copyable* blocks: without sends, new blocks, instance
+//! variable accesses, inlined code or another safepoint. A temporary is
+//! promoted when every store to it in those blocks stores a double (a
+//! region's root, or another promoted temporary) and every load of it is
+//! used only as above.
+//!
+//! The copy leaves native code nowhere: every edge to a block it does not
+//! copy (a region's slow path, a send, the loop's exit, a safepoint whose
+//! countdown ran out) goes through a *write* block that boxes the doubles
+//! (one Float per distinct double, so values that were one object stay
+//! one) and stores the promoted temporaries, and then to the original
+//! block: the interpreter, a deopt or a GC sees exactly the frame the
+//! original code would have. (A promoted temporary the copy did not store
+//! since its entry gets a new Float equal to its old one.) The loads and stores of other temporaries in
+//! the copy keep their states without the doubles (their only exit, a
+//! trap on a heap temporaries Array, cannot happen in a method without
+//! blocks). This module must not change the original blocks but for
+//! their jumps to H.
+
+use super::split::Ids;
+use crate::ir::*;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Copies every qualifying loop of `f` (see the module doc); answers how
+/// many. Run it after [`super::lower`] and before [`crate::fold`].
+pub fn unbox_loops(f: &mut Function) -> usize {
+    let has_blocks = f
+        .blocks
+        .iter()
+        .flat_map(|b| &b.insts)
+        .any(|d| matches!(d.inst, Inst::MakeBlock { .. }));
+    if f.kind != crate::ir::Kind::Method || has_blocks {
+        return 0;
+    }
+    let mut ids = Ids::of(f);
+    let mut done = 0;
+    for l in find_loops(f) {
+        if let Some(plan) = Plan::of(f, &l) {
+            Copier::new(f, &l, &plan, &mut ids).apply(f);
+            done += 1;
+        }
+    }
+    done
+}
+
+/// An innermost loop: its header, its latch (which ends `safepoint; jump
+/// header`) and every block on a path from the header to the latch.
+struct Loop {
+    header: BlockId,
+    latch: BlockId,
+    body: HashSet<BlockId>,
+}
+
+/// The blocks that jump to each block.
+fn predecessors(f: &Function) -> HashMap<BlockId, Vec<BlockId>> {
+    let mut preds: HashMap<BlockId, Vec<BlockId>> = HashMap::new();
+    for b in &f.blocks {
+        for c in b.terminator.successors() {
+            preds.entry(c.block).or_default().push(b.id);
+        }
+    }
+    preds
+}
+
+/// Whether `b` ends `safepoint; jump H` (a loop's back edge, the
+/// safepoint with an empty stack) to a parameterless block H before it;
+/// answers H.
+fn back_edge(f: &Function, at: usize) -> Option<BlockId> {
+    let b = &f.blocks[at];
+    let Terminator::Jump(call) = &b.terminator else {
+        return None;
+    };
+    let h = f.blocks.iter().position(|x| x.id == call.block)?;
+    let safepoint = b.insts.last().is_some_and(|d| {
+        d.inst == Inst::Safepoint
+            && d.state
+                .as_ref()
+                .is_some_and(|s| !s.is_chained() && s.stack.is_empty())
+    });
+    (safepoint && 0 < h && h <= at && call.args.is_empty() && f.blocks[h].params.is_empty())
+        .then_some(call.block)
+}
+
+/// The innermost loops of `f` (none holds another's latch).
+fn find_loops(f: &Function) -> Vec<Loop> {
+    let preds = predecessors(f);
+    let mut loops = vec![];
+    for at in 0..f.blocks.len() {
+        let Some(header) = back_edge(f, at) else {
+            continue;
+        };
+        let latch = f.blocks[at].id;
+        let mut body = HashSet::from([header, latch]);
+        let mut todo = vec![latch];
+        while let Some(x) = todo.pop() {
+            if x == header {
+                continue;
+            }
+            for &p in preds.get(&x).into_iter().flatten() {
+                if body.insert(p) {
+                    todo.push(p);
+                }
+            }
+        }
+        loops.push(Loop {
+            header,
+            latch,
+            body,
+        });
+    }
+    let latches: Vec<BlockId> = loops.iter().map(|l| l.latch).collect();
+    loops.retain(|l| {
+        latches
+            .iter()
+            .all(|&x| x == l.latch || !l.body.contains(&x))
+    });
+    loops
+}
+
+/// Whether the copy may hold block `b` of a loop with latch `latch`.
+fn copyable(b: &Block, latch: BlockId) -> bool {
+    let last = b.insts.len().saturating_sub(1);
+    let insts = b.insts.iter().enumerate().all(|(k, d)| {
+        let chained = d.state.as_ref().is_some_and(State::is_chained);
+        !chained
+            && match d.inst {
+                Inst::Send { .. }
+                | Inst::MakeBlock { .. }
+                | Inst::Ivar(_)
+                | Inst::SetIvar(..)
+                | Inst::BoxFloatGc(_)
+                | Inst::CountdownTick => false,
+                Inst::Safepoint => b.id == latch && k == last,
+                _ => true,
+            }
+    });
+    insts
+        && matches!(
+            b.terminator,
+            Terminator::Jump(_) | Terminator::Branch { .. }
+        )
+}
+
+/// What the copy of a loop does: which blocks it copies, which
+/// temporaries it keeps unboxed and which values are doubles in it.
+struct Plan {
+    copied: HashSet<BlockId>,
+    /// The promoted temporaries, in order.
+    temps: Vec<u8>,
+    /// The invariants unboxed once at the copy's entry, in order.
+    invariants: Vec<(Invariant, Stands)>,
+    /// The temporaries the copied blocks store.
+    written: BTreeSet<u8>,
+    /// The obj values of the copied blocks that are doubles in the copy,
+    /// with what they stand for.
+    doubles: HashMap<Value, Stands>,
+}
+
+/// A value the copy reads and never changes: a temporary it does not
+/// store, an argument, a literal. Its loads whose uses allow it are one
+/// double, unboxed at the copy's entry; the frame keeps the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Invariant {
+    Temp(u8),
+    Arg(u8),
+    Literal(u8),
+}
+
+impl Invariant {
+    /// The load of it, as the copy's entry and its write blocks do it.
+    fn load(self) -> Inst {
+        match self {
+            Invariant::Temp(t) => Inst::Temp(t),
+            Invariant::Arg(n) => Inst::Arg(n),
+            Invariant::Literal(n) => Inst::Literal(n),
+        }
+    }
+}
+
+/// What a double of the copy stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Stands {
+    /// A Float (a promoted temporary, a region's root, a literal that is
+    /// a receiver): `unbox_float` and the tag tests read it.
+    Float,
+    /// A SmallInt or a Float, converted: only `unbox_number` reads it.
+    Number,
+}
+
+/// Whether an instruction of a copied block may use a double of kind
+/// `kind`.
+fn use_allowed(inst: &Inst, kind: Stands, temps: &BTreeSet<u8>) -> bool {
+    match (inst, kind) {
+        (Inst::UnboxNumber(_), _) => true,
+        (Inst::UnboxFloat(_) | Inst::IsInt(_) | Inst::IsFloat(_) | Inst::BothInt(..), k) => {
+            k == Stands::Float
+        }
+        (Inst::SetTemp(t, _), Stands::Float) => temps.contains(t),
+        _ => false,
+    }
+}
+
+/// The invariant `inst` loads, if it is one (`written`: the temporaries
+/// the copied blocks store).
+fn invariant_of(inst: &Inst, written: &BTreeSet<u8>) -> Option<Invariant> {
+    match *inst {
+        Inst::Temp(t) if !written.contains(&t) => Some(Invariant::Temp(t)),
+        Inst::Arg(n) => Some(Invariant::Arg(n)),
+        Inst::Literal(n) => Some(Invariant::Literal(n)),
+        _ => None,
+    }
+}
+
+/// The invariants the copied `blocks` load, each with its kind: a
+/// literal some load of which a region unboxes as a receiver
+/// (`unbox_float`) stands for a Float; anything else for a number (a
+/// SmallInt literal the SmallInt paths test is left alone).
+fn invariants(blocks: &[&Block], written: &BTreeSet<u8>) -> Vec<(Invariant, Stands)> {
+    let mut kinds: HashMap<Invariant, Stands> = HashMap::new();
+    for b in blocks {
+        for d in &b.insts {
+            let Some(i) = invariant_of(&d.inst, written) else {
+                continue;
+            };
+            let r = d.results[0];
+            let receiver = matches!(i, Invariant::Literal(_))
+                && b.insts.iter().any(|u| u.inst == Inst::UnboxFloat(r));
+            let kind = if receiver {
+                Stands::Float
+            } else {
+                Stands::Number
+            };
+            let k = kinds.entry(i).or_insert(kind);
+            *k = (*k).min(kind);
+        }
+    }
+    let mut all: Vec<(Invariant, Stands)> = kinds.into_iter().collect();
+    all.sort_unstable();
+    all
+}
+
+impl Plan {
+    fn of(f: &Function, l: &Loop) -> Option<Plan> {
+        let copied: HashSet<BlockId> = f
+            .blocks
+            .iter()
+            .filter(|b| l.body.contains(&b.id) && copyable(b, l.latch))
+            .map(|b| b.id)
+            .collect();
+        if !copied.contains(&l.header) || !reaches(f, &copied, l.header, l.latch) {
+            return None;
+        }
+        let blocks: Vec<&Block> = f.blocks.iter().filter(|b| copied.contains(&b.id)).collect();
+        let written: BTreeSet<u8> = blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter_map(|d| match d.inst {
+                Inst::SetTemp(t, _) => Some(t),
+                _ => None,
+            })
+            .collect();
+        let all_invariants = invariants(&blocks, &written);
+        let mut temps = written.clone();
+        loop {
+            let doubles = doubles(&blocks, &temps, &all_invariants, &written, l.header);
+            let before = temps.len();
+            let kept: BTreeSet<u8> = temps
+                .iter()
+                .copied()
+                .filter(|&t| promotable(&blocks, t, &doubles, &temps))
+                .collect();
+            temps = kept;
+            if temps.is_empty() {
+                return None;
+            }
+            if temps.len() == before {
+                // The invariants some load of which is a double.
+                let used: HashSet<Invariant> = blocks
+                    .iter()
+                    .flat_map(|b| &b.insts)
+                    .filter(|d| d.results.first().is_some_and(|r| doubles.contains_key(r)))
+                    .filter_map(|d| invariant_of(&d.inst, &written))
+                    .collect();
+                let invariants = all_invariants
+                    .into_iter()
+                    .filter(|(i, _)| used.contains(i))
+                    .collect();
+                return Some(Plan {
+                    copied,
+                    temps: temps.into_iter().collect(),
+                    invariants,
+                    written,
+                    doubles,
+                });
+            }
+        }
+    }
+}
+
+/// Whether `to` can be reached from `from` through the blocks `within`.
+fn reaches(f: &Function, within: &HashSet<BlockId>, from: BlockId, to: BlockId) -> bool {
+    let mut seen = HashSet::from([from]);
+    let mut todo = vec![from];
+    while let Some(x) = todo.pop() {
+        if x == to {
+            return true;
+        }
+        let Some(b) = f.block(x) else { continue };
+        for c in b.terminator.successors() {
+            if within.contains(&c.block) && seen.insert(c.block) {
+                todo.push(c.block);
+            }
+        }
+    }
+    false
+}
+
+/// Whether every instruction of `b` that reads `v` may read it as a
+/// double of kind `kind`.
+fn uses_allowed(b: &Block, v: Value, kind: Stands, temps: &BTreeSet<u8>) -> bool {
+    b.insts.iter().all(|d| {
+        !d.inst.operands().iter().any(|&(x, _)| x == v) || use_allowed(&d.inst, kind, temps)
+    }) && !b.terminator.operands().iter().any(|&(x, _)| x == v)
+}
+
+/// The obj values of `blocks` (the copied ones) that are doubles in the
+/// copy, when `temps` are promoted: the loads of those temporaries, the
+/// loads of `invariants` and the boxed roots whose uses allow it, and the
+/// parameters (not the header's) that some copied edge gives a double
+/// and whose uses allow it (of the same kind).
+fn doubles(
+    blocks: &[&Block],
+    temps: &BTreeSet<u8>,
+    invariants: &[(Invariant, Stands)],
+    written: &BTreeSet<u8>,
+    header: BlockId,
+) -> HashMap<Value, Stands> {
+    let mut doubles = HashMap::new();
+    for b in blocks {
+        for d in &b.insts {
+            let kind = match d.inst {
+                Inst::Temp(t) if temps.contains(&t) => Some(Stands::Float),
+                Inst::BoxFloat(_) => Some(Stands::Float),
+                ref i => invariant_of(i, written).and_then(|i| {
+                    let kind = invariants.iter().find(|(j, _)| *j == i)?.1;
+                    Some(kind)
+                }),
+            };
+            let forced = matches!(d.inst, Inst::Temp(t) if temps.contains(&t));
+            match kind {
+                Some(k) if forced || uses_allowed(b, d.results[0], k, temps) => {
+                    doubles.insert(d.results[0], k);
+                }
+                _ => {}
+            }
+        }
+    }
+    let by_id: HashMap<BlockId, &Block> = blocks.iter().map(|b| (b.id, *b)).collect();
+    loop {
+        let mut grew = false;
+        for b in blocks {
+            for c in b.terminator.successors() {
+                let Some(x) = by_id.get(&c.block).filter(|x| x.id != header) else {
+                    continue;
+                };
+                let params: Vec<(Value, Type)> = x.typed_params().collect();
+                for (a, &(p, t)) in c.args.iter().zip(&params) {
+                    let Some(&k) = doubles.get(a) else { continue };
+                    if t == Type::Obj && !doubles.contains_key(&p) && uses_allowed(x, p, k, temps) {
+                        doubles.insert(p, k);
+                        grew = true;
+                    }
+                }
+            }
+        }
+        if !grew {
+            return doubles;
+        }
+    }
+}
+
+/// Whether temporary `t` may stay promoted: every load of it in `blocks`
+/// is used only as a Float double allows, and every store stores one.
+fn promotable(
+    blocks: &[&Block],
+    t: u8,
+    doubles: &HashMap<Value, Stands>,
+    temps: &BTreeSet<u8>,
+) -> bool {
+    blocks.iter().all(|b| {
+        b.insts.iter().all(|d| match d.inst {
+            Inst::Temp(u) if u == t => uses_allowed(b, d.results[0], Stands::Float, temps),
+            Inst::SetTemp(u, v) if u == t => doubles.get(&v) == Some(&Stands::Float),
+            _ => true,
+        })
+    })
+}
+
+/// Builds the copy of one loop (see the module doc).
+struct Copier<'a> {
+    plan: &'a Plan,
+    header: BlockId,
+    latch: BlockId,
+    /// The latch's safepoint, which a countdown that ran out leads to.
+    safepoint: InstData,
+    /// The pc the write blocks' states name.
+    pc: u16,
+    /// The copy of each copied block.
+    copy_of: HashMap<BlockId, BlockId>,
+    /// The original blocks, by id.
+    originals: HashMap<BlockId, Block>,
+    entry: BlockId,
+    ids: &'a mut Ids,
+    /// The blocks made so far.
+    made: Vec<Block>,
+}
+
+/// The values of one copied block as it is being built.
+#[derive(Default)]
+struct Names {
+    /// Obj, bool and float values: the copy's name of each original.
+    map: HashMap<Value, Value>,
+    /// The double of each original obj value that is one in the copy.
+    double: HashMap<Value, Value>,
+    /// Bool values whose value is known in the copy.
+    known: HashMap<Value, bool>,
+    /// The current double of each promoted temporary.
+    current: Vec<Value>,
+}
+
+impl<'a> Copier<'a> {
+    fn new(f: &Function, l: &Loop, plan: &'a Plan, ids: &'a mut Ids) -> Copier<'a> {
+        let latch = f.block(l.latch).expect("the latch is a block");
+        let safepoint = latch.insts.last().expect("a safepoint").clone();
+        let pc = safepoint.state.as_ref().map_or(0, |s| s.pc);
+        let mut copy_of = HashMap::new();
+        for b in &f.blocks {
+            if plan.copied.contains(&b.id) {
+                copy_of.insert(b.id, ids.block());
+            }
+        }
+        let originals = f.blocks.iter().map(|b| (b.id, b.clone())).collect();
+        let entry = ids.block();
+        Copier {
+            plan,
+            header: l.header,
+            latch: l.latch,
+            safepoint,
+            pc,
+            copy_of,
+            originals,
+            entry,
+            ids,
+            made: vec![],
+        }
+    }
+
+    /// Adds the copy to `f` and sends every jump to the header to the
+    /// entry block.
+    fn apply(mut self, f: &mut Function) {
+        for b in &mut f.blocks {
+            for v in successors_mut(&mut b.terminator) {
+                if v.block == self.header {
+                    v.block = self.entry;
+                }
+            }
+        }
+        let entry = self.entry_block();
+        self.made.push(entry);
+        let mut ids: Vec<BlockId> = self.copy_of.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let b = self.copy_block(id);
+            self.made.push(b);
+        }
+        let made = reachable(std::mem::take(&mut self.made), self.entry);
+        f.blocks.extend(made);
+    }
+
+    fn new_value(&mut self) -> Value {
+        self.ids.value()
+    }
+
+    fn emit(&mut self, inst: Inst, state: Option<State>, insts: &mut Vec<InstData>) -> Vec<Value> {
+        let results: Vec<Value> = inst
+            .result_types()
+            .iter()
+            .map(|_| self.ids.value())
+            .collect();
+        insts.push(InstData {
+            results: results.clone(),
+            inst,
+            state,
+        });
+        results
+    }
+
+    /// Emits a load of `i` into `insts` (a temporary's with a state at
+    /// the loop's pc and an empty stack); answers it.
+    fn load(&mut self, i: Invariant, insts: &mut Vec<InstData>) -> Value {
+        let inst = i.load();
+        let state = inst.has_state().then(|| State::new(self.pc, vec![]));
+        self.emit(inst, state, insts)[0]
+    }
+
+    /// The entry: the promoted temporaries unboxed, to the header's copy
+    /// if all are Floats, else to the header.
+    fn entry_block(&mut self) -> Block {
+        let mut insts = vec![];
+        let (mut floats, mut oks) = (vec![], vec![]);
+        let temps = self
+            .plan
+            .temps
+            .iter()
+            .map(|&t| (Invariant::Temp(t), Stands::Float));
+        let all: Vec<(Invariant, Stands)> = temps.chain(self.plan.invariants.clone()).collect();
+        for (i, kind) in all {
+            let v = self.load(i, &mut insts);
+            let unbox = match kind {
+                Stands::Float => Inst::UnboxFloat(v),
+                Stands::Number => Inst::UnboxNumber(v),
+            };
+            let r = self.emit(unbox, None, &mut insts);
+            floats.push(r[0]);
+            oks.push(self.emit(Inst::Not(r[1]), None, &mut insts)[0]);
+        }
+        let mut ok = oks[0];
+        for &c in &oks[1..] {
+            ok = self.emit(Inst::And(ok, c), None, &mut insts)[0];
+        }
+        let terminator = Terminator::Branch {
+            cond: ok,
+            then: BlockCall {
+                block: self.copy_of[&self.header],
+                args: floats,
+            },
+            otherwise: BlockCall {
+                block: self.header,
+                args: vec![],
+            },
+        };
+        Block::new(self.entry, vec![], insts, terminator)
+    }
+
+    /// The copy of block `id`.
+    fn copy_block(&mut self, id: BlockId) -> Block {
+        let b = self.originals[&id].clone();
+        let mut n = Names::default();
+        let mut params = vec![];
+        let mut types = vec![];
+        for (p, t) in b.typed_params() {
+            let v = self.new_value();
+            if self.plan.doubles.contains_key(&p) {
+                n.double.insert(p, v);
+                types.push(Type::Float);
+            } else {
+                n.map.insert(p, v);
+                types.push(t);
+            }
+            params.push(v);
+        }
+        for _ in 0..self.slots() {
+            let v = self.new_value();
+            n.current.push(v);
+            params.push(v);
+            types.push(Type::Float);
+        }
+        let mut insts = vec![];
+        for d in &b.insts {
+            self.copy_inst(d, &mut n, &mut insts);
+        }
+        let terminator = if id == self.latch {
+            self.latch_end(&b.terminator, &mut n, &mut insts)
+        } else {
+            self.copy_terminator(&b.terminator, &mut n, &mut insts)
+        };
+        let copy = self.copy_of[&id];
+        Block {
+            id: copy,
+            params,
+            param_types: types,
+            insts,
+            terminator,
+        }
+    }
+
+    fn slot(&self, t: u8) -> Option<usize> {
+        self.plan.temps.iter().position(|&u| u == t)
+    }
+
+    /// How many doubles every copied block carries: one per promoted
+    /// temporary, then one per invariant.
+    fn slots(&self) -> usize {
+        self.plan.temps.len() + self.plan.invariants.len()
+    }
+
+    /// The slot of the invariant `inst` loads, if it is one of the plan's.
+    fn invariant_slot(&self, inst: &Inst) -> Option<usize> {
+        let i = invariant_of(inst, &self.plan.written)?;
+        let at = self.plan.invariants.iter().position(|&(j, _)| j == i)?;
+        Some(self.plan.temps.len() + at)
+    }
+
+    /// The copy's bool for `v` (materialized if known).
+    fn boolean(&mut self, v: Value, n: &mut Names, insts: &mut Vec<InstData>) -> Value {
+        match n.known.get(&v) {
+            Some(&k) => {
+                let zero = self.emit(Inst::Int(0), None, insts)[0];
+                let t = self.emit(Inst::IsInt(zero), None, insts)[0];
+                if k {
+                    t
+                } else {
+                    self.emit(Inst::Not(t), None, insts)[0]
+                }
+            }
+            None => n.map[&v],
+        }
+    }
+
+    fn copy_inst(&mut self, d: &InstData, n: &mut Names, insts: &mut Vec<InstData>) {
+        let is_double = |v: &Value| self.plan.doubles.contains_key(v);
+        if is_double(&d.results.first().copied().unwrap_or(Value(u32::MAX)))
+            && let Some(s) = self.invariant_slot(&d.inst)
+        {
+            n.double.insert(d.results[0], n.current[s]);
+            return;
+        }
+        match d.inst {
+            Inst::Temp(t) if self.slot(t).is_some() => {
+                let s = self.slot(t).expect("checked");
+                n.double.insert(d.results[0], n.current[s]);
+                return;
+            }
+            Inst::SetTemp(t, v) if self.slot(t).is_some() => {
+                let s = self.slot(t).expect("checked");
+                n.current[s] = n.double[&v];
+                return;
+            }
+            Inst::BoxFloat(x) if is_double(&d.results[0]) => {
+                n.double.insert(d.results[0], n.map[&x]);
+                n.known.insert(d.results[1], false);
+                return;
+            }
+            Inst::UnboxFloat(v) | Inst::UnboxNumber(v) if is_double(&v) => {
+                n.map.insert(d.results[0], n.double[&v]);
+                n.known.insert(d.results[1], false);
+                return;
+            }
+            Inst::IsInt(v) if is_double(&v) => {
+                n.known.insert(d.results[0], false);
+                return;
+            }
+            Inst::IsFloat(v) if is_double(&v) => {
+                n.known.insert(d.results[0], true);
+                return;
+            }
+            Inst::BothInt(a, b) if is_double(&a) || is_double(&b) => {
+                n.known.insert(d.results[0], false);
+                return;
+            }
+            Inst::Not(c) if n.known.contains_key(&c) => {
+                n.known.insert(d.results[0], !n.known[&c]);
+                return;
+            }
+            Inst::And(a, b) => {
+                let (ka, kb) = (n.known.get(&a).copied(), n.known.get(&b).copied());
+                let r = d.results[0];
+                match (ka, kb) {
+                    (Some(false), _) | (_, Some(false)) => {
+                        n.known.insert(r, false);
+                        return;
+                    }
+                    (Some(true), Some(true)) => {
+                        n.known.insert(r, true);
+                        return;
+                    }
+                    (Some(true), None) => {
+                        n.map.insert(r, n.map[&b]);
+                        return;
+                    }
+                    (None, Some(true)) => {
+                        n.map.insert(r, n.map[&a]);
+                        return;
+                    }
+                    (None, None) => {}
+                }
+            }
+            Inst::Safepoint => return,
+            _ => {}
+        }
+        let mut inst = d.inst.clone();
+        let operands: Vec<Value> = inst.operands().iter().map(|&(v, _)| v).collect();
+        let renamed: Vec<Value> = operands
+            .iter()
+            .map(|&v| self.boolean_or_value(v, n, insts))
+            .collect();
+        for (slot, v) in inst.operands_mut().into_iter().zip(renamed) {
+            *slot = v;
+        }
+        let state = d.state.as_ref().map(|s| {
+            let stack = s.stack.iter().filter(|v| !is_double(v));
+            State::new(s.pc, stack.map(|v| n.map[v]).collect())
+        });
+        let results = self.emit(inst, state, insts);
+        for (&old, new) in d.results.iter().zip(results) {
+            n.map.insert(old, new);
+        }
+    }
+
+    fn boolean_or_value(&mut self, v: Value, n: &mut Names, insts: &mut Vec<InstData>) -> Value {
+        if n.known.contains_key(&v) {
+            self.boolean(v, n, insts)
+        } else {
+            n.map[&v]
+        }
+    }
+
+    /// The latch's end: the countdown, then the header's copy, or the
+    /// write block before the safepoint.
+    fn latch_end(
+        &mut self,
+        t: &Terminator,
+        n: &mut Names,
+        insts: &mut Vec<InstData>,
+    ) -> Terminator {
+        debug_assert!(matches!(t, Terminator::Jump(c) if c.block == self.header));
+        let due = self.emit(Inst::CountdownTick, None, insts)[0];
+        let poll = self.ids.block();
+        self.made.push(Block::new(
+            poll,
+            vec![],
+            vec![self.safepoint.clone()],
+            Terminator::Jump(BlockCall {
+                block: self.entry,
+                args: vec![],
+            }),
+        ));
+        let out = self.leave(poll, &[], n);
+        Terminator::Branch {
+            cond: due,
+            then: out,
+            otherwise: BlockCall {
+                block: self.copy_of[&self.header],
+                args: n.current.clone(),
+            },
+        }
+    }
+
+    fn copy_terminator(
+        &mut self,
+        t: &Terminator,
+        n: &mut Names,
+        insts: &mut Vec<InstData>,
+    ) -> Terminator {
+        match t {
+            Terminator::Jump(c) => Terminator::Jump(self.edge(c, n)),
+            Terminator::Branch {
+                cond,
+                then,
+                otherwise,
+            } => match n.known.get(cond) {
+                Some(true) => Terminator::Jump(self.edge(then, n)),
+                Some(false) => Terminator::Jump(self.edge(otherwise, n)),
+                None => {
+                    let cond = self.boolean_or_value(*cond, n, insts);
+                    Terminator::Branch {
+                        cond,
+                        then: self.edge(then, n),
+                        otherwise: self.edge(otherwise, n),
+                    }
+                }
+            },
+            _ => unreachable!("copied blocks jump or branch"),
+        }
+    }
+
+    /// The copy's jump along edge `c`: to a copied block if every
+    /// argument is what its parameter is there, else out through a write
+    /// block.
+    fn edge(&mut self, c: &BlockCall, n: &mut Names) -> BlockCall {
+        let target = &self.originals[&c.block];
+        let fits = self.copy_of.contains_key(&c.block)
+            && c.block != self.header
+            && c.args
+                .iter()
+                .zip(&target.params)
+                .all(|(a, p)| self.plan.doubles.get(a) == self.plan.doubles.get(p));
+        if !fits {
+            return self.leave(c.block, &c.args, n);
+        }
+        let mut args: Vec<Value> = c
+            .args
+            .iter()
+            .map(|a| n.double.get(a).copied().unwrap_or_else(|| n.map[a]))
+            .collect();
+        args.extend(&n.current);
+        BlockCall {
+            block: self.copy_of[&c.block],
+            args,
+        }
+    }
+
+    /// A jump to a new write block that boxes the doubles among `args`
+    /// and the promoted temporaries, stores those, and goes on at the
+    /// original block `target` with `args` (boxed).
+    fn leave(&mut self, target: BlockId, args: &[Value], n: &Names) -> BlockCall {
+        // The distinct doubles to box, by their name in the copy.
+        let mut floats: Vec<Value> = vec![];
+        let add = |f: Value, floats: &mut Vec<Value>| {
+            if !floats.contains(&f) {
+                floats.push(f);
+            }
+        };
+        for a in args {
+            if let Some(&f) = n.double.get(a) {
+                add(f, &mut floats);
+            }
+        }
+        for &f in &n.current[..self.plan.temps.len()] {
+            add(f, &mut floats);
+        }
+        // (The latch's poll block, a new one, has no parameters.)
+        let target_types: Vec<Type> = self
+            .originals
+            .get(&target)
+            .map_or(vec![], |b| b.param_types.clone());
+        let mut params = vec![];
+        let mut types = vec![];
+        let mut passed = vec![];
+        // The write block's name of each argument (an obj or float
+        // parameter, or a double to box: its index in `floats`).
+        let mut arg_of: Vec<Result<Value, usize>> = vec![];
+        let mut live = vec![];
+        for (a, &t) in args.iter().zip(&target_types) {
+            match n.double.get(a) {
+                Some(f) => arg_of.push(Err(floats.iter().position(|x| x == f).expect("added"))),
+                None => {
+                    let p = self.new_value();
+                    params.push(p);
+                    types.push(t);
+                    passed.push(n.map[a]);
+                    arg_of.push(Ok(p));
+                    if t == Type::Obj {
+                        live.push(p);
+                    }
+                }
+            }
+        }
+        let float_params: Vec<Value> = floats.iter().map(|_| self.new_value()).collect();
+        params.extend(&float_params);
+        types.extend(floats.iter().map(|_| Type::Float));
+        passed.extend(&floats);
+        let mut insts = vec![];
+        let mut boxed = vec![];
+        // An invariant's double is its object, which the frame (or the
+        // method) still holds: loaded again, not boxed.
+        let temps = self.plan.temps.len();
+        let invariants = self.plan.invariants.clone();
+        for (&f, &p) in floats.iter().zip(&float_params) {
+            let same = n.current[temps..].iter().position(|&c| c == f);
+            let r = match same {
+                Some(k) => self.load(invariants[k].0, &mut insts),
+                None => {
+                    let state = State::new(self.pc, live.clone());
+                    self.emit(Inst::BoxFloatGc(p), Some(state), &mut insts)[0]
+                }
+            };
+            live.push(r);
+            boxed.push(r);
+        }
+        for (t, cur) in self.plan.temps.clone().into_iter().zip(&n.current) {
+            let r = boxed[floats.iter().position(|x| x == cur).expect("added")];
+            let state = State::new(self.pc, vec![r]);
+            self.emit(Inst::SetTemp(t, r), Some(state), &mut insts);
+        }
+        let out: Vec<Value> = arg_of
+            .iter()
+            .map(|a| match *a {
+                Ok(p) => p,
+                Err(i) => boxed[i],
+            })
+            .collect();
+        let id = self.ids.block();
+        self.made.push(Block {
+            id,
+            params,
+            param_types: types,
+            insts,
+            terminator: Terminator::Jump(BlockCall {
+                block: target,
+                args: out,
+            }),
+        });
+        BlockCall {
+            block: id,
+            args: passed,
+        }
+    }
+}
+
+/// The calls of a terminator, to retarget them.
+fn successors_mut(t: &mut Terminator) -> Vec<&mut BlockCall> {
+    match t {
+        Terminator::Jump(c) => vec![c],
+        Terminator::Branch {
+            then, otherwise, ..
+        } => vec![then, otherwise],
+        Terminator::Primitive { fail, .. } => vec![fail],
+        Terminator::Return(_) | Terminator::BlockReturn(_) => vec![],
+    }
+}
+
+/// The blocks of `made` that `entry` (the first) reaches through them.
+fn reachable(made: Vec<Block>, entry: BlockId) -> Vec<Block> {
+    let by_id: HashMap<BlockId, &Block> = made.iter().map(|b| (b.id, b)).collect();
+    let mut seen = HashSet::from([entry]);
+    let mut todo = vec![entry];
+    while let Some(x) = todo.pop() {
+        let Some(b) = by_id.get(&x) else { continue };
+        for c in b.terminator.successors() {
+            if by_id.contains_key(&c.block) && seen.insert(c.block) {
+                todo.push(c.block);
+            }
+        }
+    }
+    made.into_iter().filter(|b| seen.contains(&b.id)).collect()
+}
