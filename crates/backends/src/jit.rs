@@ -481,7 +481,6 @@ impl CraneliftJit {
                 // A builder left in the middle of a function keeps its
                 // half-built state, which would break the next function
                 // built with it (the unit again without inlining, say).
-                drop(b);
                 self.builder = FunctionBuilderContext::new();
                 Err(format!("lower: {e}"))
             }
