@@ -10,11 +10,18 @@
 //! Smalltalk suite and `tests/programs` tiered at `--jit-optimize-after 1`
 //! with `--jit-background on`, `inline_sends.st` so under GC stress with
 //! each compile held back, and AWFY benchmarks that check their results.
+//!
+//! With the feature `llvm`, the in-process cases, the programs under GC
+//! stress (`jit_edges.st` too) and the benchmarks run again with LLVM as
+//! the top tier (`--jit-top llvm`: its code generation runs on the
+//! worker), and an LLVM compile that fails on the worker leaves its unit
+//! baseline, declined.
 
 mod support;
 
 use lst_backends::CraneliftJit;
 use lst_vm::Vm;
+use lst_vm::jit_runtime::boundary::Compiler;
 use lst_vm::jit_runtime::tiering::{JitMode, Level, Tiering};
 use lst_vm::link::Origin;
 use lst_vm::session::Evaluation;
@@ -30,10 +37,29 @@ const HERE: Origin = Origin {
 /// Long enough for any of these compiles to be queued and installed.
 const LIMIT: Duration = Duration::from_secs(120);
 
+/// Makes the compiler of a test's VM.
+type MakeJit = fn() -> Box<dyn Compiler>;
+
+/// Cranelift as the top tier.
+fn cranelift() -> Box<dyn Compiler> {
+    Box::new(CraneliftJit::new().unwrap())
+}
+
+/// LLVM as the top tier (`--jit-top llvm`).
+#[cfg(feature = "llvm")]
+fn llvm() -> Box<dyn Compiler> {
+    Box::new(lst_llvm::LlvmJit::new().unwrap())
+}
+
 /// lst's own image with the test methods, tiered (baseline first,
-/// optimized after one call), background compiles on, each held back
-/// `delay` on the worker.
-fn tiered_vm(gc_stress: bool, delay: Duration) -> Vm {
+/// optimized after one call) with the compiler `make` makes, background
+/// compiles on, each held back `delay` on the worker.
+fn tiered_vm(make: MakeJit, gc_stress: bool, delay: Duration) -> Vm {
+    tiered_vm_with(make(), gc_stress, delay)
+}
+
+/// [`tiered_vm`] with the compiler `jit`.
+fn tiered_vm_with(jit: Box<dyn Compiler>, gc_stress: bool, delay: Duration) -> Vm {
     let mut vm = support::own_image_with(
         gc_stress,
         &[
@@ -45,8 +71,7 @@ fn tiered_vm(gc_stress: bool, delay: Duration) -> Vm {
         first: Level::Baseline,
         optimize_after: Some(1),
     };
-    let jit = CraneliftJit::new().unwrap();
-    vm.set_jit(Box::new(jit), JitMode::Always, 1, tiering);
+    vm.set_jit(jit, JitMode::Always, 1, tiering);
     vm.set_jit_background(true, delay);
     vm
 }
@@ -74,12 +99,22 @@ fn has_baseline() -> bool {
 
 #[test]
 fn the_program_goes_on_while_its_compiles_are_queued() {
+    the_program_goes_on_while_compiles_are_queued(cranelift);
+}
+
+#[cfg(feature = "llvm")]
+#[test]
+fn the_program_goes_on_while_its_llvm_compiles_are_queued() {
+    the_program_goes_on_while_compiles_are_queued(llvm);
+}
+
+fn the_program_goes_on_while_compiles_are_queued(make: MakeJit) {
     if !has_baseline() {
         return;
     }
     // No compile can finish in less than the delay: the answer comes from
     // baseline code while they are queued.
-    let mut vm = tiered_vm(false, Duration::from_secs(2));
+    let mut vm = tiered_vm(make, false, Duration::from_secs(2));
     assert_eq!(int(&mut vm, "nil bgSum: 100"), 338350);
     let sum = method_of(&mut vm, "bgSum:");
     assert!(vm.jit_jobs_queued() >= 1, "nothing was queued");
@@ -90,16 +125,28 @@ fn the_program_goes_on_while_its_compiles_are_queued() {
     let s = &vm.jit_stats().unwrap().background;
     assert!(s.installed >= 1 && s.stale == 0 && s.failed == 0, "{s:?}");
     assert_eq!(s.jobs.len() as u64, s.installed);
+    // The code generation ran on the worker.
+    assert!(s.jobs.iter().all(|j| !j.codegen.is_zero()), "{s:?}");
     assert_eq!(vm.jit_level(sum, 0), Some(Level::Optimized));
     assert_eq!(int(&mut vm, "nil bgSum: 100"), 338350);
 }
 
 #[test]
 fn a_method_redefined_while_its_compile_is_queued_does_not_get_that_code() {
+    a_method_redefined_while_queued_does_not_get_that_code(cranelift);
+}
+
+#[cfg(feature = "llvm")]
+#[test]
+fn a_method_redefined_while_its_llvm_compile_is_queued_does_not_get_that_code() {
+    a_method_redefined_while_queued_does_not_get_that_code(llvm);
+}
+
+fn a_method_redefined_while_queued_does_not_get_that_code(make: MakeJit) {
     if !has_baseline() {
         return;
     }
-    let mut vm = tiered_vm(false, Duration::from_secs(1));
+    let mut vm = tiered_vm(make, false, Duration::from_secs(1));
     assert_eq!(int(&mut vm, "nil bgSum: 100"), 338350);
     let old = method_of(&mut vm, "bgSq:");
     assert_eq!(vm.jit_level(old, 0), Some(Level::Baseline));
@@ -118,11 +165,21 @@ fn a_method_redefined_while_its_compile_is_queued_does_not_get_that_code() {
 
 #[test]
 fn a_collection_while_compiles_are_queued_leaves_them_right() {
+    a_collection_while_queued_leaves_them_right(cranelift);
+}
+
+#[cfg(feature = "llvm")]
+#[test]
+fn a_collection_while_llvm_compiles_are_queued_leaves_them_right() {
+    a_collection_while_queued_leaves_them_right(llvm);
+}
+
+fn a_collection_while_queued_leaves_them_right(make: MakeJit) {
     if !has_baseline() {
         return;
     }
     for gc_stress in [false, true] {
-        let mut vm = tiered_vm(gc_stress, Duration::from_millis(300));
+        let mut vm = tiered_vm(make, gc_stress, Duration::from_millis(300));
         assert_eq!(int(&mut vm, "nil bgSum: 100"), 338350);
         assert!(vm.jit_jobs_queued() >= 1, "nothing was queued");
         // Objects move under the queued compiles' constants and methods.
@@ -138,6 +195,34 @@ fn a_collection_while_compiles_are_queued_leaves_them_right() {
         assert_eq!(int(&mut vm, "nil bgSum: 100"), 338350);
         assert_eq!(int(&mut vm, "nil bgSum: 1000"), 333833500);
     }
+}
+
+/// An LLVM compile that fails on the worker (LLVM rejects the pass
+/// pipeline there) leaves its unit baseline, counted as declined, and is
+/// not queued again; the program goes on with the right answers.
+#[cfg(feature = "llvm")]
+#[test]
+fn an_llvm_compile_failing_on_the_worker_leaves_its_unit_baseline() {
+    if !has_baseline() {
+        return;
+    }
+    let mut jit = lst_llvm::LlvmJit::new().unwrap();
+    jit.passes = "no-such-pass".into();
+    let mut vm = tiered_vm_with(Box::new(jit), false, Duration::ZERO);
+    assert_eq!(int(&mut vm, "nil bgSum: 100"), 338350);
+    assert!(vm.jit_jobs_queued() >= 1, "nothing was queued");
+    assert_eq!(vm.finish_jit_jobs(LIMIT), 0, "compiles still queued");
+    let stats = vm.jit_stats().unwrap();
+    let s = &stats.background;
+    assert!(s.failed >= 1 && s.installed == 0, "{s:?}");
+    assert!(stats.refused >= s.failed, "{stats:?}");
+    assert!(stats.refusals.contains_key("llvm passes"), "{stats:?}");
+    let queued = s.queued;
+    let sum = method_of(&mut vm, "bgSum:");
+    assert_eq!(vm.jit_level(sum, 0), Some(Level::Baseline));
+    assert_eq!(int(&mut vm, "nil bgSum: 1000"), 333833500);
+    let s = &vm.jit_stats().unwrap().background;
+    assert_eq!(s.queued, queued, "a failed unit was queued again: {s:?}");
 }
 
 /// What `--jit-stats` says of background compiles: (queued, installed),
@@ -171,9 +256,19 @@ const TIERED_BACKGROUND: &[&str] = &[
 /// environment `env` if asked); a description of any difference, and the
 /// compiled run's background counts.
 fn compare(file: &str, gc_stress: bool, env: &[(&str, &str)]) -> (Option<String>, (u64, u64)) {
+    compare_with(file, &[], gc_stress, env)
+}
+
+/// [`compare`] with the flags `extra` too (`--jit-top llvm`).
+fn compare_with(
+    file: &str,
+    extra: &[&str],
+    gc_stress: bool,
+    env: &[(&str, &str)],
+) -> (Option<String>, (u64, u64)) {
     let interp = support::run(&[file, "--jit", "off"], false);
     let stress: &[&str] = if gc_stress { &["--gc-stress"] } else { &[] };
-    let args = [&[file][..], TIERED_BACKGROUND, stress].concat();
+    let args = [&[file][..], TIERED_BACKGROUND, extra, stress].concat();
     let mut c = support::lst_command(&args);
     c.envs(env.iter().copied()).env("LST_JIT_VERIFY", "1");
     let out = c
@@ -233,10 +328,45 @@ fn inlined_code_compiled_in_the_background_is_right_under_gc_stress() {
     );
 }
 
+/// LLVM as the top tier, each compile held back so that collections
+/// (GC stress) and the redefinitions of `jit_edges.st` happen between
+/// its prepare and its install.
+#[cfg(feature = "llvm")]
+#[test]
+fn llvm_code_compiled_in_the_background_is_right_under_gc_stress() {
+    let delay = [("LST_JIT_BACKGROUND_DELAY_MS", "5")];
+    let (mut queued, mut installed) = (0, 0);
+    for name in ["jit_edges.st", "inline_sends.st"] {
+        let file = support::root().join("tests/programs").join(name);
+        let top = ["--jit-top", "llvm"];
+        let (problem, (q, i)) = compare_with(&file.to_string_lossy(), &top, true, &delay);
+        assert!(problem.is_none(), "{}", problem.unwrap_or_default());
+        queued += q;
+        installed += i;
+    }
+    assert!(
+        queued >= 5 && installed >= 1,
+        "{queued} queued, {installed} installed"
+    );
+}
+
 #[test]
 fn benchmarks_pass_their_checks_with_background_compiles() {
+    benchmarks_pass_their_checks_with(&[]);
+}
+
+#[cfg(feature = "llvm")]
+#[test]
+fn benchmarks_pass_their_checks_with_llvm_compiles_in_the_background() {
+    benchmarks_pass_their_checks_with(&["--jit-top", "llvm"]);
+}
+
+/// Four AWFY benchmarks (which check their results) tiered with
+/// background compiles and the flags `extra`.
+fn benchmarks_pass_their_checks_with(extra: &[&str]) {
     let args = [
         TIERED_BACKGROUND,
+        extra,
         &[
             "bench",
             "--smoke",

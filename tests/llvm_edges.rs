@@ -5,7 +5,8 @@
 //! and as the top tier), and non-local returns through 1,000 and 200,000
 //! frames of methods mixed between LLVM code, baseline code and the
 //! interpreter (`tests/llvm/nlr_mixed.st`; the thresholds leave its
-//! methods in different tiers: `--jit-stats` must show both compilers).
+//! methods in different tiers: `--jit-stats` must show both compilers;
+//! once more with LLVM compiling in the background, output only).
 #![cfg(feature = "llvm")]
 
 use std::path::Path;
@@ -90,8 +91,10 @@ fn a_million_frames_deep_with_llvm_on_top_need_no_native_stack() {
 
 /// Thresholds under which `nlr_mixed.st`'s methods end in different
 /// tiers: `next:block:` and `a:block:` in LLVM code, `b:block:` in
-/// baseline code and `c:block:` (called 800 times) interpreted.
-const MIXED: [&str; 8] = [
+/// baseline code and `c:block:` (called 800 times) interpreted. LLVM
+/// compiles at once, so that the counts checked do not depend on when a
+/// background compile lands.
+const MIXED: [&str; 10] = [
     "--jit",
     "on",
     "--jit-threshold",
@@ -100,6 +103,8 @@ const MIXED: [&str; 8] = [
     "llvm",
     "--jit-optimize-after",
     "1500",
+    "--jit-background",
+    "off",
 ];
 
 /// Eight non-local returns through 1,000 mixed frames.
@@ -114,6 +119,15 @@ fn non_local_return_through_mixed_llvm_baseline_and_interpreted_frames() {
         compiled_by(&err, "baseline") > compiled_by(&err, "llvm"),
         "no method stayed baseline:\n{err}"
     );
+}
+
+/// The same with LLVM compiling on the compile worker (the default): its
+/// code lands while the frames are live, whenever it is ready.
+#[test]
+fn non_local_return_through_mixed_frames_with_llvm_compiling_in_the_background() {
+    let files = ["tests/llvm/nlr_mixed.st", "tests/llvm/nlr_deep.st"];
+    let background = [&MIXED[..8], &["--jit-background", "on"]].concat();
+    same_as_interpreter(&files, &background);
 }
 
 /// Then one through 200,000 frames, in whose middle every method changes

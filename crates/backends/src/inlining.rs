@@ -10,7 +10,7 @@
 use crate::lower::InlinedMethod;
 use lst_bytecode::inline_ops::{InlineOp, Receiver};
 use lst_bytecode::selector_arity;
-use lst_jit::inline::{Budget, Candidate, InlineOracle, Site, inline};
+use lst_jit::inline::{Budget, Candidate, InlineOracle, LiteralBlock, Site, inline};
 use lst_jit::ir::{ConstKind, Constant, Function, Kind, Selector, Special};
 use lst_jit::translate::{Source, translate};
 use lst_vm::layout;
@@ -153,6 +153,54 @@ impl InlineOracle for FeedbackOracle<'_> {
         !site.megamorphic && site.classes.iter().all(|&c| self.served_inline(special, c))
     }
 
+    /// Yes when Block answers the send's selector with a method that
+    /// activates the block with the send's arguments, as the
+    /// interpreter's send does without a frame for it (`<invokeBlock
+    /// arg1 … argN self>`, the image's `Block>>value…`); the selector
+    /// joins the unit's dependencies, so that redefining it invalidates
+    /// the unit.
+    fn activates_block(&mut self, at: &Site) -> bool {
+        let Some(method) = self.site_method(at) else {
+            return false;
+        };
+        let Some(selector) = self.selector(method, at.selector) else {
+            return false;
+        };
+        let block_class = self.vm.root(Root::BlockClass);
+        let Some(found) = self.vm.find_method(selector, block_class) else {
+            return false;
+        };
+        let activates =
+            method_shape(self.vm, found).is_some_and(|m| invokes_block(&m.bytecodes, at.arity));
+        if activates && !self.out.selectors.contains(&selector) {
+            self.out.selectors.push(selector);
+        }
+        activates
+    }
+
+    /// The root's block whose body starts at `body`: its IR translated as
+    /// a block body unit is, its arity from the method's block arities.
+    fn literal_block(&mut self, body: u16) -> Option<LiteralBlock> {
+        let root = self.root;
+        let shape = method_shape(self.vm, root)?;
+        let arity = block_arity(self.vm, root, body)?;
+        let name = self.vm.method_name(root);
+        let src = Source {
+            name: &name,
+            bytecodes: &shape.bytecodes,
+            arg_count: u8::try_from(shape.arg_count).ok()?,
+            temp_count: u8::try_from(shape.temp_count).ok()?,
+        };
+        let ir = translate(&src, Kind::BlockBody { start: body }).ok()?;
+        let home = self.constant(ConstKind::Block, name, root);
+        self.out.methods[home.handle as usize] = Some(shape);
+        Some(LiteralBlock {
+            home,
+            body: ir,
+            arity,
+        })
+    }
+
     fn candidate(&mut self, at: Site) -> Option<Candidate> {
         // Where an earlier compile's inlined code exited too often, the
         // send stays a send.
@@ -210,6 +258,47 @@ impl InlineOracle for FeedbackOracle<'_> {
     }
 }
 
+/// Whether `code` starts with the block-activating primitive on the
+/// method's `arity` arguments in order, then the receiver (the prologue
+/// the interpreter's send runs without a frame).
+fn invokes_block(code: &[u8], arity: usize) -> bool {
+    let Some(invoke) = lst_vm::prims::number_of("invokeBlock") else {
+        return false;
+    };
+    let want: Vec<u8> = (1..=arity)
+        .filter_map(|i| u8::try_from(i).ok())
+        .chain([0])
+        .collect();
+    let (mut pc, mut pushed) = (0, vec![]);
+    while let Ok(insn) = lst_bytecode::decode_at(code, pc) {
+        match insn.op {
+            lst_bytecode::Op::PushArgument => pushed.push(insn.arg),
+            lst_bytecode::Op::DoPrimitive => {
+                return insn.extra == u16::from(invoke)
+                    && usize::from(insn.arg) == pushed.len()
+                    && pushed == want;
+            }
+            _ => return false,
+        }
+        pc += usize::from(insn.len);
+    }
+    false
+}
+
+/// The arity of `method`'s block whose body starts at `body`, from its
+/// block arities (pairs of body offset and arity).
+fn block_arity(vm: &Vm, method: Value, body: u16) -> Option<usize> {
+    let heap = &vm.heap;
+    let arities = heap.get(method, layout::method::BLOCK_ARITIES)?;
+    if !arities.is_ref() || heap.is_bytes(arities) {
+        return None;
+    }
+    heap.slots(arities)
+        .chunks_exact(2)
+        .find(|pair| pair[0].as_usize() == Some(usize::from(body)))
+        .and_then(|pair| pair[1].as_usize())
+}
+
 /// What the back end must know of a method to materialize its frame:
 /// bytecodes, arguments, temporaries (`None`: malformed).
 fn method_shape(vm: &Vm, m: Value) -> Option<InlinedMethod> {
@@ -239,6 +328,7 @@ pub fn inline_unit(vm: &Vm, method: Value, ir: &mut Function) -> UnitInlining {
     let mut oracle = FeedbackOracle::new(vm, method);
     let stats = inline(ir, &mut oracle, Budget::default());
     let mut out = oracle.out;
+    // Inlined block activations count as the sends they were.
     out.inlined = u32::try_from(stats.inlined).unwrap_or(u32::MAX);
     out.refused = stats
         .refused

@@ -477,7 +477,14 @@ impl CraneliftJit {
                 b.finalize(config);
                 Ok((l.entries, l.inlined_exits))
             }
-            Err(e) => Err(format!("lower: {e}")),
+            Err(e) => {
+                // A builder left in the middle of a function keeps its
+                // half-built state, which would break the next function
+                // built with it (the unit again without inlining, say).
+                drop(b);
+                self.builder = FunctionBuilderContext::new();
+                Err(format!("lower: {e}"))
+            }
         }
     }
 
@@ -1053,4 +1060,41 @@ fn per_selector<T>(
                 .flatten()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lst_jit::parse::parse_function;
+
+    /// A unit of hand-written IR, with nothing inlined.
+    fn input(ir: &str) -> MethodInput {
+        MethodInput {
+            ir: parse_function(ir).expect("the test IR parses"),
+            bytecodes: vec![0; 16],
+            literal_count: 1,
+            unboxed_regions: 0,
+            inlining: None,
+        }
+    }
+
+    const SENDS: &str = "method T>>m args 0 temps 0
+bb0:
+    v0 = self
+    v1 = send lit0 v0 @3 []
+    return v1
+";
+
+    #[test]
+    fn a_function_the_lowering_refuses_leaves_the_builder_usable() {
+        let mut jit = CraneliftJit::new().expect("a Cranelift JIT for this host");
+        let unit = input(SENDS);
+        // No send sites for its send: the lowering refuses it halfway.
+        let refused = jit.compile_optimized(&unit, &[], 0, None);
+        assert!(refused.is_err_and(|e| e.contains("send sites")));
+        // The same unit with its sites compiles with the same builder.
+        let sites = unit.sites();
+        let compiled = jit.compile_optimized(&unit, &sites, 0, None);
+        assert!(compiled.is_ok(), "{:?}", compiled.err());
+    }
 }

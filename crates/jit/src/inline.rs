@@ -34,10 +34,17 @@
 //! inlined in turn or the callee is refused ([`Refusal::SlowSpecial`]),
 //! lest the exit run at every call.
 //!
+//! A literal block the function passes to an inlined callee is inlined
+//! where the callee activates it ([`blocks`]): the callee's `value…` send
+//! to that argument becomes the block's body, its `^` the function's
+//! return; the block object is still made.
+//!
 //! This module decides what is inlined and rewrites the IR; it must not
 //! decide how a chained state is left (the back end's and the VM's) nor
 //! give inlined sends fast paths (the semantic lowering, run after it,
 //! does that for the special selectors).
+
+mod blocks;
 
 use crate::ir::*;
 use crate::semantic::split::{self, Cut, Ids, pure};
@@ -90,6 +97,35 @@ pub trait InlineOracle {
     /// materializes the inlined frames, is rare. An embedder with type
     /// feedback answers false where other receivers were seen.
     fn fast_special(&mut self, at: &Site) -> bool;
+
+    /// Whether the send at `at` (in an inlined method) runs a Block's
+    /// body when its receiver is a Block of its arity: Block answers its
+    /// selector with the block-activating primitive. The pass asks only
+    /// where the receiver is a literal block of the function.
+    fn activates_block(&mut self, _at: &Site) -> bool {
+        false
+    }
+
+    /// The literal block of the function whose body starts at bytecode
+    /// offset `body`, if its body may be inlined at its activations.
+    fn literal_block(&mut self, _body: u16) -> Option<LiteralBlock> {
+        None
+    }
+}
+
+/// A literal block of the function (a `make_block` of it), as the pass
+/// inlines its body where an inlined callee activates it.
+#[derive(Clone, Debug)]
+pub struct LiteralBlock {
+    /// The block's home method, the function's own, as a
+    /// [`ConstKind::Block`] constant: the inlined frame of the block's
+    /// activation names it.
+    pub home: Constant,
+    /// The body's IR ([`Kind::BlockBody`], no passes run). Its `self`,
+    /// `arg n`, `lit n`, `temp n` and `ivar n` are the function's own.
+    pub body: Function,
+    /// The number of the block's parameters.
+    pub arity: usize,
 }
 
 /// How much the pass may inline.
@@ -123,7 +159,7 @@ pub enum Refusal {
     Depth,
     /// The callee is not a method of the send's arity, or does not verify.
     Malformed,
-    /// The callee makes a block.
+    /// The callee makes a block (or returns from a block's home).
     Block,
     /// The callee has a primitive.
     Primitive,
@@ -146,6 +182,10 @@ pub enum Refusal {
     Budget,
     /// The rest of the block uses values the split cannot carry.
     Split,
+    /// A literal block the callee activates cannot be inlined there (its
+    /// body makes a block, has a send that must stay a send, or the
+    /// oracle offers no body of the activation's arity).
+    BlockBody,
 }
 
 impl Refusal {
@@ -165,6 +205,7 @@ impl Refusal {
             Refusal::Size => "size",
             Refusal::Budget => "budget",
             Refusal::Split => "split",
+            Refusal::BlockBody => "block body",
         }
     }
 }
@@ -180,6 +221,9 @@ impl fmt::Display for Refusal {
 pub struct InlineStats {
     /// Sends inlined (at every level).
     pub inlined: usize,
+    /// Activations of literal blocks whose bodies were inlined (among
+    /// the sends of `inlined`).
+    pub blocks: usize,
     /// Sends not inlined: their state's pc (in their own method) and why.
     pub refused: Vec<(u16, Refusal)>,
 }
@@ -193,9 +237,10 @@ pub fn inline(f: &mut Function, oracle: &mut dyn InlineOracle, budget: Budget) -
         constants: std::mem::take(&mut f.constants),
         stats: InlineStats::default(),
         added: 0,
+        root_is_method: f.kind == Kind::Method,
     };
     // The unit's own sends never doom it.
-    let _ = inline_in(f, None, 0, &mut cx);
+    let _ = inline_in(f, None, 0, &mut cx, &HashSet::new());
     f.constants = cx.constants;
     cx.stats
 }
@@ -209,6 +254,9 @@ struct Context<'a> {
     stats: InlineStats,
     /// Instructions added to the function so far.
     added: usize,
+    /// The function is a method (not a block body): the home of its
+    /// literal blocks, so their `^` is its return.
+    root_is_method: bool,
 }
 
 impl Context<'_> {
@@ -219,7 +267,8 @@ impl Context<'_> {
 
 /// Inlines into `f`, a function at `depth` (0: the unit's own) that is
 /// method `site` of the unit (`None`: the unit's own). Answers the pcs of
-/// the sends it inlined; in an inlined method, a send that is neither
+/// the sends it inlined (not those of `skip`, the pcs of activations of
+/// literal blocks, which [`blocks`] inlines); in an inlined method, a send that is neither
 /// inlined nor a special binary one (which [`check_sends`] may keep)
 /// dooms the method, so the pass stops there (`Err`) rather than work
 /// on its other sends.
@@ -228,9 +277,10 @@ fn inline_in(
     site: Option<(ConstId, u32)>,
     depth: usize,
     cx: &mut Context,
+    skip: &HashSet<u16>,
 ) -> Result<HashSet<u16>, Refusal> {
     let mut ids = Ids::of(f);
-    let mut considered: HashSet<u16> = HashSet::new();
+    let mut considered: HashSet<u16> = skip.clone();
     let mut inlined = HashSet::new();
     let mut i = 0;
     while i < f.blocks.len() {
@@ -305,10 +355,16 @@ fn try_inline(
     if !split::splittable(&f.blocks[bi], at) {
         return Err(Refusal::Split);
     }
-    let (constants, inlined) = (cx.constants.len(), cx.stats.inlined);
-    let result = prepare(candidate, arity, depth, cx).and_then(|callee| {
+    // Only the function's own blocks are known to be literal blocks.
+    let literal = match site {
+        None => blocks::literal_blocks(&f.blocks[bi], args),
+        Some(_) => vec![None; arity],
+    };
+    let (constants, inlined, spliced) = (cx.constants.len(), cx.stats.inlined, cx.stats.blocks);
+    let result = prepare(candidate, arity, depth, cx, &literal).and_then(|callee| {
         let mut block = f.blocks[bi].clone();
-        let new = splice(&mut block, at, &callee, ids).ok_or(Refusal::Malformed)?;
+        let mut new = splice(&mut block, at, &callee, ids).ok_or(Refusal::Malformed)?;
+        blocks::inline_activations(&mut new, &callee, &literal, cx, ids)?;
         f.blocks[bi] = block;
         Ok(new)
     });
@@ -317,6 +373,7 @@ fn try_inline(
         // refusals stay: they say why).
         cx.constants.truncate(constants);
         cx.stats.inlined = inlined;
+        cx.stats.blocks = spliced;
     }
     result
 }
@@ -327,6 +384,9 @@ struct Prepared {
     f: Function,
     class: ConstId,
     method: ConstId,
+    /// The callee's sends that activate a literal block of the function:
+    /// their pcs, and the callee's argument (1-based) that is the block.
+    activations: HashMap<u16, usize>,
 }
 
 /// Checks the candidate (its size first, before any work on it), names
@@ -336,6 +396,7 @@ fn prepare(
     arity: usize,
     depth: usize,
     cx: &mut Context,
+    literal: &[Option<blocks::Made>],
 ) -> Result<Prepared, Refusal> {
     let Candidate {
         class,
@@ -360,8 +421,10 @@ fn prepare(
     let (class, method) = (cx.add(class), cx.add(method));
     name_literals(&mut callee, &literals, cx);
     let site = (method, handle);
-    let nested = inline_in(&mut callee, Some(site), depth + 1, cx)?;
-    check_sends(&callee, &nested, site, cx.oracle)?;
+    let activations = blocks::activations(&callee, literal, site, cx.oracle);
+    let skip: HashSet<u16> = activations.keys().copied().collect();
+    let nested = inline_in(&mut callee, Some(site), depth + 1, cx, &skip)?;
+    check_sends(&callee, &nested, &skip, site, cx.oracle)?;
     let size = size_of(&callee);
     if size > cx.budget.callee_insts {
         return Err(Refusal::Size);
@@ -376,6 +439,7 @@ fn prepare(
         f: callee,
         class,
         method,
+        activations,
     })
 }
 
@@ -435,11 +499,13 @@ fn is_special_binary(inst: &Inst) -> bool {
 
 /// Every send left in the callee (method `site` of the unit) is a
 /// special binary one the oracle expects its fast paths to serve, the
-/// fallback of a send inlined into it (`nested`: their pcs), or inside
+/// fallback of a send inlined into it (`nested`: their pcs), an
+/// activation of a literal block (`activations`: their pcs), or inside
 /// code inlined into it (checked at that level).
 fn check_sends(
     callee: &Function,
     nested: &HashSet<u16>,
+    activations: &HashSet<u16>,
     site: (ConstId, u32),
     oracle: &mut dyn InlineOracle,
 ) -> Result<(), Refusal> {
@@ -450,11 +516,8 @@ fn check_sends(
         let Some(state) = &data.state else {
             return Err(Refusal::Send);
         };
-        if state.is_chained() || nested.contains(&state.pc) {
+        if state.is_chained() || nested.contains(&state.pc) || activations.contains(&state.pc) {
             continue;
-        }
-        if !is_special_binary(&data.inst) {
-            return Err(Refusal::Send);
         }
         let at = Site {
             method: Some(site.0),
@@ -463,9 +526,19 @@ fn check_sends(
             selector: *selector,
             arity: args.len(),
         };
-        if !oracle.fast_special(&at) {
-            return Err(Refusal::SlowSpecial);
-        }
+        check_special(&data.inst, &at, oracle)?;
+    }
+    Ok(())
+}
+
+/// A send that stays in inlined code at `at` must be a special binary
+/// one whose fast paths the oracle expects to serve.
+fn check_special(inst: &Inst, at: &Site, oracle: &mut dyn InlineOracle) -> Result<(), Refusal> {
+    if !is_special_binary(inst) {
+        return Err(Refusal::Send);
+    }
+    if !oracle.fast_special(at) {
+        return Err(Refusal::SlowSpecial);
     }
     Ok(())
 }

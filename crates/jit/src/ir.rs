@@ -291,9 +291,12 @@ pub struct State {
 /// VM frame (above its caller's) that the interpreter resumes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InlinedFrame {
-    /// The inlined method (a [`ConstKind::Method`] constant). A
-    /// `Selector::Literal` of a send whose state this is indexes this
-    /// method's literals.
+    /// The inlined method (a [`ConstKind::Method`] constant), or, for
+    /// a block's body inlined at its activation, the block's home method
+    /// (a [`ConstKind::Block`] constant: `receiver` is then the Block
+    /// object, `args` and `temps` are empty, since the block's parameters
+    /// and temporaries are its home's). A `Selector::Literal` of a send
+    /// whose state this is indexes this method's literals.
     pub method: ConstId,
     pub receiver: Value,
     pub args: Vec<Value>,
@@ -400,10 +403,18 @@ pub enum ConstKind {
     Method,
     /// Any other object: a literal of an inlined method.
     Object,
+    /// A method whose block body is inlined at an activation: an
+    /// inlined frame naming it is that block's activation.
+    Block,
 }
 
 impl ConstKind {
-    pub const ALL: [ConstKind; 3] = [ConstKind::Class, ConstKind::Method, ConstKind::Object];
+    pub const ALL: [ConstKind; 4] = [
+        ConstKind::Class,
+        ConstKind::Method,
+        ConstKind::Object,
+        ConstKind::Block,
+    ];
 
     /// Its name in the IR's text.
     pub fn name(self) -> &'static str {
@@ -411,6 +422,7 @@ impl ConstKind {
             ConstKind::Class => "class",
             ConstKind::Method => "method",
             ConstKind::Object => "object",
+            ConstKind::Block => "block",
         }
     }
 

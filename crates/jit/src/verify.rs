@@ -144,7 +144,8 @@ fn check_state(
 }
 
 /// Every constant an instruction or a chained state names exists, of the
-/// kind it needs: a class for `class_is`, a method for an inlined frame.
+/// kind it needs: a class for `class_is`, a method (or a block's home
+/// method) for an inlined frame.
 fn check_constants(f: &Function, block: BlockId, i: &InstData, errors: &mut Vec<String>) {
     let mut named: Vec<(ConstId, Option<ConstKind>)> = match i.inst {
         Inst::Const(k) => vec![(k, None)],
@@ -156,7 +157,7 @@ fn check_constants(f: &Function, block: BlockId, i: &InstData, errors: &mut Vec<
             state
                 .frames()
                 .into_iter()
-                .map(|frame| (frame.method, Some(ConstKind::Method))),
+                .map(|frame| (frame.method, Some(frame_kind(f, frame.method)))),
         );
     }
     for (k, want) in named {
@@ -169,6 +170,15 @@ fn check_constants(f: &Function, block: BlockId, i: &InstData, errors: &mut Vec<
             )),
             _ => {}
         }
+    }
+}
+
+/// The kind an inlined frame's constant must have: a block constant
+/// names a block's activation, anything else must be a method.
+fn frame_kind(f: &Function, k: ConstId) -> ConstKind {
+    match f.constant(k) {
+        Some(c) if c.kind == ConstKind::Block => ConstKind::Block,
+        _ => ConstKind::Method,
     }
 }
 

@@ -43,7 +43,7 @@
 //!   (verification must fail with a message containing TEXT).
 
 use lst_bytecode::inline_ops::{ObjectOp, Receiver};
-use lst_jit::inline::{Budget, Candidate, InlineOracle, Site};
+use lst_jit::inline::{Budget, Candidate, InlineOracle, LiteralBlock, Site};
 use lst_jit::ir::Kind;
 use lst_jit::ir::{BlockId, ConstKind, Constant, Function, InlineOp, Inst, Selector};
 use lst_jit::translate::{Source, block_bodies, translate};
@@ -404,6 +404,36 @@ impl InlineOracle for TestOracle {
     fn fast_special(&mut self, at: &Site) -> bool {
         let in_method = self.in_method(at);
         !self.slow.contains(&(in_method, at.pc))
+    }
+
+    /// A `value…` send activates a block (the test's image has Block's
+    /// primitive there).
+    fn activates_block(&mut self, at: &Site) -> bool {
+        let selector = self.selector(at);
+        selector == "value" || selector.split_inclusive(':').all(|p| p == "value:")
+    }
+
+    /// The caller's (the test's first method's) block at `body`.
+    fn literal_block(&mut self, body: u16) -> Option<LiteralBlock> {
+        let m = &self.methods[0];
+        let &(_, arity) = m.block_arities.iter().find(|(b, _)| *b == body)?;
+        let name = format!("Test>>{}", m.selector);
+        let src = Source {
+            name: &name,
+            bytecodes: &m.bytecodes,
+            arg_count: m.arg_count as u8,
+            temp_count: m.temp_size as u8,
+        };
+        let body_ir = translate(&src, Kind::BlockBody { start: body }).ok()?;
+        Some(LiteralBlock {
+            home: Constant {
+                kind: ConstKind::Block,
+                name,
+                handle: METHOD_HANDLES - 1,
+            },
+            body: body_ir,
+            arity: usize::from(arity),
+        })
     }
 
     fn candidate(&mut self, at: Site) -> Option<Candidate> {

@@ -1,7 +1,11 @@
 //! lst-llvm: the JIT's LLVM back end, behind the cargo feature `llvm`:
 //! [`unit`] reads a method into the JIT IR, [`select`] selects the IR into
 //! LLVM IR op by op, and [`jit`] optimizes and compiles it with MCJIT and
-//! implements the VM's `Compiler`.
+//! implements the VM's `Compiler`. Reading the unit and preparing its send
+//! sites happen on the main thread; selection, LLVM's passes and machine
+//! code need only what that made (addresses, no heap reference), so a
+//! tier-up's run on the compile worker, in an LLVM context of the
+//! worker's own (see [`jit`]).
 //!
 //! # The calling convention (tested in `tests/tail_convention.rs`)
 //!

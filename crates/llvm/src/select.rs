@@ -61,12 +61,85 @@ pub struct Env<'a> {
     pub layout: &'a Layout,
     /// The shared stubs' and the helpers' addresses.
     pub targets: &'a Targets,
-    /// The record number of this function's entry 0.
-    pub first_record: u32,
-    /// One inline cache per send, in block order.
-    pub sites: &'a [SendSite],
+    /// The addresses of the unit's inline caches, prepared for its sends
+    /// on the main thread (see [`Sites::prepare`]).
+    pub sites: &'a Sites,
     pub bytecodes: &'a [u8],
     pub literal_count: usize,
+}
+
+/// The addresses of a unit's send sites, as the selector embeds them:
+/// one per send in block order, and the site of the send at each pc.
+/// Made on the main thread, where the sites are written; code generation
+/// reads only these numbers, so it may run on the compile worker while
+/// the tier owns the sites.
+#[derive(Clone, Debug, Default)]
+pub struct Sites {
+    by_send: Vec<u64>,
+    by_pc: HashMap<u16, u64>,
+}
+
+impl Sites {
+    /// Prepares `sites` (one per send of `f`, in block order) for the
+    /// sends of `f`, whose function's entry 0 is record `first_record`
+    /// (the k-th send resumes at record `first_record + k`), and answers
+    /// their addresses.
+    pub fn prepare(
+        f: &ir::Function,
+        sites: &[SendSite],
+        first_record: u32,
+        literal_count: usize,
+    ) -> R<Sites> {
+        let sends = f
+            .blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter_map(|d| match &d.inst {
+                Inst::Send {
+                    selector,
+                    args,
+                    to_super,
+                    ..
+                } => Some((d, *selector, args.len(), *to_super)),
+                _ => None,
+            });
+        let mut by_send = vec![];
+        let mut pcs = vec![];
+        for (k, (data, selector, nargs, to_super)) in sends.enumerate() {
+            let site = sites.get(k).ok_or("more sends than send sites")?;
+            let record = u64::from(first_record) + k as u64 + 1;
+            entries::prepare_site(site, selector, to_super, nargs, literal_count, record)
+                .map_err(|e| e.0)?;
+            by_send.push(address(site));
+            pcs.extend(data.state.as_ref().map(|s| s.pc));
+        }
+        let by_pc = pcs
+            .into_iter()
+            .filter_map(|pc| Some((pc, address(entries::site_at(f, sites, pc).ok()?))))
+            .collect();
+        Ok(Sites { by_send, by_pc })
+    }
+
+    /// The address of the k-th send's site (k from 1).
+    fn of_send(&self, k: usize) -> R<u64> {
+        let at = k.checked_sub(1).and_then(|i| self.by_send.get(i));
+        at.copied()
+            .ok_or_else(|| "more sends than send sites".into())
+    }
+
+    /// The address of the site of the send whose state's pc is `pc` (as
+    /// `lst_backends::entries::site_at` finds it).
+    pub(crate) fn at_pc(&self, pc: u16) -> R<u64> {
+        self.by_pc
+            .get(&pc)
+            .copied()
+            .ok_or_else(|| format!("no send at pc {pc} for its site"))
+    }
+}
+
+/// The address of `site`, as code embeds it.
+fn address(site: &SendSite) -> u64 {
+    site as *const SendSite as u64
 }
 
 /// Builds function `name` from `f` into `module`; answers its entries.
@@ -369,14 +442,9 @@ impl<'ctx> Selector<'ctx, '_> {
                 let x = self.get(*v)?;
                 self.ivar(*n, Some(x), state_of(data).map_err(|e| e.0)?)?;
             }
-            Inst::Send {
-                selector,
-                receiver,
-                args,
-                to_super,
-            } => {
+            Inst::Send { receiver, args, .. } => {
                 let state = state_of(data).map_err(|e| e.0)?;
-                self.send(*selector, *receiver, args, *to_super, state, r(0))?
+                self.send(*receiver, args, state, r(0))?
             }
             Inst::MakeBlock { arg_location, body } => {
                 let state = state_of(data).map_err(|e| e.0)?;
@@ -499,36 +567,20 @@ impl<'ctx> Selector<'ctx, '_> {
     /// the stub's callee returns to with the answer.
     fn send(
         &mut self,
-        selector: ir::Selector,
         receiver: ir::Value,
         args: &[ir::Value],
-        to_super: bool,
         state: &State,
         result: ir::Value,
     ) -> R<()> {
         let k = self.next_send + 1;
-        let site = self
-            .env
-            .sites
-            .get(k - 1)
-            .ok_or("more sends than send sites")?;
+        let site = self.env.sites.of_send(k)?;
         let mut all = state.stack.clone();
         all.push(receiver);
         all.extend_from_slice(args);
         self.spill(&all)?;
         let receiver = self.get(receiver)?;
         self.next_send = k;
-        let record = u64::from(self.env.first_record) + k as u64;
-        entries::prepare_site(
-            site,
-            selector,
-            to_super,
-            args.len(),
-            self.env.literal_count,
-            record,
-        )
-        .map_err(|e| e.0)?;
-        let site = self.int(site as *const SendSite as i64);
+        let site = self.int(site as i64);
         self.tail_call_shared(
             self.env.targets.send_stub,
             [self.vm, self.hp, site, receiver],

@@ -10,7 +10,7 @@
 use inkwell::context::Context;
 use lst_backends::CraneliftJit;
 use lst_llvm::LlvmJit;
-use lst_llvm::select::{Env, select};
+use lst_llvm::select::{Env, Sites, select};
 use lst_vm::image::builder;
 use lst_vm::jit_runtime::boundary::Compiler;
 use lst_vm::jit_runtime::inline_cache::SendSite;
@@ -24,10 +24,10 @@ fn select_text(text: &str) -> Result<String, String> {
     let stubs = CraneliftJit::new().expect("the stubs build");
     let sites: Vec<SendSite> = (0..4).map(|_| SendSite::default()).collect();
     let layout = Vm::native_layout();
+    let sites = Sites::prepare(&f, &sites, 1, 1)?;
     let env = Env {
         layout: &layout,
         targets: stubs.targets(),
-        first_record: 1,
         sites: &sites,
         bytecodes: &[],
         literal_count: 1,

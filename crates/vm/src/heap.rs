@@ -356,6 +356,7 @@ impl Heap {
     }
 
     /// All slots of a pointer object (empty for byte objects).
+    #[inline]
     pub fn slots(&self, obj: Value) -> &[Value] {
         if obj.is_int() {
             return &[];

@@ -14,7 +14,7 @@ use crate::clif_kit::{FLAGS, is_ref};
 use crate::helpers::Id;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self as cl, BlockArg, InstBuilder, TrapCode, types::I64};
-use lst_jit::ir::{self, ConstId, Inst, InstData, State};
+use lst_jit::ir::{self, ConstId, ConstKind, Inst, InstData, State};
 use lst_vm::jit_runtime::unit_constants::{InlinedExit, InlinedLevel, UnitConstants};
 
 use super::LowerError;
@@ -222,9 +222,13 @@ impl Lowering<'_, '_, '_> {
                     frame.method
                 ));
             };
-            if frame.args.len() != usize::from(m.arg_count)
-                || frame.temps.len() != usize::from(m.temp_count)
-            {
+            let block = c.kind == ConstKind::Block;
+            let (argc, temps) = if block {
+                (0, 0)
+            } else {
+                (m.arg_count, m.temp_count)
+            };
+            if frame.args.len() != usize::from(argc) || frame.temps.len() != usize::from(temps) {
                 return refuse(format!("inlined frame of {} has the wrong shape", c.name));
             }
             let (stack, pc) = match frames.get(i + 1) {
@@ -240,9 +244,10 @@ impl Lowering<'_, '_, '_> {
                 },
             };
             levels.push(InlinedLevel {
+                block,
                 method: c.handle,
-                argc: m.arg_count,
-                temps: m.temp_count,
+                argc,
+                temps,
                 stack: u16::try_from(stack).map_err(|_| LowerError("deep stack".into()))?,
                 pc: u32::from(pc),
             });

@@ -10,9 +10,8 @@ use super::kit::bx;
 use super::{R, Selector};
 use inkwell::IntPredicate;
 use inkwell::values::IntValue;
-use lst_backends::entries::site_at;
 use lst_jit::ir::{Inst, InstData};
-use lst_vm::jit_runtime::inline_cache::{SendSite, prim_word};
+use lst_vm::jit_runtime::inline_cache::prim_word;
 
 /// Bytes per heap word.
 const WORD: i64 = lst_vm::heap::WORD_BYTES as i64;
@@ -89,8 +88,8 @@ impl<'ctx> Selector<'ctx, '_> {
     /// The address of the site of the send at bytecode offset `pc` (found
     /// as the Cranelift lowering finds it), as a constant.
     pub(super) fn site_address(&self, pc: u16) -> R<IntValue<'ctx>> {
-        let site = site_at(self.ir, self.env.sites, pc).map_err(|e| e.0)?;
-        Ok(self.int(site as *const SendSite as i64))
+        let site = self.env.sites.at_pc(pc)?;
+        Ok(self.int(site as i64))
     }
 
     /// The class of `v`: SmallInt's for a SmallInt (as the send stub

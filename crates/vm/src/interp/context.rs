@@ -298,26 +298,30 @@ impl Vm {
         if !self.is_block_object(blk) {
             return Ok(false);
         }
-        let field = |vm: &Vm, i| vm.heap.get(blk, i).unwrap_or(blk);
-        let temps = field(self, context::TEMPORARIES);
-        let args = field(self, context::ARGUMENTS);
-        let method = field(self, context::METHOD);
+        // One check of the object for all its fields.
+        let fields: [Value; block::SLOTS] = match self.heap.slots(blk).get(..block::SLOTS) {
+            Some(f) => f.try_into().unwrap_or([blk; block::SLOTS]),
+            None => return Ok(false),
+        };
+        let temps = fields[context::TEMPORARIES];
+        let args = fields[context::ARGUMENTS];
+        let method = fields[context::METHOD];
         let (Some(location), Some(body)) = (
-            field(self, block::ARGUMENT_LOCATION).as_usize(),
-            field(self, block::BODY_POINTER).as_usize(),
+            fields[block::ARGUMENT_LOCATION].as_usize(),
+            fields[block::BODY_POINTER].as_usize(),
         ) else {
             return Ok(false);
         };
-        if self.block_arity(blk).is_some_and(|n| n != k) {
+        let Ok((arity, parts)) = self.block_parts(blk, method, body) else {
+            return Ok(false);
+        };
+        if arity.is_some_and(|n| n != k) {
             return Ok(false);
         }
         let temps_ok = temps.is_ref() && !self.heap.is_bytes(temps);
         if k > 0 && (!temps_ok || location + k > self.heap.size(temps)) {
             return Ok(false);
         }
-        let Ok(parts) = self.cached_method_parts(method) else {
-            return Ok(false);
-        };
         if !args.is_ref() || self.heap.is_bytes(args) {
             return Ok(false);
         }
@@ -344,7 +348,7 @@ impl Vm {
         let tb = self.stack.len();
         let temps = if temps_ok { temps } else { self.nil() };
         let nil = self.nil();
-        self.stack.extend_from_slice(&[
+        self.stack.push_all([
             method,
             Value::small(fp as i64),
             Value::small(tb as i64),
@@ -356,12 +360,34 @@ impl Vm {
             parts.code,
             parts.literals,
         ]);
-        self.resume_frame(tb, body)?;
+        (self.hp, self.fp, self.tb, self.pc) = (tb, fp, tb, body);
+        self.regs = [parts.code, parts.literals];
+        self.load_steps()?;
+        self.check_entry(body)?;
         self.tick()?;
         if self.jit.is_some() {
             self.enter_block_body(self.header(tb, H_METHOD), body);
         }
         Ok(true)
+    }
+
+    /// The parameter count recorded for block `blk` (whose method is
+    /// `method`, body at `body`) and its method's parts, through the
+    /// block cache.
+    #[inline]
+    fn block_parts(
+        &mut self,
+        blk: Value,
+        method: Value,
+        body: usize,
+    ) -> Result<(Option<usize>, MethodParts), Trap> {
+        if let Some(hit) = self.cache.probe_block(method, body) {
+            return Ok(hit);
+        }
+        let arity = self.block_arity(blk);
+        let parts = self.method_parts(method)?;
+        self.cache.insert_block(method, body, arity, parts);
+        Ok((arity, parts))
     }
 
     /// `blockReturn`: returns `value` to the sender of the block's home.

@@ -54,6 +54,9 @@ pub(crate) struct MethodParts {
     /// Set when the method begins by running a primitive on its own
     /// arguments (see [`PrimitiveMethod`]).
     pub primitive: Option<PrimitiveMethod>,
+    /// The primitive's function, for a primitive that is one: what a
+    /// send runs without a frame and without the primitive table.
+    pub function: Option<crate::prims::PrimFn>,
     /// Compiled code: the entry record (see `jit_runtime::tiering`), 0 if not compiled
     /// yet, `jit_runtime::tiering::NEVER` if it will not be.
     pub native: u32,
@@ -96,6 +99,18 @@ impl PrimitiveMethod {
             args: std::array::from_fn(|i| byte(2 + i)),
             resume_pc: 0,
         }
+    }
+
+    /// Whether the primitive's arguments are exactly a send's `nvals`
+    /// values (receiver and arguments) in order, so it can read them
+    /// where the send left them.
+    #[inline(always)]
+    pub(crate) fn takes_send_values(&self, nvals: usize) -> bool {
+        /// The argument map 0, 1, 2, … in [`Self::pack`]'s bytes.
+        const IN_ORDER: u64 = 0x04_03_02_01_00;
+        let argc = self.argc as usize;
+        let mask = (1u64 << (8 * argc)) - 1;
+        argc == nvals && (self.pack() >> 16) & mask == IN_ORDER & mask
     }
 
     /// Whether this is `Block>>value…` taking the receiver and `nvals - 1`
@@ -143,20 +158,6 @@ fn primitive_prologue(code: &[u8]) -> Option<PrimitiveMethod> {
 }
 
 impl Vm {
-    /// [`Vm::method_parts`] through the method cache (keyed by the method
-    /// itself), for callers without a lookup: block invocation.
-    #[inline]
-    pub(crate) fn cached_method_parts(&mut self, method: Value) -> Result<MethodParts, Trap> {
-        if let Some((_, parts)) = self.cache.probe(method, Value::ZERO) {
-            return Ok(parts);
-        }
-        let parts = self.method_parts(method)?;
-        if method.is_ref() {
-            self.cache.insert(method, Value::ZERO, method, parts);
-        }
-        Ok(parts)
-    }
-
     /// Reads and checks the fields of a method the VM is about to run.
     pub(crate) fn method_parts(&self, method: Value) -> Result<MethodParts, Trap> {
         let h = &self.heap;
@@ -185,11 +186,13 @@ impl Vm {
                 .ok_or_else(|| bad("temporarySize is not a small count"))?
         };
         let primitive = primitive_prologue(h.bytes(code));
+        let function = primitive.and_then(|p| crate::prims::function(p.number, p.argc as usize));
         Ok(MethodParts {
             code,
             literals,
             temps,
             primitive,
+            function,
             native: crate::jit_runtime::tiering::NEVER,
         })
     }
@@ -299,14 +302,16 @@ impl Vm {
     }
 
     /// [`Vm::return_value`] for the interpreter's return steps: a frame
-    /// without a married context and with a caller returns here, inlined;
-    /// everything else goes through [`Vm::return_from`].
+    /// with a caller and no married Context that must remember its sender
+    /// (none, or a Block's frame) returns here, inlined; everything else
+    /// goes through [`Vm::return_from`].
     #[inline(always)]
     pub(crate) fn return_step(&mut self, value: Value) -> Result<super::Flow, Trap> {
         let hp = self.hp;
         let header = &self.stack[hp..hp + HEADER];
         let caller = header[H_CALLER].int_unchecked();
-        if caller < 0 || header[H_CONTEXT] != self.nil() {
+        let context = header[H_CONTEXT];
+        if caller < 0 || (context != self.nil() && self.has_sender_link(context)) {
             return self.return_from(hp, value);
         }
         let fp = header[H_FP].int_unchecked() as usize;
@@ -390,5 +395,32 @@ impl Vm {
         self.next_serial += 1;
         self.stack[hp + H_SERIAL] = Value::small(s);
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn primitive(args: &[u8]) -> PrimitiveMethod {
+        let mut map = [0; MAX_PRIMITIVE_ARGS];
+        map[..args.len()].copy_from_slice(args);
+        PrimitiveMethod {
+            number: 24,
+            argc: args.len() as u8,
+            args: map,
+            resume_pc: 0,
+        }
+    }
+
+    #[test]
+    fn a_primitive_takes_a_sends_values_only_all_of_them_in_order() {
+        assert!(primitive(&[0, 1]).takes_send_values(2));
+        assert!(primitive(&[0, 1, 2, 3, 4]).takes_send_values(5));
+        // `at:put:` as LLST writes it: the value first.
+        assert!(!primitive(&[2, 0, 1]).takes_send_values(3));
+        assert!(!primitive(&[0, 1]).takes_send_values(3));
+        assert!(!primitive(&[0]).takes_send_values(2));
+        assert!(!primitive(&[1, 0]).takes_send_values(2));
     }
 }

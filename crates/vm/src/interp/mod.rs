@@ -21,7 +21,7 @@ use crate::jit_runtime::boundary::NATIVE_PC_BASE;
 use crate::roots::Root;
 use crate::value::Value;
 use crate::vm::Vm;
-use frame::{H_METHOD, H_TEMPS, HEADER};
+use frame::{H_TEMPS, HEADER};
 use verify::{FIRST_IS_TEMPORARY, Kind, SECOND_IS_TEMPORARY};
 
 /// Something the current instruction cannot complete.
@@ -453,19 +453,6 @@ impl Vm {
             }
         }
         self.send_special(k)
-    }
-
-    /// The real send of the special selector `k` to the top two values
-    /// (recorded as type feedback: this is the operation's slow path).
-    #[inline(never)]
-    fn send_special(&mut self, k: usize) -> Result<(), Trap> {
-        let method = self.header(self.hp, H_METHOD);
-        self.record_send(method, self.pc, 2);
-        let root = *crate::roots::BINARY_SPECIAL_ROOTS
-            .get(k)
-            .ok_or_else(|| bad("invalid sendBinary"))?;
-        let selector = self.root(root);
-        self.send(selector, 2, None)
     }
 
     /// The value `pushTemporary i` (`temporary`) or `pushArgument i` pushes.

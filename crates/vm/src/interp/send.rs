@@ -35,6 +35,19 @@ pub(crate) enum FastPrimitive {
     NotRun,
 }
 
+/// Where a cached send's selector comes from.
+#[derive(Clone, Copy)]
+enum Selector {
+    /// The current method's literal at this index (a `Send` step).
+    Literal(usize),
+    /// The special binary selector `k` (a binary step's slow path).
+    Special(usize),
+}
+
+/// Send-site keys of binary steps' sends: the offset after the step with
+/// this bit, apart from the `Send` steps' keys (their offsets, below it).
+const SPECIAL_SITE: usize = 1 << 16;
+
 impl FastPrimitive {
     /// How the method runs after a try that did not answer: after its
     /// `doPrimitive` (failed) or from its start (not run or trapped).
@@ -138,12 +151,8 @@ impl Vm {
     }
 
     /// A send of a verified `Send` step (receiver and arguments are the top
-    /// `nvals > 0` slots, the selector is literal `literal`): when the
-    /// method cache knows the target and it is not compiled, its primitive
-    /// runs or its frame is pushed here; everything else, and a primitive
-    /// that does not answer, goes through [`Vm::send`].
-    /// The send-site cache ([`super::cache`]) answers first: `at` is the
-    /// step's offset.
+    /// `nvals > 0` slots, the selector is literal `literal`); `at` is the
+    /// step's offset. See [`Vm::send_cached`].
     #[inline(always)]
     pub(crate) fn send_step(
         &mut self,
@@ -151,12 +160,31 @@ impl Vm {
         nvals: usize,
         at: usize,
     ) -> Result<(), Trap> {
+        self.send_cached(Selector::Literal(literal), nvals, at)
+    }
+
+    /// The send of the special binary selector `k` to the top two values
+    /// by the binary step just run (whose operands were not two SmallInts
+    /// it answers for), through the send-site cache as a `Send` step.
+    #[inline(never)]
+    pub(crate) fn send_special(&mut self, k: usize) -> Result<(), Trap> {
+        self.send_cached(Selector::Special(k), 2, SPECIAL_SITE | self.pc)
+    }
+
+    /// A send from the current method at its site `site` (receiver and
+    /// arguments are the top `nvals > 0` slots): when the send-site cache
+    /// ([`super::cache`]) or the method cache knows the target and it is
+    /// not compiled, its primitive runs or its frame is pushed here;
+    /// everything else, and a primitive that does not answer, goes through
+    /// [`Vm::send`].
+    #[inline(always)]
+    fn send_cached(&mut self, selector: Selector, nvals: usize, site: usize) -> Result<(), Trap> {
         let receiver = self.stack[self.stack.len() - nvals];
         let class = self.class_of(receiver);
         let (code, literals) = (self.regs[0], self.regs[1]);
-        let (method, parts) = match self.cache.probe_site(code, literals, at, class) {
+        let (method, parts) = match self.cache.probe_site(code, literals, site, class) {
             Some(hit) => hit,
-            None => match self.send_site_miss(literal, nvals, at, class)? {
+            None => match self.send_site_miss(selector, nvals, site, class)? {
                 Some(hit) => hit,
                 None => return Ok(()),
             },
@@ -167,18 +195,34 @@ impl Vm {
             self.push_checked_frame(method, parts, nvals, Some(self.hp), self.pc, None)?;
             return self.tick();
         };
-        match self.primitive_send(p, nvals)? {
+        let outcome = match parts.function {
+            Some(f) => self.run_function(f, p, nvals),
+            None => self.primitive_send(p, nvals)?,
+        };
+        match outcome {
             FastPrimitive::Done => {
                 self.stats.sends += 1;
                 self.stats.cache_hits += 1;
                 Ok(())
             }
             // The primitive may have collected: the selector is read again
-            // from the literals (a root), and the send looks up again.
+            // (from the literals or the roots), and the send looks up again.
             outcome => {
-                let selector = self.literal(literal)?;
+                let selector = self.selector(selector)?;
                 self.send_with(selector, nvals, None, outcome.then_in_method())
             }
+        }
+    }
+
+    /// The selector a cached send sends.
+    #[inline(always)]
+    fn selector(&self, selector: Selector) -> Result<Value, Trap> {
+        match selector {
+            Selector::Literal(i) => self.literal(i),
+            Selector::Special(k) => crate::roots::BINARY_SPECIAL_ROOTS
+                .get(k)
+                .map(|&root| self.root(root))
+                .ok_or_else(|| Trap::Error("invalid sendBinary".into())),
         }
     }
 
@@ -190,18 +234,18 @@ impl Vm {
     #[inline(never)]
     fn send_site_miss(
         &mut self,
-        literal: usize,
+        selector_source: Selector,
         nvals: usize,
         at: usize,
         class: Value,
     ) -> Result<Option<(Value, MethodParts)>, Trap> {
         let method = self.header(self.hp, H_METHOD);
         self.record_send(method, self.pc, nvals);
-        let selector = self.literal(literal)?;
+        let selector = self.selector(selector_source)?;
         if class == self.root(Root::BlockClass) && !self.record_block_send(method, selector, nvals)
         {
             // Objects moved: `selector` and `class` are stale.
-            let selector = self.literal(literal)?;
+            let selector = self.selector(selector_source)?;
             return self.send(selector, nvals, None).map(|()| None);
         }
         match self.cache.probe(selector, class) {
@@ -350,11 +394,19 @@ impl Vm {
             });
         }
         let top = self.stack.len();
-        for i in 0..argc {
-            let v = self.stack[base + p.args[i] as usize];
-            self.stack.push(v);
-        }
-        match crate::prims::call(self, p.number, top, argc) {
+        // The primitive reads its arguments where they are when they are
+        // the send's receiver and arguments in order (`<n self a b>`);
+        // else a copy in that order is pushed for it.
+        let at = if p.takes_send_values(nvals) {
+            base
+        } else {
+            for i in 0..argc {
+                let v = self.stack[base + p.args[i] as usize];
+                self.stack.push(v);
+            }
+            top
+        };
+        match crate::prims::call(self, p.number, at, argc) {
             Ok(Some(v)) => {
                 self.stack.truncate(base);
                 self.stack.push(v);
@@ -370,6 +422,51 @@ impl Vm {
             Err(_) => {
                 self.stack.truncate(top);
                 Ok(FastPrimitive::NotRun)
+            }
+        }
+    }
+
+    /// [`Vm::primitive_send`] for the primitive method `p` whose primitive
+    /// is the function `f`: it runs on the send's `nvals` values where they
+    /// are when it reads them in order (`<n self a b>`), else on a copy of
+    /// them pushed in its order.
+    #[inline(always)]
+    fn run_function(
+        &mut self,
+        f: crate::prims::PrimFn,
+        p: PrimitiveMethod,
+        nvals: usize,
+    ) -> FastPrimitive {
+        let argc = p.argc as usize;
+        let top = self.stack.len();
+        let base = top - nvals;
+        let at = if p.takes_send_values(nvals) {
+            base
+        } else {
+            if p.args[..argc].iter().any(|&i| i as usize >= nvals) {
+                return FastPrimitive::NotRun;
+            }
+            for &i in &p.args[..argc] {
+                let v = self.stack[base + i as usize];
+                self.stack.push(v);
+            }
+            top
+        };
+        match f(self, crate::prims::Args::new(at, argc)) {
+            Ok(Some(v)) => {
+                self.stack.truncate(base);
+                self.stack.push(v);
+                FastPrimitive::Done
+            }
+            // As in `primitive_send`: the fallback code runs in a frame
+            // (failed), or the method from its start (trapped).
+            Ok(None) => {
+                self.stack.truncate(top);
+                FastPrimitive::Failed
+            }
+            Err(_) => {
+                self.stack.truncate(top);
+                FastPrimitive::NotRun
             }
         }
     }

@@ -8,12 +8,20 @@
 //! [`Compiler::prepare`](super::boundary::Compiler::prepare)); it answers
 //! the machine code as a [`Generated`] that only that compiler can read.
 //!
+//! The thread lives as long as the [`Worker`] (the tier's) and runs the
+//! jobs of one tier only, so a compiler may keep state of its own that is
+//! local to the thread (the LLVM back end keeps its worker-side LLVM
+//! context there, and the code it made lives until the thread ends).
+//!
 //! It must not touch the VM or the heap (jobs carry no heap reference),
 //! decide what to compile or install anything: the tier (`tiering`) takes
 //! finished jobs at its safe points and installs them.
 
 use std::any::Any;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The machine code a job made, in a form only its compiler reads.
@@ -33,13 +41,19 @@ pub struct Done {
     pub codegen: Duration,
 }
 
-/// The worker thread's two queues. Dropping it closes the job queue: the
-/// thread ends after the job it is running, if any, and nobody waits for
-/// it (a program that ends does not wait for a compile it will not use).
+/// The worker thread's two queues. Dropping it cancels the jobs still
+/// queued and waits for the one running, if any: the thread has ended
+/// when the drop returns, so no code generator runs on while the process
+/// exits (LLVM's static destructors run at exit; a worker still in LLVM
+/// then would crash) or after its tier is gone. A program that ends waits
+/// for at most one compile it will not use.
 pub struct Worker {
-    jobs: Sender<(u64, Codegen)>,
+    /// `None` once dropped.
+    jobs: Option<Sender<(u64, Codegen)>>,
     done: Receiver<Done>,
     next_id: u64,
+    cancelled: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Worker {
@@ -48,21 +62,25 @@ impl Worker {
     pub fn start(delay: Duration) -> Result<Worker, String> {
         let (jobs, todo) = channel::<(u64, Codegen)>();
         let (finished, done) = channel();
-        std::thread::Builder::new()
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&cancelled);
+        let thread = std::thread::Builder::new()
             .name("lst-jit-worker".into())
-            .spawn(move || work(&todo, &finished, delay))
+            .spawn(move || work(&todo, &finished, delay, &stop))
             .map_err(|e| format!("cannot start the compile worker: {e}"))?;
         Ok(Worker {
-            jobs,
+            jobs: Some(jobs),
             done,
             next_id: 1,
+            cancelled,
+            thread: Some(thread),
         })
     }
 
     /// Queues `codegen`; its number, or `None` if the worker is gone.
     pub fn submit(&mut self, codegen: Codegen) -> Option<u64> {
         let id = self.next_id;
-        self.jobs.send((id, codegen)).ok()?;
+        self.jobs.as_ref()?.send((id, codegen)).ok()?;
         self.next_id += 1;
         Some(id)
     }
@@ -79,13 +97,32 @@ impl Worker {
     }
 }
 
-/// The worker's loop: runs jobs in order until the queue closes. A job
-/// that panics (a code generator's internal error) fails; the worker
-/// goes on.
-fn work(todo: &Receiver<(u64, Codegen)>, finished: &Sender<Done>, delay: Duration) {
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Release);
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            // A job's panic was caught in the thread: it ends normally.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The worker's loop: runs jobs in order until the queue closes or the
+/// jobs are `cancelled`. A job that panics (a code generator's internal
+/// error) fails; the worker goes on.
+fn work(
+    todo: &Receiver<(u64, Codegen)>,
+    finished: &Sender<Done>,
+    delay: Duration,
+    cancelled: &AtomicBool,
+) {
     while let Ok((id, codegen)) = todo.recv() {
         if !delay.is_zero() {
             std::thread::sleep(delay);
+        }
+        if cancelled.load(Ordering::Acquire) {
+            return;
         }
         let started = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(codegen))
@@ -134,6 +171,32 @@ mod tests {
         let d = w.wait_finished(Duration::from_secs(10)).unwrap();
         assert_eq!(value(&d), 7);
         assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn dropping_the_worker_waits_for_the_running_job_and_cancels_the_rest() {
+        let ran = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let (started, running) = channel();
+        let mut w = Worker::start(Duration::ZERO).unwrap();
+        for _ in 0..3 {
+            let (ran, started) = (Arc::clone(&ran), started.clone());
+            w.submit(Box::new(move || {
+                let _ = started.send(());
+                std::thread::sleep(Duration::from_millis(100));
+                ran.fetch_add(1, Ordering::SeqCst);
+                Ok(Box::new(()) as Generated)
+            }))
+            .unwrap();
+        }
+        running.recv().unwrap();
+        drop(w);
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "not just the running job ran"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "a cancelled job ran");
     }
 
     #[test]

@@ -26,7 +26,7 @@
 use super::boundary::{GO_INTERPRET, GO_ON, NATIVE_PC_BASE, NativeExit};
 use super::unit_constants::{InlinedExit, UnitConstants};
 use crate::interp::Trap;
-use crate::interp::frame::HEADER;
+use crate::interp::frame::{H_CONTEXT, H_TEMPS, HEADER};
 use crate::value::Value;
 use crate::vm::Vm;
 
@@ -55,23 +55,30 @@ impl Vm {
         self.enter_frame(hp, retpc)?;
         let mut rest = &values[..];
         for level in &exit.levels {
-            let method = unit
-                .constant(level.method)
-                .ok_or_else(|| bad("method constant out of range"))?;
             let nvals = 1 + usize::from(level.argc);
             let temps = usize::from(level.temps);
             let (receiver_args, after) = rest.split_at(nvals);
             let (temp_values, after) = after.split_at(temps);
             let (operands, after) = after.split_at(usize::from(level.stack));
             rest = after;
-            self.stack.extend(receiver_args.iter().copied());
-            let parts = self.method_parts(method)?;
-            if parts.temps != temps {
-                return Err(bad("temporary count differs from the method's"));
+            if level.block {
+                if nvals != 1 || temps != 0 {
+                    return Err(bad("a block level with arguments or temporaries"));
+                }
+                self.push_block_frame(receiver_args[0], caller, retpc)?;
+            } else {
+                let method = unit
+                    .constant(level.method)
+                    .ok_or_else(|| bad("method constant out of range"))?;
+                self.stack.extend(receiver_args.iter().copied());
+                let parts = self.method_parts(method)?;
+                if parts.temps != temps {
+                    return Err(bad("temporary count differs from the method's"));
+                }
+                self.push_checked_frame(method, parts, nvals, Some(caller), retpc, None)?;
+                let tb = self.tb;
+                self.stack[tb..tb + temps].copy_from_slice(temp_values);
             }
-            self.push_checked_frame(method, parts, nvals, Some(caller), retpc, None)?;
-            let tb = self.tb;
-            self.stack[tb..tb + temps].copy_from_slice(temp_values);
             self.stack.extend(operands.iter().copied());
             caller = self.hp;
             retpc = level.pc as usize;
@@ -84,6 +91,42 @@ impl Vm {
             t.stats.materializations += 1;
         }
         self.resume_frame(caller, retpc)
+    }
+
+    /// Pushes the frame of Block `blk`'s activation as the interpreter's
+    /// `value…` makes it (its home's receiver and arguments, no
+    /// temporaries of its own, the Block as its context and its home's
+    /// temporaries), returning to `caller` at `retpc`. Its parameters are
+    /// in the home's temporaries already: the inlined code stored them.
+    fn push_block_frame(&mut self, blk: Value, caller: usize, retpc: usize) -> Result<(), Trap> {
+        use crate::layout::context;
+        let bad = |what: &str| Trap::Fatal(format!("bad inlined block: {what}"));
+        if !self.is_block_object(blk) {
+            return Err(bad("not a Block"));
+        }
+        let field = |vm: &Vm, i| vm.heap.get(blk, i).ok_or_else(|| bad("missing field"));
+        let (method, args, temps) = (
+            field(self, context::METHOD)?,
+            field(self, context::ARGUMENTS)?,
+            field(self, context::TEMPORARIES)?,
+        );
+        if !args.is_ref() || self.heap.is_bytes(args) {
+            return Err(bad("its arguments are not an Array"));
+        }
+        let parts = self.method_parts(method)?;
+        let nargs = self.heap.size(args);
+        if self.stack.len() + nargs + 1 + HEADER > self.stack_limit {
+            return Err(Trap::StackOverflow);
+        }
+        self.stack.extend_from_slice(self.heap.slots(args));
+        if nargs == 0 {
+            self.stack.push(self.nil());
+        }
+        self.push_checked_frame(method, parts, nargs.max(1), Some(caller), retpc, Some(0))?;
+        let hp = self.hp;
+        self.stack[hp + H_CONTEXT] = blk;
+        self.stack[hp + H_TEMPS] = temps;
+        Ok(())
     }
 }
 
@@ -151,7 +194,7 @@ pub unsafe extern "C" fn lst_inlined_poll(vm: *mut Vm) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::interp::frame::{H_METHOD, H_RETPC, H_TB};
+    use crate::interp::frame::{H_FP, H_METHOD, H_RETPC, H_TB};
     use crate::jit_runtime::unit_constants::InlinedLevel;
     use crate::link::Origin;
     use lst_bytecode::Op;
@@ -220,6 +263,7 @@ mod tests {
             return_record: 7,
             levels: vec![
                 InlinedLevel {
+                    block: false,
                     method: 0,
                     argc: 1,
                     temps: 1,
@@ -227,6 +271,7 @@ mod tests {
                     pc: after_inner_send,
                 },
                 InlinedLevel {
+                    block: false,
                     method: 1,
                     argc: 1,
                     temps: 2,
@@ -256,6 +301,58 @@ mod tests {
     }
 
     #[test]
+    fn a_block_level_pushes_the_blocks_frame_as_its_activation_would() {
+        let (mut vm, m) = vm_with(&[
+            "mfHome: a\n    | t u |\n    t := 5.\n    ^ [:x | u := x. t + x + a]",
+            "mfCaller: b\n    ^ b",
+        ]);
+        let (home, caller) = (m[0], m[1]);
+        let nil = vm.nil();
+        let blk = vm
+            .run_method(home, &[nil, Value::small(3)])
+            .expect("runs")
+            .expect("answers the block");
+        assert!(vm.is_block_object(blk));
+        let plus = last(&vm, home, Op::SendBinary).0;
+        vm.stack.extend([nil, blk]);
+        vm.push_frame(caller, 2, None, 0, None).expect("room");
+        let root = vm.hp;
+        // The block's frame: the Block, then its operands at `(t + x) + a`.
+        vm.stack.extend([blk, Value::small(9), Value::small(3)]);
+        let unit = UnitConstants::new(vec![home], vec![]);
+        let exit = InlinedExit {
+            return_record: 4,
+            levels: vec![InlinedLevel {
+                block: true,
+                method: 0,
+                argc: 0,
+                temps: 0,
+                stack: 2,
+                pc: plus,
+            }],
+        };
+        vm.materialize_inlined(root, &unit, &exit)
+            .expect("materialized");
+        let frame = vm.hp;
+        assert_eq!(vm.caller_of(frame), Some(root));
+        assert_eq!(vm.header(frame, H_METHOD), home);
+        assert_eq!(vm.header(frame, H_CONTEXT), blk);
+        let temps = vm.heap.get(blk, crate::layout::context::TEMPORARIES);
+        assert_eq!(Some(vm.header(frame, H_TEMPS)), temps);
+        let fp = vm.header_index(frame, H_FP);
+        assert_eq!(
+            vm.stack[fp..fp + 2],
+            [nil, Value::small(3)],
+            "the home's self and a"
+        );
+        assert_eq!(
+            vm.stack[frame + HEADER..],
+            [Value::small(9), Value::small(3)]
+        );
+        assert_eq!(vm.pc, plus as usize);
+    }
+
+    #[test]
     fn an_exit_with_too_few_values_is_refused() {
         let (mut vm, m) = vm_with(&["mfOne: a\n    ^ a + 1"]);
         let nil = vm.nil();
@@ -266,6 +363,7 @@ mod tests {
         let exit = InlinedExit {
             return_record: 1,
             levels: vec![InlinedLevel {
+                block: false,
                 method: 0,
                 argc: 1,
                 temps: 0,

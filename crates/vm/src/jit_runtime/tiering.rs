@@ -200,7 +200,8 @@ impl BackgroundStats {
 /// Where the time of one background compile went.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct JobTimes {
-    /// On the main thread, preparing it (IR, CLIF).
+    /// On the main thread, preparing it (IR; CLIF for Cranelift, sites
+    /// for LLVM).
     pub prepare: Duration,
     /// On the worker, generating its code.
     pub codegen: Duration,
@@ -594,6 +595,17 @@ impl Vm {
         let i = tier.unit_slot(method, start)?;
         let r = tier.method_records[i];
         (r != 0 && r != NEVER).then(|| tier.levels[i])
+    }
+
+    /// Stops the compile worker before the process exits without
+    /// dropping the VM: waits for the job it is running and drops the
+    /// rest (see [`Worker`]); tier-ups compile at once from now on.
+    pub fn stop_compile_worker(&mut self) {
+        if let Some(t) = self.jit.as_mut() {
+            t.background.worker = None;
+            t.background.pending.clear();
+            t.background.on = false;
+        }
     }
 
     /// How many optimized compiles are queued on the worker.

@@ -37,6 +37,11 @@ pub struct InlinedLevel {
     /// returns to); for the innermost, the start of the send instruction
     /// the interpreter is to perform.
     pub pc: u32,
+    /// The activation is a block's, inlined at its `value…` send: its one
+    /// "receiver" value is the Block object (`argc` and `temps` are 0),
+    /// whose method, arguments and temporaries its frame takes, as the
+    /// interpreter's block activation does.
+    pub block: bool,
 }
 
 /// An exit of compiled code at a send inside inlined code: the caller's
@@ -206,6 +211,7 @@ mod tests {
 
     fn level(argc: u16, temps: u16, stack: u16) -> InlinedLevel {
         InlinedLevel {
+            block: false,
             method: 0,
             argc,
             temps,

@@ -33,6 +33,12 @@ pub struct Args {
 }
 
 impl Args {
+    /// The `count` arguments at stack slots `base..`.
+    #[inline(always)]
+    pub(crate) fn new(base: usize, count: usize) -> Args {
+        Args { base, count }
+    }
+
     /// Argument `i` (0-based), read from the stack now.
     #[inline(always)]
     pub fn get(self, vm: &Vm, i: usize) -> Value {
@@ -48,7 +54,7 @@ impl Args {
 
 /// What a primitive answers: `Ok(None)` is failure.
 pub type PrimResult = Result<Option<Value>, Trap>;
-type PrimFn = fn(&mut Vm, Args) -> PrimResult;
+pub(crate) type PrimFn = fn(&mut Vm, Args) -> PrimResult;
 
 /// How a primitive is carried out.
 #[derive(Clone, Copy)]
@@ -76,13 +82,18 @@ macro_rules! primitive_table {
         pub static PRIMITIVES: &[Primitive] = &[
             $(Primitive { number: $num, name: $name, arity: $arity, kind: $kind },)*
         ];
-        fn index() -> [Option<u8>; 256] {
+        /// Each number's index in [`PRIMITIVES`], made at compile time
+        /// (a send to a primitive method looks its primitive up each time).
+        static INDEX: [Option<u8>; 256] = {
+            let numbers: &[u8] = &[$($num,)*];
             let mut t = [None; 256];
-            for (i, p) in PRIMITIVES.iter().enumerate() {
-                t[p.number as usize] = Some(i as u8);
+            let mut i = 0;
+            while i < numbers.len() {
+                t[numbers[i] as usize] = Some(i as u8);
+                i += 1;
             }
             t
-        }
+        };
     };
 }
 
@@ -203,9 +214,9 @@ primitive_table! {
 }
 
 /// The table entry for `number`.
+#[inline]
 pub fn lookup(number: u8) -> Option<&'static Primitive> {
-    static INDEX: std::sync::OnceLock<[Option<u8>; 256]> = std::sync::OnceLock::new();
-    INDEX.get_or_init(index)[number as usize].map(|i| &PRIMITIVES[i as usize])
+    INDEX[number as usize].map(|i| &PRIMITIVES[i as usize])
 }
 
 /// The number of the primitive named `name` (the table's names are how
@@ -215,6 +226,7 @@ pub fn number_of(name: &str) -> Option<u8> {
 }
 
 /// Runs primitive `number` on the top `argc` stack slots (from `base`).
+#[inline]
 pub(crate) fn call(vm: &mut Vm, number: u8, base: usize, argc: usize) -> PrimResult {
     match lookup(number) {
         Some(Primitive {
@@ -223,6 +235,19 @@ pub(crate) fn call(vm: &mut Vm, number: u8, base: usize, argc: usize) -> PrimRes
             ..
         }) if argc >= *arity => f(vm, Args { base, count: argc }),
         _ => Ok(None),
+    }
+}
+
+/// The function of primitive `number` when it can run on `argc`
+/// arguments (as [`call`] would run it).
+pub(crate) fn function(number: u8, argc: usize) -> Option<PrimFn> {
+    match lookup(number)? {
+        Primitive {
+            kind: Kind::Function(f),
+            arity,
+            ..
+        } if argc >= *arity => Some(*f),
+        _ => None,
     }
 }
 

@@ -41,5 +41,7 @@ pub fn exit(vm: &mut Vm, a: Args) -> PrimResult {
         return Ok(None);
     };
     vm.flush();
+    // No compile may still run while the process exits.
+    vm.stop_compile_worker();
     std::process::exit(code.clamp(0, 255) as i32)
 }
