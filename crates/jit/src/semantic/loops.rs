@@ -1109,11 +1109,12 @@ impl<'a> Copier<'a> {
         }
     }
 
-    /// Ends `open` with a test of the flag at place `flag` of `env`: to
-    /// a block that makes a new Float of the double at place `float` if
-    /// it is set, else to one that loads temporary `t`'s object from the
-    /// frame; both go on at the join, answered, whose values are `env`'s
-    /// renamed and then that object (pushed on `env`).
+    /// Ends `open` with a test of the flag at place `flag` of `env`: a
+    /// new Float of the double at place `float` if it is set, else
+    /// temporary `t`'s object, loaded again from the frame (making the
+    /// Float either way is harmless, and a branch costs more code). Both
+    /// go on at the join, answered, whose values are `env`'s renamed and
+    /// then that object (pushed on `env`).
     fn unless_stored(
         &mut self,
         mut open: Open,
@@ -1122,33 +1123,21 @@ impl<'a> Copier<'a> {
         float: usize,
         t: u8,
     ) -> Open {
-        let (boxing, loading, join) = (self.ids.block(), self.ids.block(), self.ids.block());
-        let all: Vec<Value> = env.iter().map(|&(v, _)| v).collect();
+        let join = self.ids.block();
+        let state = State::new(self.pc, live(env));
+        let new = self.emit(Inst::BoxFloatGc(env[float].0), Some(state), &mut open.insts)[0];
+        let old = self.load(Invariant::Temp(t), &mut open.insts);
         let cond = self.emit(Inst::IsInt(env[flag].0), None, &mut open.insts)[0];
+        let all: Vec<Value> = env.iter().map(|&(v, _)| v).collect();
+        let call = |r: Value| BlockCall {
+            block: join,
+            args: all.iter().copied().chain([r]).collect(),
+        };
         self.made.push(open.end(Terminator::Branch {
             cond,
-            then: BlockCall {
-                block: boxing,
-                args: all.clone(),
-            },
-            otherwise: BlockCall {
-                block: loading,
-                args: all,
-            },
+            then: call(new),
+            otherwise: call(old),
         }));
-        for arm in [boxing, loading] {
-            let names: Vec<(Value, Type)> = env.iter().map(|&(_, k)| (self.new_value(), k)).collect();
-            let mut b = Open::new(arm, &names);
-            let r = if arm == boxing {
-                let state = State::new(self.pc, live(&names));
-                self.emit(Inst::BoxFloatGc(names[float].0), Some(state), &mut b.insts)[0]
-            } else {
-                self.load(Invariant::Temp(t), &mut b.insts)
-            };
-            let mut args: Vec<Value> = names.iter().map(|&(v, _)| v).collect();
-            args.push(r);
-            self.made.push(b.end(Terminator::Jump(BlockCall { block: join, args })));
-        }
         for slot in env.iter_mut() {
             slot.0 = self.new_value();
         }
