@@ -49,8 +49,24 @@
 //! (one Float per distinct double, so values that were one object stay
 //! one) and stores the promoted temporaries, and then to the original
 //! block: the interpreter, a deopt or a GC sees exactly the frame the
-//! original code would have. (A promoted temporary the copy did not store
-//! since its entry gets a new Float equal to its old one.) The loads and stores of other temporaries in
+//! original code would have.
+//!
+//! Identity: only write blocks write promoted temporaries' frame slots,
+//! so a promoted temporary the copy has not stored since its entry still
+//! holds its original object there, and the write block stores that
+//! object back (loaded again), never a new Float of its double: `x == y`
+//! after the loop is what the interpreter answers. Where that is not
+//! known statically (the temporaries stored on every path from the
+//! header to a block are), each copied block carries a stored flag (an
+//! obj parameter: nil, not stored; a SmallInt, stored; nil from the
+//! entry block), one shared by the temporaries stored on every way round
+//! the loop when one can serve them all; the write block then boxes the
+//! double and loads the object and one branch on the flag picks. A store
+//! into a promoted temporary must store a *fresh* double (a region's
+//! root, or a temporary stored on every path since the entry), so no
+//! double of the copy is an original object but its own temporary's.
+//!
+//! The loads and stores of other temporaries in
 //! the copy keep their states without the doubles (their only exit, a
 //! trap on a heap temporaries Array, cannot happen in a method without
 //! blocks). This module must not change the original blocks but for
@@ -196,6 +212,9 @@ struct Plan {
     /// The temporaries the copy has stored on every path from its entry
     /// to each copied block.
     stored_in: HashMap<BlockId, BTreeSet<u8>>,
+    /// The promoted temporaries that share one stored flag, "the copy
+    /// went round the loop" (see [`shared_flag`]).
+    shared: BTreeSet<u8>,
 }
 
 /// A value the copy reads and never changes: a temporary it does not
@@ -329,8 +348,10 @@ impl Plan {
                     .into_iter()
                     .filter(|(i, _)| used.contains(i))
                     .collect();
+                let shared = shared_flag(&blocks, &temps, &stored_in, l.latch, l.header);
                 return Some(Plan {
                     copied,
+                    shared,
                     temps: temps.into_iter().collect(),
                     invariants,
                     written,
@@ -445,23 +466,69 @@ fn promotable(
     })
 }
 
+/// The temporaries block `b` stores.
+fn stores_of(b: &Block) -> BTreeSet<u8> {
+    b.insts
+        .iter()
+        .filter_map(|d| match d.inst {
+            Inst::SetTemp(t, _) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The promoted `temps` whose stored flags can be one: those stored on
+/// every way round the loop (so each was stored since the copy's entry
+/// exactly when `stored_in` says so or the copy went round the loop at
+/// least once), provided no copied edge knows some of them stored but
+/// not all of those its target does not know (else none).
+fn shared_flag(
+    blocks: &[&Block],
+    temps: &BTreeSet<u8>,
+    stored_in: &HashMap<BlockId, BTreeSet<u8>>,
+    latch: BlockId,
+    header: BlockId,
+) -> BTreeSet<u8> {
+    let out =
+        |b: &Block| -> BTreeSet<u8> { stored_in[&b.id].union(&stores_of(b)).copied().collect() };
+    let Some(l) = blocks.iter().find(|b| b.id == latch) else {
+        return BTreeSet::new();
+    };
+    let shared: BTreeSet<u8> = temps.intersection(&out(l)).copied().collect();
+    for b in blocks {
+        let known = out(b);
+        for c in b.terminator.successors() {
+            let Some(into) = stored_in.get(&c.block).filter(|_| c.block != header) else {
+                continue;
+            };
+            let need: BTreeSet<u8> = shared.difference(into).copied().collect();
+            let some = need.intersection(&known).count();
+            if some != 0 && some != need.len() {
+                return BTreeSet::new();
+            }
+        }
+    }
+    shared
+}
+
 /// The temporaries stored on every path through the copied `blocks`
 /// from the header (where the copy is entered with none stored) to each
 /// block, before it.
 fn stored_in(blocks: &[&Block], header: BlockId) -> HashMap<BlockId, BTreeSet<u8>> {
-    let stores = |b: &Block| -> BTreeSet<u8> {
-        b.insts
-            .iter()
-            .filter_map(|d| match d.inst {
-                Inst::SetTemp(t, _) => Some(t),
-                _ => None,
-            })
-            .collect()
-    };
+    let stores = stores_of;
     let all: BTreeSet<u8> = blocks.iter().flat_map(|b| stores(b)).collect();
     let mut into: HashMap<BlockId, BTreeSet<u8>> = blocks
         .iter()
-        .map(|b| (b.id, if b.id == header { BTreeSet::new() } else { all.clone() }))
+        .map(|b| {
+            (
+                b.id,
+                if b.id == header {
+                    BTreeSet::new()
+                } else {
+                    all.clone()
+                },
+            )
+        })
         .collect();
     loop {
         let mut next: HashMap<BlockId, Option<BTreeSet<u8>>> = HashMap::new();
@@ -683,7 +750,16 @@ impl<'a> Copier<'a> {
         for &c in &oks[1..] {
             ok = self.emit(Inst::And(ok, c), None, &mut insts)[0];
         }
-        for _ in 0..self.plan.temps.len() {
+        let into = &self.plan.stored_in[&self.header];
+        let unknown = |t: &&u8| !into.contains(t);
+        let own = self
+            .plan
+            .temps
+            .iter()
+            .filter(|t| !self.plan.shared.contains(t));
+        let bit = self.plan.shared.iter().any(|t| unknown(&t));
+        let flags = usize::from(bit) + own.filter(unknown).count();
+        for _ in 0..flags {
             floats.push(self.flag(false, &mut insts));
         }
         let terminator = Terminator::Branch {
@@ -723,9 +799,18 @@ impl<'a> Copier<'a> {
             params.push(v);
             types.push(Type::Float);
         }
+        let into = &self.plan.stored_in[&id];
+        let bit = self.plan.shared.iter().any(|t| !into.contains(t)).then(|| {
+            let v = self.new_value();
+            params.push(v);
+            types.push(Type::Obj);
+            v
+        });
         for t in self.plan.temps.clone() {
             if self.plan.stored_in[&id].contains(&t) {
                 n.stored.push(None);
+            } else if self.plan.shared.contains(&t) {
+                n.stored.push(bit);
             } else {
                 let v = self.new_value();
                 n.stored.push(Some(v));
@@ -799,8 +884,23 @@ impl<'a> Copier<'a> {
     /// temporaries not stored on every path to it).
     fn flags_to(&mut self, target: BlockId, n: &Names, insts: &mut Vec<InstData>) -> Vec<Value> {
         let mut flags = vec![];
+        let into = &self.plan.stored_in[&target];
+        let need: Vec<usize> = (0..self.plan.temps.len())
+            .filter(|&k| {
+                let t = self.plan.temps[k];
+                self.plan.shared.contains(&t) && !into.contains(&t)
+            })
+            .collect();
+        if !need.is_empty() {
+            // (`shared_flag`: all of `need` are known stored here, or none.)
+            let f = match need.iter().find_map(|&k| n.stored[k]) {
+                Some(bit) => bit,
+                None => self.flag(true, insts),
+            };
+            flags.push(f);
+        }
         for (k, t) in self.plan.temps.clone().into_iter().enumerate() {
-            if !self.plan.stored_in[&target].contains(&t) {
+            if !self.plan.shared.contains(&t) && !self.plan.stored_in[&target].contains(&t) {
                 let f = match n.stored[k] {
                     Some(f) => f,
                     None => self.flag(true, insts),
