@@ -49,8 +49,24 @@
 //! (one Float per distinct double, so values that were one object stay
 //! one) and stores the promoted temporaries, and then to the original
 //! block: the interpreter, a deopt or a GC sees exactly the frame the
-//! original code would have. (A promoted temporary the copy did not store
-//! since its entry gets a new Float equal to its old one.) The loads and stores of other temporaries in
+//! original code would have.
+//!
+//! Identity: only write blocks write promoted temporaries' frame slots,
+//! so a promoted temporary the copy has not stored since its entry still
+//! holds its original object there, and the write block stores that
+//! object back (loaded again), never a new Float of its double: `x == y`
+//! after the loop is what the interpreter answers. Where that is not
+//! known statically (the temporaries stored on every path from the
+//! header to a block are), each copied block carries a stored flag (an
+//! obj parameter: nil, not stored; a SmallInt, stored; nil from the
+//! entry block), one shared by the temporaries stored on every way round
+//! the loop when one can serve them all; the write block then boxes the
+//! double and loads the object and one branch on the flag picks. A store
+//! into a promoted temporary must store a *fresh* double (a region's
+//! root, or a temporary stored on every path since the entry), so no
+//! double of the copy is an original object but its own temporary's.
+//!
+//! The loads and stores of other temporaries in
 //! the copy keep their states without the doubles (their only exit, a
 //! trap on a heap temporaries Array, cannot happen in a method without
 //! blocks). This module must not change the original blocks but for
@@ -193,6 +209,12 @@ struct Plan {
     /// The obj values of the copied blocks that are doubles in the copy,
     /// with what they stand for.
     doubles: HashMap<Value, Stands>,
+    /// The temporaries the copy has stored on every path from its entry
+    /// to each copied block.
+    stored_in: HashMap<BlockId, BTreeSet<u8>>,
+    /// The promoted temporaries that share one stored flag, "the copy
+    /// went round the loop" (see [`shared_flag`]).
+    shared: BTreeSet<u8>,
 }
 
 /// A value the copy reads and never changes: a temporary it does not
@@ -299,14 +321,16 @@ impl Plan {
             })
             .collect();
         let all_invariants = invariants(&blocks, &written);
+        let stored_in = stored_in(&blocks, l.header);
         let mut temps = written.clone();
         loop {
             let doubles = doubles(&blocks, &temps, &all_invariants, &written, l.header);
+            let fresh = fresh(&blocks, &stored_in, &doubles, l.header);
             let before = temps.len();
             let kept: BTreeSet<u8> = temps
                 .iter()
                 .copied()
-                .filter(|&t| promotable(&blocks, t, &doubles, &temps))
+                .filter(|&t| promotable(&blocks, t, &doubles, &fresh, &temps))
                 .collect();
             temps = kept;
             if temps.is_empty() {
@@ -324,12 +348,15 @@ impl Plan {
                     .into_iter()
                     .filter(|(i, _)| used.contains(i))
                     .collect();
+                let shared = shared_flag(&blocks, &temps, &stored_in, l.latch, l.header);
                 return Some(Plan {
                     copied,
+                    shared,
                     temps: temps.into_iter().collect(),
                     invariants,
                     written,
                     doubles,
+                    stored_in,
                 });
             }
         }
@@ -419,20 +446,171 @@ fn doubles(
 }
 
 /// Whether temporary `t` may stay promoted: every load of it in `blocks`
-/// is used only as a Float double allows, and every store stores one.
+/// is used only as a Float double allows, and every store stores a
+/// `fresh` one.
 fn promotable(
     blocks: &[&Block],
     t: u8,
     doubles: &HashMap<Value, Stands>,
+    fresh: &HashSet<Value>,
     temps: &BTreeSet<u8>,
 ) -> bool {
     blocks.iter().all(|b| {
         b.insts.iter().all(|d| match d.inst {
             Inst::Temp(u) if u == t => uses_allowed(b, d.results[0], Stands::Float, temps),
-            Inst::SetTemp(u, v) if u == t => doubles.get(&v) == Some(&Stands::Float),
+            Inst::SetTemp(u, v) if u == t => {
+                doubles.get(&v) == Some(&Stands::Float) && fresh.contains(&v)
+            }
             _ => true,
         })
     })
+}
+
+/// The temporaries block `b` stores.
+fn stores_of(b: &Block) -> BTreeSet<u8> {
+    b.insts
+        .iter()
+        .filter_map(|d| match d.inst {
+            Inst::SetTemp(t, _) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The promoted `temps` whose stored flags can be one: those stored on
+/// every way round the loop (so each was stored since the copy's entry
+/// exactly when `stored_in` says so or the copy went round the loop at
+/// least once), provided no copied edge knows some of them stored but
+/// not all of those its target does not know (else none).
+fn shared_flag(
+    blocks: &[&Block],
+    temps: &BTreeSet<u8>,
+    stored_in: &HashMap<BlockId, BTreeSet<u8>>,
+    latch: BlockId,
+    header: BlockId,
+) -> BTreeSet<u8> {
+    let out =
+        |b: &Block| -> BTreeSet<u8> { stored_in[&b.id].union(&stores_of(b)).copied().collect() };
+    let Some(l) = blocks.iter().find(|b| b.id == latch) else {
+        return BTreeSet::new();
+    };
+    let shared: BTreeSet<u8> = temps.intersection(&out(l)).copied().collect();
+    for b in blocks {
+        let known = out(b);
+        for c in b.terminator.successors() {
+            let Some(into) = stored_in.get(&c.block).filter(|_| c.block != header) else {
+                continue;
+            };
+            let need: BTreeSet<u8> = shared.difference(into).copied().collect();
+            let some = need.intersection(&known).count();
+            if some != 0 && some != need.len() {
+                return BTreeSet::new();
+            }
+        }
+    }
+    shared
+}
+
+/// The temporaries stored on every path through the copied `blocks`
+/// from the header (where the copy is entered with none stored) to each
+/// block, before it.
+fn stored_in(blocks: &[&Block], header: BlockId) -> HashMap<BlockId, BTreeSet<u8>> {
+    let stores = stores_of;
+    let all: BTreeSet<u8> = blocks.iter().flat_map(|b| stores(b)).collect();
+    let mut into: HashMap<BlockId, BTreeSet<u8>> = blocks
+        .iter()
+        .map(|b| {
+            (
+                b.id,
+                if b.id == header {
+                    BTreeSet::new()
+                } else {
+                    all.clone()
+                },
+            )
+        })
+        .collect();
+    loop {
+        let mut next: HashMap<BlockId, Option<BTreeSet<u8>>> = HashMap::new();
+        for b in blocks {
+            let out: BTreeSet<u8> = into[&b.id].union(&stores(b)).copied().collect();
+            for c in b.terminator.successors() {
+                if c.block == header || !into.contains_key(&c.block) {
+                    continue;
+                }
+                let e = next.entry(c.block).or_insert(None);
+                *e = Some(match e.take() {
+                    None => out.clone(),
+                    Some(s) => s.intersection(&out).copied().collect(),
+                });
+            }
+        }
+        let mut changed = false;
+        for (id, s) in next {
+            let s = s.unwrap_or_default();
+            if into[&id] != s {
+                into.insert(id, s);
+                changed = true;
+            }
+        }
+        if !changed {
+            return into;
+        }
+    }
+}
+
+/// The obj values of the copied `blocks` that are new Floats in the
+/// interpreter, no object the frame held when the copy was entered: the
+/// regions' boxed roots, the loads of temporaries `stored_in` says were
+/// stored (by induction, such a store stored a fresh value) and the
+/// parameters every copied edge gives a fresh value (an edge that gives
+/// a parameter no double leaves the copy).
+fn fresh(
+    blocks: &[&Block],
+    stored_in: &HashMap<BlockId, BTreeSet<u8>>,
+    doubles: &HashMap<Value, Stands>,
+    header: BlockId,
+) -> HashSet<Value> {
+    let mut fresh = HashSet::new();
+    for b in blocks {
+        let mut stored = stored_in[&b.id].clone();
+        for d in &b.insts {
+            match d.inst {
+                Inst::BoxFloat(_) => {
+                    fresh.insert(d.results[0]);
+                }
+                Inst::Temp(t) if stored.contains(&t) => {
+                    fresh.insert(d.results[0]);
+                }
+                Inst::SetTemp(t, _) => {
+                    stored.insert(t);
+                }
+                _ => {}
+            }
+        }
+        if b.id != header {
+            fresh.extend(b.params.iter().copied());
+        }
+    }
+    loop {
+        let mut shrunk = false;
+        for b in blocks {
+            for c in b.terminator.successors() {
+                let Some(x) = blocks.iter().find(|x| x.id == c.block && x.id != header) else {
+                    continue;
+                };
+                for (a, p) in c.args.iter().zip(&x.params) {
+                    if fresh.contains(p) && doubles.contains_key(a) && !fresh.contains(a) {
+                        fresh.remove(p);
+                        shrunk = true;
+                    }
+                }
+            }
+        }
+        if !shrunk {
+            return fresh;
+        }
+    }
 }
 
 /// Builds the copy of one loop (see the module doc).
@@ -465,6 +643,11 @@ struct Names {
     known: HashMap<Value, bool>,
     /// The current double of each promoted temporary.
     current: Vec<Value>,
+    /// Whether each promoted temporary was stored since the copy was
+    /// entered: `None` if it was on every path, else its flag, a block
+    /// parameter (a SmallInt if it was; nil if its double is still the
+    /// frame's object's).
+    stored: Vec<Option<Value>>,
 }
 
 impl<'a> Copier<'a> {
@@ -567,6 +750,18 @@ impl<'a> Copier<'a> {
         for &c in &oks[1..] {
             ok = self.emit(Inst::And(ok, c), None, &mut insts)[0];
         }
+        let into = &self.plan.stored_in[&self.header];
+        let unknown = |t: &&u8| !into.contains(t);
+        let own = self
+            .plan
+            .temps
+            .iter()
+            .filter(|t| !self.plan.shared.contains(t));
+        let bit = self.plan.shared.iter().any(|t| unknown(&t));
+        let flags = usize::from(bit) + own.filter(unknown).count();
+        for _ in 0..flags {
+            floats.push(self.flag(false, &mut insts));
+        }
         let terminator = Terminator::Branch {
             cond: ok,
             then: BlockCall {
@@ -603,6 +798,25 @@ impl<'a> Copier<'a> {
             n.current.push(v);
             params.push(v);
             types.push(Type::Float);
+        }
+        let into = &self.plan.stored_in[&id];
+        let bit = self.plan.shared.iter().any(|t| !into.contains(t)).then(|| {
+            let v = self.new_value();
+            params.push(v);
+            types.push(Type::Obj);
+            v
+        });
+        for t in self.plan.temps.clone() {
+            if self.plan.stored_in[&id].contains(&t) {
+                n.stored.push(None);
+            } else if self.plan.shared.contains(&t) {
+                n.stored.push(bit);
+            } else {
+                let v = self.new_value();
+                n.stored.push(Some(v));
+                params.push(v);
+                types.push(Type::Obj);
+            }
         }
         let mut insts = vec![];
         for d in &b.insts {
@@ -643,17 +857,58 @@ impl<'a> Copier<'a> {
     /// The copy's bool for `v` (materialized if known).
     fn boolean(&mut self, v: Value, n: &mut Names, insts: &mut Vec<InstData>) -> Value {
         match n.known.get(&v) {
-            Some(&k) => {
-                let zero = self.emit(Inst::Int(0), None, insts)[0];
-                let t = self.emit(Inst::IsInt(zero), None, insts)[0];
-                if k {
-                    t
-                } else {
-                    self.emit(Inst::Not(t), None, insts)[0]
-                }
-            }
+            Some(&k) => self.constant(k, insts),
             None => n.map[&v],
         }
+    }
+
+    /// A bool that is `k`.
+    fn constant(&mut self, k: bool, insts: &mut Vec<InstData>) -> Value {
+        let zero = self.emit(Inst::Int(0), None, insts)[0];
+        let t = self.emit(Inst::IsInt(zero), None, insts)[0];
+        if k {
+            t
+        } else {
+            self.emit(Inst::Not(t), None, insts)[0]
+        }
+    }
+
+    /// A stored flag (see [`Names::stored`]) that says `stored`: block
+    /// parameters cannot be bools.
+    fn flag(&mut self, stored: bool, insts: &mut Vec<InstData>) -> Value {
+        let inst = if stored { Inst::Int(0) } else { Inst::Nil };
+        self.emit(inst, None, insts)[0]
+    }
+
+    /// The stored flags a jump to the copy of `target` passes (for the
+    /// temporaries not stored on every path to it).
+    fn flags_to(&mut self, target: BlockId, n: &Names, insts: &mut Vec<InstData>) -> Vec<Value> {
+        let mut flags = vec![];
+        let into = &self.plan.stored_in[&target];
+        let need: Vec<usize> = (0..self.plan.temps.len())
+            .filter(|&k| {
+                let t = self.plan.temps[k];
+                self.plan.shared.contains(&t) && !into.contains(&t)
+            })
+            .collect();
+        if !need.is_empty() {
+            // (`shared_flag`: all of `need` are known stored here, or none.)
+            let f = match need.iter().find_map(|&k| n.stored[k]) {
+                Some(bit) => bit,
+                None => self.flag(true, insts),
+            };
+            flags.push(f);
+        }
+        for (k, t) in self.plan.temps.clone().into_iter().enumerate() {
+            if !self.plan.shared.contains(&t) && !self.plan.stored_in[&target].contains(&t) {
+                let f = match n.stored[k] {
+                    Some(f) => f,
+                    None => self.flag(true, insts),
+                };
+                flags.push(f);
+            }
+        }
+        flags
     }
 
     fn copy_inst(&mut self, d: &InstData, n: &mut Names, insts: &mut Vec<InstData>) {
@@ -673,6 +928,7 @@ impl<'a> Copier<'a> {
             Inst::SetTemp(t, v) if self.slot(t).is_some() => {
                 let s = self.slot(t).expect("checked");
                 n.current[s] = n.double[&v];
+                n.stored[s] = None;
                 return;
             }
             Inst::BoxFloat(x) if is_double(&d.results[0]) => {
@@ -775,12 +1031,14 @@ impl<'a> Copier<'a> {
             }),
         ));
         let out = self.leave(poll, &[], n);
+        let mut args = n.current.clone();
+        args.extend(self.flags_to(self.header, n, insts));
         Terminator::Branch {
             cond: due,
             then: out,
             otherwise: BlockCall {
                 block: self.copy_of[&self.header],
-                args: n.current.clone(),
+                args,
             },
         }
     }
@@ -792,20 +1050,20 @@ impl<'a> Copier<'a> {
         insts: &mut Vec<InstData>,
     ) -> Terminator {
         match t {
-            Terminator::Jump(c) => Terminator::Jump(self.edge(c, n)),
+            Terminator::Jump(c) => Terminator::Jump(self.edge(c, n, insts)),
             Terminator::Branch {
                 cond,
                 then,
                 otherwise,
             } => match n.known.get(cond) {
-                Some(true) => Terminator::Jump(self.edge(then, n)),
-                Some(false) => Terminator::Jump(self.edge(otherwise, n)),
+                Some(true) => Terminator::Jump(self.edge(then, n, insts)),
+                Some(false) => Terminator::Jump(self.edge(otherwise, n, insts)),
                 None => {
                     let cond = self.boolean_or_value(*cond, n, insts);
                     Terminator::Branch {
                         cond,
-                        then: self.edge(then, n),
-                        otherwise: self.edge(otherwise, n),
+                        then: self.edge(then, n, insts),
+                        otherwise: self.edge(otherwise, n, insts),
                     }
                 }
             },
@@ -816,7 +1074,7 @@ impl<'a> Copier<'a> {
     /// The copy's jump along edge `c`: to a copied block if every
     /// argument is what its parameter is there, else out through a write
     /// block.
-    fn edge(&mut self, c: &BlockCall, n: &mut Names) -> BlockCall {
+    fn edge(&mut self, c: &BlockCall, n: &mut Names, insts: &mut Vec<InstData>) -> BlockCall {
         let target = &self.originals[&c.block];
         let fits = self.copy_of.contains_key(&c.block)
             && c.block != self.header
@@ -833,106 +1091,204 @@ impl<'a> Copier<'a> {
             .map(|a| n.double.get(a).copied().unwrap_or_else(|| n.map[a]))
             .collect();
         args.extend(&n.current);
+        args.extend(self.flags_to(c.block, n, insts));
         BlockCall {
             block: self.copy_of[&c.block],
             args,
         }
     }
 
-    /// A jump to a new write block that boxes the doubles among `args`
-    /// and the promoted temporaries, stores those, and goes on at the
-    /// original block `target` with `args` (boxed).
+    /// A jump to a new write block that makes an object of each distinct
+    /// double among `args` and the promoted temporaries, stores those
+    /// temporaries, and goes on at the original block `target` with
+    /// `args` (as objects). A double's object is an invariant's (loaded
+    /// again), or the frame's object of a temporary not stored since the
+    /// copy's entry (loaded again, under a branch on its stored flag
+    /// where that is not known), or else a new Float (`box_float_gc`).
     fn leave(&mut self, target: BlockId, args: &[Value], n: &Names) -> BlockCall {
-        // The distinct doubles to box, by their name in the copy.
+        // The distinct doubles, by their name in the copy.
         let mut floats: Vec<Value> = vec![];
-        let add = |f: Value, floats: &mut Vec<Value>| {
+        let arg_doubles = args.iter().filter_map(|a| n.double.get(a));
+        for &f in arg_doubles.chain(&n.current[..self.plan.temps.len()]) {
             if !floats.contains(&f) {
                 floats.push(f);
             }
-        };
-        for a in args {
-            if let Some(&f) = n.double.get(a) {
-                add(f, &mut floats);
-            }
         }
-        for &f in &n.current[..self.plan.temps.len()] {
-            add(f, &mut floats);
-        }
+        let sources: Vec<Source> = floats.iter().map(|&f| self.source(f, n)).collect();
         // (The latch's poll block, a new one, has no parameters.)
         let target_types: Vec<Type> = self
             .originals
             .get(&target)
             .map_or(vec![], |b| b.param_types.clone());
-        let mut params = vec![];
-        let mut types = vec![];
+        // The write blocks' values, by place: the obj and bool arguments,
+        // the doubles, the stored flags, then the objects made.
+        let mut env: Vec<(Value, Type)> = vec![];
         let mut passed = vec![];
-        // The write block's name of each argument (an obj or float
-        // parameter, or a double to box: its index in `floats`).
-        let mut arg_of: Vec<Result<Value, usize>> = vec![];
-        let mut live = vec![];
+        // Each argument: its place in `env`, or its double's index.
+        let mut arg_of: Vec<Result<usize, usize>> = vec![];
         for (a, &t) in args.iter().zip(&target_types) {
             match n.double.get(a) {
                 Some(f) => arg_of.push(Err(floats.iter().position(|x| x == f).expect("added"))),
                 None => {
-                    let p = self.new_value();
-                    params.push(p);
-                    types.push(t);
+                    arg_of.push(Ok(env.len()));
+                    env.push((self.new_value(), t));
                     passed.push(n.map[a]);
-                    arg_of.push(Ok(p));
-                    if t == Type::Obj {
-                        live.push(p);
-                    }
                 }
             }
         }
-        let float_params: Vec<Value> = floats.iter().map(|_| self.new_value()).collect();
-        params.extend(&float_params);
-        types.extend(floats.iter().map(|_| Type::Float));
-        passed.extend(&floats);
-        let mut insts = vec![];
-        let mut boxed = vec![];
-        // An invariant's double is its object, which the frame (or the
-        // method) still holds: loaded again, not boxed.
-        let temps = self.plan.temps.len();
-        let invariants = self.plan.invariants.clone();
-        for (&f, &p) in floats.iter().zip(&float_params) {
-            let same = n.current[temps..].iter().position(|&c| c == f);
-            let r = match same {
-                Some(k) => self.load(invariants[k].0, &mut insts),
-                None => {
-                    let state = State::new(self.pc, live.clone());
-                    self.emit(Inst::BoxFloatGc(p), Some(state), &mut insts)[0]
+        let float_at = env.len();
+        for &f in &floats {
+            env.push((self.new_value(), Type::Float));
+            passed.push(f);
+        }
+        let mut flag_at = vec![None; floats.len()];
+        for (i, source) in sources.iter().enumerate() {
+            if let Source::Original(_, flag) = *source {
+                flag_at[i] = Some(env.len());
+                env.push((self.new_value(), Type::Obj));
+                passed.push(flag);
+            }
+        }
+        let first = self.ids.block();
+        let mut open = Open::new(first, &env);
+        // The place in `env` of each double's object.
+        let mut object: Vec<usize> = vec![0; floats.len()];
+        for (i, source) in sources.iter().enumerate() {
+            if let (Source::Original(t, _), Some(flag)) = (*source, flag_at[i]) {
+                open = self.unless_stored(open, &mut env, flag, float_at + i, t);
+                object[i] = env.len() - 1;
+            }
+        }
+        for (i, source) in sources.iter().enumerate() {
+            let r = match *source {
+                Source::Original(..) => continue,
+                Source::Invariant(inv) => self.load(inv, &mut open.insts),
+                Source::New => {
+                    let state = State::new(self.pc, live(&env));
+                    let x = env[float_at + i].0;
+                    self.emit(Inst::BoxFloatGc(x), Some(state), &mut open.insts)[0]
                 }
             };
-            live.push(r);
-            boxed.push(r);
+            object[i] = env.len();
+            env.push((r, Type::Obj));
         }
+        let object: Vec<Value> = object.iter().map(|&o| env[o].0).collect();
         for (t, cur) in self.plan.temps.clone().into_iter().zip(&n.current) {
-            let r = boxed[floats.iter().position(|x| x == cur).expect("added")];
+            let r = object[floats.iter().position(|x| x == cur).expect("added")];
             let state = State::new(self.pc, vec![r]);
-            self.emit(Inst::SetTemp(t, r), Some(state), &mut insts);
+            self.emit(Inst::SetTemp(t, r), Some(state), &mut open.insts);
         }
         let out: Vec<Value> = arg_of
             .iter()
             .map(|a| match *a {
-                Ok(p) => p,
-                Err(i) => boxed[i],
+                Ok(k) => env[k].0,
+                Err(i) => object[i],
             })
             .collect();
-        let id = self.ids.block();
-        self.made.push(Block {
-            id,
-            params,
-            param_types: types,
-            insts,
-            terminator: Terminator::Jump(BlockCall {
-                block: target,
-                args: out,
-            }),
-        });
+        self.made.push(open.end(Terminator::Jump(BlockCall {
+            block: target,
+            args: out,
+        })));
         BlockCall {
-            block: id,
+            block: first,
             args: passed,
+        }
+    }
+
+    /// Where the object of the copy's double `f` comes from when it
+    /// leaves (see [`Copier::leave`]).
+    fn source(&self, f: Value, n: &Names) -> Source {
+        let temps = self.plan.temps.len();
+        if let Some(k) = n.current[temps..].iter().position(|&c| c == f) {
+            return Source::Invariant(self.plan.invariants[k].0);
+        }
+        let unstored = (0..temps).find(|&k| n.current[k] == f && n.stored[k].is_some());
+        match unstored {
+            Some(k) => Source::Original(self.plan.temps[k], n.stored[k].expect("found")),
+            None => Source::New,
+        }
+    }
+
+    /// Ends `open` with a test of the flag at place `flag` of `env`: a
+    /// new Float of the double at place `float` if it is set, else
+    /// temporary `t`'s object, loaded again from the frame (making the
+    /// Float either way is harmless, and a branch costs more code). Both
+    /// go on at the join, answered, whose values are `env`'s renamed and
+    /// then that object (pushed on `env`).
+    fn unless_stored(
+        &mut self,
+        mut open: Open,
+        env: &mut Vec<(Value, Type)>,
+        flag: usize,
+        float: usize,
+        t: u8,
+    ) -> Open {
+        let join = self.ids.block();
+        let state = State::new(self.pc, live(env));
+        let new = self.emit(Inst::BoxFloatGc(env[float].0), Some(state), &mut open.insts)[0];
+        let old = self.load(Invariant::Temp(t), &mut open.insts);
+        let cond = self.emit(Inst::IsInt(env[flag].0), None, &mut open.insts)[0];
+        let all: Vec<Value> = env.iter().map(|&(v, _)| v).collect();
+        let call = |r: Value| BlockCall {
+            block: join,
+            args: all.iter().copied().chain([r]).collect(),
+        };
+        self.made.push(open.end(Terminator::Branch {
+            cond,
+            then: call(new),
+            otherwise: call(old),
+        }));
+        for slot in env.iter_mut() {
+            slot.0 = self.new_value();
+        }
+        env.push((self.new_value(), Type::Obj));
+        Open::new(join, env)
+    }
+}
+
+/// Where the object of a double comes from when the copy leaves.
+#[derive(Clone, Copy)]
+enum Source {
+    /// An invariant's object, loaded again.
+    Invariant(Invariant),
+    /// The frame's object of a temporary, loaded again unless the flag
+    /// says the temporary was stored since the copy's entry.
+    Original(u8, Value),
+    /// A new Float.
+    New,
+}
+
+/// The obj values among `env`, which a `box_float_gc` keeps alive.
+fn live(env: &[(Value, Type)]) -> Vec<Value> {
+    env.iter()
+        .filter(|&&(_, t)| t == Type::Obj)
+        .map(|&(v, _)| v)
+        .collect()
+}
+
+/// A write block being built.
+struct Open {
+    id: BlockId,
+    params: Vec<(Value, Type)>,
+    insts: Vec<InstData>,
+}
+
+impl Open {
+    fn new(id: BlockId, params: &[(Value, Type)]) -> Open {
+        Open {
+            id,
+            params: params.to_vec(),
+            insts: vec![],
+        }
+    }
+
+    fn end(self, terminator: Terminator) -> Block {
+        Block {
+            id: self.id,
+            params: self.params.iter().map(|&(v, _)| v).collect(),
+            param_types: self.params.iter().map(|&(_, t)| t).collect(),
+            insts: self.insts,
+            terminator,
         }
     }
 }
