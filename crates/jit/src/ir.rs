@@ -942,6 +942,18 @@ impl Terminator {
         }
     }
 
+    /// The same calls, to retarget them or change their arguments.
+    pub fn successors_mut(&mut self) -> Vec<&mut BlockCall> {
+        match self {
+            Terminator::Jump(c) => vec![c],
+            Terminator::Branch {
+                then, otherwise, ..
+            } => vec![then, otherwise],
+            Terminator::Primitive { fail, .. } => vec![fail],
+            Terminator::Return(_) | Terminator::BlockReturn(_) => vec![],
+        }
+    }
+
     /// The values it reads directly (not block arguments nor its state's
     /// values), with types.
     pub fn operands(&self) -> Vec<(Value, Type)> {

@@ -681,7 +681,7 @@ impl<'a> Copier<'a> {
     /// entry block.
     fn apply(mut self, f: &mut Function) {
         for b in &mut f.blocks {
-            for v in successors_mut(&mut b.terminator) {
+            for v in b.terminator.successors_mut() {
                 if v.block == self.header {
                     v.block = self.entry;
                 }
@@ -1290,18 +1290,6 @@ impl Open {
             insts: self.insts,
             terminator,
         }
-    }
-}
-
-/// The calls of a terminator, to retarget them.
-fn successors_mut(t: &mut Terminator) -> Vec<&mut BlockCall> {
-    match t {
-        Terminator::Jump(c) => vec![c],
-        Terminator::Branch {
-            then, otherwise, ..
-        } => vec![then, otherwise],
-        Terminator::Primitive { fail, .. } => vec![fail],
-        Terminator::Return(_) | Terminator::BlockReturn(_) => vec![],
     }
 }
 
