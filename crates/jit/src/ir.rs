@@ -698,19 +698,31 @@ impl Inst {
             | F64Compare(..) => &[Type::Bool],
             UnboxFloat(_) | UnboxNumber(_) => &[Type::Float, Type::Bool],
             F64(..) => &[Type::Float],
-            IntAdd(..)
-            | IntSub(..)
-            | IntMul(..)
-            | IntFloorDiv(..)
-            | IntFloorMod(..)
-            | IntQuo(..)
-            | IntRem(..)
-            | FloatOp(..)
-            | NewSlots(..)
-            | QuickGet { .. }
-            | BoxFloat(_) => &[Type::Obj, Type::Bool],
+            BoxFloat(_) => &[Type::Obj, Type::Bool],
+            fast if fast.is_fallible_fast_path() => &[Type::Obj, Type::Bool],
             _ => &[Type::Obj],
         }
+    }
+
+    /// Whether it is a fast path that answers an object and a failure
+    /// flag (true when it did not apply, and the code takes its
+    /// fallback): the SmallInt and Float arithmetic, `new_slots` and
+    /// `quick_get`.
+    pub fn is_fallible_fast_path(&self) -> bool {
+        use Inst::*;
+        matches!(
+            self,
+            IntAdd(..)
+                | IntSub(..)
+                | IntMul(..)
+                | IntFloorDiv(..)
+                | IntFloorMod(..)
+                | IntQuo(..)
+                | IntRem(..)
+                | FloatOp(..)
+                | NewSlots(..)
+                | QuickGet { .. }
+        )
     }
 
     /// Whether it does more than define its results: a store, a send, a

@@ -133,17 +133,8 @@ fn flag_kind(inst: &Inst) -> Option<Kind> {
     use Inst::*;
     match inst {
         UnboxFloat(_) | UnboxNumber(_) | BoxFloat(_) => Some(Kind::Speculation),
-        IntAdd(..)
-        | IntSub(..)
-        | IntMul(..)
-        | IntFloorDiv(..)
-        | IntFloorMod(..)
-        | IntQuo(..)
-        | IntRem(..)
-        | FloatOp(..)
-        | NewSlots(..)
-        | QuickGet { .. }
-        | QuickSet { .. } => Some(Kind::FastPath),
+        QuickSet { .. } => Some(Kind::FastPath),
+        fast if fast.is_fallible_fast_path() => Some(Kind::FastPath),
         _ => None,
     }
 }
